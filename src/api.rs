@@ -1,0 +1,457 @@
+//! The SDK's API calls as values, and the field rules the real SDK enforces on them.
+//!
+//! Each [`ApiCall`] is one call an app makes into the Glance visitor SDK
+//! (`GlanceVisitor.initVisitor`, `GlancePresenceVisitor.connect`, …). Its JSON shape is the
+//! contract's `api` record: `{"call": "init_visitor", "group_id": 19921, …}`.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// The key argument that asks the server for a random numeric session key.
+pub const GLANCE_KEYTYPE_RANDOM: &str = "GLANCE_KEYTYPE_RANDOM";
+
+/// Longest visitor id (`[A-Za-z0-9-_~]`), in characters.
+pub const MAX_VISITOR_ID: usize = 62;
+/// Longest visitor name.
+pub const MAX_NAME: usize = 63;
+/// Longest visitor email.
+pub const MAX_EMAIL: usize = 127;
+/// Longest visitor phone.
+pub const MAX_PHONE: usize = 31;
+/// Longest visitor token.
+pub const MAX_TOKEN: usize = 1024;
+/// Longest custom session key (`[A-Za-z0-9-_]`, base64url characters).
+pub const MAX_SESSION_KEY: usize = 63;
+/// Longest presence signal event name, map key or map value.
+pub const MAX_SIGNAL_TEXT: usize = 255;
+/// Most entries in a presence signal map.
+pub const MAX_SIGNAL_ENTRIES: usize = 16;
+
+/// The arguments of `init_visitor` (`GlanceVisitor.initVisitor`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct InitParams {
+    /// The Glance group id. Fixed by the first `init_visitor` (`INV-GROUP-STABLE`).
+    pub group_id: u32,
+    /// Authentication token; empty when unused.
+    #[serde(default)]
+    pub token: String,
+    /// Visitor name; empty when unknown.
+    #[serde(default)]
+    pub name: String,
+    /// Visitor email; empty when unknown.
+    #[serde(default)]
+    pub email: String,
+    /// Visitor phone; empty when unknown.
+    #[serde(default)]
+    pub phone: String,
+    /// The visitor id of an identified (logged-in) customer; `None` before login.
+    #[serde(default)]
+    pub visitor_id: Option<String>,
+}
+
+impl InitParams {
+    /// The pre-login call of the seed: a group id and nothing else.
+    pub fn anonymous(group_id: u32) -> Self {
+        InitParams {
+            group_id,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: None,
+        }
+    }
+
+    /// The after-login call of the seed: the same group id, and the visitor id.
+    pub fn identified(group_id: u32, visitor_id: impl Into<String>) -> Self {
+        InitParams {
+            visitor_id: Some(visitor_id.into()),
+            ..InitParams::anonymous(group_id)
+        }
+    }
+
+    /// Checks every field against the SDK's rules.
+    pub fn validate(&self) -> Result<(), ParameterError> {
+        if self.group_id == 0 {
+            return Err(ParameterError::GroupId);
+        }
+        check_len(&self.token, MAX_TOKEN, ParameterError::Token)?;
+        check_len(&self.name, MAX_NAME, ParameterError::Name)?;
+        check_len(&self.email, MAX_EMAIL, ParameterError::Email)?;
+        check_len(&self.phone, MAX_PHONE, ParameterError::Phone)?;
+        if let Some(id) = &self.visitor_id {
+            validate_visitor_id(id)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which key `start_session` asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum StartKey {
+    /// `startSession("GLANCE_KEYTYPE_RANDOM")`: the server picks a numeric key.
+    Random,
+    /// `startSession()`: the visitor id is the key (a random key when there is none).
+    VisitorId,
+    /// `startSession(key)`: the app's own key.
+    Custom(String),
+}
+
+/// One call into the SDK's API.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ApiCall {
+    /// `GlanceVisitor.initVisitor(groupId, token, name, email, phone[, visitorid])`.
+    InitVisitor(InitParams),
+    /// `GlanceVisitor.defaultUI(enabled)`.
+    SetDefaultUi {
+        /// Whether the SDK draws its own UI.
+        enabled: bool,
+    },
+    /// `GlanceVisitor.startSession([key])`.
+    StartSession {
+        /// The key argument; absent in JSON for the no-argument form.
+        #[serde(
+            default = "start_key_default",
+            skip_serializing_if = "StartKey::is_visitor_id",
+            serialize_with = "ser_start_key",
+            deserialize_with = "de_start_key"
+        )]
+        key: StartKey,
+    },
+    /// `GlanceVisitor.endSession()`.
+    EndSession,
+    /// `GlancePresenceVisitor.connect()`.
+    PresenceConnect,
+    /// `GlancePresenceVisitor.setDefaultUI(enabled)`.
+    PresenceSetDefaultUi {
+        /// Whether the SDK draws its own presence UI (the terms dialog).
+        enabled: bool,
+    },
+    /// `GlancePresenceVisitor.signalAgent(event, map)`.
+    PresenceSignalAgent {
+        /// The signal's name, e.g. `terms`.
+        event: String,
+        /// The signal's properties, e.g. `{"status": "displayed"}`.
+        #[serde(default)]
+        map: BTreeMap<String, String>,
+    },
+    /// `GlancePresenceVisitor.disconnect()`.
+    PresenceDisconnect,
+}
+
+impl ApiCall {
+    /// The call's contract name (`init_visitor`, `start_session`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApiCall::InitVisitor(_) => "init_visitor",
+            ApiCall::SetDefaultUi { .. } => "set_default_ui",
+            ApiCall::StartSession { .. } => "start_session",
+            ApiCall::EndSession => "end_session",
+            ApiCall::PresenceConnect => "presence_connect",
+            ApiCall::PresenceSetDefaultUi { .. } => "presence_set_default_ui",
+            ApiCall::PresenceSignalAgent { .. } => "presence_signal_agent",
+            ApiCall::PresenceDisconnect => "presence_disconnect",
+        }
+    }
+
+    /// `presence_signal_agent("terms", {"status": status})`.
+    pub fn terms(status: TermsStatus) -> ApiCall {
+        let mut map = BTreeMap::new();
+        map.insert("status".to_owned(), status.as_str().to_owned());
+        ApiCall::PresenceSignalAgent {
+            event: TERMS_EVENT.to_owned(),
+            map,
+        }
+    }
+}
+
+/// The presence signal name for the terms dialog.
+pub const TERMS_EVENT: &str = "terms";
+
+/// The `status` of a `terms` signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum TermsStatus {
+    /// The terms are on screen.
+    Displayed,
+    /// The customer accepted screen sharing.
+    Accepted,
+    /// The customer declined screen sharing.
+    Declined,
+}
+
+impl TermsStatus {
+    /// The status's wire word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TermsStatus::Displayed => "displayed",
+            TermsStatus::Accepted => "accepted",
+            TermsStatus::Declined => "declined",
+        }
+    }
+
+    /// Parses a wire word.
+    pub fn parse(s: &str) -> Option<TermsStatus> {
+        match s {
+            "displayed" => Some(TermsStatus::Displayed),
+            "accepted" => Some(TermsStatus::Accepted),
+            "declined" => Some(TermsStatus::Declined),
+            _ => None,
+        }
+    }
+}
+
+impl StartKey {
+    fn is_visitor_id(&self) -> bool {
+        matches!(self, StartKey::VisitorId)
+    }
+
+    /// Reads the contract's `key` field: `GLANCE_KEYTYPE_RANDOM`, absent, or a custom key.
+    pub fn from_arg(arg: Option<&str>) -> StartKey {
+        match arg {
+            None => StartKey::VisitorId,
+            Some(GLANCE_KEYTYPE_RANDOM) => StartKey::Random,
+            Some(k) => StartKey::Custom(k.to_owned()),
+        }
+    }
+
+    /// The contract's `key` field for this key.
+    pub fn as_arg(&self) -> Option<&str> {
+        match self {
+            StartKey::Random => Some(GLANCE_KEYTYPE_RANDOM),
+            StartKey::VisitorId => None,
+            StartKey::Custom(k) => Some(k),
+        }
+    }
+}
+
+fn start_key_default() -> StartKey {
+    StartKey::VisitorId
+}
+
+fn ser_start_key<S: Serializer>(key: &StartKey, s: S) -> Result<S::Ok, S::Error> {
+    key.as_arg().serialize(s)
+}
+
+fn de_start_key<'de, D: Deserializer<'de>>(d: D) -> Result<StartKey, D::Error> {
+    let arg: Option<String> = Option::deserialize(d)?;
+    Ok(StartKey::from_arg(arg.as_deref()))
+}
+
+/// A field that breaks the SDK's rules; the SDK answers `EventInvalidParameter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterError {
+    /// The group id is zero.
+    #[error("group id must be a positive number")]
+    GroupId,
+    /// The visitor id is empty, too long or has a character outside `[A-Za-z0-9-_~]`.
+    #[error("visitor id must be 1 to 62 characters of A-Z a-z 0-9 - _ ~")]
+    VisitorId,
+    /// The name is longer than 63 characters.
+    #[error("name must be at most 63 characters")]
+    Name,
+    /// The email is longer than 127 characters.
+    #[error("email must be at most 127 characters")]
+    Email,
+    /// The phone is longer than 31 characters.
+    #[error("phone must be at most 31 characters")]
+    Phone,
+    /// The token is longer than 1024 characters.
+    #[error("token must be at most 1024 characters")]
+    Token,
+    /// A custom session key is empty, too long or not base64url.
+    #[error("session key must be 1 to 63 characters of A-Z a-z 0-9 - _")]
+    SessionKey,
+    /// A signal's event name is empty or too long.
+    #[error("signal event must be 1 to 255 characters")]
+    SignalEvent,
+    /// A signal's map has too many entries, or a key or value too long.
+    #[error("signal map must have at most 16 entries of at most 255 characters")]
+    SignalMap,
+    /// A `terms` signal without a `status` of displayed, accepted or declined.
+    #[error("terms signal needs status displayed, accepted or declined")]
+    TermsStatus,
+}
+
+fn check_len(s: &str, max: usize, err: ParameterError) -> Result<(), ParameterError> {
+    if s.chars().count() > max {
+        Err(err)
+    } else {
+        Ok(())
+    }
+}
+
+/// A visitor id is 1–62 characters of `[A-Za-z0-9-_~]`.
+pub fn validate_visitor_id(id: &str) -> Result<(), ParameterError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_VISITOR_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ParameterError::VisitorId)
+    }
+}
+
+/// A custom session key is 1–63 base64url characters (`[A-Za-z0-9-_]`).
+pub fn validate_session_key(key: &str) -> Result<(), ParameterError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_SESSION_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ParameterError::SessionKey)
+    }
+}
+
+/// A presence signal: a non-empty event name and a small map of short strings; a `terms`
+/// signal also needs a valid `status`.
+pub fn validate_signal(
+    event: &str,
+    map: &BTreeMap<String, String>,
+) -> Result<Option<TermsStatus>, ParameterError> {
+    if event.is_empty() || event.chars().count() > MAX_SIGNAL_TEXT {
+        return Err(ParameterError::SignalEvent);
+    }
+    if map.len() > MAX_SIGNAL_ENTRIES
+        || map.iter().any(|(k, v)| {
+            k.chars().count() > MAX_SIGNAL_TEXT || v.chars().count() > MAX_SIGNAL_TEXT
+        })
+    {
+        return Err(ParameterError::SignalMap);
+    }
+    if event == TERMS_EVENT {
+        let status = map
+            .get("status")
+            .and_then(|s| TermsStatus::parse(s))
+            .ok_or(ParameterError::TermsStatus)?;
+        return Ok(Some(status));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_key_json_follows_the_contract() {
+        let random: ApiCall =
+            serde_json::from_str(r#"{"call":"start_session","key":"GLANCE_KEYTYPE_RANDOM"}"#)
+                .unwrap();
+        assert_eq!(
+            random,
+            ApiCall::StartSession {
+                key: StartKey::Random
+            }
+        );
+        let bare: ApiCall = serde_json::from_str(r#"{"call":"start_session"}"#).unwrap();
+        assert_eq!(
+            bare,
+            ApiCall::StartSession {
+                key: StartKey::VisitorId
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"call":"start_session"}"#
+        );
+        let custom: ApiCall =
+            serde_json::from_str(r#"{"call":"start_session","key":"abc"}"#).unwrap();
+        assert_eq!(
+            custom,
+            ApiCall::StartSession {
+                key: StartKey::Custom("abc".into())
+            }
+        );
+    }
+
+    #[test]
+    fn init_visitor_json_follows_the_contract() {
+        let line = r#"{"call":"init_visitor","group_id":19921,"token":"","name":"","email":"","phone":"","visitor_id":null}"#;
+        let call: ApiCall = serde_json::from_str(line).unwrap();
+        assert_eq!(call, ApiCall::InitVisitor(InitParams::anonymous(19921)));
+        assert_eq!(serde_json::to_string(&call).unwrap(), line);
+        assert!(
+            serde_json::from_str::<ApiCall>(r#"{"call":"init_visitor","group_id":1,"x":1}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn visitor_id_rules() {
+        assert!(validate_visitor_id("cust-42_~").is_ok());
+        assert!(validate_visitor_id(&"a".repeat(62)).is_ok());
+        assert_eq!(
+            validate_visitor_id(&"a".repeat(63)),
+            Err(ParameterError::VisitorId)
+        );
+        assert_eq!(validate_visitor_id(""), Err(ParameterError::VisitorId));
+        assert_eq!(validate_visitor_id("a b"), Err(ParameterError::VisitorId));
+        assert_eq!(validate_visitor_id("é"), Err(ParameterError::VisitorId));
+    }
+
+    #[test]
+    fn field_lengths() {
+        let mut p = InitParams::anonymous(1);
+        p.name = "n".repeat(63);
+        p.email = "e".repeat(127);
+        p.phone = "p".repeat(31);
+        assert!(p.validate().is_ok());
+        p.name.push('n');
+        assert_eq!(p.validate(), Err(ParameterError::Name));
+        p.name.pop();
+        p.email.push('e');
+        assert_eq!(p.validate(), Err(ParameterError::Email));
+        p.email.pop();
+        p.phone.push('p');
+        assert_eq!(p.validate(), Err(ParameterError::Phone));
+        assert_eq!(
+            InitParams::anonymous(0).validate(),
+            Err(ParameterError::GroupId)
+        );
+    }
+
+    #[test]
+    fn session_key_rules() {
+        assert!(validate_session_key("Ab-_9").is_ok());
+        assert!(validate_session_key(&"k".repeat(63)).is_ok());
+        assert!(validate_session_key(&"k".repeat(64)).is_err());
+        assert!(validate_session_key("a~b").is_err());
+        assert!(validate_session_key("").is_err());
+    }
+
+    #[test]
+    fn signal_rules() {
+        let call = ApiCall::terms(TermsStatus::Accepted);
+        let ApiCall::PresenceSignalAgent { event, map } = call else {
+            unreachable!()
+        };
+        assert_eq!(
+            validate_signal(&event, &map),
+            Ok(Some(TermsStatus::Accepted))
+        );
+        assert_eq!(
+            validate_signal("terms", &BTreeMap::new()),
+            Err(ParameterError::TermsStatus)
+        );
+        assert_eq!(
+            validate_signal("", &BTreeMap::new()),
+            Err(ParameterError::SignalEvent)
+        );
+        assert_eq!(validate_signal("ping", &BTreeMap::new()), Ok(None));
+    }
+}

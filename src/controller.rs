@@ -1,0 +1,614 @@
+//! The integration controller: the seed's application logic as a sans-IO machine.
+//!
+//! The seed tells an app what to call and what to show on each event; every app writes that
+//! again, with its own bugs. [`Controller`] is that logic once: user intents and SDK events
+//! in, SDK API calls and UI directives out. It has no timers. Its transition table is
+//! spec.md §6; the row IDs (`C-…`) are in the comments.
+
+use crate::api::{validate_visitor_id, ApiCall, InitParams, ParameterError, StartKey, TermsStatus};
+use crate::events::{Event, KeyType};
+use crate::sdk::Lifecycle;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::VecDeque;
+use thiserror::Error;
+
+/// How the app is integrated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ControllerConfig {
+    /// The Glance group id every `init_visitor` carries.
+    pub group_id: u32,
+    /// The app draws its own UI: turn the SDK's default UI and presence UI off.
+    pub custom_ui: bool,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            group_id: 19921,
+            custom_ui: true,
+        }
+    }
+}
+
+/// What the customer does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum UserIntent {
+    /// The app starts.
+    Launch,
+    /// The customer taps the Cobrowse button.
+    TapCobrowse,
+    /// The customer logs in and is identified.
+    Login {
+        /// The customer's visitor id.
+        visitor_id: String,
+    },
+    /// The customer accepts the terms of a one-click request.
+    AcceptTerms,
+    /// The customer declines them.
+    DeclineTerms,
+    /// The customer ends the session.
+    EndSession,
+    /// The customer logs out.
+    Logout,
+    /// The app exits.
+    Exit,
+}
+
+impl UserIntent {
+    /// The contract's word for it (`tap_cobrowse`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            UserIntent::Launch => "launch",
+            UserIntent::TapCobrowse => "tap_cobrowse",
+            UserIntent::Login { .. } => "login",
+            UserIntent::AcceptTerms => "accept_terms",
+            UserIntent::DeclineTerms => "decline_terms",
+            UserIntent::EndSession => "end_session",
+            UserIntent::Logout => "logout",
+            UserIntent::Exit => "exit",
+        }
+    }
+}
+
+/// A UI element the customer sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UiElement {
+    /// The Cobrowse / screen-share button.
+    CobrowseButton,
+    /// The session key, for the customer to read to the agent.
+    SessionKey,
+    /// The one-click terms with Accept / Decline.
+    Terms,
+    /// "Screen sharing is on".
+    SessionIndicator,
+}
+
+/// Show or hide a UI element. JSON: `{"show": "session_key", "key": "1234"}`,
+/// `{"hide": "terms"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UiDirective {
+    /// Show the element; `key` only with [`UiElement::SessionKey`].
+    Show {
+        /// What.
+        element: UiElement,
+        /// The session key to show.
+        key: Option<String>,
+    },
+    /// Stop showing it.
+    Hide {
+        /// What.
+        element: UiElement,
+    },
+}
+
+impl UiDirective {
+    fn show(element: UiElement) -> Self {
+        UiDirective::Show { element, key: None }
+    }
+    fn hide(element: UiElement) -> Self {
+        UiDirective::Hide { element }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    show: Option<UiElement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hide: Option<UiElement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl Serialize for UiDirective {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let repr = match self {
+            UiDirective::Show { element, key } => UiRepr {
+                show: Some(*element),
+                hide: None,
+                key: key.clone(),
+            },
+            UiDirective::Hide { element } => UiRepr {
+                show: None,
+                hide: Some(*element),
+                key: None,
+            },
+        };
+        repr.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for UiDirective {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = UiRepr::deserialize(d)?;
+        match (r.show, r.hide, r.key) {
+            (Some(element), None, key) => Ok(UiDirective::Show { element, key }),
+            (None, Some(element), None) => Ok(UiDirective::Hide { element }),
+            _ => Err(serde::de::Error::custom(
+                "a ui record has exactly one of `show` and `hide`; `key` only with show",
+            )),
+        }
+    }
+}
+
+/// One output of the controller.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ControllerOutput {
+    /// Call the SDK.
+    Call(ApiCall),
+    /// Change what the customer sees.
+    Ui(UiDirective),
+}
+
+/// A user intent the controller refused; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ControllerError {
+    /// Before `launch`.
+    #[error("the app has not launched")]
+    NotLaunched,
+    /// A second `launch`.
+    #[error("the app has already launched")]
+    AlreadyLaunched,
+    /// After `exit`.
+    #[error("the app has exited")]
+    Exited,
+    /// `tap_cobrowse` while the button is not shown.
+    #[error("the cobrowse button is not shown")]
+    ButtonNotShown,
+    /// `login` with a bad visitor id.
+    #[error("invalid visitor id: {0}")]
+    InvalidVisitorId(ParameterError),
+    /// `login` while logged in.
+    #[error("already logged in")]
+    AlreadyLoggedIn,
+    /// `logout` while not logged in.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// `accept_terms` / `decline_terms` with no terms shown.
+    #[error("no terms are shown")]
+    NoTermsShown,
+    /// `end_session` with no session starting or running.
+    #[error("no session to end")]
+    NoSession,
+}
+
+impl ControllerError {
+    /// A short snake_case code for transcripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControllerError::NotLaunched => "not_launched",
+            ControllerError::AlreadyLaunched => "already_launched",
+            ControllerError::Exited => "exited",
+            ControllerError::ButtonNotShown => "button_not_shown",
+            ControllerError::InvalidVisitorId(_) => "invalid_parameter",
+            ControllerError::AlreadyLoggedIn => "already_logged_in",
+            ControllerError::NotLoggedIn => "not_logged_in",
+            ControllerError::NoTermsShown => "no_terms_shown",
+            ControllerError::NoSession => "no_session",
+        }
+    }
+}
+
+/// Who started a session, and so whether its key may be shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The customer tapped Cobrowse: a random key, shown.
+    Manual,
+    /// The customer accepted one-click terms: the visitor id as key, never shown.
+    OneClick,
+    /// Started by a direct SDK call the controller did not make; the event's key type
+    /// decides.
+    External(KeyType),
+}
+
+impl Origin {
+    /// Whether the customer is shown the key (never for the visitor-id key).
+    pub fn shows_key(self) -> bool {
+        match self {
+            Origin::Manual => true,
+            Origin::OneClick => false,
+            Origin::External(k) => k != KeyType::VisitorId,
+        }
+    }
+}
+
+/// The customer's identity as the app knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    /// Not logged in.
+    Anonymous,
+    /// Logged in; `init_visitor` with the id sent, `EventVisitorInitialized` not yet seen.
+    LoggingIn(String),
+    /// Logged in and initialised with the id.
+    LoggedIn(String),
+}
+
+/// Presence as the app knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceView {
+    /// Not connected (or disconnected by the app).
+    Off,
+    /// `presence_connect` called.
+    Connecting,
+    /// `EventPresenceConnected` seen.
+    Connected,
+}
+
+/// The session as the app knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionView {
+    /// No session.
+    None,
+    /// `start_session` called.
+    Starting(Origin),
+    /// `EventConnectedToSession` seen.
+    Running(Origin),
+    /// `end_session` called.
+    Ending(Origin),
+}
+
+/// The controller's state after `launch`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct App {
+    /// The first `EventVisitorInitialized` has been seen.
+    pub initialized: bool,
+    /// Who the customer is.
+    pub identity: Identity,
+    /// Presence.
+    pub presence: PresenceView,
+    /// The session.
+    pub session: SessionView,
+    /// Whether the terms are on screen.
+    pub terms_shown: bool,
+    /// Whether the cobrowse button is on screen.
+    pub button_shown: bool,
+}
+
+/// The controller's phase.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControllerState {
+    /// Before `launch`.
+    NotLaunched,
+    /// Between `launch` and `exit`.
+    Running(App),
+    /// After `exit`.
+    Exited,
+}
+
+/// The integration controller.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    config: ControllerConfig,
+    state: ControllerState,
+    out: VecDeque<ControllerOutput>,
+}
+
+impl Controller {
+    /// A controller before `launch`.
+    pub fn new(config: ControllerConfig) -> Self {
+        Controller {
+            config,
+            state: ControllerState::NotLaunched,
+            out: VecDeque::with_capacity(8),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    /// The whole state.
+    pub fn state(&self) -> &ControllerState {
+        &self.state
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<ControllerOutput> {
+        self.out.pop_front()
+    }
+
+    fn app(&mut self) -> Result<&mut App, ControllerError> {
+        match &mut self.state {
+            ControllerState::NotLaunched => Err(ControllerError::NotLaunched),
+            ControllerState::Exited => Err(ControllerError::Exited),
+            ControllerState::Running(app) => Ok(app),
+        }
+    }
+
+    /// Handles what the customer did. A refused intent changes nothing.
+    pub fn handle_user(&mut self, intent: UserIntent) -> Result<(), ControllerError> {
+        let group_id = self.config.group_id;
+        if let UserIntent::Launch = intent {
+            // C-U01
+            return match self.state {
+                ControllerState::NotLaunched => {
+                    self.state = ControllerState::Running(App {
+                        initialized: false,
+                        identity: Identity::Anonymous,
+                        presence: PresenceView::Off,
+                        session: SessionView::None,
+                        terms_shown: false,
+                        button_shown: false,
+                    });
+                    self.call(ApiCall::InitVisitor(InitParams::anonymous(group_id)));
+                    Ok(())
+                }
+                ControllerState::Running(_) => Err(ControllerError::AlreadyLaunched),
+                ControllerState::Exited => Err(ControllerError::Exited),
+            };
+        }
+        let app = self.app()?;
+        let mut out = Vec::new();
+        match intent {
+            UserIntent::Launch => {}
+            UserIntent::TapCobrowse => {
+                // C-U10: manual always asks for a random key, logged in or not
+                if !app.button_shown || app.session != SessionView::None {
+                    return Err(ControllerError::ButtonNotShown);
+                }
+                app.button_shown = false;
+                app.session = SessionView::Starting(Origin::Manual);
+                out.push(hide(UiElement::CobrowseButton));
+                out.push(ControllerOutput::Call(ApiCall::StartSession {
+                    key: StartKey::Random,
+                }));
+            }
+            UserIntent::Login { visitor_id } => {
+                // C-U20
+                validate_visitor_id(&visitor_id).map_err(ControllerError::InvalidVisitorId)?;
+                if app.identity != Identity::Anonymous {
+                    return Err(ControllerError::AlreadyLoggedIn);
+                }
+                app.identity = Identity::LoggingIn(visitor_id.clone());
+                out.push(ControllerOutput::Call(ApiCall::InitVisitor(
+                    InitParams::identified(group_id, visitor_id),
+                )));
+            }
+            UserIntent::AcceptTerms => {
+                // C-U30: answer, then start the one-click session with the visitor id
+                if !app.terms_shown {
+                    return Err(ControllerError::NoTermsShown);
+                }
+                app.terms_shown = false;
+                app.session = SessionView::Starting(Origin::OneClick);
+                out.push(hide(UiElement::Terms));
+                out.push(ControllerOutput::Call(ApiCall::terms(
+                    TermsStatus::Accepted,
+                )));
+                out.push(ControllerOutput::Call(ApiCall::StartSession {
+                    key: StartKey::VisitorId,
+                }));
+            }
+            UserIntent::DeclineTerms => {
+                // C-U31
+                if !app.terms_shown {
+                    return Err(ControllerError::NoTermsShown);
+                }
+                app.terms_shown = false;
+                out.push(hide(UiElement::Terms));
+                out.push(ControllerOutput::Call(ApiCall::terms(
+                    TermsStatus::Declined,
+                )));
+                offer_button(app, &mut out);
+            }
+            UserIntent::EndSession => {
+                // C-U40
+                let origin = match app.session {
+                    SessionView::Starting(o) | SessionView::Running(o) => o,
+                    SessionView::None | SessionView::Ending(_) => {
+                        return Err(ControllerError::NoSession)
+                    }
+                };
+                app.session = SessionView::Ending(origin);
+                out.push(ControllerOutput::Call(ApiCall::EndSession));
+            }
+            UserIntent::Logout => {
+                // C-U50: leave presence, then forget the visitor id
+                if app.identity == Identity::Anonymous {
+                    return Err(ControllerError::NotLoggedIn);
+                }
+                if app.presence != PresenceView::Off {
+                    app.presence = PresenceView::Off;
+                    out.push(ControllerOutput::Call(ApiCall::PresenceDisconnect));
+                }
+                if app.terms_shown {
+                    app.terms_shown = false;
+                    out.push(hide(UiElement::Terms));
+                    offer_button(app, &mut out);
+                }
+                app.identity = Identity::Anonymous;
+                out.push(ControllerOutput::Call(ApiCall::InitVisitor(
+                    InitParams::anonymous(group_id),
+                )));
+            }
+            UserIntent::Exit => {
+                // C-U60: the SDK ends the session itself on terminate
+                if app.presence != PresenceView::Off {
+                    out.push(ControllerOutput::Call(ApiCall::PresenceDisconnect));
+                }
+                self.state = ControllerState::Exited;
+            }
+        }
+        self.out.extend(out);
+        Ok(())
+    }
+
+    /// Handles a lifecycle change. By design nothing happens: the SDK manages presence in the
+    /// background itself, and the app must not disconnect or connect for it (C-L01).
+    pub fn handle_lifecycle(&mut self, _change: Lifecycle) {}
+
+    /// Handles an SDK event.
+    pub fn handle_event(&mut self, event: &Event) {
+        let custom_ui = self.config.custom_ui;
+        let ControllerState::Running(app) = &mut self.state else {
+            return; // C-E99: no app to act on
+        };
+        let mut out = Vec::new();
+        match event {
+            Event::VisitorInitialized { .. } => {
+                if !app.initialized {
+                    // C-E01
+                    app.initialized = true;
+                    if custom_ui {
+                        out.push(ControllerOutput::Call(ApiCall::SetDefaultUi {
+                            enabled: false,
+                        }));
+                    }
+                    offer_button(app, &mut out);
+                }
+                if let Identity::LoggingIn(id) = &app.identity {
+                    // C-E02
+                    app.identity = Identity::LoggedIn(id.clone());
+                    if app.presence == PresenceView::Off {
+                        app.presence = PresenceView::Connecting;
+                        out.push(ControllerOutput::Call(ApiCall::PresenceConnect));
+                        if custom_ui {
+                            out.push(ControllerOutput::Call(ApiCall::PresenceSetDefaultUi {
+                                enabled: false,
+                            }));
+                        }
+                    }
+                }
+            }
+            Event::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => {
+                // C-E10
+                let origin = match app.session {
+                    SessionView::Starting(o) => o,
+                    _ => Origin::External(*keytype),
+                };
+                app.session = SessionView::Running(origin);
+                if app.button_shown {
+                    app.button_shown = false;
+                    out.push(hide(UiElement::CobrowseButton));
+                }
+                out.push(ControllerOutput::Ui(UiDirective::show(
+                    UiElement::SessionIndicator,
+                )));
+                if origin.shows_key() {
+                    out.push(ControllerOutput::Ui(UiDirective::Show {
+                        element: UiElement::SessionKey,
+                        key: Some(sessionkey.clone()),
+                    }));
+                }
+            }
+            Event::StartSessionFailed { .. } => {
+                // C-E11
+                app.session = SessionView::None;
+                offer_button(app, &mut out);
+            }
+            Event::SessionEnded { .. } => {
+                // C-E12
+                if let SessionView::Running(o) | SessionView::Ending(o) = app.session {
+                    if o.shows_key() {
+                        out.push(hide(UiElement::SessionKey));
+                    }
+                    out.push(hide(UiElement::SessionIndicator));
+                }
+                app.session = SessionView::None;
+                offer_button(app, &mut out);
+            }
+            Event::PresenceConnected => {
+                // C-E20
+                if app.presence != PresenceView::Off {
+                    app.presence = PresenceView::Connected;
+                }
+            }
+            Event::PresenceShowTerms { .. } => {
+                // C-E22: only when nothing else is going on; the dialog is modal
+                let on = app.presence != PresenceView::Off;
+                if on && app.session == SessionView::None {
+                    if !app.terms_shown {
+                        app.terms_shown = true;
+                        if app.button_shown {
+                            app.button_shown = false;
+                            out.push(hide(UiElement::CobrowseButton));
+                        }
+                        out.push(ControllerOutput::Ui(UiDirective::show(UiElement::Terms)));
+                    }
+                    out.push(ControllerOutput::Call(ApiCall::terms(
+                        TermsStatus::Displayed,
+                    )));
+                }
+            }
+            Event::PresenceDisconnected | Event::PresenceBlur => {
+                // C-E23, C-E24: a request in flight is gone
+                if let Event::PresenceDisconnected = event {
+                    app.presence = PresenceView::Off;
+                }
+                if app.terms_shown {
+                    app.terms_shown = false;
+                    out.push(hide(UiElement::Terms));
+                    offer_button(app, &mut out);
+                }
+            }
+            Event::InvalidState { call, .. } | Event::InvalidParameter { call, .. } => {
+                // C-E30: our own start was refused (a session we did not start is running)
+                if *call == "start_session" {
+                    if let SessionView::Starting(Origin::Manual | Origin::OneClick) = app.session {
+                        app.session = SessionView::None;
+                        offer_button(app, &mut out);
+                    }
+                }
+            }
+            // C-E40: nothing to do
+            Event::GuestCountChange { .. }
+            | Event::PresenceConnectFail { .. }
+            | Event::ConnectionWarning
+            | Event::ClearWarning => {}
+        }
+        self.out.extend(out);
+    }
+
+    fn call(&mut self, call: ApiCall) {
+        self.out.push_back(ControllerOutput::Call(call));
+    }
+}
+
+fn hide(e: UiElement) -> ControllerOutput {
+    ControllerOutput::Ui(UiDirective::hide(e))
+}
+
+/// Shows the cobrowse button when the app is initialised and nothing else occupies the
+/// customer.
+fn offer_button(app: &mut App, out: &mut Vec<ControllerOutput>) {
+    if app.initialized && !app.button_shown && !app.terms_shown && app.session == SessionView::None
+    {
+        app.button_shown = true;
+        out.push(ControllerOutput::Ui(UiDirective::show(
+            UiElement::CobrowseButton,
+        )));
+    }
+}

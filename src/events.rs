@@ -1,0 +1,165 @@
+//! SDK events delivered to the app, with the Glance SDK's codes and property names.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How the session's key was chosen; carried by [`Event::ConnectedToSession`] so an app can
+/// tell a one-click session (whose key must never be shown) from a manual one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum KeyType {
+    /// `GLANCE_KEYTYPE_RANDOM`: the server picked a numeric key; the customer reads it out.
+    Random,
+    /// No argument with a visitor id: the one-click (presence) case; the agent already knows
+    /// the key.
+    VisitorId,
+    /// The app's own key.
+    Custom,
+}
+
+impl KeyType {
+    /// The property value in `EventConnectedToSession`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Random => "random",
+            KeyType::VisitorId => "visitor_id",
+            KeyType::Custom => "custom",
+        }
+    }
+}
+
+/// An event the SDK delivers to the app (`GlanceEvent`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// `EventVisitorInitialized`: `init_visitor` completed (also when the settings lookup
+    /// failed and defaults are in use).
+    VisitorInitialized {
+        /// `false` when the settings lookup failed or timed out.
+        settings_loaded: bool,
+    },
+    /// `EventConnectedToSession {sessionkey}`: the session is up.
+    ConnectedToSession {
+        /// The session key (`sessionkey`).
+        sessionkey: String,
+        /// How the key was chosen (`keytype`).
+        keytype: KeyType,
+    },
+    /// `EventGuestCountChange {guestcount}`: agents joined or left.
+    GuestCountChange {
+        /// Agents now in the session.
+        guestcount: u32,
+    },
+    /// `EventSessionEnded {reason}`.
+    SessionEnded {
+        /// Why: `visitor_ended`, `agent_ended`, `connection_lost`, `terminated`, or the
+        /// server's word.
+        reason: String,
+    },
+    /// `EventStartSessionFailed {reason}`: refused by the server, timed out, or lost.
+    StartSessionFailed {
+        /// Why.
+        reason: String,
+    },
+    /// `EventInvalidParameter`: an API call with a bad field was refused.
+    InvalidParameter {
+        /// The refused call.
+        call: &'static str,
+        /// The error's code.
+        code: &'static str,
+    },
+    /// `EventInvalidState`: an API call not allowed in this state was refused.
+    InvalidState {
+        /// The refused call.
+        call: &'static str,
+        /// The error's code.
+        code: &'static str,
+    },
+    /// `EventPresenceConnected`.
+    PresenceConnected,
+    /// `EventPresenceConnectFail`: the SDK retries after `retry_ms`.
+    PresenceConnectFail {
+        /// Why.
+        reason: String,
+        /// When the SDK tries again, from now.
+        retry_ms: u64,
+    },
+    /// `EventPresenceShowTerms`: an agent asks for a one-click session.
+    PresenceShowTerms {
+        /// The request the `terms` signals answer.
+        request_id: u64,
+    },
+    /// `EventPresenceDisconnected`.
+    PresenceDisconnected,
+    /// `EventPresenceBlur`: another app instance took the visitor id.
+    PresenceBlur,
+    /// `EventConnectionWarning`: the connection to the service is lost; the SDK reconnects.
+    ConnectionWarning,
+    /// `EventClearWarning`: the connection is back.
+    ClearWarning,
+}
+
+impl Event {
+    /// The Glance event code (`EventConnectedToSession`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Event::VisitorInitialized { .. } => "EventVisitorInitialized",
+            Event::ConnectedToSession { .. } => "EventConnectedToSession",
+            Event::GuestCountChange { .. } => "EventGuestCountChange",
+            Event::SessionEnded { .. } => "EventSessionEnded",
+            Event::StartSessionFailed { .. } => "EventStartSessionFailed",
+            Event::InvalidParameter { .. } => "EventInvalidParameter",
+            Event::InvalidState { .. } => "EventInvalidState",
+            Event::PresenceConnected => "EventPresenceConnected",
+            Event::PresenceConnectFail { .. } => "EventPresenceConnectFail",
+            Event::PresenceShowTerms { .. } => "EventPresenceShowTerms",
+            Event::PresenceDisconnected => "EventPresenceDisconnected",
+            Event::PresenceBlur => "EventPresenceBlur",
+            Event::ConnectionWarning => "EventConnectionWarning",
+            Event::ClearWarning => "EventClearWarning",
+        }
+    }
+
+    /// The event's properties as the Glance SDK names them (string values, as in
+    /// `event.properties["sessionkey"]`).
+    pub fn properties(&self) -> BTreeMap<&'static str, String> {
+        let mut p = BTreeMap::new();
+        match self {
+            Event::VisitorInitialized { settings_loaded } => {
+                if !settings_loaded {
+                    p.insert("settings", "default".to_owned());
+                }
+            }
+            Event::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => {
+                p.insert("sessionkey", sessionkey.clone());
+                p.insert("keytype", keytype.as_str().to_owned());
+            }
+            Event::GuestCountChange { guestcount } => {
+                p.insert("guestcount", guestcount.to_string());
+            }
+            Event::SessionEnded { reason } | Event::StartSessionFailed { reason } => {
+                p.insert("reason", reason.clone());
+            }
+            Event::InvalidParameter { call, code } | Event::InvalidState { call, code } => {
+                p.insert("call", (*call).to_owned());
+                p.insert("error", (*code).to_owned());
+            }
+            Event::PresenceConnectFail { reason, retry_ms } => {
+                p.insert("reason", reason.clone());
+                p.insert("retry_ms", retry_ms.to_string());
+            }
+            Event::PresenceShowTerms { request_id } => {
+                p.insert("request_id", request_id.to_string());
+            }
+            Event::PresenceConnected
+            | Event::PresenceDisconnected
+            | Event::PresenceBlur
+            | Event::ConnectionWarning
+            | Event::ClearWarning => {}
+        }
+        p
+    }
+}

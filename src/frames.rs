@@ -1,0 +1,361 @@
+//! Wire frames: JSON objects tagged by `type`, one enum each way.
+//!
+//! The protocol version travels in the handshake (`init.v`, `settings.v`); every other frame
+//! belongs to that version. [`ServerFrame::decode`] and [`ClientFrame::decode`] turn any
+//! malformed, unknown or oversized input into a [`FrameError`]; they never panic. Whether a
+//! well-formed frame fits the machine's state is the machine's question
+//! ([`crate::ProtocolError::UnexpectedFrame`]).
+
+use crate::api::{validate_session_key, validate_visitor_id, TermsStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest encoded frame, in bytes, either way.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Longest `reason` text in a frame.
+pub const MAX_REASON: usize = 256;
+/// Longest random session key the server may assign.
+pub const MAX_RANDOM_KEY: u8 = 16;
+
+/// Frames the SDK sends to the server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ClientFrame {
+    /// Handshake and settings lookup for the visitor (sent by `init_visitor`).
+    Init {
+        /// Protocol version, [`PROTOCOL_VERSION`].
+        v: u32,
+        /// Glance group id.
+        group_id: u32,
+        /// Authentication token.
+        token: String,
+        /// Visitor name.
+        name: String,
+        /// Visitor email.
+        email: String,
+        /// Visitor phone.
+        phone: String,
+        /// Visitor id, when identified.
+        visitor_id: Option<String>,
+    },
+    /// Start a session; `key: null` asks for a random numeric key.
+    StartSession {
+        /// The visitor id or custom key; `None` for a random key.
+        key: Option<String>,
+    },
+    /// End the current session (or abandon one that is starting).
+    EndSession {},
+    /// After a reconnect: the session with this key is still ours.
+    ResumeSession {
+        /// The running session's key.
+        sessionkey: String,
+    },
+    /// Connect to the presence service as this visitor.
+    PresenceConnect {
+        /// The visitor id from `init_visitor`.
+        visitor_id: String,
+    },
+    /// Leave the presence service.
+    PresenceDisconnect {},
+    /// A signal to the agent (`signalAgent`).
+    PresenceSignal {
+        /// Signal name, e.g. `terms`.
+        event: String,
+        /// Signal properties.
+        map: BTreeMap<String, String>,
+        /// The one-click request a `terms` signal answers.
+        request_id: Option<u64>,
+    },
+    /// The app went to the background or came back (for presence and the agent's view).
+    AppState {
+        /// `true` in the foreground.
+        foreground: bool,
+    },
+}
+
+/// Frames the server sends to the SDK.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ServerFrame {
+    /// Answer to `init`: the group's settings.
+    Settings {
+        /// Protocol version; must equal [`PROTOCOL_VERSION`].
+        v: u32,
+        /// Digits in a random session key (1–16).
+        key_length: u8,
+    },
+    /// Answer to `init`: the settings lookup failed; the SDK goes on with defaults.
+    InitFailed {
+        /// Why.
+        reason: String,
+    },
+    /// The session is up with this key.
+    SessionStarted {
+        /// The session key.
+        sessionkey: String,
+    },
+    /// The server refused to start the session.
+    SessionRefused {
+        /// Why.
+        reason: String,
+    },
+    /// The number of agents in the session changed.
+    GuestCount {
+        /// Agents now in the session.
+        guestcount: u32,
+    },
+    /// The session ended (the agent ended it, or the server confirms `end_session`).
+    SessionEnded {
+        /// Why.
+        reason: String,
+    },
+    /// Presence is connected.
+    PresenceConnected {},
+    /// Presence could not connect.
+    PresenceConnectFailed {
+        /// Why.
+        reason: String,
+    },
+    /// An agent asks for a one-click session: show the terms.
+    PresenceShowTerms {
+        /// Identifies this request; the `terms` signals answer it.
+        request_id: u64,
+    },
+    /// Another app instance took this visitor id; this one is blurred.
+    PresenceBlur {},
+}
+
+/// Why bytes are not a frame.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum FrameError {
+    /// Larger than [`MAX_FRAME_BYTES`].
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not JSON, not an object, an unknown `type`, a missing or unknown field, a wrong type.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// A handshake with another protocol version.
+    #[error("protocol version {got} is not {PROTOCOL_VERSION}")]
+    Version {
+        /// The version received.
+        got: u32,
+    },
+    /// A field out of its range (a key that is not a key, an over-long reason, …).
+    #[error("field `{field}` is out of range")]
+    Field {
+        /// The field's name.
+        field: &'static str,
+    },
+}
+
+fn check_size(bytes: &[u8]) -> Result<(), FrameError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        Err(FrameError::TooLarge {
+            len: bytes.len(),
+            max: MAX_FRAME_BYTES,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn reason_ok(r: &str) -> Result<(), FrameError> {
+    if r.len() > MAX_REASON {
+        Err(FrameError::Field { field: "reason" })
+    } else {
+        Ok(())
+    }
+}
+
+/// A session key the server may send: a custom / visitor-id key, or digits.
+fn sessionkey_ok(k: &str) -> Result<(), FrameError> {
+    validate_session_key(k)
+        .or_else(|_| validate_visitor_id(k))
+        .map_err(|_| FrameError::Field {
+            field: "sessionkey",
+        })
+}
+
+impl ServerFrame {
+    /// Decodes and validates one frame.
+    pub fn decode(bytes: &[u8]) -> Result<ServerFrame, FrameError> {
+        check_size(bytes)?;
+        let frame: ServerFrame =
+            serde_json::from_slice(bytes).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// Checks the ranges that serde's types do not.
+    pub fn validate(&self) -> Result<(), FrameError> {
+        match self {
+            ServerFrame::Settings { v, key_length } => {
+                if *v != PROTOCOL_VERSION {
+                    return Err(FrameError::Version { got: *v });
+                }
+                if *key_length == 0 || *key_length > MAX_RANDOM_KEY {
+                    return Err(FrameError::Field {
+                        field: "key_length",
+                    });
+                }
+                Ok(())
+            }
+            ServerFrame::InitFailed { reason }
+            | ServerFrame::SessionRefused { reason }
+            | ServerFrame::SessionEnded { reason }
+            | ServerFrame::PresenceConnectFailed { reason } => reason_ok(reason),
+            ServerFrame::SessionStarted { sessionkey } => sessionkey_ok(sessionkey),
+            ServerFrame::GuestCount { .. }
+            | ServerFrame::PresenceConnected {}
+            | ServerFrame::PresenceShowTerms { .. }
+            | ServerFrame::PresenceBlur {} => Ok(()),
+        }
+    }
+
+    /// Encodes the frame as JSON.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing these plain data enums to a Vec cannot fail: no maps with non-string
+        // keys, no floats, no custom Serialize impls.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The frame's `type` word.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerFrame::Settings { .. } => "settings",
+            ServerFrame::InitFailed { .. } => "init_failed",
+            ServerFrame::SessionStarted { .. } => "session_started",
+            ServerFrame::SessionRefused { .. } => "session_refused",
+            ServerFrame::GuestCount { .. } => "guest_count",
+            ServerFrame::SessionEnded { .. } => "session_ended",
+            ServerFrame::PresenceConnected {} => "presence_connected",
+            ServerFrame::PresenceConnectFailed { .. } => "presence_connect_failed",
+            ServerFrame::PresenceShowTerms { .. } => "presence_show_terms",
+            ServerFrame::PresenceBlur {} => "presence_blur",
+        }
+    }
+}
+
+impl ClientFrame {
+    /// Decodes and validates one frame (the server's side; also the simulator's).
+    pub fn decode(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
+        check_size(bytes)?;
+        let frame: ClientFrame =
+            serde_json::from_slice(bytes).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        if let ClientFrame::Init { v, .. } = &frame {
+            if *v != PROTOCOL_VERSION {
+                return Err(FrameError::Version { got: *v });
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Encodes the frame as JSON.
+    pub fn encode(&self) -> Vec<u8> {
+        // As for ServerFrame: plain data with string keys cannot fail to serialize.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The `terms` status this frame carries, if it is a terms signal.
+    pub fn terms_status(&self) -> Option<TermsStatus> {
+        match self {
+            ClientFrame::PresenceSignal { event, map, .. } if event == crate::api::TERMS_EVENT => {
+                map.get("status").and_then(|s| TermsStatus::parse(s))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frames = [
+            ServerFrame::Settings {
+                v: PROTOCOL_VERSION,
+                key_length: 4,
+            },
+            ServerFrame::SessionStarted {
+                sessionkey: "1234".into(),
+            },
+            ServerFrame::GuestCount { guestcount: 2 },
+            ServerFrame::PresenceShowTerms { request_id: 9 },
+            ServerFrame::PresenceBlur {},
+        ];
+        for f in frames {
+            assert_eq!(ServerFrame::decode(&f.encode()), Ok(f));
+        }
+    }
+
+    #[test]
+    fn decoder_refuses_bad_bytes() {
+        assert!(matches!(
+            ServerFrame::decode(b"not json"),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            ServerFrame::decode(br#"{"type":"nope"}"#),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            ServerFrame::decode(br#"{"type":"guest_count","guestcount":-1}"#),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            ServerFrame::decode(br#"{"type":"presence_blur","extra":1}"#),
+            Err(FrameError::Malformed(_))
+        ));
+        assert_eq!(
+            ServerFrame::decode(br#"{"type":"settings","v":2,"key_length":4}"#),
+            Err(FrameError::Version { got: 2 })
+        );
+        assert_eq!(
+            ServerFrame::decode(br#"{"type":"settings","v":1,"key_length":0}"#),
+            Err(FrameError::Field {
+                field: "key_length"
+            })
+        );
+        assert_eq!(
+            ServerFrame::decode(br#"{"type":"session_started","sessionkey":"a b"}"#),
+            Err(FrameError::Field {
+                field: "sessionkey"
+            })
+        );
+        let big = vec![b' '; MAX_FRAME_BYTES + 1];
+        assert!(matches!(
+            ServerFrame::decode(&big),
+            Err(FrameError::TooLarge { .. })
+        ));
+        let long_reason = format!(
+            r#"{{"type":"session_ended","reason":"{}"}}"#,
+            "r".repeat(MAX_REASON + 1)
+        );
+        assert_eq!(
+            ServerFrame::decode(long_reason.as_bytes()),
+            Err(FrameError::Field { field: "reason" })
+        );
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let f = ClientFrame::StartSession { key: None };
+        assert_eq!(
+            f.encode(),
+            br#"{"type":"start_session","key":null}"#.to_vec()
+        );
+        assert_eq!(ClientFrame::decode(&f.encode()), Ok(f));
+    }
+}

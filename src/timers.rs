@@ -1,0 +1,131 @@
+//! The SDK core's timers: a small fixed table, one slot per [`Timer`]. The next deadline is the
+//! table's minimum; no timer fires before its deadline.
+
+use crate::time::Instant;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Every timer the SDK core may arm. Each belongs to one state (spec.md, "Timers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Timer {
+    /// The settings lookup of `init_visitor` is overdue: go on with defaults.
+    InitLookup,
+    /// `start_session` got no answer: `EventStartSessionFailed`.
+    SessionStart,
+    /// `end_session` got no confirmation: end locally.
+    SessionEnd,
+    /// The link has been down too long for the session to survive.
+    SessionGrace,
+    /// `presence_connect` got no answer: count it as a failure.
+    PresenceConnect,
+    /// Backoff after a failed presence connect is over: try again.
+    PresenceRetry,
+    /// The app has been in the background long enough to suspend presence.
+    PresenceSuspend,
+    /// Backoff while the link is down is over: ask the IO layer to reconnect.
+    Reconnect,
+}
+
+impl Timer {
+    /// All timers, in the order ties fire.
+    pub const ALL: [Timer; 8] = [
+        Timer::InitLookup,
+        Timer::SessionStart,
+        Timer::SessionEnd,
+        Timer::SessionGrace,
+        Timer::PresenceConnect,
+        Timer::PresenceRetry,
+        Timer::PresenceSuspend,
+        Timer::Reconnect,
+    ];
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// The timer table: a deadline per timer, or none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timers {
+    deadlines: [Option<Instant>; 8],
+}
+
+impl Timers {
+    /// Arms `timer` to fire at `at` (replacing an earlier deadline).
+    pub fn arm(&mut self, timer: Timer, at: Instant) {
+        self.deadlines[timer.slot()] = Some(at);
+    }
+
+    /// Disarms `timer`.
+    pub fn disarm(&mut self, timer: Timer) {
+        self.deadlines[timer.slot()] = None;
+    }
+
+    /// Disarms every timer.
+    pub fn clear(&mut self) {
+        self.deadlines = [None; 8];
+    }
+
+    /// The deadline of `timer`, if armed.
+    pub fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer.slot()]
+    }
+
+    /// The earliest deadline of all.
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// The first timer due at `now` (earliest deadline; ties in [`Timer::ALL`] order).
+    pub fn due(&self, now: Instant) -> Option<Timer> {
+        Timer::ALL
+            .iter()
+            .filter_map(|t| self.deadline(*t).map(|d| (d, *t)))
+            .filter(|(d, _)| *d <= now)
+            .min()
+            .map(|(_, t)| t)
+    }
+
+    /// The armed timers, in [`Timer::ALL`] order.
+    pub fn armed(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        Timer::ALL
+            .iter()
+            .filter_map(|t| self.deadline(*t).map(|d| (*t, d)))
+    }
+}
+
+/// Exponential backoff: `base · 2^attempt`, at most `max`.
+pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.min(16);
+    base.saturating_mul(factor).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_the_minimum_and_due_respects_deadlines() {
+        let mut t = Timers::default();
+        assert_eq!(t.next(), None);
+        t.arm(Timer::Reconnect, Instant(50));
+        t.arm(Timer::SessionStart, Instant(20));
+        assert_eq!(t.next(), Some(Instant(20)));
+        assert_eq!(t.due(Instant(19)), None);
+        assert_eq!(t.due(Instant(20)), Some(Timer::SessionStart));
+        t.disarm(Timer::SessionStart);
+        assert_eq!(t.due(Instant(60)), Some(Timer::Reconnect));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Duration::from_secs(1);
+        let m = Duration::from_secs(30);
+        assert_eq!(backoff(b, m, 0), Duration::from_secs(1));
+        assert_eq!(backoff(b, m, 3), Duration::from_secs(8));
+        assert_eq!(backoff(b, m, 5), Duration::from_secs(30));
+        assert_eq!(backoff(b, m, u32::MAX), Duration::from_secs(30));
+    }
+}
