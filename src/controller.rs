@@ -339,8 +339,8 @@ impl Controller {
 
     fn app(&mut self) -> Result<&mut App, ControllerError> {
         match &mut self.state {
-            ControllerState::NotLaunched => Err(ControllerError::NotLaunched),
-            ControllerState::Exited => Err(ControllerError::Exited),
+            ControllerState::NotLaunched => Err(ControllerError::NotLaunched), // C-U04
+            ControllerState::Exited => Err(ControllerError::Exited),           // C-U03
             ControllerState::Running(app) => Ok(app),
         }
     }
@@ -363,8 +363,8 @@ impl Controller {
                     self.call(ApiCall::InitVisitor(InitParams::anonymous(group_id)));
                     Ok(())
                 }
-                ControllerState::Running(_) => Err(ControllerError::AlreadyLaunched),
-                ControllerState::Exited => Err(ControllerError::Exited),
+                ControllerState::Running(_) => Err(ControllerError::AlreadyLaunched), // C-U02
+                ControllerState::Exited => Err(ControllerError::Exited),              // C-U03
             };
         }
         let app = self.app()?;
@@ -374,7 +374,7 @@ impl Controller {
             UserIntent::TapCobrowse => {
                 // C-U10: manual always asks for a random key, logged in or not
                 if !app.button_shown || app.session != SessionView::None {
-                    return Err(ControllerError::ButtonNotShown);
+                    return Err(ControllerError::ButtonNotShown); // C-U11
                 }
                 app.button_shown = false;
                 app.session = SessionView::Starting(Origin::Manual);
@@ -385,9 +385,9 @@ impl Controller {
             }
             UserIntent::Login { visitor_id } => {
                 // C-U20
-                validate_visitor_id(&visitor_id).map_err(ControllerError::InvalidVisitorId)?;
+                validate_visitor_id(&visitor_id).map_err(ControllerError::InvalidVisitorId)?; // C-U21
                 if app.identity != Identity::Anonymous {
-                    return Err(ControllerError::AlreadyLoggedIn);
+                    return Err(ControllerError::AlreadyLoggedIn); // C-U22
                 }
                 app.identity = Identity::LoggingIn(visitor_id.clone());
                 out.push(ControllerOutput::Call(ApiCall::InitVisitor(
@@ -397,7 +397,7 @@ impl Controller {
             UserIntent::AcceptTerms => {
                 // C-U30: answer, then start the one-click session with the visitor id
                 if !app.terms_shown {
-                    return Err(ControllerError::NoTermsShown);
+                    return Err(ControllerError::NoTermsShown); // C-U32
                 }
                 app.terms_shown = false;
                 app.session = SessionView::Starting(Origin::OneClick);
@@ -412,7 +412,7 @@ impl Controller {
             UserIntent::DeclineTerms => {
                 // C-U31
                 if !app.terms_shown {
-                    return Err(ControllerError::NoTermsShown);
+                    return Err(ControllerError::NoTermsShown); // C-U32
                 }
                 app.terms_shown = false;
                 out.push(hide(UiElement::Terms));
@@ -426,7 +426,7 @@ impl Controller {
                 let origin = match app.session {
                     SessionView::Starting(o) | SessionView::Running(o) => o,
                     SessionView::None | SessionView::Ending(_) => {
-                        return Err(ControllerError::NoSession)
+                        return Err(ControllerError::NoSession); // C-U41
                     }
                 };
                 app.session = SessionView::Ending(origin);
@@ -435,7 +435,7 @@ impl Controller {
             UserIntent::Logout => {
                 // C-U50: leave presence, then forget the visitor id
                 if app.identity == Identity::Anonymous {
-                    return Err(ControllerError::NotLoggedIn);
+                    return Err(ControllerError::NotLoggedIn); // C-U51
                 }
                 if app.presence != PresenceView::Off {
                     app.presence = PresenceView::Off;

@@ -605,17 +605,17 @@ impl Sdk {
 
     fn ready(&mut self) -> Result<&mut Ready, ApiError> {
         match &mut self.state.phase {
-            Phase::Uninitialized => Err(ApiError::NotInitialized),
-            Phase::Initializing { .. } => Err(ApiError::InitPending),
-            Phase::Terminated => Err(ApiError::Terminated),
+            Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
+            Phase::Initializing { .. } => Err(ApiError::InitPending), // S-A92
+            Phase::Terminated => Err(ApiError::Terminated),        // S-A90
             Phase::Ready(r) => Ok(r),
         }
     }
 
     fn ui_allowed(&self) -> Result<(), ApiError> {
         match self.state.phase {
-            Phase::Uninitialized => Err(ApiError::NotInitialized),
-            Phase::Terminated => Err(ApiError::Terminated),
+            Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
+            Phase::Terminated => Err(ApiError::Terminated),        // S-A90
             _ => Ok(()),
         }
     }
@@ -647,9 +647,9 @@ impl Sdk {
 
     fn api_init(&mut self, now: Instant, p: InitParams) -> Result<(), ApiError> {
         if self.state.phase == Phase::Terminated {
-            return Err(ApiError::Terminated);
+            return Err(ApiError::Terminated); // S-A90
         }
-        p.validate()?;
+        p.validate()?; // S-A06
         let (phase, mut cx) = self.ctx(now);
         let first_group = match phase {
             Phase::Initializing { visitor } => Some(visitor.group_id),
@@ -697,12 +697,12 @@ impl Sdk {
         let request = match key {
             StartKey::Random => KeyRequest::Random,
             StartKey::Custom(k) => {
-                validate_session_key(&k)?;
+                validate_session_key(&k)?; // S-A25
                 KeyRequest::Custom(k)
             }
-            // S-A22: no argument and no visitor id: a random key
+            // no argument: the visitor id (S-A23, S-A24), or a random key without one
             StartKey::VisitorId => match &r.visitor.visitor_id {
-                None => KeyRequest::Random,
+                None => KeyRequest::Random, // S-A22
                 Some(id) => match r.presence {
                     // S-A23: one-click, consent given for the pending request
                     Presence::Connected {
@@ -762,7 +762,7 @@ impl Sdk {
         let Phase::Ready(r) = phase else {
             return Err(ApiError::NotInitialized);
         };
-        // S-A40
+        // S-A40 (link up: connecting), S-A43 (link down: awaiting_link)
         r.presence = cx.presence_connect(&r.visitor, 0);
         Ok(())
     }
@@ -773,7 +773,7 @@ impl Sdk {
         event: String,
         map: std::collections::BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        let status = validate_signal(&event, &map)?;
+        let status = validate_signal(&event, &map)?; // S-A57
         let r = self.ready()?;
         let Presence::Connected { terms } = r.presence else {
             return Err(ApiError::PresenceNotConnected); // S-A51
@@ -837,7 +837,7 @@ impl Sdk {
     // ---- Server frames: spec.md §5.2 --------------------------------------------------
 
     fn on_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), ProtocolError> {
-        frame.validate()?;
+        frame.validate()?; // S-F98
         let default_len = self.config.default_key_length;
         let (phase, mut cx) = self.ctx(now);
         let state_name = phase.name();
@@ -889,12 +889,12 @@ impl Sdk {
                 match request {
                     KeyRequest::Random => {
                         if !sessionkey.bytes().all(|b| b.is_ascii_digit()) {
-                            return Err(ProtocolError::KeyNotNumeric);
+                            return Err(ProtocolError::KeyNotNumeric); // S-F16
                         }
                     }
                     KeyRequest::VisitorId(k) | KeyRequest::Custom(k) => {
                         if k != sessionkey {
-                            return Err(ProtocolError::KeyMismatch);
+                            return Err(ProtocolError::KeyMismatch); // S-F15
                         }
                     }
                 }

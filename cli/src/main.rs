@@ -1,0 +1,2 @@
+//! `cobrowse`: run scenarios through the simulator and check traces against the spec.
+fn main() {}

@@ -1,0 +1,198 @@
+//! Transcript snapshots of the seed journeys (`scenarios/*.jsonl`): for each scenario step,
+//! what the simulator observed (API calls, frames, events, UI, refusals). Reviewed like code;
+//! CI runs with `INSTA_UPDATE=no`.
+
+use cobrowse_visitor_core::sim::World;
+use cobrowse_visitor_core::transcript::{parse_scenario, Observed, Record, Step};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Serialize)]
+struct StepView {
+    step: usize,
+    input: String,
+    out: Vec<String>,
+}
+
+/// `head k=v k=v`: the value of `head_key` first, then the other fields in order.
+fn flat(v: &serde_json::Value, head_key: &str) -> String {
+    let Some(obj) = v.as_object() else {
+        return v.to_string();
+    };
+    let mut parts = Vec::new();
+    if let Some(h) = obj.get(head_key).and_then(|h| h.as_str()) {
+        parts.push(h.to_owned());
+    }
+    for (k, val) in obj {
+        if k == head_key {
+            continue;
+        }
+        parts.push(match val {
+            serde_json::Value::String(s) => format!("{k}={}", plain(s)),
+            other => format!("{k}={other}"),
+        });
+    }
+    parts.join(" ")
+}
+
+/// A string as it reads: bare, or `""` when empty.
+fn plain(s: &str) -> String {
+    if s.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn to_value<T: Serialize>(t: &T) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+fn describe(o: &Observed) -> String {
+    match o {
+        Observed::Api(call) => format!("app -> sdk     {}", flat(&to_value(call), "call")),
+        Observed::Send(v) => format!("sdk -> server  {}", flat(v, "type")),
+        Observed::Recv(v) => format!("server -> sdk  {}", flat(v, "type")),
+        Observed::Event(e) => {
+            let props: Vec<String> = e
+                .properties
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={}", plain(s)),
+                    other => format!("{k}={other}"),
+                })
+                .collect();
+            format!("sdk -> app     {} {}", e.code, props.join(" "))
+                .trim_end()
+                .to_owned()
+        }
+        Observed::Ui(ui) => {
+            let v = to_value(ui);
+            let (verb, what) = match (v.get("show"), v.get("hide")) {
+                (Some(w), _) => ("show", w),
+                (_, Some(w)) => ("hide", w),
+                _ => ("?", &v),
+            };
+            let key = v
+                .get("key")
+                .and_then(|k| k.as_str())
+                .map(|k| format!(" key={}", plain(k)))
+                .unwrap_or_default();
+            format!(
+                "ui             {verb} {}{key}",
+                what.as_str().unwrap_or("?")
+            )
+        }
+        Observed::Error(e) => format!("refused        {}: {}", e.code, e.message),
+    }
+}
+
+/// A scenario line as `kind value k=v`, e.g. `user login visitor_id=cust-42`.
+fn step_text(s: &Step) -> String {
+    let v = s.to_json();
+    let Some((kind, val)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return v.to_string();
+    };
+    match val {
+        serde_json::Value::String(w) => {
+            let rest = flat(&v, kind);
+            let rest = rest.trim_start_matches(w.as_str()).trim();
+            format!("{kind} {w} {rest}").trim_end().to_owned()
+        }
+        serde_json::Value::Object(_) => format!("{kind} {}", flat(val, "call")),
+        other => format!("{kind} {other}"),
+    }
+}
+
+fn view(steps: &[Step], records: &[Record]) -> Vec<StepView> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepView {
+            step: i,
+            input: step_text(s),
+            out: records
+                .iter()
+                .filter(|r| r.step == i)
+                .map(|r| describe(&r.observed))
+                .collect(),
+        })
+        .collect()
+}
+
+fn journey(name: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.jsonl"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let steps = parse_scenario(&text).expect("scenario parses");
+    let records = World::run(&steps);
+    insta::assert_yaml_snapshot!(name, view(&steps, &records));
+}
+
+#[test]
+fn every_scenario_has_a_journey_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let this = include_str!("journeys.rs");
+    for entry in std::fs::read_dir(dir).expect("scenarios/") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".jsonl") {
+            assert!(
+                this.contains(&format!("journey(\"{stem}\")")),
+                "scenarios/{name} has no snapshot test in tests/journeys.rs"
+            );
+        }
+    }
+}
+
+/// Pre-login: launch, tap Cobrowse (random key, shown), an agent joins, the agent ends it.
+#[test]
+fn prelogin_manual() {
+    journey("prelogin_manual");
+}
+
+/// Login, presence, one-click request accepted: the session uses the visitor id, key never
+/// shown.
+#[test]
+fn oneclick_accepted() {
+    journey("oneclick_accepted");
+}
+
+/// One-click request declined: no session starts.
+#[test]
+fn oneclick_declined() {
+    journey("oneclick_declined");
+}
+
+/// Logged in with presence, the customer taps Cobrowse anyway: random key, shown.
+#[test]
+fn manual_fallback_logged_in() {
+    journey("manual_fallback_logged_in");
+}
+
+/// Logout disconnects presence and forgets the visitor id; exit disconnects presence.
+#[test]
+fn logout_and_exit() {
+    journey("logout_and_exit");
+}
+
+/// Background / foreground while presence is connected and while a session runs: no
+/// presence_disconnect or presence_connect calls; the SDK suspends and resumes itself.
+#[test]
+fn background_presence_and_session() {
+    journey("background_presence_and_session");
+}
+
+/// A short network loss during a session (warning, resume, cleared), then a long one that
+/// ends the session with `connection_lost`.
+#[test]
+fn network_loss_and_recovery() {
+    journey("network_loss_and_recovery");
+}
+
+/// A second group id is refused and changes nothing; a second start while running is refused.
+#[test]
+fn second_group_refused() {
+    journey("second_group_refused");
+}
