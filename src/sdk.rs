@@ -603,15 +603,6 @@ impl Sdk {
         )
     }
 
-    fn ready(&mut self) -> Result<&mut Ready, ApiError> {
-        match &mut self.state.phase {
-            Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
-            Phase::Initializing { .. } => Err(ApiError::InitPending), // S-A92
-            Phase::Terminated => Err(ApiError::Terminated),        // S-A90
-            Phase::Ready(r) => Ok(r),
-        }
-    }
-
     fn ui_allowed(&self) -> Result<(), ApiError> {
         match self.state.phase {
             Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
@@ -689,7 +680,8 @@ impl Sdk {
     }
 
     fn api_start(&mut self, now: Instant, key: StartKey) -> Result<(), ApiError> {
-        let r = self.ready()?;
+        let (phase, mut cx) = self.ctx(now);
+        let r = ready(phase)?;
         if r.session != Session::Idle {
             // S-A21
             return Err(ApiError::SessionActive(r.session.name()));
@@ -713,10 +705,6 @@ impl Sdk {
                 },
             },
         };
-        let (phase, mut cx) = self.ctx(now);
-        let Phase::Ready(r) = phase else {
-            return Err(ApiError::NotInitialized);
-        };
         if let KeyRequest::VisitorId(_) = request {
             // the consent is used up by this session
             r.presence = Presence::Connected { terms: Terms::None };
@@ -731,16 +719,13 @@ impl Sdk {
     }
 
     fn api_end(&mut self, now: Instant) -> Result<(), ApiError> {
-        let r = self.ready()?;
+        let (phase, mut cx) = self.ctx(now);
+        let r = ready(phase)?;
         let keytype = match &r.session {
             Session::Idle => return Err(ApiError::NoSession), // S-A32
             Session::Ending { .. } => return Err(ApiError::SessionActive("ending")), // S-A33
             Session::Starting { request } => request.keytype(),
             Session::Running { keytype, .. } => *keytype,
-        };
-        let (phase, mut cx) = self.ctx(now);
-        let Phase::Ready(r) = phase else {
-            return Err(ApiError::NotInitialized);
         };
         // S-A30 (running), S-A31 (starting: abandon)
         cx.send(ClientFrame::EndSession {});
@@ -751,17 +736,14 @@ impl Sdk {
     }
 
     fn api_presence_connect(&mut self, now: Instant) -> Result<(), ApiError> {
-        let r = self.ready()?;
+        let (phase, mut cx) = self.ctx(now);
+        let r = ready(phase)?;
         if r.visitor.visitor_id.is_none() {
             return Err(ApiError::NoVisitorId); // S-A41
         }
         if r.presence != Presence::Off {
             return Err(ApiError::PresenceActive(r.presence.name())); // S-A42
         }
-        let (phase, mut cx) = self.ctx(now);
-        let Phase::Ready(r) = phase else {
-            return Err(ApiError::NotInitialized);
-        };
         // S-A40 (link up: connecting), S-A43 (link down: awaiting_link)
         r.presence = cx.presence_connect(&r.visitor, 0);
         Ok(())
@@ -773,8 +755,9 @@ impl Sdk {
         event: String,
         map: std::collections::BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
+        let (phase, mut cx) = self.ctx(now);
+        let r = ready(phase)?;
         let status = validate_signal(&event, &map)?; // S-A57
-        let r = self.ready()?;
         let Presence::Connected { terms } = r.presence else {
             return Err(ApiError::PresenceNotConnected); // S-A51
         };
@@ -804,10 +787,6 @@ impl Sdk {
                 });
             }
         };
-        let (phase, mut cx) = self.ctx(now);
-        let Phase::Ready(r) = phase else {
-            return Err(ApiError::NotInitialized);
-        };
         cx.send(ClientFrame::PresenceSignal {
             event,
             map,
@@ -818,14 +797,11 @@ impl Sdk {
     }
 
     fn api_presence_disconnect(&mut self, now: Instant) -> Result<(), ApiError> {
-        let r = self.ready()?;
+        let (phase, mut cx) = self.ctx(now);
+        let r = ready(phase)?;
         if r.presence == Presence::Off {
             return Err(ApiError::PresenceNotConnected); // S-A61
         }
-        let (phase, mut cx) = self.ctx(now);
-        let Phase::Ready(r) = phase else {
-            return Err(ApiError::NotInitialized);
-        };
         // S-A60
         cx.send(ClientFrame::PresenceDisconnect {});
         cx.disarm_presence();
@@ -1260,6 +1236,16 @@ impl Sdk {
             // not reached; kept total so that no input can panic).
             _ => {}
         }
+    }
+}
+
+/// The `Ready` state an API call needs, or why it cannot have it.
+fn ready(phase: &mut Phase) -> Result<&mut Ready, ApiError> {
+    match phase {
+        Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
+        Phase::Initializing { .. } => Err(ApiError::InitPending), // S-A92
+        Phase::Terminated => Err(ApiError::Terminated),        // S-A90
+        Phase::Ready(r) => Ok(r),
     }
 }
 
