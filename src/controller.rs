@@ -7,7 +7,7 @@
 
 use crate::api::{validate_visitor_id, ApiCall, InitParams, ParameterError, StartKey, TermsStatus};
 use crate::events::{Event, KeyType};
-use crate::sdk::Lifecycle;
+use crate::sdk::{Lifecycle, Rows};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::VecDeque;
 use thiserror::Error;
@@ -310,6 +310,7 @@ pub struct Controller {
     config: ControllerConfig,
     state: ControllerState,
     out: VecDeque<ControllerOutput>,
+    rows: Rows,
 }
 
 impl Controller {
@@ -319,6 +320,7 @@ impl Controller {
             config,
             state: ControllerState::NotLaunched,
             out: VecDeque::with_capacity(8),
+            rows: Rows::default(),
         }
     }
 
@@ -337,174 +339,206 @@ impl Controller {
         self.out.pop_front()
     }
 
-    fn app(&mut self) -> Result<&mut App, ControllerError> {
-        match &mut self.state {
-            ControllerState::NotLaunched => Err(ControllerError::NotLaunched), // C-U04
-            ControllerState::Exited => Err(ControllerError::Exited),           // C-U03
-            ControllerState::Running(app) => Ok(app),
-        }
+    /// The spec rows (§6) the last input went through.
+    pub fn last_rows(&self) -> &[&'static str] {
+        self.rows.as_slice()
     }
 
     /// Handles what the customer did. A refused intent changes nothing.
     pub fn handle_user(&mut self, intent: UserIntent) -> Result<(), ControllerError> {
-        let group_id = self.config.group_id;
-        if let UserIntent::Launch = intent {
-            // C-U01
-            return match self.state {
-                ControllerState::NotLaunched => {
-                    self.state = ControllerState::Running(App {
-                        initialized: false,
-                        identity: Identity::Anonymous,
-                        presence: PresenceView::Off,
-                        session: SessionView::None,
-                        terms_shown: false,
-                        button_shown: false,
-                    });
-                    self.call(ApiCall::InitVisitor(InitParams::anonymous(group_id)));
-                    Ok(())
-                }
-                ControllerState::Running(_) => Err(ControllerError::AlreadyLaunched), // C-U02
-                ControllerState::Exited => Err(ControllerError::Exited),              // C-U03
-            };
-        }
-        let app = self.app()?;
+        let mut rows = Rows::default();
         let mut out = Vec::new();
+        let result = self.user(intent, &mut rows, &mut out);
+        self.rows = rows;
+        if result.is_ok() {
+            self.out.extend(out);
+        }
+        result
+    }
+
+    fn user(
+        &mut self,
+        intent: UserIntent,
+        rows: &mut Rows,
+        out: &mut Vec<ControllerOutput>,
+    ) -> Result<(), ControllerError> {
+        let group_id = self.config.group_id;
+        let app = match (&mut self.state, &intent) {
+            (ControllerState::NotLaunched, UserIntent::Launch) => {
+                rows.push("C-U01");
+                self.state = ControllerState::Running(App {
+                    initialized: false,
+                    identity: Identity::Anonymous,
+                    presence: PresenceView::Off,
+                    session: SessionView::None,
+                    terms_shown: false,
+                    button_shown: false,
+                });
+                out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
+                return Ok(());
+            }
+            (ControllerState::NotLaunched, _) => {
+                rows.push("C-U04");
+                return Err(ControllerError::NotLaunched);
+            }
+            (ControllerState::Exited, _) => {
+                rows.push("C-U03");
+                return Err(ControllerError::Exited);
+            }
+            (ControllerState::Running(_), UserIntent::Launch) => {
+                rows.push("C-U02");
+                return Err(ControllerError::AlreadyLaunched);
+            }
+            (ControllerState::Running(app), _) => app,
+        };
         match intent {
             UserIntent::Launch => {}
             UserIntent::TapCobrowse => {
-                // C-U10: manual always asks for a random key, logged in or not
                 if !app.button_shown || app.session != SessionView::None {
-                    return Err(ControllerError::ButtonNotShown); // C-U11
+                    rows.push("C-U11");
+                    return Err(ControllerError::ButtonNotShown);
                 }
+                // manual always asks for a random key, logged in or not
+                rows.push("C-U10");
                 app.button_shown = false;
                 app.session = SessionView::Starting(Origin::Manual);
                 out.push(hide(UiElement::CobrowseButton));
-                out.push(ControllerOutput::Call(ApiCall::StartSession {
+                out.push(call(ApiCall::StartSession {
                     key: StartKey::Random,
                 }));
             }
             UserIntent::Login { visitor_id } => {
-                // C-U20
-                validate_visitor_id(&visitor_id).map_err(ControllerError::InvalidVisitorId)?; // C-U21
-                if app.identity != Identity::Anonymous {
-                    return Err(ControllerError::AlreadyLoggedIn); // C-U22
+                if let Err(e) = validate_visitor_id(&visitor_id) {
+                    rows.push("C-U21");
+                    return Err(ControllerError::InvalidVisitorId(e));
                 }
+                if app.identity != Identity::Anonymous {
+                    rows.push("C-U22");
+                    return Err(ControllerError::AlreadyLoggedIn);
+                }
+                rows.push("C-U20");
                 app.identity = Identity::LoggingIn(visitor_id.clone());
-                out.push(ControllerOutput::Call(ApiCall::InitVisitor(
-                    InitParams::identified(group_id, visitor_id),
-                )));
+                out.push(call(ApiCall::InitVisitor(InitParams::identified(
+                    group_id, visitor_id,
+                ))));
+            }
+            UserIntent::AcceptTerms | UserIntent::DeclineTerms if !app.terms_shown => {
+                rows.push("C-U32");
+                return Err(ControllerError::NoTermsShown);
             }
             UserIntent::AcceptTerms => {
-                // C-U30: answer, then start the one-click session with the visitor id
-                if !app.terms_shown {
-                    return Err(ControllerError::NoTermsShown); // C-U32
-                }
+                // answer, then start the one-click session with the visitor id
+                rows.push("C-U30");
                 app.terms_shown = false;
                 app.session = SessionView::Starting(Origin::OneClick);
                 out.push(hide(UiElement::Terms));
-                out.push(ControllerOutput::Call(ApiCall::terms(
-                    TermsStatus::Accepted,
-                )));
-                out.push(ControllerOutput::Call(ApiCall::StartSession {
+                out.push(call(ApiCall::terms(TermsStatus::Accepted)));
+                out.push(call(ApiCall::StartSession {
                     key: StartKey::VisitorId,
                 }));
             }
             UserIntent::DeclineTerms => {
-                // C-U31
-                if !app.terms_shown {
-                    return Err(ControllerError::NoTermsShown); // C-U32
-                }
+                rows.push("C-U31");
                 app.terms_shown = false;
                 out.push(hide(UiElement::Terms));
-                out.push(ControllerOutput::Call(ApiCall::terms(
-                    TermsStatus::Declined,
-                )));
-                offer_button(app, &mut out);
+                out.push(call(ApiCall::terms(TermsStatus::Declined)));
+                offer_button(app, out);
             }
             UserIntent::EndSession => {
-                // C-U40
                 let origin = match app.session {
                     SessionView::Starting(o) | SessionView::Running(o) => o,
                     SessionView::None | SessionView::Ending(_) => {
-                        return Err(ControllerError::NoSession); // C-U41
+                        rows.push("C-U41");
+                        return Err(ControllerError::NoSession);
                     }
                 };
+                rows.push("C-U40");
                 app.session = SessionView::Ending(origin);
-                out.push(ControllerOutput::Call(ApiCall::EndSession));
+                out.push(call(ApiCall::EndSession));
             }
             UserIntent::Logout => {
-                // C-U50: leave presence, then forget the visitor id
                 if app.identity == Identity::Anonymous {
-                    return Err(ControllerError::NotLoggedIn); // C-U51
+                    rows.push("C-U51");
+                    return Err(ControllerError::NotLoggedIn);
                 }
+                // leave presence, then forget the visitor id
+                rows.push("C-U50");
                 if app.presence != PresenceView::Off {
                     app.presence = PresenceView::Off;
-                    out.push(ControllerOutput::Call(ApiCall::PresenceDisconnect));
+                    out.push(call(ApiCall::PresenceDisconnect));
                 }
                 if app.terms_shown {
                     app.terms_shown = false;
                     out.push(hide(UiElement::Terms));
-                    offer_button(app, &mut out);
+                    offer_button(app, out);
                 }
                 app.identity = Identity::Anonymous;
-                out.push(ControllerOutput::Call(ApiCall::InitVisitor(
-                    InitParams::anonymous(group_id),
-                )));
+                out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
             }
             UserIntent::Exit => {
-                // C-U60: the SDK ends the session itself on terminate
+                // the SDK ends the session itself on terminate
+                rows.push("C-U60");
                 if app.presence != PresenceView::Off {
-                    out.push(ControllerOutput::Call(ApiCall::PresenceDisconnect));
+                    out.push(call(ApiCall::PresenceDisconnect));
                 }
                 self.state = ControllerState::Exited;
             }
         }
-        self.out.extend(out);
         Ok(())
     }
 
     /// Handles a lifecycle change. By design nothing happens: the SDK manages presence in the
-    /// background itself, and the app must not disconnect or connect for it (C-L01).
-    pub fn handle_lifecycle(&mut self, _change: Lifecycle) {}
+    /// background itself, and the app must not disconnect or connect for it.
+    pub fn handle_lifecycle(&mut self, _change: Lifecycle) {
+        self.rows = Rows::default();
+        self.rows.push("C-L01");
+    }
 
     /// Handles an SDK event.
     pub fn handle_event(&mut self, event: &Event) {
+        let mut rows = Rows::default();
+        let mut out = Vec::new();
+        self.event(event, &mut rows, &mut out);
+        self.rows = rows;
+        self.out.extend(out);
+    }
+
+    fn event(&mut self, event: &Event, rows: &mut Rows, out: &mut Vec<ControllerOutput>) {
         let custom_ui = self.config.custom_ui;
         let ControllerState::Running(app) = &mut self.state else {
-            return; // C-E99: no app to act on
+            rows.push("C-E99"); // no app to act on
+            return;
         };
-        let mut out = Vec::new();
         match event {
             Event::VisitorInitialized { .. } => {
                 if !app.initialized {
-                    // C-E01
+                    rows.push("C-E01");
                     app.initialized = true;
                     if custom_ui {
-                        out.push(ControllerOutput::Call(ApiCall::SetDefaultUi {
-                            enabled: false,
-                        }));
+                        out.push(call(ApiCall::SetDefaultUi { enabled: false }));
                     }
-                    offer_button(app, &mut out);
+                    offer_button(app, out);
                 }
                 if let Identity::LoggingIn(id) = &app.identity {
-                    // C-E02
+                    rows.push("C-E02");
                     app.identity = Identity::LoggedIn(id.clone());
                     if app.presence == PresenceView::Off {
                         app.presence = PresenceView::Connecting;
-                        out.push(ControllerOutput::Call(ApiCall::PresenceConnect));
+                        out.push(call(ApiCall::PresenceConnect));
                         if custom_ui {
-                            out.push(ControllerOutput::Call(ApiCall::PresenceSetDefaultUi {
-                                enabled: false,
-                            }));
+                            out.push(call(ApiCall::PresenceSetDefaultUi { enabled: false }));
                         }
                     }
+                }
+                if rows.as_slice().is_empty() {
+                    rows.push("C-E40"); // a later re-init: nothing to do
                 }
             }
             Event::ConnectedToSession {
                 sessionkey,
                 keytype,
             } => {
-                // C-E10
+                rows.push("C-E10");
                 let origin = match app.session {
                     SessionView::Starting(o) => o,
                     _ => Origin::External(*keytype),
@@ -525,12 +559,12 @@ impl Controller {
                 }
             }
             Event::StartSessionFailed { .. } => {
-                // C-E11
+                rows.push("C-E11");
                 app.session = SessionView::None;
-                offer_button(app, &mut out);
+                offer_button(app, out);
             }
             Event::SessionEnded { .. } => {
-                // C-E12
+                rows.push("C-E12");
                 if let SessionView::Running(o) | SessionView::Ending(o) = app.session {
                     if o.shows_key() {
                         out.push(hide(UiElement::SessionKey));
@@ -538,63 +572,73 @@ impl Controller {
                     out.push(hide(UiElement::SessionIndicator));
                 }
                 app.session = SessionView::None;
-                offer_button(app, &mut out);
+                offer_button(app, out);
             }
-            Event::PresenceConnected => {
-                // C-E20
-                if app.presence != PresenceView::Off {
-                    app.presence = PresenceView::Connected;
-                }
+            Event::PresenceConnected if app.presence != PresenceView::Off => {
+                rows.push("C-E20");
+                app.presence = PresenceView::Connected;
             }
-            Event::PresenceShowTerms { .. } => {
-                // C-E22: only when nothing else is going on; the dialog is modal
-                let on = app.presence != PresenceView::Off;
-                if on && app.session == SessionView::None {
-                    if !app.terms_shown {
-                        app.terms_shown = true;
-                        if app.button_shown {
-                            app.button_shown = false;
-                            out.push(hide(UiElement::CobrowseButton));
-                        }
-                        out.push(ControllerOutput::Ui(UiDirective::show(UiElement::Terms)));
+            Event::PresenceShowTerms { .. }
+                if app.presence != PresenceView::Off && app.session == SessionView::None =>
+            {
+                // only when nothing else is going on; the dialog is modal
+                rows.push("C-E22");
+                if !app.terms_shown {
+                    app.terms_shown = true;
+                    if app.button_shown {
+                        app.button_shown = false;
+                        out.push(hide(UiElement::CobrowseButton));
                     }
-                    out.push(ControllerOutput::Call(ApiCall::terms(
-                        TermsStatus::Displayed,
-                    )));
+                    out.push(ControllerOutput::Ui(UiDirective::show(UiElement::Terms)));
                 }
+                out.push(call(ApiCall::terms(TermsStatus::Displayed)));
             }
             Event::PresenceDisconnected | Event::PresenceBlur => {
-                // C-E23, C-E24: a request in flight is gone
+                // a request in flight is gone
                 if let Event::PresenceDisconnected = event {
+                    rows.push("C-E23");
                     app.presence = PresenceView::Off;
+                } else {
+                    rows.push("C-E24");
                 }
                 if app.terms_shown {
                     app.terms_shown = false;
                     out.push(hide(UiElement::Terms));
-                    offer_button(app, &mut out);
+                    offer_button(app, out);
                 }
             }
-            Event::InvalidState { call, .. } | Event::InvalidParameter { call, .. } => {
-                // C-E30: our own start was refused (a session we did not start is running)
-                if *call == "start_session" {
-                    if let SessionView::Starting(Origin::Manual | Origin::OneClick) = app.session {
-                        app.session = SessionView::None;
-                        offer_button(app, &mut out);
-                    }
-                }
+            Event::InvalidState {
+                call: "start_session",
+                ..
             }
-            // C-E40: nothing to do
-            Event::GuestCountChange { .. }
+            | Event::InvalidParameter {
+                call: "start_session",
+                ..
+            } if matches!(
+                app.session,
+                SessionView::Starting(Origin::Manual | Origin::OneClick)
+            ) =>
+            {
+                // our own start was refused (a session we did not start is running)
+                rows.push("C-E30");
+                app.session = SessionView::None;
+                offer_button(app, out);
+            }
+            // nothing to do
+            Event::PresenceConnected
+            | Event::PresenceShowTerms { .. }
+            | Event::InvalidState { .. }
+            | Event::InvalidParameter { .. }
+            | Event::GuestCountChange { .. }
             | Event::PresenceConnectFail { .. }
             | Event::ConnectionWarning
-            | Event::ClearWarning => {}
+            | Event::ClearWarning => rows.push("C-E40"),
         }
-        self.out.extend(out);
     }
+}
 
-    fn call(&mut self, call: ApiCall) {
-        self.out.push_back(ControllerOutput::Call(call));
-    }
+fn call(c: ApiCall) -> ControllerOutput {
+    ControllerOutput::Call(c)
 }
 
 fn hide(e: UiElement) -> ControllerOutput {

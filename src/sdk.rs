@@ -385,12 +385,38 @@ pub struct State {
     pub now: Instant,
 }
 
+/// The transition-table rows (spec.md §5) that the last input went through, in order: the
+/// code names the row it follows, so tests can hold the code against the spec's tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Rows {
+    ids: [&'static str; Rows::CAPACITY],
+    len: usize,
+}
+
+impl Rows {
+    /// Most rows one input can go through (every timer firing at once, plus one).
+    pub const CAPACITY: usize = Timer::ALL.len() + 1;
+
+    pub(crate) fn push(&mut self, id: &'static str) {
+        if let Some(slot) = self.ids.get_mut(self.len) {
+            *slot = id;
+            self.len += 1;
+        }
+    }
+
+    /// The row IDs, e.g. `["S-A20"]`.
+    pub fn as_slice(&self) -> &[&'static str] {
+        self.ids.get(..self.len).unwrap_or(&[])
+    }
+}
+
 /// The SDK core. See the crate docs for the drive loop.
 #[derive(Clone, Debug)]
 pub struct Sdk {
     config: SdkConfig,
     state: State,
     out: VecDeque<Output>,
+    rows: Rows,
 }
 
 impl Default for Sdk {
@@ -409,9 +435,15 @@ struct Ctx<'a> {
     cfg: &'a SdkConfig,
     timers: &'a mut Timers,
     out: &'a mut VecDeque<Output>,
+    rows: &'a mut Rows,
 }
 
 impl Ctx<'_> {
+    /// Names the spec row being followed.
+    fn row(&mut self, id: &'static str) {
+        self.rows.push(id);
+    }
+
     fn emit(&mut self, e: Event) {
         self.out.push_back(Output::Event(e));
     }
@@ -504,6 +536,7 @@ impl Sdk {
                 now: Instant::ZERO,
             },
             out: VecDeque::with_capacity(8),
+            rows: Rows::default(),
         }
     }
 
@@ -515,6 +548,11 @@ impl Sdk {
     /// The machine's whole state.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The spec rows (§5) the last `handle_input` went through.
+    pub fn last_rows(&self) -> &[&'static str] {
+        self.rows.as_slice()
     }
 
     /// The earliest armed timer.
@@ -549,6 +587,7 @@ impl Sdk {
                 now,
             });
         }
+        self.rows = Rows::default();
         let result = match input {
             Input::Api(call) => {
                 let name = call.name();
@@ -599,16 +638,19 @@ impl Sdk {
                 cfg: &self.config,
                 timers,
                 out: &mut self.out,
+                rows: &mut self.rows,
             },
         )
     }
 
-    fn ui_allowed(&self) -> Result<(), ApiError> {
-        match self.state.phase {
-            Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
-            Phase::Terminated => Err(ApiError::Terminated),        // S-A90
-            _ => Ok(()),
-        }
+    fn ui_allowed(&mut self) -> Result<(), ApiError> {
+        let (row, result) = match self.state.phase {
+            Phase::Uninitialized => ("S-A91", Err(ApiError::NotInitialized)),
+            Phase::Terminated => ("S-A90", Err(ApiError::Terminated)),
+            _ => return Ok(()),
+        };
+        self.rows.push(row);
+        result
     }
 
     // ---- API calls: spec.md §5.1 ------------------------------------------------------
@@ -617,14 +659,14 @@ impl Sdk {
         match call {
             ApiCall::InitVisitor(p) => self.api_init(now, p),
             ApiCall::SetDefaultUi { enabled } => {
-                // S-A10
                 self.ui_allowed()?;
+                self.rows.push("S-A10");
                 self.state.default_ui = enabled;
                 Ok(())
             }
             ApiCall::PresenceSetDefaultUi { enabled } => {
-                // S-A11
                 self.ui_allowed()?;
+                self.rows.push("S-A11");
                 self.state.presence_default_ui = enabled;
                 Ok(())
             }
@@ -637,11 +679,15 @@ impl Sdk {
     }
 
     fn api_init(&mut self, now: Instant, p: InitParams) -> Result<(), ApiError> {
-        if self.state.phase == Phase::Terminated {
-            return Err(ApiError::Terminated); // S-A90
-        }
-        p.validate()?; // S-A06
         let (phase, mut cx) = self.ctx(now);
+        if *phase == Phase::Terminated {
+            cx.row("S-A90");
+            return Err(ApiError::Terminated);
+        }
+        if let Err(e) = p.validate() {
+            cx.row("S-A06");
+            return Err(e.into());
+        }
         let first_group = match phase {
             Phase::Initializing { visitor } => Some(visitor.group_id),
             Phase::Ready(r) => Some(r.visitor.group_id),
@@ -649,7 +695,7 @@ impl Sdk {
         };
         if let Some(expected) = first_group {
             if expected != p.group_id {
-                // S-A02
+                cx.row("S-A02");
                 return Err(ApiError::GroupIdMismatch {
                     expected,
                     got: p.group_id,
@@ -658,19 +704,23 @@ impl Sdk {
         }
         if let Phase::Ready(r) = phase {
             if r.visitor.visitor_id != p.visitor_id && r.presence != Presence::Off {
-                // S-A05
+                cx.row("S-A05");
                 return Err(ApiError::VisitorIdChangeWithPresence);
             }
         }
         cx.send(init_frame(&p));
         cx.arm(Timer::InitLookup, cx.cfg.init_timeout);
         match phase {
-            // S-A01: first init
-            Phase::Uninitialized => *phase = Phase::Initializing { visitor: p },
-            // S-A03: init again before the first completed: the latest parameters win
-            Phase::Initializing { visitor } => *visitor = p,
-            // S-A04: re-init keeps session, presence and settings until the lookup answers
+            Phase::Uninitialized => {
+                cx.row("S-A01"); // first init
+                *phase = Phase::Initializing { visitor: p };
+            }
+            Phase::Initializing { visitor } => {
+                cx.row("S-A03"); // again before the first completed: the latest wins
+                *visitor = p;
+            }
             Phase::Ready(r) => {
+                cx.row("S-A04"); // keeps session, presence and settings until the lookup answers
                 r.visitor = p;
                 r.lookup = Lookup::Pending;
             }
@@ -681,35 +731,46 @@ impl Sdk {
 
     fn api_start(&mut self, now: Instant, key: StartKey) -> Result<(), ApiError> {
         let (phase, mut cx) = self.ctx(now);
-        let r = ready(phase)?;
+        let r = ready(phase, &mut cx)?;
         if r.session != Session::Idle {
-            // S-A21
+            cx.row("S-A21");
             return Err(ApiError::SessionActive(r.session.name()));
         }
         let request = match key {
             StartKey::Random => KeyRequest::Random,
             StartKey::Custom(k) => {
-                validate_session_key(&k)?; // S-A25
+                if let Err(e) = validate_session_key(&k) {
+                    cx.row("S-A25");
+                    return Err(e.into());
+                }
                 KeyRequest::Custom(k)
             }
-            // no argument: the visitor id (S-A23, S-A24), or a random key without one
-            StartKey::VisitorId => match &r.visitor.visitor_id {
-                None => KeyRequest::Random, // S-A22
-                Some(id) => match r.presence {
-                    // S-A23: one-click, consent given for the pending request
+            // no argument: the visitor id (S-A23, S-A24), or a random key without one (S-A22)
+            StartKey::VisitorId => match (&r.visitor.visitor_id, &r.presence) {
+                (None, _) => {
+                    cx.row("S-A22");
+                    KeyRequest::Random
+                }
+                (
+                    Some(id),
                     Presence::Connected {
                         terms: Terms::Accepted { .. },
-                    } => KeyRequest::VisitorId(id.clone()),
-                    // S-A24
-                    _ => return Err(ApiError::ConsentRequired),
-                },
+                    },
+                ) => {
+                    cx.row("S-A23");
+                    KeyRequest::VisitorId(id.clone())
+                }
+                (Some(_), _) => {
+                    cx.row("S-A24");
+                    return Err(ApiError::ConsentRequired);
+                }
             },
         };
         if let KeyRequest::VisitorId(_) = request {
             // the consent is used up by this session
             r.presence = Presence::Connected { terms: Terms::None };
         }
-        // S-A20
+        cx.row("S-A20");
         cx.send(ClientFrame::StartSession {
             key: request.wire_key(),
         });
@@ -720,16 +781,27 @@ impl Sdk {
 
     fn api_end(&mut self, now: Instant) -> Result<(), ApiError> {
         let (phase, mut cx) = self.ctx(now);
-        let r = ready(phase)?;
+        let r = ready(phase, &mut cx)?;
         let keytype = match &r.session {
-            Session::Idle => return Err(ApiError::NoSession), // S-A32
-            Session::Ending { .. } => return Err(ApiError::SessionActive("ending")), // S-A33
-            Session::Starting { request } => request.keytype(),
-            Session::Running { keytype, .. } => *keytype,
+            Session::Idle => {
+                cx.row("S-A32");
+                return Err(ApiError::NoSession);
+            }
+            Session::Ending { .. } => {
+                cx.row("S-A33");
+                return Err(ApiError::SessionActive("ending"));
+            }
+            Session::Starting { request } => {
+                cx.row("S-A31"); // abandon the start
+                cx.disarm(Timer::SessionStart);
+                request.keytype()
+            }
+            Session::Running { keytype, .. } => {
+                cx.row("S-A30");
+                *keytype
+            }
         };
-        // S-A30 (running), S-A31 (starting: abandon)
         cx.send(ClientFrame::EndSession {});
-        cx.disarm(Timer::SessionStart);
         cx.arm(Timer::SessionEnd, cx.cfg.end_timeout);
         r.session = Session::Ending { keytype };
         Ok(())
@@ -737,14 +809,20 @@ impl Sdk {
 
     fn api_presence_connect(&mut self, now: Instant) -> Result<(), ApiError> {
         let (phase, mut cx) = self.ctx(now);
-        let r = ready(phase)?;
+        let r = ready(phase, &mut cx)?;
         if r.visitor.visitor_id.is_none() {
-            return Err(ApiError::NoVisitorId); // S-A41
+            cx.row("S-A41");
+            return Err(ApiError::NoVisitorId);
         }
         if r.presence != Presence::Off {
-            return Err(ApiError::PresenceActive(r.presence.name())); // S-A42
+            cx.row("S-A42");
+            return Err(ApiError::PresenceActive(r.presence.name()));
         }
-        // S-A40 (link up: connecting), S-A43 (link down: awaiting_link)
+        cx.row(if cx.link == Link::Up {
+            "S-A40"
+        } else {
+            "S-A43"
+        });
         r.presence = cx.presence_connect(&r.visitor, 0);
         Ok(())
     }
@@ -756,37 +834,46 @@ impl Sdk {
         map: std::collections::BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
         let (phase, mut cx) = self.ctx(now);
-        let r = ready(phase)?;
-        let status = validate_signal(&event, &map)?; // S-A57
-        let Presence::Connected { terms } = r.presence else {
-            return Err(ApiError::PresenceNotConnected); // S-A51
+        let r = ready(phase, &mut cx)?;
+        let status = match validate_signal(&event, &map) {
+            Ok(status) => status,
+            Err(e) => {
+                cx.row("S-A57");
+                return Err(e.into());
+            }
         };
-        let (next, request_id) = match (status, terms) {
-            (None, _) => (terms, None), // S-A50: any other signal passes through
+        let Presence::Connected { terms } = r.presence else {
+            cx.row("S-A51");
+            return Err(ApiError::PresenceNotConnected);
+        };
+        let (row, next, request_id) = match (status, terms) {
+            // any other signal passes through
+            (None, _) => ("S-A50", terms, None),
             (Some(TermsStatus::Displayed), Terms::Shown { request_id }) => {
-                (Terms::Displayed { request_id }, Some(request_id)) // S-A52
+                ("S-A52", Terms::Displayed { request_id }, Some(request_id))
             }
             (Some(TermsStatus::Accepted), Terms::Displayed { request_id }) => {
-                (Terms::Accepted { request_id }, Some(request_id)) // S-A53
+                ("S-A53", Terms::Accepted { request_id }, Some(request_id))
             }
             (Some(TermsStatus::Declined), Terms::Displayed { request_id }) => {
-                (Terms::None, Some(request_id)) // S-A54
+                ("S-A54", Terms::None, Some(request_id))
             }
             (Some(TermsStatus::Displayed), _) => {
-                // S-A55
+                cx.row("S-A55");
                 return Err(ApiError::TermsOutOfOrder {
                     status: "displayed",
                     why: "no terms request is waiting to be displayed",
                 });
             }
             (Some(s), _) => {
-                // S-A56
+                cx.row("S-A56");
                 return Err(ApiError::TermsOutOfOrder {
                     status: s.as_str(),
                     why: "terms must be displayed first, and each request answered once",
                 });
             }
         };
+        cx.row(row);
         cx.send(ClientFrame::PresenceSignal {
             event,
             map,
@@ -798,11 +885,12 @@ impl Sdk {
 
     fn api_presence_disconnect(&mut self, now: Instant) -> Result<(), ApiError> {
         let (phase, mut cx) = self.ctx(now);
-        let r = ready(phase)?;
+        let r = ready(phase, &mut cx)?;
         if r.presence == Presence::Off {
-            return Err(ApiError::PresenceNotConnected); // S-A61
+            cx.row("S-A61");
+            return Err(ApiError::PresenceNotConnected);
         }
-        // S-A60
+        cx.row("S-A60");
         cx.send(ClientFrame::PresenceDisconnect {});
         cx.disarm_presence();
         r.presence = Presence::Off;
@@ -813,35 +901,46 @@ impl Sdk {
     // ---- Server frames: spec.md §5.2 --------------------------------------------------
 
     fn on_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), ProtocolError> {
-        frame.validate()?; // S-F98
         let default_len = self.config.default_key_length;
         let (phase, mut cx) = self.ctx(now);
+        if let Err(e) = frame.validate() {
+            cx.row("S-F98");
+            return Err(e.into());
+        }
         let state_name = phase.name();
         let r = match (phase, &frame) {
             (
                 phase @ Phase::Initializing { .. },
                 ServerFrame::Settings { .. } | ServerFrame::InitFailed { .. },
             ) => {
-                // S-F01, S-F02
                 let settings = match &frame {
-                    ServerFrame::Settings { key_length, .. } => Settings {
-                        key_length: *key_length,
-                        loaded: true,
-                    },
-                    _ => Settings {
-                        key_length: default_len,
-                        loaded: false,
-                    },
+                    ServerFrame::Settings { key_length, .. } => {
+                        cx.row("S-F01");
+                        Settings {
+                            key_length: *key_length,
+                            loaded: true,
+                        }
+                    }
+                    _ => {
+                        cx.row("S-F02");
+                        Settings {
+                            key_length: default_len,
+                            loaded: false,
+                        }
+                    }
                 };
                 complete_first_init(phase, settings, &mut cx);
                 return Ok(());
             }
             (Phase::Ready(r), _) => r,
-            (_, f) => return Err(unexpected(f, state_name)), // S-F99
+            (_, f) => {
+                cx.row("S-F99");
+                return Err(unexpected(f, state_name));
+            }
         };
         match (&frame, &r.session, &r.presence) {
             (ServerFrame::Settings { key_length, .. }, _, _) if r.lookup == Lookup::Pending => {
-                // S-F03
+                cx.row("S-F03");
                 r.settings = Settings {
                     key_length: *key_length,
                     loaded: true,
@@ -853,7 +952,7 @@ impl Sdk {
                 });
             }
             (ServerFrame::InitFailed { .. }, _, _) if r.lookup == Lookup::Pending => {
-                // S-F04: keep the settings we had
+                cx.row("S-F04"); // keep the settings we had
                 r.lookup = Lookup::Done;
                 cx.disarm(Timer::InitLookup);
                 cx.emit(Event::VisitorInitialized {
@@ -861,16 +960,18 @@ impl Sdk {
                 });
             }
             (ServerFrame::SessionStarted { sessionkey }, Session::Starting { request }, _) => {
-                // S-F10
+                cx.row("S-F10");
                 match request {
                     KeyRequest::Random => {
                         if !sessionkey.bytes().all(|b| b.is_ascii_digit()) {
-                            return Err(ProtocolError::KeyNotNumeric); // S-F16
+                            cx.row("S-F16");
+                            return Err(ProtocolError::KeyNotNumeric);
                         }
                     }
                     KeyRequest::VisitorId(k) | KeyRequest::Custom(k) => {
                         if k != sessionkey {
-                            return Err(ProtocolError::KeyMismatch); // S-F15
+                            cx.row("S-F15");
+                            return Err(ProtocolError::KeyMismatch);
                         }
                     }
                 }
@@ -887,7 +988,7 @@ impl Sdk {
                 });
             }
             (ServerFrame::SessionRefused { reason }, Session::Starting { .. }, _) => {
-                // S-F11
+                cx.row("S-F11");
                 cx.disarm(Timer::SessionStart);
                 r.session = Session::Idle;
                 cx.emit(Event::StartSessionFailed {
@@ -895,7 +996,7 @@ impl Sdk {
                 });
             }
             (ServerFrame::GuestCount { guestcount }, Session::Running { .. }, _) => {
-                // S-F12
+                cx.row("S-F12");
                 if let Session::Running { guests, .. } = &mut r.session {
                     *guests = *guestcount;
                 }
@@ -904,7 +1005,7 @@ impl Sdk {
                 });
             }
             (ServerFrame::GuestCount { guestcount }, Session::Ending { .. }, _) => {
-                // S-F13: agents leaving while we end
+                cx.row("S-F13"); // agents leaving while we end
                 cx.emit(Event::GuestCountChange {
                     guestcount: *guestcount,
                 });
@@ -914,7 +1015,7 @@ impl Sdk {
                 Session::Running { .. } | Session::Ending { .. },
                 _,
             ) => {
-                // S-F14
+                cx.row("S-F14");
                 cx.disarm(Timer::SessionEnd);
                 cx.disarm(Timer::SessionGrace);
                 r.session = Session::Idle;
@@ -923,7 +1024,7 @@ impl Sdk {
                 });
             }
             (ServerFrame::PresenceConnected {}, _, Presence::Connecting { .. }) => {
-                // S-F20
+                cx.row("S-F20");
                 cx.disarm(Timer::PresenceConnect);
                 if cx.app == AppVisibility::Background {
                     cx.arm(Timer::PresenceSuspend, cx.cfg.background_suspend);
@@ -936,13 +1037,13 @@ impl Sdk {
                 _,
                 Presence::Connecting { attempt },
             ) => {
-                // S-F21
+                cx.row("S-F21");
                 let attempt = *attempt;
                 cx.disarm(Timer::PresenceConnect);
                 r.presence = cx.presence_retry(attempt, reason.clone());
             }
             (ServerFrame::PresenceShowTerms { request_id }, _, Presence::Connected { .. }) => {
-                // S-F22: a new request replaces any earlier one
+                cx.row("S-F22"); // a new request replaces any earlier one
                 r.presence = Presence::Connected {
                     terms: Terms::Shown {
                         request_id: *request_id,
@@ -953,12 +1054,12 @@ impl Sdk {
                 });
             }
             (ServerFrame::PresenceBlur {}, _, Presence::Connected { .. }) => {
-                // S-F23
+                cx.row("S-F23");
                 r.presence = Presence::Blurred;
                 cx.emit(Event::PresenceBlur);
             }
             (f, session, presence) => {
-                // S-F99
+                cx.row("S-F99");
                 let state = match f {
                     ServerFrame::Settings { .. } | ServerFrame::InitFailed { .. } => "ready",
                     ServerFrame::SessionStarted { .. }
@@ -979,12 +1080,13 @@ impl Sdk {
         match l {
             Lifecycle::Background => {
                 if self.state.app == AppVisibility::Background {
-                    return; // S-L03
+                    self.rows.push("S-L03");
+                    return;
                 }
                 self.state.app = AppVisibility::Background;
                 let (phase, mut cx) = self.ctx(now);
+                cx.row("S-L01");
                 if let Phase::Ready(r) = phase {
-                    // S-L01
                     let presence_on =
                         matches!(r.presence, Presence::Connected { .. } | Presence::Blurred);
                     if presence_on {
@@ -997,28 +1099,34 @@ impl Sdk {
             }
             Lifecycle::Foreground => {
                 if self.state.app == AppVisibility::Foreground {
-                    return; // S-L03
+                    self.rows.push("S-L03");
+                    return;
                 }
                 self.state.app = AppVisibility::Foreground;
                 let (phase, mut cx) = self.ctx(now);
                 cx.disarm(Timer::PresenceSuspend);
-                if let Phase::Ready(r) = phase {
-                    let reconnect = matches!(r.presence, Presence::Suspended | Presence::Blurred);
-                    if reconnect {
-                        // S-L02b: resume a suspended presence, reclaim a blurred one
-                        r.presence = cx.presence_connect(&r.visitor, 0);
-                    } else if matches!(r.presence, Presence::Connected { .. })
-                        || r.session != Session::Idle
+                match phase {
+                    Phase::Ready(r)
+                        if matches!(r.presence, Presence::Suspended | Presence::Blurred) =>
                     {
-                        // S-L02a
-                        cx.send(ClientFrame::AppState { foreground: true });
+                        cx.row("S-L02b"); // resume a suspended presence, reclaim a blurred one
+                        r.presence = cx.presence_connect(&r.visitor, 0);
                     }
+                    Phase::Ready(r) => {
+                        cx.row("S-L02a");
+                        if matches!(r.presence, Presence::Connected { .. })
+                            || r.session != Session::Idle
+                        {
+                            cx.send(ClientFrame::AppState { foreground: true });
+                        }
+                    }
+                    _ => cx.row("S-L02a"),
                 }
             }
             Lifecycle::Terminate => {
                 let (phase, mut cx) = self.ctx(now);
                 if let Phase::Ready(r) = phase {
-                    // S-L04
+                    cx.row("S-L04");
                     match r.session {
                         Session::Idle => {}
                         Session::Starting { .. } => {
@@ -1041,8 +1149,9 @@ impl Sdk {
                         cx.send(ClientFrame::PresenceDisconnect {});
                         cx.emit(Event::PresenceDisconnected);
                     }
+                } else {
+                    cx.row("S-L05");
                 }
-                // S-L04, S-L05
                 self.state.timers.clear();
                 self.state.phase = Phase::Terminated;
             }
@@ -1053,12 +1162,15 @@ impl Sdk {
 
     fn on_network(&mut self, now: Instant, n: NetworkChange) {
         if self.state.phase == Phase::Terminated {
-            return; // S-N05
+            self.rows.push("S-N05");
+            return;
         }
         match (n, self.state.link) {
-            (NetworkChange::Lost, Link::Down { .. }) | (NetworkChange::Restored, Link::Up) => {} // S-N03
+            (NetworkChange::Lost, Link::Down { .. }) | (NetworkChange::Restored, Link::Up) => {
+                self.rows.push("S-N03");
+            }
             (NetworkChange::Lost, Link::Up) => {
-                // S-N01
+                self.rows.push("S-N01");
                 self.state.link = Link::Down { attempt: 0 };
                 let (phase, mut cx) = self.ctx(now);
                 cx.arm(
@@ -1091,7 +1203,7 @@ impl Sdk {
                 }
             }
             (NetworkChange::Restored, Link::Down { .. }) => {
-                // S-N02
+                self.rows.push("S-N02");
                 self.state.link = Link::Up;
                 let (phase, mut cx) = self.ctx(now);
                 cx.disarm(Timer::Reconnect);
@@ -1145,8 +1257,8 @@ impl Sdk {
         let link = self.state.link;
         let app = self.state.app;
         if let Timer::Reconnect = timer {
-            // S-T08
             if let Link::Down { attempt } = link {
+                self.rows.push("S-T08");
                 self.out.push_back(Output::Connect);
                 let next = attempt.saturating_add(1);
                 self.state.link = Link::Down { attempt: next };
@@ -1163,7 +1275,7 @@ impl Sdk {
         }
         let (phase, mut cx) = self.ctx(now);
         if let (Timer::InitLookup, Phase::Initializing { .. }) = (timer, &*phase) {
-            // S-T01
+            cx.row("S-T01");
             let settings = Settings {
                 key_length: default_len,
                 loaded: false,
@@ -1176,14 +1288,14 @@ impl Sdk {
         };
         match (timer, &r.session, &r.presence) {
             (Timer::InitLookup, _, _) if r.lookup == Lookup::Pending => {
-                // S-T02
+                cx.row("S-T02");
                 r.lookup = Lookup::Done;
                 cx.emit(Event::VisitorInitialized {
                     settings_loaded: false,
                 });
             }
             (Timer::SessionStart, Session::Starting { .. }, _) => {
-                // S-T03
+                cx.row("S-T03");
                 cx.send(ClientFrame::EndSession {});
                 r.session = Session::Idle;
                 cx.emit(Event::StartSessionFailed {
@@ -1191,14 +1303,14 @@ impl Sdk {
                 });
             }
             (Timer::SessionEnd, Session::Ending { .. }, _) => {
-                // S-T04
+                cx.row("S-T04");
                 r.session = Session::Idle;
                 cx.emit(Event::SessionEnded {
                     reason: "visitor_ended".into(),
                 });
             }
             (Timer::SessionGrace, Session::Starting { .. }, _) if link != Link::Up => {
-                // S-T05a
+                cx.row("S-T05a");
                 cx.disarm(Timer::SessionStart);
                 r.session = Session::Idle;
                 cx.emit(Event::StartSessionFailed {
@@ -1208,7 +1320,7 @@ impl Sdk {
             (Timer::SessionGrace, Session::Running { .. } | Session::Ending { .. }, _)
                 if link != Link::Up =>
             {
-                // S-T05b
+                cx.row("S-T05b");
                 cx.disarm(Timer::SessionEnd);
                 r.session = Session::Idle;
                 cx.emit(Event::SessionEnded {
@@ -1216,19 +1328,19 @@ impl Sdk {
                 });
             }
             (Timer::PresenceConnect, _, Presence::Connecting { attempt }) => {
-                // S-T06a
+                cx.row("S-T06a");
                 let attempt = *attempt;
                 r.presence = cx.presence_retry(attempt, "timeout".into());
             }
             (Timer::PresenceRetry, _, Presence::RetryWait { attempt }) => {
-                // S-T06b
+                cx.row("S-T06b");
                 let attempt = *attempt;
                 r.presence = cx.presence_connect(&r.visitor, attempt);
             }
             (Timer::PresenceSuspend, _, Presence::Connected { .. } | Presence::Blurred)
                 if app == AppVisibility::Background =>
             {
-                // S-T07
+                cx.row("S-T07");
                 cx.send(ClientFrame::PresenceDisconnect {});
                 r.presence = Presence::Suspended;
             }
@@ -1240,13 +1352,15 @@ impl Sdk {
 }
 
 /// The `Ready` state an API call needs, or why it cannot have it.
-fn ready(phase: &mut Phase) -> Result<&mut Ready, ApiError> {
-    match phase {
-        Phase::Uninitialized => Err(ApiError::NotInitialized), // S-A91
-        Phase::Initializing { .. } => Err(ApiError::InitPending), // S-A92
-        Phase::Terminated => Err(ApiError::Terminated),        // S-A90
-        Phase::Ready(r) => Ok(r),
-    }
+fn ready<'p>(phase: &'p mut Phase, cx: &mut Ctx<'_>) -> Result<&'p mut Ready, ApiError> {
+    let (row, err) = match phase {
+        Phase::Ready(r) => return Ok(r),
+        Phase::Uninitialized => ("S-A91", ApiError::NotInitialized),
+        Phase::Initializing { .. } => ("S-A92", ApiError::InitPending),
+        Phase::Terminated => ("S-A90", ApiError::Terminated),
+    };
+    cx.row(row);
+    Err(err)
 }
 
 fn complete_first_init(phase: &mut Phase, settings: Settings, cx: &mut Ctx<'_>) {
