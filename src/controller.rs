@@ -476,10 +476,22 @@ impl Controller {
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
             }
             UserIntent::Exit => {
-                // the SDK ends the session itself on terminate
+                // the SDK ends the session itself on terminate; the app's UI goes away
                 rows.push("C-U60");
                 if app.presence != PresenceView::Off {
                     out.push(call(ApiCall::PresenceDisconnect));
+                }
+                if app.button_shown {
+                    out.push(hide(UiElement::CobrowseButton));
+                }
+                if app.terms_shown {
+                    out.push(hide(UiElement::Terms));
+                }
+                if let SessionView::Running(o) | SessionView::Ending(o) = app.session {
+                    if o.shows_key() {
+                        out.push(hide(UiElement::SessionKey));
+                    }
+                    out.push(hide(UiElement::SessionIndicator));
                 }
                 self.state = ControllerState::Exited;
             }
@@ -574,7 +586,8 @@ impl Controller {
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
-            Event::PresenceConnected if app.presence != PresenceView::Off => {
+            Event::PresenceConnected => {
+                // also when a direct call connected it: logout must still disconnect
                 rows.push("C-E20");
                 app.presence = PresenceView::Connected;
             }
@@ -593,13 +606,15 @@ impl Controller {
                 }
                 out.push(call(ApiCall::terms(TermsStatus::Displayed)));
             }
-            Event::PresenceDisconnected | Event::PresenceBlur => {
-                // a request in flight is gone
-                if let Event::PresenceDisconnected = event {
-                    rows.push("C-E23");
-                    app.presence = PresenceView::Off;
-                } else {
-                    rows.push("C-E24");
+            Event::PresenceDisconnected | Event::PresenceBlur | Event::ConnectionWarning => {
+                // a request in flight is gone (with the presence connection, or the link)
+                match event {
+                    Event::PresenceDisconnected => {
+                        rows.push("C-E23");
+                        app.presence = PresenceView::Off;
+                    }
+                    Event::PresenceBlur => rows.push("C-E24"),
+                    _ => rows.push("C-E25"),
                 }
                 if app.terms_shown {
                     app.terms_shown = false;
@@ -625,13 +640,11 @@ impl Controller {
                 offer_button(app, out);
             }
             // nothing to do
-            Event::PresenceConnected
-            | Event::PresenceShowTerms { .. }
+            Event::PresenceShowTerms { .. }
             | Event::InvalidState { .. }
             | Event::InvalidParameter { .. }
             | Event::GuestCountChange { .. }
             | Event::PresenceConnectFail { .. }
-            | Event::ConnectionWarning
             | Event::ClearWarning => rows.push("C-E40"),
         }
     }

@@ -63,6 +63,7 @@ pub mod controller;
 pub mod errors;
 pub mod events;
 pub mod frames;
+pub mod oracle;
 pub mod sdk;
 pub mod sim;
 pub mod time;

@@ -45,20 +45,25 @@ pub struct SdkConfig {
 
 impl Default for SdkConfig {
     fn default() -> Self {
-        SdkConfig {
-            init_timeout: Duration::from_secs(10),
-            start_timeout: Duration::from_secs(15),
-            end_timeout: Duration::from_secs(5),
-            session_grace: Duration::from_secs(60),
-            presence_connect_timeout: Duration::from_secs(10),
-            presence_backoff_base: Duration::from_secs(1),
-            presence_backoff_max: Duration::from_secs(30),
-            reconnect_backoff_base: Duration::from_secs(1),
-            reconnect_backoff_max: Duration::from_secs(16),
-            background_suspend: Duration::from_secs(60),
-            default_key_length: 4,
-        }
+        SdkConfig::DEFAULT
     }
+}
+
+impl SdkConfig {
+    /// The defaults, as a constant: cores on the default configuration share one copy.
+    const DEFAULT: SdkConfig = SdkConfig {
+        init_timeout: Duration::from_secs(10),
+        start_timeout: Duration::from_secs(15),
+        end_timeout: Duration::from_secs(5),
+        session_grace: Duration::from_secs(60),
+        presence_connect_timeout: Duration::from_secs(10),
+        presence_backoff_base: Duration::from_secs(1),
+        presence_backoff_max: Duration::from_secs(30),
+        reconnect_backoff_base: Duration::from_secs(1),
+        reconnect_backoff_max: Duration::from_secs(16),
+        background_suspend: Duration::from_secs(60),
+        default_key_length: 4,
+    };
 }
 
 impl SdkConfig {
@@ -413,9 +418,9 @@ impl Rows {
 /// The SDK core. See the crate docs for the drive loop.
 #[derive(Clone, Debug)]
 pub struct Sdk {
-    config: SdkConfig,
+    config: Config,
     state: State,
-    out: VecDeque<Output>,
+    out: VecDeque<Queued>,
     rows: Rows,
 }
 
@@ -434,7 +439,7 @@ struct Ctx<'a> {
     app: AppVisibility,
     cfg: &'a SdkConfig,
     timers: &'a mut Timers,
-    out: &'a mut VecDeque<Output>,
+    out: &'a mut VecDeque<Queued>,
     rows: &'a mut Rows,
 }
 
@@ -445,14 +450,14 @@ impl Ctx<'_> {
     }
 
     fn emit(&mut self, e: Event) {
-        self.out.push_back(Output::Event(e));
+        self.out.push_back(Queued::Event(e));
     }
 
     /// Frames are sent only while the link is up (INV-NO-SEND-OFFLINE); what must survive an
     /// outage is sent again from the state on `Restored`.
     fn send(&mut self, f: ClientFrame) {
         if self.link == Link::Up {
-            self.out.push_back(Output::Transmit(f));
+            self.out.push_back(Queued::transmit(f));
         }
     }
 
@@ -525,7 +530,7 @@ impl Sdk {
     /// A new core, uninitialised, link up, app in the foreground, default UI on, at time zero.
     pub fn new(config: SdkConfig) -> Self {
         Sdk {
-            config: config.sanitized(),
+            config: Config::new(config.sanitized()),
             state: State {
                 phase: Phase::Uninitialized,
                 link: Link::Up,
@@ -535,7 +540,7 @@ impl Sdk {
                 timers: Timers::default(),
                 now: Instant::ZERO,
             },
-            out: VecDeque::with_capacity(8),
+            out: VecDeque::with_capacity(QUEUE_CAPACITY),
             rows: Rows::default(),
         }
     }
@@ -562,9 +567,10 @@ impl Sdk {
 
     /// The next output; [`Output::Timeout`] when the queue is empty.
     pub fn poll_output(&mut self) -> Output {
-        self.out
-            .pop_front()
-            .unwrap_or_else(|| Output::Timeout(self.poll_timeout()))
+        match self.out.pop_front() {
+            Some(q) => q.into_output(),
+            None => Output::Timeout(self.poll_timeout()),
+        }
     }
 
     /// Decodes a server frame and handles it; undecodable bytes are refused like an
@@ -593,7 +599,7 @@ impl Sdk {
                 let name = call.name();
                 self.on_api(now, call).map_err(|e| {
                     let code = e.code();
-                    self.out.push_back(Output::Event(if e.is_parameter_error() {
+                    self.out.push_back(Queued::Event(if e.is_parameter_error() {
                         Event::InvalidParameter { call: name, code }
                     } else {
                         Event::InvalidState { call: name, code }
@@ -960,7 +966,6 @@ impl Sdk {
                 });
             }
             (ServerFrame::SessionStarted { sessionkey }, Session::Starting { request }, _) => {
-                cx.row("S-F10");
                 match request {
                     KeyRequest::Random => {
                         if !sessionkey.bytes().all(|b| b.is_ascii_digit()) {
@@ -975,6 +980,7 @@ impl Sdk {
                         }
                     }
                 }
+                cx.row("S-F10"); // after S-F16 / S-F15: a refused key is not S-F10
                 let keytype = request.keytype();
                 cx.disarm(Timer::SessionStart);
                 r.session = Session::Running {
@@ -1181,24 +1187,22 @@ impl Sdk {
                         0,
                     ),
                 );
-                match phase {
-                    Phase::Uninitialized | Phase::Terminated => {}
-                    Phase::Initializing { .. } => cx.emit(Event::ConnectionWarning),
-                    Phase::Ready(r) => {
-                        cx.emit(Event::ConnectionWarning);
-                        if r.session != Session::Idle {
-                            cx.arm(Timer::SessionGrace, cx.cfg.session_grace);
-                        }
-                        if matches!(
-                            r.presence,
-                            Presence::Connecting { .. }
-                                | Presence::RetryWait { .. }
-                                | Presence::Connected { .. }
-                                | Presence::Blurred
-                        ) {
-                            cx.disarm_presence();
-                            r.presence = Presence::AwaitingLink;
-                        }
+                // a warning for every loss, so that every EventClearWarning has its pair
+                cx.emit(Event::ConnectionWarning);
+                if let Phase::Ready(r) = phase {
+                    if r.session != Session::Idle {
+                        cx.arm(Timer::SessionGrace, cx.cfg.session_grace);
+                    }
+                    // the presence connection, and any terms request on it, is gone
+                    if matches!(
+                        r.presence,
+                        Presence::Connecting { .. }
+                            | Presence::RetryWait { .. }
+                            | Presence::Connected { .. }
+                            | Presence::Blurred
+                    ) {
+                        cx.disarm_presence();
+                        r.presence = Presence::AwaitingLink;
                     }
                 }
             }
@@ -1208,14 +1212,11 @@ impl Sdk {
                 let (phase, mut cx) = self.ctx(now);
                 cx.disarm(Timer::Reconnect);
                 cx.disarm(Timer::SessionGrace);
+                cx.emit(Event::ClearWarning);
                 match phase {
                     Phase::Uninitialized | Phase::Terminated => {}
-                    Phase::Initializing { visitor } => {
-                        cx.emit(Event::ClearWarning);
-                        cx.send(init_frame(visitor));
-                    }
+                    Phase::Initializing { visitor } => cx.send(init_frame(visitor)),
                     Phase::Ready(r) => {
-                        cx.emit(Event::ClearWarning);
                         if r.lookup == Lookup::Pending {
                             cx.send(init_frame(&r.visitor));
                         }
@@ -1259,7 +1260,7 @@ impl Sdk {
         if let Timer::Reconnect = timer {
             if let Link::Down { attempt } = link {
                 self.rows.push("S-T08");
-                self.out.push_back(Output::Connect);
+                self.out.push_back(Queued::Connect);
                 let next = attempt.saturating_add(1);
                 self.state.link = Link::Down { attempt: next };
                 let delay = backoff(
@@ -1297,6 +1298,7 @@ impl Sdk {
             (Timer::SessionStart, Session::Starting { .. }, _) => {
                 cx.row("S-T03");
                 cx.send(ClientFrame::EndSession {});
+                cx.disarm(Timer::SessionGrace); // armed if the link is down: goes with the session
                 r.session = Session::Idle;
                 cx.emit(Event::StartSessionFailed {
                     reason: "timeout".into(),
@@ -1304,6 +1306,7 @@ impl Sdk {
             }
             (Timer::SessionEnd, Session::Ending { .. }, _) => {
                 cx.row("S-T04");
+                cx.disarm(Timer::SessionGrace); // armed if the link is down: goes with the session
                 r.session = Session::Idle;
                 cx.emit(Event::SessionEnded {
                     reason: "visitor_ended".into(),
@@ -1379,4 +1382,148 @@ fn complete_first_init(phase: &mut Phase, settings: Settings, cx: &mut Ctx<'_>) 
     cx.emit(Event::VisitorInitialized {
         settings_loaded: settings.loaded,
     });
+}
+
+// ---- The output queue and the configuration, kept small (BENCHMARKS.md) -------------------
+
+/// Slots the output queue is allocated with, once: more than any input queues in practice.
+const QUEUE_CAPACITY: usize = 8;
+
+/// An output waiting in the queue, as [`Output`] but a third of its size: `Output` is as
+/// large as its largest frame (`init`, 128 bytes), a slot here as an [`Event`]. Frames
+/// without strings are inline, frames with one string move it in, and only `init` and
+/// `presence_signal` (which copy or move strings anyway) are boxed. [`Sdk::poll_output`]
+/// turns it back into the same `Output`.
+enum Queued {
+    Event(Event),
+    Connect,
+    Frame(QueuedFrame),
+}
+
+/// A [`ClientFrame`] in the output queue.
+enum QueuedFrame {
+    StartSession(Option<String>),
+    EndSession,
+    ResumeSession(String),
+    PresenceConnect(String),
+    PresenceDisconnect,
+    AppState(bool),
+    Boxed(Box<ClientFrame>),
+}
+
+impl Queued {
+    fn transmit(f: ClientFrame) -> Queued {
+        Queued::Frame(match f {
+            ClientFrame::StartSession { key } => QueuedFrame::StartSession(key),
+            ClientFrame::EndSession {} => QueuedFrame::EndSession,
+            ClientFrame::ResumeSession { sessionkey } => QueuedFrame::ResumeSession(sessionkey),
+            ClientFrame::PresenceConnect { visitor_id } => QueuedFrame::PresenceConnect(visitor_id),
+            ClientFrame::PresenceDisconnect {} => QueuedFrame::PresenceDisconnect,
+            ClientFrame::AppState { foreground } => QueuedFrame::AppState(foreground),
+            f @ (ClientFrame::Init { .. } | ClientFrame::PresenceSignal { .. }) => {
+                QueuedFrame::Boxed(Box::new(f))
+            }
+        })
+    }
+
+    fn into_output(self) -> Output {
+        match self {
+            Queued::Event(e) => Output::Event(e),
+            Queued::Connect => Output::Connect,
+            Queued::Frame(f) => Output::Transmit(f.into_frame()),
+        }
+    }
+}
+
+impl QueuedFrame {
+    fn into_frame(self) -> ClientFrame {
+        match self {
+            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key },
+            QueuedFrame::EndSession => ClientFrame::EndSession {},
+            QueuedFrame::ResumeSession(sessionkey) => ClientFrame::ResumeSession { sessionkey },
+            QueuedFrame::PresenceConnect(visitor_id) => ClientFrame::PresenceConnect { visitor_id },
+            QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
+            QueuedFrame::AppState(foreground) => ClientFrame::AppState { foreground },
+            QueuedFrame::Boxed(f) => *f,
+        }
+    }
+}
+
+impl Clone for Queued {
+    fn clone(&self) -> Self {
+        match self {
+            Queued::Event(e) => Queued::Event(e.clone()),
+            Queued::Connect => Queued::Connect,
+            Queued::Frame(f) => Queued::transmit(f.to_frame()),
+        }
+    }
+}
+
+impl QueuedFrame {
+    fn to_frame(&self) -> ClientFrame {
+        match self {
+            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key: key.clone() },
+            QueuedFrame::EndSession => ClientFrame::EndSession {},
+            QueuedFrame::ResumeSession(k) => ClientFrame::ResumeSession {
+                sessionkey: k.clone(),
+            },
+            QueuedFrame::PresenceConnect(id) => ClientFrame::PresenceConnect {
+                visitor_id: id.clone(),
+            },
+            QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
+            QueuedFrame::AppState(foreground) => ClientFrame::AppState {
+                foreground: *foreground,
+            },
+            QueuedFrame::Boxed(f) => (**f).clone(),
+        }
+    }
+}
+
+/// Prints as the [`Output`] it stands for.
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Event(e) => f.debug_tuple("Event").field(e).finish(),
+            Queued::Connect => f.write_str("Connect"),
+            Queued::Frame(frame) => f.debug_tuple("Transmit").field(&frame.to_frame()).finish(),
+        }
+    }
+}
+
+/// The configuration in force: the default one, shared by every core that uses it (so it
+/// costs a visitor nothing), or a custom one, boxed.
+#[derive(Clone)]
+enum Config {
+    Default,
+    Custom(Box<SdkConfig>),
+}
+
+static DEFAULT_CONFIG: SdkConfig = SdkConfig::DEFAULT;
+
+impl Config {
+    fn new(config: SdkConfig) -> Config {
+        if config == SdkConfig::DEFAULT {
+            Config::Default
+        } else {
+            Config::Custom(Box::new(config))
+        }
+    }
+}
+
+impl std::ops::Deref for Config {
+    type Target = SdkConfig;
+
+    fn deref(&self) -> &SdkConfig {
+        match self {
+            Config::Default => &DEFAULT_CONFIG,
+            Config::Custom(c) => c,
+        }
+    }
+}
+
+/// Prints as the [`SdkConfig`] it stands for.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        SdkConfig::fmt(self, f)
+    }
 }

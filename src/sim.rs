@@ -88,6 +88,31 @@ impl Server {
         self.session.as_ref().map(|s| (s.key.as_str(), s.guests))
     }
 
+    /// The visitor id of the latest `init` frame.
+    pub fn visitor_id(&self) -> Option<&str> {
+        self.visitor_id.as_deref()
+    }
+
+    /// Whether the visitor is present (connected to presence).
+    pub fn presence(&self) -> bool {
+        self.presence
+    }
+
+    /// The latest one-click request id (0 before the first).
+    pub fn last_request(&self) -> u64 {
+        self.next_request
+    }
+
+    /// Since when the visitor has been offline, if it is.
+    pub fn offline_since(&self) -> Option<Instant> {
+        self.offline_since
+    }
+
+    /// Frames queued for the SDK (empty once the world has settled).
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
     fn random_key(&mut self) -> String {
         (0..self.key_length)
             .map(|_| char::from(b'0' + (self.rng.next() % 10) as u8))
@@ -296,6 +321,11 @@ impl World {
     /// The simulated clock.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Whether the simulated network is up.
+    pub fn network_up(&self) -> bool {
+        self.network_up
     }
 
     fn record(&mut self, observed: Observed) {

@@ -1,0 +1,271 @@
+//! The output formats of `cobrowse run`: JSON Lines, a readable timeline and a Mermaid
+//! sequence diagram. Each renders the whole output into a string first, so that nothing is
+//! printed unless all of it could be rendered.
+
+use cobrowse_visitor_core::api::ApiCall;
+use cobrowse_visitor_core::controller::{UiDirective, UiElement, UserIntent};
+use cobrowse_visitor_core::sdk::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::transcript::{
+    AgentAction, EventRecord, Observed, Record, Step, TraceLine,
+};
+use cobrowse_visitor_core::StartKey;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// JSON Lines: records (and scenario lines, when interleaved) one a line.
+pub fn jsonl(lines: &[TraceLine]) -> Result<String, String> {
+    let mut out = String::new();
+    for line in lines {
+        let text = match line {
+            TraceLine::Step(s) => serde_json::to_string(&s.to_json()),
+            TraceLine::Record(r) => serde_json::to_string(r),
+        }
+        .map_err(|e| format!("cannot encode a transcript line: {e}"))?;
+        out.push_str(&text);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// A step in words: `user tap_cobrowse`, `agent join`, `advance 5000 ms`, …
+fn step_words(step: &Step) -> String {
+    match step {
+        Step::Config(c) => format!(
+            "config group_id={} custom_ui={} seed={}",
+            c.group_id, c.custom_ui, c.seed
+        ),
+        Step::User(UserIntent::Login { visitor_id }) => format!("user login {visitor_id}"),
+        Step::User(u) => format!("user {}", u.name()),
+        Step::Lifecycle(l) => format!("lifecycle {}", lifecycle_word(*l)),
+        Step::Network(n) => format!(
+            "network {}",
+            match n {
+                NetworkChange::Lost => "lost",
+                NetworkChange::Restored => "restored",
+            }
+        ),
+        Step::Agent(a) => format!("agent {}", agent_word(*a)),
+        Step::AdvanceMs(ms) => format!("advance {ms} ms"),
+        Step::Api(call) => format!("api {} (direct call)", call_words(call)),
+    }
+}
+
+fn lifecycle_word(l: Lifecycle) -> &'static str {
+    match l {
+        Lifecycle::Background => "background",
+        Lifecycle::Foreground => "foreground",
+        Lifecycle::Terminate => "terminate",
+    }
+}
+
+fn agent_word(a: AgentAction) -> &'static str {
+    match a {
+        AgentAction::Join => "join",
+        AgentAction::Leave => "leave",
+        AgentAction::StartPresenceSession => "start_presence_session",
+        AgentAction::EndSession => "end_session",
+    }
+}
+
+/// An API call as a function call: `start_session(GLANCE_KEYTYPE_RANDOM)`.
+fn call_words(call: &ApiCall) -> String {
+    let args = match call {
+        ApiCall::InitVisitor(p) => {
+            let mut a = format!("{}", p.group_id);
+            if let Some(id) = &p.visitor_id {
+                let _ = write!(a, ", visitor_id={id}");
+            }
+            a
+        }
+        ApiCall::SetDefaultUi { enabled } | ApiCall::PresenceSetDefaultUi { enabled } => {
+            enabled.to_string()
+        }
+        ApiCall::StartSession { key } => match key {
+            StartKey::VisitorId => String::new(),
+            other => other.as_arg().unwrap_or_default().to_owned(),
+        },
+        ApiCall::PresenceSignalAgent { event, map } => {
+            let mut a = event.clone();
+            for (k, v) in map {
+                let _ = write!(a, ", {k}={v}");
+            }
+            a
+        }
+        ApiCall::EndSession | ApiCall::PresenceConnect | ApiCall::PresenceDisconnect => {
+            String::new()
+        }
+    };
+    format!("{}({args})", call.name())
+}
+
+/// A frame by its `type`.
+fn frame_type(frame: &Value) -> String {
+    frame
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("frame")
+        .to_owned()
+}
+
+/// An event with its properties: `EventConnectedToSession sessionkey=7463`. The key type is
+/// left out: it repeats what the start asked.
+fn event_words(e: &EventRecord) -> String {
+    let mut s = e.code.clone();
+    for (k, _) in e.properties.iter().filter(|(k, _)| k.as_str() != "keytype") {
+        if let Some(v) = e.prop(k) {
+            let _ = write!(s, " {k}={v}");
+        }
+    }
+    s
+}
+
+fn ui_words(ui: &UiDirective) -> String {
+    match ui {
+        UiDirective::Show { element, key } => {
+            let mut s = format!("show {}", element_word(*element));
+            if let Some(k) = key {
+                let _ = write!(s, " {k}");
+            }
+            s
+        }
+        UiDirective::Hide { element } => format!("hide {}", element_word(*element)),
+    }
+}
+
+fn element_word(e: UiElement) -> &'static str {
+    match e {
+        UiElement::CobrowseButton => "cobrowse_button",
+        UiElement::SessionKey => "session_key",
+        UiElement::Terms => "terms",
+        UiElement::SessionIndicator => "session_indicator",
+    }
+}
+
+/// Who to whom, and what.
+fn record_words(r: &Record) -> (&'static str, String) {
+    match &r.observed {
+        Observed::Api(call) => ("app → sdk", call_words(call)),
+        Observed::Send(f) => ("sdk → server", format!("send {}", frame_type(f))),
+        Observed::Recv(f) => ("server → sdk", format!("recv {}", frame_type(f))),
+        Observed::Event(e) => ("sdk → app", event_words(e)),
+        Observed::Ui(ui) => ("ui", ui_words(ui)),
+        Observed::Error(e) => ("refused", format!("{}: {}", e.code, e.message)),
+    }
+}
+
+/// An aligned text timeline: a header for each scenario step, then one line per record:
+/// `  2  app → sdk    start_session(GLANCE_KEYTYPE_RANDOM)`.
+pub fn timeline(lines: &[TraceLine]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut index = 0usize;
+    for line in lines {
+        match line {
+            TraceLine::Step(s) => {
+                let _ = writeln!(out, "step {index}: {}", step_words(s));
+                index = index.saturating_add(1);
+            }
+            TraceLine::Record(r) => {
+                let (who, what) = record_words(r);
+                let _ = writeln!(out, "{:>3}  {who:<12} {what}", r.step);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Text safe inside a Mermaid message or note.
+fn mermaid_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ';' => ',',
+            '#' | '\n' | '\r' | '%' | '<' | '>' | '{' | '}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// A Mermaid `sequenceDiagram` with the participants Customer, App, SDK, Server and Agent.
+pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
+    let mut out = String::from("sequenceDiagram\n");
+    for p in ["Customer", "App", "SDK", "Server", "Agent"] {
+        let _ = writeln!(out, "    participant {p}");
+    }
+    let mut index = 0usize;
+    for line in lines {
+        let text = match line {
+            TraceLine::Step(s) => {
+                let n = index;
+                index = index.saturating_add(1);
+                match s {
+                    Step::User(UserIntent::Login { visitor_id }) => {
+                        format!("Customer->>App: [{n}] login {visitor_id}")
+                    }
+                    Step::User(u) => format!("Customer->>App: [{n}] {}", u.name()),
+                    Step::Agent(a) => format!("Agent->>Server: [{n}] {}", agent_word(*a)),
+                    Step::Lifecycle(l) => {
+                        format!("Note over App,SDK: [{n}] app {}", lifecycle_word(*l))
+                    }
+                    Step::Network(_) => format!("Note over SDK,Server: [{n}] {}", step_words(s)),
+                    Step::Api(_) => format!("Note over App,SDK: [{n}] {}", step_words(s)),
+                    Step::Config(_) | Step::AdvanceMs(_) => {
+                        format!("Note over Customer,Agent: [{n}] {}", step_words(s))
+                    }
+                }
+            }
+            TraceLine::Record(r) => match &r.observed {
+                Observed::Api(call) => format!("App->>SDK: {}", call_words(call)),
+                Observed::Send(f) => format!("SDK->>Server: {}", frame_type(f)),
+                Observed::Recv(f) => format!("Server->>SDK: {}", frame_type(f)),
+                Observed::Event(e) => format!("SDK-->>App: {}", event_words(e)),
+                Observed::Ui(ui) => format!("App-->>Customer: {}", ui_words(ui)),
+                Observed::Error(e) => format!("Note right of SDK: refused {}", e.code),
+            },
+        };
+        // The arrow and its colon are ours; only the text after the first ": " is sanitized.
+        let (head, tail) = text.split_once(": ").unwrap_or((text.as_str(), ""));
+        let _ = writeln!(out, "    {head}: {}", mermaid_text(tail));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cobrowse_visitor_core::oracle::interleave;
+    use cobrowse_visitor_core::sim::World;
+    use cobrowse_visitor_core::transcript::parse_scenario;
+
+    fn lines() -> Vec<TraceLine> {
+        let steps = parse_scenario(
+            "{\"user\":\"launch\"}\n{\"user\":\"tap_cobrowse\"}\n{\"agent\":\"join\"}\n",
+        )
+        .unwrap();
+        let records = World::run(&steps);
+        interleave(&steps, &records)
+    }
+
+    #[test]
+    fn timeline_aligns_who_and_what() {
+        let t = timeline(&lines()).unwrap();
+        assert!(t.contains("step 1: user tap_cobrowse\n"), "{t}");
+        assert!(
+            t.contains("  1  app → sdk    start_session(GLANCE_KEYTYPE_RANDOM)\n"),
+            "{t}"
+        );
+        assert!(t.contains("  1  sdk → server send start_session\n"), "{t}");
+        assert!(t.contains("  1  sdk → app    EventConnectedToSession sessionkey="));
+        assert!(t.contains("  1  ui           show session_key "), "{t}");
+    }
+
+    #[test]
+    fn mermaid_has_the_participants() {
+        let m = mermaid(&lines()).unwrap();
+        assert!(m.starts_with("sequenceDiagram\n"));
+        for p in ["Customer", "App", "SDK", "Server", "Agent"] {
+            assert!(m.contains(&format!("participant {p}\n")));
+        }
+        assert!(m.contains("Customer->>App: [1] tap_cobrowse"), "{m}");
+        assert!(m.contains("App->>SDK: start_session(GLANCE_KEYTYPE_RANDOM)"));
+        assert!(m.contains("Agent->>Server: [2] join"));
+    }
+}

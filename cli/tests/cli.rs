@@ -1,0 +1,259 @@
+//! The `cobrowse` binary end to end: `run` on every scenario, `check` on every violating trace
+//! and on the transcripts `run` writes, and the exit status 2 with a line number for inputs
+//! that are not usable.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the cli crate sits in the workspace root")
+        .to_path_buf()
+}
+
+fn jsonl_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no {dir}/*.jsonl");
+    files
+}
+
+fn cobrowse(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cobrowse"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // The binary may stop reading early (an over-long line): a closed pipe is fine.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch file with `content`, unique to `name`.
+fn scratch(name: &str, content: &[u8]) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn run_plays_every_scenario_and_its_transcript_checks_clean() {
+    for path in jsonl_files("scenarios") {
+        let p = path.to_str().unwrap();
+        for extra in [&[][..], &["--interleave"][..]] {
+            let mut args = vec!["run", p];
+            args.extend_from_slice(extra);
+            let out = cobrowse(&args, None);
+            assert_eq!(out.status.code(), Some(0), "{p}: {}", text(&out.stderr));
+            assert!(!out.stdout.is_empty(), "{p}: no transcript");
+            let checked = cobrowse(&["check", "-"], Some(&out.stdout));
+            assert_eq!(
+                checked.status.code(),
+                Some(0),
+                "{p} {extra:?}: {}{}",
+                text(&checked.stdout),
+                text(&checked.stderr)
+            );
+            assert!(text(&checked.stdout).contains("ok, no violations"));
+        }
+    }
+}
+
+#[test]
+fn run_reads_stdin_and_renders_every_format() {
+    let scenario = std::fs::read(repo().join("scenarios/prelogin_manual.jsonl")).unwrap();
+    let out = cobrowse(&["run", "-", "--format", "timeline"], Some(&scenario));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let timeline = text(&out.stdout);
+    assert!(timeline.contains("step 2: user tap_cobrowse"), "{timeline}");
+    assert!(
+        timeline.contains("  2  app → sdk    start_session(GLANCE_KEYTYPE_RANDOM)"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("  2  sdk → server send start_session"));
+    assert!(timeline.contains("  2  sdk → app    EventConnectedToSession sessionkey="));
+    assert!(timeline.contains("  2  ui           show session_key "));
+
+    let out = cobrowse(&["run", "-", "--format", "mermaid"], Some(&scenario));
+    assert_eq!(out.status.code(), Some(0));
+    let mermaid = text(&out.stdout);
+    assert!(mermaid.starts_with("sequenceDiagram\n"));
+    for p in ["Customer", "App", "SDK", "Server", "Agent"] {
+        assert!(mermaid.contains(&format!("participant {p}")), "{mermaid}");
+    }
+
+    let out = cobrowse(&["run", "-", "--format", "jsonl"], Some(&scenario));
+    assert_eq!(out.status.code(), Some(0));
+    let first = text(&out.stdout).lines().next().unwrap().to_owned();
+    assert!(
+        first.starts_with(r#"{"step":1,"api":{"call":"init_visitor""#),
+        "{first}"
+    );
+}
+
+#[test]
+fn check_flags_every_violating_trace_with_its_id() {
+    for path in jsonl_files("traces") {
+        let p = path.to_str().unwrap();
+        let id = path.file_stem().unwrap().to_str().unwrap();
+        let out = cobrowse(&["check", p], None);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{p}: {stdout}{}",
+            text(&out.stderr)
+        );
+        let prefix = format!("{p}:");
+        let flagged: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix) && l.contains(": INV-"))
+            .collect();
+        assert!(!flagged.is_empty(), "{stdout}");
+        for line in flagged {
+            // TRACE:LINE: INV-ID: message
+            let rest = &line[prefix.len()..];
+            let (number, rest) = rest.split_once(": ").unwrap();
+            assert!(number.parse::<usize>().is_ok(), "{line}");
+            assert!(rest.starts_with(&format!("{id}: ")), "{line}");
+        }
+        assert!(stdout.lines().last().unwrap().contains("violation"));
+    }
+}
+
+#[test]
+fn run_rejects_unusable_scenarios_with_the_line() {
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "bad_json.jsonl",
+            "{\"user\":\"launch\"}\n{\"user\": \n",
+            ":2: not JSON",
+        ),
+        (
+            "unknown_step.jsonl",
+            "{\"user\":\"launch\"}\n{\"advance_ms\":1}\n{\"teleport\":\"now\"}\n",
+            ":3: expected a step with one of the keys",
+        ),
+        (
+            "unknown_call.jsonl",
+            "{\"user\":\"launch\"}\n{\"api\":{\"call\":\"fly\"}}\n",
+            ":2: bad api call: unknown variant `fly`",
+        ),
+        (
+            "wrong_type.jsonl",
+            "{\"user\":\"launch\"}\n{\"advance_ms\":\"soon\"}\n",
+            ":2: `advance_ms` must be a whole number",
+        ),
+        (
+            "unknown_user.jsonl",
+            "{\"user\":\"fly\"}\n",
+            ":1: unknown user action `fly`, expected launch",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = scratch(name, content.as_bytes());
+        let p = path.to_str().unwrap();
+        let out = cobrowse(&["run", p], None);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: partial output");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{p}{expected}")), "{name}: {err}");
+    }
+    let out = cobrowse(&["run", "/nonexistent/scenario.jsonl"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/scenario.jsonl: cannot read"));
+
+    let out = cobrowse(&["run", "-"], Some(b"{\"user\":\"launch\"}\n[1]\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("<stdin>:2: expected a JSON object"));
+
+    let out = cobrowse(&["run", "-"], Some(b"{\"user\":\"launch\"}\n\xff\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("<stdin>:2: not UTF-8"));
+}
+
+#[test]
+fn check_rejects_unusable_traces_with_the_line() {
+    let good = r#"{"step":1,"api":{"call":"init_visitor","group_id":19921}}"#;
+    let cases: [(&str, String, &str); 4] = [
+        (
+            "bad_json_trace.jsonl",
+            format!("{good}\n{{\"step\":1,\n"),
+            ":2: ",
+        ),
+        (
+            "unknown_record.jsonl",
+            format!("{good}\n\n{{\"step\":1,\"teleport\":{{}}}}\n"),
+            ":3: expected a record",
+        ),
+        (
+            "unknown_call_trace.jsonl",
+            format!("{good}\n{{\"step\":1,\"api\":{{\"call\":\"fly\"}}}}\n"),
+            ":2: expected a record",
+        ),
+        (
+            "wrong_type_trace.jsonl",
+            format!("{good}\n{{\"step\":\"one\",\"ui\":{{\"show\":\"terms\"}}}}\n"),
+            ":2: expected a record",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = scratch(name, content.as_bytes());
+        let p = path.to_str().unwrap();
+        let out = cobrowse(&["check", p], None);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{p}{expected}")), "{name}: {err}");
+    }
+    let out = cobrowse(&["check", "/nonexistent/trace.jsonl"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/trace.jsonl: cannot read"));
+
+    // A line over the limit is refused without reading it whole.
+    let mut long = format!("{good}\n").into_bytes();
+    long.extend(std::iter::repeat_n(b' ', 200 * 1024));
+    let out = cobrowse(&["check", "-"], Some(&long));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("<stdin>:2: line longer than"));
+}
+
+#[test]
+fn check_accepts_an_empty_trace() {
+    let out = cobrowse(&["check", "-"], Some(b""));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("ok, no violations"));
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    assert_eq!(cobrowse(&[], None).status.code(), Some(2));
+    assert_eq!(cobrowse(&["fly"], None).status.code(), Some(2));
+    let out = cobrowse(&["run", "x", "--format", "pdf"], None);
+    assert_eq!(out.status.code(), Some(2));
+}

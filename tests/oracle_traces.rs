@@ -1,0 +1,83 @@
+//! The oracle against the repository's files: every hand-written violating trace in
+//! `traces/` is flagged with exactly the invariant its file is named after, and every
+//! scenario in `scenarios/`, played through the simulator with its scenario lines
+//! interleaved, checks clean.
+
+use cobrowse_visitor_core::oracle::{check_records, check_trace, interleave, Invariant};
+use cobrowse_visitor_core::sim::World;
+use cobrowse_visitor_core::transcript::{parse_scenario, parse_trace};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn jsonl_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn every_violating_trace_is_flagged_with_exactly_its_invariant() {
+    let files = jsonl_files("traces");
+    assert!(!files.is_empty(), "traces/ has no .jsonl files");
+    for path in &files {
+        let expected = Invariant::from_id(&stem(path))
+            .unwrap_or_else(|| panic!("{}: not named after an invariant ID", path.display()));
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = parse_trace(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let violations = check_trace(&lines);
+        let ids: BTreeSet<&str> = violations.iter().map(|v| v.invariant.id()).collect();
+        assert_eq!(
+            ids,
+            BTreeSet::from([expected.id()]),
+            "{}: {violations:#?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_contract_invariant_has_a_violating_trace() {
+    let names: BTreeSet<String> = jsonl_files("traces").iter().map(|p| stem(p)).collect();
+    for inv in Invariant::ALL {
+        if inv.kind() == cobrowse_visitor_core::oracle::InvariantKind::Contract {
+            assert!(names.contains(inv.id()), "no traces/{}.jsonl", inv.id());
+        }
+    }
+}
+
+#[test]
+fn every_scenario_checks_clean_with_and_without_its_scenario_lines() {
+    let files = jsonl_files("scenarios");
+    assert!(!files.is_empty());
+    for path in &files {
+        let steps = parse_scenario(&std::fs::read_to_string(path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let records = World::run(&steps);
+        let lines: Vec<_> = interleave(&steps, &records)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        let violations = check_trace(&lines);
+        assert!(
+            violations.is_empty(),
+            "{} (interleaved): {violations:#?}",
+            path.display()
+        );
+        let violations = check_records(&records);
+        assert!(
+            violations.is_empty(),
+            "{} (records only): {violations:#?}",
+            path.display()
+        );
+    }
+}
