@@ -271,8 +271,14 @@ pub enum SessionView {
     Starting(Origin),
     /// `EventConnectedToSession` seen.
     Running(Origin),
-    /// `end_session` called.
-    Ending(Origin),
+    /// `end_session` called; `connected` when the session had connected (its indicator, and
+    /// for a manual session its key, are on screen).
+    Ending {
+        /// Who started it.
+        origin: Origin,
+        /// Whether `EventConnectedToSession` had been seen.
+        connected: bool,
+    },
 }
 
 /// The controller's state after `launch`.
@@ -445,15 +451,16 @@ impl Controller {
                 offer_button(app, out);
             }
             UserIntent::EndSession => {
-                let origin = match app.session {
-                    SessionView::Starting(o) | SessionView::Running(o) => o,
-                    SessionView::None | SessionView::Ending(_) => {
+                let (origin, connected) = match app.session {
+                    SessionView::Starting(o) => (o, false),
+                    SessionView::Running(o) => (o, true),
+                    SessionView::None | SessionView::Ending { .. } => {
                         rows.push("C-U41");
                         return Err(ControllerError::NoSession);
                     }
                 };
                 rows.push("C-U40");
-                app.session = SessionView::Ending(origin);
+                app.session = SessionView::Ending { origin, connected };
                 out.push(call(ApiCall::EndSession));
             }
             UserIntent::Logout => {
@@ -487,12 +494,7 @@ impl Controller {
                 if app.terms_shown {
                     out.push(hide(UiElement::Terms));
                 }
-                if let SessionView::Running(o) | SessionView::Ending(o) = app.session {
-                    if o.shows_key() {
-                        out.push(hide(UiElement::SessionKey));
-                    }
-                    out.push(hide(UiElement::SessionIndicator));
-                }
+                hide_session(app.session, out);
                 self.state = ControllerState::Exited;
             }
         }
@@ -577,12 +579,7 @@ impl Controller {
             }
             Event::SessionEnded { .. } => {
                 rows.push("C-E12");
-                if let SessionView::Running(o) | SessionView::Ending(o) = app.session {
-                    if o.shows_key() {
-                        out.push(hide(UiElement::SessionKey));
-                    }
-                    out.push(hide(UiElement::SessionIndicator));
-                }
+                hide_session(app.session, out);
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
@@ -652,6 +649,21 @@ impl Controller {
 
 fn call(c: ApiCall) -> ControllerOutput {
     ControllerOutput::Call(c)
+}
+
+/// Hides what a connected session put on screen: its indicator, and its key if shown.
+fn hide_session(session: SessionView, out: &mut Vec<ControllerOutput>) {
+    if let SessionView::Running(origin)
+    | SessionView::Ending {
+        origin,
+        connected: true,
+    } = session
+    {
+        if origin.shows_key() {
+            out.push(hide(UiElement::SessionKey));
+        }
+        out.push(hide(UiElement::SessionIndicator));
+    }
 }
 
 fn hide(e: UiElement) -> ControllerOutput {

@@ -587,13 +587,13 @@ impl Sdk {
     /// call also queues `EventInvalidParameter` or `EventInvalidState`, as the Glance SDK
     /// reports it.
     pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Error> {
+        self.rows = Rows::default();
         if now < self.state.now {
             return Err(Error::TimeWentBackwards {
                 last: self.state.now,
                 now,
             });
         }
-        self.rows = Rows::default();
         let result = match input {
             Input::Api(call) => {
                 let name = call.name();
@@ -1117,6 +1117,9 @@ impl Sdk {
                     {
                         cx.row("S-L02b"); // resume a suspended presence, reclaim a blurred one
                         r.presence = cx.presence_connect(&r.visitor, 0);
+                        if r.session != Session::Idle {
+                            cx.send(ClientFrame::AppState { foreground: true });
+                        }
                     }
                     Phase::Ready(r) => {
                         cx.row("S-L02a");
@@ -1233,6 +1236,10 @@ impl Sdk {
                         if r.presence == Presence::AwaitingLink {
                             r.presence = cx.presence_connect(&r.visitor, 0);
                         }
+                        // the service still thinks the app is in front
+                        if cx.app == AppVisibility::Background && r.session != Session::Idle {
+                            cx.send(ClientFrame::AppState { foreground: false });
+                        }
                     }
                 }
             }
@@ -1340,9 +1347,12 @@ impl Sdk {
                 let attempt = *attempt;
                 r.presence = cx.presence_connect(&r.visitor, attempt);
             }
-            (Timer::PresenceSuspend, _, Presence::Connected { .. } | Presence::Blurred)
-                if app == AppVisibility::Background =>
-            {
+            // a pending terms request keeps presence up: the customer answers it on return
+            (
+                Timer::PresenceSuspend,
+                _,
+                Presence::Connected { terms: Terms::None } | Presence::Blurred,
+            ) if app == AppVisibility::Background => {
                 cx.row("S-T07");
                 cx.send(ClientFrame::PresenceDisconnect {});
                 r.presence = Presence::Suspended;

@@ -1,0 +1,1339 @@
+//! One test (or more) per row of the integration controller's transition table (the `C-…` IDs
+//! in the comments of `src/controller.rs`): the outputs in order (SDK calls, UI directives),
+//! the resulting state, and for refused intents the exact `ControllerError`, no output and a
+//! state equal to the one before. The last tests drive a controller against a real SDK core.
+
+use cobrowse_visitor_core::controller::{
+    App, ControllerState, Identity, Origin, PresenceView, SessionView,
+};
+use cobrowse_visitor_core::{
+    ApiCall, ClientFrame, Controller, ControllerConfig, ControllerError, ControllerOutput, Event,
+    InitParams, Input, Instant, KeyType, Lifecycle, Output, ParameterError, Sdk, ServerFrame,
+    StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
+};
+
+const GROUP: u32 = 19921;
+const VID: &str = "cust-42";
+const KEY: &str = "4821";
+
+// ---- harness --------------------------------------------------------------------------------
+
+fn cfg(custom_ui: bool) -> ControllerConfig {
+    ControllerConfig {
+        group_id: GROUP,
+        custom_ui,
+    }
+}
+
+fn drain(c: &mut Controller) -> Vec<ControllerOutput> {
+    let mut outs = Vec::new();
+    while let Some(o) = c.poll_output() {
+        outs.push(o);
+        assert!(outs.len() < 1000, "the output queue never ends");
+    }
+    outs
+}
+
+fn call(c: ApiCall) -> ControllerOutput {
+    ControllerOutput::Call(c)
+}
+
+fn show(element: UiElement) -> ControllerOutput {
+    ControllerOutput::Ui(UiDirective::Show { element, key: None })
+}
+
+fn show_key(key: &str) -> ControllerOutput {
+    ControllerOutput::Ui(UiDirective::Show {
+        element: UiElement::SessionKey,
+        key: Some(key.to_owned()),
+    })
+}
+
+fn hide(element: UiElement) -> ControllerOutput {
+    ControllerOutput::Ui(UiDirective::Hide { element })
+}
+
+fn init_anon() -> ControllerOutput {
+    call(ApiCall::InitVisitor(InitParams::anonymous(GROUP)))
+}
+
+fn init_id(id: &str) -> ControllerOutput {
+    call(ApiCall::InitVisitor(InitParams::identified(GROUP, id)))
+}
+
+fn start(key: StartKey) -> ControllerOutput {
+    call(ApiCall::StartSession { key })
+}
+
+fn terms(status: TermsStatus) -> ControllerOutput {
+    call(ApiCall::terms(status))
+}
+
+fn initialized_event() -> Event {
+    Event::VisitorInitialized {
+        settings_loaded: true,
+    }
+}
+
+fn connected(key: &str, keytype: KeyType) -> Event {
+    Event::ConnectedToSession {
+        sessionkey: key.to_owned(),
+        keytype,
+    }
+}
+
+fn ended(reason: &str) -> Event {
+    Event::SessionEnded {
+        reason: reason.to_owned(),
+    }
+}
+
+/// The row that refuses an intent with `err` (spec.md §6, §9).
+fn refusal_row(err: &ControllerError) -> &'static str {
+    match err {
+        ControllerError::AlreadyLaunched => "C-U02",
+        ControllerError::Exited => "C-U03",
+        ControllerError::NotLaunched => "C-U04",
+        ControllerError::ButtonNotShown => "C-U11",
+        ControllerError::InvalidVisitorId(_) => "C-U21",
+        ControllerError::AlreadyLoggedIn => "C-U22",
+        ControllerError::NoTermsShown => "C-U32",
+        ControllerError::NoSession => "C-U41",
+        ControllerError::NotLoggedIn => "C-U51",
+    }
+}
+
+/// A controller under test.
+struct H {
+    c: Controller,
+}
+
+impl H {
+    fn new(custom_ui: bool) -> H {
+        H {
+            c: Controller::new(cfg(custom_ui)),
+        }
+    }
+
+    #[track_caller]
+    fn user(&mut self, intent: UserIntent) -> Vec<ControllerOutput> {
+        assert_eq!(self.c.handle_user(intent), Ok(()), "intent accepted");
+        drain(&mut self.c)
+    }
+
+    fn event(&mut self, e: Event) -> Vec<ControllerOutput> {
+        self.c.handle_event(&e);
+        drain(&mut self.c)
+    }
+
+    #[track_caller]
+    fn assert_rows(&self, expected: &[&str]) {
+        assert_eq!(self.c.last_rows(), expected, "rows of the last input");
+    }
+
+    /// A refused intent: exactly this error, its row, no output, state unchanged.
+    #[track_caller]
+    fn refuse(&mut self, intent: UserIntent, err: ControllerError) {
+        let before = self.c.state().clone();
+        let row = refusal_row(&err);
+        assert_eq!(self.c.handle_user(intent), Err(err));
+        self.assert_rows(&[row]);
+        assert_eq!(drain(&mut self.c), vec![]);
+        assert_eq!(self.c.state(), &before, "a refused intent changes nothing");
+    }
+
+    /// An event that causes nothing, through `row`.
+    #[track_caller]
+    fn ignore(&mut self, e: Event, row: &str) {
+        let before = self.c.state().clone();
+        assert_eq!(self.event(e), vec![]);
+        self.assert_rows(&[row]);
+        assert_eq!(self.c.state(), &before);
+    }
+
+    fn state(&self) -> &ControllerState {
+        self.c.state()
+    }
+
+    fn app(&self) -> &App {
+        match self.c.state() {
+            ControllerState::Running(app) => app,
+            s => panic!("expected running, got {s:?}"),
+        }
+    }
+
+    // ---- source states ----
+
+    fn launched(custom_ui: bool) -> H {
+        let mut h = H::new(custom_ui);
+        h.user(UserIntent::Launch);
+        h
+    }
+
+    /// Launched and initialised: the button is shown.
+    fn initialized(custom_ui: bool) -> H {
+        let mut h = H::launched(custom_ui);
+        h.event(initialized_event());
+        h
+    }
+
+    fn logging_in() -> H {
+        let mut h = H::initialized(true);
+        h.user(UserIntent::Login {
+            visitor_id: VID.into(),
+        });
+        h
+    }
+
+    /// Logged in; `presence_connect` called.
+    fn logged_in() -> H {
+        let mut h = H::logging_in();
+        h.event(initialized_event());
+        h
+    }
+
+    fn presence_connected() -> H {
+        let mut h = H::logged_in();
+        h.event(Event::PresenceConnected);
+        h
+    }
+
+    fn terms_shown() -> H {
+        let mut h = H::presence_connected();
+        h.event(Event::PresenceShowTerms { request_id: 7 });
+        h
+    }
+
+    fn manual_starting() -> H {
+        let mut h = H::initialized(true);
+        h.user(UserIntent::TapCobrowse);
+        h
+    }
+
+    fn manual_running() -> H {
+        let mut h = H::manual_starting();
+        h.event(connected(KEY, KeyType::Random));
+        h
+    }
+
+    fn one_click_starting() -> H {
+        let mut h = H::terms_shown();
+        h.user(UserIntent::AcceptTerms);
+        h
+    }
+
+    fn one_click_running() -> H {
+        let mut h = H::one_click_starting();
+        h.event(connected(VID, KeyType::VisitorId));
+        h
+    }
+
+    fn exited() -> H {
+        let mut h = H::presence_connected();
+        h.user(UserIntent::Exit);
+        h
+    }
+}
+
+fn every_intent_but_launch() -> Vec<UserIntent> {
+    vec![
+        UserIntent::TapCobrowse,
+        UserIntent::Login {
+            visitor_id: VID.into(),
+        },
+        UserIntent::Login {
+            visitor_id: "not valid".into(),
+        },
+        UserIntent::AcceptTerms,
+        UserIntent::DeclineTerms,
+        UserIntent::EndSession,
+        UserIntent::Logout,
+        UserIntent::Exit,
+    ]
+}
+
+// ---- C-U: user intents ----------------------------------------------------------------------
+
+/// C-U01: launch: `init_visitor` without a visitor id.
+#[test]
+fn c_u01_launch_inits_without_visitor_id() {
+    let mut h = H::new(true);
+    assert_eq!(h.state(), &ControllerState::NotLaunched);
+    assert_eq!(
+        h.user(UserIntent::Launch),
+        vec![call(ApiCall::InitVisitor(InitParams {
+            group_id: GROUP,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: None,
+        }))]
+    );
+    h.assert_rows(&["C-U01"]);
+    assert_eq!(
+        h.app(),
+        &App {
+            initialized: false,
+            identity: Identity::Anonymous,
+            presence: PresenceView::Off,
+            session: SessionView::None,
+            terms_shown: false,
+            button_shown: false,
+        }
+    );
+    // the configured group id
+    let mut c = Controller::new(ControllerConfig {
+        group_id: 20393,
+        custom_ui: false,
+    });
+    c.handle_user(UserIntent::Launch).unwrap();
+    assert_eq!(
+        drain(&mut c),
+        vec![call(ApiCall::InitVisitor(InitParams::anonymous(20393)))]
+    );
+}
+
+/// C-U02: a second launch is refused.
+#[test]
+fn c_u02_second_launch_is_refused() {
+    for mut h in [
+        H::launched(true),
+        H::initialized(true),
+        H::one_click_running(),
+    ] {
+        h.refuse(UserIntent::Launch, ControllerError::AlreadyLaunched);
+    }
+}
+
+/// C-U03: after exit every intent is refused, launch included.
+#[test]
+fn c_u03_intents_after_exit_are_refused() {
+    let mut h = H::exited();
+    h.refuse(UserIntent::Launch, ControllerError::Exited);
+    for intent in every_intent_but_launch() {
+        h.refuse(intent, ControllerError::Exited);
+    }
+}
+
+/// C-U04: before launch every intent but launch is refused.
+#[test]
+fn c_u04_intents_before_launch_are_refused() {
+    let mut h = H::new(true);
+    for intent in every_intent_but_launch() {
+        h.refuse(intent, ControllerError::NotLaunched);
+    }
+}
+
+/// C-U10: a tap asks for `GLANCE_KEYTYPE_RANDOM`.
+#[test]
+fn c_u10_tap_starts_a_random_key_session() {
+    let mut h = H::initialized(true);
+    assert!(h.app().button_shown);
+    assert_eq!(
+        h.user(UserIntent::TapCobrowse),
+        vec![hide(UiElement::CobrowseButton), start(StartKey::Random)]
+    );
+    h.assert_rows(&["C-U10"]);
+    assert_eq!(h.app().session, SessionView::Starting(Origin::Manual));
+    assert!(!h.app().button_shown);
+}
+
+/// C-U10: … logged in, connected to presence, too (the manual fallback).
+#[test]
+fn c_u10_tap_is_random_when_logged_in() {
+    let declined = {
+        let mut h = H::terms_shown();
+        h.user(UserIntent::DeclineTerms);
+        h
+    };
+    for mut h in [
+        H::logging_in(),
+        H::logged_in(),
+        H::presence_connected(),
+        declined,
+    ] {
+        assert_eq!(
+            h.user(UserIntent::TapCobrowse),
+            vec![hide(UiElement::CobrowseButton), start(StartKey::Random)]
+        );
+        h.assert_rows(&["C-U10"]);
+        assert_eq!(h.app().session, SessionView::Starting(Origin::Manual));
+    }
+}
+
+/// C-U11: no tap while the button is not shown (before init, terms up, a session on).
+#[test]
+fn c_u11_tap_without_button_is_refused() {
+    let ending = {
+        let mut h = H::manual_running();
+        h.user(UserIntent::EndSession);
+        h
+    };
+    for mut h in [
+        H::launched(true),
+        H::terms_shown(),
+        H::manual_starting(),
+        H::manual_running(),
+        H::one_click_running(),
+        ending,
+    ] {
+        h.refuse(UserIntent::TapCobrowse, ControllerError::ButtonNotShown);
+    }
+}
+
+/// C-U20: login: `init_visitor` again, same group id, with the visitor id.
+#[test]
+fn c_u20_login_reinits_with_the_visitor_id() {
+    let mut h = H::initialized(true);
+    assert_eq!(
+        h.user(UserIntent::Login {
+            visitor_id: VID.into()
+        }),
+        vec![init_id(VID)]
+    );
+    h.assert_rows(&["C-U20"]);
+    assert_eq!(h.app().identity, Identity::LoggingIn(VID.into()));
+    assert_eq!(
+        h.app().presence,
+        PresenceView::Off,
+        "presence waits for the init"
+    );
+    // before the first EventVisitorInitialized too, and during a session
+    for mut h in [H::launched(true), H::manual_running()] {
+        assert_eq!(
+            h.user(UserIntent::Login {
+                visitor_id: "a-b_c~9".into()
+            }),
+            vec![init_id("a-b_c~9")]
+        );
+        h.assert_rows(&["C-U20"]);
+    }
+}
+
+/// C-U21: a visitor id that breaks the rules is refused (checked first).
+#[test]
+fn c_u21_login_with_a_bad_visitor_id_is_refused() {
+    for mut h in [H::initialized(true), H::logged_in()] {
+        for bad in [
+            String::new(),
+            "a".repeat(63),
+            "cust 42".into(),
+            "cust@42".into(),
+            "clé".into(),
+        ] {
+            h.refuse(
+                UserIntent::Login { visitor_id: bad },
+                ControllerError::InvalidVisitorId(ParameterError::VisitorId),
+            );
+        }
+    }
+}
+
+/// C-U22: a second login is refused.
+#[test]
+fn c_u22_second_login_is_refused() {
+    for mut h in [H::logging_in(), H::logged_in(), H::presence_connected()] {
+        h.refuse(
+            UserIntent::Login {
+                visitor_id: "other".into(),
+            },
+            ControllerError::AlreadyLoggedIn,
+        );
+    }
+}
+
+/// C-U30: accept: hide the terms, signal `accepted`, then `start_session()` with no key.
+#[test]
+fn c_u30_accept_signals_then_starts_without_key() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.user(UserIntent::AcceptTerms),
+        vec![
+            hide(UiElement::Terms),
+            terms(TermsStatus::Accepted),
+            start(StartKey::VisitorId),
+        ]
+    );
+    h.assert_rows(&["C-U30"]);
+    assert_eq!(h.app().session, SessionView::Starting(Origin::OneClick));
+    assert!(!h.app().terms_shown);
+    assert!(!h.app().button_shown);
+    // the start has no key argument in the contract's terms
+    assert_eq!(
+        serde_json::to_string(&ApiCall::StartSession {
+            key: StartKey::VisitorId
+        })
+        .unwrap(),
+        r#"{"call":"start_session"}"#
+    );
+}
+
+/// C-U30: the one-click key is never shown, not even on `EventConnectedToSession`.
+#[test]
+fn c_u30_one_click_key_is_never_shown() {
+    let mut h = H::one_click_starting();
+    let mut all = h.event(connected(VID, KeyType::VisitorId));
+    assert_eq!(all, vec![show(UiElement::SessionIndicator)]);
+    assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
+    all.extend(h.event(Event::GuestCountChange { guestcount: 1 }));
+    all.extend(h.user(UserIntent::EndSession));
+    all.extend(h.event(ended("visitor_ended")));
+    assert!(
+        !all.iter().any(|o| matches!(
+            o,
+            ControllerOutput::Ui(UiDirective::Show {
+                element: UiElement::SessionKey,
+                ..
+            }) | ControllerOutput::Ui(UiDirective::Hide {
+                element: UiElement::SessionKey
+            })
+        )),
+        "{all:?}"
+    );
+}
+
+/// C-U31: decline: hide the terms, signal `declined`, offer the button again; no session.
+#[test]
+fn c_u31_decline_signals_and_offers_the_button() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.user(UserIntent::DeclineTerms),
+        vec![
+            hide(UiElement::Terms),
+            terms(TermsStatus::Declined),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    h.assert_rows(&["C-U31"]);
+    assert!(!h.app().terms_shown);
+    assert!(h.app().button_shown);
+    assert_eq!(h.app().session, SessionView::None);
+}
+
+/// C-U32: accept or decline without terms shown is refused: at most one answer per request.
+#[test]
+fn c_u32_answer_without_terms_is_refused() {
+    let declined = {
+        let mut h = H::terms_shown();
+        h.user(UserIntent::DeclineTerms);
+        h
+    };
+    for mut h in [
+        H::initialized(true),
+        H::presence_connected(),
+        H::one_click_starting(),
+        declined,
+    ] {
+        h.refuse(UserIntent::AcceptTerms, ControllerError::NoTermsShown);
+        h.refuse(UserIntent::DeclineTerms, ControllerError::NoTermsShown);
+    }
+}
+
+/// C-U40: end the session (starting or running): `end_session`, waiting for the SDK.
+#[test]
+fn c_u40_end_session() {
+    for (mut h, origin, connected) in [
+        (H::manual_starting(), Origin::Manual, false),
+        (H::manual_running(), Origin::Manual, true),
+        (H::one_click_starting(), Origin::OneClick, false),
+        (H::one_click_running(), Origin::OneClick, true),
+    ] {
+        let before = h.app().clone();
+        assert_eq!(
+            h.user(UserIntent::EndSession),
+            vec![call(ApiCall::EndSession)]
+        );
+        h.assert_rows(&["C-U40"]);
+        assert_eq!(
+            h.app(),
+            &App {
+                session: SessionView::Ending { origin, connected },
+                ..before
+            }
+        );
+    }
+}
+
+/// C-U41: nothing to end, or already ending.
+#[test]
+fn c_u41_end_without_session_is_refused() {
+    for mut h in [
+        H::initialized(true),
+        H::manual_running(),
+        H::presence_connected(),
+    ] {
+        if h.app().session != SessionView::None {
+            h.user(UserIntent::EndSession);
+        }
+        h.refuse(UserIntent::EndSession, ControllerError::NoSession);
+    }
+}
+
+/// C-U50: logout: `presence_disconnect`, then `init_visitor` without the visitor id.
+#[test]
+fn c_u50_logout_disconnects_then_reinits_anonymous() {
+    for mut h in [H::logged_in(), H::presence_connected()] {
+        assert_eq!(
+            h.user(UserIntent::Logout),
+            vec![call(ApiCall::PresenceDisconnect), init_anon()]
+        );
+        h.assert_rows(&["C-U50"]);
+        assert_eq!(h.app().identity, Identity::Anonymous);
+        assert_eq!(h.app().presence, PresenceView::Off);
+        assert!(h.app().button_shown, "the button stays");
+    }
+}
+
+/// C-U50: logout with the terms up closes them and offers the button.
+#[test]
+fn c_u50_logout_with_terms_shown() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.user(UserIntent::Logout),
+        vec![
+            call(ApiCall::PresenceDisconnect),
+            hide(UiElement::Terms),
+            show(UiElement::CobrowseButton),
+            init_anon(),
+        ]
+    );
+    h.assert_rows(&["C-U50"]);
+    assert!(!h.app().terms_shown);
+    assert!(h.app().button_shown);
+}
+
+/// C-U50: logout before presence was asked for: only the anonymous re-init; a running
+/// session is kept.
+#[test]
+fn c_u50_logout_without_presence() {
+    let mut h = H::logging_in();
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    h.assert_rows(&["C-U50"]);
+    assert_eq!(h.app().identity, Identity::Anonymous);
+    // the pending EventVisitorInitialized no longer connects presence
+    h.ignore(initialized_event(), "C-E40");
+    assert_eq!(h.app().presence, PresenceView::Off);
+
+    let mut h = H::one_click_running();
+    assert_eq!(
+        h.user(UserIntent::Logout),
+        vec![call(ApiCall::PresenceDisconnect), init_anon()]
+    );
+    assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
+}
+
+/// C-U51: logout while not logged in is refused.
+#[test]
+fn c_u51_logout_when_anonymous_is_refused() {
+    let mut h = H::initialized(true);
+    h.refuse(UserIntent::Logout, ControllerError::NotLoggedIn);
+    let mut h = H::presence_connected();
+    h.user(UserIntent::Logout);
+    h.refuse(UserIntent::Logout, ControllerError::NotLoggedIn);
+}
+
+/// C-U60: exit: `presence_disconnect` while presence is on, then every shown element is
+/// hidden; the app is gone.
+#[test]
+fn c_u60_exit_disconnects_presence_and_clears_the_ui() {
+    let button = hide(UiElement::CobrowseButton);
+    let indicator = hide(UiElement::SessionIndicator);
+    let disconnect = call(ApiCall::PresenceDisconnect);
+    for (mut h, expected) in [
+        (H::logged_in(), vec![disconnect.clone(), button.clone()]),
+        (
+            H::presence_connected(),
+            vec![disconnect.clone(), button.clone()],
+        ),
+        (
+            H::terms_shown(),
+            vec![disconnect.clone(), hide(UiElement::Terms)],
+        ),
+        (
+            H::one_click_running(),
+            vec![disconnect.clone(), indicator.clone()],
+        ),
+        // nothing to disconnect (the host terminates the SDK, which ends the session)
+        (H::launched(true), vec![]),
+        (H::logging_in(), vec![button.clone()]),
+        (H::manual_starting(), vec![]),
+        (
+            H::manual_running(),
+            vec![hide(UiElement::SessionKey), indicator.clone()],
+        ),
+    ] {
+        assert_eq!(h.user(UserIntent::Exit), expected);
+        h.assert_rows(&["C-U60"]);
+        assert_eq!(h.state(), &ControllerState::Exited);
+    }
+}
+
+// ---- C-E: SDK events ------------------------------------------------------------------------
+
+/// C-E01: the first `EventVisitorInitialized`: with custom UI `set_default_ui(false)` first,
+/// then the button.
+#[test]
+fn c_e01_first_initialized_turns_default_ui_off_and_shows_the_button() {
+    let mut h = H::launched(true);
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![
+            call(ApiCall::SetDefaultUi { enabled: false }),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    h.assert_rows(&["C-E01"]);
+    assert!(h.app().initialized);
+    assert!(h.app().button_shown);
+    // also when the settings lookup failed
+    let mut h = H::launched(true);
+    assert_eq!(
+        h.event(Event::VisitorInitialized {
+            settings_loaded: false
+        }),
+        vec![
+            call(ApiCall::SetDefaultUi { enabled: false }),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    h.assert_rows(&["C-E01"]);
+}
+
+/// C-E01: without custom UI the default UI stays on.
+#[test]
+fn c_e01_default_ui_only_shows_the_button() {
+    let mut h = H::launched(false);
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&["C-E01"]);
+}
+
+/// C-E02: after login, `EventVisitorInitialized`: `presence_connect`, then
+/// `presence_set_default_ui(false)` with custom UI.
+#[test]
+fn c_e02_initialized_after_login_connects_presence() {
+    let mut h = H::logging_in();
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![
+            call(ApiCall::PresenceConnect),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        ]
+    );
+    h.assert_rows(&["C-E02"]);
+    assert_eq!(h.app().identity, Identity::LoggedIn(VID.into()));
+    assert_eq!(h.app().presence, PresenceView::Connecting);
+}
+
+/// C-E02: without custom UI only `presence_connect`.
+#[test]
+fn c_e02_default_ui_only_connects() {
+    let mut h = H::initialized(false);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![call(ApiCall::PresenceConnect)]
+    );
+    h.assert_rows(&["C-E02"]);
+}
+
+/// C-E01 + C-E02: login before the first init completed: default UI off and the button
+/// first, then presence.
+#[test]
+fn c_e02_login_before_the_first_initialized() {
+    let mut h = H::launched(true);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![
+            call(ApiCall::SetDefaultUi { enabled: false }),
+            show(UiElement::CobrowseButton),
+            call(ApiCall::PresenceConnect),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        ]
+    );
+    h.assert_rows(&["C-E01", "C-E02"]);
+}
+
+/// C-E10: a manual session is up: indicator and the key, for the customer to read out.
+#[test]
+fn c_e10_manual_session_shows_its_key() {
+    let mut h = H::manual_starting();
+    assert_eq!(
+        h.event(connected(KEY, KeyType::Random)),
+        vec![show(UiElement::SessionIndicator), show_key(KEY)]
+    );
+    h.assert_rows(&["C-E10"]);
+    assert_eq!(h.app().session, SessionView::Running(Origin::Manual));
+    // logged in, the manual key is shown as well
+    let mut h = H::presence_connected();
+    h.user(UserIntent::TapCobrowse);
+    assert_eq!(
+        h.event(connected("99", KeyType::Random)),
+        vec![show(UiElement::SessionIndicator), show_key("99")]
+    );
+}
+
+/// C-E10: the one-click session is up: indicator only.
+#[test]
+fn c_e10_one_click_session_hides_its_key() {
+    let mut h = H::one_click_starting();
+    assert_eq!(
+        h.event(connected(VID, KeyType::VisitorId)),
+        vec![show(UiElement::SessionIndicator)]
+    );
+    h.assert_rows(&["C-E10"]);
+    assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
+}
+
+/// C-E10: a session the controller did not start: the key type decides.
+#[test]
+fn c_e10_external_session_follows_the_key_type() {
+    let mut h = H::initialized(true);
+    assert_eq!(
+        h.event(connected(KEY, KeyType::Random)),
+        vec![
+            hide(UiElement::CobrowseButton),
+            show(UiElement::SessionIndicator),
+            show_key(KEY),
+        ]
+    );
+    h.assert_rows(&["C-E10"]);
+    assert_eq!(
+        h.app().session,
+        SessionView::Running(Origin::External(KeyType::Random))
+    );
+    assert!(!h.app().button_shown);
+    let mut h = H::presence_connected();
+    assert_eq!(
+        h.event(connected(VID, KeyType::VisitorId)),
+        vec![
+            hide(UiElement::CobrowseButton),
+            show(UiElement::SessionIndicator)
+        ]
+    );
+    let mut h = H::initialized(true);
+    assert_eq!(
+        h.event(connected("mine", KeyType::Custom)),
+        vec![
+            hide(UiElement::CobrowseButton),
+            show(UiElement::SessionIndicator),
+            show_key("mine"),
+        ]
+    );
+}
+
+/// C-E11: the start failed: no session, the button again.
+#[test]
+fn c_e11_start_failed_offers_the_button() {
+    for mut h in [H::manual_starting(), H::one_click_starting()] {
+        assert_eq!(
+            h.event(Event::StartSessionFailed {
+                reason: "timeout".into()
+            }),
+            vec![show(UiElement::CobrowseButton)]
+        );
+        h.assert_rows(&["C-E11"]);
+        assert_eq!(h.app().session, SessionView::None);
+        assert!(h.app().button_shown);
+    }
+}
+
+/// C-E12: the session ended: hide the key (if shown) and the indicator, the button again.
+#[test]
+fn c_e12_session_ended() {
+    let mut h = H::manual_running();
+    assert_eq!(
+        h.event(ended("agent_ended")),
+        vec![
+            hide(UiElement::SessionKey),
+            hide(UiElement::SessionIndicator),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    h.assert_rows(&["C-E12"]);
+    assert_eq!(h.app().session, SessionView::None);
+    assert!(h.app().button_shown);
+
+    let mut h = H::one_click_running();
+    h.user(UserIntent::EndSession);
+    assert_eq!(
+        h.event(ended("visitor_ended")),
+        vec![
+            hide(UiElement::SessionIndicator),
+            show(UiElement::CobrowseButton)
+        ]
+    );
+    h.assert_rows(&["C-E12"]);
+    assert_eq!(h.app().session, SessionView::None);
+
+    // no session known: nothing to hide, just the button
+    let mut h = H::manual_starting();
+    h.event(Event::StartSessionFailed { reason: "x".into() });
+    h.ignore(ended("terminated"), "C-E12");
+}
+
+/// C-E20: presence connected, whoever asked for it (so that logout still disconnects).
+#[test]
+fn c_e20_presence_connected() {
+    let mut h = H::logged_in();
+    assert_eq!(h.event(Event::PresenceConnected), vec![]);
+    h.assert_rows(&["C-E20"]);
+    assert_eq!(h.app().presence, PresenceView::Connected);
+    // again (after a reconnect): still connected
+    assert_eq!(h.event(Event::PresenceConnected), vec![]);
+    h.assert_rows(&["C-E20"]);
+    assert_eq!(h.app().presence, PresenceView::Connected);
+    // connected by a direct SDK call the controller did not make: logout disconnects it
+    let mut h = H::initialized(true);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    h.user(UserIntent::Logout);
+    assert_eq!(h.event(Event::PresenceConnected), vec![]);
+    h.assert_rows(&["C-E20"]);
+    assert_eq!(h.app().presence, PresenceView::Connected);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        h.user(UserIntent::Logout),
+        vec![call(ApiCall::PresenceDisconnect), init_anon()]
+    );
+}
+
+/// C-E22: show terms: hide the button, show the terms, signal `displayed`.
+#[test]
+fn c_e22_show_terms_displays_and_signals() {
+    let mut h = H::presence_connected();
+    assert_eq!(
+        h.event(Event::PresenceShowTerms { request_id: 7 }),
+        vec![
+            hide(UiElement::CobrowseButton),
+            show(UiElement::Terms),
+            terms(TermsStatus::Displayed),
+        ]
+    );
+    h.assert_rows(&["C-E22"]);
+    assert!(h.app().terms_shown);
+    assert!(!h.app().button_shown);
+    // a new request while the terms are up: signal displayed for it
+    assert_eq!(
+        h.event(Event::PresenceShowTerms { request_id: 8 }),
+        vec![terms(TermsStatus::Displayed)]
+    );
+    h.assert_rows(&["C-E22"]);
+    // the guard is presence≠off: connecting counts
+    let mut h = H::logged_in();
+    assert_eq!(
+        h.event(Event::PresenceShowTerms { request_id: 1 }),
+        vec![
+            hide(UiElement::CobrowseButton),
+            show(UiElement::Terms),
+            terms(TermsStatus::Displayed),
+        ]
+    );
+}
+
+/// C-E23: presence disconnected: off, and the terms (if up) are gone.
+#[test]
+fn c_e23_presence_disconnected() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.event(Event::PresenceDisconnected),
+        vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&["C-E23"]);
+    assert_eq!(h.app().presence, PresenceView::Off);
+    assert!(!h.app().terms_shown);
+    let mut h = H::presence_connected();
+    assert_eq!(h.event(Event::PresenceDisconnected), vec![]);
+    h.assert_rows(&["C-E23"]);
+    assert_eq!(h.app().presence, PresenceView::Off);
+}
+
+/// C-E24: blur: the terms (if up) are gone; presence is still the SDK's to manage.
+#[test]
+fn c_e24_presence_blur() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.event(Event::PresenceBlur),
+        vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&["C-E24"]);
+    assert_eq!(h.app().presence, PresenceView::Connected);
+    assert!(!h.app().terms_shown);
+    let mut h = H::presence_connected();
+    h.ignore(Event::PresenceBlur, "C-E24");
+}
+
+/// C-E25: the link is lost: a terms request went with it (S-N01), so the terms go too.
+#[test]
+fn c_e25_connection_warning_closes_the_terms() {
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.event(Event::ConnectionWarning),
+        vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&["C-E25"]);
+    assert!(!h.app().terms_shown);
+    assert!(h.app().button_shown);
+    assert_eq!(h.app().presence, PresenceView::Connected);
+    // the customer can no longer answer a request that is gone
+    h.refuse(UserIntent::AcceptTerms, ControllerError::NoTermsShown);
+    // nothing shown: nothing to do
+    for mut h in [
+        H::initialized(true),
+        H::manual_running(),
+        H::presence_connected(),
+    ] {
+        h.ignore(Event::ConnectionWarning, "C-E25");
+    }
+}
+
+/// C-E30: our own start was refused: back to no session, the button again.
+#[test]
+fn c_e30_own_start_refused() {
+    for mut h in [H::manual_starting(), H::one_click_starting()] {
+        assert_eq!(
+            h.event(Event::InvalidState {
+                call: "start_session",
+                code: "session_active"
+            }),
+            vec![show(UiElement::CobrowseButton)]
+        );
+        h.assert_rows(&["C-E30"]);
+        assert_eq!(h.app().session, SessionView::None);
+    }
+    let mut h = H::manual_starting();
+    assert_eq!(
+        h.event(Event::InvalidParameter {
+            call: "start_session",
+            code: "invalid_parameter"
+        }),
+        vec![show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&["C-E30"]);
+}
+
+/// C-E40: guest counts, connect failures, `EventClearWarning`, a later
+/// `EventVisitorInitialized`, and the events above when their guard fails, change nothing.
+#[test]
+fn c_e40_other_events_change_nothing() {
+    for mut h in [H::initialized(true), H::manual_running(), H::logged_in()] {
+        h.ignore(Event::GuestCountChange { guestcount: 1 }, "C-E40");
+        h.ignore(
+            Event::PresenceConnectFail {
+                reason: "busy".into(),
+                retry_ms: 1000,
+            },
+            "C-E40",
+        );
+        h.ignore(Event::ClearWarning, "C-E40");
+        h.ignore(initialized_event(), "C-E40");
+    }
+    // C-E22's guard: presence off, or a session on (the request is not shown nor answered)
+    let mut h = H::initialized(true);
+    h.ignore(Event::PresenceShowTerms { request_id: 9 }, "C-E40");
+    let starting = {
+        let mut h = H::presence_connected();
+        h.user(UserIntent::TapCobrowse);
+        h
+    };
+    let ending = {
+        let mut h = H::one_click_running();
+        h.user(UserIntent::EndSession);
+        h
+    };
+    for mut h in [starting, H::one_click_running(), ending] {
+        h.ignore(Event::PresenceShowTerms { request_id: 9 }, "C-E40");
+    }
+    // C-E30's guard: another call refused, or no own start pending
+    let mut h = H::manual_starting();
+    h.ignore(
+        Event::InvalidState {
+            call: "end_session",
+            code: "no_session",
+        },
+        "C-E40",
+    );
+    h.ignore(
+        Event::InvalidParameter {
+            call: "init_visitor",
+            code: "group_id_mismatch",
+        },
+        "C-E40",
+    );
+    for mut h in [H::manual_running(), H::initialized(true)] {
+        h.ignore(
+            Event::InvalidState {
+                call: "start_session",
+                code: "session_active",
+            },
+            "C-E40",
+        );
+    }
+}
+
+/// C-E99: before launch and after exit, events are ignored.
+#[test]
+fn c_e99_events_without_an_app_are_ignored() {
+    let all = || {
+        vec![
+            initialized_event(),
+            connected(KEY, KeyType::Random),
+            ended("terminated"),
+            Event::StartSessionFailed {
+                reason: "terminated".into(),
+            },
+            Event::PresenceConnected,
+            Event::PresenceShowTerms { request_id: 1 },
+            Event::PresenceDisconnected,
+            Event::PresenceBlur,
+            Event::InvalidState {
+                call: "start_session",
+                code: "terminated",
+            },
+        ]
+    };
+    let mut h = H::new(true);
+    for e in all() {
+        h.ignore(e, "C-E99");
+    }
+    assert_eq!(h.state(), &ControllerState::NotLaunched);
+    let mut h = H::exited();
+    for e in all() {
+        h.ignore(e, "C-E99");
+    }
+    assert_eq!(h.state(), &ControllerState::Exited);
+}
+
+// ---- C-L: lifecycle -------------------------------------------------------------------------
+
+/// C-L01: the app never reacts to background / foreground (the SDK manages presence).
+#[test]
+fn c_l01_lifecycle_changes_produce_nothing() {
+    for mut h in [
+        H::new(true),
+        H::initialized(true),
+        H::logged_in(),
+        H::presence_connected(),
+        H::terms_shown(),
+        H::one_click_running(),
+        H::exited(),
+    ] {
+        let before = h.state().clone();
+        for l in [
+            Lifecycle::Background,
+            Lifecycle::Foreground,
+            Lifecycle::Background,
+            Lifecycle::Terminate,
+        ] {
+            h.c.handle_lifecycle(l);
+            h.assert_rows(&["C-L01"]);
+            assert_eq!(drain(&mut h.c), vec![]);
+            assert_eq!(h.state(), &before);
+        }
+    }
+}
+
+// ---- against a real SDK core ----------------------------------------------------------------
+
+/// A controller wired to an SDK core; the test plays the server.
+struct World {
+    ctl: Controller,
+    sdk: Sdk,
+    now: u64,
+    /// Every controller output, in order.
+    ctl_out: Vec<ControllerOutput>,
+    /// Every frame the SDK sent.
+    sent: Vec<ClientFrame>,
+    /// Every event the SDK delivered.
+    events: Vec<Event>,
+}
+
+impl World {
+    fn new(custom_ui: bool) -> World {
+        World {
+            ctl: Controller::new(cfg(custom_ui)),
+            sdk: Sdk::default(),
+            now: 0,
+            ctl_out: Vec::new(),
+            sent: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Feeds controller calls to the SDK and SDK events to the controller until quiet.
+    fn settle(&mut self) {
+        for _ in 0..1000 {
+            if let Some(o) = self.ctl.poll_output() {
+                self.ctl_out.push(o.clone());
+                if let ControllerOutput::Call(c) = o {
+                    // refusals come back as events
+                    let _ = self
+                        .sdk
+                        .handle_input(Instant::from_millis(self.now), Input::Api(c));
+                }
+                continue;
+            }
+            match self.sdk.poll_output() {
+                Output::Event(e) => {
+                    self.events.push(e.clone());
+                    self.ctl.handle_event(&e);
+                }
+                Output::Transmit(f) => self.sent.push(f),
+                Output::Connect => {}
+                Output::Timeout(_) => return,
+            }
+        }
+        panic!("never settles");
+    }
+
+    fn user(&mut self, intent: UserIntent) {
+        self.ctl.handle_user(intent).unwrap();
+        self.settle();
+    }
+
+    fn server(&mut self, f: ServerFrame) {
+        self.sdk
+            .handle_input(Instant::from_millis(self.now), Input::Frame(f))
+            .unwrap();
+        self.settle();
+    }
+
+    fn calls(&self) -> Vec<ApiCall> {
+        self.ctl_out
+            .iter()
+            .filter_map(|o| match o {
+                ControllerOutput::Call(c) => Some(c.clone()),
+                ControllerOutput::Ui(_) => None,
+            })
+            .collect()
+    }
+
+    fn shown_keys(&self) -> Vec<String> {
+        self.ctl_out
+            .iter()
+            .filter_map(|o| match o {
+                ControllerOutput::Ui(UiDirective::Show {
+                    element: UiElement::SessionKey,
+                    key,
+                }) => key.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn settings() -> ServerFrame {
+    ServerFrame::Settings {
+        v: PROTOCOL_VERSION,
+        key_length: 4,
+    }
+}
+
+/// C-U01, C-E01, C-U10, C-E10: the pre-login journey against the SDK: the manual key is
+/// shown.
+#[test]
+fn c_u10_journey_prelogin_manual_key_is_shown() {
+    let mut w = World::new(true);
+    w.user(UserIntent::Launch);
+    w.server(settings());
+    w.user(UserIntent::TapCobrowse);
+    assert_eq!(
+        w.sent.last(),
+        Some(&ClientFrame::StartSession { key: None })
+    );
+    w.server(ServerFrame::SessionStarted {
+        sessionkey: KEY.into(),
+    });
+    assert_eq!(w.shown_keys(), vec![KEY.to_owned()]);
+    assert_eq!(
+        w.calls(),
+        vec![
+            ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
+            ApiCall::SetDefaultUi { enabled: false },
+            ApiCall::StartSession {
+                key: StartKey::Random
+            },
+        ]
+    );
+}
+
+/// C-U20, C-E02, C-E22, C-U30, C-E10: the one-click journey against the SDK: consent
+/// order, the visitor id as key, never shown.
+#[test]
+fn c_u30_journey_one_click_against_the_sdk() {
+    let mut w = World::new(true);
+    w.user(UserIntent::Launch);
+    w.server(settings());
+    w.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    w.server(settings());
+    w.server(ServerFrame::PresenceConnected {});
+    w.server(ServerFrame::PresenceShowTerms { request_id: 3 });
+    w.user(UserIntent::AcceptTerms);
+    w.server(ServerFrame::SessionStarted {
+        sessionkey: VID.into(),
+    });
+    assert_eq!(
+        w.calls(),
+        vec![
+            ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
+            ApiCall::SetDefaultUi { enabled: false },
+            ApiCall::InitVisitor(InitParams::identified(GROUP, VID)),
+            ApiCall::PresenceConnect,
+            ApiCall::PresenceSetDefaultUi { enabled: false },
+            ApiCall::terms(TermsStatus::Displayed),
+            ApiCall::terms(TermsStatus::Accepted),
+            ApiCall::StartSession {
+                key: StartKey::VisitorId
+            },
+        ]
+    );
+    assert!(
+        !w.events.iter().any(|e| matches!(
+            e,
+            Event::InvalidState { .. } | Event::InvalidParameter { .. }
+        )),
+        "no call refused: {:?}",
+        w.events
+    );
+    assert_eq!(
+        w.sent.last(),
+        Some(&ClientFrame::StartSession {
+            key: Some(VID.into())
+        })
+    );
+    assert!(
+        w.shown_keys().is_empty(),
+        "the one-click key is never shown"
+    );
+    assert!(w.ctl_out.contains(&show(UiElement::SessionIndicator)));
+    // logout: presence_disconnect, then init_visitor without the visitor id, both accepted
+    w.server(ServerFrame::SessionEnded {
+        reason: "agent_ended".into(),
+    });
+    let n = w.calls().len();
+    w.user(UserIntent::Logout);
+    assert_eq!(
+        w.calls()[n..],
+        [
+            ApiCall::PresenceDisconnect,
+            ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
+        ]
+    );
+    assert!(!w.events.iter().any(|e| matches!(
+        e,
+        Event::InvalidState { .. } | Event::InvalidParameter { .. }
+    )));
+}

@@ -1,0 +1,3046 @@
+//! One test (or more) per row of the SDK core's transition table (the `S-…` IDs in the
+//! comments of `src/sdk.rs`). Each test drives a [`Sdk`] to the row's source state, feeds the
+//! row's input and checks everything the row promises: the outputs in order (events with their
+//! Glance codes and properties, frames, `Output::Connect`), the resulting state (phase,
+//! session, presence, link, armed timers) and, for refusals, the exact error, the queued
+//! `EventInvalidState` / `EventInvalidParameter` and a state equal to the one before.
+//!
+//! Time is the `Instant` we pass in; nothing here reads a clock.
+
+use cobrowse_visitor_core::sdk::{
+    AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Ready, Session, Settings, State,
+    Terms,
+};
+use cobrowse_visitor_core::timers::Timer;
+use cobrowse_visitor_core::{
+    ApiCall, ApiError, ClientFrame, Error, Event, FrameError, InitParams, Input, Instant, KeyType,
+    Lifecycle, NetworkChange, Output, ParameterError, ProtocolError, Sdk, SdkConfig, ServerFrame,
+    StartKey, TermsStatus, PROTOCOL_VERSION,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+const GROUP: u32 = 19921;
+const OTHER_GROUP: u32 = 20393;
+const VID: &str = "cust-42";
+const KEY: &str = "4821";
+const WHY_DISPLAYED: &str = "no terms request is waiting to be displayed";
+const WHY_ANSWER: &str = "terms must be displayed first, and each request answered once";
+
+// ---- harness --------------------------------------------------------------------------------
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// Polls until `Output::Timeout`; returns everything before it.
+fn drain(sdk: &mut Sdk) -> Vec<Output> {
+    let mut outs = Vec::new();
+    for _ in 0..1000 {
+        match sdk.poll_output() {
+            Output::Timeout(next) => {
+                assert_eq!(
+                    next,
+                    sdk.state().timers.next(),
+                    "Timeout carries the next deadline"
+                );
+                return outs;
+            }
+            o => outs.push(o),
+        }
+    }
+    panic!("the output queue never ends");
+}
+
+fn ev(e: Event) -> Output {
+    Output::Event(e)
+}
+
+fn tx(f: ClientFrame) -> Output {
+    Output::Transmit(f)
+}
+
+fn init_frame(p: &InitParams) -> ClientFrame {
+    ClientFrame::Init {
+        v: PROTOCOL_VERSION,
+        group_id: p.group_id,
+        token: p.token.clone(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        visitor_id: p.visitor_id.clone(),
+    }
+}
+
+fn settings(key_length: u8) -> ServerFrame {
+    ServerFrame::Settings {
+        v: PROTOCOL_VERSION,
+        key_length,
+    }
+}
+
+fn init(p: InitParams) -> ApiCall {
+    ApiCall::InitVisitor(p)
+}
+
+fn start(key: StartKey) -> ApiCall {
+    ApiCall::StartSession { key }
+}
+
+fn terms(status: TermsStatus) -> ApiCall {
+    ApiCall::terms(status)
+}
+
+fn terms_frame(status: &str, request_id: u64) -> ClientFrame {
+    let mut map = BTreeMap::new();
+    map.insert("status".to_owned(), status.to_owned());
+    ClientFrame::PresenceSignal {
+        event: "terms".to_owned(),
+        map,
+        request_id: Some(request_id),
+    }
+}
+
+fn presence_connect_frame() -> ClientFrame {
+    ClientFrame::PresenceConnect {
+        visitor_id: VID.to_owned(),
+    }
+}
+
+fn props(e: &Event) -> Vec<(&'static str, String)> {
+    e.properties().into_iter().collect()
+}
+
+/// The row that refuses `call` with `err`, from spec.md §5.1 and §9.
+fn refusal_row(call: &ApiCall, err: &ApiError) -> &'static str {
+    match (call, err) {
+        (_, ApiError::Terminated) => "S-A90",
+        (_, ApiError::NotInitialized) => "S-A91",
+        (_, ApiError::InitPending) => "S-A92",
+        (ApiCall::InitVisitor(_), ApiError::InvalidParameter(_)) => "S-A06",
+        (ApiCall::StartSession { .. }, ApiError::InvalidParameter(_)) => "S-A25",
+        (ApiCall::PresenceSignalAgent { .. }, ApiError::InvalidParameter(_)) => "S-A57",
+        (_, ApiError::GroupIdMismatch { .. }) => "S-A02",
+        (_, ApiError::VisitorIdChangeWithPresence) => "S-A05",
+        (ApiCall::StartSession { .. }, ApiError::SessionActive(_)) => "S-A21",
+        (ApiCall::EndSession, ApiError::SessionActive(_)) => "S-A33",
+        (_, ApiError::NoSession) => "S-A32",
+        (_, ApiError::ConsentRequired) => "S-A24",
+        (_, ApiError::NoVisitorId) => "S-A41",
+        (_, ApiError::PresenceActive(_)) => "S-A42",
+        (ApiCall::PresenceSignalAgent { .. }, ApiError::PresenceNotConnected) => "S-A51",
+        (ApiCall::PresenceDisconnect, ApiError::PresenceNotConnected) => "S-A61",
+        (
+            _,
+            ApiError::TermsOutOfOrder {
+                status: "displayed",
+                ..
+            },
+        ) => "S-A55",
+        (_, ApiError::TermsOutOfOrder { .. }) => "S-A56",
+        other => panic!("no row refuses {other:?}"),
+    }
+}
+
+/// The row that refuses a frame with `err` (spec.md §5.2).
+fn frame_refusal_row(err: &ProtocolError) -> &'static str {
+    match err {
+        ProtocolError::Frame(_) => "S-F98",
+        ProtocolError::KeyNotNumeric => "S-F16",
+        ProtocolError::KeyMismatch => "S-F15",
+        ProtocolError::UnexpectedFrame { .. } => "S-F99",
+    }
+}
+
+/// An SDK and the caller's clock.
+struct H {
+    sdk: Sdk,
+    now: u64,
+}
+
+impl H {
+    fn new() -> H {
+        H::with(SdkConfig::default())
+    }
+
+    fn with(config: SdkConfig) -> H {
+        H {
+            sdk: Sdk::new(config),
+            now: 0,
+        }
+    }
+
+    fn at(&self) -> Instant {
+        t(self.now)
+    }
+
+    fn step(&mut self, input: Input) -> (Result<(), Error>, Vec<Output>) {
+        let r = self.sdk.handle_input(self.at(), input);
+        (r, drain(&mut self.sdk))
+    }
+
+    fn ok(&mut self, input: Input) -> Vec<Output> {
+        let (r, outs) = self.step(input);
+        assert_eq!(r, Ok(()), "input accepted");
+        outs
+    }
+
+    fn api(&mut self, call: ApiCall) -> Vec<Output> {
+        self.ok(Input::Api(call))
+    }
+
+    fn recv(&mut self, f: ServerFrame) -> Vec<Output> {
+        self.ok(Input::Frame(f))
+    }
+
+    fn life(&mut self, l: Lifecycle) -> Vec<Output> {
+        self.ok(Input::Lifecycle(l))
+    }
+
+    fn net(&mut self, n: NetworkChange) -> Vec<Output> {
+        self.ok(Input::Network(n))
+    }
+
+    /// Moves the clock `ms` on and fires what is due.
+    fn advance(&mut self, ms: u64) -> Vec<Output> {
+        self.now += ms;
+        self.ok(Input::Timeout)
+    }
+
+    fn state(&self) -> &State {
+        self.sdk.state()
+    }
+
+    /// The rows the last input went through (`Sdk::last_rows`).
+    fn rows(&self) -> Vec<&'static str> {
+        self.sdk.last_rows().to_vec()
+    }
+
+    #[track_caller]
+    fn assert_rows(&self, expected: &[&str]) {
+        assert_eq!(self.rows(), expected, "rows of the last input");
+    }
+
+    fn ready(&self) -> &Ready {
+        match &self.state().phase {
+            Phase::Ready(r) => r,
+            p => panic!("expected ready, got {}", p.name()),
+        }
+    }
+
+    fn session(&self) -> &Session {
+        &self.ready().session
+    }
+
+    fn presence(&self) -> &Presence {
+        &self.ready().presence
+    }
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.state().timers.deadline(timer)
+    }
+
+    fn after(&self, ms: u64) -> Option<Instant> {
+        Some(t(self.now + ms))
+    }
+
+    /// A refused API call: exactly this error, exactly one queued event, state unchanged.
+    #[track_caller]
+    fn refuse(&mut self, call: ApiCall, err: ApiError) -> Event {
+        let before = self.state().clone();
+        let row = refusal_row(&call, &err);
+        let (r, outs) = self.step(Input::Api(call));
+        assert_eq!(r, Err(Error::Api(err)));
+        assert_eq!(self.state(), &before, "a refused call changes nothing");
+        self.assert_rows(&[row]);
+        match outs.as_slice() {
+            [Output::Event(e)] => e.clone(),
+            other => panic!("a refused call queues exactly one event, got {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn refuse_state(&mut self, call: ApiCall, err: ApiError, code: &'static str) {
+        let name = call.name();
+        let e = self.refuse(call, err);
+        assert_eq!(e.code(), "EventInvalidState");
+        assert_eq!(e, Event::InvalidState { call: name, code });
+        assert_eq!(
+            props(&e),
+            vec![("call", name.to_owned()), ("error", code.to_owned())]
+        );
+    }
+
+    #[track_caller]
+    fn refuse_param(&mut self, call: ApiCall, err: ApiError, code: &'static str) {
+        let name = call.name();
+        let e = self.refuse(call, err);
+        assert_eq!(e.code(), "EventInvalidParameter");
+        assert_eq!(e, Event::InvalidParameter { call: name, code });
+    }
+
+    /// A refused server frame: exactly this error, no output, state unchanged.
+    #[track_caller]
+    fn refuse_frame(&mut self, f: ServerFrame, err: ProtocolError) {
+        let before = self.state().clone();
+        let row = frame_refusal_row(&err);
+        let (r, outs) = self.step(Input::Frame(f));
+        assert_eq!(r, Err(Error::Protocol(err)));
+        self.assert_rows(&[row]);
+        assert_eq!(outs, vec![]);
+        assert_eq!(self.state(), &before, "a refused frame changes nothing");
+    }
+
+    // ---- source states ----
+
+    /// `init_visitor` at 0 ms, settings (key length 4) at 100 ms.
+    fn initialized_with(p: InitParams) -> H {
+        let mut h = H::new();
+        h.api(init(p));
+        h.now = 100;
+        h.recv(settings(4));
+        h
+    }
+
+    fn ready_anonymous() -> H {
+        H::initialized_with(InitParams::anonymous(GROUP))
+    }
+
+    fn identified() -> H {
+        H::initialized_with(InitParams::identified(GROUP, VID))
+    }
+
+    fn presence_connecting() -> H {
+        let mut h = H::identified();
+        h.now += 10;
+        h.api(ApiCall::PresenceConnect);
+        h
+    }
+
+    fn presence_connected() -> H {
+        let mut h = H::presence_connecting();
+        h.now += 10;
+        h.recv(ServerFrame::PresenceConnected {});
+        h
+    }
+
+    fn terms_shown(request_id: u64) -> H {
+        let mut h = H::presence_connected();
+        h.now += 10;
+        h.recv(ServerFrame::PresenceShowTerms { request_id });
+        h
+    }
+
+    fn terms_displayed(request_id: u64) -> H {
+        let mut h = H::terms_shown(request_id);
+        h.api(terms(TermsStatus::Displayed));
+        h
+    }
+
+    fn terms_accepted(request_id: u64) -> H {
+        let mut h = H::terms_displayed(request_id);
+        h.api(terms(TermsStatus::Accepted));
+        h
+    }
+
+    fn starting_random() -> H {
+        let mut h = H::ready_anonymous();
+        h.now += 10;
+        h.api(start(StartKey::Random));
+        h
+    }
+
+    fn running_random() -> H {
+        let mut h = H::starting_random();
+        h.now += 10;
+        h.recv(ServerFrame::SessionStarted {
+            sessionkey: KEY.into(),
+        });
+        h
+    }
+
+    fn ending_random() -> H {
+        let mut h = H::running_random();
+        h.now += 10;
+        h.api(ApiCall::EndSession);
+        h
+    }
+
+    /// Logged in, presence connected, and a manual (random key) session running.
+    fn running_with_presence() -> H {
+        let mut h = H::presence_connected();
+        h.now += 10;
+        h.api(start(StartKey::Random));
+        h.recv(ServerFrame::SessionStarted {
+            sessionkey: KEY.into(),
+        });
+        h
+    }
+
+    fn running_random_key(&self) -> Session {
+        Session::Running {
+            key: KEY.into(),
+            keytype: KeyType::Random,
+            guests: 0,
+        }
+    }
+}
+
+// ---- S-A: API calls -------------------------------------------------------------------------
+
+/// S-A01: the first `init_visitor` sends `init` and waits for the settings lookup.
+#[test]
+fn s_a01_first_init_sends_init_and_arms_the_lookup() {
+    let mut h = H::new();
+    let p = InitParams::anonymous(GROUP);
+    let outs = h.api(init(p.clone()));
+    h.assert_rows(&["S-A01"]);
+    assert_eq!(
+        outs,
+        vec![tx(ClientFrame::Init {
+            v: 1,
+            group_id: GROUP,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: None,
+        })]
+    );
+    assert_eq!(h.state().phase, Phase::Initializing { visitor: p });
+    assert_eq!(h.deadline(Timer::InitLookup), Some(t(10_000)));
+    assert_eq!(h.state().timers.armed().count(), 1);
+    assert_eq!(h.sdk.poll_output(), Output::Timeout(Some(t(10_000))));
+}
+
+/// S-A06: every field is checked (§3.3); a bad one is `EventInvalidParameter` and nothing
+/// changes, before the first init and after it.
+#[test]
+fn s_a06_init_fields_are_validated() {
+    let bad = |f: &dyn Fn(&mut InitParams)| {
+        let mut p = InitParams::identified(GROUP, VID);
+        f(&mut p);
+        p
+    };
+    let cases: Vec<(InitParams, ParameterError)> = vec![
+        (InitParams::anonymous(0), ParameterError::GroupId),
+        (
+            bad(&|p| p.visitor_id = Some(String::new())),
+            ParameterError::VisitorId,
+        ),
+        (
+            bad(&|p| p.visitor_id = Some("a".repeat(63))),
+            ParameterError::VisitorId,
+        ),
+        (
+            bad(&|p| p.visitor_id = Some("cust 42".into())),
+            ParameterError::VisitorId,
+        ),
+        (
+            bad(&|p| p.visitor_id = Some("cust.42".into())),
+            ParameterError::VisitorId,
+        ),
+        (
+            bad(&|p| p.visitor_id = Some("cüst".into())),
+            ParameterError::VisitorId,
+        ),
+        (bad(&|p| p.name = "n".repeat(64)), ParameterError::Name),
+        (bad(&|p| p.email = "e".repeat(128)), ParameterError::Email),
+        (bad(&|p| p.phone = "1".repeat(32)), ParameterError::Phone),
+        (bad(&|p| p.token = "k".repeat(1025)), ParameterError::Token),
+    ];
+    for (p, err) in cases {
+        let mut pending = H::new();
+        pending.api(init(InitParams::anonymous(GROUP)));
+        for mut h in [H::new(), pending, H::running_with_presence()] {
+            h.refuse_param(
+                init(p.clone()),
+                ApiError::InvalidParameter(err),
+                "invalid_parameter",
+            );
+        }
+    }
+    // a bad field is reported as such even with another group id (S-A06 before S-A02)
+    let mut h = H::ready_anonymous();
+    let mut p = InitParams::anonymous(OTHER_GROUP);
+    p.phone = "1".repeat(32);
+    h.refuse_param(
+        init(p),
+        ApiError::InvalidParameter(ParameterError::Phone),
+        "invalid_parameter",
+    );
+    // the limits themselves are fine (lengths in characters)
+    let mut p = InitParams::identified(GROUP, format!("{}-_~", "a".repeat(59)));
+    p.name = "é".repeat(63);
+    p.email = "e".repeat(127);
+    p.phone = "1".repeat(31);
+    p.token = "k".repeat(1024);
+    let mut h = H::new();
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A01"]);
+}
+
+/// S-A02: the group id is fixed by the first `init_visitor`, pending or completed.
+#[test]
+fn s_a02_second_group_id_is_refused_and_changes_nothing() {
+    let mismatch = ApiError::GroupIdMismatch {
+        expected: GROUP,
+        got: OTHER_GROUP,
+    };
+    // while the first init is pending
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.refuse_param(
+        init(InitParams::anonymous(OTHER_GROUP)),
+        mismatch.clone(),
+        "group_id_mismatch",
+    );
+    // once ready, with a session running and presence connected (S-A02 before S-A05)
+    let mut h = H::running_with_presence();
+    for p in [
+        InitParams::identified(OTHER_GROUP, VID),
+        InitParams::anonymous(OTHER_GROUP),
+    ] {
+        h.refuse_param(init(p), mismatch.clone(), "group_id_mismatch");
+    }
+    // the first group id is still accepted
+    let p = InitParams::identified(GROUP, VID);
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A04"]);
+}
+
+/// S-A03: init again before the first completed: the latest parameters win.
+#[test]
+fn s_a03_init_while_initializing_replaces_the_parameters() {
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.now = 3_000;
+    let p = InitParams::identified(GROUP, VID);
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A03"]);
+    assert_eq!(h.state().phase, Phase::Initializing { visitor: p.clone() });
+    assert_eq!(h.deadline(Timer::InitLookup), Some(t(13_000)));
+    h.now = 3_050;
+    assert_eq!(
+        h.recv(settings(6)),
+        vec![ev(Event::VisitorInitialized {
+            settings_loaded: true
+        })]
+    );
+    assert_eq!(h.ready().visitor, p);
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+}
+
+/// S-A04: re-init with the visitor id keeps the running session, presence and settings
+/// until the lookup answers.
+#[test]
+fn s_a04_reinit_keeps_session_and_presence() {
+    let mut h = H::running_with_presence();
+    let before = h.ready().clone();
+    h.now += 1_000;
+    let mut p = InitParams::identified(GROUP, VID);
+    p.name = "Ann".into();
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A04"]);
+    let r = h.ready();
+    assert_eq!(r.visitor, p);
+    assert_eq!(r.lookup, Lookup::Pending);
+    assert_eq!(r.session, before.session);
+    assert_eq!(r.presence, before.presence);
+    assert_eq!(r.settings, before.settings);
+    assert_eq!(h.deadline(Timer::InitLookup), h.after(10_000));
+    // the lookup answers: EventVisitorInitialized again, still the same session and presence
+    h.now += 20;
+    assert_eq!(
+        h.recv(settings(6)),
+        vec![ev(Event::VisitorInitialized {
+            settings_loaded: true
+        })]
+    );
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+}
+
+/// S-A04: logging in (re-init with a visitor id) during an anonymous session keeps it.
+#[test]
+fn s_a04_login_during_an_anonymous_session_keeps_it_running() {
+    let mut h = H::running_random();
+    let p = InitParams::identified(GROUP, VID);
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A04"]);
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.ready().visitor.visitor_id.as_deref(), Some(VID));
+    h.recv(settings(4));
+    // presence now possible
+    assert_eq!(
+        h.api(ApiCall::PresenceConnect),
+        vec![tx(presence_connect_frame())]
+    );
+    assert_eq!(h.session(), &h.running_random_key());
+}
+
+/// S-A05: the visitor id cannot change while presence is on.
+#[test]
+fn s_a05_visitor_id_change_with_presence_is_refused() {
+    for mut h in [H::presence_connecting(), H::presence_connected()] {
+        h.refuse_state(
+            init(InitParams::anonymous(GROUP)),
+            ApiError::VisitorIdChangeWithPresence,
+            "visitor_id_change_with_presence",
+        );
+        h.refuse_state(
+            init(InitParams::identified(GROUP, "someone-else")),
+            ApiError::VisitorIdChangeWithPresence,
+            "visitor_id_change_with_presence",
+        );
+    }
+    // suspended presence is still on
+    let mut h = H::presence_connected();
+    h.life(Lifecycle::Background);
+    h.advance(60_000);
+    assert_eq!(h.presence(), &Presence::Suspended);
+    h.refuse_state(
+        init(InitParams::anonymous(GROUP)),
+        ApiError::VisitorIdChangeWithPresence,
+        "visitor_id_change_with_presence",
+    );
+    // after presence_disconnect it is allowed
+    h.api(ApiCall::PresenceDisconnect);
+    let p = InitParams::anonymous(GROUP);
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&["S-A04"]);
+}
+
+/// S-A90: after terminate every call is refused with `terminated`, even a malformed one.
+#[test]
+fn s_a90_every_call_after_terminate_is_refused() {
+    for mut h in [H::new(), H::running_with_presence()] {
+        h.life(Lifecycle::Terminate);
+        let mut bad_init = InitParams::anonymous(0);
+        bad_init.name = "n".repeat(64);
+        for call in [
+            init(InitParams::anonymous(GROUP)),
+            init(bad_init),
+            ApiCall::SetDefaultUi { enabled: false },
+            ApiCall::PresenceSetDefaultUi { enabled: false },
+            start(StartKey::Random),
+            start(StartKey::Custom("a b".into())),
+            ApiCall::EndSession,
+            ApiCall::PresenceConnect,
+            terms(TermsStatus::Displayed),
+            ApiCall::PresenceSignalAgent {
+                event: String::new(),
+                map: BTreeMap::new(),
+            },
+            ApiCall::PresenceDisconnect,
+        ] {
+            h.refuse_state(call, ApiError::Terminated, "terminated");
+        }
+    }
+}
+
+/// S-A91: before the first `init_visitor` every other call is `not_initialized` (S-A91 comes
+/// before the parameter rows S-A25 and S-A57).
+#[test]
+fn s_a91_calls_before_init_are_not_initialized() {
+    let mut h = H::new();
+    for call in [
+        ApiCall::SetDefaultUi { enabled: false },
+        ApiCall::PresenceSetDefaultUi { enabled: false },
+        start(StartKey::Random),
+        start(StartKey::VisitorId),
+        start(StartKey::Custom("a b".into())),
+        ApiCall::EndSession,
+        ApiCall::PresenceConnect,
+        terms(TermsStatus::Displayed),
+        ApiCall::PresenceSignalAgent {
+            event: String::new(),
+            map: BTreeMap::new(),
+        },
+        ApiCall::PresenceDisconnect,
+    ] {
+        h.refuse_state(call, ApiError::NotInitialized, "not_initialized");
+    }
+    assert_eq!(h.state().phase, Phase::Uninitialized);
+}
+
+/// S-A92: while the first init is pending, sessions and presence are `init_pending`; the UI
+/// flags are not (S-A10, S-A11).
+#[test]
+fn s_a92_calls_while_initializing_are_init_pending() {
+    let mut h = H::new();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    for call in [
+        start(StartKey::Random),
+        start(StartKey::VisitorId),
+        start(StartKey::Custom("a b".into())),
+        ApiCall::EndSession,
+        ApiCall::PresenceConnect,
+        terms(TermsStatus::Accepted),
+        ApiCall::PresenceSignalAgent {
+            event: String::new(),
+            map: BTreeMap::new(),
+        },
+        ApiCall::PresenceDisconnect,
+    ] {
+        h.refuse_state(call, ApiError::InitPending, "init_pending");
+    }
+    assert_eq!(h.api(ApiCall::SetDefaultUi { enabled: false }), vec![]);
+    h.assert_rows(&["S-A10"]);
+    assert_eq!(
+        h.api(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        vec![]
+    );
+    h.assert_rows(&["S-A11"]);
+}
+
+/// S-A10: `set_default_ui` records the flag; nothing else.
+#[test]
+fn s_a10_set_default_ui() {
+    let mut h = H::new();
+    assert!(h.state().default_ui);
+    h.api(init(InitParams::anonymous(GROUP)));
+    assert_eq!(h.api(ApiCall::SetDefaultUi { enabled: false }), vec![]);
+    h.assert_rows(&["S-A10"]);
+    assert!(!h.state().default_ui);
+    assert!(h.state().presence_default_ui);
+    h.recv(settings(4));
+    let before = h.state().clone();
+    assert_eq!(h.api(ApiCall::SetDefaultUi { enabled: true }), vec![]);
+    h.assert_rows(&["S-A10"]);
+    assert_eq!(
+        h.state(),
+        &State {
+            default_ui: true,
+            ..before
+        }
+    );
+}
+
+/// S-A11: `presence_set_default_ui` records the flag; nothing else, presence or not.
+#[test]
+fn s_a11_presence_set_default_ui() {
+    let mut h = H::presence_connected();
+    let before = h.state().clone();
+    assert_eq!(
+        h.api(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        vec![]
+    );
+    h.assert_rows(&["S-A11"]);
+    assert_eq!(
+        h.state(),
+        &State {
+            presence_default_ui: false,
+            ..before
+        }
+    );
+    let mut h = H::ready_anonymous();
+    assert_eq!(
+        h.api(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        vec![]
+    );
+    assert!(!h.state().presence_default_ui);
+    assert!(h.state().default_ui);
+}
+
+/// S-A20: `start_session(GLANCE_KEYTYPE_RANDOM)` asks for a random key (`key: null`).
+#[test]
+fn s_a20_random_key_start() {
+    let mut h = H::ready_anonymous();
+    h.now = 500;
+    assert_eq!(
+        h.api(start(StartKey::Random)),
+        vec![tx(ClientFrame::StartSession { key: None })]
+    );
+    h.assert_rows(&["S-A20"]);
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::Random
+        }
+    );
+    assert_eq!(h.deadline(Timer::SessionStart), Some(t(15_500)));
+    // logged in and connected to presence, a manual start still asks for a random key and
+    // leaves the terms alone
+    let mut h = H::terms_displayed(4);
+    assert_eq!(
+        h.api(start(StartKey::Random)),
+        vec![tx(ClientFrame::StartSession { key: None })]
+    );
+    h.assert_rows(&["S-A20"]);
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::Random
+        }
+    );
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Displayed { request_id: 4 }
+        }
+    );
+}
+
+/// S-A20: a custom key is sent as is; the session comes up with it.
+#[test]
+fn s_a20_custom_key_start() {
+    let mut h = H::ready_anonymous();
+    let k = "my-Key_09";
+    assert_eq!(
+        h.api(start(StartKey::Custom(k.into()))),
+        vec![tx(ClientFrame::StartSession {
+            key: Some(k.into())
+        })]
+    );
+    h.assert_rows(&["S-A20"]);
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::Custom(k.into())
+        }
+    );
+    let outs = h.recv(ServerFrame::SessionStarted {
+        sessionkey: k.into(),
+    });
+    let e = Event::ConnectedToSession {
+        sessionkey: k.into(),
+        keytype: KeyType::Custom,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(
+        props(&e),
+        vec![
+            ("keytype", "custom".to_owned()),
+            ("sessionkey", k.to_owned())
+        ]
+    );
+}
+
+/// S-A25: a custom key is 1–63 base64url characters; anything else is
+/// `EventInvalidParameter` and nothing changes.
+#[test]
+fn s_a25_custom_key_must_be_base64url_up_to_63() {
+    for mut h in [H::ready_anonymous(), H::terms_accepted(1)] {
+        for bad in [
+            String::new(),
+            "k".repeat(64),
+            "a~b".into(),
+            "a b".into(),
+            "a+b".into(),
+            "a/b".into(),
+            "ab==".into(),
+            "clé".into(),
+        ] {
+            h.refuse_param(
+                start(StartKey::Custom(bad)),
+                ApiError::InvalidParameter(ParameterError::SessionKey),
+                "invalid_parameter",
+            );
+        }
+    }
+    let mut h = H::ready_anonymous();
+    let longest = "k".repeat(63);
+    assert_eq!(
+        h.api(start(StartKey::Custom(longest.clone()))),
+        vec![tx(ClientFrame::StartSession { key: Some(longest) })]
+    );
+    h.assert_rows(&["S-A20"]);
+}
+
+/// S-A21: start while a session is starting, running or ending is `EventInvalidState`
+/// (before the key is looked at).
+#[test]
+fn s_a21_start_while_a_session_is_active_is_invalid_state() {
+    for (mut h, name) in [
+        (H::starting_random(), "starting"),
+        (H::running_random(), "running"),
+        (H::ending_random(), "ending"),
+    ] {
+        for key in [
+            StartKey::Random,
+            StartKey::VisitorId,
+            StartKey::Custom("abc".into()),
+            StartKey::Custom("not a key".into()),
+        ] {
+            h.refuse_state(start(key), ApiError::SessionActive(name), "session_active");
+        }
+    }
+    // also for the one-click form while a one-click session starts
+    let mut h = H::terms_accepted(7);
+    h.api(start(StartKey::VisitorId));
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::SessionActive("starting"),
+        "session_active",
+    );
+    // a manual session running does not use up a pending consent
+    let mut h = H::terms_accepted(7);
+    h.api(start(StartKey::Random));
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::SessionActive("starting"),
+        "session_active",
+    );
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Accepted { request_id: 7 }
+        }
+    );
+}
+
+/// S-A22: `start_session()` without a visitor id asks for a random key.
+#[test]
+fn s_a22_no_argument_without_visitor_id_is_a_random_key() {
+    let mut h = H::ready_anonymous();
+    assert_eq!(
+        h.api(start(StartKey::VisitorId)),
+        vec![tx(ClientFrame::StartSession { key: None })]
+    );
+    h.assert_rows(&["S-A22", "S-A20"]);
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::Random
+        }
+    );
+    assert_eq!(h.deadline(Timer::SessionStart), h.after(15_000));
+    assert_eq!(
+        h.recv(ServerFrame::SessionStarted {
+            sessionkey: "123456".into()
+        }),
+        vec![ev(Event::ConnectedToSession {
+            sessionkey: "123456".into(),
+            keytype: KeyType::Random
+        })]
+    );
+}
+
+/// S-A23: `start_session()` with a visitor id after `accepted`: the visitor id is the key,
+/// and the consent is used up.
+#[test]
+fn s_a23_one_click_start_after_accepted_uses_the_visitor_id() {
+    let mut h = H::terms_accepted(7);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Accepted { request_id: 7 }
+        }
+    );
+    h.now += 10;
+    assert_eq!(
+        h.api(start(StartKey::VisitorId)),
+        vec![tx(ClientFrame::StartSession {
+            key: Some(VID.into())
+        })]
+    );
+    h.assert_rows(&["S-A23", "S-A20"]);
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::VisitorId(VID.into())
+        }
+    );
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    assert_eq!(h.deadline(Timer::SessionStart), h.after(15_000));
+    let e = Event::ConnectedToSession {
+        sessionkey: VID.into(),
+        keytype: KeyType::VisitorId,
+    };
+    assert_eq!(
+        h.recv(ServerFrame::SessionStarted {
+            sessionkey: VID.into()
+        }),
+        vec![ev(e.clone())]
+    );
+    assert_eq!(props(&e)[0], ("keytype", "visitor_id".to_owned()));
+    // the consent was for one session only
+    h.recv(ServerFrame::SessionEnded {
+        reason: "agent_ended".into(),
+    });
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::ConsentRequired,
+        "consent_required",
+    );
+}
+
+/// S-A24: `start_session()` with a visitor id needs accepted terms for the pending request.
+#[test]
+fn s_a24_one_click_start_without_consent_is_invalid_state() {
+    let declined = {
+        let mut h = H::terms_displayed(7);
+        h.api(terms(TermsStatus::Declined));
+        h
+    };
+    let blurred = {
+        let mut h = H::presence_connected();
+        h.recv(ServerFrame::PresenceBlur {});
+        h
+    };
+    let replaced = {
+        let mut h = H::terms_accepted(7);
+        h.recv(ServerFrame::PresenceShowTerms { request_id: 8 });
+        h
+    };
+    let link_down = {
+        let mut h = H::terms_accepted(7);
+        h.net(NetworkChange::Lost);
+        h
+    };
+    for mut h in [
+        H::identified(),
+        H::presence_connecting(),
+        H::presence_connected(),
+        H::terms_shown(7),
+        H::terms_displayed(7),
+        declined,
+        blurred,
+        replaced,
+        link_down,
+    ] {
+        h.refuse_state(
+            start(StartKey::VisitorId),
+            ApiError::ConsentRequired,
+            "consent_required",
+        );
+    }
+}
+
+/// S-A30: `end_session` while running: two-phase end, no event until the server confirms.
+#[test]
+fn s_a30_end_while_running_waits_for_the_server() {
+    let mut h = H::running_random();
+    h.now += 100;
+    assert_eq!(
+        h.api(ApiCall::EndSession),
+        vec![tx(ClientFrame::EndSession {})]
+    );
+    h.assert_rows(&["S-A30"]);
+    assert_eq!(
+        h.session(),
+        &Session::Ending {
+            keytype: KeyType::Random
+        }
+    );
+    assert_eq!(h.deadline(Timer::SessionEnd), h.after(5_000));
+    // the confirmation ends it
+    assert_eq!(
+        h.recv(ServerFrame::SessionEnded {
+            reason: "visitor_ended".into()
+        }),
+        vec![ev(Event::SessionEnded {
+            reason: "visitor_ended".into()
+        })]
+    );
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionEnd), None);
+}
+
+/// S-A31: `end_session` while starting abandons the start.
+#[test]
+fn s_a31_end_while_starting_abandons_it() {
+    let mut h = H::starting_random();
+    assert!(h.deadline(Timer::SessionStart).is_some());
+    h.now += 100;
+    assert_eq!(
+        h.api(ApiCall::EndSession),
+        vec![tx(ClientFrame::EndSession {})]
+    );
+    h.assert_rows(&["S-A31"]);
+    assert_eq!(
+        h.session(),
+        &Session::Ending {
+            keytype: KeyType::Random
+        }
+    );
+    assert_eq!(h.deadline(Timer::SessionStart), None);
+    assert_eq!(h.deadline(Timer::SessionEnd), h.after(5_000));
+    // a late session_started is no longer expected
+    h.refuse_frame(
+        ServerFrame::SessionStarted {
+            sessionkey: KEY.into(),
+        },
+        ProtocolError::UnexpectedFrame {
+            frame: "session_started",
+            state: "ending",
+        },
+    );
+    // a one-click start remembers its key type
+    let mut h = H::terms_accepted(3);
+    h.api(start(StartKey::VisitorId));
+    h.api(ApiCall::EndSession);
+    assert_eq!(
+        h.session(),
+        &Session::Ending {
+            keytype: KeyType::VisitorId
+        }
+    );
+}
+
+/// S-A32: `end_session` with no session is `EventInvalidState`.
+#[test]
+fn s_a32_end_without_session_is_invalid_state() {
+    for mut h in [H::ready_anonymous(), H::presence_connected()] {
+        h.refuse_state(ApiCall::EndSession, ApiError::NoSession, "no_session");
+    }
+}
+
+/// S-A33: `end_session` while already ending is `EventInvalidState`.
+#[test]
+fn s_a33_end_while_ending_is_invalid_state() {
+    let mut h = H::ending_random();
+    h.refuse_state(
+        ApiCall::EndSession,
+        ApiError::SessionActive("ending"),
+        "session_active",
+    );
+}
+
+/// S-A40: `presence_connect` with a visitor id sends the connect and waits for the answer.
+#[test]
+fn s_a40_presence_connect_with_visitor_id() {
+    let mut h = H::identified();
+    h.now = 1_000;
+    assert_eq!(
+        h.api(ApiCall::PresenceConnect),
+        vec![tx(presence_connect_frame())]
+    );
+    h.assert_rows(&["S-A40"]);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), Some(t(11_000)));
+}
+
+/// S-A43: with the link down presence waits for it; no frame is sent.
+#[test]
+fn s_a43_presence_connect_with_link_down_waits_for_the_link() {
+    let mut h = H::identified();
+    h.net(NetworkChange::Lost);
+    assert_eq!(h.api(ApiCall::PresenceConnect), vec![]);
+    h.assert_rows(&["S-A43"]);
+    assert_eq!(h.presence(), &Presence::AwaitingLink);
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    h.now += 3_000;
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(presence_connect_frame())]
+    );
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
+}
+
+/// S-A41: presence only with a visitor id.
+#[test]
+fn s_a41_presence_connect_without_visitor_id_is_invalid_state() {
+    let mut h = H::ready_anonymous();
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::NoVisitorId,
+        "no_visitor_id",
+    );
+    let mut h = H::running_random();
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::NoVisitorId,
+        "no_visitor_id",
+    );
+    // after logout (re-init without the visitor id)
+    let mut h = H::presence_connected();
+    h.api(ApiCall::PresenceDisconnect);
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::NoVisitorId,
+        "no_visitor_id",
+    );
+}
+
+/// S-A42: `presence_connect` while presence is on is `EventInvalidState`.
+#[test]
+fn s_a42_presence_connect_twice_is_invalid_state() {
+    let mut h = H::presence_connecting();
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::PresenceActive("connecting"),
+        "presence_active",
+    );
+    let mut h = H::presence_connected();
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::PresenceActive("connected"),
+        "presence_active",
+    );
+    h.recv(ServerFrame::PresenceBlur {});
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::PresenceActive("blurred"),
+        "presence_active",
+    );
+    let mut h = H::presence_connected();
+    h.net(NetworkChange::Lost);
+    h.refuse_state(
+        ApiCall::PresenceConnect,
+        ApiError::PresenceActive("awaiting_link"),
+        "presence_active",
+    );
+}
+
+/// S-A50: a signal other than `terms` passes through and leaves the terms alone.
+#[test]
+fn s_a50_other_signals_pass_through() {
+    let mut h = H::terms_shown(5);
+    let mut map = BTreeMap::new();
+    map.insert("page".to_owned(), "checkout".to_owned());
+    assert_eq!(
+        h.api(ApiCall::PresenceSignalAgent {
+            event: "visitor_page".into(),
+            map: map.clone(),
+        }),
+        vec![tx(ClientFrame::PresenceSignal {
+            event: "visitor_page".into(),
+            map,
+            request_id: None,
+        })]
+    );
+    h.assert_rows(&["S-A50"]);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Shown { request_id: 5 }
+        }
+    );
+}
+
+/// S-A57: a malformed signal is `EventInvalidParameter`, whatever presence is doing (S-A57
+/// comes before S-A51).
+#[test]
+fn s_a57_malformed_signals_are_invalid_parameter() {
+    let mut big = BTreeMap::new();
+    for i in 0..17 {
+        big.insert(format!("k{i}"), "v".to_owned());
+    }
+    let mut long_value = BTreeMap::new();
+    long_value.insert("k".to_owned(), "v".repeat(256));
+    let mut bad_status = BTreeMap::new();
+    bad_status.insert("status".to_owned(), "maybe".to_owned());
+    for mut h in [H::terms_shown(5), H::ready_anonymous()] {
+        for (event, map, err) in [
+            (String::new(), BTreeMap::new(), ParameterError::SignalEvent),
+            (
+                "e".repeat(256),
+                BTreeMap::new(),
+                ParameterError::SignalEvent,
+            ),
+            ("x".into(), big.clone(), ParameterError::SignalMap),
+            ("x".into(), long_value.clone(), ParameterError::SignalMap),
+            ("terms".into(), BTreeMap::new(), ParameterError::TermsStatus),
+            (
+                "terms".into(),
+                bad_status.clone(),
+                ParameterError::TermsStatus,
+            ),
+        ] {
+            h.refuse_param(
+                ApiCall::PresenceSignalAgent { event, map },
+                ApiError::InvalidParameter(err),
+                "invalid_parameter",
+            );
+        }
+    }
+}
+
+/// S-A51: signals need a connected presence.
+#[test]
+fn s_a51_signal_without_connected_presence_is_invalid_state() {
+    let blurred = {
+        let mut h = H::presence_connected();
+        h.recv(ServerFrame::PresenceBlur {});
+        h
+    };
+    let link_down = {
+        let mut h = H::terms_displayed(3);
+        h.net(NetworkChange::Lost);
+        h
+    };
+    for mut h in [
+        H::identified(),
+        H::presence_connecting(),
+        blurred,
+        link_down,
+    ] {
+        h.refuse_state(
+            terms(TermsStatus::Displayed),
+            ApiError::PresenceNotConnected,
+            "presence_not_connected",
+        );
+        h.refuse_state(
+            terms(TermsStatus::Accepted),
+            ApiError::PresenceNotConnected,
+            "presence_not_connected",
+        );
+        h.refuse_state(
+            ApiCall::PresenceSignalAgent {
+                event: "ping".into(),
+                map: BTreeMap::new(),
+            },
+            ApiError::PresenceNotConnected,
+            "presence_not_connected",
+        );
+    }
+}
+
+/// S-A52: `displayed` answers a shown request.
+#[test]
+fn s_a52_displayed_after_show_terms() {
+    let mut h = H::terms_shown(7);
+    assert_eq!(
+        h.api(terms(TermsStatus::Displayed)),
+        vec![tx(terms_frame("displayed", 7))]
+    );
+    h.assert_rows(&["S-A52"]);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Displayed { request_id: 7 }
+        }
+    );
+}
+
+/// S-A53: `accepted` after `displayed` records the consent.
+#[test]
+fn s_a53_accepted_after_displayed() {
+    let mut h = H::terms_displayed(7);
+    assert_eq!(
+        h.api(terms(TermsStatus::Accepted)),
+        vec![tx(terms_frame("accepted", 7))]
+    );
+    h.assert_rows(&["S-A53"]);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Accepted { request_id: 7 }
+        }
+    );
+    assert_eq!(
+        h.session(),
+        &Session::Idle,
+        "accepting does not start a session"
+    );
+}
+
+/// S-A54: `declined` after `displayed` closes the request; no session for it.
+#[test]
+fn s_a54_declined_after_displayed() {
+    let mut h = H::terms_displayed(7);
+    assert_eq!(
+        h.api(terms(TermsStatus::Declined)),
+        vec![tx(terms_frame("declined", 7))]
+    );
+    h.assert_rows(&["S-A54"]);
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::ConsentRequired,
+        "consent_required",
+    );
+}
+
+/// S-A55: `displayed` with no request waiting to be displayed is out of order.
+#[test]
+fn s_a55_displayed_without_a_shown_request_is_refused() {
+    let err = ApiError::TermsOutOfOrder {
+        status: "displayed",
+        why: WHY_DISPLAYED,
+    };
+    for mut h in [
+        H::presence_connected(),
+        H::terms_displayed(7),
+        H::terms_accepted(7),
+    ] {
+        h.refuse_state(
+            terms(TermsStatus::Displayed),
+            err.clone(),
+            "terms_out_of_order",
+        );
+    }
+}
+
+/// S-A56: an answer before `displayed`, without a request, or a second answer, is out of
+/// order: each request gets at most one answer.
+#[test]
+fn s_a56_answers_out_of_order_are_refused() {
+    let answered_declined = {
+        let mut h = H::terms_displayed(7);
+        h.api(terms(TermsStatus::Declined));
+        h
+    };
+    for mut h in [
+        H::presence_connected(),
+        H::terms_shown(7),
+        H::terms_accepted(7),
+        answered_declined,
+    ] {
+        for (status, word) in [
+            (TermsStatus::Accepted, "accepted"),
+            (TermsStatus::Declined, "declined"),
+        ] {
+            h.refuse_state(
+                terms(status),
+                ApiError::TermsOutOfOrder {
+                    status: word,
+                    why: WHY_ANSWER,
+                },
+                "terms_out_of_order",
+            );
+        }
+    }
+}
+
+/// S-A60: `presence_disconnect` sends the disconnect, stops presence timers and reports it.
+#[test]
+fn s_a60_presence_disconnect() {
+    let mut h = H::presence_connected();
+    h.life(Lifecycle::Background);
+    assert!(h.deadline(Timer::PresenceSuspend).is_some());
+    assert_eq!(
+        h.api(ApiCall::PresenceDisconnect),
+        vec![
+            tx(ClientFrame::PresenceDisconnect {}),
+            ev(Event::PresenceDisconnected)
+        ]
+    );
+    h.assert_rows(&["S-A60"]);
+    assert_eq!(
+        Event::PresenceDisconnected.code(),
+        "EventPresenceDisconnected"
+    );
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+    // while connecting, and while waiting to retry
+    let mut h = H::presence_connecting();
+    h.api(ApiCall::PresenceDisconnect);
+    h.assert_rows(&["S-A60"]);
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    let mut h = H::presence_connecting();
+    h.recv(ServerFrame::PresenceConnectFailed {
+        reason: "busy".into(),
+    });
+    let outs = h.api(ApiCall::PresenceDisconnect);
+    assert_eq!(outs.last(), Some(&ev(Event::PresenceDisconnected)));
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.deadline(Timer::PresenceRetry), None);
+    // after a disconnect presence can connect again
+    assert_eq!(
+        h.api(ApiCall::PresenceConnect),
+        vec![tx(presence_connect_frame())]
+    );
+    // with the link down: reported, nothing sent
+    let mut h = H::presence_connected();
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.api(ApiCall::PresenceDisconnect),
+        vec![ev(Event::PresenceDisconnected)]
+    );
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning)],
+        "presence does not come back"
+    );
+}
+
+/// S-A61: `presence_disconnect` while off is `EventInvalidState`.
+#[test]
+fn s_a61_presence_disconnect_while_off_is_invalid_state() {
+    for mut h in [H::ready_anonymous(), H::identified()] {
+        h.refuse_state(
+            ApiCall::PresenceDisconnect,
+            ApiError::PresenceNotConnected,
+            "presence_not_connected",
+        );
+    }
+}
+
+// ---- S-F: server frames ---------------------------------------------------------------------
+
+/// S-F01: the settings complete the first init: `EventVisitorInitialized`.
+#[test]
+fn s_f01_settings_complete_the_first_init() {
+    let mut h = H::new();
+    let p = InitParams::identified(GROUP, VID);
+    h.api(init(p.clone()));
+    h.now = 40;
+    let outs = h.recv(settings(6));
+    h.assert_rows(&["S-F01"]);
+    let e = Event::VisitorInitialized {
+        settings_loaded: true,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(e.code(), "EventVisitorInitialized");
+    assert_eq!(props(&e), vec![]);
+    assert_eq!(
+        h.ready(),
+        &Ready {
+            visitor: p,
+            settings: Settings {
+                key_length: 6,
+                loaded: true
+            },
+            lookup: Lookup::Done,
+            session: Session::Idle,
+            presence: Presence::Off,
+        }
+    );
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+    assert_eq!(h.state().timers.next(), None);
+}
+
+/// S-F02: a failed lookup still completes the init, with defaults.
+#[test]
+fn s_f02_init_failed_still_initializes_with_defaults() {
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    let outs = h.recv(ServerFrame::InitFailed {
+        reason: "lookup_failed".into(),
+    });
+    h.assert_rows(&["S-F02"]);
+    let e = Event::VisitorInitialized {
+        settings_loaded: false,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(e.code(), "EventVisitorInitialized");
+    assert_eq!(props(&e), vec![("settings", "default".to_owned())]);
+    assert_eq!(
+        h.ready().settings,
+        Settings {
+            key_length: 4,
+            loaded: false
+        }
+    );
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+    // sessions are possible
+    assert_eq!(
+        h.api(start(StartKey::Random)),
+        vec![tx(ClientFrame::StartSession { key: None })]
+    );
+}
+
+/// S-F03: a re-init's settings: new settings, `EventVisitorInitialized` again.
+#[test]
+fn s_f03_reinit_settings_answer() {
+    let mut h = H::ready_anonymous();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    assert_eq!(
+        h.recv(settings(8)),
+        vec![ev(Event::VisitorInitialized {
+            settings_loaded: true
+        })]
+    );
+    h.assert_rows(&["S-F03"]);
+    let r = h.ready();
+    assert_eq!(
+        r.settings,
+        Settings {
+            key_length: 8,
+            loaded: true
+        }
+    );
+    assert_eq!(r.lookup, Lookup::Done);
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+}
+
+/// S-F04: a re-init's failed lookup keeps the settings we had, and still reports
+/// `EventVisitorInitialized`.
+#[test]
+fn s_f04_reinit_init_failed_keeps_settings() {
+    let mut h = H::ready_anonymous();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    assert_eq!(
+        h.recv(ServerFrame::InitFailed {
+            reason: "down".into()
+        }),
+        vec![ev(Event::VisitorInitialized {
+            settings_loaded: false
+        })]
+    );
+    h.assert_rows(&["S-F04"]);
+    let r = h.ready();
+    assert_eq!(
+        r.settings,
+        Settings {
+            key_length: 4,
+            loaded: true
+        }
+    );
+    assert_eq!(r.lookup, Lookup::Done);
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+}
+
+/// S-F10: `session_started` for a random key: running, `EventConnectedToSession`.
+#[test]
+fn s_f10_session_started_random_key() {
+    let mut h = H::starting_random();
+    let outs = h.recv(ServerFrame::SessionStarted {
+        sessionkey: KEY.into(),
+    });
+    h.assert_rows(&["S-F10"]);
+    let e = Event::ConnectedToSession {
+        sessionkey: KEY.into(),
+        keytype: KeyType::Random,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(e.code(), "EventConnectedToSession");
+    assert_eq!(
+        props(&e),
+        vec![
+            ("keytype", "random".to_owned()),
+            ("sessionkey", KEY.to_owned())
+        ]
+    );
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(h.deadline(Timer::SessionStart), None);
+}
+
+/// S-F16: a random key that is not all digits is refused; the start keeps waiting.
+#[test]
+fn s_f16_random_session_key_must_be_digits() {
+    let mut h = H::starting_random();
+    for k in ["48a1", "abcd", "4-21"] {
+        h.refuse_frame(
+            ServerFrame::SessionStarted {
+                sessionkey: k.into(),
+            },
+            ProtocolError::KeyNotNumeric,
+        );
+    }
+    // the right answer still brings the session up
+    h.recv(ServerFrame::SessionStarted {
+        sessionkey: "0042".into(),
+    });
+    h.assert_rows(&["S-F10"]);
+}
+
+/// S-F15: a custom or visitor-id start must come up with the key asked for.
+#[test]
+fn s_f15_session_key_must_match_the_request() {
+    let mut h = H::ready_anonymous();
+    h.api(start(StartKey::Custom("mine".into())));
+    for k in ["yours", "1234", "Mine"] {
+        h.refuse_frame(
+            ServerFrame::SessionStarted {
+                sessionkey: k.into(),
+            },
+            ProtocolError::KeyMismatch,
+        );
+    }
+    let mut h = H::terms_accepted(1);
+    h.api(start(StartKey::VisitorId));
+    h.refuse_frame(
+        ServerFrame::SessionStarted {
+            sessionkey: "1234".into(),
+        },
+        ProtocolError::KeyMismatch,
+    );
+    h.recv(ServerFrame::SessionStarted {
+        sessionkey: VID.into(),
+    });
+    h.assert_rows(&["S-F10"]);
+}
+
+/// S-F11: the server refuses the start: `EventStartSessionFailed`, back to idle.
+#[test]
+fn s_f11_session_refused() {
+    let mut h = H::starting_random();
+    let outs = h.recv(ServerFrame::SessionRefused {
+        reason: "no_agents".into(),
+    });
+    h.assert_rows(&["S-F11"]);
+    let e = Event::StartSessionFailed {
+        reason: "no_agents".into(),
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(e.code(), "EventStartSessionFailed");
+    assert_eq!(props(&e), vec![("reason", "no_agents".to_owned())]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionStart), None);
+    // a new start is allowed
+    h.api(start(StartKey::Random));
+}
+
+/// S-F12: guest counts while running.
+#[test]
+fn s_f12_guest_count_while_running() {
+    let mut h = H::running_random();
+    let e = Event::GuestCountChange { guestcount: 2 };
+    assert_eq!(
+        h.recv(ServerFrame::GuestCount { guestcount: 2 }),
+        vec![ev(e.clone())]
+    );
+    h.assert_rows(&["S-F12"]);
+    assert_eq!(e.code(), "EventGuestCountChange");
+    assert_eq!(props(&e), vec![("guestcount", "2".to_owned())]);
+    assert_eq!(
+        h.session(),
+        &Session::Running {
+            key: KEY.into(),
+            keytype: KeyType::Random,
+            guests: 2
+        }
+    );
+    assert_eq!(
+        h.recv(ServerFrame::GuestCount { guestcount: 0 }),
+        vec![ev(Event::GuestCountChange { guestcount: 0 })]
+    );
+    assert_eq!(h.session(), &h.running_random_key());
+}
+
+/// S-F13: guest counts while ending are reported; the session keeps ending.
+#[test]
+fn s_f13_guest_count_while_ending() {
+    let mut h = H::ending_random();
+    let before = h.state().clone();
+    assert_eq!(
+        h.recv(ServerFrame::GuestCount { guestcount: 0 }),
+        vec![ev(Event::GuestCountChange { guestcount: 0 })]
+    );
+    h.assert_rows(&["S-F13"]);
+    assert_eq!(h.state(), &before);
+}
+
+/// S-F14: `session_ended` while running (the agent ended it) or ending (confirmation).
+#[test]
+fn s_f14_session_ended() {
+    let mut h = H::running_random();
+    let e = Event::SessionEnded {
+        reason: "agent_ended".into(),
+    };
+    assert_eq!(
+        h.recv(ServerFrame::SessionEnded {
+            reason: "agent_ended".into()
+        }),
+        vec![ev(e.clone())]
+    );
+    h.assert_rows(&["S-F14"]);
+    assert_eq!(e.code(), "EventSessionEnded");
+    assert_eq!(props(&e), vec![("reason", "agent_ended".to_owned())]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.state().timers.next(), None);
+
+    let mut h = H::ending_random();
+    assert!(h.deadline(Timer::SessionEnd).is_some());
+    h.recv(ServerFrame::SessionEnded {
+        reason: "visitor_ended".into(),
+    });
+    h.assert_rows(&["S-F14"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionEnd), None);
+}
+
+/// S-F14: a `session_ended` that was in flight when the link dropped also stops the grace.
+#[test]
+fn s_f14_session_ended_in_flight_stops_the_grace() {
+    let mut h = H::running_random();
+    h.net(NetworkChange::Lost);
+    assert!(h.deadline(Timer::SessionGrace).is_some());
+    assert_eq!(
+        h.recv(ServerFrame::SessionEnded {
+            reason: "agent_ended".into()
+        }),
+        vec![ev(Event::SessionEnded {
+            reason: "agent_ended".into()
+        })]
+    );
+    h.assert_rows(&["S-F14"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+    assert!(h.deadline(Timer::Reconnect).is_some());
+}
+
+/// S-F20: presence connected.
+#[test]
+fn s_f20_presence_connected() {
+    let mut h = H::presence_connecting();
+    let outs = h.recv(ServerFrame::PresenceConnected {});
+    assert_eq!(outs, vec![ev(Event::PresenceConnected)]);
+    h.assert_rows(&["S-F20"]);
+    assert_eq!(Event::PresenceConnected.code(), "EventPresenceConnected");
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+}
+
+/// S-F20: connected while in the background: the suspend timer starts.
+#[test]
+fn s_f20_presence_connected_in_background_arms_suspend() {
+    let mut h = H::presence_connecting();
+    assert_eq!(h.life(Lifecycle::Background), vec![]);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+    h.now += 500;
+    assert_eq!(
+        h.recv(ServerFrame::PresenceConnected {}),
+        vec![ev(Event::PresenceConnected)]
+    );
+    assert_eq!(h.deadline(Timer::PresenceSuspend), h.after(60_000));
+}
+
+/// S-F21: connect failure: `EventPresenceConnectFail` and a retry after a backoff.
+#[test]
+fn s_f21_presence_connect_failed_retries_with_backoff() {
+    let mut h = H::presence_connecting();
+    h.now += 100;
+    let outs = h.recv(ServerFrame::PresenceConnectFailed {
+        reason: "busy".into(),
+    });
+    h.assert_rows(&["S-F21"]);
+    let e = Event::PresenceConnectFail {
+        reason: "busy".into(),
+        retry_ms: 1_000,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(e.code(), "EventPresenceConnectFail");
+    assert_eq!(
+        props(&e),
+        vec![
+            ("reason", "busy".to_owned()),
+            ("retry_ms", "1000".to_owned())
+        ]
+    );
+    assert_eq!(h.presence(), &Presence::RetryWait { attempt: 1 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    assert_eq!(h.deadline(Timer::PresenceRetry), h.after(1_000));
+}
+
+/// S-F21 + S-T06b: the delays are 1 s, 2 s, 4 s, … capped at 30 s.
+#[test]
+fn s_f21_backoff_doubles_up_to_30_s() {
+    let mut h = H::presence_connecting();
+    let delays = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000];
+    for (i, delay) in delays.into_iter().enumerate() {
+        let attempt = u32::try_from(i).unwrap();
+        assert_eq!(h.presence(), &Presence::Connecting { attempt });
+        assert_eq!(
+            h.recv(ServerFrame::PresenceConnectFailed {
+                reason: "busy".into()
+            }),
+            vec![ev(Event::PresenceConnectFail {
+                reason: "busy".into(),
+                retry_ms: delay
+            })]
+        );
+        assert_eq!(
+            h.presence(),
+            &Presence::RetryWait {
+                attempt: attempt + 1
+            }
+        );
+        assert_eq!(h.advance(delay - 1), vec![], "no retry before the delay");
+        assert_eq!(h.advance(1), vec![tx(presence_connect_frame())]);
+        h.assert_rows(&["S-T06b"]);
+    }
+    // success resets the backoff
+    h.recv(ServerFrame::PresenceConnected {});
+    h.api(ApiCall::PresenceDisconnect);
+    h.api(ApiCall::PresenceConnect);
+    assert_eq!(
+        h.recv(ServerFrame::PresenceConnectFailed {
+            reason: "busy".into()
+        }),
+        vec![ev(Event::PresenceConnectFail {
+            reason: "busy".into(),
+            retry_ms: 1_000
+        })]
+    );
+}
+
+/// S-F22: `presence_show_terms`: `EventPresenceShowTerms`; a new request replaces an earlier
+/// one.
+#[test]
+fn s_f22_show_terms() {
+    let mut h = H::presence_connected();
+    let e = Event::PresenceShowTerms { request_id: 7 };
+    assert_eq!(
+        h.recv(ServerFrame::PresenceShowTerms { request_id: 7 }),
+        vec![ev(e.clone())]
+    );
+    h.assert_rows(&["S-F22"]);
+    assert_eq!(e.code(), "EventPresenceShowTerms");
+    assert_eq!(props(&e), vec![("request_id", "7".to_owned())]);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Shown { request_id: 7 }
+        }
+    );
+    h.api(terms(TermsStatus::Displayed));
+    h.recv(ServerFrame::PresenceShowTerms { request_id: 8 });
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::Shown { request_id: 8 }
+        }
+    );
+    // the new request needs its own `displayed` before an answer
+    h.refuse_state(
+        terms(TermsStatus::Accepted),
+        ApiError::TermsOutOfOrder {
+            status: "accepted",
+            why: WHY_ANSWER,
+        },
+        "terms_out_of_order",
+    );
+    assert_eq!(
+        h.api(terms(TermsStatus::Displayed)),
+        vec![tx(terms_frame("displayed", 8))]
+    );
+}
+
+/// S-F23: blur: another instance took the visitor id.
+#[test]
+fn s_f23_presence_blur() {
+    let mut h = H::terms_displayed(4);
+    assert_eq!(
+        h.recv(ServerFrame::PresenceBlur {}),
+        vec![ev(Event::PresenceBlur)]
+    );
+    h.assert_rows(&["S-F23"]);
+    assert_eq!(Event::PresenceBlur.code(), "EventPresenceBlur");
+    assert_eq!(h.presence(), &Presence::Blurred);
+    // the pending request is gone
+    h.refuse_state(
+        terms(TermsStatus::Accepted),
+        ApiError::PresenceNotConnected,
+        "presence_not_connected",
+    );
+}
+
+/// S-F99: a frame the state does not expect is refused and changes nothing.
+#[test]
+fn s_f99_unexpected_frames_are_refused() {
+    fn unexpected(frame: &'static str, state: &'static str) -> ProtocolError {
+        ProtocolError::UnexpectedFrame { frame, state }
+    }
+    let started = || ServerFrame::SessionStarted {
+        sessionkey: KEY.into(),
+    };
+    let mut h = H::new();
+    h.refuse_frame(settings(4), unexpected("settings", "uninitialized"));
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.refuse_frame(started(), unexpected("session_started", "initializing"));
+    h.recv(settings(4));
+    h.refuse_frame(settings(4), unexpected("settings", "ready"));
+    h.refuse_frame(
+        ServerFrame::InitFailed { reason: "x".into() },
+        unexpected("init_failed", "ready"),
+    );
+    h.refuse_frame(started(), unexpected("session_started", "idle"));
+    h.refuse_frame(
+        ServerFrame::SessionRefused { reason: "x".into() },
+        unexpected("session_refused", "idle"),
+    );
+    h.refuse_frame(
+        ServerFrame::GuestCount { guestcount: 1 },
+        unexpected("guest_count", "idle"),
+    );
+    h.refuse_frame(
+        ServerFrame::SessionEnded { reason: "x".into() },
+        unexpected("session_ended", "idle"),
+    );
+    h.refuse_frame(
+        ServerFrame::PresenceConnected {},
+        unexpected("presence_connected", "off"),
+    );
+    h.refuse_frame(
+        ServerFrame::PresenceConnectFailed { reason: "x".into() },
+        unexpected("presence_connect_failed", "off"),
+    );
+    h.refuse_frame(
+        ServerFrame::PresenceShowTerms { request_id: 1 },
+        unexpected("presence_show_terms", "off"),
+    );
+    h.refuse_frame(
+        ServerFrame::PresenceBlur {},
+        unexpected("presence_blur", "off"),
+    );
+    let mut h = H::starting_random();
+    h.refuse_frame(
+        ServerFrame::GuestCount { guestcount: 1 },
+        unexpected("guest_count", "starting"),
+    );
+    h.refuse_frame(
+        ServerFrame::SessionEnded { reason: "x".into() },
+        unexpected("session_ended", "starting"),
+    );
+    let mut h = H::running_random();
+    h.refuse_frame(started(), unexpected("session_started", "running"));
+    let mut h = H::presence_connecting();
+    h.refuse_frame(
+        ServerFrame::PresenceBlur {},
+        unexpected("presence_blur", "connecting"),
+    );
+    let mut h = H::presence_connected();
+    h.refuse_frame(
+        ServerFrame::PresenceConnected {},
+        unexpected("presence_connected", "connected"),
+    );
+    h.life(Lifecycle::Terminate);
+    h.refuse_frame(settings(4), unexpected("settings", "terminated"));
+}
+
+/// S-F98: an invalid frame (out of range, wrong version, undecodable) is refused before the
+/// state is looked at, and changes nothing.
+#[test]
+fn s_f98_invalid_frames_are_refused() {
+    for mut h in [H::new(), H::starting_random(), H::presence_connected()] {
+        h.refuse_frame(
+            ServerFrame::Settings {
+                v: 2,
+                key_length: 4,
+            },
+            ProtocolError::Frame(FrameError::Version { got: 2 }),
+        );
+        for key_length in [0, 17] {
+            h.refuse_frame(
+                settings(key_length),
+                ProtocolError::Frame(FrameError::Field {
+                    field: "key_length",
+                }),
+            );
+        }
+        for sessionkey in ["a b", "", "k=="] {
+            h.refuse_frame(
+                ServerFrame::SessionStarted {
+                    sessionkey: sessionkey.into(),
+                },
+                ProtocolError::Frame(FrameError::Field {
+                    field: "sessionkey",
+                }),
+            );
+        }
+        h.refuse_frame(
+            ServerFrame::SessionEnded {
+                reason: "r".repeat(257),
+            },
+            ProtocolError::Frame(FrameError::Field { field: "reason" }),
+        );
+        // bytes: the same refusal through handle_bytes
+        let before = h.state().clone();
+        assert!(matches!(
+            h.sdk.handle_bytes(h.at(), b"{\"type\":\"nope\"}"),
+            Err(Error::Protocol(ProtocolError::Frame(
+                FrameError::Malformed(_)
+            )))
+        ));
+        assert!(matches!(
+            h.sdk
+                .handle_bytes(h.at(), br#"{"type":"presence_blur","x":1}"#),
+            Err(Error::Protocol(ProtocolError::Frame(
+                FrameError::Malformed(_)
+            )))
+        ));
+        assert_eq!(
+            h.sdk
+                .handle_bytes(h.at(), br#"{"type":"settings","v":2,"key_length":4}"#),
+            Err(Error::Protocol(ProtocolError::Frame(FrameError::Version {
+                got: 2
+            })))
+        );
+        h.assert_rows(&["S-F98"]);
+        assert_eq!(drain(&mut h.sdk), vec![]);
+        assert_eq!(h.state(), &before);
+    }
+}
+
+// ---- S-L: lifecycle -------------------------------------------------------------------------
+
+/// S-L01: background with presence on: tell the server, start the suspend timer.
+#[test]
+fn s_l01_background_with_presence_arms_suspend() {
+    let mut h = H::presence_connected();
+    h.now += 1_000;
+    assert_eq!(
+        h.life(Lifecycle::Background),
+        vec![tx(ClientFrame::AppState { foreground: false })]
+    );
+    h.assert_rows(&["S-L01"]);
+    assert_eq!(h.state().app, AppVisibility::Background);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), h.after(60_000));
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+}
+
+/// S-L01: background with a session and no presence: tell the server, no suspend timer; with
+/// nothing on, nothing is sent.
+#[test]
+fn s_l01_background_without_presence() {
+    let mut h = H::running_random();
+    assert_eq!(
+        h.life(Lifecycle::Background),
+        vec![tx(ClientFrame::AppState { foreground: false })]
+    );
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+    assert_eq!(h.session(), &h.running_random_key());
+
+    let mut h = H::ready_anonymous();
+    assert_eq!(h.life(Lifecycle::Background), vec![]);
+    h.assert_rows(&["S-L01"]);
+    assert_eq!(h.state().app, AppVisibility::Background);
+    assert_eq!(h.state().timers.next(), None);
+
+    // before ready only `app` is recorded
+    let mut h = H::new();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    let before = h.state().clone();
+    assert_eq!(h.life(Lifecycle::Background), vec![]);
+    h.assert_rows(&["S-L01"]);
+    assert_eq!(
+        h.state(),
+        &State {
+            app: AppVisibility::Background,
+            ..before
+        }
+    );
+}
+
+/// S-L02a: foreground before the suspend: presence stays, the timer stops.
+#[test]
+fn s_l02a_foreground_before_suspend_keeps_presence() {
+    let mut h = H::presence_connected();
+    h.life(Lifecycle::Background);
+    assert_eq!(h.advance(59_999), vec![]);
+    assert_eq!(
+        h.life(Lifecycle::Foreground),
+        vec![tx(ClientFrame::AppState { foreground: true })]
+    );
+    h.assert_rows(&["S-L02a"]);
+    assert_eq!(h.state().app, AppVisibility::Foreground);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    assert_eq!(h.advance(120_000), vec![]);
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+
+    // a session alone: app_state too; nothing on: nothing sent
+    let mut h = H::running_random();
+    h.life(Lifecycle::Background);
+    assert_eq!(
+        h.life(Lifecycle::Foreground),
+        vec![tx(ClientFrame::AppState { foreground: true })]
+    );
+    let mut h = H::ready_anonymous();
+    h.life(Lifecycle::Background);
+    assert_eq!(h.life(Lifecycle::Foreground), vec![]);
+    h.assert_rows(&["S-L02a"]);
+    assert_eq!(h.state().app, AppVisibility::Foreground);
+}
+
+/// S-L02b: foreground after the suspend: presence reconnects.
+#[test]
+fn s_l02b_foreground_after_suspend_resumes_presence() {
+    let mut h = H::running_with_presence();
+    h.life(Lifecycle::Background);
+    h.advance(60_000);
+    assert_eq!(h.presence(), &Presence::Suspended);
+    h.now += 5_000;
+    // the session is told the app is in front again, too
+    assert_eq!(
+        h.life(Lifecycle::Foreground),
+        vec![
+            tx(presence_connect_frame()),
+            tx(ClientFrame::AppState { foreground: true })
+        ]
+    );
+    h.assert_rows(&["S-L02b"]);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(
+        h.recv(ServerFrame::PresenceConnected {}),
+        vec![ev(Event::PresenceConnected)]
+    );
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+}
+
+/// S-L02b: foreground reclaims a blurred presence.
+#[test]
+fn s_l02b_foreground_reclaims_a_blurred_presence() {
+    let mut h = H::presence_connected();
+    h.recv(ServerFrame::PresenceBlur {});
+    assert_eq!(
+        h.life(Lifecycle::Background),
+        vec![tx(ClientFrame::AppState { foreground: false })]
+    );
+    assert!(h.deadline(Timer::PresenceSuspend).is_some());
+    assert_eq!(
+        h.life(Lifecycle::Foreground),
+        vec![tx(presence_connect_frame())]
+    );
+    h.assert_rows(&["S-L02b"]);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+}
+
+/// S-L02b: a suspended presence with the link down waits for the link.
+#[test]
+fn s_l02b_foreground_with_link_down_awaits_the_link() {
+    let mut h = H::presence_connected();
+    h.life(Lifecycle::Background);
+    h.advance(60_000);
+    h.net(NetworkChange::Lost);
+    assert_eq!(h.presence(), &Presence::Suspended);
+    assert_eq!(h.life(Lifecycle::Foreground), vec![]);
+    h.assert_rows(&["S-L02b"]);
+    assert_eq!(h.presence(), &Presence::AwaitingLink);
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(presence_connect_frame())]
+    );
+}
+
+/// S-L03: a repeated background or foreground changes nothing (the suspend timer is not
+/// pushed back).
+#[test]
+fn s_l03_repeated_lifecycle_changes_nothing() {
+    let mut h = H::presence_connected();
+    h.life(Lifecycle::Background);
+    let before = h.state().clone();
+    h.now += 30_000;
+    assert_eq!(h.life(Lifecycle::Background), vec![]);
+    h.assert_rows(&["S-L03"]);
+    assert_eq!(
+        State {
+            now: before.now,
+            ..h.state().clone()
+        },
+        before
+    );
+    h.life(Lifecycle::Foreground);
+    let before = h.state().clone();
+    assert_eq!(h.life(Lifecycle::Foreground), vec![]);
+    h.assert_rows(&["S-L03"]);
+    assert_eq!(h.state(), &before);
+    // a fresh SDK starts in the foreground
+    let mut h = H::new();
+    assert_eq!(h.life(Lifecycle::Foreground), vec![]);
+    assert_eq!(h.state().app, AppVisibility::Foreground);
+}
+
+/// S-L04: terminate ends the session and presence, clears every timer, takes no more calls.
+#[test]
+fn s_l04_terminate_ends_everything() {
+    let mut h = H::running_with_presence();
+    h.life(Lifecycle::Background);
+    assert_eq!(
+        h.life(Lifecycle::Terminate),
+        vec![
+            tx(ClientFrame::EndSession {}),
+            ev(Event::SessionEnded {
+                reason: "terminated".into()
+            }),
+            tx(ClientFrame::PresenceDisconnect {}),
+            ev(Event::PresenceDisconnected),
+        ]
+    );
+    h.assert_rows(&["S-L04"]);
+    assert_eq!(h.state().phase, Phase::Terminated);
+    assert_eq!(h.state().timers.next(), None);
+    for call in [
+        init(InitParams::anonymous(GROUP)),
+        start(StartKey::Random),
+        ApiCall::EndSession,
+        ApiCall::PresenceConnect,
+        ApiCall::PresenceDisconnect,
+    ] {
+        h.refuse_state(call, ApiError::Terminated, "terminated");
+    }
+}
+
+/// S-L04: terminate while starting is `EventStartSessionFailed`; while ending, the end
+/// completes locally without another frame.
+#[test]
+fn s_l04_terminate_while_starting_or_ending() {
+    let mut h = H::starting_random();
+    assert_eq!(
+        h.life(Lifecycle::Terminate),
+        vec![
+            tx(ClientFrame::EndSession {}),
+            ev(Event::StartSessionFailed {
+                reason: "terminated".into()
+            }),
+        ]
+    );
+    assert_eq!(h.state().phase, Phase::Terminated);
+    assert_eq!(h.state().timers.next(), None);
+
+    let mut h = H::ending_random();
+    assert_eq!(
+        h.life(Lifecycle::Terminate),
+        vec![ev(Event::SessionEnded {
+            reason: "terminated".into()
+        })]
+    );
+    assert_eq!(h.state().timers.next(), None);
+
+    // idle, nothing on: nothing to say
+    let mut h = H::ready_anonymous();
+    assert_eq!(h.life(Lifecycle::Terminate), vec![]);
+    assert_eq!(h.state().phase, Phase::Terminated);
+}
+
+/// S-L04: terminate with the link down reports the endings but sends nothing.
+#[test]
+fn s_l04_terminate_with_link_down_sends_nothing() {
+    let mut h = H::running_with_presence();
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.life(Lifecycle::Terminate),
+        vec![
+            ev(Event::SessionEnded {
+                reason: "terminated".into()
+            }),
+            ev(Event::PresenceDisconnected),
+        ]
+    );
+    assert_eq!(h.state().timers.next(), None, "no more reconnects");
+}
+
+/// S-L05: terminate before the first init completes: terminated, timers cleared, silent.
+#[test]
+fn s_l05_terminate_before_ready() {
+    let mut h = H::new();
+    assert_eq!(h.life(Lifecycle::Terminate), vec![]);
+    h.assert_rows(&["S-L05"]);
+    assert_eq!(h.state().phase, Phase::Terminated);
+    h.refuse_state(
+        init(InitParams::anonymous(GROUP)),
+        ApiError::Terminated,
+        "terminated",
+    );
+
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    assert!(h.deadline(Timer::InitLookup).is_some());
+    assert_eq!(h.life(Lifecycle::Terminate), vec![]);
+    assert_eq!(h.state().phase, Phase::Terminated);
+    assert_eq!(h.state().timers.next(), None);
+    assert_eq!(
+        h.advance(20_000),
+        vec![],
+        "no EventVisitorInitialized after terminate"
+    );
+    // terminating again is harmless
+    assert_eq!(h.life(Lifecycle::Terminate), vec![]);
+    h.assert_rows(&["S-L05"]);
+    assert_eq!(h.state().phase, Phase::Terminated);
+}
+
+// ---- S-N: network ---------------------------------------------------------------------------
+
+/// S-N01: link lost: `EventConnectionWarning`, reconnect backoff, session grace, presence
+/// waits for the link.
+#[test]
+fn s_n01_network_lost() {
+    let mut h = H::running_with_presence();
+    h.life(Lifecycle::Background);
+    h.now += 1_000;
+    let outs = h.net(NetworkChange::Lost);
+    assert_eq!(outs, vec![ev(Event::ConnectionWarning)]);
+    h.assert_rows(&["S-N01"]);
+    assert_eq!(Event::ConnectionWarning.code(), "EventConnectionWarning");
+    assert_eq!(h.state().link, Link::Down { attempt: 0 });
+    assert_eq!(h.deadline(Timer::Reconnect), h.after(1_000));
+    assert_eq!(h.deadline(Timer::SessionGrace), h.after(60_000));
+    assert_eq!(h.presence(), &Presence::AwaitingLink);
+    assert_eq!(h.deadline(Timer::PresenceSuspend), None);
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    assert_eq!(h.session(), &h.running_random_key());
+}
+
+/// S-N01: no frames leave while the link is down.
+#[test]
+fn s_n01_no_frames_while_down() {
+    let mut h = H::running_random();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    h.recv(settings(4));
+    h.net(NetworkChange::Lost);
+    let mut all = Vec::new();
+    all.extend(h.life(Lifecycle::Background));
+    all.extend(h.life(Lifecycle::Foreground));
+    all.extend(h.api(ApiCall::PresenceConnect));
+    all.extend(h.api(init(InitParams::identified(GROUP, VID))));
+    all.extend(h.api(ApiCall::EndSession));
+    all.extend(h.advance(5_000));
+    all.extend(h.api(start(StartKey::Random)));
+    all.extend(h.advance(15_000));
+    assert!(
+        all.iter().all(|o| !matches!(o, Output::Transmit(_))),
+        "nothing transmitted while down: {all:?}"
+    );
+    assert!(all.contains(&Output::Connect));
+}
+
+/// S-N01: before the first init completes: a warning all the same (paired with its clear).
+#[test]
+fn s_n01_network_lost_before_ready() {
+    let mut h = H::new();
+    assert_eq!(
+        h.net(NetworkChange::Lost),
+        vec![ev(Event::ConnectionWarning)]
+    );
+    h.assert_rows(&["S-N01"]);
+    assert_eq!(h.state().link, Link::Down { attempt: 0 });
+    assert_eq!(h.deadline(Timer::Reconnect), Some(t(1_000)));
+    // init while down: no frame; the lookup deadline still completes it with defaults
+    let p = InitParams::anonymous(GROUP);
+    assert_eq!(h.api(init(p.clone())), vec![]);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(init_frame(&p))]
+    );
+    // uninitialised: the clear pairs the warning, nothing else
+    let mut h = H::new();
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning)]
+    );
+    h.assert_rows(&["S-N02"]);
+
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    assert_eq!(
+        h.net(NetworkChange::Lost),
+        vec![ev(Event::ConnectionWarning)]
+    );
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+}
+
+/// S-N02: link restored: `EventClearWarning`, the session resumes, presence reconnects.
+#[test]
+fn s_n02_network_restored_resumes() {
+    let mut h = H::running_with_presence();
+    h.net(NetworkChange::Lost);
+    h.now += 20_000;
+    let outs = h.net(NetworkChange::Restored);
+    assert_eq!(
+        outs,
+        vec![
+            ev(Event::ClearWarning),
+            tx(ClientFrame::ResumeSession {
+                sessionkey: KEY.into()
+            }),
+            tx(presence_connect_frame()),
+        ]
+    );
+    h.assert_rows(&["S-N02"]);
+    assert_eq!(Event::ClearWarning.code(), "EventClearWarning");
+    // in the background, the restored link also tells the service the app is hidden
+    let mut b = H::running_random();
+    b.life(Lifecycle::Background);
+    b.net(NetworkChange::Lost);
+    assert_eq!(
+        b.net(NetworkChange::Restored),
+        vec![
+            ev(Event::ClearWarning),
+            tx(ClientFrame::ResumeSession {
+                sessionkey: KEY.into()
+            }),
+            tx(ClientFrame::AppState { foreground: false }),
+        ]
+    );
+    assert_eq!(h.state().link, Link::Up);
+    assert_eq!(h.deadline(Timer::Reconnect), None);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
+    assert_eq!(h.session(), &h.running_random_key());
+    // frames flow again
+    assert_eq!(
+        h.api(ApiCall::EndSession),
+        vec![tx(ClientFrame::EndSession {})]
+    );
+}
+
+/// S-N02: what was in flight is sent again: init, start, end.
+#[test]
+fn s_n02_network_restored_resends_what_is_in_flight() {
+    // the first init
+    let mut h = H::new();
+    let p = InitParams::anonymous(GROUP);
+    h.api(init(p.clone()));
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(init_frame(&p))]
+    );
+    // a re-init's lookup
+    let mut h = H::ready_anonymous();
+    let p = InitParams::identified(GROUP, VID);
+    h.api(init(p.clone()));
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(init_frame(&p))]
+    );
+    // a start
+    let mut h = H::terms_accepted(2);
+    h.api(start(StartKey::VisitorId));
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![
+            ev(Event::ClearWarning),
+            tx(ClientFrame::StartSession {
+                key: Some(VID.into())
+            }),
+            tx(presence_connect_frame()),
+        ]
+    );
+    // an end
+    let mut h = H::ending_random();
+    h.net(NetworkChange::Lost);
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(ClientFrame::EndSession {})]
+    );
+}
+
+/// S-N03: a repeated lost or restored changes nothing.
+#[test]
+fn s_n03_repeated_network_changes_change_nothing() {
+    let mut h = H::running_random();
+    let before = h.state().clone();
+    assert_eq!(h.net(NetworkChange::Restored), vec![]);
+    h.assert_rows(&["S-N03"]);
+    assert_eq!(h.state(), &before);
+    h.net(NetworkChange::Lost);
+    h.advance(1_000); // one reconnect attempt
+    let before = h.state().clone();
+    assert_eq!(h.net(NetworkChange::Lost), vec![]);
+    h.assert_rows(&["S-N03"]);
+    assert_eq!(
+        h.state(),
+        &before,
+        "neither the backoff nor the grace restarts"
+    );
+}
+
+/// S-N05: after terminate the network is ignored.
+#[test]
+fn s_n05_network_after_terminate_is_ignored() {
+    let mut h = H::running_random();
+    h.life(Lifecycle::Terminate);
+    let before = h.state().clone();
+    assert_eq!(h.net(NetworkChange::Lost), vec![]);
+    h.assert_rows(&["S-N05"]);
+    assert_eq!(h.state(), &before);
+    assert_eq!(h.advance(10_000), vec![], "no reconnects");
+
+    let mut h = H::running_random();
+    h.net(NetworkChange::Lost);
+    h.life(Lifecycle::Terminate);
+    let before = h.state().clone();
+    assert_eq!(h.net(NetworkChange::Restored), vec![]);
+    assert_eq!(h.state(), &before);
+}
+
+// ---- S-T: timers ----------------------------------------------------------------------------
+
+/// S-T01: the first lookup is overdue: initialised with defaults all the same.
+#[test]
+fn s_t01_init_lookup_timeout_initializes_with_defaults() {
+    let mut h = H::new();
+    let p = InitParams::anonymous(GROUP);
+    h.api(init(p.clone()));
+    assert_eq!(h.advance(9_999), vec![]);
+    assert!(matches!(h.state().phase, Phase::Initializing { .. }));
+    let outs = h.advance(1);
+    h.assert_rows(&["S-T01"]);
+    let e = Event::VisitorInitialized {
+        settings_loaded: false,
+    };
+    assert_eq!(outs, vec![ev(e.clone())]);
+    assert_eq!(props(&e), vec![("settings", "default".to_owned())]);
+    assert_eq!(
+        h.ready(),
+        &Ready {
+            visitor: p,
+            settings: Settings {
+                key_length: 4,
+                loaded: false
+            },
+            lookup: Lookup::Done,
+            session: Session::Idle,
+            presence: Presence::Off,
+        }
+    );
+    assert_eq!(h.state().timers.next(), None);
+    // a late answer is not expected any more
+    h.refuse_frame(
+        settings(6),
+        ProtocolError::UnexpectedFrame {
+            frame: "settings",
+            state: "ready",
+        },
+    );
+}
+
+/// S-T01: the configured default key length is used.
+#[test]
+fn s_t01_uses_the_configured_default_key_length() {
+    let mut h = H::with(SdkConfig {
+        default_key_length: 9,
+        ..SdkConfig::default()
+    });
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.advance(10_000);
+    assert_eq!(
+        h.ready().settings,
+        Settings {
+            key_length: 9,
+            loaded: false
+        }
+    );
+}
+
+/// S-T02: a re-init's lookup is overdue: `EventVisitorInitialized` with the settings we had.
+#[test]
+fn s_t02_reinit_lookup_timeout() {
+    let mut h = H::running_random();
+    h.api(init(InitParams::identified(GROUP, VID)));
+    assert_eq!(h.advance(9_999), vec![]);
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::VisitorInitialized {
+            settings_loaded: false
+        })]
+    );
+    h.assert_rows(&["S-T02"]);
+    let r = h.ready();
+    assert_eq!(r.lookup, Lookup::Done);
+    assert_eq!(
+        r.settings,
+        Settings {
+            key_length: 4,
+            loaded: true
+        }
+    );
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(h.deadline(Timer::InitLookup), None);
+}
+
+/// S-T03: no answer to the start: `EventStartSessionFailed {timeout}`, abandon on the server.
+#[test]
+fn s_t03_start_timeout() {
+    let mut h = H::starting_random();
+    assert_eq!(h.advance(14_999), vec![]);
+    assert_eq!(
+        h.advance(1),
+        vec![
+            tx(ClientFrame::EndSession {}),
+            ev(Event::StartSessionFailed {
+                reason: "timeout".into()
+            }),
+        ]
+    );
+    h.assert_rows(&["S-T03"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.state().timers.next(), None);
+    // a late answer is no longer expected
+    h.refuse_frame(
+        ServerFrame::SessionStarted {
+            sessionkey: KEY.into(),
+        },
+        ProtocolError::UnexpectedFrame {
+            frame: "session_started",
+            state: "idle",
+        },
+    );
+}
+
+/// S-T03: a start that times out while offline takes its grace timer with it (spec.md §5.5:
+/// timers are disarmed with their state).
+#[test]
+fn s_t03_start_timeout_while_offline_leaves_no_timer_behind() {
+    let mut h = H::starting_random();
+    h.net(NetworkChange::Lost);
+    assert!(h.deadline(Timer::SessionGrace).is_some());
+    let outs = h.advance(15_000);
+    assert!(outs.contains(&ev(Event::StartSessionFailed {
+        reason: "timeout".into()
+    })));
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Transmit(_))),
+        "nothing sent offline"
+    );
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+    assert_eq!(h.deadline(Timer::SessionStart), None);
+}
+
+/// S-T04: no confirmation of the end: it ends locally.
+#[test]
+fn s_t04_end_timeout_ends_locally() {
+    let mut h = H::ending_random();
+    assert_eq!(h.advance(4_999), vec![]);
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::SessionEnded {
+            reason: "visitor_ended".into()
+        })]
+    );
+    h.assert_rows(&["S-T04"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.state().timers.next(), None);
+}
+
+/// S-T04: an end that times out while offline takes its grace timer with it, so that a
+/// session started offline afterwards gets its full start timeout (spec.md §5.5, §12.11).
+#[test]
+fn s_t04_end_timeout_while_offline_leaves_no_timer_behind() {
+    let mut h = H::running_random();
+    let lost_at = h.now;
+    h.net(NetworkChange::Lost);
+    h.api(ApiCall::EndSession);
+    h.advance(5_000);
+    h.assert_rows(&["S-T08", "S-T04"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+    // still offline, 50 s after the loss: a new start (allowed offline)
+    h.now = lost_at + 50_000;
+    assert_eq!(h.api(start(StartKey::Random)), vec![]);
+    // 60 s after the loss nothing happens to it …
+    h.now = lost_at + 60_000;
+    let outs = h.ok(Input::Timeout);
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Event(_))),
+        "{outs:?}"
+    );
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::Random
+        }
+    );
+    // … it fails on its own start timeout
+    h.now = lost_at + 65_000;
+    let outs = h.ok(Input::Timeout);
+    assert!(outs.contains(&ev(Event::StartSessionFailed {
+        reason: "timeout".into()
+    })));
+}
+
+/// S-T05a: the link stays down past the grace while a start is pending:
+/// `EventStartSessionFailed {connection_lost}`.
+#[test]
+fn s_t05a_grace_over_while_starting() {
+    let mut h = H::with(SdkConfig {
+        start_timeout: std::time::Duration::from_secs(120),
+        ..SdkConfig::default()
+    });
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.recv(settings(4));
+    h.api(start(StartKey::Random));
+    h.net(NetworkChange::Lost);
+    let outs = h.advance(59_999);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Event(_))));
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::StartSessionFailed {
+            reason: "connection_lost".into()
+        })]
+    );
+    h.assert_rows(&["S-T05a"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionStart), None);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+}
+
+/// S-T05b: a session survives a short loss.
+#[test]
+fn s_t05b_session_survives_a_short_loss() {
+    let mut h = H::running_random();
+    h.net(NetworkChange::Lost);
+    h.advance(59_000);
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(
+        h.net(NetworkChange::Restored),
+        vec![
+            ev(Event::ClearWarning),
+            tx(ClientFrame::ResumeSession {
+                sessionkey: KEY.into()
+            })
+        ]
+    );
+    assert_eq!(h.advance(120_000), vec![]);
+    assert_eq!(h.session(), &h.running_random_key());
+}
+
+/// S-T05b: … and ends with `connection_lost` after the 60 s grace.
+#[test]
+fn s_t05b_session_ends_after_the_grace() {
+    let mut h = H::running_random();
+    h.net(NetworkChange::Lost);
+    let outs = h.advance(59_999);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Event(_))));
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::SessionEnded {
+            reason: "connection_lost".into()
+        })]
+    );
+    h.assert_rows(&["S-T05b"]);
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionGrace), None);
+    assert!(h.deadline(Timer::Reconnect).is_some(), "still reconnecting");
+}
+
+/// S-T05b: also while ending (with an end timeout longer than the grace).
+#[test]
+fn s_t05b_grace_over_while_ending() {
+    let mut h = H::with(SdkConfig {
+        end_timeout: std::time::Duration::from_secs(120),
+        ..SdkConfig::default()
+    });
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.recv(settings(4));
+    h.api(start(StartKey::Random));
+    h.recv(ServerFrame::SessionStarted {
+        sessionkey: KEY.into(),
+    });
+    h.api(ApiCall::EndSession);
+    h.net(NetworkChange::Lost);
+    h.advance(59_999);
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::SessionEnded {
+            reason: "connection_lost".into()
+        })]
+    );
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionEnd), None);
+}
+
+/// S-T06a: no answer to the presence connect: a failure, retried with backoff.
+#[test]
+fn s_t06a_presence_connect_timeout() {
+    let mut h = H::presence_connecting();
+    assert_eq!(h.advance(9_999), vec![]);
+    assert_eq!(
+        h.advance(1),
+        vec![ev(Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: 1_000
+        })]
+    );
+    h.assert_rows(&["S-T06a"]);
+    assert_eq!(h.presence(), &Presence::RetryWait { attempt: 1 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), None);
+    assert_eq!(h.deadline(Timer::PresenceRetry), h.after(1_000));
+}
+
+/// S-T06b: the backoff is over: connect again.
+#[test]
+fn s_t06b_presence_retry() {
+    let mut h = H::presence_connecting();
+    h.advance(10_000);
+    assert_eq!(h.advance(999), vec![]);
+    assert_eq!(h.advance(1), vec![tx(presence_connect_frame())]);
+    h.assert_rows(&["S-T06b"]);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 1 });
+    assert_eq!(h.deadline(Timer::PresenceRetry), None);
+    assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
+    // two timeouts in a row: 2 s
+    assert_eq!(
+        h.advance(10_000),
+        vec![ev(Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: 2_000
+        })]
+    );
+}
+
+/// S-T07: 60 s in the background: presence is suspended (no event, the session goes on).
+#[test]
+fn s_t07_background_suspends_presence_after_60_s() {
+    let mut h = H::running_with_presence();
+    h.life(Lifecycle::Background);
+    assert_eq!(h.advance(59_999), vec![]);
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    assert_eq!(h.advance(1), vec![tx(ClientFrame::PresenceDisconnect {})]);
+    h.assert_rows(&["S-T07"]);
+    assert_eq!(h.presence(), &Presence::Suspended);
+    assert_eq!(h.session(), &h.running_random_key());
+    assert_eq!(h.state().timers.next(), None);
+    // a blurred presence is suspended too
+    let mut h = H::presence_connected();
+    h.recv(ServerFrame::PresenceBlur {});
+    h.life(Lifecycle::Background);
+    assert_eq!(
+        h.advance(60_000),
+        vec![tx(ClientFrame::PresenceDisconnect {})]
+    );
+    assert_eq!(h.presence(), &Presence::Suspended);
+}
+
+/// S-T07: a pending terms request keeps presence up in the background (suspending would drop
+/// the request and leave the customer's answer nowhere to go).
+#[test]
+fn s_t07_pending_terms_keep_presence_up() {
+    for status in [None, Some(TermsStatus::Displayed)] {
+        let mut h = H::terms_shown(3);
+        if let Some(status) = status {
+            h.api(ApiCall::terms(status));
+        }
+        let terms = h.presence().clone();
+        h.life(Lifecycle::Background);
+        assert_eq!(h.advance(120_000), vec![]);
+        assert_eq!(h.presence(), &terms);
+        h.life(Lifecycle::Foreground);
+        assert_eq!(h.presence(), &terms);
+    }
+}
+
+/// S-T08: while the link is down, `Output::Connect` with a backoff of 1, 2, 4, 8, 16 s
+/// (capped at 16 s).
+#[test]
+fn s_t08_reconnect_backoff() {
+    let mut h = H::ready_anonymous();
+    h.net(NetworkChange::Lost);
+    for (i, delay) in [1_000, 2_000, 4_000, 8_000, 16_000, 16_000, 16_000]
+        .into_iter()
+        .enumerate()
+    {
+        let attempt = u32::try_from(i).unwrap();
+        assert_eq!(h.state().link, Link::Down { attempt });
+        assert_eq!(
+            h.advance(delay - 1),
+            vec![],
+            "no reconnect before the delay"
+        );
+        assert_eq!(h.advance(1), vec![Output::Connect]);
+        h.assert_rows(&["S-T08"]);
+        assert_eq!(
+            h.state().link,
+            Link::Down {
+                attempt: attempt + 1
+            }
+        );
+    }
+    // restored: no more attempts
+    h.net(NetworkChange::Restored);
+    assert_eq!(h.deadline(Timer::Reconnect), None);
+    assert_eq!(h.advance(100_000), vec![]);
+}
+
+// ---- time -----------------------------------------------------------------------------------
+
+/// Time going backwards is refused and changes nothing (no event either).
+#[test]
+fn time_going_backwards_is_refused() {
+    let mut h = H::running_with_presence();
+    h.now += 1_000;
+    h.api(ApiCall::SetDefaultUi { enabled: false });
+    let last = h.at();
+    let before = h.state().clone();
+    for input in [
+        Input::Api(ApiCall::EndSession),
+        Input::Frame(ServerFrame::GuestCount { guestcount: 1 }),
+        Input::Lifecycle(Lifecycle::Background),
+        Input::Network(NetworkChange::Lost),
+        Input::Timeout,
+    ] {
+        let earlier = t(last.as_millis() - 1);
+        assert_eq!(
+            h.sdk.handle_input(earlier, input),
+            Err(Error::TimeWentBackwards { last, now: earlier })
+        );
+        assert_eq!(drain(&mut h.sdk), vec![]);
+        assert_eq!(h.state(), &before);
+    }
+    // the same instant is fine
+    assert_eq!(h.api(ApiCall::SetDefaultUi { enabled: true }), vec![]);
+}
+
+// ---- every row has a test -------------------------------------------------------------------
+
+/// The row IDs in a source's comments: `S-` or `C-`, a capital, digits, optional lowercase.
+fn row_ids(src: &str, prefix: char) -> BTreeSet<String> {
+    let b = src.as_bytes();
+    let mut ids = BTreeSet::new();
+    for i in 0..b.len().saturating_sub(3) {
+        let starts = b[i] == prefix as u8
+            && b[i + 1] == b'-'
+            && b[i + 2].is_ascii_uppercase()
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric());
+        if !starts {
+            continue;
+        }
+        let mut j = i + 3;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j == i + 3 {
+            continue;
+        }
+        while j < b.len() && b[j].is_ascii_lowercase() {
+            j += 1;
+        }
+        ids.insert(src[i..j].to_owned());
+    }
+    ids
+}
+
+/// Whether `tests` has a test function named after `id` (`S-L02a` → `fn s_l02a_…`) with the
+/// ID in its doc comment.
+fn has_test(tests: &str, id: &str) -> bool {
+    let fn_name = format!("fn {}_", id.to_lowercase().replace('-', "_"));
+    let named = tests.contains(&fn_name);
+    let documented = tests.match_indices(id).any(|(i, _)| {
+        let next = tests.as_bytes().get(i + id.len());
+        !next.is_some_and(|c| c.is_ascii_alphanumeric())
+    });
+    named && documented
+}
+
+#[test]
+fn every_row_has_a_test() {
+    let sources = [
+        (include_str!("../src/sdk.rs"), 'S'),
+        (include_str!("../src/controller.rs"), 'C'),
+    ];
+    let tests = [
+        include_str!("sdk_transitions.rs"),
+        include_str!("controller_transitions.rs"),
+    ];
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for (src, prefix) in sources {
+        let ids = row_ids(src, prefix);
+        assert!(!ids.is_empty(), "no {prefix}- rows found");
+        total += ids.len();
+        for id in ids {
+            if !tests.iter().any(|t| has_test(t, &id)) {
+                missing.push(id);
+            }
+        }
+    }
+    assert!(total >= 80, "the scan finds the rows ({total})");
+    assert!(missing.is_empty(), "rows without a test: {missing:?}");
+}
+
+#[test]
+fn row_scanner_finds_the_known_rows() {
+    let ids = row_ids(include_str!("../src/sdk.rs"), 'S');
+    for id in [
+        "S-A01", "S-A56", "S-F99", "S-L02a", "S-L02b", "S-N05", "S-T08",
+    ] {
+        assert!(ids.contains(id), "{id} in {ids:?}");
+    }
+    assert!(!ids.contains("S-L02"));
+    let ids = row_ids(include_str!("../src/controller.rs"), 'C');
+    for id in ["C-U01", "C-E99", "C-L01"] {
+        assert!(ids.contains(id), "{id} in {ids:?}");
+    }
+}
