@@ -1,2 +1,45 @@
-//! A tokio + WebSocket IO driver for the sans-IO visitor core.
+//! # cobrowse-visitor-driver
+//!
+//! A real IO driver for the sans-IO visitor core ([`cobrowse_visitor_core`]): tokio and
+//! WebSocket (tokio-tungstenite, no TLS), and a loopback server to run it against.
+//!
+//! - [`driver`]: one task that owns the socket, the clock and the core's timer, feeds
+//!   frames, lifecycle and network changes and deadlines into [`cobrowse_visitor_core::Sdk`],
+//!   writes what it polls out, reconnects when the core says [`Output::Connect`], and hands
+//!   events to the app through a channel. No protocol rule lives in it.
+//! - [`clock`]: where the core's time comes from: tokio's clock, or a manual clock that tests
+//!   wind.
+//! - [`loopback`]: the simulator's server logic ([`cobrowse_visitor_core::sim::Server`])
+//!   behind a WebSocket on `127.0.0.1`, with an agent side and fault injection, for tests and
+//!   demos.
+//!
+//! ```no_run
+//! use cobrowse_visitor_core::{ApiCall, Event, InitParams};
+//! use cobrowse_visitor_driver::driver::{self, DriverConfig, Notification};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let (sdk, mut notifications) = driver::spawn(DriverConfig::new("ws://127.0.0.1:4000/"));
+//! sdk.call(ApiCall::InitVisitor(InitParams::anonymous(19921))).await?;
+//! while let Some(n) = notifications.recv().await {
+//!     if let Notification::Event(Event::VisitorInitialized { .. }) = n {
+//!         // show the Cobrowse button
+//!         break;
+//!     }
+//! }
+//! sdk.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Output::Connect`]: cobrowse_visitor_core::Output::Connect
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod driver;
+pub mod loopback;
+
+pub use clock::{Clock, ManualClock};
+pub use driver::{
+    spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, Notification, Reachability,
+};
+pub use loopback::{LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus};

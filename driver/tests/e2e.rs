@@ -1,0 +1,419 @@
+//! End to end over real WebSockets on 127.0.0.1: the seed journeys and the faults, each run's
+//! transcript checked by the invariant checker and compared with the simulator's transcript
+//! of the same scenario.
+//!
+//! Every journey runs in two ways (see `harness`):
+//! - **lockstep**: the loopback server releases one frame at a time when all else is quiet,
+//!   which is the simulator's own order, so the transcripts must be *equal*;
+//! - **free-running**: the server writes as soon as it can, like a real one, so the order
+//!   between the app, the driver and the server within a step is a race; the transcripts must
+//!   be equal step by step and channel by channel.
+//!
+//! Time is a manual clock wound by `advance_ms`, shared by the driver and the server: every
+//! core timer fires at the instant it fires in the simulator. Each journey is bounded
+//! (`harness::JOURNEY_LIMIT`) and shuts its driver and server down itself.
+mod harness;
+
+use cobrowse_visitor_core::transcript::{Observed, Record, Step};
+use cobrowse_visitor_core::NetworkChange;
+use harness::*;
+
+/// Plays `lines` in lockstep: no invariant violation, and equal to the simulator's transcript.
+async fn lockstep(lines: &[Line]) -> Vec<Record> {
+    let records = play(lines, Options::LOCKSTEP).await;
+    assert_no_violation(lines, &records);
+    assert_same(&records, &simulate(lines));
+    records
+}
+
+/// Plays `lines` free-running: no invariant violation, and equal to the simulator's transcript
+/// apart from the interleaving of the concurrent actors within a step.
+async fn free_running(lines: &[Line]) -> Vec<Record> {
+    let records = play(lines, Options::FREE).await;
+    assert_no_violation(lines, &records);
+    assert_same_apart_from_interleaving(&records, &simulate(lines));
+    records
+}
+
+fn at_step(records: &[Record], step: usize) -> Vec<&Observed> {
+    records
+        .iter()
+        .filter(|r| r.step == step)
+        .map(|r| &r.observed)
+        .collect()
+}
+
+fn kinds(observed: &[&Observed]) -> Vec<String> {
+    observed
+        .iter()
+        .map(|o| match o {
+            Observed::Api(call) => format!("api {}", call.name()),
+            Observed::Send(v) | Observed::Recv(v) => format!(
+                "{} {}",
+                if matches!(o, Observed::Send(_)) {
+                    "send"
+                } else {
+                    "recv"
+                },
+                v["type"].as_str().unwrap_or("?")
+            ),
+            Observed::Event(e) => format!("event {}", e.code),
+            Observed::Ui(ui) => format!("ui {}", serde_json::to_string(ui).expect("ui")),
+            Observed::Error(e) => format!("error {}", e.code),
+        })
+        .collect()
+}
+
+fn event_at<'a>(records: &'a [Record], step: usize, code: &str) -> &'a Record {
+    records
+        .iter()
+        .find(|r| r.step == step && matches!(&r.observed, Observed::Event(e) if e.code == code))
+        .unwrap_or_else(|| panic!("no {code} at step {step}:\n{}", jsonl(records)))
+}
+
+// ---- The seed journeys and the repository's scenarios ----------------------------------
+
+macro_rules! scenario_tests {
+    ($($name:ident => $path:literal,)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn lockstep_equals_the_simulator() {
+                lockstep(&scenario($path)).await;
+            }
+
+            // Two worker threads: the app, the driver and the server really run at once.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn free_running_equals_the_simulator_apart_from_interleaving() {
+                free_running(&scenario($path)).await;
+            }
+        }
+    )*};
+}
+
+scenario_tests! {
+    // pre-login: launch, Cobrowse tapped, random key shown, an agent joins, the agent ends
+    prelogin_manual => "scenarios/prelogin_manual.jsonl",
+    // login, presence, one-click request, terms accepted, session with the visitor id
+    oneclick_accepted => "scenarios/oneclick_accepted.jsonl",
+    // login, presence, one-click request, terms declined
+    oneclick_declined => "scenarios/oneclick_declined.jsonl",
+    // login, logout, a manual session, login again, exit
+    logout_and_exit => "scenarios/logout_and_exit.jsonl",
+    // logged in, the manual fallback: random key shown
+    manual_fallback_logged_in => "scenarios/manual_fallback_logged_in.jsonl",
+    // presence kept and suspended in the background, a one-click session across it
+    background_presence_and_session => "scenarios/background_presence_and_session.jsonl",
+    // misuse: another group id, direct start_session twice, end_session
+    second_group_refused => "scenarios/second_group_refused.jsonl",
+    // the network drops mid-session twice: resumed within the grace, lost past it
+    network_loss_and_recovery => "scenarios/network_loss_and_recovery.jsonl",
+    // the network drops while presence is connected; presence reconnects, one-click works
+    presence_network_loss => "driver/tests/scenarios/presence_network_loss.jsonl",
+}
+
+/// The outage played as the platform reporting the network gone (the driver closes the
+/// socket itself) instead of the server dropping it: the same transcript.
+#[tokio::test]
+async fn network_loss_reported_by_the_platform() {
+    let lines = scenario("scenarios/network_loss_and_recovery.jsonl");
+    let options = Options {
+        loss: Loss::DeviceOffline,
+        ..Options::LOCKSTEP
+    };
+    let records = play(&lines, options).await;
+    assert_no_violation(&lines, &records);
+    assert_same(&records, &simulate(&lines));
+}
+
+/// The production clock (tokio's) on a multi-threaded runtime, for journeys without
+/// `advance_ms`: the driver's own time works end to end.
+async fn real_clock(path: &str) {
+    let lines = scenario(path);
+    let options = Options {
+        time: Time::Tokio,
+        ..Options::FREE
+    };
+    let records = play(&lines, options).await;
+    assert_no_violation(&lines, &records);
+    assert_same_apart_from_interleaving(&records, &simulate(&lines));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clock_manual_fallback() {
+    real_clock("scenarios/manual_fallback_logged_in.jsonl").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clock_misuse_refused() {
+    real_clock("scenarios/second_group_refused.jsonl").await;
+}
+
+// ---- Faults -----------------------------------------------------------------------------
+
+/// The server drops the socket and keeps accepting. The simulator has no such step; its
+/// counterpart is `lost` followed by `restored`: the driver tells the core the link is lost
+/// (the drop's step), and the core asks for a new connection after its first backoff, which
+/// comes while the clock is wound through the next step. Same records, same steps; only the
+/// time of the reconnect differs (1 s later than the simulator's).
+fn drop_then_reconnect() -> [Line; 2] {
+    [
+        Line::fault(Fault::DropConnection, Step::Network(NetworkChange::Lost)),
+        Line::pair(
+            Step::AdvanceMs(5_000),
+            Step::Network(NetworkChange::Restored),
+        ),
+    ]
+}
+
+fn drop_mid_session() -> Vec<Line> {
+    let mut lines = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 11}}
+{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"agent": "join"}"#,
+    );
+    lines.extend(drop_then_reconnect());
+    lines.extend(steps(
+        r#"{"agent": "leave"}
+{"agent": "join"}
+{"user": "end_session"}"#,
+    ));
+    lines
+}
+
+fn drop_mid_presence() -> Vec<Line> {
+    let mut lines = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}"#,
+    );
+    lines.extend(drop_then_reconnect());
+    lines.extend(steps(
+        r#"{"agent": "start_presence_session"}
+{"user": "accept_terms"}
+{"agent": "join"}
+{"user": "end_session"}
+{"user": "logout"}"#,
+    ));
+    lines
+}
+
+mod server_drops_the_connection {
+    use super::*;
+
+    #[tokio::test]
+    async fn mid_session_lockstep() {
+        let records = lockstep(&drop_mid_session()).await;
+        // the drop is step 4, the reconnect is made during step 5, the session resumed
+        assert_eq!(
+            kinds(&at_step(&records, 4)),
+            ["event EventConnectionWarning"]
+        );
+        assert_eq!(
+            kinds(&at_step(&records, 5)),
+            ["event EventClearWarning", "send resume_session"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mid_session_free_running() {
+        free_running(&drop_mid_session()).await;
+    }
+
+    #[tokio::test]
+    async fn mid_presence_lockstep() {
+        let records = lockstep(&drop_mid_presence()).await;
+        assert_eq!(
+            kinds(&at_step(&records, 3)),
+            ["event EventConnectionWarning"]
+        );
+        assert_eq!(
+            kinds(&at_step(&records, 4)),
+            [
+                "event EventClearWarning",
+                "send presence_connect",
+                "recv presence_connected",
+                "event EventPresenceConnected"
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mid_presence_free_running() {
+        free_running(&drop_mid_presence()).await;
+    }
+}
+
+/// Frames the core must refuse, sent in the middle of a session: three that do not decode
+/// and one that decodes but does not fit the state. The simulator's counterpart of each is a
+/// step that does nothing (`advance_ms: 0`); the transcripts differ by exactly the refusals,
+/// and the session goes on untouched.
+async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
+    let nothing = || Step::AdvanceMs(0);
+    let mut lines = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"agent": "join"}"#,
+    );
+    let faults = [
+        "{not json",
+        r#"{"type":"warp_drive"}"#,
+        r#"{"type":"guest_count","guestcount":-1}"#,
+        r#"{"type":"session_started","sessionkey":"9999"}"#,
+    ];
+    for raw in faults {
+        lines.push(Line::fault(Fault::SendRaw(raw.to_owned()), nothing()));
+    }
+    lines.extend(steps(
+        r#"{"agent": "leave"}
+{"user": "end_session"}"#,
+    ));
+    let first_fault = 4;
+
+    let records = play(&lines, options).await;
+    assert_no_violation(&lines, &records);
+    assert_eq!(kinds(&at_step(&records, 4)), ["error malformed_frame"]);
+    assert_eq!(kinds(&at_step(&records, 5)), ["error malformed_frame"]);
+    assert_eq!(kinds(&at_step(&records, 6)), ["error malformed_frame"]);
+    assert_eq!(
+        kinds(&at_step(&records, 7)),
+        ["recv session_started", "error unexpected_frame"]
+    );
+    let rest: Vec<Record> = records
+        .iter()
+        .filter(|r| !(first_fault..first_fault + faults.len()).contains(&r.step))
+        .cloned()
+        .collect();
+    let sim = simulate(&lines);
+    match options.delivery {
+        Delivery::Lockstep => assert_same(&rest, &sim),
+        Delivery::Free => assert_same_apart_from_interleaving(&rest, &sim),
+    }
+}
+
+/// The server is slow to answer a session start: the core's start timeout fires at exactly
+/// 15 s (not at 14.999 s), the start fails, the button comes back; the late answers are
+/// refused as out of state; the next tap starts a session normally.
+async fn slow_server_times_out_a_session_start(options: Options) {
+    let nothing = || Step::AdvanceMs(0);
+    let mut lines = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"user": "launch"}"#,
+    );
+    lines.push(Line::fault(Fault::Stall, nothing())); // 2
+    lines.extend(steps(
+        r#"{"user": "tap_cobrowse"}
+{"advance_ms": 14999}
+{"advance_ms": 1}"#,
+    )); // 3, 4, 5
+    lines.push(Line::fault(Fault::Resume, nothing())); // 6
+    lines.extend(steps(
+        r#"{"user": "tap_cobrowse"}
+{"agent": "join"}
+{"agent": "end_session"}"#,
+    )); // 7, 8, 9
+
+    let records = play(&lines, options).await;
+    assert_no_violation(&lines, &records);
+    assert_eq!(
+        kinds(&at_step(&records, 3)),
+        [
+            r#"ui {"hide":"cobrowse_button"}"#,
+            "api start_session",
+            "send start_session"
+        ]
+    );
+    assert!(at_step(&records, 4).is_empty(), "nothing before 15 s");
+    assert_eq!(
+        kinds(&at_step(&records, 5)),
+        [
+            "send end_session",
+            "event EventStartSessionFailed",
+            r#"ui {"show":"cobrowse_button"}"#,
+        ]
+    );
+    let failed = event_at(&records, 5, "EventStartSessionFailed");
+    let Observed::Event(e) = &failed.observed else {
+        unreachable!()
+    };
+    assert_eq!(e.prop("reason").as_deref(), Some("timeout"));
+    // the late answers, in the server's order, each refused
+    assert_eq!(
+        kinds(&at_step(&records, 6)),
+        [
+            "recv session_started",
+            "error unexpected_frame",
+            "recv session_ended",
+            "error unexpected_frame"
+        ]
+    );
+    event_at(&records, 7, "EventConnectedToSession");
+    event_at(&records, 8, "EventGuestCountChange");
+    event_at(&records, 9, "EventSessionEnded");
+}
+
+/// The server is slow but answers before the timeout: the same records as the simulator's,
+/// only caused by a later step (the one that lets the server answer).
+async fn slow_server_answering_in_time(options: Options) {
+    let nothing = || Step::AdvanceMs(0);
+    let mut lines = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"user": "launch"}"#,
+    );
+    lines.push(Line::fault(Fault::Stall, nothing())); // 2
+    lines.extend(steps(
+        r#"{"user": "tap_cobrowse"}
+{"advance_ms": 14999}"#,
+    )); // 3, 4
+    lines.push(Line::fault(Fault::Resume, nothing())); // 5
+    lines.extend(steps(
+        r#"{"agent": "join"}
+{"user": "end_session"}"#,
+    )); // 6, 7
+
+    let records = play(&lines, options).await;
+    assert_no_violation(&lines, &records);
+    event_at(&records, 5, "EventConnectedToSession");
+    // In both modes: each step's records form one causal chain (no two actors at once),
+    // so the order is the simulator's; only the step of the late answer differs.
+    assert_same_apart_from_steps(&records, &simulate(&lines));
+}
+
+/// Each fault in both delivery modes; free-running on two worker threads, so that the app,
+/// the driver and the server really run at once.
+mod faults_in_both_modes {
+    use super::*;
+
+    #[tokio::test]
+    async fn malformed_frames_lockstep() {
+        malformed_frames_are_refused_and_change_nothing(Options::LOCKSTEP).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_frames_free_running() {
+        malformed_frames_are_refused_and_change_nothing(Options::FREE).await;
+    }
+
+    #[tokio::test]
+    async fn slow_server_timeout_lockstep() {
+        slow_server_times_out_a_session_start(Options::LOCKSTEP).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_server_timeout_free_running() {
+        slow_server_times_out_a_session_start(Options::FREE).await;
+    }
+
+    #[tokio::test]
+    async fn slow_server_in_time_lockstep() {
+        slow_server_answering_in_time(Options::LOCKSTEP).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_server_in_time_free_running() {
+        slow_server_answering_in_time(Options::FREE).await;
+    }
+}

@@ -1,0 +1,644 @@
+//! The end-to-end harness: a contract scenario played over real WebSockets on 127.0.0.1.
+//!
+//! Three actors, as in a real deployment:
+//! - the **app**: this harness's loop, running the [`Controller`] on the scenario's user,
+//!   lifecycle and API steps and on the SDK events the driver hands it;
+//! - the **driver** task ([`cobrowse_visitor_driver::driver`]): the core, the socket, the
+//!   timers;
+//! - the **loopback server** task: [`cobrowse_visitor_core::sim::Server`] behind a socket;
+//!   agent steps and faults go to it through its control handle.
+//!
+//! The harness writes the same [`Record`] stream as [`World`] (api/send/recv/event/ui/error
+//! with the scenario step index), so the two can be compared.
+//!
+//! **Settling.** A step settles before the next, as in the simulator, on an explicit
+//! quiescence signal rather than a sleep: the driver and the server each publish a status
+//! (frames written and read on the current connection, connections opened, connect in
+//! progress, the core's next deadline, notifications published), and the world is quiet when
+//! the app has consumed every published notification and has no controller output left, the
+//! driver is not connecting and has no deadline due, both sides agree on the connection, and
+//! every frame written by one side has been read by the other.
+//!
+//! **Time.** The driver and the server share a [`ManualClock`]; `advance_ms` winds it from
+//! one core deadline to the next, as the simulator does, so every timer fires at the very
+//! instant it would in the simulator, however loaded the machine is. No assertion depends on
+//! wall-clock time; wall-clock time only bounds how long a test may wait.
+#![allow(dead_code)] // each test binary uses a part
+
+use cobrowse_visitor_core::controller::{
+    Controller, ControllerConfig, ControllerOutput, UserIntent,
+};
+use cobrowse_visitor_core::oracle;
+use cobrowse_visitor_core::sim::World;
+use cobrowse_visitor_core::transcript::{
+    parse_scenario, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, TraceLine,
+};
+use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
+use cobrowse_visitor_driver::{
+    spawn, Clock, DriverConfig, DriverError, DriverHandle, DriverStatus, LoopbackServer,
+    ManualClock, Notification, Reachability, ServerConfig, ServerControl, ServerStatus,
+};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Longest wait for any one thing (a reply, a settle). Generous: a loaded 2-core machine
+/// answers loopback traffic in milliseconds.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// Longest a whole journey may take.
+pub const JOURNEY_LIMIT: Duration = Duration::from_secs(30);
+
+/// A fault the loopback server injects; the contract's scenario vocabulary has no word for
+/// these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The server closes the socket without a close frame and keeps accepting: the driver
+    /// notices, tells the core, and reconnects when the core asks.
+    DropConnection,
+    /// The server sends this text as one message, frame or not.
+    SendRaw(String),
+    /// The server stops answering: what it receives waits.
+    Stall,
+    /// The server answers what waited, in order.
+    Resume,
+}
+
+/// What one journey line does over the sockets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// A contract scenario step.
+    Step(Step),
+    /// A server fault.
+    Fault(Fault),
+}
+
+/// One line of a journey: what happens over the sockets, and the simulator step it is
+/// compared with (the same step, except for faults, which name their counterpart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub real: Act,
+    pub sim: Step,
+}
+
+impl Line {
+    /// A contract step, played the same way on both sides.
+    pub fn same(step: Step) -> Line {
+        Line {
+            real: Act::Step(step.clone()),
+            sim: step,
+        }
+    }
+
+    /// A fault, compared with the simulator step `sim`.
+    pub fn fault(fault: Fault, sim: Step) -> Line {
+        Line {
+            real: Act::Fault(fault),
+            sim,
+        }
+    }
+
+    /// A step played as `real` over the sockets and as `sim` in the simulator.
+    pub fn pair(real: Step, sim: Step) -> Line {
+        Line {
+            real: Act::Step(real),
+            sim,
+        }
+    }
+}
+
+/// Reads a scenario file of the workspace (`scenarios/…` or `driver/tests/scenarios/…`).
+pub fn scenario(path: &str) -> Vec<Line> {
+    let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    parse_scenario(&text)
+        .unwrap_or_else(|e| panic!("{full}: {e}"))
+        .into_iter()
+        .map(Line::same)
+        .collect()
+}
+
+/// Reads scenario lines given inline.
+pub fn steps(text: &str) -> Vec<Line> {
+    parse_scenario(text)
+        .unwrap_or_else(|e| panic!("inline scenario: {e}"))
+        .into_iter()
+        .map(Line::same)
+        .collect()
+}
+
+/// How the server delivers its frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// One frame at a time, when all else is quiet: the simulator's exact order.
+    Lockstep,
+    /// As soon as produced, like a real server: the order between the app's calls and the
+    /// server's frames within a step is a race.
+    Free,
+}
+
+/// How the contract's `{"network": "lost"}` is played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// The server drops the connection and refuses new ones until `restored`: the driver
+    /// finds out from the socket.
+    ServerBlackout,
+    /// The platform reports the network gone ([`Reachability::Offline`]) and the server
+    /// refuses new connections until `restored`.
+    DeviceOffline,
+}
+
+/// Where the core's time comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// A manual clock wound by `advance_ms`.
+    Manual,
+    /// tokio's real clock (journeys without `advance_ms` only).
+    Tokio,
+}
+
+/// How to play a journey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub delivery: Delivery,
+    pub loss: Loss,
+    pub time: Time,
+}
+
+impl Options {
+    pub const LOCKSTEP: Options = Options {
+        delivery: Delivery::Lockstep,
+        loss: Loss::ServerBlackout,
+        time: Time::Manual,
+    };
+    pub const FREE: Options = Options {
+        delivery: Delivery::Free,
+        loss: Loss::ServerBlackout,
+        time: Time::Manual,
+    };
+}
+
+/// Awaits `f` for at most [`WAIT`].
+pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, f).await {
+        Ok(t) => t,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Plays `lines` over real sockets and returns the transcript; at most [`JOURNEY_LIMIT`].
+/// With `E2E_PRINT` set, prints each transcript (run with `--nocapture`).
+pub async fn play(lines: &[Line], options: Options) -> Vec<Record> {
+    match tokio::time::timeout(JOURNEY_LIMIT, play_unbounded(lines, options)).await {
+        Ok(records) => {
+            if std::env::var_os("E2E_PRINT").is_some() {
+                println!("--- {options:?}\n{}", jsonl(&records));
+            }
+            records
+        }
+        Err(_) => panic!("the journey did not end within {JOURNEY_LIMIT:?}"),
+    }
+}
+
+async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
+    let config = match lines.first().map(|l| &l.sim) {
+        Some(Step::Config(c)) => c.clone(),
+        _ => ScenarioConfig::default(),
+    };
+    let manual = ManualClock::new();
+    let clock = match options.time {
+        Time::Manual => Clock::manual(&manual),
+        Time::Tokio => Clock::tokio(),
+    };
+    let sdk = SdkConfig::default();
+
+    let mut server_config = ServerConfig::new(config.group_id, config.seed);
+    server_config.session_grace = sdk.session_grace;
+    server_config.clock = clock.clone();
+    server_config.lockstep = options.delivery == Delivery::Lockstep;
+    let server = within("the server to bind", LoopbackServer::start(server_config))
+        .await
+        .expect("the loopback server binds 127.0.0.1:0");
+    assert!(server.addr().ip().is_loopback());
+
+    let mut driver_config = DriverConfig::new(server.url());
+    driver_config.sdk = sdk;
+    driver_config.clock = clock.clone();
+    driver_config.trace = true;
+    let (driver, notes) = spawn(driver_config);
+
+    let control = server.control();
+    let mut app = App {
+        options,
+        manual,
+        clock,
+        controller: Controller::new(ControllerConfig {
+            group_id: config.group_id,
+            custom_ui: config.custom_ui,
+        }),
+        dstatus: driver.status(),
+        driver,
+        notes,
+        sstatus: control.status(),
+        server: control,
+        consumed: 0,
+        step: 0,
+        records: Vec::new(),
+    };
+    // The driver's first connection.
+    app.settle().await;
+    assert_eq!(app.dstatus.borrow().connections, 1, "the first connection");
+
+    for (i, line) in lines.iter().enumerate() {
+        app.apply(i, &line.real).await;
+    }
+
+    within("the driver to stop", app.driver.shutdown())
+        .await
+        .expect("the driver runs until shut down");
+    within("the server to stop", app.server.shutdown())
+        .await
+        .expect("the server runs until shut down");
+    app.records
+}
+
+struct App {
+    options: Options,
+    manual: ManualClock,
+    clock: Clock,
+    controller: Controller,
+    driver: DriverHandle,
+    notes: mpsc::UnboundedReceiver<Notification>,
+    dstatus: watch::Receiver<DriverStatus>,
+    server: ServerControl,
+    sstatus: watch::Receiver<ServerStatus>,
+    /// Notifications taken from the channel.
+    consumed: u64,
+    step: usize,
+    records: Vec<Record>,
+}
+
+impl App {
+    fn record(&mut self, observed: Observed) {
+        self.records.push(Record {
+            step: self.step,
+            observed,
+        });
+    }
+
+    fn refuse(&mut self, code: &str, message: String) {
+        self.record(Observed::Error(ErrorRecord {
+            code: code.to_owned(),
+            message,
+        }));
+    }
+
+    /// Plays journey line `index` and lets the world settle (the simulator's `World::apply`).
+    async fn apply(&mut self, index: usize, act: &Act) {
+        self.step = index;
+        match act {
+            Act::Step(Step::Config(_)) => {
+                if index != 0 {
+                    self.refuse(
+                        "config_not_first",
+                        "a config step may only be the first line".into(),
+                    );
+                }
+            }
+            Act::Step(Step::User(intent)) => {
+                if let Err(e) = self.controller.handle_user(intent.clone()) {
+                    self.refuse(e.code(), e.to_string());
+                } else if let UserIntent::Exit = intent {
+                    self.settle().await;
+                    self.lifecycle(Lifecycle::Terminate).await;
+                }
+            }
+            Act::Step(Step::Lifecycle(change)) => {
+                self.lifecycle(*change).await;
+                self.controller.handle_lifecycle(*change);
+            }
+            Act::Step(Step::Network(NetworkChange::Lost)) => {
+                if self.options.loss == Loss::DeviceOffline {
+                    self.reachability(Reachability::Offline).await;
+                }
+                within("the server", self.server.set_network(false))
+                    .await
+                    .expect("server running");
+            }
+            Act::Step(Step::Network(NetworkChange::Restored)) => {
+                within("the server", self.server.set_network(true))
+                    .await
+                    .expect("server running");
+                self.reachability(Reachability::Online).await;
+            }
+            Act::Step(Step::Agent(action)) => {
+                let result = within("the agent", self.server.agent(*action))
+                    .await
+                    .expect("server running");
+                if let Err(code) = result {
+                    self.refuse(code, format!("the agent cannot {action:?} now"));
+                }
+            }
+            Act::Step(Step::AdvanceMs(ms)) => self.advance(*ms).await,
+            Act::Step(Step::Api(call)) => self.call_sdk(call.clone()).await,
+            Act::Fault(fault) => {
+                let server = self.server.clone();
+                let done = match fault {
+                    Fault::DropConnection => within("the server", server.drop_connection()).await,
+                    Fault::SendRaw(text) => {
+                        within("the server", server.send_raw(text.clone())).await
+                    }
+                    Fault::Stall => within("the server", server.stall()).await,
+                    Fault::Resume => within("the server", server.resume()).await,
+                };
+                done.expect("server running");
+            }
+        }
+        self.settle().await;
+    }
+
+    /// Winds the clock to each core deadline up to `ms` from now, settling at each, as the
+    /// simulator's `advance_ms` does.
+    async fn advance(&mut self, ms: u64) {
+        assert_eq!(
+            self.options.time,
+            Time::Manual,
+            "advance_ms needs the manual clock"
+        );
+        let target = self.manual.now().saturating_add(Duration::from_millis(ms));
+        self.settle().await;
+        loop {
+            let next = self.dstatus.borrow().next_deadline;
+            let Some(t) = next.filter(|t| *t <= target) else {
+                break;
+            };
+            self.manual.set(t);
+            self.settle().await;
+        }
+        self.manual.set(target);
+    }
+
+    async fn lifecycle(&mut self, change: Lifecycle) {
+        match within("the driver", self.driver.lifecycle(change)).await {
+            Ok(()) => {}
+            Err(DriverError::Refused(e)) => self.refuse(e.code(), e.to_string()),
+            Err(e) => panic!("lifecycle {change:?}: {e}"),
+        }
+    }
+
+    async fn reachability(&mut self, change: Reachability) {
+        within("the driver", self.driver.reachability(change))
+            .await
+            .expect("driver running");
+    }
+
+    async fn call_sdk(&mut self, call: ApiCall) {
+        self.record(Observed::Api(call.clone()));
+        match within("the driver", self.driver.call(call)).await {
+            Ok(()) => {}
+            Err(DriverError::Refused(e)) => self.refuse(e.code(), e.to_string()),
+            Err(e) => panic!("api call: {e}"),
+        }
+    }
+
+    fn on_notification(&mut self, n: Notification) {
+        match n {
+            Notification::Event(e) => {
+                self.record(Observed::Event(EventRecord::from(&e)));
+                self.controller.handle_event(&e);
+            }
+            Notification::Sent(f) => self.record(Observed::Send(
+                serde_json::to_value(&f).expect("frames serialize"),
+            )),
+            Notification::Received(f) => self.record(Observed::Recv(
+                serde_json::to_value(&f).expect("frames serialize"),
+            )),
+            Notification::FrameRefused(e) => self.refuse(e.code(), e.to_string()),
+            Notification::Connected
+            | Notification::Disconnected(_)
+            | Notification::ConnectFailed(_) => {}
+        }
+    }
+
+    /// Lets everything settle, in the simulator's order: the core's drained outputs first
+    /// (as published by the driver), then one controller output, then — when nothing else
+    /// moves — one server frame (lockstep), until the world is quiet.
+    async fn settle(&mut self) {
+        let give_up = tokio::time::Instant::now() + WAIT;
+        loop {
+            // One snapshot of each side per turn, marked seen: every decision below is taken
+            // on it, and any later change wakes the wait in 4.
+            let d = *self.dstatus.borrow_and_update();
+            let s = *self.sstatus.borrow_and_update();
+            // 1. Outputs the driver has drained and published. Only published ones: a batch
+            //    still being drained must be taken whole before the app acts again.
+            if self.consumed < d.notifications {
+                let n = within("a published notification", self.notes.recv())
+                    .await
+                    .expect("the driver published it");
+                self.consumed += 1;
+                self.on_notification(n);
+                continue;
+            }
+            // 2. One controller output.
+            if let Some(out) = self.controller.poll_output() {
+                match out {
+                    ControllerOutput::Call(call) => self.call_sdk(call).await,
+                    ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
+                }
+                continue;
+            }
+            // 3. Quiet? Then one held server frame, or done.
+            if quiet(&d, &s, self.clock.now()) {
+                if s.held > 0 {
+                    let released = within("the server", self.server.release())
+                        .await
+                        .expect("server running");
+                    assert!(released, "a held frame to release");
+                    continue;
+                }
+                return;
+            }
+            // 4. Wait for the driver or the server to move.
+            let moved = tokio::time::timeout_at(give_up, async {
+                tokio::select! {
+                    r = self.dstatus.changed() => r,
+                    r = self.sstatus.changed() => r,
+                }
+            })
+            .await;
+            match moved {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => panic!("a task stopped while settling step {}", self.step),
+                Err(_) => panic!(
+                    "step {} did not settle within {WAIT:?}: consumed {}, driver {d:?}, server {s:?}",
+                    self.step, self.consumed
+                ),
+            }
+        }
+    }
+}
+
+/// Driver and server agree that nothing is in flight and nothing is due.
+fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
+    !d.connecting
+        && d.next_deadline.map_or(true, |t| t > now)
+        && d.connections == s.accepted
+        && d.connected == s.open
+        && (!d.connected || (d.sent == s.received && s.sent == d.received))
+}
+
+// ---- Comparing and checking transcripts -------------------------------------------------
+
+/// The simulator's steps for `lines`.
+pub fn sim_steps(lines: &[Line]) -> Vec<Step> {
+    lines.iter().map(|l| l.sim.clone()).collect()
+}
+
+/// The simulator's transcript for `lines`.
+pub fn simulate(lines: &[Line]) -> Vec<Record> {
+    World::run(&sim_steps(lines))
+}
+
+/// Records as JSON Lines.
+pub fn jsonl(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("records serialize"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn show_difference(what: &str, real: &[Record], sim: &[Record]) -> String {
+    let at = real
+        .iter()
+        .zip(sim)
+        .position(|(a, b)| a != b)
+        .unwrap_or(real.len().min(sim.len()));
+    format!(
+        "{what}: first difference at record {at}\n--- over sockets ({} records)\n{}\n--- simulator ({} records)\n{}",
+        real.len(),
+        jsonl(real),
+        sim.len(),
+        jsonl(sim)
+    )
+}
+
+/// The two transcripts are equal, record for record.
+pub fn assert_same(real: &[Record], sim: &[Record]) {
+    assert!(
+        real == sim,
+        "{}",
+        show_difference("transcripts differ", real, sim)
+    );
+}
+
+/// Equal apart from step indices: the same records in the same order, each possibly caused
+/// by another step (a slow server answers a later step).
+pub fn assert_same_apart_from_steps(real: &[Record], sim: &[Record]) {
+    let strip = |rs: &[Record]| -> Vec<Record> {
+        rs.iter()
+            .map(|r| Record {
+                step: 0,
+                observed: r.observed.clone(),
+            })
+            .collect()
+    };
+    let (a, b) = (strip(real), strip(sim));
+    assert!(
+        a == b,
+        "{}",
+        show_difference("transcripts differ apart from steps", real, sim)
+    );
+}
+
+/// Who produces a record, for [`assert_same_apart_from_interleaving`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Channel {
+    /// The app: its API calls, what it shows, and refusals of both or of the step.
+    App,
+    /// Frames the core sends.
+    Send,
+    /// Frames the core receives, and their refusals.
+    Recv,
+    /// Events the core delivers.
+    Event,
+}
+
+/// Sorts each step's records by channel, keeping each channel's order.
+fn by_channel(records: &[Record]) -> Vec<Record> {
+    let mut keyed: Vec<(usize, Channel, Record)> = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        let channel = match &r.observed {
+            Observed::Api(_) | Observed::Ui(_) => Channel::App,
+            Observed::Send(_) => Channel::Send,
+            Observed::Recv(_) => Channel::Recv,
+            Observed::Event(_) => Channel::Event,
+            // A refusal belongs with what it refuses, the record just before it.
+            Observed::Error(_) => match i.checked_sub(1).map(|p| &records[p]) {
+                Some(prev) if prev.step == r.step => match prev.observed {
+                    Observed::Recv(_) => Channel::Recv,
+                    _ => Channel::App,
+                },
+                _ => Channel::App,
+            },
+        };
+        keyed.push((r.step, channel, r.clone()));
+    }
+    keyed.sort_by_key(|(step, channel, _)| (*step, *channel)); // stable
+    keyed.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// Equal apart from how the concurrent actors interleave within a step.
+///
+/// Over a real socket with a free-running server, three actors run at once: the app (API
+/// calls, UI), the driver (frames out, events), the server (frames in). Within one step the
+/// order *between* them is a race the simulator does not have: e.g. after `presence_connect`
+/// the server's `presence_connected` may arrive before or after the app's next call,
+/// `presence_set_default_ui`. The order *within* each of them is causal and must match: the
+/// app's calls and UI in order, frames sent in order, frames received in order, events in
+/// order; and every record stays at the step that caused it. So both transcripts are
+/// compared step by step, channel by channel.
+pub fn assert_same_apart_from_interleaving(real: &[Record], sim: &[Record]) {
+    let (a, b) = (by_channel(real), by_channel(sim));
+    assert!(
+        a == b,
+        "{}",
+        show_difference(
+            "transcripts differ apart from interleaving (sorted by step and channel)",
+            &a,
+            &b
+        )
+    );
+}
+
+/// The invariant checker finds no violation, on the records alone and interleaved with the
+/// scenario lines (the simulator counterparts of fault lines).
+pub fn assert_no_violation(lines: &[Line], records: &[Record]) {
+    let violations = oracle::check_records(records);
+    assert!(
+        violations.is_empty(),
+        "invariant violations:\n{}\n--- transcript\n{}",
+        violations
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        jsonl(records)
+    );
+    let trace: Vec<(usize, TraceLine)> = oracle::interleave(&sim_steps(lines), records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let violations = oracle::check_trace(&trace);
+    assert!(
+        violations.is_empty(),
+        "invariant violations in the interleaved trace:\n{}\n--- transcript\n{}",
+        violations
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        jsonl(records)
+    );
+}
