@@ -1231,7 +1231,10 @@ impl Sdk {
                             Session::Running { key, .. } => cx.send(ClientFrame::ResumeSession {
                                 sessionkey: key.clone(),
                             }),
-                            Session::Ending { .. } => cx.send(ClientFrame::EndSession {}),
+                            Session::Ending { .. } => {
+                                cx.send(ClientFrame::EndSession {});
+                                cx.arm(Timer::SessionEnd, cx.cfg.end_timeout);
+                            }
                         }
                         if r.presence == Presence::AwaitingLink {
                             r.presence = cx.presence_connect(&r.visitor, 0);
@@ -1311,7 +1314,9 @@ impl Sdk {
                     reason: "timeout".into(),
                 });
             }
-            (Timer::SessionEnd, Session::Ending { .. }, _) => {
+            // offline, the end_session frame has not gone out: the session lives on at the
+            // server, so wait for the link (S-N02 sends it again) or the grace (S-T05b)
+            (Timer::SessionEnd, Session::Ending { .. }, _) if link == Link::Up => {
                 cx.row("S-T04");
                 cx.disarm(Timer::SessionGrace); // armed if the link is down: goes with the session
                 r.session = Session::Idle;
@@ -1422,6 +1427,8 @@ enum QueuedFrame {
 }
 
 impl Queued {
+    // Inlined into each `send`, where the frame's variant is known, the match folds away.
+    #[inline(always)]
     fn transmit(f: ClientFrame) -> Queued {
         Queued::Frame(match f {
             ClientFrame::StartSession { key } => QueuedFrame::StartSession(key),
