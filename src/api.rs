@@ -267,8 +267,10 @@ pub enum ParameterError {
     /// The token is longer than 1024 characters.
     #[error("token must be at most 1024 characters")]
     Token,
-    /// A custom session key is empty, too long or not base64url.
-    #[error("session key must be 1 to 63 characters of A-Z a-z 0-9 - _")]
+    /// A custom session key is empty, too long, not base64url, or `GLANCE_KEYTYPE_RANDOM`.
+    #[error(
+        "session key must be 1 to 63 characters of A-Z a-z 0-9 - _, not GLANCE_KEYTYPE_RANDOM"
+    )]
     SessionKey,
     /// A signal's event name is empty or too long.
     #[error("signal event must be 1 to 255 characters")]
@@ -303,9 +305,12 @@ pub fn validate_visitor_id(id: &str) -> Result<(), ParameterError> {
     }
 }
 
-/// A custom session key is 1–63 base64url characters (`[A-Za-z0-9-_]`).
+/// A custom session key is 1–63 base64url characters (`[A-Za-z0-9-_]`), other than
+/// [`GLANCE_KEYTYPE_RANDOM`], which asks for a random key (a transcript could not tell the
+/// two apart).
 pub fn validate_session_key(key: &str) -> Result<(), ParameterError> {
     let ok = !key.is_empty()
+        && key != GLANCE_KEYTYPE_RANDOM
         && key.len() <= MAX_SESSION_KEY
         && key
             .bytes()

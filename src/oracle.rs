@@ -120,7 +120,8 @@ pub enum Invariant {
     /// a refused input must leave everything as it was, the server's view included.
     RefusedNoEffect,
     /// `INV-GUESTS-IN-SESSION`: `EventGuestCountChange` only while a session is running or
-    /// ending (after `EventConnectedToSession`, before `EventSessionEnded`). Reason: agents can
+    /// ending (after `EventConnectedToSession` and before `EventSessionEnded`, or after a
+    /// non-refused `end_session` of a session not yet ended). Reason: agents can
     /// only join a session that exists; a guest count outside one is a stale frame.
     GuestsInSession,
     /// `INV-SESSION-ENDED-PAIRED`: `EventSessionEnded` only for a session that connected or was
@@ -1007,7 +1008,9 @@ impl Oracle {
                 self.oneclick = false;
                 self.asked = None;
             }
-            "EventGuestCountChange" if !self.connected => {
+            // spec.md §10.2: while a session is running or ending (S-F13 also accepts a guest
+            // count while a start that never connected is being ended)
+            "EventGuestCountChange" if !self.connected && self.session != SessionPhase::Ending => {
                 self.push(
                     Invariant::GuestsInSession,
                     line,

@@ -1324,6 +1324,10 @@ impl Sdk {
                     reason: "visitor_ended".into(),
                 });
             }
+            (Timer::SessionEnd, Session::Ending { .. }, _) => {
+                // offline: keep ending; S-N02 re-sends end_session, or S-T05b ends it
+                cx.row("S-T04b");
+            }
             (Timer::SessionGrace, Session::Starting { .. }, _) if link != Link::Up => {
                 cx.row("S-T05a");
                 cx.disarm(Timer::SessionStart);

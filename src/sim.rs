@@ -303,6 +303,12 @@ impl World {
         &self.transcript
     }
 
+    /// Takes the records so far, leaving none (an explorer that clones worlds by the
+    /// thousand keeps them small).
+    pub fn take_transcript(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.transcript)
+    }
+
     /// The SDK core.
     pub fn sdk(&self) -> &Sdk {
         &self.sdk

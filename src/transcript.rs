@@ -14,6 +14,11 @@ use thiserror::Error;
 /// Longest line the parsers read, in bytes (a guard against unbounded input).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// Longest `advance_ms` a scenario step may ask for: 7 days. The simulator fires every due
+/// timer on the way (a reconnect attempt every 16 s while offline), so the work of a step
+/// grows with its span; this keeps a step to some 40 000 timer firings.
+pub const MAX_ADVANCE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
 /// The optional first line of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,9 +152,14 @@ impl Step {
                 .ok_or_else(|| format!("`{kind}` must be a string"))
         };
         match *kind {
-            "config" => serde_json::from_value(val.clone())
-                .map(Step::Config)
-                .map_err(|e| format!("bad config: {e}")),
+            "config" => match serde_json::from_value::<ScenarioConfig>(val.clone()) {
+                // the app's group id is an init_visitor argument: positive (spec.md §3.3)
+                Ok(c) if c.group_id == 0 => {
+                    Err("bad config: group_id must be a positive number".to_owned())
+                }
+                Ok(c) => Ok(Step::Config(c)),
+                Err(e) => Err(format!("bad config: {e}")),
+            },
             "user" => {
                 let w = word()?;
                 let intent = match w {
@@ -203,8 +213,11 @@ impl Step {
             },
             "advance_ms" => val
                 .as_u64()
+                .filter(|ms| *ms <= MAX_ADVANCE_MS)
                 .map(Step::AdvanceMs)
-                .ok_or_else(|| "`advance_ms` must be a whole number of milliseconds".to_owned()),
+                .ok_or_else(|| {
+                    format!("`advance_ms` must be a whole number of milliseconds, at most {MAX_ADVANCE_MS} (7 days)")
+                }),
             "api" => serde_json::from_value(val.clone())
                 .map(Step::Api)
                 .map_err(|e| format!("bad api call: {e}")),

@@ -152,6 +152,7 @@ fn frame_refusal_row(err: &ProtocolError) -> &'static str {
 }
 
 /// An SDK and the caller's clock.
+#[derive(Clone)]
 struct H {
     sdk: Sdk,
     now: u64,
@@ -2369,7 +2370,7 @@ fn s_n01_no_frames_while_down() {
     all.extend(h.api(ApiCall::PresenceConnect));
     all.extend(h.api(init(InitParams::identified(GROUP, VID))));
     all.extend(h.api(ApiCall::EndSession));
-    all.extend(h.advance(5_000));
+    all.extend(h.advance(60_000)); // the grace ends it (S-T04b, S-T05b)
     all.extend(h.api(start(StartKey::Random)));
     all.extend(h.advance(15_000));
     assert!(
@@ -2694,40 +2695,38 @@ fn s_t04_end_timeout_ends_locally() {
     assert_eq!(h.state().timers.next(), None);
 }
 
-/// S-T04: an end that times out while offline takes its grace timer with it, so that a
-/// session started offline afterwards gets its full start timeout (spec.md §5.5, §12.11).
+/// S-T04b: an end that times out while offline keeps ending: the `end_session` frame never
+/// went out, so the session lives on at the server; the restored link sends it again (S-N02,
+/// with a fresh end timer), or the grace ends the session (S-T05b).
 #[test]
-fn s_t04_end_timeout_while_offline_leaves_no_timer_behind() {
+fn s_t04b_end_timeout_while_offline_waits_for_the_link_or_the_grace() {
     let mut h = H::running_random();
     let lost_at = h.now;
     h.net(NetworkChange::Lost);
     h.api(ApiCall::EndSession);
     h.advance(5_000);
-    h.assert_rows(&["S-T08", "S-T04"]);
-    assert_eq!(h.session(), &Session::Idle);
-    assert_eq!(h.deadline(Timer::SessionGrace), None);
-    // still offline, 50 s after the loss: a new start (allowed offline)
-    h.now = lost_at + 50_000;
-    assert_eq!(h.api(start(StartKey::Random)), vec![]);
-    // 60 s after the loss nothing happens to it …
+    h.assert_rows(&["S-T08", "S-T04b"]);
+    assert!(matches!(h.session(), Session::Ending { .. }));
+    assert_eq!(h.deadline(Timer::SessionEnd), None);
+    assert_eq!(
+        h.deadline(Timer::SessionGrace),
+        Some(Instant(lost_at + 60_000))
+    );
+    // restored: end_session goes out again, with its own timer
+    let mut r = h.clone();
+    assert_eq!(
+        r.net(NetworkChange::Restored),
+        vec![ev(Event::ClearWarning), tx(ClientFrame::EndSession {})]
+    );
+    assert_eq!(r.deadline(Timer::SessionEnd), r.after(5_000));
+    // still offline at the grace: the session ends as lost
     h.now = lost_at + 60_000;
     let outs = h.ok(Input::Timeout);
-    assert!(
-        !outs.iter().any(|o| matches!(o, Output::Event(_))),
-        "{outs:?}"
-    );
-    assert_eq!(
-        h.session(),
-        &Session::Starting {
-            request: KeyRequest::Random
-        }
-    );
-    // … it fails on its own start timeout
-    h.now = lost_at + 65_000;
-    let outs = h.ok(Input::Timeout);
-    assert!(outs.contains(&ev(Event::StartSessionFailed {
-        reason: "timeout".into()
+    assert!(outs.contains(&ev(Event::SessionEnded {
+        reason: "connection_lost".into()
     })));
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(h.deadline(Timer::SessionEnd), None);
 }
 
 /// S-T05a: the link stays down past the grace while a start is pending:

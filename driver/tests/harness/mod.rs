@@ -481,7 +481,7 @@ impl App {
 /// Driver and server agree that nothing is in flight and nothing is due.
 fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
     !d.connecting
-        && d.next_deadline.map_or(true, |t| t > now)
+        && d.next_deadline.is_none_or(|t| t > now)
         && d.connections == s.accepted
         && d.connected == s.open
         && (!d.connected || (d.sent == s.received && s.sent == d.received))

@@ -1,0 +1,867 @@
+//! `drive_core`: the SDK core and the integration controller driven directly, op by op.
+//!
+//! The harness is an IO layer that follows spec.md §2 to the letter: after every
+//! `handle_input` it drains `poll_output` until `Timeout` before anything else happens. It
+//! builds the contract records the way `sim::World` does (api / send / recv / event / ui /
+//! error, each with the index of its scenario line as `step`), optionally answers frames with the simulator's
+//! `sim::Server`, and adds what no scenario can say: raw server frames and bytes from a
+//! hostile server, early and late timer wake-ups, inputs stamped with an earlier time,
+//! `terminate`, and short timer durations.
+//!
+//! A transcript shows no record for an input that is not an API call or a frame (a timer
+//! wake-up, a lifecycle or network change), so the oracle can only tell such an input's
+//! effects from those of an earlier refused input of the same scenario line by the line
+//! (INV-REFUSED-NO-EFFECT judges "no send after a refusal until the next api/recv record or
+//! step"). `sim::World` feeds several such inputs under one line (every wake-up of an
+//! `advance_ms`, the `terminate` after `exit`); this harness gives each its own line (a
+//! stand-in `advance_ms` for a further wake-up, `lifecycle: terminate` after `exit`), so every
+//! refusal is judged soundly.
+//!
+//! After every op:
+//! - a refused input (SDK or controller) left the state as it was
+//!   (`oracle::machine::refused_unchanged`, `controller_refused_unchanged`);
+//! - every `Input::Timeout` is judged by `oracle::machine::timer_not_early`;
+//! - every record is written as its JSON line and read back with `parse_trace`, and the
+//!   oracle judges what was read back (what `cobrowse check` reads), which must write the
+//!   same line again;
+//! - the streaming `Oracle` has seen the op's scenario line and records and reports nothing.
+//!
+//! At the end the oracle's `finish()` must report nothing, and a second run of the same ops
+//! must give the same trace and states (`oracle::machine::deterministic`).
+
+use crate::input::{self, Writer};
+use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
+use arbitrary::Unstructured;
+use cobrowse_visitor_core::api::ApiCall;
+use cobrowse_visitor_core::controller::{
+    Controller, ControllerConfig, ControllerOutput, ControllerState, UserIntent,
+};
+use cobrowse_visitor_core::errors::Error;
+use cobrowse_visitor_core::frames::ServerFrame;
+use cobrowse_visitor_core::oracle::{machine, Oracle, Violation};
+use cobrowse_visitor_core::sdk::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, State};
+use cobrowse_visitor_core::sim::Server;
+use cobrowse_visitor_core::time::Instant;
+use cobrowse_visitor_core::transcript::{
+    parse_trace, AgentAction, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
+    TraceLine,
+};
+use std::time::Duration;
+
+const TARGET: &str = "drive_core";
+
+/// Most ops read from one input.
+pub const MAX_OPS: usize = 96;
+
+/// Most moves one settle may make before the world counts as not settling (`sim::World`
+/// stops silently at its own limit; here it is a finding).
+const MAX_SETTLE_MOVES: usize = 10_000;
+
+/// Most wake-ups at deadlines in one exact advance; the rest of the span is then taken in one
+/// late wake-up (spec.md §2 allows any `t' ≥ t`). Fuzzed 1 ms timers over a long span would
+/// otherwise wake millions of times.
+const MAX_EXACT_WAKES: usize = 2048;
+
+/// Most outputs one `handle_input` may queue (a guard against a runaway queue).
+const MAX_DRAIN: usize = 10_000;
+
+/// One thing that happens to the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// The customer does something (to the controller).
+    User(UserIntent),
+    /// The app calls the SDK directly, bypassing the controller.
+    Api(ApiCall),
+    /// A frame from a (possibly hostile) server, delivered while the transport is up.
+    Frame(ServerFrame),
+    /// Raw bytes from the server, through `Sdk::handle_bytes`, while the transport is up.
+    Bytes(Vec<u8>),
+    /// The platform's lifecycle (`terminate` included).
+    Lifecycle(Lifecycle),
+    /// The transport goes down or comes back.
+    Network(NetworkChange),
+    /// The agent acts on the simulated server (nothing without one).
+    Agent(AgentAction),
+    /// Time passes. `exact`: wake at every deadline on the way, as `sim::World` does (up to
+    /// [`MAX_EXACT_WAKES`]); else wake once, late, at the end (spec.md §2 allows any `t' ≥ t`).
+    Advance {
+        /// How long.
+        ms: u64,
+        /// Wake at each deadline.
+        exact: bool,
+    },
+    /// A spurious wake-up: `Input::Timeout` now, due or not.
+    Tick,
+    /// An input stamped `back_ms` (at least 1) before the last accepted time: must be refused.
+    Stale {
+        /// How far back.
+        back_ms: u16,
+        /// The input.
+        input: Input,
+    },
+}
+
+impl Op {
+    /// The scenario line this op is in the trace, and whether a scenario can say it (else
+    /// the line is a stand-in so that the oracle counts steps, and the report prints the op
+    /// as a comment).
+    pub fn step(&self) -> (Step, bool) {
+        let stand_in = Step::AdvanceMs(0);
+        match self {
+            Op::User(i) => (Step::User(i.clone()), true),
+            Op::Api(c) => (Step::Api(c.clone()), true),
+            Op::Stale {
+                input: Input::Api(c),
+                ..
+            } => (Step::Api(c.clone()), false),
+            Op::Lifecycle(l @ (Lifecycle::Background | Lifecycle::Foreground)) => {
+                (Step::Lifecycle(*l), true)
+            }
+            Op::Lifecycle(l) => (Step::Lifecycle(*l), false),
+            Op::Network(n) => (Step::Network(*n), true),
+            Op::Agent(a) => (Step::Agent(*a), true),
+            Op::Advance { ms, exact } => (Step::AdvanceMs(*ms), *exact),
+            Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => (stand_in, false),
+        }
+    }
+
+    /// Whether the op goes around the integration controller: the app calls the SDK's API
+    /// directly, or the host terminates the SDK while the app runs on (the contract's host
+    /// terminates it only after `exit`).
+    pub fn bypasses_controller(&self) -> bool {
+        matches!(
+            self,
+            Op::Api(_)
+                | Op::Lifecycle(Lifecycle::Terminate)
+                | Op::Stale {
+                    input: Input::Api(_),
+                    ..
+                }
+        )
+    }
+}
+
+/// A `drive_core` input: the app's config, whether the simulated server answers, timer
+/// durations, and the ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreInput {
+    /// Group id and `custom_ui` for the controller; group and seed for the server.
+    pub config: ScenarioConfig,
+    /// Whether `sim::Server` answers the frames the SDK sends (raw frames come on top).
+    pub auto_server: bool,
+    /// Timer durations; `None` for the defaults.
+    pub timings: Option<SdkConfig>,
+    /// What happens.
+    pub ops: Vec<Op>,
+}
+
+fn timings(u: &mut Unstructured<'_>) -> SdkConfig {
+    let mut d = || Duration::from_millis(u64::from(input::byte(u)) * 100);
+    let (
+        init_timeout,
+        start_timeout,
+        end_timeout,
+        session_grace,
+        presence_connect_timeout,
+        presence_backoff_base,
+        presence_backoff_max,
+        reconnect_backoff_base,
+        reconnect_backoff_max,
+        background_suspend,
+    ) = (d(), d(), d(), d(), d(), d(), d(), d(), d(), d());
+    SdkConfig {
+        init_timeout,
+        start_timeout,
+        end_timeout,
+        session_grace,
+        presence_connect_timeout,
+        presence_backoff_base,
+        presence_backoff_max,
+        reconnect_backoff_base,
+        reconnect_backoff_max,
+        background_suspend,
+        default_key_length: input::byte(u),
+    }
+}
+
+fn op(u: &mut Unstructured<'_>) -> Op {
+    match input::byte(u) % 11 {
+        0 => Op::User(input::intent(u)),
+        1 => Op::Api(input::call(u)),
+        2 => Op::Frame(input::frame(u)),
+        3 => {
+            let len = usize::from(input::byte(u));
+            Op::Bytes(input::take(u, len).to_vec())
+        }
+        4 => Op::Lifecycle(input::lifecycle(u, true)),
+        5 => Op::Network(input::network(u)),
+        6 => Op::Agent(input::agent(u)),
+        7 => Op::Advance {
+            ms: input::duration_ms(u, false),
+            exact: true,
+        },
+        8 => Op::Advance {
+            ms: input::duration_ms(u, false),
+            exact: false,
+        },
+        9 => Op::Tick,
+        _ => {
+            let back_ms = input::u16_le(u);
+            let input = match input::byte(u) % 5 {
+                0 => Input::Timeout,
+                1 => Input::Network(input::network(u)),
+                2 => Input::Lifecycle(input::lifecycle(u, true)),
+                3 => Input::Api(input::call(u)),
+                _ => Input::Frame(input::frame(u)),
+            };
+            Op::Stale { back_ms, input }
+        }
+    }
+}
+
+impl CoreInput {
+    /// Reads an input: a flags byte (bit 0 `custom_ui`, bit 1 server answers, bit 2 short
+    /// timings), group id, seed, the timings if flagged, then ops until the input ends.
+    pub fn read(data: &[u8]) -> CoreInput {
+        let mut u = Unstructured::new(data);
+        let flags = input::byte(&mut u);
+        let config = ScenarioConfig {
+            custom_ui: flags & 1 == 1,
+            group_id: input::group_id(&mut u),
+            seed: input::small_u64(&mut u),
+        };
+        let timings = (flags & 4 == 4).then(|| timings(&mut u));
+        let mut ops = Vec::new();
+        while !u.is_empty() && ops.len() < MAX_OPS {
+            ops.push(op(&mut u));
+        }
+        CoreInput {
+            config,
+            auto_server: flags & 2 == 2,
+            timings,
+            ops,
+        }
+    }
+
+    /// Writes the input so that [`CoreInput::read`] reads it back (default timings only).
+    pub fn write(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.byte(u8::from(self.config.custom_ui) | (u8::from(self.auto_server) << 1));
+        w.group_id(self.config.group_id);
+        w.small_u64(self.config.seed);
+        for op in &self.ops {
+            match op {
+                Op::User(i) => {
+                    w.byte(0);
+                    w.intent(i);
+                }
+                Op::Api(c) => {
+                    w.byte(1);
+                    w.call(c);
+                }
+                Op::Frame(f) => {
+                    w.byte(2);
+                    w.frame(f);
+                }
+                Op::Bytes(b) => {
+                    w.byte(3);
+                    let b = &b[..b.len().min(255)];
+                    w.byte(u8::try_from(b.len()).unwrap_or(u8::MAX));
+                    for x in b {
+                        w.byte(*x);
+                    }
+                }
+                Op::Lifecycle(l) => {
+                    w.byte(4);
+                    w.lifecycle(*l);
+                }
+                Op::Network(n) => {
+                    w.byte(5);
+                    w.network(*n);
+                }
+                Op::Agent(a) => {
+                    w.byte(6);
+                    w.agent(*a);
+                }
+                Op::Advance { ms, exact } => {
+                    w.byte(if *exact { 7 } else { 8 });
+                    w.duration_ms(*ms, false);
+                }
+                Op::Tick => w.byte(9),
+                Op::Stale { back_ms, input } => {
+                    w.byte(10);
+                    w.u16_le(*back_ms);
+                    match input {
+                        Input::Timeout => w.byte(0),
+                        Input::Network(n) => {
+                            w.byte(1);
+                            w.network(*n);
+                        }
+                        Input::Lifecycle(l) => {
+                            w.byte(2);
+                            w.lifecycle(*l);
+                        }
+                        Input::Api(c) => {
+                            w.byte(3);
+                            w.call(c);
+                        }
+                        Input::Frame(f) => {
+                            w.byte(4);
+                            w.frame(f);
+                        }
+                    }
+                }
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// The ops as a contract scenario, for `cobrowse run`. Ops a scenario cannot say are
+    /// `#` comments (delete them to replay the rest; the artifact itself replays exactly with
+    /// `cargo fuzz run drive_core ARTIFACT`).
+    pub fn scenario(&self) -> String {
+        let mut out = scenario_jsonl(&[Step::Config(self.config.clone())]);
+        if !self.auto_server {
+            out.push_str("# the server does not answer: frames come only from the ops below\n");
+        }
+        if let Some(t) = &self.timings {
+            out.push_str(&format!("# timer durations: {t:?}\n"));
+        }
+        for (i, op) in self.ops.iter().enumerate() {
+            match op.step() {
+                (step, true) => {
+                    out.push_str(&trace_line_json(&TraceLine::Step(step)));
+                    out.push('\n');
+                }
+                (_, false) => out.push_str(&format!("# op {i}: {}\n", describe(op))),
+            }
+        }
+        out
+    }
+}
+
+fn describe(op: &Op) -> String {
+    match op {
+        Op::Frame(f) => format!("server frame {}", String::from_utf8_lossy(&f.encode())),
+        Op::Bytes(b) => format!("server bytes {:?}", String::from_utf8_lossy(b)),
+        Op::Advance { ms, .. } => format!("advance {ms} ms, waking once at the end"),
+        Op::Tick => "Input::Timeout now (a spurious wake-up)".to_owned(),
+        Op::Stale { back_ms, input } => format!("{input:?} stamped {back_ms} ms in the past"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// What went wrong during a run.
+enum Finding {
+    /// An invariant broke.
+    Violation(Violation),
+    /// Something the spec states without an invariant ID broke.
+    Property(String),
+}
+
+impl From<Violation> for Finding {
+    fn from(v: Violation) -> Self {
+        Finding::Violation(v)
+    }
+}
+
+/// What one run observed, for the determinism check.
+#[derive(Debug, Default)]
+struct Observation {
+    lines: Vec<TraceLine>,
+    states: Vec<(State, ControllerState)>,
+}
+
+struct Run {
+    sdk: Sdk,
+    ctl: Controller,
+    server: Option<Server>,
+    now: Instant,
+    up: bool,
+    step: usize,
+    bypassed: bool,
+    oracle: Oracle,
+    /// Oracle violations already looked at (excused ones stay in the oracle's list).
+    seen: usize,
+    obs: Observation,
+}
+
+impl Run {
+    fn new(input: &CoreInput) -> Run {
+        let timings = input.timings.clone().unwrap_or_default();
+        let sdk = Sdk::new(timings);
+        let server = input.auto_server.then(|| {
+            Server::new(
+                input.config.group_id,
+                input.config.seed,
+                sdk.config().session_grace,
+            )
+        });
+        Run {
+            sdk,
+            ctl: Controller::new(ControllerConfig {
+                group_id: input.config.group_id,
+                custom_ui: input.config.custom_ui,
+            }),
+            server,
+            now: Instant::ZERO,
+            up: true,
+            step: 0,
+            bypassed: false,
+            oracle: Oracle::new(),
+            seen: 0,
+            obs: Observation::default(),
+        }
+    }
+
+    fn play(mut self, input: &CoreInput) -> (Observation, Result<(), Finding>) {
+        let result = self.play_all(input);
+        (self.obs, result)
+    }
+
+    fn play_all(&mut self, input: &CoreInput) -> Result<(), Finding> {
+        self.line(TraceLine::Step(Step::Config(input.config.clone())))?;
+        for op in &input.ops {
+            self.apply(op)?;
+            self.obs
+                .states
+                .push((self.sdk.state().clone(), self.ctl.state().clone()));
+        }
+        let oracle = std::mem::take(&mut self.oracle);
+        let bypassed = self.bypassed;
+        match oracle
+            .finish()
+            .into_iter()
+            .find(|v| crate::judged(v.invariant, bypassed))
+        {
+            Some(v) => Err(v.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// One trace line: to the observation and the streaming oracle, which must have nothing
+    /// to report.
+    fn line(&mut self, line: TraceLine) -> Result<(), Finding> {
+        self.obs.lines.push(line);
+        let n = self.obs.lines.len();
+        if let Some(l) = self.obs.lines.last() {
+            self.oracle.observe(n, l);
+        }
+        let found = self.oracle.violations();
+        let fresh = found.get(self.seen..).unwrap_or(&[]);
+        self.seen = found.len();
+        match fresh
+            .iter()
+            .find(|v| crate::judged(v.invariant, self.bypassed))
+        {
+            Some(v) => Err(v.clone().into()),
+            None => Ok(()),
+        }
+    }
+
+    /// A new scenario line: the records that follow are its.
+    fn next_step(&mut self, step: Step) -> Result<(), Finding> {
+        self.step += 1;
+        self.line(TraceLine::Step(step))
+    }
+
+    /// A record, written as its JSON line and read back with `parse_trace`: the oracle judges
+    /// what `cobrowse check` would read. The line must read back to a record that writes the
+    /// same line (a value the contract cannot tell from another reads as that other one, and
+    /// the oracle then judges it as such).
+    fn record(&mut self, observed: Observed) -> Result<(), Finding> {
+        let record = Record {
+            step: self.step,
+            observed,
+        };
+        let json = serde_json::to_string(&record)
+            .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
+        let read = match parse_trace(&json) {
+            Ok(mut lines) if lines.len() == 1 => match lines.pop() {
+                Some((_, TraceLine::Record(r))) => r,
+                other => {
+                    return Err(Finding::Property(format!(
+                        "the record {json} reads back as {other:?}"
+                    )))
+                }
+            },
+            Ok(lines) => {
+                return Err(Finding::Property(format!(
+                    "the record {json} reads back as {lines:?}"
+                )))
+            }
+            Err(e) => {
+                return Err(Finding::Property(format!(
+                    "the record {json} does not read back: {e}"
+                )))
+            }
+        };
+        let again = serde_json::to_string(&read).unwrap_or_default();
+        if again != json {
+            return Err(Finding::Property(format!(
+                "the record {json} reads back as {read:?}, which writes {again}"
+            )));
+        }
+        self.line(TraceLine::Record(read))
+    }
+
+    fn refuse(&mut self, code: &str, message: String) -> Result<(), Finding> {
+        self.record(Observed::Error(ErrorRecord {
+            code: code.to_owned(),
+            message,
+        }))
+    }
+
+    fn drain(&mut self) -> Result<Vec<Output>, Finding> {
+        let mut outputs = Vec::new();
+        loop {
+            match self.sdk.poll_output() {
+                Output::Timeout(_) => return Ok(outputs),
+                o if outputs.len() < MAX_DRAIN => outputs.push(o),
+                _ => {
+                    return Err(Finding::Property(format!(
+                        "one input queued more than {MAX_DRAIN} outputs"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Feeds the SDK one input at `at` through `feed`, drains it, applies the machine-level
+    /// checks, records a refusal and delivers the outputs.
+    fn sdk_call(
+        &mut self,
+        at: Instant,
+        is_timeout: bool,
+        feed: impl FnOnce(&mut Sdk, Instant) -> Result<(), Error>,
+    ) -> Result<Result<(), Error>, Finding> {
+        let before = self.sdk.state().clone();
+        let result = feed(&mut self.sdk, at);
+        let outputs = self.drain()?;
+        if let Some(v) = machine::refused_unchanged(&before, self.sdk.state(), &result) {
+            return Err(v.into());
+        }
+        if is_timeout {
+            if let Some(v) = machine::timer_not_early(&before, at, self.sdk.state(), &outputs) {
+                return Err(v.into());
+            }
+        }
+        if let Err(e) = &result {
+            self.refuse(e.code(), e.to_string())?;
+        }
+        self.deliver(outputs)?;
+        Ok(result)
+    }
+
+    fn sdk_input(&mut self, input: Input) -> Result<(), Finding> {
+        let is_timeout = matches!(input, Input::Timeout);
+        self.sdk_call(self.now, is_timeout, |sdk, now| {
+            sdk.handle_input(now, input)
+        })
+        .map(|_| ())
+    }
+
+    fn deliver(&mut self, outputs: Vec<Output>) -> Result<(), Finding> {
+        let mut connect = false;
+        for o in outputs {
+            match o {
+                Output::Event(e) => {
+                    self.record(Observed::Event(EventRecord::from(&e)))?;
+                    self.ctl.handle_event(&e);
+                }
+                Output::Transmit(f) => {
+                    self.record(Observed::Send(serde_json::to_value(&f).unwrap_or_default()))?;
+                    if self.up {
+                        if let Some(server) = &mut self.server {
+                            server.receive(&f);
+                        }
+                    }
+                }
+                Output::Connect => connect = true,
+                Output::Timeout(_) => {}
+            }
+        }
+        // The IO layer opens a transport; it is up at once while the network is.
+        if connect && self.up {
+            self.sdk_input(Input::Network(NetworkChange::Restored))?;
+        }
+        Ok(())
+    }
+
+    fn call_sdk(&mut self, call: ApiCall) -> Result<(), Finding> {
+        self.record(Observed::Api(call.clone()))?;
+        self.sdk_input(Input::Api(call))
+    }
+
+    fn recv(&mut self, frame: &ServerFrame) -> Result<(), Finding> {
+        self.record(Observed::Recv(
+            serde_json::to_value(frame).unwrap_or_default(),
+        ))
+    }
+
+    /// Until nothing moves: due timers, the controller's outputs, the server's frames.
+    fn settle(&mut self) -> Result<(), Finding> {
+        for _ in 0..MAX_SETTLE_MOVES {
+            if self.sdk.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.sdk_input(Input::Timeout)?;
+                continue;
+            }
+            if let Some(out) = self.ctl.poll_output() {
+                match out {
+                    ControllerOutput::Call(call) => self.call_sdk(call)?,
+                    ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui))?,
+                }
+                continue;
+            }
+            if let Some(frame) = self.server.as_mut().and_then(Server::poll) {
+                if self.up {
+                    self.recv(&frame)?;
+                    self.sdk_input(Input::Frame(frame))?;
+                }
+                continue;
+            }
+            return Ok(());
+        }
+        Err(Finding::Property(format!(
+            "the world did not settle within {MAX_SETTLE_MOVES} moves"
+        )))
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), Finding> {
+        if op.bypasses_controller() {
+            self.bypassed = true;
+        }
+        self.next_step(op.step().0)?;
+        match op {
+            Op::User(intent) => {
+                let before = self.ctl.state().clone();
+                let result = self.ctl.handle_user(intent.clone());
+                if let Some(v) =
+                    machine::controller_refused_unchanged(&before, self.ctl.state(), &result)
+                {
+                    return Err(v.into());
+                }
+                match result {
+                    Err(e) => self.refuse(e.code(), e.to_string())?,
+                    Ok(()) if *intent == UserIntent::Exit => {
+                        // as sim::World: the host terminates the SDK after the controller's
+                        // calls, here as a line of its own (see `Run::next_step`'s callers)
+                        self.settle()?;
+                        self.next_step(Step::Lifecycle(Lifecycle::Terminate))?;
+                        self.sdk_input(Input::Lifecycle(Lifecycle::Terminate))?;
+                    }
+                    Ok(()) => {}
+                }
+            }
+            Op::Api(call) => self.call_sdk(call.clone())?,
+            Op::Frame(frame) => {
+                if self.up {
+                    self.recv(frame)?;
+                    self.sdk_input(Input::Frame(frame.clone()))?;
+                }
+            }
+            Op::Bytes(bytes) => {
+                if self.up {
+                    let decoded = ServerFrame::decode(bytes);
+                    if let Ok(frame) = &decoded {
+                        self.recv(frame)?;
+                    }
+                    let result =
+                        self.sdk_call(self.now, false, |sdk, now| sdk.handle_bytes(now, bytes))?;
+                    if decoded.is_err() && result.is_ok() {
+                        return Err(Finding::Property(
+                            "Sdk::handle_bytes accepted bytes that ServerFrame::decode refuses"
+                                .to_owned(),
+                        ));
+                    }
+                }
+            }
+            Op::Lifecycle(l) => {
+                self.sdk_input(Input::Lifecycle(*l))?;
+                self.ctl.handle_lifecycle(*l);
+            }
+            Op::Network(NetworkChange::Lost) => {
+                if self.up {
+                    self.up = false;
+                    if let Some(server) = &mut self.server {
+                        server.connection_lost(self.now);
+                    }
+                }
+                self.sdk_input(Input::Network(NetworkChange::Lost))?;
+            }
+            Op::Network(NetworkChange::Restored) => {
+                if !self.up {
+                    self.up = true;
+                    if let Some(server) = &mut self.server {
+                        server.connection_restored(self.now);
+                    }
+                }
+                self.sdk_input(Input::Network(NetworkChange::Restored))?;
+            }
+            Op::Agent(action) => {
+                if let Some(server) = &mut self.server {
+                    if let Err(code) = server.agent(*action) {
+                        self.refuse(code, format!("the agent cannot {action:?} now"))?;
+                    }
+                }
+            }
+            Op::Advance { ms, exact } => {
+                let target = self.now.saturating_add(Duration::from_millis(*ms));
+                self.settle()?;
+                if *exact {
+                    let mut wakes = 0;
+                    while let Some(t) = self.sdk.poll_timeout().filter(|t| *t <= target) {
+                        wakes += 1;
+                        let at = if wakes < MAX_EXACT_WAKES {
+                            self.now.max(t)
+                        } else {
+                            target
+                        };
+                        if wakes > 1 {
+                            // each wake-up after the first on a line of its own
+                            let ms = at.as_millis().saturating_sub(self.now.as_millis());
+                            self.next_step(Step::AdvanceMs(ms))?;
+                        }
+                        self.now = at;
+                        self.sdk_input(Input::Timeout)?;
+                        self.settle()?;
+                    }
+                    self.now = target;
+                } else {
+                    self.now = target;
+                    self.sdk_input(Input::Timeout)?;
+                }
+            }
+            Op::Tick => self.sdk_input(Input::Timeout)?,
+            Op::Stale { back_ms, input } => {
+                // before the SDK's last accepted time (the harness clock may be later)
+                let last = self.sdk.state().now;
+                let back = u64::from((*back_ms).max(1)).min(last.as_millis());
+                if back > 0 {
+                    let at = Instant::from_millis(last.as_millis() - back);
+                    match input {
+                        Input::Api(call) => self.record(Observed::Api(call.clone()))?,
+                        Input::Frame(frame) if self.up => self.recv(frame)?,
+                        _ => {}
+                    }
+                    let input = input.clone();
+                    let is_timeout = matches!(input, Input::Timeout);
+                    let result =
+                        self.sdk_call(at, is_timeout, |sdk, at| sdk.handle_input(at, input))?;
+                    if result.is_ok() {
+                        return Err(Finding::Property(format!(
+                            "an input stamped {at}, before the last accepted time {last}, was accepted (spec.md §2: refused with time_went_backwards)"
+                        )));
+                    }
+                }
+            }
+        }
+        self.settle()
+    }
+}
+
+/// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
+/// a scenario could not have (the scenario reader refuses it) is not played.
+pub fn run(input: &CoreInput) -> Result<(), Failure> {
+    if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
+        config: Some(input.config.clone()),
+        steps: Vec::new(),
+    }) {
+        return Ok(());
+    }
+    let (first, result) = Run::new(input).play(input);
+    if let Err(finding) = result {
+        return Err(failure(input, &first, finding));
+    }
+    let (second, result) = Run::new(input).play(input);
+    let differs = match result {
+        Err(finding) => Some(finding),
+        Ok(()) => machine::deterministic(&first.lines, &second.lines)
+            .or_else(|| machine::deterministic(&first.states, &second.states))
+            .map(Finding::Violation),
+    };
+    match differs {
+        Some(finding) => Err(failure(input, &first, finding)),
+        None => Ok(()),
+    }
+}
+
+fn failure(input: &CoreInput, obs: &Observation, finding: Finding) -> Failure {
+    let headline = match &finding {
+        Finding::Violation(v) => format!(
+            "{} violated at trace line {}: {}",
+            v.invariant.id(),
+            v.line,
+            v.message
+        ),
+        Finding::Property(p) => p.clone(),
+    };
+    let ops: String = input
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| format!("{i:>3}: {op:?}\n"))
+        .collect();
+    Failure::new(TARGET, headline)
+        .section(
+            format!(
+                "input: config {:?}, server answers: {}, timings: {}",
+                input.config,
+                input.auto_server,
+                if input.timings.is_some() {
+                    "short"
+                } else {
+                    "default"
+                }
+            ),
+            ops,
+        )
+        .section(
+            "as a contract scenario (replay with `cobrowse run`, after deleting the # lines)",
+            input.scenario(),
+        )
+        .section(
+            "the trace the oracle read (scenario lines interleaved)",
+            numbered_tail(&obs.lines),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_read_back_from_what_write_wrote() {
+        let input = CoreInput {
+            config: ScenarioConfig::default(),
+            auto_server: true,
+            timings: None,
+            ops: vec![
+                Op::User(UserIntent::Launch),
+                Op::User(UserIntent::Login {
+                    visitor_id: "cust-42".into(),
+                }),
+                Op::Api(ApiCall::PresenceConnect),
+                Op::Frame(ServerFrame::PresenceShowTerms { request_id: 300 }),
+                Op::Bytes(br#"{"type":"presence_blur"}"#.to_vec()),
+                Op::Lifecycle(Lifecycle::Terminate),
+                Op::Network(NetworkChange::Lost),
+                Op::Agent(AgentAction::Join),
+                Op::Advance {
+                    ms: 60_000,
+                    exact: true,
+                },
+                Op::Advance {
+                    ms: 12,
+                    exact: false,
+                },
+                Op::Tick,
+                Op::Stale {
+                    back_ms: 5,
+                    input: Input::Api(ApiCall::EndSession),
+                },
+            ],
+        };
+        assert_eq!(CoreInput::read(&input.write()), input);
+    }
+}

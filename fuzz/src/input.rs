@@ -1,0 +1,594 @@
+//! The byte format of the structure-aware targets, read from an [`Unstructured`] and written
+//! by [`Writer`].
+//!
+//! `arbitrary`'s derived format has no inverse, so a seed corpus could only be random bytes.
+//! This format is read with a few explicit primitives instead (a tag byte, a small integer, a
+//! text that is one of a few interesting choices or raw UTF-8), so that [`Writer`] can encode
+//! the repository's scenarios as seeds byte for byte (`make-corpus`), and a decoded artifact
+//! prints as the scenario it is. Every "anything" branch (tag `0xFF` for a call, a frame, an
+//! intent or an SDK input) hands over to the core's derived `Arbitrary`, so the fuzzer can still
+//! reach every value of the input alphabet.
+//!
+//! Reading never fails: a short input reads as zeros, and the rest of the input is the list.
+
+use arbitrary::{Arbitrary, Unstructured};
+use cobrowse_visitor_core::api::{ApiCall, InitParams, StartKey};
+use cobrowse_visitor_core::controller::UserIntent;
+use cobrowse_visitor_core::frames::ServerFrame;
+use cobrowse_visitor_core::sdk::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::transcript::{AgentAction, ScenarioConfig};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// The tag that hands a value over to the core's derived `Arbitrary`.
+pub const DERIVED: u8 = 0xFF;
+
+/// Interesting texts for each field: valid values, the boundaries of §3.3 / §8.3, and a few
+/// that break them. A text byte below a list's length picks from it.
+pub struct Choices {
+    /// `login` / `init_visitor` visitor ids.
+    pub visitor_ids: Vec<String>,
+    /// `start_session` custom keys.
+    pub custom_keys: Vec<String>,
+    /// `session_started` keys from the server.
+    pub session_keys: Vec<String>,
+    /// `reason` fields.
+    pub reasons: Vec<String>,
+    /// token, name, email, phone.
+    pub texts: Vec<String>,
+    /// `presence_signal_agent` event names.
+    pub signal_events: Vec<String>,
+    /// Signal map keys.
+    pub map_keys: Vec<String>,
+    /// Signal map values.
+    pub map_values: Vec<String>,
+}
+
+/// The choices, built once.
+pub static CHOICES: LazyLock<Choices> = LazyLock::new(|| {
+    let v = |xs: &[&str]| xs.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let rep = |c: &str, n: usize| c.repeat(n);
+    Choices {
+        visitor_ids: {
+            let mut ids = v(&["cust-42", "cust-7", "a", "A-z_0~9", "", "bad id", "é"]);
+            ids.extend([rep("v", 62), rep("v", 63)]);
+            ids
+        },
+        custom_keys: {
+            let mut keys = v(&["abc", "cust-42", "GLANCE_KEYTYPE_RANDOM", "1234", "", "a~b"]);
+            keys.extend([rep("k", 63), rep("k", 64)]);
+            keys
+        },
+        session_keys: v(&[
+            "1234",
+            "0000",
+            "cust-42",
+            "abc",
+            "12a4",
+            "",
+            "a b",
+            "GLANCE_KEYTYPE_RANDOM",
+            "cust-7",
+            "~",
+        ]),
+        reasons: {
+            let mut r = v(&[
+                "visitor_ended",
+                "agent_ended",
+                "unknown_group",
+                "session_exists",
+                "unknown_visitor",
+                "",
+            ]);
+            r.extend([rep("r", 256), rep("r", 257)]);
+            r
+        },
+        texts: {
+            let mut t = v(&["", "Ann"]);
+            t.extend([rep("n", 63), rep("n", 64), rep("e", 128), rep("p", 32)]);
+            t.push(rep("t", 1025));
+            t
+        },
+        signal_events: {
+            let mut e = v(&["terms", "hello", ""]);
+            e.push(rep("e", 256));
+            e
+        },
+        map_keys: {
+            let mut k = v(&["status", "x"]);
+            k.push(rep("k", 256));
+            k
+        },
+        map_values: v(&["displayed", "accepted", "declined", "maybe", ""]),
+    }
+});
+
+// ---- reading ---------------------------------------------------------------------------
+
+/// One byte (zero when the input is used up).
+pub fn byte(u: &mut Unstructured<'_>) -> u8 {
+    u8::arbitrary(u).unwrap_or(0)
+}
+
+fn raw<const N: usize>(u: &mut Unstructured<'_>) -> [u8; N] {
+    let mut out = [0u8; N];
+    let n = N.min(u.len());
+    if let Ok(b) = u.bytes(n) {
+        out[..n].copy_from_slice(b);
+    }
+    out
+}
+
+/// Up to `n` bytes (fewer when the input is used up).
+pub fn take<'a>(u: &mut Unstructured<'a>, n: usize) -> &'a [u8] {
+    let n = n.min(u.len());
+    u.bytes(n).unwrap_or(&[])
+}
+
+/// A small integer: one byte below `0xF0`, else 4 bytes little-endian.
+pub fn small_u32(u: &mut Unstructured<'_>) -> u32 {
+    match byte(u) {
+        b if b < 0xF0 => u32::from(b),
+        _ => u32::from_le_bytes(raw(u)),
+    }
+}
+
+/// A small integer: one byte below `0xF0`, else 8 bytes little-endian.
+pub fn small_u64(u: &mut Unstructured<'_>) -> u64 {
+    match byte(u) {
+        b if b < 0xF0 => u64::from(b),
+        _ => u64::from_le_bytes(raw(u)),
+    }
+}
+
+/// Two bytes little-endian.
+pub fn u16_le(u: &mut Unstructured<'_>) -> u16 {
+    u16::from_le_bytes(raw(u))
+}
+
+/// A text: a byte below `choices.len()` picks a choice; `0xFF` is followed by a length byte
+/// and that many bytes, `0xFE` by a 2-byte length (lossy UTF-8); any other byte picks a
+/// choice modulo the list.
+pub fn text(u: &mut Unstructured<'_>, choices: &[String]) -> String {
+    let b = byte(u);
+    let raw_text =
+        |u: &mut Unstructured<'_>, len: usize| String::from_utf8_lossy(take(u, len)).into_owned();
+    match b {
+        0xFF => {
+            let len = usize::from(byte(u));
+            raw_text(u, len)
+        }
+        0xFE => {
+            let len = usize::from(u16_le(u));
+            raw_text(u, len)
+        }
+        _ => choices
+            .get(usize::from(b) % choices.len().max(1))
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// A group id: `0` is 19921 (the simulated group), `1..0xF0` is the byte minus one, else 4
+/// raw bytes.
+pub fn group_id(u: &mut Unstructured<'_>) -> u32 {
+    match byte(u) {
+        0 => 19921,
+        b if b < 0xF0 => u32::from(b) - 1,
+        _ => u32::from_le_bytes(raw(u)),
+    }
+}
+
+/// A scenario config: flags (bit 0 `custom_ui`), group id, seed.
+pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
+    let flags = byte(u);
+    ScenarioConfig {
+        custom_ui: flags & 1 == 1,
+        group_id: group_id(u),
+        seed: small_u64(u),
+    }
+}
+
+/// A user intent (`0xFF`: derived).
+pub fn intent(u: &mut Unstructured<'_>) -> UserIntent {
+    match byte(u) {
+        DERIVED => UserIntent::arbitrary(u).unwrap_or(UserIntent::Launch),
+        b => match b % 8 {
+            0 => UserIntent::Launch,
+            1 => UserIntent::TapCobrowse,
+            2 => UserIntent::Login {
+                visitor_id: text(u, &CHOICES.visitor_ids),
+            },
+            3 => UserIntent::AcceptTerms,
+            4 => UserIntent::DeclineTerms,
+            5 => UserIntent::EndSession,
+            6 => UserIntent::Logout,
+            _ => UserIntent::Exit,
+        },
+    }
+}
+
+/// An agent action.
+pub fn agent(u: &mut Unstructured<'_>) -> AgentAction {
+    match byte(u) % 4 {
+        0 => AgentAction::Join,
+        1 => AgentAction::Leave,
+        2 => AgentAction::StartPresenceSession,
+        _ => AgentAction::EndSession,
+    }
+}
+
+/// A network change.
+pub fn network(u: &mut Unstructured<'_>) -> NetworkChange {
+    if byte(u).is_multiple_of(2) {
+        NetworkChange::Lost
+    } else {
+        NetworkChange::Restored
+    }
+}
+
+/// A lifecycle change; `terminate` only when `with_terminate` (a scenario cannot say it).
+pub fn lifecycle(u: &mut Unstructured<'_>, with_terminate: bool) -> Lifecycle {
+    let n = if with_terminate { 3 } else { 2 };
+    match byte(u) % n {
+        0 => Lifecycle::Background,
+        1 => Lifecycle::Foreground,
+        _ => Lifecycle::Terminate,
+    }
+}
+
+/// A span of time in ms: class byte 0 is 2 bytes of ms (up to 65.5 s), 1 is a byte of tens
+/// of seconds (up to 42.5 min: past every timer of spec.md §7), 2 (only when `huge`) is 8
+/// raw bytes of ms. Longer spans only make retry loops longer, and the run slower.
+pub fn duration_ms(u: &mut Unstructured<'_>, huge: bool) -> u64 {
+    let classes = if huge { 3 } else { 2 };
+    match byte(u) % classes {
+        0 => u64::from(u16_le(u)),
+        1 => u64::from(byte(u)) * 10_000,
+        _ => u64::from_le_bytes(raw(u)),
+    }
+}
+
+/// An API call (`0xFF`: derived).
+pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
+    let c = &*CHOICES;
+    match byte(u) {
+        DERIVED => ApiCall::arbitrary(u).unwrap_or(ApiCall::EndSession),
+        b => match b % 8 {
+            0 => {
+                let group_id = group_id(u);
+                let token = text(u, &c.texts);
+                let name = text(u, &c.texts);
+                let email = text(u, &c.texts);
+                let phone = text(u, &c.texts);
+                let visitor_id = match byte(u) % 2 {
+                    0 => None,
+                    _ => Some(text(u, &c.visitor_ids)),
+                };
+                ApiCall::InitVisitor(InitParams {
+                    group_id,
+                    token,
+                    name,
+                    email,
+                    phone,
+                    visitor_id,
+                })
+            }
+            1 => ApiCall::SetDefaultUi {
+                enabled: byte(u) % 2 == 1,
+            },
+            2 => ApiCall::StartSession {
+                key: match byte(u) % 3 {
+                    0 => StartKey::Random,
+                    1 => StartKey::VisitorId,
+                    _ => StartKey::Custom(text(u, &c.custom_keys)),
+                },
+            },
+            3 => ApiCall::EndSession,
+            4 => ApiCall::PresenceConnect,
+            5 => ApiCall::PresenceSetDefaultUi {
+                enabled: byte(u) % 2 == 1,
+            },
+            6 => {
+                let event = text(u, &c.signal_events);
+                let entries = usize::from(byte(u)).min(20);
+                let mut map = BTreeMap::new();
+                for _ in 0..entries {
+                    let k = text(u, &c.map_keys);
+                    let v = text(u, &c.map_values);
+                    map.insert(k, v);
+                }
+                ApiCall::PresenceSignalAgent { event, map }
+            }
+            _ => ApiCall::PresenceDisconnect,
+        },
+    }
+}
+
+/// A server frame (`0xFF`: derived).
+pub fn frame(u: &mut Unstructured<'_>) -> ServerFrame {
+    let c = &*CHOICES;
+    match byte(u) {
+        DERIVED => ServerFrame::arbitrary(u).unwrap_or(ServerFrame::PresenceBlur {}),
+        b => match b % 10 {
+            0 => ServerFrame::Settings {
+                v: small_u32(u) ^ 1,
+                key_length: byte(u),
+            },
+            1 => ServerFrame::InitFailed {
+                reason: text(u, &c.reasons),
+            },
+            2 => ServerFrame::SessionStarted {
+                sessionkey: text(u, &c.session_keys),
+            },
+            3 => ServerFrame::SessionRefused {
+                reason: text(u, &c.reasons),
+            },
+            4 => ServerFrame::GuestCount {
+                guestcount: small_u32(u),
+            },
+            5 => ServerFrame::SessionEnded {
+                reason: text(u, &c.reasons),
+            },
+            6 => ServerFrame::PresenceConnected {},
+            7 => ServerFrame::PresenceConnectFailed {
+                reason: text(u, &c.reasons),
+            },
+            8 => ServerFrame::PresenceShowTerms {
+                request_id: small_u64(u),
+            },
+            _ => ServerFrame::PresenceBlur {},
+        },
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+/// Writes values so that the readers above read them back exactly (for values the choices or
+/// raw texts can express; see [`Writer::text`]).
+#[derive(Default, Debug)]
+pub struct Writer {
+    bytes: Vec<u8>,
+}
+
+impl Writer {
+    /// The bytes written.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// One byte.
+    pub fn byte(&mut self, b: u8) {
+        self.bytes.push(b);
+    }
+
+    /// See [`small_u32`].
+    pub fn small_u32(&mut self, v: u32) {
+        match u8::try_from(v) {
+            Ok(b) if b < 0xF0 => self.byte(b),
+            _ => {
+                self.byte(0xF0);
+                self.bytes.extend(v.to_le_bytes());
+            }
+        }
+    }
+
+    /// See [`small_u64`].
+    pub fn small_u64(&mut self, v: u64) {
+        match u8::try_from(v) {
+            Ok(b) if b < 0xF0 => self.byte(b),
+            _ => {
+                self.byte(0xF0);
+                self.bytes.extend(v.to_le_bytes());
+            }
+        }
+    }
+
+    /// See [`u16_le`].
+    pub fn u16_le(&mut self, v: u16) {
+        self.bytes.extend(v.to_le_bytes());
+    }
+
+    /// See [`text`]. Panics on a text longer than 65535 bytes (no seed has one).
+    pub fn text(&mut self, s: &str, choices: &[String]) {
+        if let Some(i) = choices.iter().position(|c| c == s) {
+            if let Ok(b) = u8::try_from(i) {
+                if b < 0xFE {
+                    self.byte(b);
+                    return;
+                }
+            }
+        }
+        match u8::try_from(s.len()) {
+            Ok(len) => {
+                self.byte(0xFF);
+                self.byte(len);
+            }
+            Err(_) => {
+                let len = u16::try_from(s.len()).expect("a seed text longer than 65535 bytes");
+                self.byte(0xFE);
+                self.u16_le(len);
+            }
+        }
+        self.bytes.extend(s.as_bytes());
+    }
+
+    /// See [`group_id`].
+    pub fn group_id(&mut self, g: u32) {
+        match g {
+            19921 => self.byte(0),
+            g if g < 0xEF => self.byte(u8::try_from(g + 1).unwrap_or(0xF0)),
+            g => {
+                self.byte(0xF0);
+                self.bytes.extend(g.to_le_bytes());
+            }
+        }
+    }
+
+    /// See [`config`].
+    pub fn config(&mut self, c: &ScenarioConfig) {
+        self.byte(u8::from(c.custom_ui));
+        self.group_id(c.group_id);
+        self.small_u64(c.seed);
+    }
+
+    /// See [`intent`].
+    pub fn intent(&mut self, i: &UserIntent) {
+        match i {
+            UserIntent::Launch => self.byte(0),
+            UserIntent::TapCobrowse => self.byte(1),
+            UserIntent::Login { visitor_id } => {
+                self.byte(2);
+                self.text(visitor_id, &CHOICES.visitor_ids);
+            }
+            UserIntent::AcceptTerms => self.byte(3),
+            UserIntent::DeclineTerms => self.byte(4),
+            UserIntent::EndSession => self.byte(5),
+            UserIntent::Logout => self.byte(6),
+            UserIntent::Exit => self.byte(7),
+        }
+    }
+
+    /// See [`agent`].
+    pub fn agent(&mut self, a: AgentAction) {
+        self.byte(match a {
+            AgentAction::Join => 0,
+            AgentAction::Leave => 1,
+            AgentAction::StartPresenceSession => 2,
+            AgentAction::EndSession => 3,
+        });
+    }
+
+    /// See [`network`].
+    pub fn network(&mut self, n: NetworkChange) {
+        self.byte(match n {
+            NetworkChange::Lost => 0,
+            NetworkChange::Restored => 1,
+        });
+    }
+
+    /// See [`lifecycle`].
+    pub fn lifecycle(&mut self, l: Lifecycle) {
+        self.byte(match l {
+            Lifecycle::Background => 0,
+            Lifecycle::Foreground => 1,
+            Lifecycle::Terminate => 2,
+        });
+    }
+
+    /// See [`duration_ms`]; `huge` must match the reader's.
+    pub fn duration_ms(&mut self, ms: u64, huge: bool) {
+        if let Ok(short) = u16::try_from(ms) {
+            self.byte(0);
+            self.u16_le(short);
+        } else if let Some(tens) = ms
+            .is_multiple_of(10_000)
+            .then(|| u8::try_from(ms / 10_000).ok())
+            .flatten()
+        {
+            self.byte(1);
+            self.byte(tens);
+        } else if huge {
+            self.byte(2);
+            self.bytes.extend(ms.to_le_bytes());
+        } else {
+            // not expressible without the huge class: the longest span that is
+            self.byte(1);
+            self.byte(u8::MAX);
+        }
+    }
+
+    /// See [`call`].
+    pub fn call(&mut self, call: &ApiCall) {
+        let c = &*CHOICES;
+        match call {
+            ApiCall::InitVisitor(p) => {
+                self.byte(0);
+                self.group_id(p.group_id);
+                for t in [&p.token, &p.name, &p.email, &p.phone] {
+                    self.text(t, &c.texts);
+                }
+                match &p.visitor_id {
+                    None => self.byte(0),
+                    Some(id) => {
+                        self.byte(1);
+                        self.text(id, &c.visitor_ids);
+                    }
+                }
+            }
+            ApiCall::SetDefaultUi { enabled } => {
+                self.byte(1);
+                self.byte(u8::from(*enabled));
+            }
+            ApiCall::StartSession { key } => {
+                self.byte(2);
+                match key {
+                    StartKey::Random => self.byte(0),
+                    StartKey::VisitorId => self.byte(1),
+                    StartKey::Custom(k) => {
+                        self.byte(2);
+                        self.text(k, &c.custom_keys);
+                    }
+                }
+            }
+            ApiCall::EndSession => self.byte(3),
+            ApiCall::PresenceConnect => self.byte(4),
+            ApiCall::PresenceSetDefaultUi { enabled } => {
+                self.byte(5);
+                self.byte(u8::from(*enabled));
+            }
+            ApiCall::PresenceSignalAgent { event, map } => {
+                self.byte(6);
+                self.text(event, &c.signal_events);
+                self.byte(u8::try_from(map.len().min(20)).unwrap_or(20));
+                for (k, v) in map.iter().take(20) {
+                    self.text(k, &c.map_keys);
+                    self.text(v, &c.map_values);
+                }
+            }
+            ApiCall::PresenceDisconnect => self.byte(7),
+        }
+    }
+
+    /// See [`frame`].
+    pub fn frame(&mut self, f: &ServerFrame) {
+        let c = &*CHOICES;
+        match f {
+            ServerFrame::Settings { v, key_length } => {
+                self.byte(0);
+                self.small_u32(v ^ 1);
+                self.byte(*key_length);
+            }
+            ServerFrame::InitFailed { reason } => {
+                self.byte(1);
+                self.text(reason, &c.reasons);
+            }
+            ServerFrame::SessionStarted { sessionkey } => {
+                self.byte(2);
+                self.text(sessionkey, &c.session_keys);
+            }
+            ServerFrame::SessionRefused { reason } => {
+                self.byte(3);
+                self.text(reason, &c.reasons);
+            }
+            ServerFrame::GuestCount { guestcount } => {
+                self.byte(4);
+                self.small_u32(*guestcount);
+            }
+            ServerFrame::SessionEnded { reason } => {
+                self.byte(5);
+                self.text(reason, &c.reasons);
+            }
+            ServerFrame::PresenceConnected {} => self.byte(6),
+            ServerFrame::PresenceConnectFailed { reason } => {
+                self.byte(7);
+                self.text(reason, &c.reasons);
+            }
+            ServerFrame::PresenceShowTerms { request_id } => {
+                self.byte(8);
+                self.small_u64(*request_id);
+            }
+            ServerFrame::PresenceBlur {} => self.byte(9),
+        }
+    }
+}

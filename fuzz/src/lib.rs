@@ -1,0 +1,138 @@
+//! Fuzz targets for the cobrowse visitor core, judged by the one invariant oracle
+//! (`cobrowse_visitor_core::oracle`); this crate never restates an invariant, it only drives
+//! the machines and hands what they did to the oracle.
+//!
+//! | target | input | judged by |
+//! | --- | --- | --- |
+//! | `decode_frame` | bytes | `ServerFrame::decode` gives a frame or a `FrameError`; a frame re-encodes and decodes to itself; `Sdk::handle_bytes` refuses what does not decode without a state change |
+//! | `drive_core` | [`drive::CoreInput`]: config and ops | the SDK core and the controller driven op by op; the oracle after every step; `machine::{refused_unchanged, controller_refused_unchanged, timer_not_early, deterministic}` |
+//! | `drive_scenario` | [`scenario::FuzzScenario`] | the simulator; its transcript read back through the contract format and checked |
+//! | `check_trace` | bytes as a trace file | parse + check: a report or an error, no panic, memory bounded per line |
+//!
+//! The structure-aware inputs use the byte format of [`input`], which [`input::Writer`] can
+//! also write: `make-corpus` encodes `scenarios/*.jsonl` into seeds with it.
+
+#![forbid(unsafe_code)]
+
+pub mod drive;
+pub mod frame;
+pub mod input;
+pub mod memory;
+#[cfg(test)]
+mod regressions;
+pub mod report;
+pub mod scenario;
+pub mod trace;
+
+use cobrowse_visitor_core::oracle::Invariant;
+
+/// The invariant IDs `drive_core` checks: the oracle's transcript invariants on the trace it
+/// builds (with a scenario line per op, so the per-step ones are judged too), and the three
+/// machine-level ones through `oracle::machine`.
+pub const DRIVE_CORE_CHECKS: [&str; 22] = [
+    "INV-GROUP-STABLE",
+    "INV-INIT-FIRST",
+    "INV-PRESENCE-NEEDS-ID",
+    "INV-MANUAL-RANDOM",
+    "INV-KEY-SHOWN-MANUAL",
+    "INV-KEY-HIDDEN-PRESENCE",
+    "INV-TERMS-ORDER",
+    "INV-CONSENT",
+    "INV-ONE-SESSION",
+    "INV-NO-DISCONNECT-ON-BACKGROUND",
+    "INV-DISCONNECT-ON-LOGOUT",
+    "INV-CUSTOM-UI",
+    "INV-REFUSED-NO-EFFECT",
+    "INV-GUESTS-IN-SESSION",
+    "INV-SESSION-ENDED-PAIRED",
+    "INV-WARNING-PAIRED",
+    "INV-NO-SEND-OFFLINE",
+    "INV-KEY-MATCHES-REQUEST",
+    "INV-CONTROLLER-CALLS-ACCEPTED",
+    "INV-REFUSED-UNCHANGED",
+    "INV-TIMER-NOT-EARLY",
+    "INV-DETERMINISTIC",
+];
+
+/// The invariant IDs `drive_scenario` checks: every transcript invariant on the simulator's
+/// interleaved transcript, and `INV-DETERMINISTIC` on two runs of the same scenario.
+pub const DRIVE_SCENARIO_CHECKS: [&str; 20] = [
+    "INV-GROUP-STABLE",
+    "INV-INIT-FIRST",
+    "INV-PRESENCE-NEEDS-ID",
+    "INV-MANUAL-RANDOM",
+    "INV-KEY-SHOWN-MANUAL",
+    "INV-KEY-HIDDEN-PRESENCE",
+    "INV-TERMS-ORDER",
+    "INV-CONSENT",
+    "INV-ONE-SESSION",
+    "INV-NO-DISCONNECT-ON-BACKGROUND",
+    "INV-DISCONNECT-ON-LOGOUT",
+    "INV-CUSTOM-UI",
+    "INV-REFUSED-NO-EFFECT",
+    "INV-GUESTS-IN-SESSION",
+    "INV-SESSION-ENDED-PAIRED",
+    "INV-WARNING-PAIRED",
+    "INV-NO-SEND-OFFLINE",
+    "INV-KEY-MATCHES-REQUEST",
+    "INV-CONTROLLER-CALLS-ACCEPTED",
+    "INV-DETERMINISTIC",
+];
+
+/// The invariant IDs `decode_frame` checks: a frame the SDK refuses leaves its state as it was.
+pub const DECODE_FRAME_CHECKS: [&str; 1] = ["INV-REFUSED-UNCHANGED"];
+
+/// `check_trace` checks no invariant holds (its traces are arbitrary); it checks that the
+/// checker itself answers every input with a report or an error, never a panic, in bounded
+/// memory, and that what it reports is consistent (see [`trace`]).
+pub const CHECK_TRACE_CHECKS: [&str; 0] = [];
+
+/// The integration controller's own duties. When an input goes around the controller (an
+/// `api` step calls the SDK directly, which is what the contract's `api` step is for: misuse;
+/// or, in `drive_core`, the host terminates the SDK while the app runs on), the app no longer
+/// is the controller, so these are not judged from that op on. Everything else must still
+/// hold, because the SDK core enforces it whatever the app calls.
+pub const CONTROLLER_DUTIES: [Invariant; 4] = [
+    // a random-key session the app started itself: the app must show the key
+    Invariant::KeyShownManual,
+    // a presence_connect the app made itself: the app must switch the default UI off
+    Invariant::CustomUi,
+    // presence the app connected behind the controller's back: logout cannot know of it
+    Invariant::DisconnectOnLogout,
+    // the controller's calls after the host terminated the SDK under it are refused (the
+    // oracle itself skips this one when there are `api` steps)
+    Invariant::ControllerCallsAccepted,
+];
+
+/// Whether `invariant` is judged for an input that has (`bypassed`) or has not yet gone
+/// around the controller.
+pub fn judged(invariant: Invariant, bypassed: bool) -> bool {
+    !(bypassed && CONTROLLER_DUTIES.contains(&invariant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cobrowse_visitor_core::oracle::InvariantKind;
+
+    #[test]
+    fn drive_core_lists_every_invariant() {
+        let all: Vec<&str> = Invariant::ALL.iter().map(|i| i.id()).collect();
+        assert_eq!(DRIVE_CORE_CHECKS.to_vec(), all);
+    }
+
+    #[test]
+    fn drive_scenario_lists_the_transcript_invariants_and_determinism() {
+        let mut expected: Vec<&str> = Invariant::ALL
+            .iter()
+            .filter(|i| i.kind() != InvariantKind::Machine)
+            .map(|i| i.id())
+            .collect();
+        expected.push(Invariant::Deterministic.id());
+        assert_eq!(DRIVE_SCENARIO_CHECKS.to_vec(), expected);
+        assert_eq!(
+            Invariant::from_id(DECODE_FRAME_CHECKS[0]),
+            Some(Invariant::RefusedUnchanged)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Inputs on which a target once failed because the harness, not the core, was wrong; each
+//! must now run clean. (Failures of the core are regular tests of the main crate:
+//! `tests/fuzz_regressions.rs`.) Built as values, not artifact bytes, so that they outlive
+//! changes to the byte format.
+
+use crate::drive::{self, CoreInput, Op};
+use crate::scenario::{self, FuzzScenario};
+use cobrowse_visitor_core::api::{ApiCall, InitParams};
+use cobrowse_visitor_core::controller::UserIntent;
+use cobrowse_visitor_core::frames::ServerFrame;
+use cobrowse_visitor_core::sdk::{Input, Lifecycle, NetworkChange, SdkConfig};
+use cobrowse_visitor_core::transcript::{AgentAction, ScenarioConfig, Step};
+use std::time::Duration;
+
+fn core(config: ScenarioConfig, timings: Option<SdkConfig>, ops: Vec<Op>) {
+    let input = CoreInput {
+        config,
+        auto_server: false,
+        timings,
+        ops,
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash-331b3801: the host terminated the SDK before the app launched; the controller's
+/// `init_visitor` was then refused. A terminate outside `exit` goes around the controller.
+#[test]
+fn terminate_outside_exit_bypasses_the_controller() {
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::Lifecycle(Lifecycle::Terminate),
+            Op::User(UserIntent::Launch),
+            Op::Lifecycle(Lifecycle::Background),
+        ],
+    );
+}
+
+/// crash-3cdb56f5: a "stale" input was stamped before the harness clock, not before the
+/// SDK's last accepted time, and was rightly accepted.
+#[test]
+fn stale_is_measured_from_the_last_accepted_time() {
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            Op::Advance {
+                ms: 65_282,
+                exact: true,
+            },
+            Op::Stale {
+                back_ms: 14_084,
+                input: Input::Lifecycle(Lifecycle::Background),
+            },
+        ],
+    );
+}
+
+/// timeout-3fad3c66: 1 ms reconnect timers over an 11 000 s exact advance woke the SDK
+/// 11 million times.
+#[test]
+fn exact_advances_wake_a_bounded_number_of_times() {
+    let short = SdkConfig {
+        reconnect_backoff_base: Duration::from_millis(1),
+        reconnect_backoff_max: Duration::from_millis(1),
+        ..SdkConfig::default()
+    };
+    let started = std::time::Instant::now();
+    core(
+        ScenarioConfig::default(),
+        Some(short),
+        vec![
+            Op::User(UserIntent::Launch),
+            Op::Network(NetworkChange::Lost),
+            Op::Advance {
+                ms: 2_550_000,
+                exact: true,
+            },
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// crash-bf076b76: the controller's `presence_connect`, refused because the app had connected
+/// presence itself, was followed in the same advance by the retry timer's `presence_connect`
+/// frame, which the oracle took for an effect of the refusal. Each wake-up now has its own
+/// line.
+#[test]
+fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
+    core(
+        ScenarioConfig {
+            group_id: 40,
+            custom_ui: false,
+            seed: 6,
+        },
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            Op::Frame(ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+            }),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Api(ApiCall::PresenceConnect),
+            Op::Advance {
+                ms: 510_000,
+                exact: true,
+            },
+        ],
+    );
+}
+
+/// crash-87bfb32f: `exit` with presence on in the controller's view but off in the SDK's (the
+/// app had re-initialised it directly): the controller's `presence_disconnect` was refused,
+/// and the terminate that `sim::World` feeds after it sent `end_session` under the same line.
+#[test]
+fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
+    let long = InitParams {
+        token: "e".repeat(128),
+        ..InitParams::anonymous(19921)
+    };
+    let s = FuzzScenario {
+        config: Some(ScenarioConfig {
+            group_id: u32::MAX,
+            custom_ui: true,
+            seed: 0,
+        }),
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(long.clone())),
+            Step::User(UserIntent::Launch),
+            Step::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Step::Api(ApiCall::StartSession {
+                key: cobrowse_visitor_core::api::StartKey::Random,
+            }),
+            Step::Api(ApiCall::InitVisitor(long)),
+            Step::User(UserIntent::Exit),
+            Step::User(UserIntent::EndSession),
+            Step::Agent(AgentAction::Join),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}

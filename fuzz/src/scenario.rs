@@ -1,0 +1,288 @@
+//! `drive_scenario`: arbitrary contract scenarios through the simulator (`sim::World`).
+//!
+//! The scenario is written as the contract's JSON Lines and read back with `parse_scenario`
+//! (what `cobrowse run` does; the read-back must write the same text), played twice (`INV-DETERMINISTIC`), its transcript written as
+//! JSON Lines and read back with `parse_trace` (what `cobrowse check` does), and checked by
+//! the oracle twice: with the scenario lines interleaved (`cobrowse run --interleave`, every
+//! invariant judged) and as bare records (`cobrowse run | cobrowse check`). Not judged: the
+//! controller's duties once a step calls the SDK directly ([`crate::CONTROLLER_DUTIES`]), and
+//! INV-REFUSED-NO-EFFECT in the steps where the transcript cannot show it
+//! ([`feeds_unrecorded`]).
+
+use crate::input::{self, Writer};
+use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
+use arbitrary::Unstructured;
+use cobrowse_visitor_core::controller::UserIntent;
+use cobrowse_visitor_core::oracle::{
+    check_records, check_trace, interleave, machine, Invariant, Violation,
+};
+use cobrowse_visitor_core::sim::World;
+use cobrowse_visitor_core::transcript::{
+    parse_scenario, parse_trace, ScenarioConfig, Step, TraceLine,
+};
+
+const TARGET: &str = "drive_scenario";
+
+/// Most steps read from one input.
+pub const MAX_STEPS: usize = 64;
+
+/// A scenario: an optional config line and steps a scenario file can say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuzzScenario {
+    /// The first line, if any (else the contract's defaults).
+    pub config: Option<ScenarioConfig>,
+    /// The other lines.
+    pub steps: Vec<Step>,
+}
+
+fn step(u: &mut Unstructured<'_>) -> Step {
+    match input::byte(u) % 6 {
+        0 => Step::User(input::intent(u)),
+        1 => Step::Lifecycle(input::lifecycle(u, false)),
+        2 => Step::Network(input::network(u)),
+        3 => Step::Agent(input::agent(u)),
+        4 => Step::AdvanceMs(input::duration_ms(u, true)),
+        _ => Step::Api(input::call(u)),
+    }
+}
+
+impl FuzzScenario {
+    /// Reads a scenario: a byte whose bit 0 says whether a config follows, the config, then
+    /// steps until the input ends.
+    pub fn read(data: &[u8]) -> FuzzScenario {
+        let mut u = Unstructured::new(data);
+        let config = (input::byte(&mut u) & 1 == 1).then(|| input::config(&mut u));
+        let mut steps = Vec::new();
+        while !u.is_empty() && steps.len() < MAX_STEPS {
+            steps.push(step(&mut u));
+        }
+        FuzzScenario { config, steps }
+    }
+
+    /// The scenario of a parsed scenario file.
+    pub fn from_steps(steps: &[Step]) -> FuzzScenario {
+        match steps.split_first() {
+            Some((Step::Config(c), rest)) => FuzzScenario {
+                config: Some(c.clone()),
+                steps: rest.to_vec(),
+            },
+            _ => FuzzScenario {
+                config: None,
+                steps: steps.to_vec(),
+            },
+        }
+    }
+
+    /// Writes the scenario so that [`FuzzScenario::read`] reads it back.
+    pub fn write(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match &self.config {
+            None => w.byte(0),
+            Some(c) => {
+                w.byte(1);
+                w.config(c);
+            }
+        }
+        for s in &self.steps {
+            match s {
+                Step::User(i) => {
+                    w.byte(0);
+                    w.intent(i);
+                }
+                Step::Lifecycle(l) => {
+                    w.byte(1);
+                    w.lifecycle(*l);
+                }
+                Step::Network(n) => {
+                    w.byte(2);
+                    w.network(*n);
+                }
+                Step::Agent(a) => {
+                    w.byte(3);
+                    w.agent(*a);
+                }
+                Step::AdvanceMs(ms) => {
+                    w.byte(4);
+                    w.duration_ms(*ms, true);
+                }
+                Step::Api(c) => {
+                    w.byte(5);
+                    w.call(c);
+                }
+                // only the first line is a config; a later one is not written
+                Step::Config(_) => {}
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// All lines, the config first.
+    pub fn lines(&self) -> Vec<Step> {
+        self.config
+            .iter()
+            .cloned()
+            .map(Step::Config)
+            .chain(self.steps.iter().cloned())
+            .collect()
+    }
+}
+
+/// Plays the scenario and judges it; `Err` is the finding, ready to print.
+pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
+    let steps = scenario.lines();
+    let text = scenario_jsonl(&steps);
+    let fail = |headline: String| {
+        Failure::new(TARGET, headline).section(
+            "the scenario (replay with `cobrowse run --interleave`, then `cobrowse check`)",
+            text.clone(),
+        )
+    };
+    // what `cobrowse run` reads is what was generated, or at least means the same: it writes
+    // the same text again (the contract cannot tell some values apart; they run as read)
+    let parsed = match parse_scenario(&text) {
+        Ok(parsed) => parsed,
+        // a line the reader refuses on its own (`cobrowse run` exits 2): nothing runs
+        Err(_) if reader_refuses(scenario) => return Ok(()),
+        Err(e) => {
+            return Err(fail(format!(
+                "the scenario does not read back from JSON: {e}"
+            )))
+        }
+    };
+    if scenario_jsonl(&parsed) != text {
+        return Err(fail(format!(
+            "the scenario does not read back as itself: {steps:?} reads as {parsed:?}"
+        )));
+    }
+    let records = World::run(&parsed);
+    if let Some(v) = machine::deterministic(&records, &World::run(&parsed)) {
+        return Err(fail(headline(&v)));
+    }
+    // what `cobrowse check` reads must be what was recorded
+    let lines = interleave(&parsed, &records);
+    let trace = trace_jsonl(&lines);
+    let with_trace = |f: Failure| {
+        f.section(
+            "the interleaved transcript (numbered as the oracle numbers it)",
+            numbered_tail(&lines),
+        )
+    };
+    let read_back = parse_trace(&trace).map_err(|e| {
+        with_trace(fail(format!(
+            "the transcript does not read back from JSON: {e}"
+        )))
+    })?;
+    let numbered: Vec<(usize, TraceLine)> = lines
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    if read_back != numbered {
+        let at = read_back
+            .iter()
+            .zip(&numbered)
+            .position(|(a, b)| a != b)
+            .unwrap_or(read_back.len().min(numbered.len()));
+        return Err(with_trace(fail(format!(
+            "the transcript does not read back as itself from line {}",
+            at + 1
+        ))));
+    }
+    let direct_api = steps.iter().any(|s| matches!(s, Step::Api(_)));
+    // the scenario line of each trace line, and of each record
+    let mut cause = Vec::with_capacity(lines.len());
+    let mut current = None;
+    for l in &lines {
+        if let TraceLine::Step(s) = l {
+            current = Some(s);
+        }
+        cause.push(current);
+    }
+    let judged = |v: &Violation, step: Option<&Step>| {
+        crate::judged(v.invariant, direct_api)
+            && !(v.invariant == Invariant::RefusedNoEffect && step.is_some_and(feeds_unrecorded))
+    };
+    let in_trace = |v: &Violation| cause.get(v.line.wrapping_sub(1)).copied().flatten();
+    if let Some(v) = check_trace(&read_back)
+        .iter()
+        .find(|v| judged(v, in_trace(v)))
+    {
+        return Err(with_trace(fail(headline(v))));
+    }
+    let of_record = |v: &Violation| {
+        records
+            .get(v.line.wrapping_sub(1))
+            .and_then(|r| parsed.get(r.step))
+    };
+    let bare = check_records(&records);
+    if let Some(v) = bare.iter().find(|v| judged(v, of_record(v))) {
+        return Err(with_trace(fail(format!(
+            "{} (records only, record {})",
+            headline(v),
+            v.line
+        ))));
+    }
+    Ok(())
+}
+
+/// Whether `sim::World` feeds the SDK, under this one scenario line, an input the transcript
+/// does not record after other inputs: every wake-up of an `advance_ms` but the first, the
+/// `terminate` after `exit`'s calls. A `send` such an input causes after a refused input of the
+/// same line looks in the transcript exactly like an effect of the refusal, so
+/// INV-REFUSED-NO-EFFECT (no `send` after a refusal until the next api/recv record or step)
+/// cannot be judged there (`drive_core` gives such inputs lines of their own and judges it).
+pub fn feeds_unrecorded(step: &Step) -> bool {
+    matches!(step, Step::AdvanceMs(_) | Step::User(UserIntent::Exit))
+}
+
+/// Whether the scenario reader refuses one of the scenario's lines on its own (a value the
+/// contract's reader does not take, like a config with group id 0 or a week-long advance).
+pub fn reader_refuses(scenario: &FuzzScenario) -> bool {
+    scenario
+        .lines()
+        .iter()
+        .any(|s| parse_scenario(&scenario_jsonl(std::slice::from_ref(s))).is_err())
+}
+
+fn headline(v: &Violation) -> String {
+    format!(
+        "{} violated at line {}: {}",
+        v.invariant.id(),
+        v.line,
+        v.message
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario_files() -> Vec<(String, Vec<Step>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push((path.display().to_string(), parse_scenario(&text).unwrap()));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn every_scenario_file_reads_back_from_its_seed_and_runs_clean() {
+        let files = scenario_files();
+        assert!(!files.is_empty());
+        for (name, steps) in files {
+            let s = FuzzScenario::from_steps(&steps);
+            let read = FuzzScenario::read(&s.write());
+            assert_eq!(read, s, "{name}");
+            assert_eq!(read.lines(), steps, "{name}");
+            if let Err(f) = run(&read) {
+                panic!("{name}: {f}");
+            }
+        }
+    }
+}
