@@ -1,0 +1,621 @@
+//! Generators. They look at the model's state and weight the inputs that move the flow
+//! forward (launch when not launched, tap when the button is shown, accept when the terms are
+//! shown, the expected server frame, the next deadline), so that cases reach the deep states —
+//! logged in, presence connected, terms pending, a session running or ending, backgrounded,
+//! offline — instead of noise the machine refuses at once. Every other input keeps a small
+//! weight, so misuse and out-of-order inputs are always possible.
+
+use super::reference::{
+    CIdentity, CPhase, CSession, MCtl, MPhase, MPresence, MRequest, MSession, MTerms,
+};
+use super::transition::{
+    CtlModel, CtlTransition, SdkModel, SdkTransition, WorldModel, WorldTransition,
+};
+use cobrowse_visitor_core::controller::UserIntent;
+use cobrowse_visitor_core::transcript::{AgentAction, Step};
+use cobrowse_visitor_core::{
+    ApiCall, Event, InitParams, Input, KeyType, Lifecycle, NetworkChange, ServerFrame, StartKey,
+};
+use proptest::prelude::*;
+use proptest::strategy::Union;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+pub const GROUP: u32 = 19921;
+pub const OTHER_GROUP: u32 = 20393;
+pub const VID: &str = "cust-42";
+pub const OTHER_VID: &str = "cust-7";
+
+/// A weighted choice; zero weights drop out.
+pub fn weighted<T: Debug + Clone + 'static>(
+    items: Vec<(u32, BoxedStrategy<T>)>,
+) -> BoxedStrategy<T> {
+    let items: Vec<_> = items.into_iter().filter(|(w, _)| *w > 0).collect();
+    Union::new_weighted(items).boxed()
+}
+
+fn just<T: Debug + Clone + 'static>(t: T) -> BoxedStrategy<T> {
+    Just(t).boxed()
+}
+
+fn pick(cond: bool, yes: u32, no: u32) -> u32 {
+    if cond {
+        yes
+    } else {
+        no
+    }
+}
+
+// ---- values -----------------------------------------------------------------------------------
+
+/// Visitor ids: mostly the customer's, sometimes another's, rarely invalid.
+pub fn login_id() -> BoxedStrategy<String> {
+    prop_oneof![
+        12 => Just(VID.to_owned()),
+        2 => Just(OTHER_VID.to_owned()),
+        1 => Just("bad id".to_owned()),
+        1 => Just(String::new()),
+        1 => Just("x".repeat(63)),
+    ]
+    .boxed()
+}
+
+pub fn init_params() -> BoxedStrategy<InitParams> {
+    prop_oneof![
+        4 => Just(InitParams::anonymous(GROUP)),
+        4 => Just(InitParams::identified(GROUP, VID)),
+        1 => Just(InitParams::identified(GROUP, OTHER_VID)),
+        1 => Just(InitParams::anonymous(OTHER_GROUP)),
+        1 => Just(InitParams::anonymous(0)),
+        1 => Just(InitParams::identified(GROUP, "no spaces")),
+        1 => Just(InitParams { name: "n".repeat(64), ..InitParams::anonymous(GROUP) }),
+        1 => Just(InitParams { phone: "5".repeat(31), token: "t".repeat(1024), ..InitParams::identified(GROUP, VID) }),
+    ]
+    .boxed()
+}
+
+/// Custom session keys: valid ones (never 4 digits, which the harness reads as a server's
+/// random key), the edges, and invalid ones.
+pub fn custom_key() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => Just("abc-_1".to_owned()),
+        1 => Just("k".repeat(63)),
+        1 => Just("k".repeat(64)),
+        1 => Just(String::new()),
+        1 => Just("a~b".to_owned()),
+        1 => Just(VID.to_owned()),
+        1 => Just(cobrowse_visitor_core::GLANCE_KEYTYPE_RANDOM.to_owned()),
+        1 => "[A-Za-z_-][A-Za-z0-9_-]{0,8}",
+    ]
+    .boxed()
+}
+
+pub fn terms_call(status: &str) -> ApiCall {
+    ApiCall::PresenceSignalAgent {
+        event: "terms".into(),
+        map: [("status".to_owned(), status.to_owned())].into(),
+    }
+}
+
+/// Presence signals: the terms statuses, other signals, and invalid ones.
+pub fn signal() -> BoxedStrategy<ApiCall> {
+    prop_oneof![
+        3 => Just(terms_call("displayed")),
+        3 => Just(terms_call("accepted")),
+        2 => Just(terms_call("declined")),
+        1 => Just(terms_call("maybe")),
+        1 => Just(ApiCall::PresenceSignalAgent { event: "terms".into(), map: BTreeMap::new() }),
+        2 => Just(ApiCall::PresenceSignalAgent {
+            event: "page".into(),
+            map: [("url".to_owned(), "/cart".to_owned())].into(),
+        }),
+        1 => Just(ApiCall::PresenceSignalAgent { event: String::new(), map: BTreeMap::new() }),
+        1 => Just(ApiCall::PresenceSignalAgent { event: "e".repeat(256), map: BTreeMap::new() }),
+        1 => Just(ApiCall::PresenceSignalAgent {
+            event: "big".into(),
+            map: (0..17).map(|i| (i.to_string(), String::new())).collect(),
+        }),
+        1 => Just(ApiCall::PresenceSignalAgent {
+            event: "long".into(),
+            map: [("k".to_owned(), "v".repeat(256))].into(),
+        }),
+    ]
+    .boxed()
+}
+
+pub fn start_key() -> BoxedStrategy<StartKey> {
+    prop_oneof![
+        3 => Just(StartKey::Random),
+        3 => Just(StartKey::VisitorId),
+        2 => custom_key().prop_map(StartKey::Custom),
+    ]
+    .boxed()
+}
+
+/// Any API call, valid or not.
+pub fn api_call() -> BoxedStrategy<ApiCall> {
+    prop_oneof![
+        3 => init_params().prop_map(ApiCall::InitVisitor),
+        1 => any::<bool>().prop_map(|enabled| ApiCall::SetDefaultUi { enabled }),
+        1 => any::<bool>().prop_map(|enabled| ApiCall::PresenceSetDefaultUi { enabled }),
+        3 => start_key().prop_map(|key| ApiCall::StartSession { key }),
+        2 => Just(ApiCall::EndSession),
+        2 => Just(ApiCall::PresenceConnect),
+        3 => signal(),
+        2 => Just(ApiCall::PresenceDisconnect),
+    ]
+    .boxed()
+}
+
+fn reason() -> BoxedStrategy<String> {
+    prop_oneof![
+        6 => Just("agent_ended".to_owned()),
+        1 => Just("r".repeat(256)),
+        1 => Just("r".repeat(257)),
+    ]
+    .boxed()
+}
+
+/// Any server frame, in range or not.
+pub fn server_frame() -> BoxedStrategy<ServerFrame> {
+    prop_oneof![
+        2 => (prop_oneof![8 => Just(1u32), 1 => Just(2u32)], prop_oneof![6 => 1u8..=16, 1 => Just(0u8), 1 => Just(17u8)])
+            .prop_map(|(v, key_length)| ServerFrame::Settings { v, key_length }),
+        1 => reason().prop_map(|reason| ServerFrame::InitFailed { reason }),
+        2 => prop_oneof![
+            3 => Just("4821".to_owned()),
+            2 => Just(VID.to_owned()),
+            2 => Just("abc-_1".to_owned()),
+            1 => Just("12ab".to_owned()),
+            1 => Just("a b".to_owned()),
+            1 => Just(String::new()),
+            1 => Just("7".repeat(16)),
+            1 => Just("~tilde".to_owned()),
+        ]
+        .prop_map(|sessionkey| ServerFrame::SessionStarted { sessionkey }),
+        1 => reason().prop_map(|reason| ServerFrame::SessionRefused { reason }),
+        2 => prop_oneof![0u32..4, Just(u32::MAX)].prop_map(|guestcount| ServerFrame::GuestCount { guestcount }),
+        2 => reason().prop_map(|reason| ServerFrame::SessionEnded { reason }),
+        2 => Just(ServerFrame::PresenceConnected {}),
+        1 => reason().prop_map(|reason| ServerFrame::PresenceConnectFailed { reason }),
+        2 => prop_oneof![1u64..4, Just(u64::MAX)].prop_map(|request_id| ServerFrame::PresenceShowTerms { request_id }),
+        1 => Just(ServerFrame::PresenceBlur {}),
+    ]
+    .boxed()
+}
+
+pub fn lifecycle() -> BoxedStrategy<Lifecycle> {
+    prop_oneof![
+        4 => Just(Lifecycle::Background),
+        4 => Just(Lifecycle::Foreground),
+        1 => Just(Lifecycle::Terminate),
+    ]
+    .boxed()
+}
+
+pub fn network() -> BoxedStrategy<NetworkChange> {
+    prop_oneof![Just(NetworkChange::Lost), Just(NetworkChange::Restored)].boxed()
+}
+
+/// A time step: the timer durations of spec.md §7, their neighbours, and anything.
+pub fn advance_ms() -> BoxedStrategy<u64> {
+    prop_oneof![
+        2 => Just(1u64),
+        2 => Just(1_000u64),
+        2 => Just(5_000u64),
+        2 => Just(10_000u64),
+        2 => Just(15_000u64),
+        2 => Just(60_000u64),
+        1 => Just(61_000u64),
+        3 => 0u64..70_000,
+    ]
+    .boxed()
+}
+
+fn deadline_delta() -> BoxedStrategy<i8> {
+    prop_oneof![10 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)].boxed()
+}
+
+// ---- world scenarios --------------------------------------------------------------------------
+
+/// The call as a contract scenario can write it: the custom key `GLANCE_KEYTYPE_RANDOM` (refused
+/// by the typed API, S-A25) reads back as the random key, so a scenario step uses that.
+pub fn contract_call(c: ApiCall) -> ApiCall {
+    match c {
+        ApiCall::StartSession {
+            key: StartKey::Custom(k),
+        } if k == cobrowse_visitor_core::GLANCE_KEYTYPE_RANDOM => ApiCall::StartSession {
+            key: StartKey::Random,
+        },
+        c => c,
+    }
+}
+
+fn user(i: UserIntent) -> BoxedStrategy<WorldTransition> {
+    just(WorldTransition::Step(Step::User(i)))
+}
+
+fn agent(a: AgentAction) -> BoxedStrategy<WorldTransition> {
+    just(WorldTransition::Step(Step::Agent(a)))
+}
+
+fn step(s: Step) -> BoxedStrategy<WorldTransition> {
+    just(WorldTransition::Step(s))
+}
+
+/// The next scenario step, weighted by the model world's state.
+pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
+    let w = &m.world;
+    let app = w.ctl.app();
+    let not_launched = w.ctl.phase == CPhase::NotLaunched;
+    let button = app.is_some_and(|a| a.button_shown);
+    let terms = app.is_some_and(|a| a.terms_shown);
+    let anonymous = app.is_some_and(|a| a.identity == CIdentity::Anonymous);
+    let logged_in = app.is_some_and(|a| a.identity != CIdentity::Anonymous);
+    let session = app.is_some_and(|a| a.session != CSession::None);
+    let srv_session = w.server.session.is_some();
+    let guests = w.server.session.as_ref().is_some_and(|s| s.guests > 0);
+    let present = w.server.presence;
+    let down = !w.network_up;
+    let bg = w.sdk.background;
+    let deadline = w.sdk.next_deadline().is_some();
+    weighted(vec![
+        (pick(not_launched, 40, 1), user(UserIntent::Launch)),
+        (pick(button, 10, 1), user(UserIntent::TapCobrowse)),
+        (
+            pick(anonymous, 10, 1),
+            login_id()
+                .prop_map(|visitor_id| {
+                    WorldTransition::Step(Step::User(UserIntent::Login { visitor_id }))
+                })
+                .boxed(),
+        ),
+        (pick(terms, 30, 1), user(UserIntent::AcceptTerms)),
+        (pick(terms, 8, 1), user(UserIntent::DeclineTerms)),
+        (pick(session, 4, 1), user(UserIntent::EndSession)),
+        (pick(logged_in, 2, 1), user(UserIntent::Logout)),
+        (1, user(UserIntent::Exit)),
+        (
+            pick(present, 15, 1),
+            agent(AgentAction::StartPresenceSession),
+        ),
+        (pick(srv_session, 5, 1), agent(AgentAction::Join)),
+        (pick(guests, 3, 1), agent(AgentAction::Leave)),
+        (pick(srv_session, 2, 1), agent(AgentAction::EndSession)),
+        (pick(bg, 1, 4), step(Step::Lifecycle(Lifecycle::Background))),
+        (pick(bg, 5, 1), step(Step::Lifecycle(Lifecycle::Foreground))),
+        (pick(down, 1, 4), step(Step::Network(NetworkChange::Lost))),
+        (
+            pick(down, 6, 1),
+            step(Step::Network(NetworkChange::Restored)),
+        ),
+        (
+            pick(deadline, 10, 0),
+            deadline_delta()
+                .prop_map(WorldTransition::AdvanceToDeadline)
+                .boxed(),
+        ),
+        (
+            3,
+            advance_ms()
+                .prop_map(|ms| WorldTransition::Step(Step::AdvanceMs(ms)))
+                .boxed(),
+        ),
+        (
+            pick(m.misuse, 5, 0),
+            api_call()
+                .prop_map(|c| WorldTransition::Step(Step::Api(contract_call(c))))
+                .boxed(),
+        ),
+    ])
+}
+
+// ---- raw SDK inputs ---------------------------------------------------------------------------
+
+fn frame(f: ServerFrame) -> BoxedStrategy<SdkTransition> {
+    just(SdkTransition::Input(Input::Frame(f)))
+}
+
+fn api(c: ApiCall) -> BoxedStrategy<SdkTransition> {
+    just(SdkTransition::Input(Input::Api(c)))
+}
+
+/// A key the server might send for `req` (right or wrong).
+fn started_key(req: &MRequest, key_length: u8) -> BoxedStrategy<String> {
+    let right = match req {
+        MRequest::Random => "0123456789abcdef"
+            .chars()
+            .take(10)
+            .cycle()
+            .take(usize::from(key_length))
+            .collect::<String>(),
+        MRequest::VisitorId(k) | MRequest::Custom(k) => k.clone(),
+    };
+    prop_oneof![
+        8 => Just(right),
+        1 => Just("99a9".to_owned()),
+        1 => Just("other-key".to_owned()),
+        1 => "[0-9]{1,16}",
+    ]
+    .boxed()
+}
+
+/// The next raw input, weighted by the model core's state: mostly the frame the server would
+/// send and the call an app would make, sometimes anything.
+pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
+    let s = &m.sdk;
+    let mut v: Vec<(u32, BoxedStrategy<SdkTransition>)> = vec![
+        (
+            4,
+            api_call()
+                .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                .boxed(),
+        ),
+        (
+            4,
+            server_frame()
+                .prop_map(|f| SdkTransition::Input(Input::Frame(f)))
+                .boxed(),
+        ),
+        (
+            3,
+            lifecycle()
+                .prop_map(|l| SdkTransition::Input(Input::Lifecycle(l)))
+                .boxed(),
+        ),
+        (
+            pick(s.link_down.is_some(), 5, 3),
+            network()
+                .prop_map(|n| SdkTransition::Input(Input::Network(n)))
+                .boxed(),
+        ),
+        (
+            pick(s.next_deadline().is_some(), 10, 0),
+            deadline_delta().prop_map(SdkTransition::ToDeadline).boxed(),
+        ),
+        (3, advance_ms().prop_map(SdkTransition::Advance).boxed()),
+        (1, just(SdkTransition::EarlyTimeout)),
+        (
+            2,
+            (1_000u64..120_000)
+                .prop_map(SdkTransition::LateTimeout)
+                .boxed(),
+        ),
+        (
+            1,
+            prop_oneof![
+                api_call().prop_map(Input::Api),
+                server_frame().prop_map(Input::Frame),
+                Just(Input::Timeout),
+                network().prop_map(Input::Network),
+            ]
+            .prop_map(SdkTransition::Backwards)
+            .boxed(),
+        ),
+    ];
+    match &s.phase {
+        MPhase::Uninitialized => {
+            v.push((
+                12,
+                init_params()
+                    .prop_map(|p| SdkTransition::Input(Input::Api(ApiCall::InitVisitor(p))))
+                    .boxed(),
+            ));
+        }
+        MPhase::Initializing(_) => {
+            v.push((
+                10,
+                (1u8..=16)
+                    .prop_map(|key_length| {
+                        SdkTransition::Input(Input::Frame(ServerFrame::Settings {
+                            v: 1,
+                            key_length,
+                        }))
+                    })
+                    .boxed(),
+            ));
+            v.push((
+                3,
+                frame(ServerFrame::InitFailed {
+                    reason: "unknown_group".into(),
+                }),
+            ));
+        }
+        MPhase::Terminated => {}
+        MPhase::Ready(r) => {
+            if r.lookup_pending {
+                v.push((
+                    4,
+                    frame(ServerFrame::Settings {
+                        v: 1,
+                        key_length: 6,
+                    }),
+                ));
+                v.push((
+                    2,
+                    frame(ServerFrame::InitFailed {
+                        reason: "down".into(),
+                    }),
+                ));
+            }
+            v.push((
+                2,
+                init_params()
+                    .prop_map(|p| SdkTransition::Input(Input::Api(ApiCall::InitVisitor(p))))
+                    .boxed(),
+            ));
+            match &r.session {
+                MSession::Idle => {
+                    v.push((
+                        6,
+                        start_key()
+                            .prop_map(|key| {
+                                SdkTransition::Input(Input::Api(ApiCall::StartSession { key }))
+                            })
+                            .boxed(),
+                    ));
+                }
+                MSession::Starting(req) => {
+                    v.push((
+                        10,
+                        started_key(req, r.key_length)
+                            .prop_map(|sessionkey| {
+                                SdkTransition::Input(Input::Frame(ServerFrame::SessionStarted {
+                                    sessionkey,
+                                }))
+                            })
+                            .boxed(),
+                    ));
+                    v.push((
+                        2,
+                        frame(ServerFrame::SessionRefused {
+                            reason: "busy".into(),
+                        }),
+                    ));
+                    v.push((2, api(ApiCall::EndSession)));
+                }
+                MSession::Running { guests, .. } => {
+                    v.push((
+                        5,
+                        frame(ServerFrame::GuestCount {
+                            guestcount: guests.wrapping_add(1),
+                        }),
+                    ));
+                    v.push((
+                        3,
+                        frame(ServerFrame::SessionEnded {
+                            reason: "agent_ended".into(),
+                        }),
+                    ));
+                    v.push((4, api(ApiCall::EndSession)));
+                }
+                MSession::Ending(_) => {
+                    v.push((
+                        6,
+                        frame(ServerFrame::SessionEnded {
+                            reason: "visitor_ended".into(),
+                        }),
+                    ));
+                    v.push((1, frame(ServerFrame::GuestCount { guestcount: 0 })));
+                }
+            }
+            match &r.presence {
+                MPresence::Off => {
+                    v.push((
+                        pick(r.visitor.visitor_id.is_some(), 10, 2),
+                        api(ApiCall::PresenceConnect),
+                    ));
+                    if r.visitor.visitor_id.is_none() {
+                        v.push((
+                            6,
+                            api(ApiCall::InitVisitor(InitParams::identified(GROUP, VID))),
+                        ));
+                    }
+                }
+                MPresence::Connecting(_) => {
+                    v.push((10, frame(ServerFrame::PresenceConnected {})));
+                    v.push((
+                        3,
+                        frame(ServerFrame::PresenceConnectFailed {
+                            reason: "busy".into(),
+                        }),
+                    ));
+                }
+                MPresence::Connected(t) => {
+                    v.push((
+                        5,
+                        (1u64..6)
+                            .prop_map(|request_id| {
+                                SdkTransition::Input(Input::Frame(ServerFrame::PresenceShowTerms {
+                                    request_id,
+                                }))
+                            })
+                            .boxed(),
+                    ));
+                    v.push((1, frame(ServerFrame::PresenceBlur {})));
+                    v.push((1, api(ApiCall::PresenceDisconnect)));
+                    match t {
+                        MTerms::Shown(_) => v.push((10, api(terms_call("displayed")))),
+                        MTerms::Displayed(_) => {
+                            v.push((8, api(terms_call("accepted"))));
+                            v.push((3, api(terms_call("declined"))));
+                        }
+                        MTerms::Accepted(_) => v.push((
+                            10,
+                            api(ApiCall::StartSession {
+                                key: StartKey::VisitorId,
+                            }),
+                        )),
+                        MTerms::None => {}
+                    }
+                }
+                _ => v.push((1, api(ApiCall::PresenceDisconnect))),
+            }
+        }
+    }
+    weighted(v)
+}
+
+// ---- raw controller inputs --------------------------------------------------------------------
+
+/// Any SDK event, as the SDK might deliver it (or not).
+pub fn event() -> BoxedStrategy<Event> {
+    let keytype = prop_oneof![
+        Just(KeyType::Random),
+        Just(KeyType::VisitorId),
+        Just(KeyType::Custom)
+    ];
+    let call = prop_oneof![
+        Just("start_session"),
+        Just("init_visitor"),
+        Just("presence_connect")
+    ];
+    prop_oneof![
+        3 => any::<bool>().prop_map(|settings_loaded| Event::VisitorInitialized { settings_loaded }),
+        3 => (prop_oneof![Just("4821"), Just(VID), Just("abc-_1")], keytype)
+            .prop_map(|(k, keytype)| Event::ConnectedToSession { sessionkey: k.to_owned(), keytype }),
+        1 => (0u32..3).prop_map(|guestcount| Event::GuestCountChange { guestcount }),
+        2 => Just(Event::SessionEnded { reason: "agent_ended".into() }),
+        2 => Just(Event::StartSessionFailed { reason: "timeout".into() }),
+        1 => call.clone().prop_map(|call| Event::InvalidParameter { call, code: "invalid_parameter" }),
+        2 => call.prop_map(|call| Event::InvalidState { call, code: "session_active" }),
+        2 => Just(Event::PresenceConnected),
+        1 => Just(Event::PresenceConnectFail { reason: "timeout".into(), retry_ms: 1_000 }),
+        3 => (1u64..4).prop_map(|request_id| Event::PresenceShowTerms { request_id }),
+        2 => Just(Event::PresenceDisconnected),
+        1 => Just(Event::PresenceBlur),
+        1 => Just(Event::ConnectionWarning),
+        1 => Just(Event::ClearWarning),
+    ]
+    .boxed()
+}
+
+fn intent(i: UserIntent) -> BoxedStrategy<CtlTransition> {
+    just(CtlTransition::User(i))
+}
+
+/// The next raw controller input, weighted by the model controller's state.
+pub fn ctl_transition(m: &CtlModel) -> BoxedStrategy<CtlTransition> {
+    let c: &MCtl = &m.ctl;
+    let app = c.app();
+    let button = app.is_some_and(|a| a.button_shown);
+    let terms = app.is_some_and(|a| a.terms_shown);
+    let not_launched = c.phase == CPhase::NotLaunched;
+    weighted(vec![
+        (pick(not_launched, 20, 1), intent(UserIntent::Launch)),
+        (pick(button, 6, 1), intent(UserIntent::TapCobrowse)),
+        (
+            3,
+            login_id()
+                .prop_map(|visitor_id| CtlTransition::User(UserIntent::Login { visitor_id }))
+                .boxed(),
+        ),
+        (pick(terms, 6, 1), intent(UserIntent::AcceptTerms)),
+        (pick(terms, 3, 1), intent(UserIntent::DeclineTerms)),
+        (2, intent(UserIntent::EndSession)),
+        (2, intent(UserIntent::Logout)),
+        (1, intent(UserIntent::Exit)),
+        (1, lifecycle().prop_map(CtlTransition::Lifecycle).boxed()),
+        (20, event().prop_map(CtlTransition::Event).boxed()),
+    ])
+}
