@@ -14,7 +14,9 @@
 //!   terms, never show a one-click key).
 //!
 //! Around them: [`transcript`] (the contract's JSON Lines records), [`sim`] (a deterministic
-//! simulated server and agent that play scenarios) and the normative `spec.md`.
+//! simulated server and agent that play scenarios), [`oracle`] (the one invariant checker,
+//! used by `cobrowse check`, the property tests and the fuzz targets) and the normative
+//! `spec.md`.
 //!
 //! ## Driving the SDK core
 //!
