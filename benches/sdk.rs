@@ -5,8 +5,7 @@
 //!
 //! `cargo bench --bench sdk`
 
-#[path = "fixtures/mod.rs"]
-mod fixtures;
+use cobrowse_visitor_testkit::fixtures;
 
 use divan::counter::ItemsCount;
 use divan::{black_box, AllocProfiler, Bencher};

@@ -8,11 +8,10 @@
 //!
 //! `cargo bench --bench sim`
 
-#[path = "fixtures/mod.rs"]
-mod fixtures;
+use cobrowse_visitor_testkit::fixtures;
 
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, Step};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, Step};
 use divan::counter::ItemsCount;
 use divan::{black_box, AllocProfiler, Bencher};
 

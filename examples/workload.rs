@@ -8,11 +8,10 @@
 //! `workload kind <guest_count|timer_expiry|…> <cycles>`, `workload decode <frame|all> <n>`,
 //! `workload serde <frame|all> <n>`, `workload sim <rounds>`.
 
-#[path = "../benches/fixtures/mod.rs"]
-mod fixtures;
+use cobrowse_visitor_testkit::fixtures;
 
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, Step};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, Step};
 use cobrowse_visitor_core::ServerFrame;
 use fixtures::{controller, controller_step, Kind};
 use std::hint::black_box;

@@ -146,17 +146,17 @@ pub enum ApiCall {
 }
 
 impl ApiCall {
-    /// The call's contract name (`init_visitor`, `start_session`, …).
-    pub fn name(&self) -> &'static str {
+    /// The call's name (prints as the contract's `init_visitor`, `start_session`, …).
+    pub fn name(&self) -> CallName {
         match self {
-            ApiCall::InitVisitor(_) => "init_visitor",
-            ApiCall::SetDefaultUi { .. } => "set_default_ui",
-            ApiCall::StartSession { .. } => "start_session",
-            ApiCall::EndSession => "end_session",
-            ApiCall::PresenceConnect => "presence_connect",
-            ApiCall::PresenceSetDefaultUi { .. } => "presence_set_default_ui",
-            ApiCall::PresenceSignalAgent { .. } => "presence_signal_agent",
-            ApiCall::PresenceDisconnect => "presence_disconnect",
+            ApiCall::InitVisitor(_) => CallName::InitVisitor,
+            ApiCall::SetDefaultUi { .. } => CallName::SetDefaultUi,
+            ApiCall::StartSession { .. } => CallName::StartSession,
+            ApiCall::EndSession => CallName::EndSession,
+            ApiCall::PresenceConnect => CallName::PresenceConnect,
+            ApiCall::PresenceSetDefaultUi { .. } => CallName::PresenceSetDefaultUi,
+            ApiCall::PresenceSignalAgent { .. } => CallName::PresenceSignalAgent,
+            ApiCall::PresenceDisconnect => CallName::PresenceDisconnect,
         }
     }
 
@@ -168,6 +168,68 @@ impl ApiCall {
             event: TERMS_EVENT.to_owned(),
             map,
         }
+    }
+}
+
+/// The name of an API call, without its arguments (the `call` of a transcript `api` record
+/// and of `EventInvalidState` / `EventInvalidParameter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum CallName {
+    /// `init_visitor`
+    InitVisitor,
+    /// `set_default_ui`
+    SetDefaultUi,
+    /// `start_session`
+    StartSession,
+    /// `end_session`
+    EndSession,
+    /// `presence_connect`
+    PresenceConnect,
+    /// `presence_set_default_ui`
+    PresenceSetDefaultUi,
+    /// `presence_signal_agent`
+    PresenceSignalAgent,
+    /// `presence_disconnect`
+    PresenceDisconnect,
+}
+
+impl CallName {
+    /// Every call name.
+    pub const ALL: &'static [CallName] = &[
+        CallName::InitVisitor,
+        CallName::SetDefaultUi,
+        CallName::StartSession,
+        CallName::EndSession,
+        CallName::PresenceConnect,
+        CallName::PresenceSetDefaultUi,
+        CallName::PresenceSignalAgent,
+        CallName::PresenceDisconnect,
+    ];
+
+    /// The contract's name (`start_session`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallName::InitVisitor => "init_visitor",
+            CallName::SetDefaultUi => "set_default_ui",
+            CallName::StartSession => "start_session",
+            CallName::EndSession => "end_session",
+            CallName::PresenceConnect => "presence_connect",
+            CallName::PresenceSetDefaultUi => "presence_set_default_ui",
+            CallName::PresenceSignalAgent => "presence_signal_agent",
+            CallName::PresenceDisconnect => "presence_disconnect",
+        }
+    }
+
+    /// The call with this contract name.
+    pub fn parse(name: &str) -> Option<CallName> {
+        CallName::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for CallName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -248,35 +310,45 @@ fn de_start_key<'de, D: Deserializer<'de>>(d: D) -> Result<StartKey, D::Error> {
 /// A field that breaks the SDK's rules; the SDK answers `EventInvalidParameter`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ParameterError {
     /// The group id is zero.
     #[error("group id must be a positive number")]
     GroupId,
     /// The visitor id is empty, too long or has a character outside `[A-Za-z0-9-_~]`.
-    #[error("visitor id must be 1 to 62 characters of A-Z a-z 0-9 - _ ~")]
+    #[error(
+        "visitor id must be 1 to {} characters of A-Z a-z 0-9 - _ ~",
+        MAX_VISITOR_ID
+    )]
     VisitorId,
     /// The name is longer than 63 characters.
-    #[error("name must be at most 63 characters")]
+    #[error("name must be at most {} characters", MAX_NAME)]
     Name,
     /// The email is longer than 127 characters.
-    #[error("email must be at most 127 characters")]
+    #[error("email must be at most {} characters", MAX_EMAIL)]
     Email,
     /// The phone is longer than 31 characters.
-    #[error("phone must be at most 31 characters")]
+    #[error("phone must be at most {} characters", MAX_PHONE)]
     Phone,
     /// The token is longer than 1024 characters.
-    #[error("token must be at most 1024 characters")]
+    #[error("token must be at most {} characters", MAX_TOKEN)]
     Token,
     /// A custom session key is empty, too long, not base64url, or `GLANCE_KEYTYPE_RANDOM`.
     #[error(
-        "session key must be 1 to 63 characters of A-Z a-z 0-9 - _, not GLANCE_KEYTYPE_RANDOM"
+        "session key must be 1 to {} characters of A-Z a-z 0-9 - _, not {}",
+        MAX_SESSION_KEY,
+        GLANCE_KEYTYPE_RANDOM
     )]
     SessionKey,
     /// A signal's event name is empty or too long.
-    #[error("signal event must be 1 to 255 characters")]
+    #[error("signal event must be 1 to {} characters", MAX_SIGNAL_TEXT)]
     SignalEvent,
     /// A signal's map has too many entries, or a key or value too long.
-    #[error("signal map must have at most 16 entries of at most 255 characters")]
+    #[error(
+        "signal map must have at most {} entries of at most {} characters",
+        MAX_SIGNAL_ENTRIES,
+        MAX_SIGNAL_TEXT
+    )]
     SignalMap,
     /// A `terms` signal without a `status` of displayed, accepted or declined.
     #[error("terms signal needs status displayed, accepted or declined")]

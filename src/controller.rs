@@ -2,12 +2,16 @@
 //!
 //! The seed tells an app what to call and what to show on each event; every app writes that
 //! again, with its own bugs. [`Controller`] is that logic once: user intents and SDK events
-//! in, SDK API calls and UI directives out. It has no timers. Its transition table is
-//! spec.md §6; the row IDs (`C-…`) are in the comments.
+//! in ([`ControllerInput`]), SDK API calls and UI directives out. It has no timers. Its
+//! transition table is spec.md §6; each handler names the row it follows
+//! (`rows.push(Row::…)`), which [`Controller::last_rows`] reports.
 
+use crate::api::CallName;
 use crate::api::{validate_visitor_id, ApiCall, InitParams, ParameterError, StartKey, TermsStatus};
+use crate::errors::ErrorCode;
 use crate::events::{Event, KeyType};
-use crate::sdk::{Lifecycle, Rows};
+use crate::rows::{Row, Rows};
+use crate::sdk::Lifecycle;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::VecDeque;
 use thiserror::Error;
@@ -155,6 +159,18 @@ impl<'de> Deserialize<'de> for UiDirective {
     }
 }
 
+/// One input to the controller: what the customer did, a lifecycle change, or an SDK event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ControllerInput {
+    /// What the customer did.
+    User(UserIntent),
+    /// The app's lifecycle changed (ignored by design, C-L01).
+    Lifecycle(Lifecycle),
+    /// An event from the SDK core.
+    Event(Event),
+}
+
 /// One output of the controller.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ControllerOutput {
@@ -166,6 +182,7 @@ pub enum ControllerOutput {
 
 /// A user intent the controller refused; nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ControllerError {
     /// Before `launch`.
     #[error("the app has not launched")]
@@ -197,18 +214,18 @@ pub enum ControllerError {
 }
 
 impl ControllerError {
-    /// A short snake_case code for transcripts.
-    pub fn code(&self) -> &'static str {
+    /// The refusal's code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ControllerError::NotLaunched => "not_launched",
-            ControllerError::AlreadyLaunched => "already_launched",
-            ControllerError::Exited => "exited",
-            ControllerError::ButtonNotShown => "button_not_shown",
-            ControllerError::InvalidVisitorId(_) => "invalid_parameter",
-            ControllerError::AlreadyLoggedIn => "already_logged_in",
-            ControllerError::NotLoggedIn => "not_logged_in",
-            ControllerError::NoTermsShown => "no_terms_shown",
-            ControllerError::NoSession => "no_session",
+            ControllerError::NotLaunched => ErrorCode::NotLaunched,
+            ControllerError::AlreadyLaunched => ErrorCode::AlreadyLaunched,
+            ControllerError::Exited => ErrorCode::Exited,
+            ControllerError::ButtonNotShown => ErrorCode::ButtonNotShown,
+            ControllerError::InvalidVisitorId(_) => ErrorCode::InvalidParameter,
+            ControllerError::AlreadyLoggedIn => ErrorCode::AlreadyLoggedIn,
+            ControllerError::NotLoggedIn => ErrorCode::NotLoggedIn,
+            ControllerError::NoTermsShown => ErrorCode::NoTermsShown,
+            ControllerError::NoSession => ErrorCode::NoSession,
         }
     }
 }
@@ -346,8 +363,24 @@ impl Controller {
     }
 
     /// The spec rows (§6) the last input went through.
-    pub fn last_rows(&self) -> &[&'static str] {
+    pub fn last_rows(&self) -> &[Row] {
         self.rows.as_slice()
+    }
+
+    /// Handles one input; then drain [`Controller::poll_output`] until `None`. Only a user
+    /// intent can be refused, and a refused one changes nothing.
+    pub fn handle_input(&mut self, input: ControllerInput) -> Result<(), ControllerError> {
+        match input {
+            ControllerInput::User(intent) => self.handle_user(intent),
+            ControllerInput::Lifecycle(change) => {
+                self.handle_lifecycle(change);
+                Ok(())
+            }
+            ControllerInput::Event(event) => {
+                self.handle_event(&event);
+                Ok(())
+            }
+        }
     }
 
     /// Handles what the customer did. A refused intent changes nothing.
@@ -371,7 +404,7 @@ impl Controller {
         let group_id = self.config.group_id;
         let app = match (&mut self.state, &intent) {
             (ControllerState::NotLaunched, UserIntent::Launch) => {
-                rows.push("C-U01");
+                rows.push(Row::CU01);
                 self.state = ControllerState::Running(App {
                     initialized: false,
                     identity: Identity::Anonymous,
@@ -384,15 +417,15 @@ impl Controller {
                 return Ok(());
             }
             (ControllerState::NotLaunched, _) => {
-                rows.push("C-U04");
+                rows.push(Row::CU04);
                 return Err(ControllerError::NotLaunched);
             }
             (ControllerState::Exited, _) => {
-                rows.push("C-U03");
+                rows.push(Row::CU03);
                 return Err(ControllerError::Exited);
             }
             (ControllerState::Running(_), UserIntent::Launch) => {
-                rows.push("C-U02");
+                rows.push(Row::CU02);
                 return Err(ControllerError::AlreadyLaunched);
             }
             (ControllerState::Running(app), _) => app,
@@ -401,11 +434,11 @@ impl Controller {
             UserIntent::Launch => {}
             UserIntent::TapCobrowse => {
                 if !app.button_shown || app.session != SessionView::None {
-                    rows.push("C-U11");
+                    rows.push(Row::CU11);
                     return Err(ControllerError::ButtonNotShown);
                 }
                 // manual always asks for a random key, logged in or not
-                rows.push("C-U10");
+                rows.push(Row::CU10);
                 app.button_shown = false;
                 app.session = SessionView::Starting(Origin::Manual);
                 out.push(hide(UiElement::CobrowseButton));
@@ -415,26 +448,26 @@ impl Controller {
             }
             UserIntent::Login { visitor_id } => {
                 if let Err(e) = validate_visitor_id(&visitor_id) {
-                    rows.push("C-U21");
+                    rows.push(Row::CU21);
                     return Err(ControllerError::InvalidVisitorId(e));
                 }
                 if app.identity != Identity::Anonymous {
-                    rows.push("C-U22");
+                    rows.push(Row::CU22);
                     return Err(ControllerError::AlreadyLoggedIn);
                 }
-                rows.push("C-U20");
+                rows.push(Row::CU20);
                 app.identity = Identity::LoggingIn(visitor_id.clone());
                 out.push(call(ApiCall::InitVisitor(InitParams::identified(
                     group_id, visitor_id,
                 ))));
             }
             UserIntent::AcceptTerms | UserIntent::DeclineTerms if !app.terms_shown => {
-                rows.push("C-U32");
+                rows.push(Row::CU32);
                 return Err(ControllerError::NoTermsShown);
             }
             UserIntent::AcceptTerms => {
                 // answer, then start the one-click session with the visitor id
-                rows.push("C-U30");
+                rows.push(Row::CU30);
                 app.terms_shown = false;
                 app.session = SessionView::Starting(Origin::OneClick);
                 out.push(hide(UiElement::Terms));
@@ -444,7 +477,7 @@ impl Controller {
                 }));
             }
             UserIntent::DeclineTerms => {
-                rows.push("C-U31");
+                rows.push(Row::CU31);
                 app.terms_shown = false;
                 out.push(hide(UiElement::Terms));
                 out.push(call(ApiCall::terms(TermsStatus::Declined)));
@@ -455,21 +488,21 @@ impl Controller {
                     SessionView::Starting(o) => (o, false),
                     SessionView::Running(o) => (o, true),
                     SessionView::None | SessionView::Ending { .. } => {
-                        rows.push("C-U41");
+                        rows.push(Row::CU41);
                         return Err(ControllerError::NoSession);
                     }
                 };
-                rows.push("C-U40");
+                rows.push(Row::CU40);
                 app.session = SessionView::Ending { origin, connected };
                 out.push(call(ApiCall::EndSession));
             }
             UserIntent::Logout => {
                 if app.identity == Identity::Anonymous {
-                    rows.push("C-U51");
+                    rows.push(Row::CU51);
                     return Err(ControllerError::NotLoggedIn);
                 }
                 // leave presence, then forget the visitor id
-                rows.push("C-U50");
+                rows.push(Row::CU50);
                 if app.presence != PresenceView::Off {
                     app.presence = PresenceView::Off;
                     out.push(call(ApiCall::PresenceDisconnect));
@@ -484,7 +517,7 @@ impl Controller {
             }
             UserIntent::Exit => {
                 // the SDK ends the session itself on terminate; the app's UI goes away
-                rows.push("C-U60");
+                rows.push(Row::CU60);
                 if app.presence != PresenceView::Off {
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
@@ -504,8 +537,8 @@ impl Controller {
     /// Handles a lifecycle change. By design nothing happens: the SDK manages presence in the
     /// background itself, and the app must not disconnect or connect for it.
     pub fn handle_lifecycle(&mut self, _change: Lifecycle) {
-        self.rows = Rows::default();
-        self.rows.push("C-L01");
+        self.rows.clear();
+        self.rows.push(Row::CL01);
     }
 
     /// Handles an SDK event.
@@ -520,13 +553,13 @@ impl Controller {
     fn event(&mut self, event: &Event, rows: &mut Rows, out: &mut Vec<ControllerOutput>) {
         let custom_ui = self.config.custom_ui;
         let ControllerState::Running(app) = &mut self.state else {
-            rows.push("C-E99"); // no app to act on
+            rows.push(Row::CE99); // no app to act on
             return;
         };
         match event {
             Event::VisitorInitialized { .. } => {
                 if !app.initialized {
-                    rows.push("C-E01");
+                    rows.push(Row::CE01);
                     app.initialized = true;
                     if custom_ui {
                         out.push(call(ApiCall::SetDefaultUi { enabled: false }));
@@ -534,7 +567,7 @@ impl Controller {
                     offer_button(app, out);
                 }
                 if let Identity::LoggingIn(id) = &app.identity {
-                    rows.push("C-E02");
+                    rows.push(Row::CE02);
                     app.identity = Identity::LoggedIn(id.clone());
                     if app.presence == PresenceView::Off {
                         app.presence = PresenceView::Connecting;
@@ -545,14 +578,14 @@ impl Controller {
                     }
                 }
                 if rows.as_slice().is_empty() {
-                    rows.push("C-E40"); // a later re-init: nothing to do
+                    rows.push(Row::CE40); // a later re-init: nothing to do
                 }
             }
             Event::ConnectedToSession {
                 sessionkey,
                 keytype,
             } => {
-                rows.push("C-E10");
+                rows.push(Row::CE10);
                 let origin = match app.session {
                     SessionView::Starting(o) => o,
                     _ => Origin::External(*keytype),
@@ -573,26 +606,26 @@ impl Controller {
                 }
             }
             Event::StartSessionFailed { .. } => {
-                rows.push("C-E11");
+                rows.push(Row::CE11);
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
             Event::SessionEnded { .. } => {
-                rows.push("C-E12");
+                rows.push(Row::CE12);
                 hide_session(app.session, out);
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
             Event::PresenceConnected => {
                 // also when a direct call connected it: logout must still disconnect
-                rows.push("C-E20");
+                rows.push(Row::CE20);
                 app.presence = PresenceView::Connected;
             }
             Event::PresenceShowTerms { .. }
                 if app.presence != PresenceView::Off && app.session == SessionView::None =>
             {
                 // only when nothing else is going on; the dialog is modal
-                rows.push("C-E22");
+                rows.push(Row::CE22);
                 if !app.terms_shown {
                     app.terms_shown = true;
                     if app.button_shown {
@@ -607,11 +640,11 @@ impl Controller {
                 // a request in flight is gone (with the presence connection, or the link)
                 match event {
                     Event::PresenceDisconnected => {
-                        rows.push("C-E23");
+                        rows.push(Row::CE23);
                         app.presence = PresenceView::Off;
                     }
-                    Event::PresenceBlur => rows.push("C-E24"),
-                    _ => rows.push("C-E25"),
+                    Event::PresenceBlur => rows.push(Row::CE24),
+                    _ => rows.push(Row::CE25),
                 }
                 if app.terms_shown {
                     app.terms_shown = false;
@@ -620,11 +653,11 @@ impl Controller {
                 }
             }
             Event::InvalidState {
-                call: "start_session",
+                call: CallName::StartSession,
                 ..
             }
             | Event::InvalidParameter {
-                call: "start_session",
+                call: CallName::StartSession,
                 ..
             } if matches!(
                 app.session,
@@ -632,7 +665,7 @@ impl Controller {
             ) =>
             {
                 // our own start was refused (a session we did not start is running)
-                rows.push("C-E30");
+                rows.push(Row::CE30);
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
@@ -642,7 +675,7 @@ impl Controller {
             | Event::InvalidParameter { .. }
             | Event::GuestCountChange { .. }
             | Event::PresenceConnectFail { .. }
-            | Event::ClearWarning => rows.push("C-E40"),
+            | Event::ClearWarning => rows.push(Row::CE40),
         }
     }
 }

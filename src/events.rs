@@ -1,5 +1,7 @@
 //! SDK events delivered to the app, with the Glance SDK's codes and property names.
 
+use crate::api::CallName;
+use crate::errors::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,6 +33,7 @@ impl KeyType {
 
 /// An event the SDK delivers to the app (`GlanceEvent`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Event {
     /// `EventVisitorInitialized`: `init_visitor` completed (also when the settings lookup
     /// failed and defaults are in use).
@@ -64,16 +67,16 @@ pub enum Event {
     /// `EventInvalidParameter`: an API call with a bad field was refused.
     InvalidParameter {
         /// The refused call.
-        call: &'static str,
+        call: CallName,
         /// The error's code.
-        code: &'static str,
+        code: ErrorCode,
     },
     /// `EventInvalidState`: an API call not allowed in this state was refused.
     InvalidState {
         /// The refused call.
-        call: &'static str,
+        call: CallName,
         /// The error's code.
-        code: &'static str,
+        code: ErrorCode,
     },
     /// `EventPresenceConnected`.
     PresenceConnected,
@@ -144,8 +147,8 @@ impl Event {
                 p.insert("reason", reason.clone());
             }
             Event::InvalidParameter { call, code } | Event::InvalidState { call, code } => {
-                p.insert("call", (*call).to_owned());
-                p.insert("error", (*code).to_owned());
+                p.insert("call", call.as_str().to_owned());
+                p.insert("error", code.as_str().to_owned());
             }
             Event::PresenceConnectFail { reason, retry_ms } => {
                 p.insert("reason", reason.clone());

@@ -6,7 +6,7 @@
 //! well-formed frame fits the machine's state is the machine's question
 //! ([`crate::ProtocolError::UnexpectedFrame`]).
 
-use crate::api::{validate_session_key, validate_visitor_id, TermsStatus};
+use crate::api::{validate_session_key, validate_visitor_id};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -132,6 +132,7 @@ pub enum ServerFrame {
 
 /// Why bytes are not a frame.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// Larger than [`MAX_FRAME_BYTES`].
     #[error("frame of {len} bytes exceeds the limit of {max}")]
@@ -229,20 +230,70 @@ impl ServerFrame {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// The frame's `type` word.
-    pub fn kind(&self) -> &'static str {
+    /// The frame's type.
+    pub fn kind(&self) -> ServerFrameKind {
         match self {
-            ServerFrame::Settings { .. } => "settings",
-            ServerFrame::InitFailed { .. } => "init_failed",
-            ServerFrame::SessionStarted { .. } => "session_started",
-            ServerFrame::SessionRefused { .. } => "session_refused",
-            ServerFrame::GuestCount { .. } => "guest_count",
-            ServerFrame::SessionEnded { .. } => "session_ended",
-            ServerFrame::PresenceConnected {} => "presence_connected",
-            ServerFrame::PresenceConnectFailed { .. } => "presence_connect_failed",
-            ServerFrame::PresenceShowTerms { .. } => "presence_show_terms",
-            ServerFrame::PresenceBlur {} => "presence_blur",
+            ServerFrame::Settings { .. } => ServerFrameKind::Settings,
+            ServerFrame::InitFailed { .. } => ServerFrameKind::InitFailed,
+            ServerFrame::SessionStarted { .. } => ServerFrameKind::SessionStarted,
+            ServerFrame::SessionRefused { .. } => ServerFrameKind::SessionRefused,
+            ServerFrame::GuestCount { .. } => ServerFrameKind::GuestCount,
+            ServerFrame::SessionEnded { .. } => ServerFrameKind::SessionEnded,
+            ServerFrame::PresenceConnected {} => ServerFrameKind::PresenceConnected,
+            ServerFrame::PresenceConnectFailed { .. } => ServerFrameKind::PresenceConnectFailed,
+            ServerFrame::PresenceShowTerms { .. } => ServerFrameKind::PresenceShowTerms,
+            ServerFrame::PresenceBlur {} => ServerFrameKind::PresenceBlur,
         }
+    }
+}
+
+/// The `type` of a [`ServerFrame`], without its fields; prints as the wire word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ServerFrameKind {
+    /// `settings`
+    Settings,
+    /// `init_failed`
+    InitFailed,
+    /// `session_started`
+    SessionStarted,
+    /// `session_refused`
+    SessionRefused,
+    /// `guest_count`
+    GuestCount,
+    /// `session_ended`
+    SessionEnded,
+    /// `presence_connected`
+    PresenceConnected,
+    /// `presence_connect_failed`
+    PresenceConnectFailed,
+    /// `presence_show_terms`
+    PresenceShowTerms,
+    /// `presence_blur`
+    PresenceBlur,
+}
+
+impl ServerFrameKind {
+    /// The wire word (`session_started`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ServerFrameKind::Settings => "settings",
+            ServerFrameKind::InitFailed => "init_failed",
+            ServerFrameKind::SessionStarted => "session_started",
+            ServerFrameKind::SessionRefused => "session_refused",
+            ServerFrameKind::GuestCount => "guest_count",
+            ServerFrameKind::SessionEnded => "session_ended",
+            ServerFrameKind::PresenceConnected => "presence_connected",
+            ServerFrameKind::PresenceConnectFailed => "presence_connect_failed",
+            ServerFrameKind::PresenceShowTerms => "presence_show_terms",
+            ServerFrameKind::PresenceBlur => "presence_blur",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerFrameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -264,16 +315,6 @@ impl ClientFrame {
     pub fn encode(&self) -> Vec<u8> {
         // As for ServerFrame: plain data with string keys cannot fail to serialize.
         serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    /// The `terms` status this frame carries, if it is a terms signal.
-    pub fn terms_status(&self) -> Option<TermsStatus> {
-        match self {
-            ClientFrame::PresenceSignal { event, map, .. } if event == crate::api::TERMS_EVENT => {
-                map.get("status").and_then(|s| TermsStatus::parse(s))
-            }
-            _ => None,
-        }
     }
 }
 

@@ -13,10 +13,9 @@
 //!   button, start a random-key session on tap, connect presence after login, answer the
 //!   terms, never show a one-click key).
 //!
-//! Around them: [`transcript`] (the contract's JSON Lines records), [`sim`] (a deterministic
-//! simulated server and agent that play scenarios), [`oracle`] (the one invariant checker,
-//! used by `cobrowse check`, the property tests and the fuzz targets) and the normative
-//! `spec.md`.
+//! This crate holds the protocol and nothing else. The contract's transcript format, the
+//! simulated Glance service and the invariant oracle are in `cobrowse-visitor-conformance`;
+//! the tokio driver is `cobrowse-visitor-driver`; the normative text is `spec.md`.
 //!
 //! ## Driving the SDK core
 //!
@@ -57,28 +56,56 @@
 //! assert_eq!(connected.code(), "EventConnectedToSession");
 //! assert_eq!(connected.properties()["sessionkey"], "4821");
 //! ```
+//!
+//! ## The public API
+//!
+//! Every item is exported from the crate root, once:
+//!
+//! - the SDK core: [`Sdk`], [`SdkConfig`], [`Input`], [`Output`], [`Lifecycle`],
+//!   [`NetworkChange`], and its read-only [`State`] (spec.md §4.1);
+//! - the controller: [`Controller`], [`ControllerConfig`], [`ControllerInput`],
+//!   [`ControllerOutput`], [`UserIntent`], [`UiDirective`], [`UiElement`] and its
+//!   [`ControllerState`] (§4.2);
+//! - the values they exchange: [`ApiCall`], [`Event`], [`ClientFrame`], [`ServerFrame`],
+//!   [`Instant`], [`Timer`];
+//! - the shared vocabulary, as types: [`Row`] (the transition rows), [`ErrorCode`],
+//!   [`CallName`], and the errors [`Error`], [`ApiError`], [`ProtocolError`],
+//!   [`FrameError`], [`ParameterError`], [`ControllerError`];
+//! - the field limits of §3.3 and §8.3 (`MAX_*`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod api;
-pub mod controller;
-pub mod errors;
-pub mod events;
-pub mod frames;
-pub mod oracle;
-pub mod sdk;
-pub mod sim;
-pub mod time;
-pub mod timers;
-pub mod transcript;
+mod api;
+mod controller;
+mod errors;
+mod events;
+mod frames;
+mod rows;
+mod sdk;
+mod time;
+mod timers;
 
-pub use api::{ApiCall, InitParams, ParameterError, StartKey, TermsStatus, GLANCE_KEYTYPE_RANDOM};
+pub use api::{
+    validate_session_key, validate_signal, validate_visitor_id, ApiCall, CallName, InitParams,
+    ParameterError, StartKey, TermsStatus, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_NAME, MAX_PHONE,
+    MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT, MAX_TOKEN, MAX_VISITOR_ID, TERMS_EVENT,
+};
 pub use controller::{
-    Controller, ControllerConfig, ControllerError, ControllerOutput, UiDirective, UiElement,
+    App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,
+    ControllerState, Identity, Origin, PresenceView, SessionView, UiDirective, UiElement,
     UserIntent,
 };
-pub use errors::{ApiError, Error, ProtocolError};
+pub use errors::{ApiError, Error, ErrorCode, ProtocolError};
 pub use events::{Event, KeyType};
-pub use frames::{ClientFrame, FrameError, ServerFrame, PROTOCOL_VERSION};
-pub use sdk::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig};
+pub use frames::{
+    ClientFrame, FrameError, ServerFrame, ServerFrameKind, MAX_FRAME_BYTES, MAX_RANDOM_KEY,
+    MAX_REASON, PROTOCOL_VERSION,
+};
+pub use rows::Row;
+pub use sdk::{
+    AppVisibility, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange, Output, Phase,
+    PhaseKind, Presence, PresenceKind, Ready, Sdk, SdkConfig, Session, SessionKind, Settings,
+    State, StateKind, Terms,
+};
 pub use time::Instant;
+pub use timers::{Timer, Timers};

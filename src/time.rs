@@ -13,7 +13,7 @@ use std::time::Duration;
 )]
 #[serde(transparent)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct Instant(pub u64);
+pub struct Instant(u64);
 
 impl Instant {
     /// The clock's origin.

@@ -30,7 +30,7 @@ pub enum Timer {
 
 impl Timer {
     /// All timers, in the order ties fire.
-    pub const ALL: [Timer; 8] = [
+    pub const ALL: &'static [Timer] = &[
         Timer::InitLookup,
         Timer::SessionStart,
         Timer::SessionEnd,
@@ -41,6 +41,9 @@ impl Timer {
         Timer::Reconnect,
     ];
 
+    /// How many timers there are (the table's size).
+    pub const COUNT: usize = Timer::ALL.len();
+
     fn slot(self) -> usize {
         self as usize
     }
@@ -49,23 +52,23 @@ impl Timer {
 /// The timer table: a deadline per timer, or none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Timers {
-    deadlines: [Option<Instant>; 8],
+    deadlines: [Option<Instant>; Timer::COUNT],
 }
 
 impl Timers {
     /// Arms `timer` to fire at `at` (replacing an earlier deadline).
-    pub fn arm(&mut self, timer: Timer, at: Instant) {
+    pub(crate) fn arm(&mut self, timer: Timer, at: Instant) {
         self.deadlines[timer.slot()] = Some(at);
     }
 
     /// Disarms `timer`.
-    pub fn disarm(&mut self, timer: Timer) {
+    pub(crate) fn disarm(&mut self, timer: Timer) {
         self.deadlines[timer.slot()] = None;
     }
 
     /// Disarms every timer.
-    pub fn clear(&mut self) {
-        self.deadlines = [None; 8];
+    pub(crate) fn clear(&mut self) {
+        self.deadlines = [None; Timer::COUNT];
     }
 
     /// The deadline of `timer`, if armed.
@@ -97,7 +100,7 @@ impl Timers {
 }
 
 /// Exponential backoff: `base · 2^attempt`, at most `max`.
-pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     let factor = 1u32 << attempt.min(16);
     base.saturating_mul(factor).min(max)
 }
@@ -110,13 +113,13 @@ mod tests {
     fn next_is_the_minimum_and_due_respects_deadlines() {
         let mut t = Timers::default();
         assert_eq!(t.next(), None);
-        t.arm(Timer::Reconnect, Instant(50));
-        t.arm(Timer::SessionStart, Instant(20));
-        assert_eq!(t.next(), Some(Instant(20)));
-        assert_eq!(t.due(Instant(19)), None);
-        assert_eq!(t.due(Instant(20)), Some(Timer::SessionStart));
+        t.arm(Timer::Reconnect, Instant::from_millis(50));
+        t.arm(Timer::SessionStart, Instant::from_millis(20));
+        assert_eq!(t.next(), Some(Instant::from_millis(20)));
+        assert_eq!(t.due(Instant::from_millis(19)), None);
+        assert_eq!(t.due(Instant::from_millis(20)), Some(Timer::SessionStart));
         t.disarm(Timer::SessionStart);
-        assert_eq!(t.due(Instant(60)), Some(Timer::Reconnect));
+        assert_eq!(t.due(Instant::from_millis(60)), Some(Timer::Reconnect));
     }
 
     #[test]

@@ -5,8 +5,7 @@
 //! and the output queue is allocated once. Inputs whose outputs carry strings may allocate
 //! those strings; their counts here are ceilings, so a new copy on their path fails too.
 
-#[path = "../benches/fixtures/mod.rs"]
-mod fixtures;
+use cobrowse_visitor_testkit::fixtures;
 
 use cobrowse_visitor_core::{Event, Input, Sdk};
 use fixtures::{controller, controller_step, CtlInput, Kind, Machine};

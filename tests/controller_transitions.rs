@@ -3,14 +3,15 @@
 //! the resulting state, and for refused intents the exact `ControllerError`, no output and a
 //! state equal to the one before. The last tests drive a controller against a real SDK core.
 
-use cobrowse_visitor_core::controller::{
-    App, ControllerState, Identity, Origin, PresenceView, SessionView,
-};
+use cobrowse_visitor_core::CallName;
+use cobrowse_visitor_core::ErrorCode;
+use cobrowse_visitor_core::Row;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Controller, ControllerConfig, ControllerError, ControllerOutput, Event,
     InitParams, Input, Instant, KeyType, Lifecycle, Output, ParameterError, Sdk, ServerFrame,
     StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
 };
+use cobrowse_visitor_core::{App, ControllerState, Identity, Origin, PresenceView, SessionView};
 
 const GROUP: u32 = 19921;
 const VID: &str = "cust-42";
@@ -89,17 +90,18 @@ fn ended(reason: &str) -> Event {
 }
 
 /// The row that refuses an intent with `err` (spec.md §6, §9).
-fn refusal_row(err: &ControllerError) -> &'static str {
+fn refusal_row(err: &ControllerError) -> Row {
     match err {
-        ControllerError::AlreadyLaunched => "C-U02",
-        ControllerError::Exited => "C-U03",
-        ControllerError::NotLaunched => "C-U04",
-        ControllerError::ButtonNotShown => "C-U11",
-        ControllerError::InvalidVisitorId(_) => "C-U21",
-        ControllerError::AlreadyLoggedIn => "C-U22",
-        ControllerError::NoTermsShown => "C-U32",
-        ControllerError::NoSession => "C-U41",
-        ControllerError::NotLoggedIn => "C-U51",
+        ControllerError::AlreadyLaunched => Row::CU02,
+        ControllerError::Exited => Row::CU03,
+        ControllerError::NotLaunched => Row::CU04,
+        ControllerError::ButtonNotShown => Row::CU11,
+        ControllerError::InvalidVisitorId(_) => Row::CU21,
+        ControllerError::AlreadyLoggedIn => Row::CU22,
+        ControllerError::NoTermsShown => Row::CU32,
+        ControllerError::NoSession => Row::CU41,
+        ControllerError::NotLoggedIn => Row::CU51,
+        other => panic!("{other:?} has no refusal row here yet"),
     }
 }
 
@@ -127,7 +129,7 @@ impl H {
     }
 
     #[track_caller]
-    fn assert_rows(&self, expected: &[&str]) {
+    fn assert_rows(&self, expected: &[Row]) {
         assert_eq!(self.c.last_rows(), expected, "rows of the last input");
     }
 
@@ -144,7 +146,7 @@ impl H {
 
     /// An event that causes nothing, through `row`.
     #[track_caller]
-    fn ignore(&mut self, e: Event, row: &str) {
+    fn ignore(&mut self, e: Event, row: Row) {
         let before = self.c.state().clone();
         assert_eq!(self.event(e), vec![]);
         self.assert_rows(&[row]);
@@ -270,7 +272,7 @@ fn c_u01_launch_inits_without_visitor_id() {
             visitor_id: None,
         }))]
     );
-    h.assert_rows(&["C-U01"]);
+    h.assert_rows(&[Row::CU01]);
     assert_eq!(
         h.app(),
         &App {
@@ -334,7 +336,7 @@ fn c_u10_tap_starts_a_random_key_session() {
         h.user(UserIntent::TapCobrowse),
         vec![hide(UiElement::CobrowseButton), start(StartKey::Random)]
     );
-    h.assert_rows(&["C-U10"]);
+    h.assert_rows(&[Row::CU10]);
     assert_eq!(h.app().session, SessionView::Starting(Origin::Manual));
     assert!(!h.app().button_shown);
 }
@@ -357,7 +359,7 @@ fn c_u10_tap_is_random_when_logged_in() {
             h.user(UserIntent::TapCobrowse),
             vec![hide(UiElement::CobrowseButton), start(StartKey::Random)]
         );
-        h.assert_rows(&["C-U10"]);
+        h.assert_rows(&[Row::CU10]);
         assert_eq!(h.app().session, SessionView::Starting(Origin::Manual));
     }
 }
@@ -392,7 +394,7 @@ fn c_u20_login_reinits_with_the_visitor_id() {
         }),
         vec![init_id(VID)]
     );
-    h.assert_rows(&["C-U20"]);
+    h.assert_rows(&[Row::CU20]);
     assert_eq!(h.app().identity, Identity::LoggingIn(VID.into()));
     assert_eq!(
         h.app().presence,
@@ -407,7 +409,7 @@ fn c_u20_login_reinits_with_the_visitor_id() {
             }),
             vec![init_id("a-b_c~9")]
         );
-        h.assert_rows(&["C-U20"]);
+        h.assert_rows(&[Row::CU20]);
     }
 }
 
@@ -455,7 +457,7 @@ fn c_u30_accept_signals_then_starts_without_key() {
             start(StartKey::VisitorId),
         ]
     );
-    h.assert_rows(&["C-U30"]);
+    h.assert_rows(&[Row::CU30]);
     assert_eq!(h.app().session, SessionView::Starting(Origin::OneClick));
     assert!(!h.app().terms_shown);
     assert!(!h.app().button_shown);
@@ -505,7 +507,7 @@ fn c_u31_decline_signals_and_offers_the_button() {
             show(UiElement::CobrowseButton),
         ]
     );
-    h.assert_rows(&["C-U31"]);
+    h.assert_rows(&[Row::CU31]);
     assert!(!h.app().terms_shown);
     assert!(h.app().button_shown);
     assert_eq!(h.app().session, SessionView::None);
@@ -544,7 +546,7 @@ fn c_u40_end_session() {
             h.user(UserIntent::EndSession),
             vec![call(ApiCall::EndSession)]
         );
-        h.assert_rows(&["C-U40"]);
+        h.assert_rows(&[Row::CU40]);
         assert_eq!(
             h.app(),
             &App {
@@ -578,7 +580,7 @@ fn c_u50_logout_disconnects_then_reinits_anonymous() {
             h.user(UserIntent::Logout),
             vec![call(ApiCall::PresenceDisconnect), init_anon()]
         );
-        h.assert_rows(&["C-U50"]);
+        h.assert_rows(&[Row::CU50]);
         assert_eq!(h.app().identity, Identity::Anonymous);
         assert_eq!(h.app().presence, PresenceView::Off);
         assert!(h.app().button_shown, "the button stays");
@@ -598,7 +600,7 @@ fn c_u50_logout_with_terms_shown() {
             init_anon(),
         ]
     );
-    h.assert_rows(&["C-U50"]);
+    h.assert_rows(&[Row::CU50]);
     assert!(!h.app().terms_shown);
     assert!(h.app().button_shown);
 }
@@ -609,10 +611,10 @@ fn c_u50_logout_with_terms_shown() {
 fn c_u50_logout_without_presence() {
     let mut h = H::logging_in();
     assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
-    h.assert_rows(&["C-U50"]);
+    h.assert_rows(&[Row::CU50]);
     assert_eq!(h.app().identity, Identity::Anonymous);
     // the pending EventVisitorInitialized no longer connects presence
-    h.ignore(initialized_event(), "C-E40");
+    h.ignore(initialized_event(), Row::CE40);
     assert_eq!(h.app().presence, PresenceView::Off);
 
     let mut h = H::one_click_running();
@@ -664,7 +666,7 @@ fn c_u60_exit_disconnects_presence_and_clears_the_ui() {
         ),
     ] {
         assert_eq!(h.user(UserIntent::Exit), expected);
-        h.assert_rows(&["C-U60"]);
+        h.assert_rows(&[Row::CU60]);
         assert_eq!(h.state(), &ControllerState::Exited);
     }
 }
@@ -683,7 +685,7 @@ fn c_e01_first_initialized_turns_default_ui_off_and_shows_the_button() {
             show(UiElement::CobrowseButton),
         ]
     );
-    h.assert_rows(&["C-E01"]);
+    h.assert_rows(&[Row::CE01]);
     assert!(h.app().initialized);
     assert!(h.app().button_shown);
     // also when the settings lookup failed
@@ -697,7 +699,7 @@ fn c_e01_first_initialized_turns_default_ui_off_and_shows_the_button() {
             show(UiElement::CobrowseButton),
         ]
     );
-    h.assert_rows(&["C-E01"]);
+    h.assert_rows(&[Row::CE01]);
 }
 
 /// C-E01: without custom UI the default UI stays on.
@@ -708,7 +710,7 @@ fn c_e01_default_ui_only_shows_the_button() {
         h.event(initialized_event()),
         vec![show(UiElement::CobrowseButton)]
     );
-    h.assert_rows(&["C-E01"]);
+    h.assert_rows(&[Row::CE01]);
 }
 
 /// C-E02: after login, `EventVisitorInitialized`: `presence_connect`, then
@@ -723,7 +725,7 @@ fn c_e02_initialized_after_login_connects_presence() {
             call(ApiCall::PresenceSetDefaultUi { enabled: false }),
         ]
     );
-    h.assert_rows(&["C-E02"]);
+    h.assert_rows(&[Row::CE02]);
     assert_eq!(h.app().identity, Identity::LoggedIn(VID.into()));
     assert_eq!(h.app().presence, PresenceView::Connecting);
 }
@@ -739,7 +741,7 @@ fn c_e02_default_ui_only_connects() {
         h.event(initialized_event()),
         vec![call(ApiCall::PresenceConnect)]
     );
-    h.assert_rows(&["C-E02"]);
+    h.assert_rows(&[Row::CE02]);
 }
 
 /// C-E01 + C-E02: login before the first init completed: default UI off and the button
@@ -759,7 +761,7 @@ fn c_e02_login_before_the_first_initialized() {
             call(ApiCall::PresenceSetDefaultUi { enabled: false }),
         ]
     );
-    h.assert_rows(&["C-E01", "C-E02"]);
+    h.assert_rows(&[Row::CE01, Row::CE02]);
 }
 
 /// C-E10: a manual session is up: indicator and the key, for the customer to read out.
@@ -770,7 +772,7 @@ fn c_e10_manual_session_shows_its_key() {
         h.event(connected(KEY, KeyType::Random)),
         vec![show(UiElement::SessionIndicator), show_key(KEY)]
     );
-    h.assert_rows(&["C-E10"]);
+    h.assert_rows(&[Row::CE10]);
     assert_eq!(h.app().session, SessionView::Running(Origin::Manual));
     // logged in, the manual key is shown as well
     let mut h = H::presence_connected();
@@ -789,7 +791,7 @@ fn c_e10_one_click_session_hides_its_key() {
         h.event(connected(VID, KeyType::VisitorId)),
         vec![show(UiElement::SessionIndicator)]
     );
-    h.assert_rows(&["C-E10"]);
+    h.assert_rows(&[Row::CE10]);
     assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
 }
 
@@ -805,7 +807,7 @@ fn c_e10_external_session_follows_the_key_type() {
             show_key(KEY),
         ]
     );
-    h.assert_rows(&["C-E10"]);
+    h.assert_rows(&[Row::CE10]);
     assert_eq!(
         h.app().session,
         SessionView::Running(Origin::External(KeyType::Random))
@@ -840,7 +842,7 @@ fn c_e11_start_failed_offers_the_button() {
             }),
             vec![show(UiElement::CobrowseButton)]
         );
-        h.assert_rows(&["C-E11"]);
+        h.assert_rows(&[Row::CE11]);
         assert_eq!(h.app().session, SessionView::None);
         assert!(h.app().button_shown);
     }
@@ -858,7 +860,7 @@ fn c_e12_session_ended() {
             show(UiElement::CobrowseButton),
         ]
     );
-    h.assert_rows(&["C-E12"]);
+    h.assert_rows(&[Row::CE12]);
     assert_eq!(h.app().session, SessionView::None);
     assert!(h.app().button_shown);
 
@@ -871,13 +873,13 @@ fn c_e12_session_ended() {
             show(UiElement::CobrowseButton)
         ]
     );
-    h.assert_rows(&["C-E12"]);
+    h.assert_rows(&[Row::CE12]);
     assert_eq!(h.app().session, SessionView::None);
 
     // no session known: nothing to hide, just the button
     let mut h = H::manual_starting();
     h.event(Event::StartSessionFailed { reason: "x".into() });
-    h.ignore(ended("terminated"), "C-E12");
+    h.ignore(ended("terminated"), Row::CE12);
 }
 
 /// C-E20: presence connected, whoever asked for it (so that logout still disconnects).
@@ -885,11 +887,11 @@ fn c_e12_session_ended() {
 fn c_e20_presence_connected() {
     let mut h = H::logged_in();
     assert_eq!(h.event(Event::PresenceConnected), vec![]);
-    h.assert_rows(&["C-E20"]);
+    h.assert_rows(&[Row::CE20]);
     assert_eq!(h.app().presence, PresenceView::Connected);
     // again (after a reconnect): still connected
     assert_eq!(h.event(Event::PresenceConnected), vec![]);
-    h.assert_rows(&["C-E20"]);
+    h.assert_rows(&[Row::CE20]);
     assert_eq!(h.app().presence, PresenceView::Connected);
     // connected by a direct SDK call the controller did not make: logout disconnects it
     let mut h = H::initialized(true);
@@ -898,7 +900,7 @@ fn c_e20_presence_connected() {
     });
     h.user(UserIntent::Logout);
     assert_eq!(h.event(Event::PresenceConnected), vec![]);
-    h.assert_rows(&["C-E20"]);
+    h.assert_rows(&[Row::CE20]);
     assert_eq!(h.app().presence, PresenceView::Connected);
     h.user(UserIntent::Login {
         visitor_id: VID.into(),
@@ -921,7 +923,7 @@ fn c_e22_show_terms_displays_and_signals() {
             terms(TermsStatus::Displayed),
         ]
     );
-    h.assert_rows(&["C-E22"]);
+    h.assert_rows(&[Row::CE22]);
     assert!(h.app().terms_shown);
     assert!(!h.app().button_shown);
     // a new request while the terms are up: signal displayed for it
@@ -929,7 +931,7 @@ fn c_e22_show_terms_displays_and_signals() {
         h.event(Event::PresenceShowTerms { request_id: 8 }),
         vec![terms(TermsStatus::Displayed)]
     );
-    h.assert_rows(&["C-E22"]);
+    h.assert_rows(&[Row::CE22]);
     // the guard is presence≠off: connecting counts
     let mut h = H::logged_in();
     assert_eq!(
@@ -950,12 +952,12 @@ fn c_e23_presence_disconnected() {
         h.event(Event::PresenceDisconnected),
         vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
     );
-    h.assert_rows(&["C-E23"]);
+    h.assert_rows(&[Row::CE23]);
     assert_eq!(h.app().presence, PresenceView::Off);
     assert!(!h.app().terms_shown);
     let mut h = H::presence_connected();
     assert_eq!(h.event(Event::PresenceDisconnected), vec![]);
-    h.assert_rows(&["C-E23"]);
+    h.assert_rows(&[Row::CE23]);
     assert_eq!(h.app().presence, PresenceView::Off);
 }
 
@@ -967,11 +969,11 @@ fn c_e24_presence_blur() {
         h.event(Event::PresenceBlur),
         vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
     );
-    h.assert_rows(&["C-E24"]);
+    h.assert_rows(&[Row::CE24]);
     assert_eq!(h.app().presence, PresenceView::Connected);
     assert!(!h.app().terms_shown);
     let mut h = H::presence_connected();
-    h.ignore(Event::PresenceBlur, "C-E24");
+    h.ignore(Event::PresenceBlur, Row::CE24);
 }
 
 /// C-E25: the link is lost: a terms request went with it (S-N01), so the terms go too.
@@ -982,7 +984,7 @@ fn c_e25_connection_warning_closes_the_terms() {
         h.event(Event::ConnectionWarning),
         vec![hide(UiElement::Terms), show(UiElement::CobrowseButton)]
     );
-    h.assert_rows(&["C-E25"]);
+    h.assert_rows(&[Row::CE25]);
     assert!(!h.app().terms_shown);
     assert!(h.app().button_shown);
     assert_eq!(h.app().presence, PresenceView::Connected);
@@ -994,7 +996,7 @@ fn c_e25_connection_warning_closes_the_terms() {
         H::manual_running(),
         H::presence_connected(),
     ] {
-        h.ignore(Event::ConnectionWarning, "C-E25");
+        h.ignore(Event::ConnectionWarning, Row::CE25);
     }
 }
 
@@ -1004,23 +1006,23 @@ fn c_e30_own_start_refused() {
     for mut h in [H::manual_starting(), H::one_click_starting()] {
         assert_eq!(
             h.event(Event::InvalidState {
-                call: "start_session",
-                code: "session_active"
+                call: CallName::StartSession,
+                code: ErrorCode::SessionActive
             }),
             vec![show(UiElement::CobrowseButton)]
         );
-        h.assert_rows(&["C-E30"]);
+        h.assert_rows(&[Row::CE30]);
         assert_eq!(h.app().session, SessionView::None);
     }
     let mut h = H::manual_starting();
     assert_eq!(
         h.event(Event::InvalidParameter {
-            call: "start_session",
-            code: "invalid_parameter"
+            call: CallName::StartSession,
+            code: ErrorCode::InvalidParameter
         }),
         vec![show(UiElement::CobrowseButton)]
     );
-    h.assert_rows(&["C-E30"]);
+    h.assert_rows(&[Row::CE30]);
 }
 
 /// C-E40: guest counts, connect failures, `EventClearWarning`, a later
@@ -1028,20 +1030,20 @@ fn c_e30_own_start_refused() {
 #[test]
 fn c_e40_other_events_change_nothing() {
     for mut h in [H::initialized(true), H::manual_running(), H::logged_in()] {
-        h.ignore(Event::GuestCountChange { guestcount: 1 }, "C-E40");
+        h.ignore(Event::GuestCountChange { guestcount: 1 }, Row::CE40);
         h.ignore(
             Event::PresenceConnectFail {
                 reason: "busy".into(),
                 retry_ms: 1000,
             },
-            "C-E40",
+            Row::CE40,
         );
-        h.ignore(Event::ClearWarning, "C-E40");
-        h.ignore(initialized_event(), "C-E40");
+        h.ignore(Event::ClearWarning, Row::CE40);
+        h.ignore(initialized_event(), Row::CE40);
     }
     // C-E22's guard: presence off, or a session on (the request is not shown nor answered)
     let mut h = H::initialized(true);
-    h.ignore(Event::PresenceShowTerms { request_id: 9 }, "C-E40");
+    h.ignore(Event::PresenceShowTerms { request_id: 9 }, Row::CE40);
     let starting = {
         let mut h = H::presence_connected();
         h.user(UserIntent::TapCobrowse);
@@ -1053,31 +1055,31 @@ fn c_e40_other_events_change_nothing() {
         h
     };
     for mut h in [starting, H::one_click_running(), ending] {
-        h.ignore(Event::PresenceShowTerms { request_id: 9 }, "C-E40");
+        h.ignore(Event::PresenceShowTerms { request_id: 9 }, Row::CE40);
     }
     // C-E30's guard: another call refused, or no own start pending
     let mut h = H::manual_starting();
     h.ignore(
         Event::InvalidState {
-            call: "end_session",
-            code: "no_session",
+            call: CallName::EndSession,
+            code: ErrorCode::NoSession,
         },
-        "C-E40",
+        Row::CE40,
     );
     h.ignore(
         Event::InvalidParameter {
-            call: "init_visitor",
-            code: "group_id_mismatch",
+            call: CallName::InitVisitor,
+            code: ErrorCode::GroupIdMismatch,
         },
-        "C-E40",
+        Row::CE40,
     );
     for mut h in [H::manual_running(), H::initialized(true)] {
         h.ignore(
             Event::InvalidState {
-                call: "start_session",
-                code: "session_active",
+                call: CallName::StartSession,
+                code: ErrorCode::SessionActive,
             },
-            "C-E40",
+            Row::CE40,
         );
     }
 }
@@ -1098,19 +1100,19 @@ fn c_e99_events_without_an_app_are_ignored() {
             Event::PresenceDisconnected,
             Event::PresenceBlur,
             Event::InvalidState {
-                call: "start_session",
-                code: "terminated",
+                call: CallName::StartSession,
+                code: ErrorCode::Terminated,
             },
         ]
     };
     let mut h = H::new(true);
     for e in all() {
-        h.ignore(e, "C-E99");
+        h.ignore(e, Row::CE99);
     }
     assert_eq!(h.state(), &ControllerState::NotLaunched);
     let mut h = H::exited();
     for e in all() {
-        h.ignore(e, "C-E99");
+        h.ignore(e, Row::CE99);
     }
     assert_eq!(h.state(), &ControllerState::Exited);
 }
@@ -1137,7 +1139,7 @@ fn c_l01_lifecycle_changes_produce_nothing() {
             Lifecycle::Terminate,
         ] {
             h.c.handle_lifecycle(l);
-            h.assert_rows(&["C-L01"]);
+            h.assert_rows(&[Row::CL01]);
             assert_eq!(drain(&mut h.c), vec![]);
             assert_eq!(h.state(), &before);
         }

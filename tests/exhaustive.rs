@@ -1,9 +1,9 @@
 //! Bounded exhaustive exploration: every scenario of up to `EXHAUSTIVE_DEPTH` steps over the
-//! finite alphabet of `model/explore.rs` (18 letters: user intents, agent actions, lifecycle,
+//! finite alphabet of the testkit's `explore` (18 letters: user intents, agent actions, lifecycle,
 //! network, "advance to the next deadline", "advance 60 s"), breadth first, states
 //! deduplicated. On every step explored:
 //!
-//! - the real world follows the reference model (`model/reference.rs`): the same records, the
+//! - the real world follows the reference model (the testkit's `reference`): the same records, the
 //!   same SDK, controller and server states;
 //! - the one invariant oracle finds no violation in the transcript so far (interleaved with
 //!   its scenario lines, so every invariant is judged, INV-CONTROLLER-CALLS-ACCEPTED included:
@@ -14,17 +14,10 @@
 //! `EXHAUSTIVE_DEPTH=12 cargo test --release --test exhaustive -- --nocapture`.
 //! (Times are printed, never asserted.)
 
-#[path = "model/explore.rs"]
-mod explore;
-#[path = "model/reference.rs"]
-#[allow(dead_code)]
-mod reference;
-#[path = "model/sut.rs"]
-#[allow(dead_code)]
-mod sut;
+use cobrowse_visitor_testkit::{explore, reference, sut};
 
-use cobrowse_visitor_core::oracle::machine;
-use cobrowse_visitor_core::transcript::{ScenarioConfig, Step};
+use cobrowse_visitor_conformance::oracle::machine;
+use cobrowse_visitor_conformance::transcript::{ScenarioConfig, Step};
 use explore::{explore, Explored};
 use reference::MWorld;
 use std::time::Instant;

@@ -3,11 +3,11 @@
 //! printed; `cargo run --manifest-path fuzz/Cargo.toml --example replay -- TARGET FILE`
 //! prints an artifact as a scenario.
 
-use cobrowse_visitor_core::api::{ApiCall, StartKey, GLANCE_KEYTYPE_RANDOM};
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::oracle::{check_trace, interleave};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, parse_trace, ScenarioConfig, Step};
+use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace, ScenarioConfig, Step};
+use cobrowse_visitor_core::UserIntent;
+use cobrowse_visitor_core::{ApiCall, StartKey, GLANCE_KEYTYPE_RANDOM};
 
 /// The transcript of `steps`, written as `cobrowse run --interleave` writes it and read back
 /// as `cobrowse check` reads it, checked by the oracle.
@@ -16,8 +16,8 @@ fn run_and_check(steps: &[Step]) -> Vec<String> {
     let mut text = String::new();
     for line in interleave(steps, &records) {
         let json = match line {
-            cobrowse_visitor_core::transcript::TraceLine::Step(s) => s.to_json().to_string(),
-            cobrowse_visitor_core::transcript::TraceLine::Record(r) => {
+            cobrowse_visitor_conformance::transcript::TraceLine::Step(s) => s.to_json().to_string(),
+            cobrowse_visitor_conformance::transcript::TraceLine::Record(r) => {
                 serde_json::to_string(&r).unwrap()
             }
         };

@@ -7,7 +7,7 @@
 #[path = "model/mod.rs"]
 mod model;
 
-use cobrowse_visitor_core::transcript::{parse_scenario, Step};
+use cobrowse_visitor_conformance::transcript::{parse_scenario, Step};
 use model::machines::{CtlTest, SdkTest, WorldRef, WorldTest};
 use model::reference::{CIdentity, MPhase, MPresence, MSession, MTerms};
 use model::sut::{jsonl, WorldSut};

@@ -18,16 +18,14 @@
 //!
 //! The grammar of the cells is in [`outputs`], [`next_fields`] and [`holds`].
 
-use cobrowse_visitor_core::controller::{
-    ControllerState, Identity, Origin, PresenceView, SessionView,
-};
-use cobrowse_visitor_core::sdk::{Link, Phase, Presence, Session, State, Terms};
-use cobrowse_visitor_core::timers::Timer;
 use cobrowse_visitor_core::{
     ApiCall, Controller, ControllerConfig, ControllerOutput, Event, InitParams, Input, Instant,
     KeyType, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, ServerFrame, StartKey, UiDirective,
     UserIntent,
 };
+use cobrowse_visitor_core::{CallName, ErrorCode, Row, Timer};
+use cobrowse_visitor_core::{ControllerState, Identity, Origin, PresenceView, SessionView};
+use cobrowse_visitor_core::{Link, Phase, Presence, Session, State, Terms};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
@@ -38,15 +36,15 @@ const VID: &str = "cust-42";
 // ---- the tables -------------------------------------------------------------------------------
 
 #[derive(Clone, Debug)]
-struct Row {
-    id: String,
+struct SpecRow {
+    id: Row,
     state: String,
     next: String,
     outputs: String,
 }
 
 /// The rows of §5 and §6: every line that starts with `| S-` or `| C-`.
-fn rows() -> BTreeMap<String, Row> {
+fn rows() -> BTreeMap<Row, SpecRow> {
     let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec.md"))
         .expect("spec.md is readable");
     let mut rows = BTreeMap::new();
@@ -61,14 +59,20 @@ fn rows() -> BTreeMap<String, Row> {
             .map(str::trim)
             .collect();
         assert_eq!(cells.len(), 6, "a table row has six cells: {line}");
-        let row = Row {
-            id: cells[0].to_owned(),
+        let id = Row::from_id(cells[0]).unwrap_or_else(|| {
+            panic!(
+                "spec.md row {} is not a cobrowse_visitor_core::Row",
+                cells[0]
+            )
+        });
+        let row = SpecRow {
+            id,
             state: cells[1].to_owned(),
             next: cells[4].to_owned(),
             outputs: cells[5].to_owned(),
         };
         assert!(
-            rows.insert(row.id.clone(), row).is_none(),
+            rows.insert(row.id, row).is_none(),
             "row {} appears twice",
             cells[0]
         );
@@ -139,8 +143,8 @@ enum Atom {
     Connect,
     Arm(String),
     Disarm(String),
-    Refused(String),
-    Call(String),
+    Refused(ErrorCode),
+    Call(CallName),
     Show(String),
     Hide(String),
 }
@@ -154,7 +158,7 @@ struct Outs {
     /// `ui:hide of every shown element`.
     hide_any: bool,
     /// Rows included by `as S-…`.
-    also: Vec<String>,
+    also: Vec<Row>,
 }
 
 const TIMERS: [&str; 8] = [
@@ -224,10 +228,13 @@ fn outputs(cell: &str) -> Outs {
             } else if body == "ui:hide of every shown element" {
                 o.hide_any = true;
             } else if let Some(r) = body.strip_prefix("as ") {
-                o.also.push(r.to_owned());
+                o.also
+                    .push(Row::from_id(r).unwrap_or_else(|| panic!("as {r}: not a Row")));
             } else if let Some(codes) = body.strip_prefix("refused(") {
                 for c in codes.trim_end_matches(')').split(" / ") {
-                    push(Atom::Refused(c.to_owned()));
+                    push(Atom::Refused(ErrorCode::parse(c).unwrap_or_else(|| {
+                        panic!("refused({c}) is not an ErrorCode")
+                    })));
                 }
             } else if let Some((kind, rest)) = body.split_once(':') {
                 last_kind = kind.to_owned();
@@ -235,7 +242,10 @@ fn outputs(cell: &str) -> Outs {
                 match kind {
                     "event" => push(Atom::Event(name.to_owned())),
                     "send" => push(Atom::Send(name.to_owned())),
-                    "call" => push(Atom::Call(name.to_owned())),
+                    "call" => push(Atom::Call(
+                        CallName::parse(name)
+                            .unwrap_or_else(|| panic!("call:{name} is not a CallName")),
+                    )),
                     "arm" => timer_names(name)
                         .into_iter()
                         .for_each(|t| push(Atom::Arm(t))),
@@ -267,7 +277,7 @@ struct Next {
     fields: BTreeMap<String, Option<BTreeSet<String>>>,
     /// `all timers disarmed`.
     all_timers: bool,
-    also: Vec<String>,
+    also: Vec<Row>,
 }
 
 /// Parses a next cell. Grammar:
@@ -291,7 +301,8 @@ fn next_fields(cell: &str) -> Next {
         let mut part = part.as_str();
         if let Some(rest) = part.strip_prefix("as ") {
             let (row, more) = rest.split_once(" with ").unwrap_or((rest, ""));
-            n.also.push(row.to_owned());
+            n.also
+                .push(Row::from_id(row).unwrap_or_else(|| panic!("as {row}: not a Row")));
             if more.is_empty() {
                 continue;
             }
@@ -415,7 +426,7 @@ fn holds(cell: &str, view: &View, sub: &[(&str, &'static str)]) -> Option<bool> 
 
 fn sdk_view(s: &State) -> View {
     let mut v = View::new();
-    v.insert("phase", s.phase.name().to_owned());
+    v.insert("phase", s.phase.kind().to_string());
     v.insert(
         "link",
         match s.link {
@@ -445,7 +456,7 @@ fn sdk_view(s: &State) -> View {
                 Session::Running { key, keytype, .. } => format!("{{{key},{keytype:?}}}"),
                 Session::Ending { keytype } => format!("{{{keytype:?}}}"),
             };
-            v.insert("session", format!("{}{detail}", r.session.name()));
+            v.insert("session", format!("{}{detail}", r.session.kind()));
             match &r.session {
                 Session::Starting { request } => {
                     let req = format!("{request:?}");
@@ -470,7 +481,7 @@ fn sdk_view(s: &State) -> View {
                 }
                 _ => String::new(),
             };
-            v.insert("presence", format!("{}{attempt}", r.presence.name()));
+            v.insert("presence", format!("{}{attempt}", r.presence.kind()));
             let terms = match r.presence {
                 Presence::Connected { terms } => match terms {
                     Terms::None => "none".to_owned(),
@@ -555,7 +566,7 @@ struct Seen {
     input: String,
     before: View,
     after: View,
-    rows: Vec<String>,
+    rows: Vec<Row>,
     observed: Vec<Atom>,
     /// A mandatory `send:` is waived: the link is down after the input.
     offline: bool,
@@ -591,8 +602,8 @@ fn implied(field: &str) -> &'static [&'static str] {
 
 fn check(
     seen: &Seen,
-    table: &BTreeMap<String, Row>,
-    exercised: &mut BTreeSet<String>,
+    table: &BTreeMap<Row, SpecRow>,
+    exercised: &mut BTreeSet<Row>,
 ) -> Result<(), String> {
     let changed: Vec<&str> = seen
         .before
@@ -618,7 +629,7 @@ fn check(
         let row = table
             .get(id)
             .ok_or_else(|| format!("the code names row {id}, which spec.md does not have"))?;
-        exercised.insert(id.clone());
+        exercised.insert(*id);
         rows.push(row);
         let o = outputs(&row.outputs);
         for also in o.also.iter().chain(&next_fields(&row.next).also) {
@@ -632,10 +643,10 @@ fn check(
         let row = rows[0];
         let phase_named = row.state.contains("phase") || row.state.starts_with("any");
         let implicit_ready = seen.machine == "sdk"
-            && (row.id.starts_with("S-A") || row.id.starts_with("S-F"))
+            && (row.id.id().starts_with("S-A") || row.id.id().starts_with("S-F"))
             && !phase_named;
         let implicit_running = seen.machine == "controller"
-            && !["C-L01", "C-E99"].contains(&row.id.as_str())
+            && ![Row::CL01, Row::CE99].contains(&row.id)
             && !["not_launched", "running", "exited"]
                 .iter()
                 .any(|w| row.state.contains(w));
@@ -905,10 +916,10 @@ fn sdk_step(sdk: &Sdk, at: Instant, input: &Input) -> (Sdk, Seen) {
         }
     }
     if let Err(e) = &result {
-        observed.push(Atom::Refused(e.code().to_owned()));
+        observed.push(Atom::Refused(e.code()));
     }
     let after = s.state().clone();
-    for t in Timer::ALL {
+    for &t in Timer::ALL {
         let (b, a) = (before.timers.deadline(t), after.timers.deadline(t));
         let fired = *input == Input::Timeout && b.is_some_and(|d| d <= at);
         if a.is_some() && a != b {
@@ -922,7 +933,7 @@ fn sdk_step(sdk: &Sdk, at: Instant, input: &Input) -> (Sdk, Seen) {
         input: format!("{input:?}"),
         before: sdk_view(&before),
         after: sdk_view(&after),
-        rows: s.last_rows().iter().map(|r| (*r).to_owned()).collect(),
+        rows: s.last_rows().to_vec(),
         observed,
         offline: after.link != Link::Up,
         api: matches!(input, Input::Api(_)),
@@ -935,11 +946,7 @@ fn sdk_key(s: &Sdk) -> u64 {
     let st = s.state();
     let mut rel = st.clone();
     rel.now = Instant::ZERO;
-    let mut timers = cobrowse_visitor_core::timers::Timers::default();
-    for (t, at) in st.timers.armed() {
-        timers.arm(t, Instant(at.0 - st.now.0));
-    }
-    rel.timers = timers;
+    rel.timers = cobrowse_visitor_core::Timers::default();
     if let Link::Down { attempt } = &mut rel.link {
         *attempt = (*attempt).min(4);
     }
@@ -954,24 +961,27 @@ fn sdk_key(s: &Sdk) -> u64 {
     }
     let mut h = DefaultHasher::new();
     rel.hash(&mut h);
+    for (t, at) in st.timers.armed() {
+        (t, at.as_millis() - st.now.as_millis()).hash(&mut h);
+    }
     h.finish()
 }
 
 struct Report {
     states: usize,
     transitions: usize,
-    exercised: BTreeSet<String>,
+    exercised: BTreeSet<Row>,
 }
 
 /// Breadth first over the SDK alphabet plus three time letters (the next deadline, an early
 /// timeout, 60 s passing), to `depth` from a core with `config` after the inputs `prefix`.
 fn explore_sdk(
-    table: &BTreeMap<String, Row>,
+    table: &BTreeMap<Row, SpecRow>,
     config: SdkConfig,
     prefix: &[Input],
     depth: usize,
     seen_states: &mut HashSet<u64>,
-    exercised: &mut BTreeSet<String>,
+    exercised: &mut BTreeSet<Row>,
 ) -> Report {
     let inputs = sdk_inputs();
     let mut root = Sdk::new(config);
@@ -1001,7 +1011,10 @@ fn explore_sdk(
                                                      // 60 s pass: every timer fires at its deadline
             let mut later = sdk.clone();
             let mut run = vec![];
-            while let Some(t) = later.poll_timeout().filter(|t| t.0 <= now.0 + 60_000) {
+            while let Some(t) = later
+                .poll_timeout()
+                .filter(|t| t.as_millis() <= now.as_millis() + 60_000)
+            {
                 let _ = later.handle_input(t, Input::Timeout);
                 while !matches!(later.poll_output(), Output::Timeout(_)) {}
                 run.push((t, Input::Timeout));
@@ -1087,16 +1100,16 @@ fn ctl_inputs() -> Vec<CtlInput> {
             reason: "timeout".into(),
         },
         Event::InvalidState {
-            call: "start_session",
-            code: "session_active",
+            call: CallName::StartSession,
+            code: ErrorCode::SessionActive,
         },
         Event::InvalidParameter {
-            call: "start_session",
-            code: "invalid_parameter",
+            call: CallName::StartSession,
+            code: ErrorCode::InvalidParameter,
         },
         Event::InvalidState {
-            call: "presence_connect",
-            code: "presence_active",
+            call: CallName::PresenceConnect,
+            code: ErrorCode::PresenceActive,
         },
         Event::PresenceConnected,
         Event::PresenceConnectFail {
@@ -1136,7 +1149,7 @@ fn ctl_step(c: &Controller, input: &CtlInput) -> (Controller, Seen) {
     };
     let mut observed: Vec<Atom> = std::iter::from_fn(|| c.poll_output())
         .map(|o| match o {
-            ControllerOutput::Call(call) => Atom::Call(call.name().to_owned()),
+            ControllerOutput::Call(call) => Atom::Call(call.name()),
             ControllerOutput::Ui(UiDirective::Show { element, .. }) => Atom::Show(
                 serde_json::to_value(element)
                     .expect("elements serialize")
@@ -1154,14 +1167,14 @@ fn ctl_step(c: &Controller, input: &CtlInput) -> (Controller, Seen) {
         })
         .collect();
     if let Err(code) = result {
-        observed.push(Atom::Refused(code.to_owned()));
+        observed.push(Atom::Refused(code));
     }
     let seen = Seen {
         machine: "controller",
         input: name,
         before: ctl_view(&before),
         after: ctl_view(c.state()),
-        rows: c.last_rows().iter().map(|r| (*r).to_owned()).collect(),
+        rows: c.last_rows().to_vec(),
         observed,
         offline: false,
         api: false,
@@ -1171,7 +1184,7 @@ fn ctl_step(c: &Controller, input: &CtlInput) -> (Controller, Seen) {
 }
 
 /// Breadth first over the controller alphabet, to the fixpoint.
-fn explore_controller(table: &BTreeMap<String, Row>, custom_ui: bool) -> Report {
+fn explore_controller(table: &BTreeMap<Row, SpecRow>, custom_ui: bool) -> Report {
     let inputs = ctl_inputs();
     let mut exercised = BTreeSet::new();
     let root = Controller::new(ControllerConfig {
@@ -1222,7 +1235,15 @@ const SDK_DEPTH: usize = 5;
 #[test]
 fn spec_table_cells_follow_the_grammar() {
     let table = rows();
-    assert!(table.keys().any(|k| k.starts_with("S-")) && table.keys().any(|k| k.starts_with("C-")));
+    assert!(table.keys().any(|k| k.is_sdk()) && table.keys().any(|k| !k.is_sdk()));
+    // spec.md's tables and the Row enum hold the same rows
+    let in_spec: Vec<Row> = table.keys().copied().collect();
+    let mut in_enum = Row::ALL.to_vec();
+    in_enum.sort();
+    assert_eq!(
+        in_spec, in_enum,
+        "spec.md §5/§6 rows vs cobrowse_visitor_core::Row"
+    );
     for row in table.values() {
         let o = outputs(&row.outputs);
         let n = next_fields(&row.next);
@@ -1279,7 +1300,7 @@ fn sdk_follows_spec_table() {
     );
     let missing: Vec<_> = table
         .keys()
-        .filter(|k| k.starts_with("S-") && !exercised.contains(*k))
+        .filter(|k| k.is_sdk() && !exercised.contains(*k))
         .collect();
     assert!(missing.is_empty(), "§5 rows never exercised: {missing:?}");
 }
@@ -1299,7 +1320,7 @@ fn controller_follows_spec_table() {
     }
     let missing: Vec<_> = table
         .keys()
-        .filter(|k| k.starts_with("C-") && !exercised.contains(*k))
+        .filter(|k| !k.is_sdk() && !exercised.contains(*k))
         .collect();
     assert!(missing.is_empty(), "§6 rows never exercised: {missing:?}");
 }
@@ -1310,7 +1331,7 @@ fn controller_follows_spec_table() {
 /// own sentence, and a violation prints as `line: ID: message`.
 #[test]
 fn invariant_table_matches_the_oracle() {
-    use cobrowse_visitor_core::oracle::{Invariant, InvariantKind, Violation};
+    use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind, Violation};
     let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec.md"))
         .expect("spec.md is readable");
     let mut kind = None;

@@ -14,9 +14,11 @@
 mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cobrowse_visitor_core::oracle::{interleave, Invariant, Oracle};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, parse_trace, TraceLine, MAX_LINE_BYTES};
+use cobrowse_visitor_conformance::oracle::{interleave, Invariant, Oracle};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
+    parse_scenario, parse_trace, TraceLine, MAX_LINE_BYTES,
+};
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::ExitCode;

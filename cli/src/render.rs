@@ -2,13 +2,13 @@
 //! sequence diagram. Each renders the whole output into a string first, so that nothing is
 //! printed unless all of it could be rendered.
 
-use cobrowse_visitor_core::api::ApiCall;
-use cobrowse_visitor_core::controller::{UiDirective, UiElement, UserIntent};
-use cobrowse_visitor_core::sdk::{Lifecycle, NetworkChange};
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::transcript::{
     AgentAction, EventRecord, Observed, Record, Step, TraceLine,
 };
+use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::StartKey;
+use cobrowse_visitor_core::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -231,9 +231,9 @@ pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cobrowse_visitor_core::oracle::interleave;
-    use cobrowse_visitor_core::sim::World;
-    use cobrowse_visitor_core::transcript::parse_scenario;
+    use cobrowse_visitor_conformance::oracle::interleave;
+    use cobrowse_visitor_conformance::sim::World;
+    use cobrowse_visitor_conformance::transcript::parse_scenario;
 
     fn lines() -> Vec<TraceLine> {
         let steps = parse_scenario(

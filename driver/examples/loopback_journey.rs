@@ -11,7 +11,7 @@
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
-use cobrowse_visitor_core::transcript::parse_scenario;
+use cobrowse_visitor_conformance::transcript::parse_scenario;
 use harness::{
     assert_same, assert_same_apart_from_interleaving, jsonl, play, simulate, Line, Options,
 };

@@ -30,7 +30,7 @@
 //! (see [`spawn`]).
 
 use crate::clock::Clock;
-use cobrowse_visitor_core::frames::MAX_FRAME_BYTES;
+use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Error, Event, Input, Instant, Lifecycle, NetworkChange, Output,
     ProtocolError, Sdk, SdkConfig, ServerFrame,

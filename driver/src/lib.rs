@@ -9,7 +9,7 @@
 //!   events to the app through a channel. No protocol rule lives in it.
 //! - [`clock`]: where the core's time comes from: tokio's clock, or a manual clock that tests
 //!   wind.
-//! - [`loopback`]: the simulator's server logic ([`cobrowse_visitor_core::sim::Server`])
+//! - [`loopback`]: the simulator's server logic ([`cobrowse_visitor_conformance::sim::Server`])
 //!   behind a WebSocket on `127.0.0.1`, with an agent side and fault injection, for tests and
 //!   demos.
 //!

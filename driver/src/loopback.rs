@@ -19,9 +19,9 @@
 //!   frame only when the app and the SDK core have nothing left to do).
 
 use crate::clock::Clock;
-use cobrowse_visitor_core::frames::MAX_FRAME_BYTES;
-use cobrowse_visitor_core::sim;
-use cobrowse_visitor_core::transcript::AgentAction;
+use cobrowse_visitor_conformance::sim;
+use cobrowse_visitor_conformance::transcript::AgentAction;
+use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{ClientFrame, SdkConfig, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -383,7 +383,7 @@ impl ServerTask {
                 let result = self.logic.agent(action);
                 self.flush().await;
                 self.publish(false);
-                let _ = reply.send(result);
+                let _ = reply.send(result.map_err(|r| r.code()));
             }
             Control::Network(up, reply) => {
                 self.network_up = up;

@@ -14,7 +14,7 @@
 //! (`harness::JOURNEY_LIMIT`) and shuts its driver and server down itself.
 mod harness;
 
-use cobrowse_visitor_core::transcript::{Observed, Record, Step};
+use cobrowse_visitor_conformance::transcript::{Observed, Record, Step};
 use cobrowse_visitor_core::NetworkChange;
 use harness::*;
 

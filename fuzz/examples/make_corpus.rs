@@ -17,10 +17,10 @@
 use cobrowse_fuzz::drive::{CoreInput, Op};
 use cobrowse_fuzz::report::trace_jsonl;
 use cobrowse_fuzz::scenario::FuzzScenario;
-use cobrowse_visitor_core::frames::ServerFrame;
-use cobrowse_visitor_core::oracle::interleave;
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_conformance::oracle::interleave;
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, Observed, ScenarioConfig, Step, TraceLine,
 };
 use std::collections::BTreeSet;

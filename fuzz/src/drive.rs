@@ -32,17 +32,17 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
 use arbitrary::Unstructured;
-use cobrowse_visitor_core::api::ApiCall;
-use cobrowse_visitor_core::controller::{
+use cobrowse_visitor_core::ApiCall;
+use cobrowse_visitor_core::{
     Controller, ControllerConfig, ControllerOutput, ControllerState, UserIntent,
 };
-use cobrowse_visitor_core::errors::Error;
-use cobrowse_visitor_core::frames::ServerFrame;
-use cobrowse_visitor_core::oracle::{machine, Oracle, Violation};
-use cobrowse_visitor_core::sdk::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, State};
-use cobrowse_visitor_core::sim::Server;
-use cobrowse_visitor_core::time::Instant;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_core::Error;
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_conformance::oracle::{machine, Oracle, Violation};
+use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, State};
+use cobrowse_visitor_conformance::sim::Server;
+use cobrowse_visitor_core::Instant;
+use cobrowse_visitor_conformance::transcript::{
     parse_trace, AgentAction, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
     TraceLine,
 };
@@ -547,7 +547,7 @@ impl Run {
             }
         }
         if let Err(e) = &result {
-            self.refuse(e.code(), e.to_string())?;
+            self.refuse(e.code().as_str(), e.to_string())?;
         }
         self.deliver(outputs)?;
         Ok(result)
@@ -642,7 +642,7 @@ impl Run {
                     return Err(v.into());
                 }
                 match result {
-                    Err(e) => self.refuse(e.code(), e.to_string())?,
+                    Err(e) => self.refuse(e.code().as_str(), e.to_string())?,
                     Ok(()) if *intent == UserIntent::Exit => {
                         // as sim::World: the host terminates the SDK after the controller's
                         // calls, here as a line of its own (see `Run::next_step`'s callers)
@@ -701,7 +701,7 @@ impl Run {
             Op::Agent(action) => {
                 if let Some(server) = &mut self.server {
                     if let Err(code) = server.agent(*action) {
-                        self.refuse(code, format!("the agent cannot {action:?} now"))?;
+                        self.refuse(code.code(), format!("the agent cannot {action:?} now"))?;
                     }
                 }
             }

@@ -1,5 +1,5 @@
 //! Fuzz targets for the cobrowse visitor core, judged by the one invariant oracle
-//! (`cobrowse_visitor_core::oracle`); this crate never restates an invariant, it only drives
+//! (`cobrowse_visitor_conformance::oracle`); this crate never restates an invariant, it only drives
 //! the machines and hands what they did to the oracle.
 //!
 //! | target | input | judged by |
@@ -24,7 +24,7 @@ pub mod report;
 pub mod scenario;
 pub mod trace;
 
-use cobrowse_visitor_core::oracle::Invariant;
+use cobrowse_visitor_conformance::oracle::Invariant;
 
 /// The invariant IDs `drive_core` checks: the oracle's transcript invariants on the trace it
 /// builds (with a scenario line per op, so the per-step ones are judged too), and the three
@@ -113,7 +113,7 @@ pub fn judged(invariant: Invariant, bypassed: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cobrowse_visitor_core::oracle::InvariantKind;
+    use cobrowse_visitor_conformance::oracle::InvariantKind;
 
     #[test]
     fn drive_core_lists_every_invariant() {

@@ -5,11 +5,11 @@
 
 use crate::drive::{self, CoreInput, Op};
 use crate::scenario::{self, FuzzScenario};
-use cobrowse_visitor_core::api::{ApiCall, InitParams};
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::frames::ServerFrame;
-use cobrowse_visitor_core::sdk::{Input, Lifecycle, NetworkChange, SdkConfig};
-use cobrowse_visitor_core::transcript::{AgentAction, ScenarioConfig, Step};
+use cobrowse_visitor_core::{ApiCall, InitParams};
+use cobrowse_visitor_core::UserIntent;
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, SdkConfig};
+use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig, Step};
 use std::time::Duration;
 
 fn core(config: ScenarioConfig, timings: Option<SdkConfig>, ops: Vec<Op>) {
@@ -138,7 +138,7 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
                 visitor_id: "cust-42".into(),
             }),
             Step::Api(ApiCall::StartSession {
-                key: cobrowse_visitor_core::api::StartKey::Random,
+                key: cobrowse_visitor_core::StartKey::Random,
             }),
             Step::Api(ApiCall::InitVisitor(long)),
             Step::User(UserIntent::Exit),

@@ -1,7 +1,7 @@
 //! What a failing input looks like to a person: the finding, the input as a contract scenario
 //! (replay with `cobrowse run`), and the trace the oracle read.
 
-use cobrowse_visitor_core::transcript::{Step, TraceLine};
+use cobrowse_visitor_conformance::transcript::{Step, TraceLine};
 use std::fmt;
 
 /// Most trace lines a report prints (the last ones; the finding is at the end).

@@ -12,12 +12,12 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
 use arbitrary::Unstructured;
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::oracle::{
+use cobrowse_visitor_core::UserIntent;
+use cobrowse_visitor_conformance::oracle::{
     check_records, check_trace, interleave, machine, Invariant, Violation,
 };
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, ScenarioConfig, Step, TraceLine,
 };
 

@@ -13,8 +13,8 @@
 
 use crate::memory;
 use crate::report::Failure;
-use cobrowse_visitor_core::oracle::{check_trace, InvariantKind, Oracle, Violation};
-use cobrowse_visitor_core::transcript::{parse_trace, ParseError, TraceLine};
+use cobrowse_visitor_conformance::oracle::{check_trace, InvariantKind, Oracle, Violation};
+use cobrowse_visitor_conformance::transcript::{parse_trace, ParseError, TraceLine};
 
 const TARGET: &str = "check_trace";
 

@@ -2,7 +2,7 @@
 //!
 //! Each transcript invariant gets a *focused* scenario generator — a small alphabet of steps
 //! weighted toward the situation the invariant is about — plays it through the simulator,
-//! asks the one oracle ([`cobrowse_visitor_core::oracle`]) for violations of that ID, and
+//! asks the one oracle ([`cobrowse_visitor_conformance::oracle`]) for violations of that ID, and
 //! asserts that a minimum share of the cases actually reached the situation (so the property
 //! cannot pass by never getting there). The machine-level invariants run raw input sequences
 //! against the real core and controller with `oracle::machine`'s checks.
@@ -12,12 +12,12 @@ use super::strategies::{api_call, terms_call, weighted, GROUP, OTHER_GROUP, VID}
 use super::sut::jsonl;
 use super::transition::{CtlModel, CtlTransition, SdkModel};
 use super::{cases, config, quiet};
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::oracle::{check_trace, interleave, machine, Invariant};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::oracle::{check_trace, interleave, machine, Invariant};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
     AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine,
 };
+use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_core::{
     ApiCall, Controller, ControllerConfig, InitParams, Input, Instant, Lifecycle, NetworkChange,
     Output, Sdk, StartKey,
@@ -164,7 +164,7 @@ fn calls(records: &[Record]) -> impl Iterator<Item = (usize, &ApiCall)> {
 fn event<'a>(
     r: &'a Record,
     code: &str,
-) -> Option<&'a cobrowse_visitor_core::transcript::EventRecord> {
+) -> Option<&'a cobrowse_visitor_conformance::transcript::EventRecord> {
     match &r.observed {
         Observed::Event(e) if e.code == code => Some(e),
         _ => None,
@@ -893,7 +893,7 @@ fn inv_refused_unchanged() {
             let mut refusals = 0;
             for (at, input) in inputs {
                 let before = sdk.state().clone();
-                let result = sdk.handle_input(Instant(*at), input.clone());
+                let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
                 drain(&mut sdk);
                 if let Some(v) = machine::refused_unchanged(&before, sdk.state(), &result) {
                     return Err(format!("{v} (input {input:?} at {at})"));
@@ -952,18 +952,21 @@ fn inv_timer_not_early() {
             let mut fired = 0;
             for (at, input) in inputs {
                 let before = sdk.state().clone();
-                let result = sdk.handle_input(Instant(*at), input.clone());
+                let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
                 let mut out = drain(&mut sdk);
                 out.push(Output::Timeout(sdk.poll_timeout()));
                 if *input == Input::Timeout {
-                    if let Some(v) =
-                        machine::timer_not_early(&before, Instant(*at), sdk.state(), &out)
-                    {
+                    if let Some(v) = machine::timer_not_early(
+                        &before,
+                        Instant::from_millis(*at),
+                        sdk.state(),
+                        &out,
+                    ) {
                         return Err(format!("{v} (at {at})"));
                     }
-                    fired += u32::from(before.timers.next().is_some_and(|d| d.0 <= *at));
+                    fired += u32::from(before.timers.next().is_some_and(|d| d.as_millis() <= *at));
                 }
-                if result.is_ok() && sdk.poll_timeout().is_some_and(|d| d.0 <= *at) {
+                if result.is_ok() && sdk.poll_timeout().is_some_and(|d| d.as_millis() <= *at) {
                     return Err(format!(
                         "poll_timeout {:?} is not after {at}",
                         sdk.poll_timeout()
@@ -989,7 +992,7 @@ fn inv_deterministic() {
                 let mut sdk = Sdk::default();
                 let mut trace = vec![];
                 for (at, input) in inputs {
-                    let r = sdk.handle_input(Instant(*at), input.clone());
+                    let r = sdk.handle_input(Instant::from_millis(*at), input.clone());
                     trace.push(format!(
                         "{r:?} {:?} {:?} {:?}",
                         drain(&mut sdk),
@@ -1049,7 +1052,7 @@ fn inv_timer_not_early_durations_at_least_1_ms() {
     assert_eq!(Sdk::default().config(), &SdkConfig::default());
     let id = "INV-TIMER-NOT-EARLY";
     sdk.handle_input(
-        Instant(7),
+        Instant::from_millis(7),
         Input::Api(ApiCall::InitVisitor(InitParams::anonymous(GROUP))),
     )
     .expect("accepted");
@@ -1061,15 +1064,15 @@ fn inv_timer_not_early_durations_at_least_1_ms() {
     drain(&mut sdk);
     assert_eq!(
         sdk.poll_timeout(),
-        Some(Instant(8)),
+        Some(Instant::from_millis(8)),
         "{id}: armed 1 ms after now"
     );
     let before = sdk.state().clone();
-    sdk.handle_input(Instant(7), Input::Timeout)
+    sdk.handle_input(Instant::from_millis(7), Input::Timeout)
         .expect("accepted");
     let out = drain(&mut sdk);
     assert_eq!(
-        machine::timer_not_early(&before, Instant(7), sdk.state(), &out),
+        machine::timer_not_early(&before, Instant::from_millis(7), sdk.state(), &out),
         None
     );
     assert_eq!(

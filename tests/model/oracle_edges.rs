@@ -2,8 +2,8 @@
 //! correct by construction, so they only show that the oracle stays quiet): that it still
 //! speaks up there. Each test names the invariant whose detection it pins down.
 
-use cobrowse_visitor_core::oracle::{check_trace, Invariant, Violation};
-use cobrowse_visitor_core::transcript::parse_trace;
+use cobrowse_visitor_conformance::oracle::{check_trace, Invariant, Violation};
+use cobrowse_visitor_conformance::transcript::parse_trace;
 
 fn check(lines: &[&str]) -> Vec<Violation> {
     check_trace(&parse_trace(&lines.join("\n")).expect("a well-formed trace"))
@@ -135,8 +135,8 @@ fn inv_one_session_names_the_session_state() {
 /// lines): a guest count outside a session is reported at its 1-based record index.
 #[test]
 fn inv_guests_in_session_through_check_records() {
-    use cobrowse_visitor_core::oracle::check_records;
-    use cobrowse_visitor_core::transcript::{EventRecord, Observed, Record};
+    use cobrowse_visitor_conformance::oracle::check_records;
+    use cobrowse_visitor_conformance::transcript::{EventRecord, Observed, Record};
     let guests = Record {
         step: 1,
         observed: Observed::Event(EventRecord::from(
@@ -152,7 +152,7 @@ fn inv_guests_in_session_through_check_records() {
 /// deadline, must change nothing either.
 #[test]
 fn inv_timer_not_early_judges_a_timeout_at_the_same_instant() {
-    use cobrowse_visitor_core::oracle::machine;
+    use cobrowse_visitor_conformance::oracle::machine;
     use cobrowse_visitor_core::{Instant, Sdk};
     let before = Sdk::default().state().clone();
     let mut after = before.clone();
@@ -161,7 +161,7 @@ fn inv_timer_not_early_judges_a_timeout_at_the_same_instant() {
     assert_eq!(v.map(|v| v.invariant), Some(Invariant::TimerNotEarly));
     // only `now` moves: fine
     let mut later = before.clone();
-    later.now = Instant(before.now.0 + 5);
+    later.now = Instant::from_millis(before.now.as_millis() + 5);
     assert_eq!(
         machine::timer_not_early(&before, later.now, &later, &[]),
         None

@@ -4,15 +4,17 @@
 
 use super::strategies::{api_call, lifecycle, network, server_frame};
 use super::{cases, config, quiet};
-use cobrowse_visitor_core::controller::{UiDirective, UiElement};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
     parse_trace, EventRecord, Observed, Record, Step, TraceLine, MAX_ADVANCE_MS,
 };
+use cobrowse_visitor_core::CallName;
+use cobrowse_visitor_core::ErrorCode;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Event, InitParams, KeyType, Lifecycle, NetworkChange, ServerFrame,
     StartKey, GLANCE_KEYTYPE_RANDOM,
 };
+use cobrowse_visitor_core::{UiDirective, UiElement};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::test_runner::{TestError, TestRunner};
@@ -125,12 +127,12 @@ fn any_event() -> BoxedStrategy<Event> {
         text().prop_map(|reason| Event::SessionEnded { reason }),
         text().prop_map(|reason| Event::StartSessionFailed { reason }),
         Just(Event::InvalidState {
-            call: "start_session",
-            code: "session_active"
+            call: CallName::StartSession,
+            code: ErrorCode::SessionActive
         }),
         Just(Event::InvalidParameter {
-            call: "init_visitor",
-            code: "invalid_parameter"
+            call: CallName::InitVisitor,
+            code: ErrorCode::InvalidParameter
         }),
         Just(Event::PresenceConnected),
         (text(), any::<u64>())

@@ -5,7 +5,7 @@
 //!   lifecycle and API steps and on the SDK events the driver hands it;
 //! - the **driver** task ([`cobrowse_visitor_driver::driver`]): the core, the socket, the
 //!   timers;
-//! - the **loopback server** task: [`cobrowse_visitor_core::sim::Server`] behind a socket;
+//! - the **loopback server** task: [`cobrowse_visitor_conformance::sim::Server`] behind a socket;
 //!   agent steps and faults go to it through its control handle.
 //!
 //! The harness writes the same [`Record`] stream as [`World`] (api/send/recv/event/ui/error
@@ -25,15 +25,13 @@
 //! wall-clock time; wall-clock time only bounds how long a test may wait.
 #![allow(dead_code)] // each test binary uses a part
 
-use cobrowse_visitor_core::controller::{
-    Controller, ControllerConfig, ControllerOutput, UserIntent,
-};
-use cobrowse_visitor_core::oracle;
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::oracle;
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{
     parse_scenario, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, TraceLine,
 };
 use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
+use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput, UserIntent};
 use cobrowse_visitor_driver::{
     spawn, Clock, DriverConfig, DriverError, DriverHandle, DriverStatus, LoopbackServer,
     ManualClock, Notification, Reachability, ServerConfig, ServerControl, ServerStatus,
@@ -306,7 +304,7 @@ impl App {
             }
             Act::Step(Step::User(intent)) => {
                 if let Err(e) = self.controller.handle_user(intent.clone()) {
-                    self.refuse(e.code(), e.to_string());
+                    self.refuse(e.code().as_str(), e.to_string());
                 } else if let UserIntent::Exit = intent {
                     self.settle().await;
                     self.lifecycle(Lifecycle::Terminate).await;
@@ -380,7 +378,7 @@ impl App {
     async fn lifecycle(&mut self, change: Lifecycle) {
         match within("the driver", self.driver.lifecycle(change)).await {
             Ok(()) => {}
-            Err(DriverError::Refused(e)) => self.refuse(e.code(), e.to_string()),
+            Err(DriverError::Refused(e)) => self.refuse(e.code().as_str(), e.to_string()),
             Err(e) => panic!("lifecycle {change:?}: {e}"),
         }
     }
@@ -395,7 +393,7 @@ impl App {
         self.record(Observed::Api(call.clone()));
         match within("the driver", self.driver.call(call)).await {
             Ok(()) => {}
-            Err(DriverError::Refused(e)) => self.refuse(e.code(), e.to_string()),
+            Err(DriverError::Refused(e)) => self.refuse(e.code().as_str(), e.to_string()),
             Err(e) => panic!("api call: {e}"),
         }
     }
@@ -412,7 +410,7 @@ impl App {
             Notification::Received(f) => self.record(Observed::Recv(
                 serde_json::to_value(&f).expect("frames serialize"),
             )),
-            Notification::FrameRefused(e) => self.refuse(e.code(), e.to_string()),
+            Notification::FrameRefused(e) => self.refuse(e.code().as_str(), e.to_string()),
             Notification::Connected
             | Notification::Disconnected(_)
             | Notification::ConnectFailed(_) => {}

@@ -3,23 +3,21 @@
 //! Projections turn the crate's state types into the model's (so that the two can be compared
 //! with `==`), and the harnesses drive the real [`World`], [`Sdk`] and [`Controller`] with the
 //! same inputs as the model, checking after every input that they agree and that the one
-//! invariant oracle ([`cobrowse_visitor_core::oracle`]) finds nothing.
+//! invariant oracle ([`cobrowse_visitor_conformance::oracle`]) finds nothing.
 
 use super::reference::{
     CApp, CIdentity, COrigin, CPhase, CPresence, CSession, MCtl, MPhase, MPresence, MReady,
     MRequest, MSdk, MServer, MSession, MSrvSession, MTerms, MWorld, T,
 };
-use cobrowse_visitor_core::controller::{
-    ControllerState, Identity, Origin, PresenceView, SessionView,
-};
-use cobrowse_visitor_core::oracle::{machine, Invariant, Oracle, Violation};
-use cobrowse_visitor_core::sdk::{
+use cobrowse_visitor_conformance::oracle::{machine, Invariant, Oracle, Violation};
+use cobrowse_visitor_conformance::sim::{Server, World};
+use cobrowse_visitor_conformance::transcript::{Observed, Record, Step};
+use cobrowse_visitor_core::Timer;
+use cobrowse_visitor_core::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Session, State, Terms,
 };
-use cobrowse_visitor_core::sim::{Server, World};
-use cobrowse_visitor_core::timers::Timer;
-use cobrowse_visitor_core::transcript::{Observed, Record, Step};
 use cobrowse_visitor_core::{Controller, Output};
+use cobrowse_visitor_core::{ControllerState, Identity, Origin, PresenceView, SessionView};
 use serde_json::Value;
 
 // ---- projections ------------------------------------------------------------------------------
@@ -91,8 +89,12 @@ pub fn sdk_state(s: &State) -> MSdk {
         background: s.app == AppVisibility::Background,
         default_ui: s.default_ui,
         presence_default_ui: s.presence_default_ui,
-        timers: s.timers.armed().map(|(t, at)| (timer(t), at.0)).collect(),
-        now: s.now.0,
+        timers: s
+            .timers
+            .armed()
+            .map(|(t, at)| (timer(t), at.as_millis()))
+            .collect(),
+        now: s.now.as_millis(),
     }
 }
 
@@ -152,7 +154,7 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         }),
         presence: s.presence(),
         last_request: s.last_request(),
-        offline_since: s.offline_since().map(|i| i.0),
+        offline_since: s.offline_since().map(|i| i.as_millis()),
         keys_issued: model.keys_issued,
         out: model.out.clone(),
     }
@@ -413,7 +415,7 @@ pub fn compare(world: &World, records: &[Record], model: &MWorld) -> Result<(), 
             model.server
         ));
     }
-    if world.now().0 != model.now || world.network_up() != model.network_up {
+    if world.now().as_millis() != model.now || world.network_up() != model.network_up {
         return Err("clock or network differs".into());
     }
     Ok(())

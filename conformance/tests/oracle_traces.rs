@@ -3,14 +3,14 @@
 //! scenario in `scenarios/`, played through the simulator with its scenario lines
 //! interleaved, checks clean.
 
-use cobrowse_visitor_core::oracle::{check_records, check_trace, interleave, Invariant};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, parse_trace};
+use cobrowse_visitor_conformance::oracle::{check_records, check_trace, interleave, Invariant};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn jsonl_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -48,7 +48,7 @@ fn every_violating_trace_is_flagged_with_exactly_its_invariant() {
 fn every_contract_invariant_has_a_violating_trace() {
     let names: BTreeSet<String> = jsonl_files("traces").iter().map(|p| stem(p)).collect();
     for inv in Invariant::ALL {
-        if inv.kind() == cobrowse_visitor_core::oracle::InvariantKind::Contract {
+        if inv.kind() == cobrowse_visitor_conformance::oracle::InvariantKind::Contract {
             assert!(names.contains(inv.id()), "no traces/{}.jsonl", inv.id());
         }
     }

@@ -11,11 +11,11 @@ use super::reference::{
 use super::transition::{
     CtlModel, CtlTransition, SdkModel, SdkTransition, WorldModel, WorldTransition,
 };
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::transcript::{AgentAction, Step};
+use cobrowse_visitor_conformance::transcript::{AgentAction, Step};
 use cobrowse_visitor_core::{
     ApiCall, Event, InitParams, Input, KeyType, Lifecycle, NetworkChange, ServerFrame, StartKey,
 };
+use cobrowse_visitor_core::{CallName, ErrorCode, UserIntent};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use std::collections::BTreeMap;
@@ -566,9 +566,9 @@ pub fn event() -> BoxedStrategy<Event> {
         Just(KeyType::Custom)
     ];
     let call = prop_oneof![
-        Just("start_session"),
-        Just("init_visitor"),
-        Just("presence_connect")
+        Just(CallName::StartSession),
+        Just(CallName::InitVisitor),
+        Just(CallName::PresenceConnect)
     ];
     prop_oneof![
         3 => any::<bool>().prop_map(|settings_loaded| Event::VisitorInitialized { settings_loaded }),
@@ -577,8 +577,8 @@ pub fn event() -> BoxedStrategy<Event> {
         1 => (0u32..3).prop_map(|guestcount| Event::GuestCountChange { guestcount }),
         2 => Just(Event::SessionEnded { reason: "agent_ended".into() }),
         2 => Just(Event::StartSessionFailed { reason: "timeout".into() }),
-        1 => call.clone().prop_map(|call| Event::InvalidParameter { call, code: "invalid_parameter" }),
-        2 => call.prop_map(|call| Event::InvalidState { call, code: "session_active" }),
+        1 => call.clone().prop_map(|call| Event::InvalidParameter { call, code: ErrorCode::InvalidParameter }),
+        2 => call.prop_map(|call| Event::InvalidState { call, code: ErrorCode::SessionActive }),
         2 => Just(Event::PresenceConnected),
         1 => Just(Event::PresenceConnectFail { reason: "timeout".into(), retry_ms: 1_000 }),
         3 => (1u64..4).prop_map(|request_id| Event::PresenceShowTerms { request_id }),

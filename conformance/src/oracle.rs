@@ -27,9 +27,9 @@
 //!   another step (a record with another `step`, or a new scenario line) arrives, or at
 //!   [`Oracle::finish`].
 
-use crate::api::{ApiCall, StartKey, TermsStatus, TERMS_EVENT};
-use crate::controller::{UiDirective, UiElement, UserIntent};
 use crate::transcript::{Observed, Record, Step, TraceLine};
+use cobrowse_visitor_core::{ApiCall, StartKey, TermsStatus, TERMS_EVENT};
+use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent};
 use std::fmt;
 
 /// Which part of the spec an invariant belongs to.
@@ -1183,10 +1183,10 @@ pub mod machine {
     //! 0 except where stated.
 
     use super::{violation, Invariant, Violation};
-    use crate::controller::{ControllerError, ControllerState};
-    use crate::errors::Error;
-    use crate::sdk::{Output, State};
-    use crate::time::Instant;
+    use cobrowse_visitor_core::Error;
+    use cobrowse_visitor_core::Instant;
+    use cobrowse_visitor_core::{ControllerError, ControllerState};
+    use cobrowse_visitor_core::{Output, State};
     use std::fmt::Debug;
 
     /// `INV-REFUSED-UNCHANGED` for the SDK core: `result` is what `Sdk::handle_input` returned,
@@ -1927,10 +1927,10 @@ mod tests {
 
     mod machine_level {
         use super::super::machine::*;
-        use crate::api::{ApiCall, InitParams};
-        use crate::controller::{Controller, ControllerConfig, UserIntent};
-        use crate::sdk::{Input, Output, Sdk};
-        use crate::time::Instant;
+        use cobrowse_visitor_core::Instant;
+        use cobrowse_visitor_core::{ApiCall, InitParams};
+        use cobrowse_visitor_core::{Controller, ControllerConfig, UserIntent};
+        use cobrowse_visitor_core::{Input, Output, Sdk};
 
         fn drain(sdk: &mut Sdk) -> Vec<Output> {
             let mut out = Vec::new();
@@ -1948,12 +1948,12 @@ mod tests {
             // INV-REFUSED-UNCHANGED holds for the real core: end_session with no session.
             let mut sdk = Sdk::default();
             let before = sdk.state().clone();
-            let result = sdk.handle_input(Instant(5), Input::Api(ApiCall::EndSession));
+            let result = sdk.handle_input(Instant::from_millis(5), Input::Api(ApiCall::EndSession));
             assert!(result.is_err());
             assert_eq!(refused_unchanged(&before, sdk.state(), &result), None);
             // INV-REFUSED-UNCHANGED violated: a state that moved on a refusal.
             let mut moved = before.clone();
-            moved.now = Instant(5);
+            moved.now = Instant::from_millis(5);
             let v = refused_unchanged(&before, &moved, &result).unwrap();
             assert_eq!(v.invariant.id(), "INV-REFUSED-UNCHANGED");
             // An accepted input may change the state.
@@ -1977,7 +1977,7 @@ mod tests {
         fn inv_timer_not_early() {
             let mut sdk = Sdk::default();
             sdk.handle_input(
-                Instant(0),
+                Instant::from_millis(0),
                 Input::Api(ApiCall::InitVisitor(InitParams::anonymous(19921))),
             )
             .unwrap();
@@ -1985,7 +1985,7 @@ mod tests {
             let deadline = sdk.poll_timeout().unwrap();
             // INV-TIMER-NOT-EARLY holds for the real core, early and on time.
             let before = sdk.state().clone();
-            let early = Instant(deadline.0 - 1);
+            let early = Instant::from_millis(deadline.as_millis() - 1);
             sdk.handle_input(early, Input::Timeout).unwrap();
             let out = drain(&mut sdk);
             assert_eq!(timer_not_early(&before, early, sdk.state(), &out), None);
@@ -1998,18 +1998,18 @@ mod tests {
             let mut fresh = Sdk::default();
             fresh
                 .handle_input(
-                    Instant(0),
+                    Instant::from_millis(0),
                     Input::Api(ApiCall::InitVisitor(InitParams::anonymous(19921))),
                 )
                 .unwrap();
             drain(&mut fresh);
             let s = fresh.state().clone();
-            let noisy = [Output::Event(crate::events::Event::ClearWarning)];
+            let noisy = [Output::Event(cobrowse_visitor_core::Event::ClearWarning)];
             let v = timer_not_early(
                 &s,
-                Instant(1),
-                &crate::sdk::State {
-                    now: Instant(1),
+                Instant::from_millis(1),
+                &cobrowse_visitor_core::State {
+                    now: Instant::from_millis(1),
                     ..s.clone()
                 },
                 &noisy,
@@ -2017,18 +2017,18 @@ mod tests {
             .unwrap();
             assert_eq!(v.invariant.id(), "INV-TIMER-NOT-EARLY");
             // INV-TIMER-NOT-EARLY violated: an early timeout that changed the state.
-            let changed = crate::sdk::State {
-                now: Instant(1),
+            let changed = cobrowse_visitor_core::State {
+                now: Instant::from_millis(1),
                 default_ui: !s.default_ui,
                 ..s.clone()
             };
-            assert!(timer_not_early(&s, Instant(1), &changed, &[]).is_some());
+            assert!(timer_not_early(&s, Instant::from_millis(1), &changed, &[]).is_some());
             // INV-TIMER-NOT-EARLY violated: a deadline left at or before `now`.
             let at = s.timers.next().unwrap();
             assert!(timer_not_early(
                 &s,
                 at,
-                &crate::sdk::State {
+                &cobrowse_visitor_core::State {
                     now: at,
                     ..s.clone()
                 },

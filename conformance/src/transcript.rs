@@ -2,10 +2,10 @@
 //! happens) and transcript records (what was observed), with a parser that names the line
 //! and what it expected.
 
-use crate::api::ApiCall;
-use crate::controller::{UiDirective, UserIntent};
-use crate::events::Event;
-use crate::sdk::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::ApiCall;
+use cobrowse_visitor_core::Event;
+use cobrowse_visitor_core::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::{UiDirective, UserIntent};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

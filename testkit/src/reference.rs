@@ -13,19 +13,21 @@
 //! rows)`. The model uses the crate's *vocabulary* types (API calls, frames, events, outputs,
 //! UI directives, scenario steps: the interface) but none of its state types or logic.
 
-use cobrowse_visitor_core::api::ApiCall;
-use cobrowse_visitor_core::controller::{ControllerOutput, UiDirective, UiElement, UserIntent};
-use cobrowse_visitor_core::transcript::{AgentAction, ErrorRecord, EventRecord, Observed, Step};
+use cobrowse_visitor_conformance::transcript::{
+    AgentAction, ErrorRecord, EventRecord, Observed, Step,
+};
+use cobrowse_visitor_core::{ApiCall, CallName, ErrorCode, Row};
 use cobrowse_visitor_core::{
     ClientFrame, Event, InitParams, Input, KeyType, Lifecycle, NetworkChange, Output, ServerFrame,
     StartKey,
 };
+use cobrowse_visitor_core::{ControllerOutput, UiDirective, UiElement, UserIntent};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Spec row IDs an input went through.
-pub type Rows = Vec<&'static str>;
+pub type Rows = Vec<Row>;
 /// A refusal's error code (spec §9).
-pub type Code = &'static str;
+pub type Code = ErrorCode;
 
 // ---- §7 defaults ------------------------------------------------------------------------------
 
@@ -123,7 +125,7 @@ fn signal_ok(event: &str, map: &BTreeMap<String, String>) -> Option<Option<&'sta
 fn frame_ok(f: &ServerFrame) -> Result<(), Code> {
     let reason = |r: &str| {
         if r.len() > 256 {
-            Err("frame_field")
+            Err(ErrorCode::FrameField)
         } else {
             Ok(())
         }
@@ -131,9 +133,9 @@ fn frame_ok(f: &ServerFrame) -> Result<(), Code> {
     match f {
         ServerFrame::Settings { v, key_length } => {
             if *v != 1 {
-                Err("protocol_version")
+                Err(ErrorCode::ProtocolVersion)
             } else if !(1..=16).contains(key_length) {
-                Err("frame_field")
+                Err(ErrorCode::FrameField)
             } else {
                 Ok(())
             }
@@ -146,7 +148,7 @@ fn frame_ok(f: &ServerFrame) -> Result<(), Code> {
             if custom_key_ok(sessionkey) || visitor_id_ok(sessionkey) {
                 Ok(())
             } else {
-                Err("frame_field")
+                Err(ErrorCode::FrameField)
             }
         }
         _ => Ok(()),
@@ -309,7 +311,7 @@ impl MSdk {
         if now < self.now {
             return SdkStep {
                 next: self.clone(),
-                result: Err("time_went_backwards"),
+                result: Err(ErrorCode::TimeWentBackwards),
                 out: vec![],
                 rows: vec![],
             };
@@ -348,7 +350,8 @@ impl MSdk {
                 if let Input::Api(call) = input {
                     let (call, code) = (call.name(), code);
                     out.push(Output::Event(
-                        if code == "invalid_parameter" || code == "group_id_mismatch" {
+                        if code == ErrorCode::InvalidParameter || code == ErrorCode::GroupIdMismatch
+                        {
                             Event::InvalidParameter { call, code }
                         } else {
                             Event::InvalidState { call, code }
@@ -425,34 +428,34 @@ impl MSdk {
     // §5.1
     fn api(&mut self, call: &ApiCall, fx: &mut Fx) -> Result<(), Code> {
         if self.phase == MPhase::Terminated {
-            fx.rows.push("S-A90");
-            return Err("terminated");
+            fx.rows.push(Row::SA90);
+            return Err(ErrorCode::Terminated);
         }
         if let ApiCall::InitVisitor(p) = call {
             return self.init(p, fx);
         }
         match (&self.phase, call) {
             (MPhase::Uninitialized, _) => {
-                fx.rows.push("S-A91");
-                return Err("not_initialized");
+                fx.rows.push(Row::SA91);
+                return Err(ErrorCode::NotInitialized);
             }
             (MPhase::Initializing(_), ApiCall::SetDefaultUi { .. })
             | (MPhase::Initializing(_), ApiCall::PresenceSetDefaultUi { .. })
             | (MPhase::Ready(_), _) => {}
             (MPhase::Initializing(_), _) => {
-                fx.rows.push("S-A92");
-                return Err("init_pending");
+                fx.rows.push(Row::SA92);
+                return Err(ErrorCode::InitPending);
             }
             (MPhase::Terminated, _) => unreachable!(),
         }
         match call {
             ApiCall::SetDefaultUi { enabled } => {
-                fx.rows.push("S-A10");
+                fx.rows.push(Row::SA10);
                 self.default_ui = *enabled;
                 Ok(())
             }
             ApiCall::PresenceSetDefaultUi { enabled } => {
-                fx.rows.push("S-A11");
+                fx.rows.push(Row::SA11);
                 self.presence_default_ui = *enabled;
                 Ok(())
             }
@@ -461,17 +464,17 @@ impl MSdk {
             ApiCall::PresenceConnect => {
                 let r = self.ready_mut();
                 if r.presence != MPresence::Off {
-                    fx.rows.push("S-A42");
-                    return Err("presence_active");
+                    fx.rows.push(Row::SA42);
+                    return Err(ErrorCode::PresenceActive);
                 }
                 if r.visitor.visitor_id.is_none() {
-                    fx.rows.push("S-A41");
-                    return Err("no_visitor_id");
+                    fx.rows.push(Row::SA41);
+                    return Err(ErrorCode::NoVisitorId);
                 }
                 fx.rows.push(if self.link_down.is_none() {
-                    "S-A40"
+                    Row::SA40
                 } else {
-                    "S-A43"
+                    Row::SA43
                 });
                 self.presence_connect(fx, 0);
                 Ok(())
@@ -479,10 +482,10 @@ impl MSdk {
             ApiCall::PresenceSignalAgent { event, map } => self.signal(event, map, fx),
             ApiCall::PresenceDisconnect => {
                 if self.ready_mut().presence == MPresence::Off {
-                    fx.rows.push("S-A61");
-                    return Err("presence_not_connected");
+                    fx.rows.push(Row::SA61);
+                    return Err(ErrorCode::PresenceNotConnected);
                 }
-                fx.rows.push("S-A60");
+                fx.rows.push(Row::SA60);
                 self.send(fx, ClientFrame::PresenceDisconnect {});
                 self.disarm_presence();
                 self.ready_mut().presence = MPresence::Off;
@@ -495,8 +498,8 @@ impl MSdk {
 
     fn init(&mut self, p: &InitParams, fx: &mut Fx) -> Result<(), Code> {
         if !init_ok(p) {
-            fx.rows.push("S-A06");
-            return Err("invalid_parameter");
+            fx.rows.push(Row::SA06);
+            return Err(ErrorCode::InvalidParameter);
         }
         let first_group = match &self.phase {
             MPhase::Initializing(v) => Some(v.group_id),
@@ -504,21 +507,21 @@ impl MSdk {
             _ => None,
         };
         if self.phase == MPhase::Uninitialized {
-            fx.rows.push("S-A01");
+            fx.rows.push(Row::SA01);
             self.phase = MPhase::Initializing(p.clone());
         } else if first_group != Some(p.group_id) {
-            fx.rows.push("S-A02");
-            return Err("group_id_mismatch");
+            fx.rows.push(Row::SA02);
+            return Err(ErrorCode::GroupIdMismatch);
         } else if let MPhase::Initializing(v) = &mut self.phase {
-            fx.rows.push("S-A03");
+            fx.rows.push(Row::SA03);
             *v = p.clone();
         } else {
             let r = self.ready_mut();
             if r.presence != MPresence::Off && r.visitor.visitor_id != p.visitor_id {
-                fx.rows.push("S-A05");
-                return Err("visitor_id_change_with_presence");
+                fx.rows.push(Row::SA05);
+                return Err(ErrorCode::VisitorIdChangeWithPresence);
             }
-            fx.rows.push("S-A04");
+            fx.rows.push(Row::SA04);
             r.visitor = p.clone();
             r.lookup_pending = true;
         }
@@ -530,34 +533,34 @@ impl MSdk {
     fn start(&mut self, key: &StartKey, fx: &mut Fx) -> Result<(), Code> {
         let r = self.ready_mut();
         if r.session != MSession::Idle {
-            fx.rows.push("S-A21");
-            return Err("session_active");
+            fx.rows.push(Row::SA21);
+            return Err(ErrorCode::SessionActive);
         }
         let request = match key {
             StartKey::Custom(k) if !custom_key_ok(k) => {
-                fx.rows.push("S-A25");
-                return Err("invalid_parameter");
+                fx.rows.push(Row::SA25);
+                return Err(ErrorCode::InvalidParameter);
             }
             StartKey::Custom(k) => MRequest::Custom(k.clone()),
             StartKey::Random => MRequest::Random,
             StartKey::VisitorId => match (&r.visitor.visitor_id, &r.presence) {
                 (None, _) => {
-                    fx.rows.push("S-A22");
+                    fx.rows.push(Row::SA22);
                     MRequest::Random
                 }
                 (Some(id), MPresence::Connected(MTerms::Accepted(_))) => {
-                    fx.rows.push("S-A23");
+                    fx.rows.push(Row::SA23);
                     let id = id.clone();
                     r.presence = MPresence::Connected(MTerms::None);
                     MRequest::VisitorId(id)
                 }
                 (Some(_), _) => {
-                    fx.rows.push("S-A24");
-                    return Err("consent_required");
+                    fx.rows.push(Row::SA24);
+                    return Err(ErrorCode::ConsentRequired);
                 }
             },
         };
-        fx.rows.push("S-A20");
+        fx.rows.push(Row::SA20);
         self.send(
             fx,
             ClientFrame::StartSession {
@@ -572,19 +575,19 @@ impl MSdk {
     fn end(&mut self, fx: &mut Fx) -> Result<(), Code> {
         let keytype = match &self.ready_mut().session {
             MSession::Idle => {
-                fx.rows.push("S-A32");
-                return Err("no_session");
+                fx.rows.push(Row::SA32);
+                return Err(ErrorCode::NoSession);
             }
             MSession::Ending(_) => {
-                fx.rows.push("S-A33");
-                return Err("session_active");
+                fx.rows.push(Row::SA33);
+                return Err(ErrorCode::SessionActive);
             }
             MSession::Running { keytype, .. } => {
-                fx.rows.push("S-A30");
+                fx.rows.push(Row::SA30);
                 *keytype
             }
             MSession::Starting(req) => {
-                fx.rows.push("S-A31");
+                fx.rows.push(Row::SA31);
                 let k = req.keytype();
                 self.disarm(T::SessionStart);
                 k
@@ -603,25 +606,25 @@ impl MSdk {
         fx: &mut Fx,
     ) -> Result<(), Code> {
         let Some(status) = signal_ok(event, map) else {
-            fx.rows.push("S-A57");
-            return Err("invalid_parameter");
+            fx.rows.push(Row::SA57);
+            return Err(ErrorCode::InvalidParameter);
         };
         let MPresence::Connected(terms) = self.ready_mut().presence else {
-            fx.rows.push("S-A51");
-            return Err("presence_not_connected");
+            fx.rows.push(Row::SA51);
+            return Err(ErrorCode::PresenceNotConnected);
         };
         let (row, next, request_id) = match (status, terms) {
-            (None, t) => ("S-A50", t, None),
-            (Some("displayed"), MTerms::Shown(r)) => ("S-A52", MTerms::Displayed(r), Some(r)),
-            (Some("accepted"), MTerms::Displayed(r)) => ("S-A53", MTerms::Accepted(r), Some(r)),
-            (Some("declined"), MTerms::Displayed(r)) => ("S-A54", MTerms::None, Some(r)),
+            (None, t) => (Row::SA50, t, None),
+            (Some("displayed"), MTerms::Shown(r)) => (Row::SA52, MTerms::Displayed(r), Some(r)),
+            (Some("accepted"), MTerms::Displayed(r)) => (Row::SA53, MTerms::Accepted(r), Some(r)),
+            (Some("declined"), MTerms::Displayed(r)) => (Row::SA54, MTerms::None, Some(r)),
             (Some("displayed"), _) => {
-                fx.rows.push("S-A55");
-                return Err("terms_out_of_order");
+                fx.rows.push(Row::SA55);
+                return Err(ErrorCode::TermsOutOfOrder);
             }
             (Some(_), _) => {
-                fx.rows.push("S-A56");
-                return Err("terms_out_of_order");
+                fx.rows.push(Row::SA56);
+                return Err(ErrorCode::TermsOutOfOrder);
             }
         };
         fx.rows.push(row);
@@ -640,16 +643,16 @@ impl MSdk {
     // §5.2
     fn frame(&mut self, f: &ServerFrame, fx: &mut Fx) -> Result<(), Code> {
         if let Err(code) = frame_ok(f) {
-            fx.rows.push("S-F98");
+            fx.rows.push(Row::SF98);
             return Err(code);
         }
         if let MPhase::Initializing(v) = self.phase.clone() {
             let (row, key_length, loaded) = match f {
-                ServerFrame::Settings { key_length, .. } => ("S-F01", *key_length, true),
-                ServerFrame::InitFailed { .. } => ("S-F02", DEFAULT_KEY_LENGTH, false),
+                ServerFrame::Settings { key_length, .. } => (Row::SF01, *key_length, true),
+                ServerFrame::InitFailed { .. } => (Row::SF02, DEFAULT_KEY_LENGTH, false),
                 _ => {
-                    fx.rows.push("S-F99");
-                    return Err("unexpected_frame");
+                    fx.rows.push(Row::SF99);
+                    return Err(ErrorCode::UnexpectedFrame);
                 }
             };
             fx.rows.push(row);
@@ -668,14 +671,14 @@ impl MSdk {
             return Ok(());
         }
         if self.ready().is_none() {
-            fx.rows.push("S-F99");
-            return Err("unexpected_frame");
+            fx.rows.push(Row::SF99);
+            return Err(ErrorCode::UnexpectedFrame);
         }
         let background = self.background;
         let r = self.ready_mut();
         match (f, &r.session, &r.presence) {
             (ServerFrame::Settings { key_length, .. }, _, _) if r.lookup_pending => {
-                fx.rows.push("S-F03");
+                fx.rows.push(Row::SF03);
                 r.key_length = *key_length;
                 r.loaded = true;
                 r.lookup_pending = false;
@@ -685,7 +688,7 @@ impl MSdk {
                 });
             }
             (ServerFrame::InitFailed { .. }, _, _) if r.lookup_pending => {
-                fx.rows.push("S-F04");
+                fx.rows.push(Row::SF04);
                 r.lookup_pending = false;
                 self.disarm(T::InitLookup);
                 fx.event(Event::VisitorInitialized {
@@ -695,16 +698,16 @@ impl MSdk {
             (ServerFrame::SessionStarted { sessionkey: k }, MSession::Starting(req), _) => {
                 match req {
                     MRequest::Random if !all_digits(k) => {
-                        fx.rows.push("S-F16");
-                        return Err("key_not_numeric");
+                        fx.rows.push(Row::SF16);
+                        return Err(ErrorCode::KeyNotNumeric);
                     }
                     MRequest::VisitorId(x) | MRequest::Custom(x) if x != k => {
-                        fx.rows.push("S-F15");
-                        return Err("key_mismatch");
+                        fx.rows.push(Row::SF15);
+                        return Err(ErrorCode::KeyMismatch);
                     }
                     _ => {}
                 }
-                fx.rows.push("S-F10");
+                fx.rows.push(Row::SF10);
                 let keytype = req.keytype();
                 r.session = MSession::Running {
                     key: k.clone(),
@@ -718,7 +721,7 @@ impl MSdk {
                 });
             }
             (ServerFrame::SessionRefused { reason }, MSession::Starting(_), _) => {
-                fx.rows.push("S-F11");
+                fx.rows.push(Row::SF11);
                 r.session = MSession::Idle;
                 self.disarm(T::SessionStart);
                 fx.event(Event::StartSessionFailed {
@@ -726,7 +729,7 @@ impl MSdk {
                 });
             }
             (ServerFrame::GuestCount { guestcount }, MSession::Running { .. }, _) => {
-                fx.rows.push("S-F12");
+                fx.rows.push(Row::SF12);
                 if let MSession::Running { guests, .. } = &mut r.session {
                     *guests = *guestcount;
                 }
@@ -735,7 +738,7 @@ impl MSdk {
                 });
             }
             (ServerFrame::GuestCount { guestcount }, MSession::Ending(_), _) => {
-                fx.rows.push("S-F13");
+                fx.rows.push(Row::SF13);
                 fx.event(Event::GuestCountChange {
                     guestcount: *guestcount,
                 });
@@ -745,7 +748,7 @@ impl MSdk {
                 MSession::Running { .. } | MSession::Ending(_),
                 _,
             ) => {
-                fx.rows.push("S-F14");
+                fx.rows.push(Row::SF14);
                 r.session = MSession::Idle;
                 self.disarm(T::SessionEnd);
                 self.disarm(T::SessionGrace);
@@ -754,7 +757,7 @@ impl MSdk {
                 });
             }
             (ServerFrame::PresenceConnected {}, _, MPresence::Connecting(_)) => {
-                fx.rows.push("S-F20");
+                fx.rows.push(Row::SF20);
                 r.presence = MPresence::Connected(MTerms::None);
                 self.disarm(T::PresenceConnect);
                 if background {
@@ -763,26 +766,26 @@ impl MSdk {
                 fx.event(Event::PresenceConnected);
             }
             (ServerFrame::PresenceConnectFailed { reason }, _, MPresence::Connecting(a)) => {
-                fx.rows.push("S-F21");
+                fx.rows.push(Row::SF21);
                 let a = *a;
                 self.disarm(T::PresenceConnect);
                 self.presence_failed(fx, a, reason.clone());
             }
             (ServerFrame::PresenceShowTerms { request_id }, _, MPresence::Connected(_)) => {
-                fx.rows.push("S-F22");
+                fx.rows.push(Row::SF22);
                 r.presence = MPresence::Connected(MTerms::Shown(*request_id));
                 fx.event(Event::PresenceShowTerms {
                     request_id: *request_id,
                 });
             }
             (ServerFrame::PresenceBlur {}, _, MPresence::Connected(_)) => {
-                fx.rows.push("S-F23");
+                fx.rows.push(Row::SF23);
                 r.presence = MPresence::Blurred;
                 fx.event(Event::PresenceBlur);
             }
             _ => {
-                fx.rows.push("S-F99");
-                return Err("unexpected_frame");
+                fx.rows.push(Row::SF99);
+                return Err(ErrorCode::UnexpectedFrame);
             }
         }
         Ok(())
@@ -791,10 +794,10 @@ impl MSdk {
     // §5.3
     fn lifecycle(&mut self, l: Lifecycle, fx: &mut Fx) {
         match l {
-            Lifecycle::Background if self.background => fx.rows.push("S-L03"),
-            Lifecycle::Foreground if !self.background => fx.rows.push("S-L03"),
+            Lifecycle::Background if self.background => fx.rows.push(Row::SL03),
+            Lifecycle::Foreground if !self.background => fx.rows.push(Row::SL03),
             Lifecycle::Background => {
-                fx.rows.push("S-L01");
+                fx.rows.push(Row::SL01);
                 self.background = true;
                 if let Some(r) = self.ready() {
                     let on = matches!(r.presence, MPresence::Connected(_) | MPresence::Blurred);
@@ -819,13 +822,13 @@ impl MSdk {
                     None => (false, false),
                 };
                 if reclaim {
-                    fx.rows.push("S-L02b");
+                    fx.rows.push(Row::SL02b);
                     self.presence_connect(fx, 0);
                     if self.ready().is_some_and(|r| r.session != MSession::Idle) {
                         self.send(fx, ClientFrame::AppState { foreground: true });
                     }
                 } else {
-                    fx.rows.push("S-L02a");
+                    fx.rows.push(Row::SL02a);
                     if tell {
                         self.send(fx, ClientFrame::AppState { foreground: true });
                     }
@@ -833,7 +836,7 @@ impl MSdk {
             }
             Lifecycle::Terminate => {
                 if let Some(r) = self.ready().cloned() {
-                    fx.rows.push("S-L04");
+                    fx.rows.push(Row::SL04);
                     let terminated = || "terminated".to_owned();
                     match r.session {
                         MSession::Idle => {}
@@ -858,7 +861,7 @@ impl MSdk {
                         fx.event(Event::PresenceDisconnected);
                     }
                 } else {
-                    fx.rows.push("S-L05");
+                    fx.rows.push(Row::SL05);
                 }
                 self.phase = MPhase::Terminated;
                 self.timers.clear();
@@ -869,15 +872,15 @@ impl MSdk {
     // §5.4
     fn network(&mut self, n: NetworkChange, fx: &mut Fx) {
         if self.phase == MPhase::Terminated {
-            fx.rows.push("S-N05");
+            fx.rows.push(Row::SN05);
             return;
         }
         match (n, self.link_down) {
             (NetworkChange::Lost, Some(_)) | (NetworkChange::Restored, None) => {
-                fx.rows.push("S-N03")
+                fx.rows.push(Row::SN03)
             }
             (NetworkChange::Lost, None) => {
-                fx.rows.push("S-N01");
+                fx.rows.push(Row::SN01);
                 self.link_down = Some(0);
                 self.arm(T::Reconnect, backoff(RECONNECT_BACKOFF, 0));
                 fx.event(Event::ConnectionWarning);
@@ -898,7 +901,7 @@ impl MSdk {
                 }
             }
             (NetworkChange::Restored, Some(_)) => {
-                fx.rows.push("S-N02");
+                fx.rows.push(Row::SN02);
                 self.link_down = None;
                 self.disarm(T::Reconnect);
                 self.disarm(T::SessionGrace);
@@ -955,7 +958,7 @@ impl MSdk {
         let down = self.link_down;
         if t == T::Reconnect {
             if let Some(a) = down {
-                fx.rows.push("S-T08");
+                fx.rows.push(Row::ST08);
                 fx.out.push(Output::Connect);
                 self.link_down = Some(a + 1);
                 self.arm(T::Reconnect, backoff(RECONNECT_BACKOFF, a + 1));
@@ -963,7 +966,7 @@ impl MSdk {
             return;
         }
         if let (T::InitLookup, MPhase::Initializing(v)) = (t, &self.phase) {
-            fx.rows.push("S-T01");
+            fx.rows.push(Row::ST01);
             self.phase = MPhase::Ready(MReady {
                 visitor: v.clone(),
                 key_length: DEFAULT_KEY_LENGTH,
@@ -983,14 +986,14 @@ impl MSdk {
         };
         match (t, &r.session, &r.presence) {
             (T::InitLookup, _, _) if r.lookup_pending => {
-                fx.rows.push("S-T02");
+                fx.rows.push(Row::ST02);
                 r.lookup_pending = false;
                 fx.event(Event::VisitorInitialized {
                     settings_loaded: false,
                 });
             }
             (T::SessionStart, MSession::Starting(_), _) => {
-                fx.rows.push("S-T03");
+                fx.rows.push(Row::ST03);
                 r.session = MSession::Idle;
                 // §5.5: timers are disarmed with their state (session_grace, if the link is down)
                 self.disarm(T::SessionGrace);
@@ -1001,9 +1004,9 @@ impl MSdk {
             }
             // S-T04b: offline the end_session frame never went out; S-N02 sends it again, or
             // S-T05b ends the session
-            (T::SessionEnd, MSession::Ending(_), _) if down.is_some() => fx.rows.push("S-T04b"),
+            (T::SessionEnd, MSession::Ending(_), _) if down.is_some() => fx.rows.push(Row::ST04b),
             (T::SessionEnd, MSession::Ending(_), _) => {
-                fx.rows.push("S-T04");
+                fx.rows.push(Row::ST04);
                 r.session = MSession::Idle;
                 self.disarm(T::SessionGrace);
                 fx.event(Event::SessionEnded {
@@ -1011,7 +1014,7 @@ impl MSdk {
                 });
             }
             (T::SessionGrace, MSession::Starting(_), _) if down.is_some() => {
-                fx.rows.push("S-T05a");
+                fx.rows.push(Row::ST05a);
                 r.session = MSession::Idle;
                 self.disarm(T::SessionStart);
                 fx.event(Event::StartSessionFailed {
@@ -1021,7 +1024,7 @@ impl MSdk {
             (T::SessionGrace, MSession::Running { .. } | MSession::Ending(_), _)
                 if down.is_some() =>
             {
-                fx.rows.push("S-T05b");
+                fx.rows.push(Row::ST05b);
                 r.session = MSession::Idle;
                 self.disarm(T::SessionEnd);
                 fx.event(Event::SessionEnded {
@@ -1029,12 +1032,12 @@ impl MSdk {
                 });
             }
             (T::PresenceConnect, _, MPresence::Connecting(a)) => {
-                fx.rows.push("S-T06a");
+                fx.rows.push(Row::ST06a);
                 let a = *a;
                 self.presence_failed(fx, a, "timeout".into());
             }
             (T::PresenceRetry, _, MPresence::RetryWait(a)) => {
-                fx.rows.push("S-T06b");
+                fx.rows.push(Row::ST06b);
                 let a = *a;
                 self.presence_connect(fx, a);
             }
@@ -1042,7 +1045,7 @@ impl MSdk {
             (T::PresenceSuspend, _, MPresence::Connected(MTerms::None) | MPresence::Blurred)
                 if background =>
             {
-                fx.rows.push("S-T07");
+                fx.rows.push(Row::ST07);
                 r.presence = MPresence::Suspended;
                 self.send(fx, ClientFrame::PresenceDisconnect {});
             }
@@ -1213,7 +1216,7 @@ impl MCtl {
         let group = self.group_id;
         let app = match (&mut self.phase, intent) {
             (CPhase::NotLaunched, UserIntent::Launch) => {
-                rows.push("C-U01");
+                rows.push(Row::CU01);
                 self.phase = CPhase::Running(CApp {
                     initialized: false,
                     identity: CIdentity::Anonymous,
@@ -1226,16 +1229,16 @@ impl MCtl {
                 return Ok(());
             }
             (CPhase::Running(_), UserIntent::Launch) => {
-                rows.push("C-U02");
-                return Err("already_launched");
+                rows.push(Row::CU02);
+                return Err(ErrorCode::AlreadyLaunched);
             }
             (CPhase::Exited, _) => {
-                rows.push("C-U03");
-                return Err("exited");
+                rows.push(Row::CU03);
+                return Err(ErrorCode::Exited);
             }
             (CPhase::NotLaunched, _) => {
-                rows.push("C-U04");
-                return Err("not_launched");
+                rows.push(Row::CU04);
+                return Err(ErrorCode::NotLaunched);
             }
             (CPhase::Running(app), _) => app,
         };
@@ -1243,10 +1246,10 @@ impl MCtl {
             UserIntent::Launch => unreachable!(),
             UserIntent::TapCobrowse => {
                 if !(app.button_shown && app.session == CSession::None) {
-                    rows.push("C-U11");
-                    return Err("button_not_shown");
+                    rows.push(Row::CU11);
+                    return Err(ErrorCode::ButtonNotShown);
                 }
-                rows.push("C-U10");
+                rows.push(Row::CU10);
                 app.session = CSession::Starting(COrigin::Manual);
                 app.button_shown = false;
                 out.push(hide(UiElement::CobrowseButton));
@@ -1256,14 +1259,14 @@ impl MCtl {
             }
             UserIntent::Login { visitor_id } => {
                 if !visitor_id_ok(visitor_id) {
-                    rows.push("C-U21");
-                    return Err("invalid_parameter");
+                    rows.push(Row::CU21);
+                    return Err(ErrorCode::InvalidParameter);
                 }
                 if app.identity != CIdentity::Anonymous {
-                    rows.push("C-U22");
-                    return Err("already_logged_in");
+                    rows.push(Row::CU22);
+                    return Err(ErrorCode::AlreadyLoggedIn);
                 }
-                rows.push("C-U20");
+                rows.push(Row::CU20);
                 app.identity = CIdentity::LoggingIn(visitor_id.clone());
                 out.push(call(ApiCall::InitVisitor(InitParams::identified(
                     group,
@@ -1271,11 +1274,11 @@ impl MCtl {
                 ))));
             }
             UserIntent::AcceptTerms | UserIntent::DeclineTerms if !app.terms_shown => {
-                rows.push("C-U32");
-                return Err("no_terms_shown");
+                rows.push(Row::CU32);
+                return Err(ErrorCode::NoTermsShown);
             }
             UserIntent::AcceptTerms => {
-                rows.push("C-U30");
+                rows.push(Row::CU30);
                 app.terms_shown = false;
                 app.session = CSession::Starting(COrigin::OneClick);
                 out.push(hide(UiElement::Terms));
@@ -1285,7 +1288,7 @@ impl MCtl {
                 }));
             }
             UserIntent::DeclineTerms => {
-                rows.push("C-U31");
+                rows.push(Row::CU31);
                 app.terms_shown = false;
                 out.push(hide(UiElement::Terms));
                 out.push(terms("declined"));
@@ -1293,22 +1296,22 @@ impl MCtl {
             }
             UserIntent::EndSession => match app.session {
                 CSession::Starting(o) | CSession::Running(o) => {
-                    rows.push("C-U40");
+                    rows.push(Row::CU40);
                     let connected = matches!(app.session, CSession::Running(_));
                     app.session = CSession::Ending(o, connected);
                     out.push(call(ApiCall::EndSession));
                 }
                 CSession::None | CSession::Ending(..) => {
-                    rows.push("C-U41");
-                    return Err("no_session");
+                    rows.push(Row::CU41);
+                    return Err(ErrorCode::NoSession);
                 }
             },
             UserIntent::Logout => {
                 if app.identity == CIdentity::Anonymous {
-                    rows.push("C-U51");
-                    return Err("not_logged_in");
+                    rows.push(Row::CU51);
+                    return Err(ErrorCode::NotLoggedIn);
                 }
-                rows.push("C-U50");
+                rows.push(Row::CU50);
                 if app.presence != CPresence::Off {
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
@@ -1322,7 +1325,7 @@ impl MCtl {
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group))));
             }
             UserIntent::Exit => {
-                rows.push("C-U60");
+                rows.push(Row::CU60);
                 if app.presence != CPresence::Off {
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
@@ -1345,7 +1348,7 @@ impl MCtl {
             next: self.clone(),
             result: Ok(()),
             out: vec![],
-            rows: vec!["C-L01"],
+            rows: vec![Row::CL01],
         }
     }
 
@@ -1365,13 +1368,13 @@ impl MCtl {
     fn event_mut(&mut self, e: &Event, out: &mut Vec<ControllerOutput>, rows: &mut Rows) {
         let custom_ui = self.custom_ui;
         let CPhase::Running(app) = &mut self.phase else {
-            rows.push("C-E99");
+            rows.push(Row::CE99);
             return;
         };
         match e {
             Event::VisitorInitialized { .. } => {
                 if !app.initialized {
-                    rows.push("C-E01");
+                    rows.push(Row::CE01);
                     app.initialized = true;
                     if custom_ui {
                         out.push(call(ApiCall::SetDefaultUi { enabled: false }));
@@ -1379,7 +1382,7 @@ impl MCtl {
                     offer(app, out);
                 }
                 if let CIdentity::LoggingIn(id) = &app.identity {
-                    rows.push("C-E02");
+                    rows.push(Row::CE02);
                     app.identity = CIdentity::LoggedIn(id.clone());
                     // presence=connecting if off, with its two calls
                     if app.presence == CPresence::Off {
@@ -1391,14 +1394,14 @@ impl MCtl {
                     }
                 }
                 if rows.is_empty() {
-                    rows.push("C-E40");
+                    rows.push(Row::CE40);
                 }
             }
             Event::ConnectedToSession {
                 sessionkey,
                 keytype,
             } => {
-                rows.push("C-E10");
+                rows.push(Row::CE10);
                 let origin = match app.session {
                     CSession::Starting(o) => o,
                     _ => COrigin::External(*keytype),
@@ -1417,24 +1420,24 @@ impl MCtl {
                 }
             }
             Event::StartSessionFailed { .. } => {
-                rows.push("C-E11");
+                rows.push(Row::CE11);
                 app.session = CSession::None;
                 offer(app, out);
             }
             Event::SessionEnded { .. } => {
-                rows.push("C-E12");
+                rows.push(Row::CE12);
                 hide_session(app.session, out);
                 app.session = CSession::None;
                 offer(app, out);
             }
             Event::PresenceConnected => {
-                rows.push("C-E20");
+                rows.push(Row::CE20);
                 app.presence = CPresence::Connected;
             }
             Event::PresenceShowTerms { .. }
                 if app.presence != CPresence::Off && app.session == CSession::None =>
             {
-                rows.push("C-E22");
+                rows.push(Row::CE22);
                 if !app.terms_shown {
                     app.terms_shown = true;
                     if app.button_shown {
@@ -1448,11 +1451,11 @@ impl MCtl {
             Event::PresenceDisconnected | Event::PresenceBlur | Event::ConnectionWarning => {
                 match e {
                     Event::PresenceDisconnected => {
-                        rows.push("C-E23");
+                        rows.push(Row::CE23);
                         app.presence = CPresence::Off;
                     }
-                    Event::PresenceBlur => rows.push("C-E24"),
-                    _ => rows.push("C-E25"),
+                    Event::PresenceBlur => rows.push(Row::CE24),
+                    _ => rows.push(Row::CE25),
                 }
                 if app.terms_shown {
                     app.terms_shown = false;
@@ -1461,22 +1464,22 @@ impl MCtl {
                 offer(app, out);
             }
             Event::InvalidState {
-                call: "start_session",
+                call: CallName::StartSession,
                 ..
             }
             | Event::InvalidParameter {
-                call: "start_session",
+                call: CallName::StartSession,
                 ..
             } if matches!(
                 app.session,
                 CSession::Starting(COrigin::Manual | COrigin::OneClick)
             ) =>
             {
-                rows.push("C-E30");
+                rows.push(Row::CE30);
                 app.session = CSession::None;
                 offer(app, out);
             }
-            _ => rows.push("C-E40"),
+            _ => rows.push(Row::CE40),
         }
     }
 }
@@ -1610,7 +1613,7 @@ impl MServer {
         }
     }
 
-    pub fn agent(&mut self, a: AgentAction) -> Result<(), Code> {
+    pub fn agent(&mut self, a: AgentAction) -> Result<(), &'static str> {
         match a {
             AgentAction::Join | AgentAction::Leave => {
                 let s = self.session.as_mut().ok_or("no_session")?;
@@ -1679,7 +1682,7 @@ impl MWorld {
         self.records.push(o);
     }
 
-    fn refuse(&mut self, code: Code) {
+    fn refuse(&mut self, code: &str) {
         self.record(Observed::Error(ErrorRecord {
             code: code.to_owned(),
             message: String::new(),
@@ -1691,7 +1694,7 @@ impl MWorld {
         self.sdk = s.next;
         self.sdk_out.extend(s.out);
         if let Err(code) = s.result {
-            self.refuse(code);
+            self.refuse(code.as_str());
         }
     }
 
@@ -1715,7 +1718,7 @@ impl MWorld {
                 self.ctl = s.next;
                 self.ctl_out.extend(s.out);
                 match s.result {
-                    Err(code) => self.refuse(code),
+                    Err(code) => self.refuse(code.as_str()),
                     Ok(()) if *intent == UserIntent::Exit => {
                         // the host feeds Terminate after the controller's calls (C-U60)
                         self.settle();

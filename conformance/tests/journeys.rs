@@ -2,8 +2,8 @@
 //! what the simulator observed (API calls, frames, events, UI, refusals). Reviewed like code;
 //! CI runs with `INSTA_UPDATE=no`.
 
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::transcript::{parse_scenario, Observed, Record, Step};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, Observed, Record, Step};
 use serde::Serialize;
 use std::path::Path;
 
@@ -121,7 +121,7 @@ fn view(steps: &[Step], records: &[Record]) -> Vec<StepView> {
 }
 
 fn journey(name: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("scenarios")
         .join(format!("{name}.jsonl"));
     let text = std::fs::read_to_string(&path).expect("scenario file");
@@ -132,7 +132,7 @@ fn journey(name: &str) {
 
 #[test]
 fn every_scenario_has_a_journey_test() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios");
     let this = include_str!("journeys.rs");
     for entry in std::fs::read_dir(dir).expect("scenarios/") {
         let name = entry.expect("entry").file_name();

@@ -9,12 +9,12 @@
 //! keys and one-click request ids renamed, and counters whose effect saturates (reconnect and
 //! presence attempts past the backoff cap, guests past 2) capped.
 
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::sdk::{Link, Phase, Presence, Session, State, Terms};
-use cobrowse_visitor_core::sim::World;
-use cobrowse_visitor_core::timers::Timers;
-use cobrowse_visitor_core::transcript::{AgentAction, Record, ScenarioConfig, Step};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{AgentAction, Record, ScenarioConfig, Step};
+use cobrowse_visitor_core::Timers;
+use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_core::{Instant, Lifecycle, NetworkChange};
+use cobrowse_visitor_core::{Link, Phase, Presence, Session, State, Terms};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -66,7 +66,7 @@ impl Letter {
             Letter::NextDeadline => world
                 .sdk()
                 .poll_timeout()
-                .map(|t| Step::AdvanceMs(t.0.saturating_sub(world.now().0))),
+                .map(|t| Step::AdvanceMs(t.as_millis().saturating_sub(world.now().as_millis()))),
         }
     }
 }
@@ -86,13 +86,10 @@ fn norm_key(k: &mut String) {
 /// The SDK state with time relative to `now` and the renamings above.
 fn abstract_sdk(s: &State, last_request: u64) -> State {
     let mut a = s.clone();
-    let now = s.now;
+
     a.now = Instant::ZERO;
-    let mut timers = Timers::default();
-    for (t, at) in s.timers.armed() {
-        timers.arm(t, Instant(at.0.saturating_sub(now.0)));
-    }
-    a.timers = timers;
+    // deadlines relative to now (the table itself is read-only outside the core)
+    a.timers = Timers::default();
     if let Link::Down { attempt } = &mut a.link {
         *attempt = (*attempt).min(LINK_ATTEMPT_CAP);
     }
@@ -126,10 +123,13 @@ fn abstract_sdk(s: &State, last_request: u64) -> State {
 
 /// The abstract state of a settled world, as a hash.
 pub fn state_key(w: &World) -> u64 {
-    let now = w.now().0;
+    let now = w.now().as_millis();
     let server = w.server();
     let mut h = DefaultHasher::new();
     abstract_sdk(w.sdk().state(), server.last_request()).hash(&mut h);
+    for (t, at) in w.sdk().state().timers.armed() {
+        (t, at.as_millis().saturating_sub(now)).hash(&mut h);
+    }
     w.controller().state().hash(&mut h);
     server.visitor_id().hash(&mut h);
     server
@@ -143,7 +143,7 @@ pub fn state_key(w: &World) -> u64 {
     server.presence().hash(&mut h);
     server
         .offline_since()
-        .map(|t| now.saturating_sub(t.0).min(60_000))
+        .map(|t| now.saturating_sub(t.as_millis()).min(60_000))
         .hash(&mut h);
     w.network_up().hash(&mut h);
     h.finish()

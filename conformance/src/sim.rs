@@ -6,14 +6,14 @@
 //! delivered, every event and call is handed on, every timer due at the current time fires,
 //! until nothing moves.
 
-use crate::api::ApiCall;
-use crate::controller::{Controller, ControllerConfig, ControllerOutput};
-use crate::frames::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::sdk::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig};
-use crate::time::Instant;
 use crate::transcript::{
     AgentAction, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
 };
+use cobrowse_visitor_core::ApiCall;
+use cobrowse_visitor_core::Instant;
+use cobrowse_visitor_core::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput};
+use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -213,11 +213,11 @@ impl Server {
         }
     }
 
-    /// An agent acts; `Err` with a code when the action is not possible now.
-    pub fn agent(&mut self, action: AgentAction) -> Result<(), &'static str> {
+    /// An agent acts; `Err` when the action is not possible now.
+    pub fn agent(&mut self, action: AgentAction) -> Result<(), AgentRefusal> {
         match action {
             AgentAction::Join => {
-                let s = self.session.as_mut().ok_or("no_session")?;
+                let s = self.session.as_mut().ok_or(AgentRefusal::NoSession)?;
                 s.guests += 1;
                 s.guests_sent = s.guests;
                 self.out.push_back(ServerFrame::GuestCount {
@@ -225,9 +225,9 @@ impl Server {
                 });
             }
             AgentAction::Leave => {
-                let s = self.session.as_mut().ok_or("no_session")?;
+                let s = self.session.as_mut().ok_or(AgentRefusal::NoSession)?;
                 if s.guests == 0 {
-                    return Err("no_agent_in_session");
+                    return Err(AgentRefusal::NoAgentInSession);
                 }
                 s.guests -= 1;
                 s.guests_sent = s.guests;
@@ -237,7 +237,7 @@ impl Server {
             }
             AgentAction::StartPresenceSession => {
                 if !self.presence {
-                    return Err("visitor_not_present");
+                    return Err(AgentRefusal::VisitorNotPresent);
                 }
                 self.next_request += 1;
                 self.out.push_back(ServerFrame::PresenceShowTerms {
@@ -245,13 +245,36 @@ impl Server {
                 });
             }
             AgentAction::EndSession => {
-                self.session.take().ok_or("no_session")?;
+                self.session.take().ok_or(AgentRefusal::NoSession)?;
                 self.out.push_back(ServerFrame::SessionEnded {
                     reason: "agent_ended".into(),
                 });
             }
         }
         Ok(())
+    }
+}
+
+/// Why the simulated agent cannot act now (the transcript's `error.code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AgentRefusal {
+    /// `join`, `leave` or `end_session` with no session.
+    NoSession,
+    /// `leave` with no agent in the session.
+    NoAgentInSession,
+    /// `start_presence_session` while the visitor is not present.
+    VisitorNotPresent,
+}
+
+impl AgentRefusal {
+    /// The snake_case code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AgentRefusal::NoSession => "no_session",
+            AgentRefusal::NoAgentInSession => "no_agent_in_session",
+            AgentRefusal::VisitorNotPresent => "visitor_not_present",
+        }
     }
 }
 
@@ -362,8 +385,8 @@ impl World {
             }
             Step::User(intent) => {
                 if let Err(e) = self.controller.handle_user(intent.clone()) {
-                    self.refuse(e.code(), e.to_string());
-                } else if let crate::controller::UserIntent::Exit = intent {
+                    self.refuse(e.code().as_str(), e.to_string());
+                } else if let cobrowse_visitor_core::UserIntent::Exit = intent {
                     self.settle();
                     self.sdk_input(Input::Lifecycle(Lifecycle::Terminate));
                 }
@@ -388,8 +411,8 @@ impl World {
                 self.sdk_input(Input::Network(NetworkChange::Restored));
             }
             Step::Agent(action) => {
-                if let Err(code) = self.server.agent(*action) {
-                    self.refuse(code, format!("the agent cannot {action:?} now"));
+                if let Err(refusal) = self.server.agent(*action) {
+                    self.refuse(refusal.code(), format!("the agent cannot {action:?} now"));
                 }
             }
             Step::AdvanceMs(ms) => {
@@ -409,7 +432,7 @@ impl World {
 
     fn sdk_input(&mut self, input: Input) {
         if let Err(e) = self.sdk.handle_input(self.now, input) {
-            self.refuse(e.code(), e.to_string());
+            self.refuse(e.code().as_str(), e.to_string());
         }
     }
 

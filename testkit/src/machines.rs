@@ -7,8 +7,8 @@ use super::sut::{ctl_state, sdk_state, TraceCheck, WorldSut};
 use super::transition::{
     CtlModel, CtlTransition, SdkModel, SdkTransition, WorldModel, WorldTransition,
 };
-use cobrowse_visitor_core::oracle::machine;
-use cobrowse_visitor_core::transcript::{
+use cobrowse_visitor_conformance::oracle::machine;
+use cobrowse_visitor_conformance::transcript::{
     ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
 };
 use cobrowse_visitor_core::{
@@ -149,18 +149,22 @@ impl SdkSut {
             panic!("{what}\n-- inputs so far:\n{list}")
         };
         let before = self.sdk.state().clone();
-        let result = self.sdk.handle_input(Instant(at), input.clone());
+        let result = self
+            .sdk
+            .handle_input(Instant::from_millis(at), input.clone());
         let out = drain(&mut self.sdk);
         let after = self.sdk.state().clone();
         if let Some(v) = machine::refused_unchanged(&before, &after, &result) {
             fail(&self.inputs, v.to_string());
         }
         if *input == Input::Timeout {
-            if let Some(v) = machine::timer_not_early(&before, Instant(at), &after, &out) {
+            if let Some(v) =
+                machine::timer_not_early(&before, Instant::from_millis(at), &after, &out)
+            {
                 fail(&self.inputs, v.to_string());
             }
         }
-        if result.is_ok() && self.sdk.poll_timeout().is_some_and(|t| t.0 <= at) {
+        if result.is_ok() && self.sdk.poll_timeout().is_some_and(|t| t.as_millis() <= at) {
             fail(
                 &self.inputs,
                 format!(
@@ -220,7 +224,7 @@ impl SdkSut {
         }
         if let Err(e) = &result {
             records.push(Observed::Error(ErrorRecord {
-                code: e.code().to_owned(),
+                code: e.code().as_str().to_owned(),
                 message: e.to_string(),
             }));
         }

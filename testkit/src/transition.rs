@@ -9,8 +9,8 @@
 //!   in any order, lifecycle).
 
 use super::reference::{CtlStep, MCtl, MSdk, MWorld, SdkStep};
-use cobrowse_visitor_core::controller::UserIntent;
-use cobrowse_visitor_core::transcript::Step;
+use cobrowse_visitor_conformance::transcript::Step;
+use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_core::{Event, Input, Lifecycle};
 use std::fmt;
 

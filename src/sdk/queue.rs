@@ -1,0 +1,112 @@
+//! The SDK core's output queue, kept small (BENCHMARKS.md): one allocation per core, a slot a
+//! third of an [`Output`]'s size.
+
+use super::Output;
+use crate::events::Event;
+use crate::frames::ClientFrame;
+
+/// Slots the output queue is allocated with, once: more than any input queues in practice.
+pub(super) const QUEUE_CAPACITY: usize = 8;
+
+/// An output waiting in the queue, as [`Output`] but a third of its size: `Output` is as
+/// large as its largest frame (`init`, 128 bytes), a slot here as an [`Event`]. Frames
+/// without strings are inline, frames with one string move it in, and only `init` and
+/// `presence_signal` (which copy or move strings anyway) are boxed. [`Sdk::poll_output`]
+/// turns it back into the same `Output`.
+pub(super) enum Queued {
+    Event(Event),
+    Connect,
+    Frame(QueuedFrame),
+}
+
+/// A [`ClientFrame`] in the output queue.
+pub(super) enum QueuedFrame {
+    StartSession(Option<String>),
+    EndSession,
+    ResumeSession(String),
+    PresenceConnect(String),
+    PresenceDisconnect,
+    AppState(bool),
+    Boxed(Box<ClientFrame>),
+}
+
+impl Queued {
+    // Inlined into each `send`, where the frame's variant is known, the match folds away.
+    #[inline(always)]
+    pub(super) fn transmit(f: ClientFrame) -> Queued {
+        Queued::Frame(match f {
+            ClientFrame::StartSession { key } => QueuedFrame::StartSession(key),
+            ClientFrame::EndSession {} => QueuedFrame::EndSession,
+            ClientFrame::ResumeSession { sessionkey } => QueuedFrame::ResumeSession(sessionkey),
+            ClientFrame::PresenceConnect { visitor_id } => QueuedFrame::PresenceConnect(visitor_id),
+            ClientFrame::PresenceDisconnect {} => QueuedFrame::PresenceDisconnect,
+            ClientFrame::AppState { foreground } => QueuedFrame::AppState(foreground),
+            f @ (ClientFrame::Init { .. } | ClientFrame::PresenceSignal { .. }) => {
+                QueuedFrame::Boxed(Box::new(f))
+            }
+        })
+    }
+
+    pub(super) fn into_output(self) -> Output {
+        match self {
+            Queued::Event(e) => Output::Event(e),
+            Queued::Connect => Output::Connect,
+            Queued::Frame(f) => Output::Transmit(f.into_frame()),
+        }
+    }
+}
+
+impl QueuedFrame {
+    fn into_frame(self) -> ClientFrame {
+        match self {
+            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key },
+            QueuedFrame::EndSession => ClientFrame::EndSession {},
+            QueuedFrame::ResumeSession(sessionkey) => ClientFrame::ResumeSession { sessionkey },
+            QueuedFrame::PresenceConnect(visitor_id) => ClientFrame::PresenceConnect { visitor_id },
+            QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
+            QueuedFrame::AppState(foreground) => ClientFrame::AppState { foreground },
+            QueuedFrame::Boxed(f) => *f,
+        }
+    }
+}
+
+impl Clone for Queued {
+    fn clone(&self) -> Self {
+        match self {
+            Queued::Event(e) => Queued::Event(e.clone()),
+            Queued::Connect => Queued::Connect,
+            Queued::Frame(f) => Queued::transmit(f.to_frame()),
+        }
+    }
+}
+
+impl QueuedFrame {
+    fn to_frame(&self) -> ClientFrame {
+        match self {
+            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key: key.clone() },
+            QueuedFrame::EndSession => ClientFrame::EndSession {},
+            QueuedFrame::ResumeSession(k) => ClientFrame::ResumeSession {
+                sessionkey: k.clone(),
+            },
+            QueuedFrame::PresenceConnect(id) => ClientFrame::PresenceConnect {
+                visitor_id: id.clone(),
+            },
+            QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
+            QueuedFrame::AppState(foreground) => ClientFrame::AppState {
+                foreground: *foreground,
+            },
+            QueuedFrame::Boxed(f) => (**f).clone(),
+        }
+    }
+}
+
+/// Prints as the [`Output`] it stands for.
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Event(e) => f.debug_tuple("Event").field(e).finish(),
+            Queued::Connect => f.write_str("Connect"),
+            Queued::Frame(frame) => f.debug_tuple("Transmit").field(&frame.to_frame()).finish(),
+        }
+    }
+}
