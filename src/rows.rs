@@ -120,6 +120,10 @@ rows! {
     SF03 = "S-F03",
     /// A re-init's lookup failed.
     SF04 = "S-F04",
+    /// The settings answer to an `init` re-sent on a new link.
+    SF05 = "S-F05",
+    /// The failed answer to an `init` re-sent on a new link.
+    SF06 = "S-F06",
     /// A random key that is not digits.
     SF16 = "S-F16",
     /// A key other than the one asked for.
@@ -187,6 +191,8 @@ rows! {
     ST06b = "S-T06b",
     /// Presence is suspended in the background.
     ST07 = "S-T07",
+    /// Presence stays up in the background for a terms request the customer sees.
+    ST07b = "S-T07b",
     /// A reconnect is due.
     ST08 = "S-T08",
     // §6 controller

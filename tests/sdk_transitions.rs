@@ -313,6 +313,15 @@ impl H {
         H::initialized_with(InitParams::anonymous(GROUP))
     }
 
+    /// The `init` frame a restored link starts with (S-N02): the latest visitor parameters.
+    fn reinit(&self) -> Output {
+        match &self.sdk.state().phase {
+            Phase::Initializing { visitor } => tx(init_frame(visitor)),
+            Phase::Ready(r) => tx(init_frame(&r.visitor)),
+            p => panic!("no init on restore in {}", p.kind()),
+        }
+    }
+
     fn identified() -> H {
         H::initialized_with(InitParams::identified(GROUP, VID))
     }
@@ -1140,7 +1149,13 @@ fn s_a43_presence_connect_with_link_down_waits_for_the_link() {
     h.now += 3_000;
     assert_eq!(
         h.net(NetworkChange::Restored),
-        vec![ev(Event::ClearWarning), tx(presence_connect_frame())]
+        // the reconnect deadline passed at 1 s: it fires first (spec.md §2)
+        vec![
+            Output::Connect,
+            ev(Event::ClearWarning),
+            h.reinit(),
+            tx(presence_connect_frame())
+        ]
     );
     assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
     assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
@@ -1466,7 +1481,7 @@ fn s_a60_presence_disconnect() {
     assert_eq!(h.presence(), &Presence::Off);
     assert_eq!(
         h.net(NetworkChange::Restored),
-        vec![ev(Event::ClearWarning)],
+        vec![ev(Event::ClearWarning), h.reinit()],
         "presence does not come back"
     );
 }
@@ -1596,6 +1611,94 @@ fn s_f04_reinit_init_failed_keeps_settings() {
     );
     assert_eq!(r.lookup, Lookup::Done);
     assert_eq!(h.deadline(Timer::InitLookup), None);
+}
+
+/// S-F05: the settings answer to an `init` re-sent on a new link (S-N02) updates the
+/// settings and tells the app nothing: it was told when the lookup first completed.
+#[test]
+fn s_f05_reattach_settings_are_silent() {
+    let mut h = H::ready_anonymous();
+    h.net(NetworkChange::Lost);
+    h.net(NetworkChange::Restored);
+    let Phase::Ready(r) = &h.state().phase else {
+        panic!("ready")
+    };
+    assert_eq!(r.lookup, Lookup::Reattaching);
+    assert_eq!(h.recv(settings(6)), vec![]);
+    h.assert_rows(&[Row::SF05]);
+    let Phase::Ready(r) = &h.state().phase else {
+        panic!("ready")
+    };
+    assert_eq!(r.lookup, Lookup::Done);
+    assert_eq!(r.settings.key_length, 6);
+    // a second answer is unexpected again
+    h.refuse_frame(
+        settings(6),
+        ProtocolError::UnexpectedFrame {
+            frame: ServerFrameKind::Settings,
+            state: StateKind::Phase(PhaseKind::Ready),
+        },
+    );
+}
+
+/// S-F06: a failed answer to a re-sent `init` keeps the settings, silently.
+#[test]
+fn s_f06_reattach_init_failed_keeps_settings() {
+    let mut h = H::ready_anonymous();
+    h.net(NetworkChange::Lost);
+    h.net(NetworkChange::Restored);
+    let before = match &h.state().phase {
+        Phase::Ready(r) => r.settings,
+        _ => panic!("ready"),
+    };
+    assert_eq!(
+        h.recv(ServerFrame::InitFailed {
+            reason: "unknown_group".into()
+        }),
+        vec![]
+    );
+    h.assert_rows(&[Row::SF06]);
+    let Phase::Ready(r) = &h.state().phase else {
+        panic!("ready")
+    };
+    assert_eq!((r.lookup, r.settings), (Lookup::Done, before));
+}
+
+/// §2: the timers due at `now` fire before the input itself, whatever the caller feeds. A
+/// `session_started` that arrives after the 15 s start deadline, with no `Input::Timeout`
+/// fed in between, meets the timeout first (S-T03) and is then refused (S-F99): the order
+/// the spec and the simulator give, whatever the IO loop does.
+#[test]
+fn due_timers_fire_before_the_input() {
+    let mut h = H::starting_random();
+    let deadline = h.deadline(Timer::SessionStart).expect("armed");
+    h.now = deadline.as_millis() + 5;
+    let (r, outs) = h.step(Input::Frame(ServerFrame::SessionStarted {
+        sessionkey: KEY.into(),
+    }));
+    assert!(
+        matches!(
+            r,
+            Err(Error::Protocol(ProtocolError::UnexpectedFrame { .. }))
+        ),
+        "{r:?}"
+    );
+    h.assert_rows(&[Row::ST03, Row::SF99]);
+    assert_eq!(
+        outs,
+        vec![
+            tx(ClientFrame::EndSession {}),
+            ev(Event::StartSessionFailed {
+                reason: "timeout".into()
+            }),
+        ]
+    );
+    assert_eq!(h.session(), &Session::Idle);
+    assert_eq!(
+        h.state().now,
+        t(h.now),
+        "the time of the fired timers is kept"
+    );
 }
 
 /// S-F10: `session_started` for a random key: running, `EventConnectedToSession`.
@@ -2284,7 +2387,11 @@ fn s_l02b_foreground_with_link_down_awaits_the_link() {
     assert_eq!(h.deadline(Timer::PresenceConnect), None);
     assert_eq!(
         h.net(NetworkChange::Restored),
-        vec![ev(Event::ClearWarning), tx(presence_connect_frame())]
+        vec![
+            ev(Event::ClearWarning),
+            h.reinit(),
+            tx(presence_connect_frame())
+        ]
     );
 }
 
@@ -2516,14 +2623,17 @@ fn s_n02_network_restored_resumes() {
     assert_eq!(
         outs,
         vec![
+            // the reconnect deadline passed at 1 s: it fires first (spec.md §2)
+            Output::Connect,
             ev(Event::ClearWarning),
+            h.reinit(),
             tx(ClientFrame::ResumeSession {
                 sessionkey: KEY.into()
             }),
             tx(presence_connect_frame()),
         ]
     );
-    h.assert_rows(&[Row::SN02]);
+    h.assert_rows(&[Row::ST08, Row::SN02]);
     assert_eq!(Event::ClearWarning.code(), "EventClearWarning");
     // in the background, the restored link also tells the service the app is hidden
     let mut b = H::running_random();
@@ -2533,6 +2643,7 @@ fn s_n02_network_restored_resumes() {
         b.net(NetworkChange::Restored),
         vec![
             ev(Event::ClearWarning),
+            b.reinit(),
             tx(ClientFrame::ResumeSession {
                 sessionkey: KEY.into()
             }),
@@ -2581,6 +2692,7 @@ fn s_n02_network_restored_resends_what_is_in_flight() {
         h.net(NetworkChange::Restored),
         vec![
             ev(Event::ClearWarning),
+            h.reinit(),
             tx(ClientFrame::StartSession {
                 key: Some(VID.into())
             }),
@@ -2592,7 +2704,11 @@ fn s_n02_network_restored_resends_what_is_in_flight() {
     h.net(NetworkChange::Lost);
     assert_eq!(
         h.net(NetworkChange::Restored),
-        vec![ev(Event::ClearWarning), tx(ClientFrame::EndSession {})]
+        vec![
+            ev(Event::ClearWarning),
+            h.reinit(),
+            tx(ClientFrame::EndSession {})
+        ]
     );
 }
 
@@ -2806,7 +2922,11 @@ fn s_t04b_end_timeout_while_offline_waits_for_the_link_or_the_grace() {
     let mut r = h.clone();
     assert_eq!(
         r.net(NetworkChange::Restored),
-        vec![ev(Event::ClearWarning), tx(ClientFrame::EndSession {})]
+        vec![
+            ev(Event::ClearWarning),
+            r.reinit(),
+            tx(ClientFrame::EndSession {})
+        ]
     );
     assert_eq!(r.deadline(Timer::SessionEnd), r.after(5_000));
     // still offline at the grace: the session ends as lost
@@ -2856,6 +2976,7 @@ fn s_t05b_session_survives_a_short_loss() {
         h.net(NetworkChange::Restored),
         vec![
             ev(Event::ClearWarning),
+            h.reinit(),
             tx(ClientFrame::ResumeSession {
                 sessionkey: KEY.into()
             })
@@ -2973,21 +3094,53 @@ fn s_t07_background_suspends_presence_after_60_s() {
     assert_eq!(h.presence(), &Presence::Suspended);
 }
 
-/// S-T07: a pending terms request keeps presence up in the background (suspending would drop
-/// the request and leave the customer's answer nowhere to go).
+/// S-T07: a one-click request the app never displayed (`terms` shown, no `displayed`
+/// signal; the controller ignores one that comes during a session) does not keep presence up:
+/// the customer never saw it, so it goes with the suspension.
 #[test]
-fn s_t07_pending_terms_keep_presence_up() {
-    for status in [None, Some(TermsStatus::Displayed)] {
+fn s_t07_an_undisplayed_request_is_suspended_with_presence() {
+    let mut h = H::terms_shown(3);
+    h.life(Lifecycle::Background);
+    assert_eq!(
+        h.advance(60_000),
+        vec![tx(ClientFrame::PresenceDisconnect {})]
+    );
+    h.assert_rows(&[Row::ST07]);
+    assert_eq!(h.presence(), &Presence::Suspended);
+}
+
+/// S-T07b: a request on the customer's screen (displayed, or accepted and not yet used)
+/// keeps presence up in the background: the timer is armed again, and once the request is
+/// answered the next firing suspends presence.
+#[test]
+fn s_t07b_displayed_terms_keep_presence_up_and_ask_again() {
+    for accept in [false, true] {
         let mut h = H::terms_shown(3);
-        if let Some(status) = status {
-            h.api(ApiCall::terms(status));
+        h.api(ApiCall::terms(TermsStatus::Displayed));
+        if accept {
+            h.api(ApiCall::terms(TermsStatus::Accepted));
         }
         let terms = h.presence().clone();
         h.life(Lifecycle::Background);
-        assert_eq!(h.advance(120_000), vec![]);
+        assert_eq!(h.advance(60_000), vec![]);
+        h.assert_rows(&[Row::ST07b]);
         assert_eq!(h.presence(), &terms);
+        assert_eq!(
+            h.deadline(Timer::PresenceSuspend),
+            Some(t(h.now + 60_000)),
+            "asked again a full background_suspend later"
+        );
+        // answered in the background: the next firing suspends
+        if !accept {
+            h.api(ApiCall::terms(TermsStatus::Declined));
+            assert_eq!(
+                h.advance(60_000),
+                vec![tx(ClientFrame::PresenceDisconnect {})]
+            );
+            h.assert_rows(&[Row::ST07]);
+            assert_eq!(h.presence(), &Presence::Suspended);
+        }
         h.life(Lifecycle::Foreground);
-        assert_eq!(h.presence(), &terms);
     }
 }
 

@@ -196,3 +196,24 @@ fn network_loss_and_recovery() {
 fn second_group_refused() {
     journey("second_group_refused");
 }
+
+/// A login while offline whose lookup times out: the restored link starts with `init`, so the
+/// service knows the visitor and presence connects; one-click then works (S-N02, §13).
+#[test]
+fn login_offline_reaches_the_service() {
+    journey("login_offline_reaches_the_service");
+}
+
+/// An agent joins while the visitor is offline: the resumed session is told the count
+/// (§13: the service resends what the visitor missed), and the leave brings it back to 0.
+#[test]
+fn agents_while_offline() {
+    journey("agents_while_offline");
+}
+
+/// A one-click request the controller ignored during a session does not keep presence up in
+/// the background: suspended at 60 s (S-T07), reconnected on foreground (S-L02b).
+#[test]
+fn ignored_oneclick_then_background() {
+    journey("ignored_oneclick_then_background");
+}

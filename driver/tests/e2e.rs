@@ -206,14 +206,20 @@ mod server_drops_the_connection {
     #[tokio::test]
     async fn mid_session_lockstep() {
         let records = lockstep(&drop_mid_session()).await;
-        // the drop is step 4, the reconnect is made during step 5, the session resumed
+        // the drop is step 4, the reconnect is made during step 5: the new connection
+        // starts with init (S-N02), then the session resumes
         assert_eq!(
             kinds(&at_step(&records, 4)),
             ["event EventConnectionWarning"]
         );
         assert_eq!(
             kinds(&at_step(&records, 5)),
-            ["event EventClearWarning", "send resume_session"]
+            [
+                "event EventClearWarning",
+                "send init",
+                "send resume_session",
+                "recv settings"
+            ]
         );
     }
 
@@ -233,7 +239,9 @@ mod server_drops_the_connection {
             kinds(&at_step(&records, 4)),
             [
                 "event EventClearWarning",
+                "send init",
                 "send presence_connect",
+                "recv settings",
                 "recv presence_connected",
                 "event EventPresenceConnected"
             ]

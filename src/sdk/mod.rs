@@ -263,9 +263,13 @@ impl Sdk {
     /// Handles one input at `now`. After it, drain [`Sdk::poll_output`] until
     /// [`Output::Timeout`] (the single-mutation rule, spec.md §2).
     ///
-    /// A refused input returns the error and leaves [`Sdk::state`] as it was; a refused API
-    /// call also queues `EventInvalidParameter` or `EventInvalidState`, as the Glance SDK
-    /// reports it.
+    /// Every timer due at `now` fires first, before the input itself (its rows come first in
+    /// [`Sdk::last_rows`], its outputs first in the queue), so feeding [`Input::Timeout`] at
+    /// each deadline is how the core is woken, not a condition of its correctness.
+    ///
+    /// A refused input returns the error and leaves [`Sdk::state`] as the due timers left it
+    /// (as it was, when none was due); a refused API call also queues
+    /// `EventInvalidParameter` or `EventInvalidState`, as the Glance SDK reports it.
     pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Error> {
         self.rows.clear();
         if now < self.state.now {
@@ -273,6 +277,14 @@ impl Sdk {
                 last: self.state.now,
                 now,
             });
+        }
+        // Every timer due at `now` fires first, whatever the input (spec.md §2): an input
+        // that comes after a deadline is handled after that deadline's transition, so no
+        // IO loop can get the order wrong. The time is accepted even if the input is then
+        // refused.
+        if self.state.timers.due(now).is_some() {
+            self.on_timeout(now);
+            self.state.now = now;
         }
         let result = match input {
             Input::Api(call) => {
@@ -296,10 +308,8 @@ impl Sdk {
                 self.on_network(now, n);
                 Ok(())
             }
-            Input::Timeout => {
-                self.on_timeout(now);
-                Ok(())
-            }
+            // the due timers fired above
+            Input::Timeout => Ok(()),
         };
         if result.is_ok() {
             self.state.now = now;
@@ -425,6 +435,18 @@ impl Sdk {
                 cx.emit(Event::VisitorInitialized {
                     settings_loaded: false,
                 });
+            }
+            (ServerFrame::Settings { key_length, .. }, _, _) if r.lookup == Lookup::Reattaching => {
+                cx.row(Row::SF05); // the app was told already: no second event
+                r.settings = Settings {
+                    key_length: *key_length,
+                    loaded: true,
+                };
+                r.lookup = Lookup::Done;
+            }
+            (ServerFrame::InitFailed { .. }, _, _) if r.lookup == Lookup::Reattaching => {
+                cx.row(Row::SF06); // keep the settings we had
+                r.lookup = Lookup::Done;
             }
             (ServerFrame::SessionStarted { sessionkey }, Session::Starting { request }, _) => {
                 match request {
@@ -683,8 +705,11 @@ impl Sdk {
                     Phase::Uninitialized | Phase::Terminated => {}
                     Phase::Initializing { visitor } => cx.send(init_frame(visitor)),
                     Phase::Ready(r) => {
-                        if r.lookup == Lookup::Pending {
-                            cx.send(init_frame(&r.visitor));
+                        // every connection starts with `init`: the service learns (again)
+                        // who the visitor is before any session or presence frame
+                        cx.send(init_frame(&r.visitor));
+                        if r.lookup == Lookup::Done {
+                            r.lookup = Lookup::Reattaching;
                         }
                         match &r.session {
                             Session::Idle => {}
@@ -819,15 +844,30 @@ impl Sdk {
                 let attempt = *attempt;
                 r.presence = cx.presence_connect(&r.visitor, attempt);
             }
-            // a pending terms request keeps presence up: the customer answers it on return
+            // a request the app never displayed goes with the suspension: the customer never
+            // saw it
             (
                 Timer::PresenceSuspend,
                 _,
-                Presence::Connected { terms: Terms::None } | Presence::Blurred,
+                Presence::Connected {
+                    terms: Terms::None | Terms::Shown { .. },
+                }
+                | Presence::Blurred,
             ) if app == AppVisibility::Background => {
                 cx.row(Row::ST07);
                 cx.send(ClientFrame::PresenceDisconnect {});
                 r.presence = Presence::Suspended;
+            }
+            // a request on the customer's screen keeps presence up: ask again later
+            (
+                Timer::PresenceSuspend,
+                _,
+                Presence::Connected {
+                    terms: Terms::Displayed { .. } | Terms::Accepted { .. },
+                },
+            ) if app == AppVisibility::Background => {
+                cx.row(Row::ST07b);
+                cx.arm(Timer::PresenceSuspend, cx.cfg.background_suspend);
             }
             // A timer whose state has gone: nothing to do (disarmed with its state, so
             // not reached; kept total so that no input can panic).

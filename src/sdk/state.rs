@@ -92,6 +92,9 @@ pub enum Lookup {
     Done,
     /// A re-init was sent; `EventVisitorInitialized` follows its answer.
     Pending,
+    /// `init` was sent again on a new link (every connection starts with `init`, so the
+    /// service knows the visitor); its answer updates the settings without an event.
+    Reattaching,
 }
 
 /// The key a starting session asked for.

@@ -175,6 +175,8 @@ pub struct MReady {
     pub key_length: u8,
     pub loaded: bool,
     pub lookup_pending: bool,
+    /// `init` re-sent on a new link (S-N02); its answer is silent (S-F05, S-F06).
+    pub reattaching: bool,
     pub session: MSession,
     pub presence: MPresence,
 }
@@ -322,6 +324,11 @@ impl MSdk {
             out: vec![],
             rows: vec![],
         };
+        // §2: the timers due at `now` fire first, whatever the input
+        let any_due = self.timers.values().any(|d| *d <= now);
+        m.timeout(&mut fx);
+        let fired = m.clone();
+        let timer_out = fx.out.len();
         let result = match input {
             Input::Api(call) => m.api(call, &mut fx),
             Input::Frame(f) => m.frame(f, &mut fx),
@@ -333,10 +340,7 @@ impl MSdk {
                 m.network(*n, &mut fx);
                 Ok(())
             }
-            Input::Timeout => {
-                m.timeout(&mut fx);
-                Ok(())
-            }
+            Input::Timeout => Ok(()),
         };
         match result {
             Ok(()) => SdkStep {
@@ -346,7 +350,9 @@ impl MSdk {
                 rows: fx.rows,
             },
             Err(code) => {
-                let mut out = vec![];
+                // a refusal keeps what the due timers did, and nothing of the input
+                let mut out = fx.out;
+                out.truncate(timer_out);
                 if let Input::Api(call) = input {
                     let (call, code) = (call.name(), code);
                     out.push(Output::Event(
@@ -359,7 +365,7 @@ impl MSdk {
                     ));
                 }
                 SdkStep {
-                    next: self.clone(),
+                    next: if any_due { fired } else { self.clone() },
                     result,
                     out,
                     rows: fx.rows,
@@ -524,6 +530,7 @@ impl MSdk {
             fx.rows.push(Row::SA04);
             r.visitor = p.clone();
             r.lookup_pending = true;
+            r.reattaching = false;
         }
         self.send(fx, init_frame(p));
         self.arm(T::InitLookup, INIT_TIMEOUT);
@@ -662,6 +669,7 @@ impl MSdk {
                 key_length,
                 loaded,
                 lookup_pending: false,
+                reattaching: false,
                 session: MSession::Idle,
                 presence: MPresence::Off,
             });
@@ -694,6 +702,16 @@ impl MSdk {
                 fx.event(Event::VisitorInitialized {
                     settings_loaded: false,
                 });
+            }
+            (ServerFrame::Settings { key_length, .. }, _, _) if r.reattaching => {
+                fx.rows.push(Row::SF05);
+                r.key_length = *key_length;
+                r.loaded = true;
+                r.reattaching = false;
+            }
+            (ServerFrame::InitFailed { .. }, _, _) if r.reattaching => {
+                fx.rows.push(Row::SF06);
+                r.reattaching = false;
             }
             (ServerFrame::SessionStarted { sessionkey: k }, MSession::Starting(req), _) => {
                 match req {
@@ -909,8 +927,10 @@ impl MSdk {
                 match self.phase.clone() {
                     MPhase::Initializing(v) => self.send(fx, init_frame(&v)),
                     MPhase::Ready(r) => {
-                        if r.lookup_pending {
-                            self.send(fx, init_frame(&r.visitor));
+                        // every connection starts with init (§5.4)
+                        self.send(fx, init_frame(&r.visitor));
+                        if !r.lookup_pending {
+                            self.ready_mut().reattaching = true;
                         }
                         match &r.session {
                             MSession::Idle => {}
@@ -972,6 +992,7 @@ impl MSdk {
                 key_length: DEFAULT_KEY_LENGTH,
                 loaded: false,
                 lookup_pending: false,
+                reattaching: false,
                 session: MSession::Idle,
                 presence: MPresence::Off,
             });
@@ -1041,13 +1062,24 @@ impl MSdk {
                 let a = *a;
                 self.presence_connect(fx, a);
             }
-            // a pending terms request keeps presence up in the background
-            (T::PresenceSuspend, _, MPresence::Connected(MTerms::None) | MPresence::Blurred)
-                if background =>
-            {
+            // a request never displayed goes with the suspension (S-T07)
+            (
+                T::PresenceSuspend,
+                _,
+                MPresence::Connected(MTerms::None | MTerms::Shown(_)) | MPresence::Blurred,
+            ) if background => {
                 fx.rows.push(Row::ST07);
                 r.presence = MPresence::Suspended;
                 self.send(fx, ClientFrame::PresenceDisconnect {});
+            }
+            // one on the customer's screen keeps presence up: ask again later (S-T07b)
+            (
+                T::PresenceSuspend,
+                _,
+                MPresence::Connected(MTerms::Displayed(_) | MTerms::Accepted(_)),
+            ) if background => {
+                fx.rows.push(Row::ST07b);
+                self.arm(T::PresenceSuspend, BACKGROUND_SUSPEND);
             }
             // a timer whose row's state no longer holds does nothing
             _ => {}
@@ -1490,6 +1522,8 @@ impl MCtl {
 pub struct MSrvSession {
     pub key: String,
     pub guests: u32,
+    /// The guest count the visitor was last told.
+    pub told: u32,
 }
 
 /// The simulated service for one visitor.
@@ -1504,6 +1538,10 @@ pub struct MServer {
     /// Random keys issued so far; the model's n-th random key is `n` in 4 digits (the real
     /// server draws them from the seed; comparisons treat every 4-digit key as one).
     pub keys_issued: u64,
+    /// The current connection's `init` (§13: every connection starts with one).
+    pub announced: Option<Option<String>>,
+    /// A session the agent ended while the visitor was offline: its key and reason.
+    pub ended_offline: Option<(String, String)>,
     pub out: VecDeque<ServerFrame>,
 }
 
@@ -1517,34 +1555,58 @@ impl MServer {
             last_request: 0,
             offline_since: None,
             keys_issued: 0,
+            announced: None,
+            ended_offline: None,
             out: VecDeque::new(),
         }
     }
 
+    /// A frame for the visitor; lost while it is offline.
     fn reply(&mut self, f: ServerFrame) {
-        self.out.push_back(f);
+        if self.offline_since.is_none() {
+            self.out.push_back(f);
+        }
     }
 
     pub fn receive(&mut self, f: &ClientFrame) {
-        match f {
-            ClientFrame::Init {
-                group_id,
-                visitor_id,
-                ..
-            } => {
-                self.visitor_id = visitor_id.clone();
-                let answer = if *group_id == self.group_id {
-                    ServerFrame::Settings {
-                        v: 1,
-                        key_length: SIM_KEY_LENGTH,
-                    }
-                } else {
-                    ServerFrame::InitFailed {
-                        reason: "unknown_group".into(),
-                    }
-                };
-                self.reply(answer);
+        if let ClientFrame::Init {
+            group_id,
+            visitor_id,
+            ..
+        } = f
+        {
+            self.visitor_id = visitor_id.clone();
+            self.announced = Some(visitor_id.clone());
+            let answer = if *group_id == self.group_id {
+                ServerFrame::Settings {
+                    v: 1,
+                    key_length: SIM_KEY_LENGTH,
+                }
+            } else {
+                ServerFrame::InitFailed {
+                    reason: "unknown_group".into(),
+                }
+            };
+            self.reply(answer);
+            return;
+        }
+        // a connection that has not identified itself is refused
+        let Some(announced) = self.announced.clone() else {
+            match f {
+                ClientFrame::StartSession { .. } => self.reply(ServerFrame::SessionRefused {
+                    reason: "unknown_visitor".into(),
+                }),
+                ClientFrame::PresenceConnect { .. } => {
+                    self.reply(ServerFrame::PresenceConnectFailed {
+                        reason: "unknown_visitor".into(),
+                    })
+                }
+                _ => {}
             }
+            return;
+        };
+        match f {
+            ClientFrame::Init { .. } => {}
             ClientFrame::StartSession { key } => {
                 let answer = match (&self.session, key) {
                     // a start sent again after a reconnect: the same session
@@ -1562,9 +1624,11 @@ impl MServer {
                             self.keys_issued += 1;
                             format!("{:04}", self.keys_issued % 10_000)
                         });
+                        self.ended_offline = None;
                         self.session = Some(MSrvSession {
                             key: key.clone(),
                             guests: 0,
+                            told: 0,
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -1578,15 +1642,25 @@ impl MServer {
                     });
                 }
             }
-            ClientFrame::ResumeSession { sessionkey } => {
-                if self.session.as_ref().map(|s| &s.key) != Some(sessionkey) {
-                    self.reply(ServerFrame::SessionEnded {
-                        reason: "expired".into(),
-                    });
+            ClientFrame::ResumeSession { sessionkey } => match &mut self.session {
+                // what the visitor missed while offline
+                Some(s) if s.key == *sessionkey => {
+                    if s.guests != s.told {
+                        s.told = s.guests;
+                        let guestcount = s.guests;
+                        self.reply(ServerFrame::GuestCount { guestcount });
+                    }
                 }
-            }
+                _ => {
+                    let reason = match self.ended_offline.take() {
+                        Some((key, reason)) if key == *sessionkey => reason,
+                        _ => "expired".into(),
+                    };
+                    self.reply(ServerFrame::SessionEnded { reason });
+                }
+            },
             ClientFrame::PresenceConnect { visitor_id } => {
-                if self.visitor_id.as_ref() == Some(visitor_id) {
+                if announced.as_ref() == Some(visitor_id) {
                     self.presence = true;
                     self.reply(ServerFrame::PresenceConnected {});
                 } else {
@@ -1602,10 +1676,14 @@ impl MServer {
 
     pub fn lost(&mut self, now: u64) {
         self.presence = false;
-        self.offline_since = Some(now);
+        self.announced = None;
+        if self.offline_since.is_none() {
+            self.offline_since = Some(now);
+        }
     }
 
     pub fn restored(&mut self, now: u64) {
+        self.announced = None;
         if let Some(since) = self.offline_since.take() {
             if now - since >= SESSION_GRACE {
                 self.session = None;
@@ -1616,6 +1694,7 @@ impl MServer {
     pub fn agent(&mut self, a: AgentAction) -> Result<(), &'static str> {
         match a {
             AgentAction::Join | AgentAction::Leave => {
+                let online = self.offline_since.is_none();
                 let s = self.session.as_mut().ok_or("no_session")?;
                 if a == AgentAction::Join {
                     s.guests += 1;
@@ -1624,8 +1703,11 @@ impl MServer {
                 } else {
                     s.guests -= 1;
                 }
-                let guestcount = s.guests;
-                self.reply(ServerFrame::GuestCount { guestcount });
+                if online {
+                    s.told = s.guests;
+                    let guestcount = s.guests;
+                    self.reply(ServerFrame::GuestCount { guestcount });
+                }
             }
             AgentAction::StartPresenceSession => {
                 if !self.presence {
@@ -1636,10 +1718,14 @@ impl MServer {
                 self.reply(ServerFrame::PresenceShowTerms { request_id });
             }
             AgentAction::EndSession => {
-                self.session.take().ok_or("no_session")?;
-                self.reply(ServerFrame::SessionEnded {
-                    reason: "agent_ended".into(),
-                });
+                let ended = self.session.take().ok_or("no_session")?;
+                if self.offline_since.is_none() {
+                    self.reply(ServerFrame::SessionEnded {
+                        reason: "agent_ended".into(),
+                    });
+                } else {
+                    self.ended_offline = Some((ended.key, "agent_ended".into()));
+                }
             }
         }
         Ok(())

@@ -46,6 +46,7 @@ pub fn sdk_state(s: &State) -> MSdk {
             key_length: r.settings.key_length,
             loaded: r.settings.loaded,
             lookup_pending: r.lookup == Lookup::Pending,
+            reattaching: r.lookup == Lookup::Reattaching,
             session: match &r.session {
                 Session::Idle => MSession::Idle,
                 Session::Starting { request } => MSession::Starting(match request {
@@ -151,11 +152,15 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         session: s.session().map(|(key, guests)| MSrvSession {
             key: key.to_owned(),
             guests,
+            // what the visitor was told is not a getter of the server: the model's own
+            told: model.session.as_ref().map_or(0, |m| m.told),
         }),
         presence: s.presence(),
         last_request: s.last_request(),
         offline_since: s.offline_since().map(|i| i.as_millis()),
         keys_issued: model.keys_issued,
+        announced: s.announced().map(|a| a.map(str::to_owned)),
+        ended_offline: model.ended_offline.clone(),
         out: model.out.clone(),
     }
 }

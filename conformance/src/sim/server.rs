@@ -27,6 +27,7 @@ impl SplitMix64 {
 struct ServerSession {
     key: String,
     guests: u32,
+    /// The guest count the visitor was last told (a frame that was delivered).
     guests_sent: u32,
 }
 
@@ -43,6 +44,14 @@ pub struct Server {
     presence: bool,
     next_request: u64,
     offline_since: Option<Instant>,
+    /// What the visitor's current connection said in its `init`: `None` until it sends one
+    /// (every connection starts with `init`; a frame before it is refused), else its
+    /// visitor id.
+    announced: Option<Option<String>>,
+    /// Why the session ended while the visitor was offline (told on `resume_session`).
+    ended_offline: Option<(String, String)>,
+    /// Frames the service refused because the connection had not identified itself.
+    refusals: u32,
     out: VecDeque<ServerFrame>,
 }
 
@@ -59,7 +68,34 @@ impl Server {
             presence: false,
             next_request: 0,
             offline_since: None,
+            announced: None,
+            ended_offline: None,
+            refusals: 0,
             out: VecDeque::new(),
+        }
+    }
+
+    /// Whether the visitor is connected (frames reach it).
+    pub fn online(&self) -> bool {
+        self.offline_since.is_none()
+    }
+
+    /// Whether the visitor's current connection has sent `init`, and with which visitor id.
+    pub fn announced(&self) -> Option<Option<&str>> {
+        self.announced.as_ref().map(Option::as_deref)
+    }
+
+    /// Frames refused because the connection had not sent `init` (a strict service answers
+    /// them with a failure; a correct SDK never causes one).
+    pub fn refusals(&self) -> u32 {
+        self.refusals
+    }
+
+    /// Queues a frame for the visitor; one sent while it is offline is lost, as on a real
+    /// network.
+    fn push(&mut self, frame: ServerFrame) {
+        if self.online() {
+            self.out.push_back(frame);
         }
     }
 
@@ -93,37 +129,55 @@ impl Server {
         self.offline_since
     }
 
-    /// Frames queued for the SDK (empty once the world has settled).
-    pub fn queued(&self) -> usize {
-        self.out.len()
-    }
-
     fn random_key(&mut self) -> String {
         (0..self.key_length)
             .map(|_| char::from(b'0' + (self.rng.next() % 10) as u8))
             .collect()
     }
 
-    /// Handles a frame from the SDK.
+    /// Handles a frame from the SDK. Every connection starts with `init`; any other frame
+    /// before it is refused as a real service would (a failure answer where the frame has
+    /// one), and counted in [`Server::refusals`].
     pub fn receive(&mut self, frame: &ClientFrame) {
-        match frame {
-            ClientFrame::Init {
-                group_id,
-                visitor_id,
-                ..
-            } => {
-                self.visitor_id = visitor_id.clone();
-                self.out.push_back(if *group_id == self.group_id {
-                    ServerFrame::Settings {
-                        v: PROTOCOL_VERSION,
-                        key_length: self.key_length,
-                    }
-                } else {
-                    ServerFrame::InitFailed {
-                        reason: "unknown_group".into(),
-                    }
-                });
+        if let ClientFrame::Init {
+            group_id,
+            visitor_id,
+            ..
+        } = frame
+        {
+            self.visitor_id = visitor_id.clone();
+            self.announced = Some(visitor_id.clone());
+            let answer = if *group_id == self.group_id {
+                ServerFrame::Settings {
+                    v: PROTOCOL_VERSION,
+                    key_length: self.key_length,
+                }
+            } else {
+                ServerFrame::InitFailed {
+                    reason: "unknown_group".into(),
+                }
+            };
+            self.push(answer);
+            return;
+        }
+        let Some(announced) = self.announced.clone() else {
+            self.refusals += 1;
+            let refusal = match frame {
+                ClientFrame::StartSession { .. } => Some(ServerFrame::SessionRefused {
+                    reason: "unknown_visitor".into(),
+                }),
+                ClientFrame::PresenceConnect { .. } => Some(ServerFrame::PresenceConnectFailed {
+                    reason: "unknown_visitor".into(),
+                }),
+                _ => None,
+            };
+            if let Some(f) = refusal {
+                self.push(f);
             }
+            return;
+        };
+        match frame {
+            ClientFrame::Init { .. } => {}
             ClientFrame::StartSession { key } => {
                 let reply = match (&self.session, key) {
                     // a start sent again after a reconnect: the same session
@@ -138,6 +192,7 @@ impl Server {
                     },
                     (None, k) => {
                         let key = k.clone().unwrap_or_else(|| self.random_key());
+                        self.ended_offline = None;
                         self.session = Some(ServerSession {
                             key: key.clone(),
                             guests: 0,
@@ -146,34 +201,39 @@ impl Server {
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
                 };
-                self.out.push_back(reply);
+                self.push(reply);
             }
             ClientFrame::EndSession {} => {
                 if self.session.take().is_some() {
-                    self.out.push_back(ServerFrame::SessionEnded {
+                    self.push(ServerFrame::SessionEnded {
                         reason: "visitor_ended".into(),
                     });
                 }
             }
             ClientFrame::ResumeSession { sessionkey } => match &mut self.session {
                 Some(s) if s.key == *sessionkey => {
+                    // what the visitor missed while offline
                     if s.guests != s.guests_sent {
                         s.guests_sent = s.guests;
-                        self.out.push_back(ServerFrame::GuestCount {
-                            guestcount: s.guests,
-                        });
+                        let guestcount = s.guests;
+                        self.push(ServerFrame::GuestCount { guestcount });
                     }
                 }
-                _ => self.out.push_back(ServerFrame::SessionEnded {
-                    reason: "expired".into(),
-                }),
+                _ => {
+                    let reason = match self.ended_offline.take() {
+                        Some((key, reason)) if key == *sessionkey => reason,
+                        _ => "expired".into(),
+                    };
+                    self.push(ServerFrame::SessionEnded { reason });
+                }
             },
             ClientFrame::PresenceConnect { visitor_id } => {
-                if self.visitor_id.as_ref() == Some(visitor_id) {
+                // presence is for the visitor this connection identified
+                if announced.as_ref() == Some(visitor_id) {
                     self.presence = true;
-                    self.out.push_back(ServerFrame::PresenceConnected {});
+                    self.push(ServerFrame::PresenceConnected {});
                 } else {
-                    self.out.push_back(ServerFrame::PresenceConnectFailed {
+                    self.push(ServerFrame::PresenceConnectFailed {
                         reason: "unknown_visitor".into(),
                     });
                 }
@@ -183,14 +243,20 @@ impl Server {
         }
     }
 
-    /// The visitor's connection dropped.
+    /// The visitor's connection dropped: presence goes with it, and the next connection
+    /// must identify itself again.
     pub fn connection_lost(&mut self, now: Instant) {
         self.presence = false;
-        self.offline_since = Some(now);
+        self.announced = None;
+        if self.offline_since.is_none() {
+            self.offline_since = Some(now);
+        }
     }
 
-    /// The visitor's connection is back; a session offline longer than the grace is gone.
+    /// A new connection from the visitor is up; a session offline longer than the grace is
+    /// gone.
     pub fn connection_restored(&mut self, now: Instant) {
+        self.announced = None;
         if let Some(since) = self.offline_since.take() {
             if now.saturating_since(since) >= self.session_grace {
                 self.session = None;
@@ -198,42 +264,44 @@ impl Server {
         }
     }
 
-    /// An agent acts; `Err` when the action is not possible now.
+    /// An agent acts; `Err` when the action is not possible now. What the agent does while
+    /// the visitor is offline is told on `resume_session`.
     pub fn agent(&mut self, action: AgentAction) -> Result<(), AgentRefusal> {
+        let online = self.online();
         match action {
-            AgentAction::Join => {
+            AgentAction::Join | AgentAction::Leave => {
                 let s = self.session.as_mut().ok_or(AgentRefusal::NoSession)?;
-                s.guests += 1;
-                s.guests_sent = s.guests;
-                self.out.push_back(ServerFrame::GuestCount {
-                    guestcount: s.guests,
-                });
-            }
-            AgentAction::Leave => {
-                let s = self.session.as_mut().ok_or(AgentRefusal::NoSession)?;
-                if s.guests == 0 {
-                    return Err(AgentRefusal::NoAgentInSession);
+                if action == AgentAction::Leave {
+                    if s.guests == 0 {
+                        return Err(AgentRefusal::NoAgentInSession);
+                    }
+                    s.guests -= 1;
+                } else {
+                    s.guests += 1;
                 }
-                s.guests -= 1;
-                s.guests_sent = s.guests;
-                self.out.push_back(ServerFrame::GuestCount {
-                    guestcount: s.guests,
-                });
+                if online {
+                    s.guests_sent = s.guests;
+                    let guestcount = s.guests;
+                    self.push(ServerFrame::GuestCount { guestcount });
+                }
             }
             AgentAction::StartPresenceSession => {
                 if !self.presence {
                     return Err(AgentRefusal::VisitorNotPresent);
                 }
                 self.next_request += 1;
-                self.out.push_back(ServerFrame::PresenceShowTerms {
-                    request_id: self.next_request,
-                });
+                let request_id = self.next_request;
+                self.push(ServerFrame::PresenceShowTerms { request_id });
             }
             AgentAction::EndSession => {
-                self.session.take().ok_or(AgentRefusal::NoSession)?;
-                self.out.push_back(ServerFrame::SessionEnded {
-                    reason: "agent_ended".into(),
-                });
+                let s = self.session.take().ok_or(AgentRefusal::NoSession)?;
+                if online {
+                    self.push(ServerFrame::SessionEnded {
+                        reason: "agent_ended".into(),
+                    });
+                } else {
+                    self.ended_offline = Some((s.key, "agent_ended".into()));
+                }
             }
         }
         Ok(())
