@@ -1305,6 +1305,11 @@ pub mod machine {
 }
 
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
+mod old;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::transcript::parse_trace;
