@@ -1,0 +1,175 @@
+//! One checker per transcript-visible invariant, each owning only the state its invariant
+//! needs, all behind one small trait ([`Check`]). The reader ([`super::reader`]) calls them at
+//! the judgement points; [`Checks`] holds them and calls them in one fixed order.
+//!
+//! | invariant | checker |
+//! | --- | --- |
+//! | `INV-GROUP-STABLE` | [`init::GroupStable`] |
+//! | `INV-INIT-FIRST` | [`init::InitFirst`] |
+//! | `INV-PRESENCE-NEEDS-ID` | [`init::PresenceNeedsId`] |
+//! | `INV-MANUAL-RANDOM` | [`manual_random::ManualRandom`] |
+//! | `INV-KEY-SHOWN-MANUAL` | [`session_key::KeyShownManual`] |
+//! | `INV-KEY-HIDDEN-PRESENCE` | [`session_key::KeyHiddenPresence`] |
+//! | `INV-KEY-MATCHES-REQUEST` | [`session_key::KeyMatchesRequest`] |
+//! | `INV-TERMS-ORDER` | [`terms::TermsOrder`] |
+//! | `INV-CONSENT` | [`terms::Consent`] |
+//! | `INV-ONE-SESSION` | [`session::OneSession`] |
+//! | `INV-SESSION-ENDED-PAIRED` | [`session::SessionEndedPaired`] |
+//! | `INV-GUESTS-IN-SESSION` | [`session::GuestsInSession`] |
+//! | `INV-NO-DISCONNECT-ON-BACKGROUND` | [`presence::NoDisconnectOnBackground`] |
+//! | `INV-DISCONNECT-ON-LOGOUT` | [`presence::DisconnectOnLogout`] |
+//! | `INV-CUSTOM-UI` | [`custom_ui::CustomUi`] |
+//! | `INV-WARNING-PAIRED` | [`link::WarningPaired`] |
+//! | `INV-NO-SEND-OFFLINE` | [`link::NoSendOffline`] |
+//! | `INV-REFUSED-NO-EFFECT` | [`refusals::RefusedNoEffect`] |
+//! | `INV-CONTROLLER-CALLS-ACCEPTED` | [`refusals::ControllerCallsAccepted`] |
+
+mod custom_ui;
+mod init;
+mod link;
+mod manual_random;
+mod presence;
+mod refusals;
+mod session;
+mod session_key;
+mod terms;
+
+use super::reader::{Judged, Reading};
+use super::Violation;
+use crate::transcript::Step;
+
+/// A per-step obligation: something that must happen before the step `step` ends; `line` is
+/// where it arose, and where it is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Due {
+    step: usize,
+    line: usize,
+}
+
+impl Due {
+    /// The step it belongs to has ended: a line of step `current` came (`None`: the trace
+    /// ended).
+    fn ended(&self, current: Option<usize>) -> bool {
+        Some(self.step) != current
+    }
+}
+
+/// One invariant's checker. Every method has a default that does nothing, so a checker
+/// implements only the judgement points it needs. The facts in `ctx` are those from before
+/// the line being judged.
+pub(super) trait Check {
+    /// A scenario line at `line`, the `index`-th (0-based, config line included).
+    fn on_step(
+        &mut self,
+        _ctx: &Reading,
+        _line: usize,
+        _index: usize,
+        _step: &Step,
+        _out: &mut Vec<Violation>,
+    ) {
+    }
+
+    /// A record: as it arrives, or (an `api` / `recv` record) once the next line told whether
+    /// it was refused.
+    fn on_record(&mut self, _ctx: &Reading, _rec: &Judged<'_>, _out: &mut Vec<Violation>) {}
+
+    /// A line of step `current` came (`None`: the trace ended): every obligation of another
+    /// step is judged now.
+    fn on_step_end(&mut self, _current: Option<usize>, _out: &mut Vec<Violation>) {}
+
+    /// The trace ended (after [`Check::on_step_end`] with `None`).
+    fn finish(&mut self, _ctx: &Reading, _out: &mut Vec<Violation>) {}
+}
+
+/// Every checker.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Checks {
+    group_stable: init::GroupStable,
+    init_first: init::InitFirst,
+    presence_needs_id: init::PresenceNeedsId,
+    manual_random: manual_random::ManualRandom,
+    disconnect_on_logout: presence::DisconnectOnLogout,
+    custom_ui: custom_ui::CustomUi,
+    one_session: session::OneSession,
+    consent: terms::Consent,
+    terms_order: terms::TermsOrder,
+    no_disconnect_on_background: presence::NoDisconnectOnBackground,
+    key_matches_request: session_key::KeyMatchesRequest,
+    session_ended_paired: session::SessionEndedPaired,
+    key_shown_manual: session_key::KeyShownManual,
+    key_hidden_presence: session_key::KeyHiddenPresence,
+    guests_in_session: session::GuestsInSession,
+    warning_paired: link::WarningPaired,
+    no_send_offline: link::NoSendOffline,
+    refused_no_effect: refusals::RefusedNoEffect,
+    controller_calls_accepted: refusals::ControllerCallsAccepted,
+}
+
+impl Checks {
+    /// Every checker, in the order they are called. Violations found at one line are listed
+    /// in the order they were found, so this order is part of the output: `INV-INIT-FIRST`,
+    /// then `INV-CUSTOM-UI`, `INV-ONE-SESSION` and `INV-CONSENT` for an accepted
+    /// `start_session`; `INV-MANUAL-RANDOM`, `INV-DISCONNECT-ON-LOGOUT`, then `INV-CUSTOM-UI`
+    /// at the end of a step; `INV-ONE-SESSION` before `INV-KEY-MATCHES-REQUEST` at
+    /// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
+    /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
+    /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end.
+    fn all(&mut self) -> [&mut dyn Check; 19] {
+        [
+            &mut self.group_stable,
+            &mut self.init_first,
+            &mut self.presence_needs_id,
+            &mut self.manual_random,
+            &mut self.disconnect_on_logout,
+            &mut self.custom_ui,
+            &mut self.one_session,
+            &mut self.consent,
+            &mut self.terms_order,
+            &mut self.no_disconnect_on_background,
+            &mut self.key_matches_request,
+            &mut self.session_ended_paired,
+            &mut self.key_shown_manual,
+            &mut self.key_hidden_presence,
+            &mut self.guests_in_session,
+            &mut self.warning_paired,
+            &mut self.no_send_offline,
+            &mut self.refused_no_effect,
+            &mut self.controller_calls_accepted,
+        ]
+    }
+
+    /// [`Check::on_step`] for every checker.
+    pub(super) fn on_step(
+        &mut self,
+        ctx: &Reading,
+        line: usize,
+        index: usize,
+        step: &Step,
+        out: &mut Vec<Violation>,
+    ) {
+        for c in self.all() {
+            c.on_step(ctx, line, index, step, out);
+        }
+    }
+
+    /// [`Check::on_record`] for every checker.
+    pub(super) fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        for c in self.all() {
+            c.on_record(ctx, rec, out);
+        }
+    }
+
+    /// [`Check::on_step_end`] for every checker.
+    pub(super) fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
+        for c in self.all() {
+            c.on_step_end(current, out);
+        }
+    }
+
+    /// [`Check::finish`] for every checker.
+    pub(super) fn finish(&mut self, ctx: &Reading, out: &mut Vec<Violation>) {
+        for c in self.all() {
+            c.finish(ctx, out);
+        }
+    }
+}

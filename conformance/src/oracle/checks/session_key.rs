@@ -1,0 +1,141 @@
+//! The session key: `INV-KEY-MATCHES-REQUEST`, `INV-KEY-SHOWN-MANUAL`,
+//! `INV-KEY-HIDDEN-PRESENCE`. The key each start asked for is the reader's
+//! ([`Reading::starting_key`], [`Reading::oneclick`]).
+
+use super::Check;
+use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen};
+use crate::oracle::{violation, Invariant, Violation};
+use cobrowse_visitor_core::{UiDirective, UiElement};
+
+/// `INV-KEY-MATCHES-REQUEST`: `EventConnectedToSession`'s `sessionkey` is the one the start
+/// asked for.
+#[derive(Clone, Debug, Default)]
+pub(super) struct KeyMatchesRequest;
+
+impl Check for KeyMatchesRequest {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        let Seen::Event {
+            code: "EventConnectedToSession",
+            sessionkey,
+        } = rec.seen
+        else {
+            return;
+        };
+        let key = sessionkey.unwrap_or_default();
+        let mismatch = match ctx.starting_key() {
+            Some(KeyAsked::Random | KeyAsked::DefaultRandom) => (key.is_empty()
+                || !key.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| "a random key must be ASCII digits".to_owned()),
+            Some(KeyAsked::VisitorId(id)) => (key != id)
+                .then(|| format!("a one-click session's key must be the visitor id {id}")),
+            Some(KeyAsked::Custom(k)) => {
+                (key != k).then(|| format!("the session was started with the custom key {k}"))
+            }
+            None => None,
+        };
+        if let Some(why) = mismatch {
+            out.push(violation(
+                Invariant::KeyMatchesRequest,
+                rec.line,
+                format!("EventConnectedToSession with sessionkey {key:?}, but {why}"),
+            ));
+        }
+    }
+}
+
+/// A manual (random-key) session that connected, waiting for its key to be shown.
+#[derive(Clone, Debug)]
+struct ManualKey {
+    key: String,
+    /// The line of its `EventConnectedToSession`.
+    line: usize,
+    shown: bool,
+}
+
+/// `INV-KEY-SHOWN-MANUAL`: a random-key session that connects shows its key before it ends.
+#[derive(Clone, Debug, Default)]
+pub(super) struct KeyShownManual {
+    /// The connected session's key, when it was started with `GLANCE_KEYTYPE_RANDOM`.
+    manual_key: Option<ManualKey>,
+}
+
+impl Check for KeyShownManual {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        match rec.seen {
+            Seen::Event {
+                code: "EventConnectedToSession",
+                sessionkey,
+            } => {
+                self.manual_key = match ctx.starting_key() {
+                    Some(KeyAsked::Random) => Some(ManualKey {
+                        key: sessionkey.unwrap_or_default().to_owned(),
+                        line: rec.line,
+                        shown: false,
+                    }),
+                    _ => None,
+                };
+            }
+            Seen::Event {
+                code: "EventSessionEnded",
+                ..
+            } => {
+                if let Some(m) = self.manual_key.take().filter(|m| !m.shown) {
+                    out.push(violation(
+                        Invariant::KeyShownManual,
+                        rec.line,
+                        format!(
+                            "the random-key session {} ended without `ui show session_key` {}",
+                            m.key, m.key
+                        ),
+                    ));
+                }
+            }
+            Seen::Ui(UiDirective::Show {
+                element: UiElement::SessionKey,
+                key,
+            }) => {
+                if let Some(m) = &mut self.manual_key {
+                    if key.as_deref() == Some(m.key.as_str()) {
+                        m.shown = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _ctx: &Reading, out: &mut Vec<Violation>) {
+        if let Some(m) = self.manual_key.take().filter(|m| !m.shown) {
+            out.push(violation(
+                Invariant::KeyShownManual,
+                m.line,
+                format!(
+                    "the random-key session connected with key {} here, but the trace ended without `ui show session_key` {}",
+                    m.key, m.key
+                ),
+            ));
+        }
+    }
+}
+
+/// `INV-KEY-HIDDEN-PRESENCE`: a one-click session never shows a `session_key`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct KeyHiddenPresence;
+
+impl Check for KeyHiddenPresence {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        if let Seen::Ui(UiDirective::Show {
+            element: UiElement::SessionKey,
+            ..
+        }) = rec.seen
+        {
+            if ctx.oneclick() {
+                out.push(violation(
+                    Invariant::KeyHiddenPresence,
+                    rec.line,
+                    "a session key was shown during a one-click session".to_owned(),
+                ));
+            }
+        }
+    }
+}

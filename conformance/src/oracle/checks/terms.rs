@@ -1,0 +1,137 @@
+//! The one-click terms: `INV-TERMS-ORDER`, `INV-CONSENT`.
+
+use super::Check;
+use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen};
+use crate::oracle::{violation, Invariant, Violation};
+use cobrowse_visitor_core::{ApiCall, TermsStatus, TERMS_EVENT};
+
+/// The terms status a non-refused call signals, if it is `presence_signal_agent("terms", …)`
+/// with a known status.
+fn terms_signal(seen: Seen<'_>) -> Option<TermsStatus> {
+    match seen {
+        Seen::Accepted(ApiCall::PresenceSignalAgent { event, map }) if event == TERMS_EVENT => {
+            map.get("status").and_then(|s| TermsStatus::parse(s))
+        }
+        _ => None,
+    }
+}
+
+/// A new terms request (`EventPresenceShowTerms`).
+fn shows_terms(seen: Seen<'_>) -> bool {
+    matches!(
+        seen,
+        Seen::Event {
+            code: "EventPresenceShowTerms",
+            ..
+        }
+    )
+}
+
+/// The one-click terms request, as the transcript shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TermsPhase {
+    /// No `EventPresenceShowTerms` yet.
+    #[default]
+    NoRequest,
+    /// `EventPresenceShowTerms` seen, `displayed` not yet signalled.
+    Shown,
+    /// `displayed` signalled.
+    Displayed,
+    /// Answered.
+    Answered,
+}
+
+/// `INV-TERMS-ORDER`: after `EventPresenceShowTerms`, `displayed` before `accepted` /
+/// `declined`, and at most one answer per request.
+#[derive(Clone, Debug, Default)]
+pub(super) struct TermsOrder {
+    phase: TermsPhase,
+}
+
+impl Check for TermsOrder {
+    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        if shows_terms(rec.seen) {
+            self.phase = TermsPhase::Shown;
+            return;
+        }
+        let Some(status) = terms_signal(rec.seen) else {
+            return;
+        };
+        match (status, self.phase) {
+            (TermsStatus::Displayed, TermsPhase::Shown) => self.phase = TermsPhase::Displayed,
+            (TermsStatus::Displayed, _) => {}
+            (answer, phase) => {
+                let problem = match phase {
+                    TermsPhase::Displayed => None,
+                    TermsPhase::Shown => Some("before terms `displayed` was signalled"),
+                    TermsPhase::Answered => Some("but the request was already answered"),
+                    TermsPhase::NoRequest => Some("with no terms request displayed"),
+                };
+                if let Some(problem) = problem {
+                    out.push(violation(
+                        Invariant::TermsOrder,
+                        rec.line,
+                        format!("terms `{}` was signalled {problem}", answer.as_str()),
+                    ));
+                }
+                if phase != TermsPhase::NoRequest {
+                    self.phase = TermsPhase::Answered;
+                }
+            }
+        }
+    }
+}
+
+/// `INV-CONSENT`: a one-click `start_session` only while an `accepted` answer for the latest
+/// request is unconsumed; none after `declined`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Consent {
+    /// An `EventPresenceShowTerms` came (answers before the first request count for nothing).
+    requested: bool,
+    /// An `accepted` answer for the latest request, not yet consumed by a start.
+    consent: bool,
+    /// The latest request was declined.
+    declined: bool,
+}
+
+impl Check for Consent {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        if shows_terms(rec.seen) {
+            self.requested = true;
+            self.consent = false;
+            self.declined = false;
+            return;
+        }
+        if let Seen::Accepted(ApiCall::StartSession { key }) = rec.seen {
+            if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
+                return;
+            }
+            if self.consent {
+                self.consent = false;
+            } else {
+                let why = if self.declined {
+                    "the customer declined the latest request"
+                } else {
+                    "no accepted terms answer for the latest request is unconsumed"
+                };
+                out.push(violation(
+                    Invariant::Consent,
+                    rec.line,
+                    format!("a one-click start_session was accepted but {why}"),
+                ));
+            }
+            return;
+        }
+        if !self.requested {
+            return;
+        }
+        match terms_signal(rec.seen) {
+            Some(TermsStatus::Accepted) if !self.declined => self.consent = true,
+            Some(TermsStatus::Declined) => {
+                self.declined = true;
+                self.consent = false;
+            }
+            _ => {}
+        }
+    }
+}

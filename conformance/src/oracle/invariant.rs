@@ -1,0 +1,345 @@
+//! The invariants by ID, and a violation of one.
+
+use std::fmt;
+
+/// Which part of the spec an invariant belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InvariantKind {
+    /// Named by the public contract (`../shared/contract/README.md`); `check` must know it.
+    Contract,
+    /// Defined by spec.md and visible in a transcript.
+    Spec,
+    /// Defined by spec.md about the machines' values; not visible in a transcript (see
+    /// [`machine`](super::machine)).
+    Machine,
+}
+
+/// Every invariant the oracle knows, by its spec ID ([`Invariant::id`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Invariant {
+    /// `INV-GROUP-STABLE`: every non-refused `init_visitor` carries the group id of the first
+    /// non-refused one. Reason: the group id selects the customer's Glance account; switching
+    /// it mid-run would send the visitor to another company's agents.
+    GroupStable,
+    /// `INV-INIT-FIRST`: no non-refused `start_session`, no non-refused `presence_connect` and
+    /// no `ui show cobrowse_button` before the first `EventVisitorInitialized`. Reason: until
+    /// the settings lookup completes the SDK cannot start anything, so a button shown earlier
+    /// would promise what a tap cannot deliver.
+    InitFirst,
+    /// `INV-PRESENCE-NEEDS-ID`: a non-refused `presence_connect` only when the latest
+    /// non-refused `init_visitor` had a non-null `visitor_id`. Reason: presence announces an
+    /// identified customer to the agent's CRM; an anonymous visitor has no record to light up.
+    PresenceNeedsId,
+    /// `INV-MANUAL-RANDOM` (needs scenario lines): a `{"user":"tap_cobrowse"}` step taken while
+    /// the cobrowse button is shown (its last ui directive was `show`, and no `exit` step came
+    /// since: an exited app shows nothing) and no session is
+    /// starting, running or ending leads, within that step's records, to an `api`
+    /// `start_session` with key `GLANCE_KEYTYPE_RANDOM`. Reason: the manual button is the
+    /// fallback when the agent is on the wrong CRM record, so it must never start a one-click
+    /// (visitor-id) session, logged in or not.
+    ManualRandom,
+    /// `INV-KEY-SHOWN-MANUAL`: a non-refused `start_session` with key `GLANCE_KEYTYPE_RANDOM`
+    /// whose session connects (`EventConnectedToSession {sessionkey: k}`) shows
+    /// `ui show session_key` with key `k` before that session's `EventSessionEnded` (or before
+    /// the trace ends). Reason: in a manual session the agent can only join with the key the
+    /// customer reads out.
+    KeyShownManual,
+    /// `INV-KEY-HIDDEN-PRESENCE`: for a session started by a non-refused `start_session`
+    /// without `key` while a visitor id is set, no `ui show session_key` from that start until
+    /// its `EventSessionEnded` / `EventStartSessionFailed`. Reason: a one-click session's key
+    /// is the customer's visitor id, an identifier that must not be shown or read out.
+    KeyHiddenPresence,
+    /// `INV-TERMS-ORDER`: after `EventPresenceShowTerms`, a non-refused `presence_signal_agent`
+    /// `terms` `displayed` comes before one with `accepted` or `declined`; each request gets
+    /// at most one answer; an answer with no displayed request is a violation; a new
+    /// `EventPresenceShowTerms` starts a new request. Reason: the agent's console shows the
+    /// customer's progress through the terms and must never see an answer to terms the
+    /// customer was not shown.
+    TermsOrder,
+    /// `INV-CONSENT`: a non-refused `start_session` without key while a visitor id is set
+    /// happens only while an `accepted` answer for the latest request is unconsumed (the start
+    /// consumes it); after `declined`, no such start for that request. Reason: a one-click
+    /// session shares the customer's screen, which needs their explicit consent each time.
+    Consent,
+    /// `INV-ONE-SESSION`: a non-refused `start_session` while a session is starting, running
+    /// or ending is a violation, and so is an `EventConnectedToSession` while a previous
+    /// session is connected and has not ended (`EventSessionEnded`). Reason: the visitor has
+    /// one screen to share; two sessions would leave one agent watching a session nobody ends.
+    OneSession,
+    /// `INV-NO-DISCONNECT-ON-BACKGROUND` (needs scenario lines): no `presence_disconnect` or
+    /// `presence_connect` api record whose step is a `lifecycle` step. Reason: the SDK manages
+    /// presence across background and foreground itself; an app that does it too drops the
+    /// customer from the agent's CRM every time they switch apps.
+    NoDisconnectOnBackground,
+    /// `INV-DISCONNECT-ON-LOGOUT` (needs scenario lines): a `logout` or `exit` user step taken
+    /// while presence is connected (`EventPresenceConnected` seen, and neither
+    /// `EventPresenceDisconnected` nor a non-refused `presence_disconnect` since) leads, within
+    /// that step, to a `presence_disconnect` api record. Reason: otherwise the agent still sees
+    /// a logged-out customer as present and may start a one-click session on the wrong person.
+    DisconnectOnLogout,
+    /// `INV-CUSTOM-UI` (needs the config, i.e. scenario lines; `custom_ui` defaults to true):
+    /// with `custom_ui`, a non-refused `set_default_ui {enabled: false}` comes after the first
+    /// `EventVisitorInitialized`, before any non-refused `start_session`, and by the end of the
+    /// step in which that first `EventVisitorInitialized` arrived; each non-refused
+    /// `presence_connect` is followed within its step by a non-refused
+    /// `presence_set_default_ui {enabled: false}`. Reason: an app that draws its own UI must
+    /// switch the SDK's off, or the customer sees two key dialogs and two terms dialogs.
+    CustomUi,
+    /// `INV-REFUSED-NO-EFFECT`: a refused api call or refused recv frame causes no `send`: no
+    /// `send` record after it until the next `api` or `recv` record or the next step. Reason:
+    /// a refused input must leave everything as it was, the server's view included.
+    RefusedNoEffect,
+    /// `INV-GUESTS-IN-SESSION`: `EventGuestCountChange` only while a session is running or
+    /// ending (after `EventConnectedToSession` and before `EventSessionEnded`, or after a
+    /// non-refused `end_session` of a session not yet ended). Reason: agents can
+    /// only join a session that exists; a guest count outside one is a stale frame.
+    GuestsInSession,
+    /// `INV-SESSION-ENDED-PAIRED`: `EventSessionEnded` only for a session that connected or was
+    /// ending (a non-refused `end_session` after it connected or while starting), and at most
+    /// once per session. Reason: the app tears its session UI down on this event; a spurious
+    /// or repeated one hides the UI of a session that is still running.
+    SessionEndedPaired,
+    /// `INV-WARNING-PAIRED`: `EventClearWarning` only after an uncleared
+    /// `EventConnectionWarning`, and no second `EventConnectionWarning` before it is cleared.
+    /// Reason: apps show and hide a "reconnecting" banner on these events; unpaired ones leave
+    /// it stuck or flash it for nothing.
+    WarningPaired,
+    /// `INV-NO-SEND-OFFLINE`: no `send` record between an `EventConnectionWarning` and the next
+    /// `EventClearWarning`. Reason: while the link is down frames go nowhere; what must survive
+    /// the outage is sent again from the state when the link is back.
+    NoSendOffline,
+    /// `INV-KEY-MATCHES-REQUEST`: the `sessionkey` of `EventConnectedToSession` equals the
+    /// visitor id after a one-click start (no key, visitor id set), equals the custom key after
+    /// a custom-key start, and is all ASCII digits after a random start (key
+    /// `GLANCE_KEYTYPE_RANDOM`, or no key without a visitor id). Reason: the agent joins by the
+    /// key they expect; any other key connects the customer to a session nobody will join.
+    KeyMatchesRequest,
+    /// `INV-CONTROLLER-CALLS-ACCEPTED` (needs scenario lines): in a trace with no `api`
+    /// scenario steps, no api record is refused. Reason: the integration controller must only
+    /// ask for calls the SDK accepts in the state it is in; a refusal means the two disagree.
+    ControllerCallsAccepted,
+    /// `INV-REFUSED-UNCHANGED` (machine level): an input that returns `Err` leaves
+    /// `Sdk::state()` exactly as it was, and a refused user intent leaves `Controller::state()`
+    /// as it was. Reason: callers may retry or ignore a refusal only if it did nothing.
+    RefusedUnchanged,
+    /// `INV-TIMER-NOT-EARLY` (machine level): `Input::Timeout` at a `now` earlier than
+    /// `poll_timeout()` changes nothing but `State::now` and produces no output; after
+    /// `Input::Timeout` at `now`, `poll_timeout()` is `None` or later than `now`. Reason: an IO
+    /// layer may wake early or spuriously, and must not busy-loop on a deadline already past.
+    TimerNotEarly,
+    /// `INV-DETERMINISTIC` (machine level): the same inputs give the same outputs. Reason:
+    /// scenarios, transcripts and bug reports are only reproducible if the core is a function.
+    Deterministic,
+}
+
+impl Invariant {
+    /// Every invariant, contract IDs first, then spec-only, then machine-level.
+    pub const ALL: [Invariant; 22] = [
+        Invariant::GroupStable,
+        Invariant::InitFirst,
+        Invariant::PresenceNeedsId,
+        Invariant::ManualRandom,
+        Invariant::KeyShownManual,
+        Invariant::KeyHiddenPresence,
+        Invariant::TermsOrder,
+        Invariant::Consent,
+        Invariant::OneSession,
+        Invariant::NoDisconnectOnBackground,
+        Invariant::DisconnectOnLogout,
+        Invariant::CustomUi,
+        Invariant::RefusedNoEffect,
+        Invariant::GuestsInSession,
+        Invariant::SessionEndedPaired,
+        Invariant::WarningPaired,
+        Invariant::NoSendOffline,
+        Invariant::KeyMatchesRequest,
+        Invariant::ControllerCallsAccepted,
+        Invariant::RefusedUnchanged,
+        Invariant::TimerNotEarly,
+        Invariant::Deterministic,
+    ];
+
+    /// The spec ID, e.g. `INV-GROUP-STABLE`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Invariant::GroupStable => "INV-GROUP-STABLE",
+            Invariant::InitFirst => "INV-INIT-FIRST",
+            Invariant::PresenceNeedsId => "INV-PRESENCE-NEEDS-ID",
+            Invariant::ManualRandom => "INV-MANUAL-RANDOM",
+            Invariant::KeyShownManual => "INV-KEY-SHOWN-MANUAL",
+            Invariant::KeyHiddenPresence => "INV-KEY-HIDDEN-PRESENCE",
+            Invariant::TermsOrder => "INV-TERMS-ORDER",
+            Invariant::Consent => "INV-CONSENT",
+            Invariant::OneSession => "INV-ONE-SESSION",
+            Invariant::NoDisconnectOnBackground => "INV-NO-DISCONNECT-ON-BACKGROUND",
+            Invariant::DisconnectOnLogout => "INV-DISCONNECT-ON-LOGOUT",
+            Invariant::CustomUi => "INV-CUSTOM-UI",
+            Invariant::RefusedNoEffect => "INV-REFUSED-NO-EFFECT",
+            Invariant::GuestsInSession => "INV-GUESTS-IN-SESSION",
+            Invariant::SessionEndedPaired => "INV-SESSION-ENDED-PAIRED",
+            Invariant::WarningPaired => "INV-WARNING-PAIRED",
+            Invariant::NoSendOffline => "INV-NO-SEND-OFFLINE",
+            Invariant::KeyMatchesRequest => "INV-KEY-MATCHES-REQUEST",
+            Invariant::ControllerCallsAccepted => "INV-CONTROLLER-CALLS-ACCEPTED",
+            Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
+            Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
+            Invariant::Deterministic => "INV-DETERMINISTIC",
+        }
+    }
+
+    /// The invariant with this spec ID.
+    pub fn from_id(id: &str) -> Option<Invariant> {
+        Invariant::ALL.iter().copied().find(|i| i.id() == id)
+    }
+
+    /// What must hold, in one sentence.
+    pub fn sentence(&self) -> &'static str {
+        match self {
+            Invariant::GroupStable => {
+                "every init_visitor carries the group id of the first one"
+            }
+            Invariant::InitFirst => {
+                "no start_session, presence_connect or shown cobrowse_button before the first EventVisitorInitialized"
+            }
+            Invariant::PresenceNeedsId => {
+                "presence_connect only after an init_visitor with a visitor id"
+            }
+            Invariant::ManualRandom => {
+                "a tap_cobrowse while the button is shown and no session is active leads to start_session with GLANCE_KEYTYPE_RANDOM"
+            }
+            Invariant::KeyShownManual => {
+                "a session started with GLANCE_KEYTYPE_RANDOM shows its key before it ends"
+            }
+            Invariant::KeyHiddenPresence => {
+                "a one-click session (no key, visitor id set) never shows a session_key"
+            }
+            Invariant::TermsOrder => {
+                "terms displayed is signalled before accepted or declined, and each request gets at most one answer"
+            }
+            Invariant::Consent => {
+                "a one-click start_session happens only after terms accepted for the pending request, never after declined"
+            }
+            Invariant::OneSession => {
+                "no start_session while a session is starting, running or ending, and no second EventConnectedToSession before EventSessionEnded"
+            }
+            Invariant::NoDisconnectOnBackground => {
+                "no presence_disconnect or presence_connect is caused by a lifecycle step"
+            }
+            Invariant::DisconnectOnLogout => {
+                "logout and exit lead to presence_disconnect while presence is connected"
+            }
+            Invariant::CustomUi => {
+                "with custom_ui, set_default_ui false follows the first EventVisitorInitialized before any start_session, and presence_set_default_ui false follows each presence_connect"
+            }
+            Invariant::RefusedNoEffect => {
+                "a refused api call or recv frame causes no send"
+            }
+            Invariant::GuestsInSession => {
+                "EventGuestCountChange only while a session is connected"
+            }
+            Invariant::SessionEndedPaired => {
+                "EventSessionEnded only for a session that connected or was ending, at most once"
+            }
+            Invariant::WarningPaired => {
+                "EventClearWarning only after an uncleared EventConnectionWarning, and no second warning before it is cleared"
+            }
+            Invariant::NoSendOffline => {
+                "no send between EventConnectionWarning and EventClearWarning"
+            }
+            Invariant::KeyMatchesRequest => {
+                "the session key is the visitor id, the custom key, or digits, as the start asked"
+            }
+            Invariant::ControllerCallsAccepted => {
+                "without direct api steps, the SDK refuses none of the integration controller's calls"
+            }
+            Invariant::RefusedUnchanged => {
+                "a refused input leaves the machine's state exactly as it was"
+            }
+            Invariant::TimerNotEarly => {
+                "a timeout before the deadline changes nothing, and after a timeout the next deadline is later"
+            }
+            Invariant::Deterministic => "the same inputs give the same outputs",
+        }
+    }
+
+    /// Which part of the spec it belongs to.
+    pub fn kind(&self) -> InvariantKind {
+        match self {
+            Invariant::GroupStable
+            | Invariant::InitFirst
+            | Invariant::PresenceNeedsId
+            | Invariant::ManualRandom
+            | Invariant::KeyShownManual
+            | Invariant::KeyHiddenPresence
+            | Invariant::TermsOrder
+            | Invariant::Consent
+            | Invariant::OneSession
+            | Invariant::NoDisconnectOnBackground
+            | Invariant::DisconnectOnLogout
+            | Invariant::CustomUi => InvariantKind::Contract,
+            Invariant::RefusedNoEffect
+            | Invariant::GuestsInSession
+            | Invariant::SessionEndedPaired
+            | Invariant::WarningPaired
+            | Invariant::NoSendOffline
+            | Invariant::KeyMatchesRequest
+            | Invariant::ControllerCallsAccepted => InvariantKind::Spec,
+            Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
+                InvariantKind::Machine
+            }
+        }
+    }
+
+    /// Whether judging it needs the scenario lines interleaved in the trace (the causes, or
+    /// the config). Without them the oracle skips it.
+    pub fn needs_scenario(&self) -> bool {
+        matches!(
+            self,
+            Invariant::ManualRandom
+                | Invariant::NoDisconnectOnBackground
+                | Invariant::DisconnectOnLogout
+                | Invariant::CustomUi
+                | Invariant::ControllerCallsAccepted
+        )
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// 1-based line number of the record or scenario step that shows it (for records produced
+    /// in memory, the 1-based index in the sequence fed; 0 for machine-level violations that
+    /// belong to no line).
+    pub line: usize,
+    /// What happened, in one sentence.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.line,
+            self.invariant.id(),
+            self.message
+        )
+    }
+}
+
+/// A violation of `invariant` at `line`.
+pub(super) fn violation(invariant: Invariant, line: usize, message: String) -> Violation {
+    Violation {
+        invariant,
+        line,
+        message,
+    }
+}

@@ -1,0 +1,380 @@
+//! The reader: how a trace is read, apart from any one invariant.
+//!
+//! It holds an `api` or `recv` record back until the next line says whether it was refused
+//! (the refusal lookahead), knows the scenario line each record belongs to (the causes), keeps
+//! the few facts several invariants read ([`Reading`]: the session, the visitor id, …) and
+//! calls every checker ([`Checks`]) at each judgement point:
+//!
+//! - a scenario line: the pending record is judged with no lookahead (never refused), the
+//!   obligations of every other step are due ([`Check::on_step_end`]), then the step itself
+//!   ([`Check::on_step`]);
+//! - a record: the pending record is judged with this one as lookahead, the obligations of
+//!   steps other than this record's are due, then the record itself ([`Check::on_record`]);
+//! - the end: the pending record is judged, every obligation is due, then [`Check::finish`].
+//!
+//! Checkers see the facts as they were *before* the record they judge; the reader updates
+//! them after every checker has seen it.
+//!
+//! [`Check`]: super::checks::Check
+//! [`Check::on_step_end`]: super::checks::Check::on_step_end
+//! [`Check::on_step`]: super::checks::Check::on_step
+//! [`Check::on_record`]: super::checks::Check::on_record
+//! [`Check::finish`]: super::checks::Check::finish
+
+use super::checks::Checks;
+use super::Violation;
+use crate::transcript::{Observed, Record, Step};
+use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective};
+
+/// The session as the transcript shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SessionPhase {
+    Idle,
+    Starting,
+    Running,
+    Ending,
+}
+
+impl SessionPhase {
+    /// The phase's name in messages.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            SessionPhase::Idle => "idle",
+            SessionPhase::Starting => "starting",
+            SessionPhase::Running => "running",
+            SessionPhase::Ending => "ending",
+        }
+    }
+}
+
+/// The key a non-refused `start_session` asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum KeyAsked {
+    /// `GLANCE_KEYTYPE_RANDOM`.
+    Random,
+    /// No key and no visitor id: a random key too.
+    DefaultRandom,
+    /// No key with this visitor id: one-click.
+    VisitorId(String),
+    /// The app's own key.
+    Custom(String),
+}
+
+/// One record as the checkers see it: where it is and what it turned out to be.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Judged<'a> {
+    /// The 1-based line of the record (for `Accepted` and `Refused…`: of the `api` / `recv`
+    /// record judged, not of the lookahead that decided it).
+    pub(super) line: usize,
+    /// The record's `step`.
+    pub(super) step: usize,
+    /// What it is.
+    pub(super) seen: Seen<'a>,
+}
+
+/// What a judged record is.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Seen<'a> {
+    /// An `api` record as it arrives, before the next line tells whether it was refused: what
+    /// the controller asked for.
+    Asked(&'a ApiCall),
+    /// A `recv` record as it arrives.
+    Received,
+    /// An earlier `api` record that was not refused.
+    Accepted(&'a ApiCall),
+    /// An earlier `api` record that was refused.
+    RefusedCall(&'a ApiCall),
+    /// An earlier `recv` record that was refused. (An accepted one is not shown to the
+    /// checkers: its effects are the events that follow.)
+    RefusedFrame,
+    /// A `send` record.
+    Send,
+    /// An `event` record, with its `sessionkey` property if it has one.
+    Event {
+        /// The event's code.
+        code: &'a str,
+        /// Its `sessionkey` property, as text.
+        sessionkey: Option<&'a str>,
+    },
+    /// A `ui` record.
+    Ui(&'a UiDirective),
+}
+
+/// What the reader knows at a line: the scenario context, and the facts of the trace so far
+/// that more than one invariant reads.
+#[derive(Clone, Debug)]
+pub(super) struct Reading {
+    /// Scenario lines seen (the next one's index).
+    steps_seen: usize,
+    /// The latest scenario line: its index and whether it is a `lifecycle` step.
+    cur_step: Option<(usize, bool)>,
+    /// The config's `custom_ui` (the contract's default when there is no config line).
+    custom_ui: bool,
+    /// The `visitor_id` of the latest non-refused `init_visitor`.
+    visitor_id: Option<String>,
+    /// The first `EventVisitorInitialized` came.
+    initialized: bool,
+    session: SessionPhase,
+    /// Set while the session's `EventConnectedToSession` came and its `EventSessionEnded` not.
+    connected: bool,
+    /// The key the latest start asked for, until that session connects, ends or fails.
+    asked: Option<KeyAsked>,
+    /// The current session was started one-click (until it ends or fails).
+    oneclick: bool,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            steps_seen: 0,
+            cur_step: None,
+            custom_ui: true,
+            visitor_id: None,
+            initialized: false,
+            session: SessionPhase::Idle,
+            connected: false,
+            asked: None,
+            oneclick: false,
+        }
+    }
+}
+
+impl Reading {
+    /// Scenario lines are interleaved (at least one came).
+    pub(super) fn has_scenario(&self) -> bool {
+        self.steps_seen > 0
+    }
+
+    /// The config's `custom_ui`.
+    pub(super) fn custom_ui(&self) -> bool {
+        self.custom_ui
+    }
+
+    /// The index of the latest scenario line.
+    pub(super) fn current_step(&self) -> Option<usize> {
+        self.cur_step.map(|(index, _)| index)
+    }
+
+    /// The cause of a record at step `step` is a `lifecycle` scenario line.
+    pub(super) fn caused_by_lifecycle(&self, step: usize) -> bool {
+        matches!(self.cur_step, Some((index, true)) if index == step)
+    }
+
+    /// The `visitor_id` of the latest non-refused `init_visitor`.
+    pub(super) fn visitor_id(&self) -> Option<&str> {
+        self.visitor_id.as_deref()
+    }
+
+    /// The first `EventVisitorInitialized` came.
+    pub(super) fn initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// The session's phase.
+    pub(super) fn session(&self) -> SessionPhase {
+        self.session
+    }
+
+    /// The session connected (`EventConnectedToSession`) and has not ended.
+    pub(super) fn connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The current session was started one-click (no key, visitor id set).
+    pub(super) fn oneclick(&self) -> bool {
+        self.oneclick
+    }
+
+    /// The key the starting session asked for (`None` unless a session is starting).
+    pub(super) fn starting_key(&self) -> Option<&KeyAsked> {
+        match self.session {
+            SessionPhase::Starting => self.asked.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// What a `start_session` with `key` asks for now.
+    pub(super) fn key_asked(&self, key: &StartKey) -> KeyAsked {
+        match key {
+            StartKey::Random => KeyAsked::Random,
+            StartKey::Custom(k) => KeyAsked::Custom(k.clone()),
+            StartKey::VisitorId => match &self.visitor_id {
+                None => KeyAsked::DefaultRandom,
+                Some(id) => KeyAsked::VisitorId(id.clone()),
+            },
+        }
+    }
+
+    /// A scenario line arrives: returns its index.
+    fn begin_step(&mut self, step: &Step) -> usize {
+        let index = self.steps_seen;
+        self.steps_seen = self.steps_seen.saturating_add(1);
+        if index == 0 {
+            if let Step::Config(c) = step {
+                self.custom_ui = c.custom_ui;
+            }
+        }
+        self.cur_step = Some((index, matches!(step, Step::Lifecycle(_))));
+        index
+    }
+
+    /// Updates the facts after every checker saw `rec`.
+    fn apply(&mut self, rec: &Judged<'_>) {
+        match rec.seen {
+            Seen::Accepted(ApiCall::InitVisitor(p)) => self.visitor_id = p.visitor_id.clone(),
+            Seen::Accepted(ApiCall::StartSession { key }) => {
+                let asked = self.key_asked(key);
+                self.oneclick = matches!(asked, KeyAsked::VisitorId(_));
+                self.asked = Some(asked);
+                self.session = SessionPhase::Starting;
+            }
+            Seen::Accepted(ApiCall::EndSession) => {
+                self.session = match self.session {
+                    SessionPhase::Idle => SessionPhase::Idle,
+                    _ => SessionPhase::Ending,
+                };
+            }
+            Seen::Event { code, .. } => match code {
+                "EventVisitorInitialized" => self.initialized = true,
+                "EventConnectedToSession" => {
+                    if self.session == SessionPhase::Starting {
+                        self.asked = None;
+                    }
+                    self.connected = true;
+                    self.session = SessionPhase::Running;
+                }
+                "EventSessionEnded" => {
+                    self.session = SessionPhase::Idle;
+                    self.connected = false;
+                    self.oneclick = false;
+                    self.asked = None;
+                }
+                "EventStartSessionFailed" => {
+                    self.session = SessionPhase::Idle;
+                    self.oneclick = false;
+                    self.asked = None;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+/// `code` is an event that refuses the `api` call just before it.
+fn is_refusal_event(code: &str) -> bool {
+    code == "EventInvalidState" || code == "EventInvalidParameter"
+}
+
+/// Whether `record` (an `api` or `recv` record) was refused, given the line after it: `next`
+/// is the next record, or `None` for a scenario line or the end of the trace. A refusal is an
+/// `error` record of the same step, or for an `api` record also an `EventInvalidState` /
+/// `EventInvalidParameter` of the same step.
+fn refused(record: &Record, next: Option<&Record>) -> bool {
+    match next {
+        Some(n) if n.step == record.step => match (&record.observed, &n.observed) {
+            (_, Observed::Error(_)) => true,
+            (Observed::Api(_), Observed::Event(e)) => is_refusal_event(&e.code),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Reads a trace line by line and has the checkers judge it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Reader {
+    reading: Reading,
+    /// The latest `api` or `recv` record, until the next line tells whether it was refused.
+    pending: Option<(usize, Record)>,
+}
+
+impl Reader {
+    /// A scenario line at `line`.
+    pub(super) fn step(
+        &mut self,
+        line: usize,
+        step: &Step,
+        checks: &mut Checks,
+        out: &mut Vec<Violation>,
+    ) {
+        self.resolve_pending(None, checks, out);
+        checks.on_step_end(Some(self.reading.steps_seen), out);
+        let index = self.reading.begin_step(step);
+        checks.on_step(&self.reading, line, index, step, out);
+    }
+
+    /// A transcript record at `line`.
+    pub(super) fn record(
+        &mut self,
+        line: usize,
+        record: &Record,
+        checks: &mut Checks,
+        out: &mut Vec<Violation>,
+    ) {
+        self.resolve_pending(Some(record), checks, out);
+        checks.on_step_end(Some(record.step), out);
+        let step = record.step;
+        let judge = |seen| Judged { line, step, seen };
+        match &record.observed {
+            Observed::Api(call) => {
+                self.judge(judge(Seen::Asked(call)), checks, out);
+                self.pending = Some((line, record.clone()));
+            }
+            Observed::Recv(_) => {
+                self.judge(judge(Seen::Received), checks, out);
+                self.pending = Some((line, record.clone()));
+            }
+            Observed::Send(_) => self.judge(judge(Seen::Send), checks, out),
+            Observed::Event(e) => {
+                let sessionkey = e.prop("sessionkey");
+                let seen = Seen::Event {
+                    code: &e.code,
+                    sessionkey: sessionkey.as_deref(),
+                };
+                self.judge(judge(seen), checks, out);
+            }
+            Observed::Ui(ui) => self.judge(judge(Seen::Ui(ui)), checks, out),
+            // Only as the lookahead of the record before it.
+            Observed::Error(_) => {}
+        }
+    }
+
+    /// The end of the trace.
+    pub(super) fn finish(&mut self, checks: &mut Checks, out: &mut Vec<Violation>) {
+        self.resolve_pending(None, checks, out);
+        checks.on_step_end(None, out);
+        checks.finish(&self.reading, out);
+    }
+
+    /// Judges the pending `api` / `recv` record with `next` as lookahead (see [`refused`]).
+    fn resolve_pending(
+        &mut self,
+        next: Option<&Record>,
+        checks: &mut Checks,
+        out: &mut Vec<Violation>,
+    ) {
+        let Some((line, record)) = self.pending.take() else {
+            return;
+        };
+        let refused = refused(&record, next);
+        let seen = match &record.observed {
+            Observed::Api(call) if refused => Seen::RefusedCall(call),
+            Observed::Api(call) => Seen::Accepted(call),
+            _ if refused => Seen::RefusedFrame,
+            _ => return,
+        };
+        let judged = Judged {
+            line,
+            step: record.step,
+            seen,
+        };
+        self.judge(judged, checks, out);
+    }
+
+    /// Every checker judges `rec`, then the facts take it in.
+    fn judge(&mut self, rec: Judged<'_>, checks: &mut Checks, out: &mut Vec<Violation>) {
+        checks.on_record(&self.reading, &rec, out);
+        self.reading.apply(&rec);
+    }
+}
