@@ -367,7 +367,11 @@ impl App {
         let target = self.manual.now().saturating_add(Duration::from_millis(ms));
         self.settle().await;
         loop {
-            let next = self.dstatus.borrow().next_deadline;
+            let d = *self.dstatus.borrow();
+            let next = match (d.next_deadline, d.transport_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let Some(t) = next.filter(|t| *t <= target) else {
                 break;
             };
@@ -482,6 +486,8 @@ impl App {
 fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
     !d.connecting
         && d.next_deadline.is_none_or(|t| t > now)
+        && d.transport_deadline.is_none_or(|t| t > now)
+        && !d.awaiting_pong
         && d.connections == s.accepted
         && d.connected == s.open
         && (!d.connected || (d.sent == s.received && s.sent == d.received))
