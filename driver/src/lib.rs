@@ -46,5 +46,7 @@ pub use driver::{
     spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError, Notification,
     Reachability,
 };
-pub use loopback::{LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus};
+pub use loopback::{
+    tls_server_config, LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus,
+};
 pub use redact::Redaction;

@@ -20,7 +20,12 @@ use harness::*;
 
 /// Plays `lines` in lockstep: no invariant violation, and equal to the simulator's transcript.
 async fn lockstep(lines: &[Line]) -> Vec<Record> {
-    let records = play(lines, Options::LOCKSTEP).await;
+    lockstep_with(lines, Options::LOCKSTEP).await
+}
+
+async fn lockstep_with(lines: &[Line], options: Options) -> Vec<Record> {
+    assert_eq!(options.delivery, Delivery::Lockstep);
+    let records = play(lines, options).await;
     assert_no_violation(lines, &records);
     assert_same(&records, &simulate(lines));
     records
@@ -29,7 +34,12 @@ async fn lockstep(lines: &[Line]) -> Vec<Record> {
 /// Plays `lines` free-running: no invariant violation, and equal to the simulator's transcript
 /// apart from the interleaving of the concurrent actors within a step.
 async fn free_running(lines: &[Line]) -> Vec<Record> {
-    let records = play(lines, Options::FREE).await;
+    free_running_with(lines, Options::FREE).await
+}
+
+async fn free_running_with(lines: &[Line], options: Options) -> Vec<Record> {
+    assert_eq!(options.delivery, Delivery::Free);
+    let records = play(lines, options).await;
     assert_no_violation(lines, &records);
     assert_same_apart_from_interleaving(&records, &simulate(lines));
     records
@@ -87,6 +97,17 @@ macro_rules! scenario_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn free_running_equals_the_simulator_apart_from_interleaving() {
                 free_running(&scenario($path)).await;
+            }
+
+            // The same over wss:// (rustls, a test CA made at test time).
+            #[tokio::test]
+            async fn over_tls_lockstep_equals_the_simulator() {
+                lockstep_with(&scenario($path), Options::LOCKSTEP.over_tls()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn over_tls_free_running_equals_the_simulator_apart_from_interleaving() {
+                free_running_with(&scenario($path), Options::FREE.over_tls()).await;
             }
         }
     )*};
