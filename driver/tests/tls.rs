@@ -109,7 +109,9 @@ fn the_certificate_errors_are_distinct() {
 /// the core hears of an outage, like any failed first attempt.
 #[tokio::test]
 async fn plain_ws_to_a_remote_host_is_refused() {
-    let (sdk, mut notes) = spawn(DriverConfig::new("ws://cobrowse.example/visitor?token=s3cret"));
+    let (sdk, mut notes) = spawn(DriverConfig::new(
+        "ws://cobrowse.example/visitor?token=s3cret",
+    ));
     let outcome = harness::within("the refusal", next_transport(&mut notes)).await;
     let Notification::ConnectFailed(e) = &outcome else {
         panic!("refused: {outcome:?}")

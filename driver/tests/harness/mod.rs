@@ -222,13 +222,27 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     }
 }
 
+/// A transport notification, with the step and the driver's clock when the harness took it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportRecord {
+    pub step: usize,
+    pub now: Instant,
+    pub note: Notification,
+}
+
 /// Plays `lines` over real sockets and returns the transcript; at most [`JOURNEY_LIMIT`].
 /// With `E2E_PRINT` set, prints each transcript (run with `--nocapture`).
 pub async fn play(lines: &[Line], options: Options) -> Vec<Record> {
+    play_logged(lines, options).await.0
+}
+
+/// [`play`], and the transport notifications (connected, disconnected and why, connect
+/// failures and why), which are not part of a transcript.
+pub async fn play_logged(lines: &[Line], options: Options) -> (Vec<Record>, Vec<TransportRecord>) {
     match tokio::time::timeout(JOURNEY_LIMIT, play_unbounded(lines, options)).await {
         Ok(records) => {
             if std::env::var_os("E2E_PRINT").is_some() {
-                println!("--- {options:?}\n{}", jsonl(&records));
+                println!("--- {options:?}\n{}", jsonl(&records.0));
             }
             records
         }
@@ -236,7 +250,7 @@ pub async fn play(lines: &[Line], options: Options) -> Vec<Record> {
     }
 }
 
-async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
+async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<TransportRecord>) {
     let config = match lines.first().map(|l| &l.sim) {
         Some(Step::Config(c)) => c.clone(),
         _ => ScenarioConfig::default(),
@@ -295,6 +309,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
         server: control,
         proxy,
         frozen: false,
+        transport: Vec::new(),
         consumed: 0,
         step: 0,
         records: Vec::new(),
@@ -316,7 +331,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
     if let Some(proxy) = &app.proxy {
         proxy.shutdown();
     }
-    app.records
+    (app.records, app.transport)
 }
 
 struct App {
@@ -333,6 +348,7 @@ struct App {
     /// The proxy holds a link frozen: the server's view is not the driver's, and a ping may
     /// go unanswered.
     frozen: bool,
+    transport: Vec<TransportRecord>,
     /// Notifications taken from the channel.
     consumed: u64,
     step: usize,
@@ -499,9 +515,13 @@ impl App {
                 serde_json::to_value(&f).expect("frames serialize"),
             )),
             Notification::FrameRefused(e) => self.refuse(e.code(), e.to_string()),
-            Notification::Connected
+            note @ (Notification::Connected
             | Notification::Disconnected(_)
-            | Notification::ConnectFailed(_) => {}
+            | Notification::ConnectFailed(_)) => self.transport.push(TransportRecord {
+                step: self.step,
+                now: self.clock.now(),
+                note,
+            }),
         }
     }
 
