@@ -267,8 +267,9 @@ mod server_drops_the_connection {
     }
 }
 
-/// Frames the core must refuse, sent in the middle of a session: three that do not decode
-/// and one that decodes but does not fit the state. The simulator's counterpart of each is a
+/// Frames the core must refuse, sent in the middle of a session: three that do not decode,
+/// one that decodes but does not fit the state (out of order), one of a wrong protocol
+/// version. The simulator's counterpart of each is a
 /// step that does nothing (`advance_ms: 0`); the transcripts differ by exactly the refusals,
 /// and the session goes on untouched.
 async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
@@ -284,6 +285,8 @@ async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
         r#"{"type":"warp_drive"}"#,
         r#"{"type":"guest_count","guestcount":-1}"#,
         r#"{"type":"session_started","sessionkey":"9999"}"#,
+        // a wrong protocol version
+        r#"{"type":"settings","v":2,"key_length":4}"#,
     ];
     for raw in faults {
         lines.push(Line::fault(Fault::SendRaw(raw.to_owned()), nothing()));
@@ -303,6 +306,7 @@ async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
         kinds(&at_step(&records, 7)),
         ["recv session_started", "error unexpected_frame"]
     );
+    assert_eq!(kinds(&at_step(&records, 8)), ["error protocol_version"]);
     let rest: Vec<Record> = records
         .iter()
         .filter(|r| !(first_fault..first_fault + faults.len()).contains(&r.step))
