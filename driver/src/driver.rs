@@ -437,7 +437,7 @@ struct Task {
 /// What woke the loop.
 enum Wake {
     Command(Option<Command>),
-    Connected(Result<Socket, ConnectError>),
+    Connected(Result<Box<Socket>, ConnectError>),
     /// The connect attempt moved to its next phase (a new deadline to publish).
     Phase,
     Deadline,
@@ -536,11 +536,11 @@ impl Task {
         ControlFlow::Continue(())
     }
 
-    async fn on_connect_result(&mut self, result: Result<Socket, ConnectError>) {
+    async fn on_connect_result(&mut self, result: Result<Box<Socket>, ConnectError>) {
         let first = self.first.take();
         match (result, first) {
             (Ok(socket), first) => {
-                self.socket = Some(socket);
+                self.socket = Some(*socket);
                 self.connections += 1;
                 self.sent = 0;
                 self.received = 0;
@@ -871,9 +871,9 @@ fn link_error(e: &WsError, limit: usize) -> LinkError {
     }
 }
 
-async fn until_connected(connecting: &mut Option<Connecting>) -> Result<Socket, ConnectError> {
+async fn until_connected(connecting: &mut Option<Connecting>) -> Result<Box<Socket>, ConnectError> {
     match connecting {
-        Some(attempt) => attempt.await,
+        Some(attempt) => attempt.await.map(Box::new),
         None => std::future::pending().await,
     }
 }

@@ -38,9 +38,9 @@ async fn first_connect(server_tls: Arc<rustls::ServerConfig>, roots: Roots) -> N
 
 async fn next_transport(notes: &mut mpsc::UnboundedReceiver<Notification>) -> Notification {
     loop {
-        match notes.recv().await.expect("the driver runs") {
-            n @ (Notification::Connected | Notification::ConnectFailed(_)) => return n,
-            _ => {}
+        let n = notes.recv().await.expect("the driver runs");
+        if matches!(n, Notification::Connected | Notification::ConnectFailed(_)) {
+            return n;
         }
     }
 }
