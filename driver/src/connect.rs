@@ -21,6 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{CertificateError, ClientConfig, RootCertStore};
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -263,6 +264,7 @@ pub(crate) async fn connect(
     deadlines: Deadlines,
     clock: Clock,
     phase_deadline: watch::Sender<Instant>,
+    tcp_connects: Arc<AtomicU64>,
 ) -> Result<Socket, ConnectError> {
     let phase = |limit: Duration| {
         let at = clock.now().saturating_add(limit);
@@ -279,6 +281,7 @@ pub(crate) async fn connect(
     .await
     .ok_or(ConnectError::TcpTimeout(deadlines.tcp))?
     .map_err(|e| ConnectError::Tcp(e.kind().to_string()))?;
+    tcp_connects.fetch_add(1, Ordering::Relaxed);
     let _ = tcp.set_nodelay(true);
 
     let stream = if target.tls {

@@ -42,6 +42,7 @@ use rustls::ClientConfig;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -277,6 +278,9 @@ pub struct DriverStatus {
     pub awaiting_pong: bool,
     /// WebSockets opened so far.
     pub connections: u64,
+    /// TCP connections made so far (by attempts that went on to TLS or the WebSocket
+    /// handshake, whether or not that succeeded).
+    pub tcp_connects: u64,
     /// Frames written on the current WebSocket.
     pub sent: u64,
     /// Messages read on the current WebSocket (frames or not).
@@ -386,6 +390,7 @@ pub fn spawn(config: DriverConfig) -> (DriverHandle, mpsc::UnboundedReceiver<Not
         notes: notes_tx,
         status: status_tx,
         connections: 0,
+        tcp_connects: Arc::new(AtomicU64::new(0)),
         sent: 0,
         received: 0,
         notifications: 0,
@@ -429,6 +434,8 @@ struct Task {
     notes: mpsc::UnboundedSender<Notification>,
     status: watch::Sender<DriverStatus>,
     connections: u64,
+    /// Shared with the connect attempts.
+    tcp_connects: Arc<AtomicU64>,
     sent: u64,
     received: u64,
     notifications: u64,
@@ -802,6 +809,7 @@ impl Task {
             deadlines,
             self.clock.clone(),
             phase_tx,
+            Arc::clone(&self.tcp_connects),
         )));
     }
 
@@ -844,6 +852,7 @@ impl Task {
             transport_deadline,
             awaiting_pong: self.socket.is_some() && self.ping_sent.is_some(),
             connections: self.connections,
+            tcp_connects: self.tcp_connects.load(Ordering::Relaxed),
             sent: self.sent,
             received: self.received,
             notifications: self.notifications,

@@ -433,6 +433,10 @@ impl App {
                         Ok(())
                     }
                     Fault::Heal => {
+                        // Every TCP connection the driver made is the proxy's, and known
+                        // to be born frozen, before the network heals.
+                        let made = self.dstatus.borrow().tcp_connects;
+                        within("the proxy's accepts", self.proxy().accepted(made)).await;
                         self.proxy().heal();
                         self.frozen = false;
                         Ok(())

@@ -95,9 +95,24 @@ impl FaultProxy {
                     _ = closed.wait_for(|s| s.closed) => return,
                 };
                 let Ok((client, _)) = accepted else { continue };
+                // Classified before it is counted: a test that saw the count knows the link
+                // is born frozen or not.
+                let birth = {
+                    let s = accept_state.borrow();
+                    Birth {
+                        born_frozen: s.frozen_up || s.frozen_down,
+                        epoch: s.epoch,
+                    }
+                };
                 links_tx.send_modify(|n| *n += 1);
                 seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
-                tokio::spawn(link(client, upstream, Arc::clone(&accept_state), seed));
+                tokio::spawn(link(
+                    client,
+                    upstream,
+                    Arc::clone(&accept_state),
+                    seed,
+                    birth,
+                ));
             }
         });
         FaultProxy { addr, state, links }
@@ -111,6 +126,13 @@ impl FaultProxy {
     /// Connections accepted so far.
     pub fn links(&self) -> u64 {
         *self.links.borrow()
+    }
+
+    /// Waits until at least `n` connections have been accepted (a connection the kernel has
+    /// completed may not have been accepted yet).
+    pub async fn accepted(&self, n: u64) {
+        let mut links = self.links.clone();
+        let _ = links.wait_for(|l| *l >= n).await;
     }
 
     /// Changes latency, jitter and throttle for what is read from now on.
@@ -160,11 +182,8 @@ async fn link(
     upstream: SocketAddr,
     state: Arc<watch::Sender<State>>,
     seed: u64,
+    birth: Birth,
 ) {
-    let (born_frozen, epoch) = {
-        let s = state.borrow();
-        (s.frozen_up || s.frozen_down, s.epoch)
-    };
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -174,7 +193,6 @@ async fn link(
     let (server_read, server_write) = server.into_split();
     let (kill, _) = watch::channel(false);
     let kill = Arc::new(kill);
-    let birth = Birth { born_frozen, epoch };
     for (read, write, dir, seed) in [
         (client_read, server_write, Direction::Up, seed),
         (
