@@ -30,60 +30,183 @@
 //! (see [`spawn`]).
 
 use crate::clock::Clock;
+use crate::connect::{self, ConnectError, Deadlines, Roots, Socket, Target};
+use crate::redact::{redact_url, Redaction};
 use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Error, Event, Input, Instant, Lifecycle, NetworkChange, Output,
     ProtocolError, Sdk, SdkConfig, ServerFrame,
 };
 use futures_util::{SinkExt, StreamExt};
+use rustls::ClientConfig;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Connecting = Pin<Box<dyn Future<Output = Result<Socket, String>> + Send>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<Socket, ConnectError>> + Send>>;
+type WsError = tokio_tungstenite::tungstenite::Error;
 
-/// How to reach the service, and with what clock and core configuration.
-#[derive(Clone, Debug)]
+/// How much tungstenite reads from the socket at a time. With
+/// [`DriverConfig::max_message_bytes`] it bounds what one connection can make the driver
+/// buffer: one message up to the limit, plus one read.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// How to reach the service, with what clock, deadlines, TLS roots and core configuration.
+///
+/// Every time-based value is measured on [`DriverConfig::clock`]. The defaults fit a mobile
+/// SDK and a core whose session grace is 60 s (spec.md §7):
+///
+/// | field | default | why |
+/// | --- | --- | --- |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s | a TCP connect on a poor mobile link takes seconds, not tens of seconds; a SYN that gets no answer for 10 s will not get one |
+/// | [`tls_timeout`](Self::tls_timeout) | 10 s | two round trips and a certificate chain; anything slower is a stalled proxy |
+/// | [`handshake_timeout`](Self::handshake_timeout) | 10 s | one round trip; a captive portal or a stalled proxy answers never |
+/// | [`ping_interval`](Self::ping_interval) | 10 s | well under the idle timeout of mobile NATs and carrier proxies (often 30–60 s), so the pings also keep the mapping alive; one small frame every 10 s is a negligible cost in battery and data |
+/// | [`pong_timeout`](Self::pong_timeout) | 10 s | a dead link is found at most 20 s after the last traffic, a third of the 60 s session grace: the core's reconnect backoff (1, 2, 4, 8 s …) then has about 40 s to resume the session; a healthy but slow link (a 3G round trip of 1–2 s, a congested cell) answers a ping well within 10 s |
+///
+/// An attempt's total is at most the sum of its three phase deadlines (30 s by default); the
+/// core's reconnect deadlines go on meanwhile, and a `Connect` while an attempt is under way
+/// changes nothing.
+#[derive(Clone)]
 pub struct DriverConfig {
-    /// The WebSocket URL, e.g. `ws://127.0.0.1:4000/`.
+    /// The service's WebSocket URL, e.g. `wss://cobrowse.example/visitor`. `ws://` only to a
+    /// loopback host, unless [`DriverConfig::allow_plain`].
     pub url: String,
     /// The core's timer durations.
     pub sdk: SdkConfig,
     /// Where `now` comes from.
     pub clock: Clock,
-    /// How long a connect attempt may take (on [`DriverConfig::clock`]) before it counts as
-    /// failed.
+    /// The CAs a `wss://` server's certificate must chain to. Default: the platform's store.
+    pub roots: Roots,
+    /// Also allow plain `ws://` to hosts that are not loopback (default: off; a loopback
+    /// host is always allowed, for tests and local development).
+    pub allow_plain: bool,
+    /// How long the TCP connect (name resolution included) may take before the attempt fails
+    /// with [`ConnectError::TcpTimeout`].
     pub connect_timeout: Duration,
+    /// How long the TLS handshake may take before the attempt fails with
+    /// [`ConnectError::TlsTimeout`].
+    pub tls_timeout: Duration,
+    /// How long the WebSocket upgrade may take before the attempt fails with
+    /// [`ConnectError::HandshakeTimeout`].
+    pub handshake_timeout: Duration,
+    /// After this long without hearing anything on the open WebSocket, the driver sends a
+    /// WebSocket ping.
+    pub ping_interval: Duration,
+    /// After a ping, how long the driver waits for any traffic (the pong, or anything else)
+    /// before it declares the link dead ([`LinkError::Silent`]), drops it and tells the core
+    /// [`NetworkChange::Lost`]. Also the longest a write may block. A link silent for
+    /// `ping_interval + pong_timeout` is dead.
+    pub pong_timeout: Duration,
     /// Largest WebSocket message accepted, a memory guard for the transport. Larger messages
-    /// fail the connection; it is above the core's own frame limit
-    /// ([`MAX_FRAME_BYTES`]), so that frames the core must refuse as too large reach it.
+    /// (or frames whose header announces more) fail the connection
+    /// ([`LinkError::TooLarge`]) before their payload is buffered; it is above the core's own
+    /// frame limit ([`MAX_FRAME_BYTES`]), so that frames the core must refuse as too large
+    /// reach it.
     pub max_message_bytes: usize,
+    /// Which of the visitor's secrets to hide in [`Notification::Sent`] (and in this
+    /// configuration's `Debug`). Default: [`Redaction::ALL`].
+    pub redaction: Redaction,
     /// Also report the wire ([`Notification::Sent`], [`Notification::Received`],
-    /// [`Notification::FrameRefused`]) and transport changes, for logs and transcripts.
+    /// [`Notification::FrameRefused`]), for logs and transcripts.
     pub trace: bool,
 }
 
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = if self.redaction.is_on() {
+            redact_url(&self.url)
+        } else {
+            self.url.clone()
+        };
+        f.debug_struct("DriverConfig")
+            .field("url", &url)
+            .field("sdk", &self.sdk)
+            .field("clock", &self.clock)
+            .field("roots", &self.roots)
+            .field("allow_plain", &self.allow_plain)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls_timeout", &self.tls_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("redaction", &self.redaction)
+            .field("trace", &self.trace)
+            .finish()
+    }
+}
+
 impl DriverConfig {
-    /// Defaults: the core's default timers, tokio's clock from now, a 10 s connect timeout,
-    /// messages up to 4 × [`MAX_FRAME_BYTES`], no trace.
+    /// Defaults (see the table above): the core's default timers, tokio's clock from now,
+    /// the platform's roots, no plain `ws://` beyond loopback, 10 s for each connect phase,
+    /// a ping after 10 s of silence and death 10 s later, messages up to 4 ×
+    /// [`MAX_FRAME_BYTES`], every secret redacted, no wire trace.
     pub fn new(url: impl Into<String>) -> DriverConfig {
         DriverConfig {
             url: url.into(),
             sdk: SdkConfig::default(),
             clock: Clock::tokio(),
+            roots: Roots::default(),
+            allow_plain: false,
             connect_timeout: Duration::from_secs(10),
+            tls_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(10),
+            pong_timeout: Duration::from_secs(10),
             max_message_bytes: 4 * MAX_FRAME_BYTES,
+            redaction: Redaction::default(),
             trace: false,
         }
     }
+}
+
+/// Why an open WebSocket is gone. The core hears [`NetworkChange::Lost`] for every one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The server sent a close frame.
+    #[error("closed by the server ({code}{})", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
+    Closed {
+        /// The close code (1005 when the frame had none).
+        code: u16,
+        /// The server's reason text.
+        reason: String,
+    },
+    /// The connection ended without a close frame.
+    #[error("the connection ended")]
+    Ended,
+    /// Reading or writing failed (reset, broken pipe, a protocol violation, a TLS error).
+    #[error("the connection failed: {0}")]
+    Failed(String),
+    /// Nothing was heard for too long, not even the answer to a ping: the link is dead
+    /// (a half-open TCP connection, a network that vanished without a reset).
+    #[error("no traffic for {silent_ms} ms: the link is dead")]
+    Silent {
+        /// How long nothing was heard, on the driver's clock.
+        silent_ms: u64,
+    },
+    /// A write did not complete within [`DriverConfig::pong_timeout`].
+    #[error("a write did not complete within {0:?}")]
+    WriteStalled(Duration),
+    /// The server sent a message (or announced a frame) larger than
+    /// [`DriverConfig::max_message_bytes`].
+    #[error("the server sent a message over the {limit}-byte limit")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The platform reported the network gone ([`Reachability::Offline`]).
+    #[error("the network is unreachable")]
+    Offline,
 }
 
 /// What the driver hands the app, in the order it happened.
@@ -98,13 +221,17 @@ pub enum Notification {
     /// Trace: the core refused the frame just [`Notification::Received`], or bytes that are
     /// not a frame at all (then without a `Received` before it). Nothing changed.
     FrameRefused(Error),
-    /// Trace: a WebSocket is open (the core was told [`NetworkChange::Restored`], except for
-    /// the first one: a new core already believes the link is up).
+    /// Transport: a WebSocket is open (the core was told [`NetworkChange::Restored`], except
+    /// for the first one: a new core already believes the link is up). Transport
+    /// notifications are handed out whether or not [`DriverConfig::trace`] is on.
     Connected,
-    /// Trace: the WebSocket closed or failed (why); the core was told [`NetworkChange::Lost`].
-    Disconnected(String),
-    /// Trace: a connect attempt failed (why); the core asks again on its own schedule.
-    ConnectFailed(String),
+    /// Transport: the WebSocket closed, failed or went silent (why); the core was told
+    /// [`NetworkChange::Lost`].
+    Disconnected(LinkError),
+    /// Transport: a connect attempt failed (why: a typed [`ConnectError`], e.g. a
+    /// certificate from an unknown CA, for the wrong host or expired). The core asks again on
+    /// its own schedule, or, after a failed first attempt, was told [`NetworkChange::Lost`].
+    ConnectFailed(ConnectError),
 }
 
 /// The network as the platform reports it (reachability), a hint for the transport only.
@@ -143,8 +270,17 @@ pub struct DriverStatus {
     pub connected: bool,
     /// A connect attempt is under way.
     pub connecting: bool,
+    /// The next deadline of the transport itself, on the driver's clock: the current
+    /// connect phase's, or, with a WebSocket open, the next ping or the moment the link is
+    /// declared dead. Not a core deadline; a test that winds a manual clock winds to it too.
+    pub transport_deadline: Option<Instant>,
+    /// A ping was sent on the current WebSocket and nothing has been heard since.
+    pub awaiting_pong: bool,
     /// WebSockets opened so far.
     pub connections: u64,
+    /// TCP connections made so far (by attempts that went on to TLS or the WebSocket
+    /// handshake, whether or not that succeeded).
+    pub tcp_connects: u64,
     /// Frames written on the current WebSocket.
     pub sent: u64,
     /// Messages read on the current WebSocket (frames or not).
@@ -229,20 +365,32 @@ pub fn spawn(config: DriverConfig) -> (DriverHandle, mpsc::UnboundedReceiver<Not
     let (notes_tx, notes) = mpsc::unbounded_channel();
     let (status_tx, status) = watch::channel(DriverStatus::default());
     let now = config.clock.now();
+    let target = Target::parse(&config.url, config.allow_plain);
+    // The TLS configuration once: loading the platform's roots is not free.
+    let tls = match &target {
+        Ok(t) if t.is_tls() => Some(config.roots.client_config()),
+        _ => None,
+    };
     let mut task = Task {
         sdk: Sdk::new(config.sdk.clone()),
         last_now: now,
         clock: config.clock.clone(),
+        target,
+        tls,
         config,
         socket: None,
         connecting: None,
+        phase: None,
         first: Some(Vec::new()),
         broken: None,
         deadline: None,
+        last_heard: now,
+        ping_sent: None,
         commands,
         notes: notes_tx,
         status: status_tx,
         connections: 0,
+        tcp_connects: Arc::new(AtomicU64::new(0)),
         sent: 0,
         received: 0,
         notifications: 0,
@@ -262,20 +410,32 @@ struct Task {
     sdk: Sdk,
     clock: Clock,
     config: DriverConfig,
+    /// The URL, checked against the policy once.
+    target: Result<Target, ConnectError>,
+    /// For a `wss://` target: the rustls configuration, or why there is none.
+    tls: Option<Result<Arc<ClientConfig>, ConnectError>>,
     /// The latest `now` given to the core (so that a clock that steps back cannot make the
     /// core refuse an input).
     last_now: Instant,
     socket: Option<Socket>,
     connecting: Option<Connecting>,
+    /// While connecting: the deadline of the attempt's current phase.
+    phase: Option<watch::Receiver<Instant>>,
     /// `Some` until the first connect attempt ends: the frames the core sent meanwhile.
     first: Option<Vec<ClientFrame>>,
     /// A write failed during the drain: the socket is gone, to be reported after the drain.
-    broken: Option<String>,
+    broken: Option<LinkError>,
     deadline: Option<Instant>,
+    /// When anything was last read on the open socket (or it opened).
+    last_heard: Instant,
+    /// When the unanswered ping was sent, if one is.
+    ping_sent: Option<Instant>,
     commands: mpsc::UnboundedReceiver<Command>,
     notes: mpsc::UnboundedSender<Notification>,
     status: watch::Sender<DriverStatus>,
     connections: u64,
+    /// Shared with the connect attempts.
+    tcp_connects: Arc<AtomicU64>,
     sent: u64,
     received: u64,
     notifications: u64,
@@ -284,9 +444,12 @@ struct Task {
 /// What woke the loop.
 enum Wake {
     Command(Option<Command>),
-    Connected(Result<Socket, String>),
-    Message(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Connected(Result<Box<Socket>, ConnectError>),
+    /// The connect attempt moved to its next phase (a new deadline to publish).
+    Phase,
     Deadline,
+    Keepalive,
+    Message(Option<Result<Message, WsError>>),
 }
 
 impl Task {
@@ -300,12 +463,19 @@ impl Task {
     async fn run(mut self) {
         loop {
             self.publish(false);
+            let keepalive = self.keepalive_deadline();
+            // `biased`: the app's commands first, so that a call is answered however chatty
+            // the socket; then the transport's own events; the core's deadline and the
+            // keepalive before the next message, so that a flood of frames cannot starve
+            // the core's timers or hide a dead link (each is ready only once it is due).
             let wake = tokio::select! {
                 biased;
                 command = self.commands.recv() => Wake::Command(command),
                 result = until_connected(&mut self.connecting) => Wake::Connected(result),
-                message = next_message(&mut self.socket) => Wake::Message(message),
+                () = phase_moved(&mut self.phase) => Wake::Phase,
                 () = self.clock.sleep_until_opt(self.deadline) => Wake::Deadline,
+                () = self.clock.sleep_until_opt(keepalive) => Wake::Keepalive,
+                message = next_message(&mut self.socket) => Wake::Message(message),
             };
             match wake {
                 // Every handle is gone: nobody to drive for.
@@ -320,10 +490,13 @@ impl Task {
                 }
                 Wake::Connected(result) => {
                     self.connecting = None;
+                    self.phase = None;
                     self.on_connect_result(result).await;
                 }
-                Wake::Message(message) => self.on_message(message).await,
+                Wake::Phase => {}
                 Wake::Deadline => self.feed(Input::Timeout).await,
+                Wake::Keepalive => self.on_keepalive().await,
+                Wake::Message(message) => self.on_message(message).await,
             }
         }
         self.publish(true);
@@ -347,9 +520,12 @@ impl Task {
                 let _ = reply.send(());
             }
             Command::Reachability(Reachability::Offline, reply) => {
-                self.connecting = None;
+                if self.connecting.take().is_some() {
+                    self.phase = None;
+                    self.notify(Notification::ConnectFailed(ConnectError::Abandoned));
+                }
                 if self.socket.take().is_some() {
-                    self.lost("the network is unreachable".to_owned()).await;
+                    self.lost(LinkError::Offline).await;
                 } else if self.first.take().is_some() {
                     // The first attempt is abandoned; the core believed the link was up.
                     self.feed(Input::Network(NetworkChange::Lost)).await;
@@ -367,15 +543,17 @@ impl Task {
         ControlFlow::Continue(())
     }
 
-    async fn on_connect_result(&mut self, result: Result<Socket, String>) {
+    async fn on_connect_result(&mut self, result: Result<Box<Socket>, ConnectError>) {
         let first = self.first.take();
         match (result, first) {
             (Ok(socket), first) => {
-                self.socket = Some(socket);
+                self.socket = Some(*socket);
                 self.connections += 1;
                 self.sent = 0;
                 self.received = 0;
-                self.trace(Notification::Connected);
+                self.last_heard = self.clock.now();
+                self.ping_sent = None;
+                self.notify(Notification::Connected);
                 match first {
                     // The core already believes the link is up: just send what waited.
                     Some(waiting) => {
@@ -389,29 +567,86 @@ impl Task {
             }
             (Err(why), Some(_dropped)) => {
                 // The core believed the link was up: it is not.
-                self.trace(Notification::ConnectFailed(why));
+                self.notify(Notification::ConnectFailed(why));
                 self.feed(Input::Network(NetworkChange::Lost)).await;
             }
             (Err(why), None) => {
-                self.trace(Notification::ConnectFailed(why));
+                self.notify(Notification::ConnectFailed(why));
                 self.publish(false);
             }
         }
     }
 
-    async fn on_message(
-        &mut self,
-        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) {
+    /// The next keepalive deadline with a socket open: the ping's, or the dead link's.
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        self.socket.as_ref()?;
+        Some(match self.ping_sent {
+            Some(at) => at.saturating_add(self.config.pong_timeout),
+            None => self.last_heard.saturating_add(self.config.ping_interval),
+        })
+    }
+
+    /// Sends a ping after [`DriverConfig::ping_interval`] of silence; declares the link dead
+    /// after [`DriverConfig::pong_timeout`] more. A ping's deadline counts from when it was
+    /// sent, on the driver's clock: however far the clock jumps, a link is declared dead
+    /// only after a ping has had a whole `pong_timeout` to be answered.
+    async fn on_keepalive(&mut self) {
+        let now = self.clock.now();
+        match self.ping_sent {
+            Some(at) if now >= at.saturating_add(self.config.pong_timeout) => {
+                let silent_ms = u64::try_from(now.saturating_since(self.last_heard).as_millis())
+                    .unwrap_or(u64::MAX);
+                self.socket = None;
+                self.ping_sent = None;
+                self.lost(LinkError::Silent { silent_ms }).await;
+            }
+            None if now >= self.last_heard.saturating_add(self.config.ping_interval) => {
+                let limit = self.config.pong_timeout;
+                let result = match self.socket.as_mut() {
+                    Some(socket) => {
+                        let give_up = now.saturating_add(limit);
+                        let ping = socket.send(Message::Ping(Default::default()));
+                        tokio::select! {
+                            r = ping => r.map_err(|e| link_error(&e, self.config.max_message_bytes)),
+                            () = self.clock.sleep_until(give_up) => Err(LinkError::WriteStalled(limit)),
+                        }
+                    }
+                    None => return,
+                };
+                match result {
+                    Ok(()) => self.ping_sent = Some(now),
+                    Err(why) => {
+                        self.socket = None;
+                        self.lost(why).await;
+                    }
+                }
+            }
+            // Woken early (the clock is shared): nothing due yet.
+            _ => {}
+        }
+    }
+
+    async fn on_message(&mut self, message: Option<Result<Message, WsError>>) {
+        if message.is_some() {
+            self.last_heard = self.clock.now().max(self.last_heard);
+            self.ping_sent = None;
+        }
         let bytes = match message {
             Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
             Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
-            // tungstenite answers pings itself; raw frames are never read.
+            // tungstenite answers pings itself; a pong (or a ping) is traffic, nothing more;
+            // raw frames are never read.
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => return,
             Some(Ok(Message::Close(frame))) => {
-                let why = frame.map_or_else(
-                    || "closed by the server".to_owned(),
-                    |f| format!("closed by the server: {} {}", f.code, f.reason),
+                let why = frame.map_or(
+                    LinkError::Closed {
+                        code: 1005,
+                        reason: String::new(),
+                    },
+                    |f| LinkError::Closed {
+                        code: f.code.into(),
+                        reason: f.reason.to_string(),
+                    },
                 );
                 self.socket = None;
                 self.lost(why).await;
@@ -419,12 +654,13 @@ impl Task {
             }
             Some(Err(e)) => {
                 self.socket = None;
-                self.lost(e.to_string()).await;
+                self.lost(link_error(&e, self.config.max_message_bytes))
+                    .await;
                 return;
             }
             None => {
                 self.socket = None;
-                self.lost("the connection ended".to_owned()).await;
+                self.lost(LinkError::Ended).await;
                 return;
             }
         };
@@ -433,7 +669,9 @@ impl Task {
         // the core sees it, and a refusal after.
         let result = match ServerFrame::decode(&bytes) {
             Ok(frame) => {
-                self.trace(Notification::Received(frame.clone()));
+                if self.config.trace {
+                    self.notify(Notification::Received(frame.clone()));
+                }
                 self.input(Input::Frame(frame))
             }
             Err(e) => Err(Error::Protocol(ProtocolError::Frame(e))),
@@ -444,9 +682,9 @@ impl Task {
         self.settle().await;
     }
 
-    /// The socket is gone (already dropped): tell the app's trace and the core.
-    async fn lost(&mut self, why: String) {
-        self.trace(Notification::Disconnected(why));
+    /// The socket is gone (already dropped): tell the app and the core.
+    async fn lost(&mut self, why: LinkError) {
+        self.notify(Notification::Disconnected(why));
         self.feed(Input::Network(NetworkChange::Lost)).await;
     }
 
@@ -468,7 +706,7 @@ impl Task {
         self.drain().await;
         while let Some(why) = self.broken.take() {
             self.socket = None;
-            self.trace(Notification::Disconnected(why));
+            self.notify(Notification::Disconnected(why));
             let _ = self.input(Input::Network(NetworkChange::Lost));
             self.drain().await;
         }
@@ -490,7 +728,10 @@ impl Task {
             match self.sdk.poll_output() {
                 Output::Event(e) => self.notify(Notification::Event(e)),
                 Output::Transmit(f) => {
-                    self.trace(Notification::Sent(f.clone()));
+                    if self.config.trace {
+                        let shown = self.config.redaction.redact_frame(&f);
+                        self.notify(Notification::Sent(shown));
+                    }
                     frames.push(f);
                 }
                 Output::Connect => self.start_connect(),
@@ -515,9 +756,17 @@ impl Task {
             return;
         };
         let text = String::from_utf8_lossy(&frame.encode()).into_owned();
-        match socket.send(Message::text(text)).await {
+        let limit = self.config.pong_timeout;
+        let give_up = self.clock.now().saturating_add(limit);
+        let result = tokio::select! {
+            r = socket.send(Message::text(text)) => {
+                r.map_err(|e| link_error(&e, self.config.max_message_bytes))
+            }
+            () = self.clock.sleep_until(give_up) => Err(LinkError::WriteStalled(limit)),
+        };
+        match result {
             Ok(()) => self.sent += 1,
-            Err(e) => self.broken = Some(e.to_string()),
+            Err(why) => self.broken = Some(why),
         }
     }
 
@@ -525,24 +774,48 @@ impl Task {
         if self.socket.is_some() || self.connecting.is_some() {
             return;
         }
-        let url = self.config.url.clone();
+        let target = match &self.target {
+            Ok(t) => t.clone(),
+            Err(e) => {
+                let e = e.clone();
+                self.connecting = Some(Box::pin(async move { Err(e) }));
+                return;
+            }
+        };
+        let tls = match &self.tls {
+            Some(Ok(config)) => Some(Arc::clone(config)),
+            Some(Err(e)) => {
+                let e = e.clone();
+                self.connecting = Some(Box::pin(async move { Err(e) }));
+                return;
+            }
+            None => None,
+        };
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(self.config.max_message_bytes))
-            .max_frame_size(Some(self.config.max_message_bytes));
-        let clock = self.clock.clone();
-        let give_up = clock.now().saturating_add(self.config.connect_timeout);
-        self.connecting = Some(Box::pin(async move {
-            tokio::select! {
-                result = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true) => {
-                    result.map(|(socket, _response)| socket).map_err(|e| e.to_string())
-                }
-                () = clock.sleep_until(give_up) => Err("the connect attempt timed out".to_owned()),
-            }
-        }));
+            .max_frame_size(Some(self.config.max_message_bytes))
+            .read_buffer_size(READ_BUFFER_BYTES);
+        let deadlines = Deadlines {
+            tcp: self.config.connect_timeout,
+            tls: self.config.tls_timeout,
+            handshake: self.config.handshake_timeout,
+        };
+        let (phase_tx, phase_rx) = watch::channel(self.clock.now());
+        self.phase = Some(phase_rx);
+        self.connecting = Some(Box::pin(connect::connect(
+            target,
+            tls,
+            ws_config,
+            deadlines,
+            self.clock.clone(),
+            phase_tx,
+            Arc::clone(&self.tcp_connects),
+        )));
     }
 
     async fn close(&mut self) {
         self.connecting = None;
+        self.phase = None;
         if let Some(mut socket) = self.socket.take() {
             // A courtesy close frame; bounded so that a stuck peer cannot hold the app.
             let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
@@ -562,12 +835,24 @@ impl Task {
     }
 
     fn publish(&self, stopped: bool) {
+        let phase = self
+            .connecting
+            .as_ref()
+            .and(self.phase.as_ref())
+            .map(|rx| *rx.borrow());
+        let transport_deadline = match (phase, self.keepalive_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let status = DriverStatus {
             now: self.clock.now(),
             next_deadline: self.deadline,
             connected: self.socket.is_some(),
             connecting: self.connecting.is_some(),
+            transport_deadline,
+            awaiting_pong: self.socket.is_some() && self.ping_sent.is_some(),
             connections: self.connections,
+            tcp_connects: self.tcp_connects.load(Ordering::Relaxed),
             sent: self.sent,
             received: self.received,
             notifications: self.notifications,
@@ -585,16 +870,37 @@ impl Task {
     }
 }
 
-async fn until_connected(connecting: &mut Option<Connecting>) -> Result<Socket, String> {
+/// What a read or write error means for the link.
+fn link_error(e: &WsError, limit: usize) -> LinkError {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => LinkError::TooLarge { limit },
+        WsError::ConnectionClosed | WsError::AlreadyClosed => LinkError::Ended,
+        WsError::Io(io) => LinkError::Failed(io.kind().to_string()),
+        other => LinkError::Failed(other.to_string()),
+    }
+}
+
+async fn until_connected(connecting: &mut Option<Connecting>) -> Result<Box<Socket>, ConnectError> {
     match connecting {
-        Some(attempt) => attempt.await,
+        Some(attempt) => attempt.await.map(Box::new),
         None => std::future::pending().await,
     }
 }
 
-async fn next_message(
-    socket: &mut Option<Socket>,
-) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+/// Completes when the connect attempt's phase deadline changes.
+async fn phase_moved(phase: &mut Option<watch::Receiver<Instant>>) {
+    match phase {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                // The attempt ended: its result wakes the loop instead.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_message(socket: &mut Option<Socket>) -> Option<Result<Message, WsError>> {
     match socket {
         Some(socket) => socket.next().await,
         None => std::future::pending().await,

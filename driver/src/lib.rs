@@ -35,11 +35,18 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod connect;
 pub mod driver;
 pub mod loopback;
+pub mod redact;
 
 pub use clock::{Clock, ManualClock};
+pub use connect::{CertificateProblem, ConnectError, Roots};
 pub use driver::{
-    spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, Notification, Reachability,
+    spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError, Notification,
+    Reachability,
 };
-pub use loopback::{LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus};
+pub use loopback::{
+    tls_server_config, LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus,
+};
+pub use redact::Redaction;

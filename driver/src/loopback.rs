@@ -10,6 +10,9 @@
 //! logic produces while no connection is open are dropped, as the simulator drops them while
 //! its network is down.
 //!
+//! With [`ServerConfig::tls`] it speaks `wss://` (rustls, `ring`), with a certificate the
+//! test made (e.g. with `rcgen`, see [`tls_server_config`]).
+//!
 //! Two delivery modes:
 //! - free-running (the default): every frame is written as soon as the server logic produces
 //!   it, as a real server would;
@@ -24,17 +27,38 @@ use cobrowse_visitor_conformance::transcript::AgentAction;
 use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{ClientFrame, SdkConfig, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-type Conn = WebSocketStream<TcpStream>;
+/// A server-side byte stream: plain TCP or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Conn = WebSocketStream<Box<dyn Io>>;
+
+/// A rustls server configuration (`ring` provider, TLS 1.2 and 1.3) for the loopback
+/// server, from a certificate chain (leaf first) and its private key.
+pub fn tls_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
+}
 
 /// How long a client may take over the WebSocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +77,8 @@ pub struct ServerConfig {
     pub clock: Clock,
     /// Hold every frame until [`ServerControl::release`].
     pub lockstep: bool,
+    /// Serve `wss://` with this configuration (see [`tls_server_config`]); `None`: `ws://`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServerConfig {
@@ -65,6 +91,7 @@ impl ServerConfig {
             session_grace: SdkConfig::default().session_grace,
             clock: Clock::tokio(),
             lockstep: false,
+            tls: None,
         }
     }
 }
@@ -188,6 +215,7 @@ impl ServerControl {
 #[derive(Debug)]
 pub struct LoopbackServer {
     addr: SocketAddr,
+    tls: bool,
     control: ServerControl,
 }
 
@@ -202,7 +230,9 @@ impl LoopbackServer {
             ..ServerStatus::default()
         });
         let (handshakes_tx, handshakes) = mpsc::unbounded_channel();
+        let tls = config.tls.clone();
         let task = ServerTask {
+            tls: config.tls.map(tokio_rustls::TlsAcceptor::from),
             logic: sim::Server::new(config.group_id, config.seed, config.session_grace),
             clock: config.clock,
             lockstep: config.lockstep,
@@ -222,6 +252,7 @@ impl LoopbackServer {
         tokio::spawn(task.run());
         Ok(LoopbackServer {
             addr,
+            tls: tls.is_some(),
             control: ServerControl { tx, status },
         })
     }
@@ -231,9 +262,11 @@ impl LoopbackServer {
         self.addr
     }
 
-    /// The URL a driver connects to: `ws://127.0.0.1:PORT/`.
+    /// The URL a driver connects to: `ws://127.0.0.1:PORT/`, or `wss://127.0.0.1:PORT/` with
+    /// TLS (the certificate must then be valid for the IP address `127.0.0.1`).
     pub fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// A control handle.
@@ -257,6 +290,7 @@ impl Outgoing {
 }
 
 struct ServerTask {
+    tls: Option<tokio_rustls::TlsAcceptor>,
     logic: sim::Server,
     clock: Clock,
     lockstep: bool,
@@ -327,9 +361,18 @@ impl ServerTask {
         }
         let _ = stream.set_nodelay(true);
         let done = self.handshakes_tx.clone();
+        let tls = self.tls.clone();
         tokio::spawn(async move {
-            let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config()));
-            if let Ok(Ok(conn)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            let handshake = async move {
+                let stream: Box<dyn Io> = match tls {
+                    Some(acceptor) => Box::new(acceptor.accept(stream).await.ok()?),
+                    None => Box::new(stream),
+                };
+                tokio_tungstenite::accept_async_with_config(stream, Some(ws_config()))
+                    .await
+                    .ok()
+            };
+            if let Ok(Some(conn)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                 let _ = done.send(Box::new(conn));
             }
         });

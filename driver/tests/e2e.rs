@@ -20,7 +20,12 @@ use harness::*;
 
 /// Plays `lines` in lockstep: no invariant violation, and equal to the simulator's transcript.
 async fn lockstep(lines: &[Line]) -> Vec<Record> {
-    let records = play(lines, Options::LOCKSTEP).await;
+    lockstep_with(lines, Options::LOCKSTEP).await
+}
+
+async fn lockstep_with(lines: &[Line], options: Options) -> Vec<Record> {
+    assert_eq!(options.delivery, Delivery::Lockstep);
+    let records = play(lines, options).await;
     assert_no_violation(lines, &records);
     assert_same(&records, &simulate(lines));
     records
@@ -29,7 +34,12 @@ async fn lockstep(lines: &[Line]) -> Vec<Record> {
 /// Plays `lines` free-running: no invariant violation, and equal to the simulator's transcript
 /// apart from the interleaving of the concurrent actors within a step.
 async fn free_running(lines: &[Line]) -> Vec<Record> {
-    let records = play(lines, Options::FREE).await;
+    free_running_with(lines, Options::FREE).await
+}
+
+async fn free_running_with(lines: &[Line], options: Options) -> Vec<Record> {
+    assert_eq!(options.delivery, Delivery::Free);
+    let records = play(lines, options).await;
     assert_no_violation(lines, &records);
     assert_same_apart_from_interleaving(&records, &simulate(lines));
     records
@@ -87,6 +97,17 @@ macro_rules! scenario_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn free_running_equals_the_simulator_apart_from_interleaving() {
                 free_running(&scenario($path)).await;
+            }
+
+            // The same over wss:// (rustls, a test CA made at test time).
+            #[tokio::test]
+            async fn over_tls_lockstep_equals_the_simulator() {
+                lockstep_with(&scenario($path), Options::LOCKSTEP.over_tls()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn over_tls_free_running_equals_the_simulator_apart_from_interleaving() {
+                free_running_with(&scenario($path), Options::FREE.over_tls()).await;
             }
         }
     )*};
@@ -218,7 +239,9 @@ mod server_drops_the_connection {
                 "event EventClearWarning",
                 "send init",
                 "send resume_session",
-                "recv settings"
+                "recv settings",
+                "recv guest_count",
+                "event EventGuestCountChange"
             ]
         );
     }
@@ -254,8 +277,9 @@ mod server_drops_the_connection {
     }
 }
 
-/// Frames the core must refuse, sent in the middle of a session: three that do not decode
-/// and one that decodes but does not fit the state. The simulator's counterpart of each is a
+/// Frames the core must refuse, sent in the middle of a session: three that do not decode,
+/// one that decodes but does not fit the state (out of order), one of a wrong protocol
+/// version. The simulator's counterpart of each is a
 /// step that does nothing (`advance_ms: 0`); the transcripts differ by exactly the refusals,
 /// and the session goes on untouched.
 async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
@@ -271,6 +295,8 @@ async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
         r#"{"type":"warp_drive"}"#,
         r#"{"type":"guest_count","guestcount":-1}"#,
         r#"{"type":"session_started","sessionkey":"9999"}"#,
+        // a wrong protocol version
+        r#"{"type":"settings","v":2,"key_length":4}"#,
     ];
     for raw in faults {
         lines.push(Line::fault(Fault::SendRaw(raw.to_owned()), nothing()));
@@ -290,6 +316,7 @@ async fn malformed_frames_are_refused_and_change_nothing(options: Options) {
         kinds(&at_step(&records, 7)),
         ["recv session_started", "error unexpected_frame"]
     );
+    assert_eq!(kinds(&at_step(&records, 8)), ["error protocol_version"]);
     let rest: Vec<Record> = records
         .iter()
         .filter(|r| !(first_fault..first_fault + faults.len()).contains(&r.step))

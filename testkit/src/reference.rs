@@ -1645,11 +1645,9 @@ impl MServer {
             ClientFrame::ResumeSession { sessionkey } => match &mut self.session {
                 // what the visitor missed while offline
                 Some(s) if s.key == *sessionkey => {
-                    if s.guests != s.told {
-                        s.told = s.guests;
-                        let guestcount = s.guests;
-                        self.reply(ServerFrame::GuestCount { guestcount });
-                    }
+                    s.told = s.guests;
+                    let guestcount = s.guests;
+                    self.reply(ServerFrame::GuestCount { guestcount });
                 }
                 _ => {
                     let reason = match self.ended_offline.take() {

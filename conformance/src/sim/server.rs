@@ -212,12 +212,11 @@ impl Server {
             }
             ClientFrame::ResumeSession { sessionkey } => match &mut self.session {
                 Some(s) if s.key == *sessionkey => {
-                    // what the visitor missed while offline
-                    if s.guests != s.guests_sent {
-                        s.guests_sent = s.guests;
-                        let guestcount = s.guests;
-                        self.push(ServerFrame::GuestCount { guestcount });
-                    }
+                    // the agent count, always: a count sent just before the link died may
+                    // never have arrived, and the service cannot know
+                    s.guests_sent = s.guests;
+                    let guestcount = s.guests;
+                    self.push(ServerFrame::GuestCount { guestcount });
                 }
                 _ => {
                     let reason = match self.ended_offline.take() {

@@ -25,17 +25,22 @@
 //! wall-clock time; wall-clock time only bounds how long a test may wait.
 #![allow(dead_code)] // each test binary uses a part
 
+pub mod proxy;
+pub mod tls;
+
 use cobrowse_visitor_conformance::oracle;
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, TraceLine,
 };
+use cobrowse_visitor_core::ClientFrame;
 use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
 use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput, UserIntent};
 use cobrowse_visitor_driver::{
     spawn, Clock, DriverConfig, DriverError, DriverHandle, DriverStatus, LoopbackServer,
-    ManualClock, Notification, Reachability, ServerConfig, ServerControl, ServerStatus,
+    ManualClock, Notification, Reachability, Redaction, ServerConfig, ServerControl, ServerStatus,
 };
+use proxy::{Direction, FaultProxy, Shape};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -59,6 +64,13 @@ pub enum Fault {
     Stall,
     /// The server answers what waited, in order.
     Resume,
+    /// The fault proxy stops forwarding in this direction without closing anything (a
+    /// half-open link); connections opened meanwhile stall. Needs [`Options::link`].
+    Freeze(Direction),
+    /// The fault proxy forwards again, and drops the connections that stalled.
+    Heal,
+    /// The fault proxy forwards this many more bytes from the server, then cuts the link.
+    CutDownAfter(usize),
 }
 
 /// What one journey line does over the sockets.
@@ -160,6 +172,10 @@ pub struct Options {
     pub delivery: Delivery,
     pub loss: Loss,
     pub time: Time,
+    /// `wss://` with a certificate from the test CA ([`tls::ca`]) instead of `ws://`.
+    pub tls: bool,
+    /// Put the fault proxy between the driver and the server, with this shape.
+    pub link: Option<Shape>,
 }
 
 impl Options {
@@ -167,13 +183,34 @@ impl Options {
         delivery: Delivery::Lockstep,
         loss: Loss::ServerBlackout,
         time: Time::Manual,
+        tls: false,
+        link: None,
     };
     pub const FREE: Options = Options {
         delivery: Delivery::Free,
         loss: Loss::ServerBlackout,
         time: Time::Manual,
+        tls: false,
+        link: None,
     };
+
+    /// The same over `wss://`.
+    pub const fn over_tls(self) -> Options {
+        Options { tls: true, ..self }
+    }
+
+    /// The same through the fault proxy.
+    pub const fn through(self, shape: Shape) -> Options {
+        Options {
+            link: Some(shape),
+            ..self
+        }
+    }
 }
+
+/// What the harness redacts in its records, the driver's default rule: the journeys'
+/// transcripts are compared with the simulator's redacted by the same rule.
+pub const REDACTION: Redaction = Redaction::ALL;
 
 /// Awaits `f` for at most [`WAIT`].
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
@@ -183,13 +220,27 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     }
 }
 
+/// A transport notification, with the step and the driver's clock when the harness took it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportRecord {
+    pub step: usize,
+    pub now: Instant,
+    pub note: Notification,
+}
+
 /// Plays `lines` over real sockets and returns the transcript; at most [`JOURNEY_LIMIT`].
 /// With `E2E_PRINT` set, prints each transcript (run with `--nocapture`).
 pub async fn play(lines: &[Line], options: Options) -> Vec<Record> {
+    play_logged(lines, options).await.0
+}
+
+/// [`play`], and the transport notifications (connected, disconnected and why, connect
+/// failures and why), which are not part of a transcript.
+pub async fn play_logged(lines: &[Line], options: Options) -> (Vec<Record>, Vec<TransportRecord>) {
     match tokio::time::timeout(JOURNEY_LIMIT, play_unbounded(lines, options)).await {
         Ok(records) => {
             if std::env::var_os("E2E_PRINT").is_some() {
-                println!("--- {options:?}\n{}", jsonl(&records));
+                println!("--- {options:?}\n{}", jsonl(&records.0));
             }
             records
         }
@@ -197,7 +248,7 @@ pub async fn play(lines: &[Line], options: Options) -> Vec<Record> {
     }
 }
 
-async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
+async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<TransportRecord>) {
     let config = match lines.first().map(|l| &l.sim) {
         Some(Step::Config(c)) => c.clone(),
         _ => ScenarioConfig::default(),
@@ -213,12 +264,28 @@ async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
     server_config.session_grace = sdk.session_grace;
     server_config.clock = clock.clone();
     server_config.lockstep = options.delivery == Delivery::Lockstep;
+    if options.tls {
+        server_config.tls = Some(tls::loopback_server());
+    }
     let server = within("the server to bind", LoopbackServer::start(server_config))
         .await
         .expect("the loopback server binds 127.0.0.1:0");
     assert!(server.addr().ip().is_loopback());
 
-    let mut driver_config = DriverConfig::new(server.url());
+    let (url, proxy) = match options.link {
+        Some(shape) => {
+            let proxy = FaultProxy::start(server.addr(), shape).await;
+            let scheme = if options.tls { "wss" } else { "ws" };
+            (format!("{scheme}://{}/", proxy.addr()), Some(proxy))
+        }
+        None => (server.url(), None),
+    };
+    let mut driver_config = DriverConfig::new(url);
+    if options.tls {
+        assert!(driver_config.url.starts_with("wss://"));
+        driver_config.roots = tls::ca().roots();
+    }
+    driver_config.redaction = REDACTION;
     driver_config.sdk = sdk;
     driver_config.clock = clock.clone();
     driver_config.trace = true;
@@ -238,6 +305,9 @@ async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
         notes,
         sstatus: control.status(),
         server: control,
+        proxy,
+        frozen: false,
+        transport: Vec::new(),
         consumed: 0,
         step: 0,
         records: Vec::new(),
@@ -256,7 +326,10 @@ async fn play_unbounded(lines: &[Line], options: Options) -> Vec<Record> {
     within("the server to stop", app.server.shutdown())
         .await
         .expect("the server runs until shut down");
-    app.records
+    if let Some(proxy) = &app.proxy {
+        proxy.shutdown();
+    }
+    (app.records, app.transport)
 }
 
 struct App {
@@ -269,6 +342,11 @@ struct App {
     dstatus: watch::Receiver<DriverStatus>,
     server: ServerControl,
     sstatus: watch::Receiver<ServerStatus>,
+    proxy: Option<FaultProxy>,
+    /// The proxy holds a link frozen: the server's view is not the driver's, and a ping may
+    /// go unanswered.
+    frozen: bool,
+    transport: Vec<TransportRecord>,
     /// Notifications taken from the channel.
     consumed: u64,
     step: usize,
@@ -347,11 +425,35 @@ impl App {
                     }
                     Fault::Stall => within("the server", server.stall()).await,
                     Fault::Resume => within("the server", server.resume()).await,
+                    Fault::Freeze(dir) => {
+                        self.proxy().freeze(*dir);
+                        self.frozen = true;
+                        Ok(())
+                    }
+                    Fault::Heal => {
+                        // Every TCP connection the driver made is the proxy's, and known
+                        // to be born frozen, before the network heals.
+                        let made = self.dstatus.borrow().tcp_connects;
+                        within("the proxy's accepts", self.proxy().accepted(made)).await;
+                        self.proxy().heal();
+                        self.frozen = false;
+                        Ok(())
+                    }
+                    Fault::CutDownAfter(bytes) => {
+                        self.proxy().cut_down_after(*bytes);
+                        Ok(())
+                    }
                 };
                 done.expect("server running");
             }
         }
         self.settle().await;
+    }
+
+    fn proxy(&self) -> &FaultProxy {
+        self.proxy
+            .as_ref()
+            .expect("a proxy fault needs Options::link")
     }
 
     /// Winds the clock to each core deadline up to `ms` from now, settling at each, as the
@@ -365,7 +467,11 @@ impl App {
         let target = self.manual.now().saturating_add(Duration::from_millis(ms));
         self.settle().await;
         loop {
-            let next = self.dstatus.borrow().next_deadline;
+            let d = *self.dstatus.borrow();
+            let next = match (d.next_deadline, d.transport_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let Some(t) = next.filter(|t| *t <= target) else {
                 break;
             };
@@ -390,7 +496,7 @@ impl App {
     }
 
     async fn call_sdk(&mut self, call: ApiCall) {
-        self.record(Observed::Api(call.clone()));
+        self.record(Observed::Api(REDACTION.redact_call(&call)));
         match within("the driver", self.driver.call(call)).await {
             Ok(()) => {}
             Err(DriverError::Refused(e)) => self.refuse(e.code().as_str(), e.to_string()),
@@ -411,9 +517,13 @@ impl App {
                 serde_json::to_value(&f).expect("frames serialize"),
             )),
             Notification::FrameRefused(e) => self.refuse(e.code().as_str(), e.to_string()),
-            Notification::Connected
+            note @ (Notification::Connected
             | Notification::Disconnected(_)
-            | Notification::ConnectFailed(_) => {}
+            | Notification::ConnectFailed(_)) => self.transport.push(TransportRecord {
+                step: self.step,
+                now: self.clock.now(),
+                note,
+            }),
         }
     }
 
@@ -446,7 +556,12 @@ impl App {
                 continue;
             }
             // 3. Quiet? Then one held server frame, or done.
-            if quiet(&d, &s, self.clock.now()) {
+            let settled = if self.frozen {
+                quiet_frozen(&d, self.clock.now())
+            } else {
+                quiet(&d, &s, self.clock.now())
+            };
+            if settled {
                 if s.held > 0 {
                     let released = within("the server", self.server.release())
                         .await
@@ -480,9 +595,18 @@ impl App {
 fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
     !d.connecting
         && d.next_deadline.is_none_or(|t| t > now)
+        && d.transport_deadline.is_none_or(|t| t > now)
+        && !d.awaiting_pong
         && d.connections == s.accepted
         && d.connected == s.open
         && (!d.connected || (d.sent == s.received && s.sent == d.received))
+}
+
+/// With a frozen link: the driver has nothing due. The server's view and the driver's
+/// differ (frames and pings stuck in the proxy, a connection the driver has given up on), and
+/// a connect attempt may be stalled until its phase deadline.
+fn quiet_frozen(d: &DriverStatus, now: Instant) -> bool {
+    d.next_deadline.is_none_or(|t| t > now) && d.transport_deadline.is_none_or(|t| t > now)
 }
 
 // ---- Comparing and checking transcripts -------------------------------------------------
@@ -492,9 +616,30 @@ pub fn sim_steps(lines: &[Line]) -> Vec<Step> {
     lines.iter().map(|l| l.sim.clone()).collect()
 }
 
-/// The simulator's transcript for `lines`.
+/// The simulator's transcript for `lines`, redacted by [`REDACTION`] as the driver's trace
+/// and the harness's records are.
 pub fn simulate(lines: &[Line]) -> Vec<Record> {
     World::run(&sim_steps(lines))
+        .into_iter()
+        .map(|r| Record {
+            step: r.step,
+            observed: redact(r.observed),
+        })
+        .collect()
+}
+
+fn redact(observed: Observed) -> Observed {
+    match observed {
+        Observed::Api(call) => Observed::Api(REDACTION.redact_call(&call)),
+        Observed::Send(value) => {
+            let frame: ClientFrame =
+                serde_json::from_value(value).expect("the simulator's frames deserialize");
+            Observed::Send(
+                serde_json::to_value(REDACTION.redact_frame(&frame)).expect("frames serialize"),
+            )
+        }
+        other => other,
+    }
 }
 
 /// Records as JSON Lines.
