@@ -494,7 +494,7 @@ pub fn sim_steps(lines: &[Line]) -> Vec<Step> {
 
 /// The simulator's transcript for `lines`.
 pub fn simulate(lines: &[Line]) -> Vec<Record> {
-    World::run(&sim_steps(lines))
+    World::run(&sim_steps(lines)).expect("the world settles")
 }
 
 /// Records as JSON Lines.
