@@ -46,11 +46,13 @@ fn all_journeys(bencher: Bencher) {
     let journeys = journeys();
     let inputs: usize = journeys
         .iter()
-        .map(|(_, steps)| fixtures::sim_inputs(steps, &World::run(steps)))
+        .map(|(_, steps)| {
+            fixtures::sim_inputs(steps, &World::run(steps).expect("the world settles"))
+        })
         .sum();
     bencher.counter(ItemsCount::new(inputs)).bench_local(|| {
         for (_, steps) in &journeys {
-            black_box(World::run(black_box(steps)));
+            black_box(World::run(black_box(steps))).expect("the world settles");
         }
     });
 }
@@ -62,12 +64,14 @@ fn all_journeys_kept(bencher: Bencher) {
     let journeys = journeys();
     let inputs: usize = journeys
         .iter()
-        .map(|(_, steps)| fixtures::sim_inputs(steps, &World::run(steps)))
+        .map(|(_, steps)| {
+            fixtures::sim_inputs(steps, &World::run(steps).expect("the world settles"))
+        })
         .sum();
     bencher.counter(ItemsCount::new(inputs)).bench_local(|| {
         journeys
             .iter()
-            .map(|(_, steps)| World::run(black_box(steps)))
+            .map(|(_, steps)| World::run(black_box(steps)).expect("the world settles"))
             .collect::<Vec<_>>()
     });
 }

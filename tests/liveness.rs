@@ -56,7 +56,7 @@ fn judge(steps: &[Step]) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut i = 0;
     for s in steps {
-        w.apply(i, s);
+        w.apply(i, s).expect("the world settles");
         i += 1;
         found.extend(agreement(&w).map(|f| Finding {
             message: format!("after step {i}: {}", f.message),
@@ -64,12 +64,12 @@ fn judge(steps: &[Step]) -> Vec<Finding> {
         }));
     }
     for s in heal_suffix() {
-        w.apply(i, &s);
+        w.apply(i, &s).expect("the world settles");
         i += 1;
     }
     found.extend(healed(&w));
     for s in background_suffix() {
-        w.apply(i, &s);
+        w.apply(i, &s).expect("the world settles");
         i += 1;
     }
     found.extend(suspended(&w));
@@ -143,7 +143,7 @@ fn the_checks_can_fail() {
     .iter()
     .enumerate()
     {
-        w.apply(i, s);
+        w.apply(i, s).expect("the world settles");
     }
     let found = healed(&w);
     let ids: Vec<Property> = found.iter().map(|f| f.property).collect();

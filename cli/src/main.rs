@@ -5,9 +5,11 @@
 //! - `cobrowse check TRACE` reads a transcript (scenario lines may be interleaved), runs the
 //!   invariant oracle and prints every violation.
 //!
-//! Exit status: 0 success (and, for `check`, no violation); 1 `check` found violations;
-//! 2 the input is unusable (unreadable, not JSON, not the contract's shape) or the command
-//! line is wrong.
+//! Exit status: 0 success (and, for `check`, no violation); 1 `check` found violations, or
+//! `run`'s world did not settle (a step kept it moving for more than `--max-moves` moves: it
+//! prints `FILE:LINE: the world did not settle within N moves`, LINE being the scenario line,
+//! and no transcript); 2 the input is unusable (unreadable, not JSON, not the contract's
+//! shape) or the command line is wrong.
 
 #![forbid(unsafe_code)]
 
@@ -15,7 +17,7 @@ mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cobrowse_visitor_conformance::oracle::{interleave, Invariant, Oracle};
-use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::sim::{World, WorldOptions, MAX_SETTLE_MOVES};
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, TraceLine, MAX_LINE_BYTES,
 };
@@ -34,6 +36,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Play a scenario (JSON Lines of steps) and print its transcript.
+    ///
+    /// Exits 0 when the scenario played to its end (refusals inside are part of the
+    /// transcript), 1 when a step's world did not settle within `--max-moves` moves
+    /// (`FILE:LINE: the world did not settle within N moves` on stderr, no transcript), 2 on
+    /// unusable input.
     Run {
         /// The scenario file, or `-` for stdin.
         scenario: String,
@@ -44,6 +51,10 @@ enum Command {
         /// `check` knows the causes.
         #[arg(long)]
         interleave: bool,
+        /// Most moves (a frame, an output, a due timer handed on) the world may make to
+        /// settle after one step; more is an error (exit 1).
+        #[arg(long, default_value_t = MAX_SETTLE_MOVES)]
+        max_moves: usize,
     },
     /// Check a transcript (scenario lines may be interleaved) against the invariants.
     Check {
@@ -67,6 +78,8 @@ enum Format {
 const EXIT_UNUSABLE: u8 = 2;
 /// Exit status of `check` when it found violations.
 const EXIT_VIOLATIONS: u8 = 1;
+/// Exit status of `run` when the world did not settle.
+const EXIT_NOT_SETTLED: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -75,7 +88,8 @@ fn main() -> ExitCode {
             scenario,
             format,
             interleave,
-        } => run(&scenario, format, interleave),
+            max_moves,
+        } => run(&scenario, format, interleave, max_moves),
         Command::Check { trace } => check(&trace),
     }
 }
@@ -129,7 +143,17 @@ fn read_all(path: &str) -> Result<String, String> {
     })
 }
 
-fn run(path: &str, format: Format, interleaved: bool) -> ExitCode {
+/// The 1-based line of `text` that holds scenario step `index` (blank lines hold none).
+fn scenario_line(text: &str, index: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .nth(index)
+        .map_or(0, |(i, _)| i)
+        .saturating_add(1)
+}
+
+fn run(path: &str, format: Format, interleaved: bool, max_moves: usize) -> ExitCode {
     let name = display_name(path);
     let text = match read_all(path) {
         Ok(t) => t,
@@ -140,7 +164,21 @@ fn run(path: &str, format: Format, interleaved: bool) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&format!("{name}:{}: {}", e.line, e.message)),
     };
-    let records = World::run(&steps);
+    let options = WorldOptions {
+        max_moves,
+        ..WorldOptions::default()
+    };
+    let records = match World::run_with(&steps, options) {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!(
+                "{name}:{}: the world did not settle within {} moves",
+                scenario_line(&text, e.step),
+                e.moves
+            );
+            return ExitCode::from(EXIT_NOT_SETTLED);
+        }
+    };
     let output = match format {
         Format::Jsonl if interleaved => render::jsonl(&interleave(&steps, &records)),
         Format::Jsonl => render::jsonl(
@@ -302,6 +340,14 @@ mod tests {
             read_bounded_line(&mut input, &mut buf, 4).unwrap(),
             BoundedLine::TooLong
         ));
+    }
+
+    #[test]
+    fn scenario_lines_skip_blank_lines() {
+        let text = "{\"config\":{}}\n\n  \n{\"user\":\"launch\"}\n{\"advance_ms\":1}";
+        assert_eq!(scenario_line(text, 0), 1);
+        assert_eq!(scenario_line(text, 1), 4);
+        assert_eq!(scenario_line(text, 2), 5);
     }
 
     #[test]

@@ -240,7 +240,7 @@ mod tests {
             "{\"user\":\"launch\"}\n{\"user\":\"tap_cobrowse\"}\n{\"agent\":\"join\"}\n",
         )
         .unwrap();
-        let records = World::run(&steps);
+        let records = World::run(&steps).expect("the world settles");
         interleave(&steps, &records)
     }
 

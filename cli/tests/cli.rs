@@ -257,3 +257,35 @@ fn bad_command_lines_exit_2() {
     let out = cobrowse(&["run", "x", "--format", "pdf"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn run_exits_1_naming_the_line_when_the_world_does_not_settle() {
+    // No seed scenario keeps the world moving for 10 000 moves; a small `--max-moves` makes
+    // the launch (line 3, after a blank line) one that does not settle.
+    let path = scratch(
+        "unsettled.jsonl",
+        b"{\"config\":{\"group_id\":19921}}\n\n{\"user\":\"launch\"}\n{\"advance_ms\":1000}\n",
+    );
+    let file = path.to_str().unwrap();
+    for format in ["jsonl", "timeline", "mermaid"] {
+        let out = cobrowse(&["run", "--max-moves", "3", "--format", format, file], None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!("{file}:3: the world did not settle within 3 moves\n")
+        );
+        assert!(out.stdout.is_empty(), "no partial transcript");
+    }
+    // the same scenario with the default bound plays to its end
+    let out = cobrowse(&["run", "--interleave", file], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdin = cobrowse(
+        &["run", "--max-moves", "3", "-"],
+        Some(b"{\"user\":\"launch\"}\n"),
+    );
+    assert_eq!(stdin.status.code(), Some(1));
+    assert_eq!(
+        text(&stdin.stderr),
+        "<stdin>:1: the world did not settle within 3 moves\n"
+    );
+}

@@ -126,7 +126,7 @@ fn journey(name: &str) {
         .join(format!("{name}.jsonl"));
     let text = std::fs::read_to_string(&path).expect("scenario file");
     let steps = parse_scenario(&text).expect("scenario parses");
-    let records = World::run(&steps);
+    let records = World::run(&steps).expect("the world settles");
     insta::assert_yaml_snapshot!(name, view(&steps, &records));
 }
 

@@ -61,7 +61,7 @@ fn every_scenario_checks_clean_with_and_without_its_scenario_lines() {
     for path in &files {
         let steps = parse_scenario(&std::fs::read_to_string(path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let records = World::run(&steps);
+        let records = World::run(&steps).expect("the world settles");
         let lines: Vec<_> = interleave(&steps, &records)
             .into_iter()
             .enumerate()

@@ -17,12 +17,12 @@
 use cobrowse_fuzz::drive::{CoreInput, Op};
 use cobrowse_fuzz::report::trace_jsonl;
 use cobrowse_fuzz::scenario::FuzzScenario;
-use cobrowse_visitor_core::ServerFrame;
 use cobrowse_visitor_conformance::oracle::interleave;
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, Observed, ScenarioConfig, Step, TraceLine,
 };
+use cobrowse_visitor_core::ServerFrame;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -135,7 +135,7 @@ fn run(root: &Path, out: &Path) -> Result<(), String> {
         let name = stem(&path);
         let text = std::fs::read_to_string(&path).map_err(io)?;
         let steps = parse_scenario(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let records = World::run(&steps);
+        let records = World::run(&steps).expect("the world settles");
         let lines = interleave(&steps, &records);
         traces
             .put(&format!("{name}.scenario"), text.into_bytes())

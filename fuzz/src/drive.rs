@@ -1,12 +1,14 @@
 //! `drive_core`: the SDK core and the integration controller driven directly, op by op.
 //!
-//! The harness is an IO layer that follows spec.md §2 to the letter: after every
-//! `handle_input` it drains `poll_output` until `Timeout` before anything else happens. It
-//! builds the contract records the way `sim::World` does (api / send / recv / event / ui /
-//! error, each with the index of its scenario line as `step`), optionally answers frames with the simulator's
-//! `sim::Server`, and adds what no scenario can say: raw server frames and bytes from a
-//! hostile server, early and late timer wake-ups, inputs stamped with an earlier time,
-//! `terminate`, and short timer durations.
+//! The harness drives `sim::World` through the one world driver (`World::apply_with` and,
+//! for what no scenario can say, `World::begin_line` / `feed` / `feed_bytes` /
+//! `settle_with`), with [`Hooks`] of its own: every record goes to the oracle, every SDK and
+//! controller input is checked, and an `advance_ms` may wake late. The records are the
+//! world's (api / send / recv / event / ui / error, each with the index of its scenario line
+//! as `step`); the simulated server answers or not; and the harness adds what no scenario can
+//! say: raw server frames and bytes from a hostile server, early and late timer wake-ups,
+//! inputs stamped with an earlier time, `terminate`, and short timer durations. A world that
+//! does not settle is a finding.
 //!
 //! A transcript shows no record for an input that is not an API call or a frame (a timer
 //! wake-up, a lifecycle or network change), so the oracle can only tell such an input's
@@ -32,20 +34,18 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
 use arbitrary::Unstructured;
-use cobrowse_visitor_core::ApiCall;
-use cobrowse_visitor_core::{
-    Controller, ControllerConfig, ControllerOutput, ControllerState, UserIntent,
-};
-use cobrowse_visitor_core::Error;
-use cobrowse_visitor_core::ServerFrame;
 use cobrowse_visitor_conformance::oracle::{machine, Oracle, Violation};
-use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, State};
-use cobrowse_visitor_conformance::sim::Server;
-use cobrowse_visitor_core::Instant;
-use cobrowse_visitor_conformance::transcript::{
-    parse_trace, AgentAction, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
-    TraceLine,
+use cobrowse_visitor_conformance::sim::{
+    DriveError, FedKind, Hooks, SdkFed, Split, Wake, World, WorldOptions,
 };
+use cobrowse_visitor_conformance::transcript::{
+    parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine,
+};
+use cobrowse_visitor_core::ApiCall;
+use cobrowse_visitor_core::Instant;
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::{Controller, ControllerError, ControllerState, UserIntent};
+use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Sdk, SdkConfig, State};
 use std::time::Duration;
 
 const TARGET: &str = "drive_core";
@@ -53,17 +53,10 @@ const TARGET: &str = "drive_core";
 /// Most ops read from one input.
 pub const MAX_OPS: usize = 96;
 
-/// Most moves one settle may make before the world counts as not settling (`sim::World`
-/// stops silently at its own limit; here it is a finding).
-const MAX_SETTLE_MOVES: usize = 10_000;
-
 /// Most wake-ups at deadlines in one exact advance; the rest of the span is then taken in one
 /// late wake-up (spec.md §2 allows any `t' ≥ t`). Fuzzed 1 ms timers over a long span would
 /// otherwise wake millions of times.
 const MAX_EXACT_WAKES: usize = 2048;
-
-/// Most outputs one `handle_input` may queue (a guard against a runaway queue).
-const MAX_DRAIN: usize = 10_000;
 
 /// One thing that happens to the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -365,6 +358,15 @@ impl From<Violation> for Finding {
     }
 }
 
+impl From<DriveError<Finding>> for Finding {
+    fn from(e: DriveError<Finding>) -> Self {
+        match e {
+            DriveError::Stopped(finding) => finding,
+            DriveError::NotSettled(n) => Finding::Property(n.to_string()),
+        }
+    }
+}
+
 /// What one run observed, for the determinism check.
 #[derive(Debug, Default)]
 struct Observation {
@@ -372,73 +374,24 @@ struct Observation {
     states: Vec<(State, ControllerState)>,
 }
 
-struct Run {
-    sdk: Sdk,
-    ctl: Controller,
-    server: Option<Server>,
-    now: Instant,
-    up: bool,
-    step: usize,
+/// The run's hooks into `sim::World`'s driver: the checks of every input, the oracle on
+/// every line, and how an `advance_ms` wakes.
+#[derive(Default)]
+struct Watch {
     bypassed: bool,
     oracle: Oracle,
     /// Oracle violations already looked at (excused ones stay in the oracle's list).
     seen: usize,
     obs: Observation,
+    /// Scenario lines begun (the next line's index).
+    lines: usize,
+    /// Whether the current advance wakes at every deadline (else once, late, at the end).
+    exact: bool,
+    sdk_before: Option<State>,
+    ctl_before: Option<ControllerState>,
 }
 
-impl Run {
-    fn new(input: &CoreInput) -> Run {
-        let timings = input.timings.clone().unwrap_or_default();
-        let sdk = Sdk::new(timings);
-        let server = input.auto_server.then(|| {
-            Server::new(
-                input.config.group_id,
-                input.config.seed,
-                sdk.config().session_grace,
-            )
-        });
-        Run {
-            sdk,
-            ctl: Controller::new(ControllerConfig {
-                group_id: input.config.group_id,
-                custom_ui: input.config.custom_ui,
-            }),
-            server,
-            now: Instant::ZERO,
-            up: true,
-            step: 0,
-            bypassed: false,
-            oracle: Oracle::new(),
-            seen: 0,
-            obs: Observation::default(),
-        }
-    }
-
-    fn play(mut self, input: &CoreInput) -> (Observation, Result<(), Finding>) {
-        let result = self.play_all(input);
-        (self.obs, result)
-    }
-
-    fn play_all(&mut self, input: &CoreInput) -> Result<(), Finding> {
-        self.line(TraceLine::Step(Step::Config(input.config.clone())))?;
-        for op in &input.ops {
-            self.apply(op)?;
-            self.obs
-                .states
-                .push((self.sdk.state().clone(), self.ctl.state().clone()));
-        }
-        let oracle = std::mem::take(&mut self.oracle);
-        let bypassed = self.bypassed;
-        match oracle
-            .finish()
-            .into_iter()
-            .find(|v| crate::judged(v.invariant, bypassed))
-        {
-            Some(v) => Err(v.into()),
-            None => Ok(()),
-        }
-    }
-
+impl Watch {
     /// One trace line: to the observation and the streaming oracle, which must have nothing
     /// to report.
     fn line(&mut self, line: TraceLine) -> Result<(), Finding> {
@@ -458,23 +411,22 @@ impl Run {
             None => Ok(()),
         }
     }
+}
 
-    /// A new scenario line: the records that follow are its.
-    fn next_step(&mut self, step: Step) -> Result<(), Finding> {
-        self.step += 1;
-        self.line(TraceLine::Step(step))
+impl Hooks for Watch {
+    type Stop = Finding;
+
+    fn line(&mut self, index: usize, step: &Step) -> Result<(), Finding> {
+        self.lines = index.saturating_add(1);
+        Watch::line(self, TraceLine::Step(step.clone()))
     }
 
     /// A record, written as its JSON line and read back with `parse_trace`: the oracle judges
     /// what `cobrowse check` would read. The line must read back to a record that writes the
     /// same line (a value the contract cannot tell from another reads as that other one, and
     /// the oracle then judges it as such).
-    fn record(&mut self, observed: Observed) -> Result<(), Finding> {
-        let record = Record {
-            step: self.step,
-            observed,
-        };
-        let json = serde_json::to_string(&record)
+    fn record(&mut self, record: &Record) -> Result<(), Finding> {
+        let json = serde_json::to_string(record)
             .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
         let read = match parse_trace(&json) {
             Ok(mut lines) if lines.len() == 1 => match lines.pop() {
@@ -502,252 +454,188 @@ impl Run {
                 "the record {json} reads back as {read:?}, which writes {again}"
             )));
         }
-        self.line(TraceLine::Record(read))
+        Watch::line(self, TraceLine::Record(read))
     }
 
-    fn refuse(&mut self, code: &str, message: String) -> Result<(), Finding> {
-        self.record(Observed::Error(ErrorRecord {
-            code: code.to_owned(),
-            message,
-        }))
+    fn before_sdk_input(&mut self, sdk: &Sdk) {
+        self.sdk_before = Some(sdk.state().clone());
     }
 
-    fn drain(&mut self) -> Result<Vec<Output>, Finding> {
-        let mut outputs = Vec::new();
-        loop {
-            match self.sdk.poll_output() {
-                Output::Timeout(_) => return Ok(outputs),
-                o if outputs.len() < MAX_DRAIN => outputs.push(o),
-                _ => {
-                    return Err(Finding::Property(format!(
-                        "one input queued more than {MAX_DRAIN} outputs"
-                    )))
-                }
-            }
-        }
-    }
-
-    /// Feeds the SDK one input at `at` through `feed`, drains it, applies the machine-level
-    /// checks, records a refusal and delivers the outputs.
-    fn sdk_call(
-        &mut self,
-        at: Instant,
-        is_timeout: bool,
-        feed: impl FnOnce(&mut Sdk, Instant) -> Result<(), Error>,
-    ) -> Result<Result<(), Error>, Finding> {
-        let before = self.sdk.state().clone();
-        let result = feed(&mut self.sdk, at);
-        let outputs = self.drain()?;
-        if let Some(v) = machine::refused_unchanged(&before, self.sdk.state(), &result) {
+    fn sdk_input(&mut self, fed: SdkFed<'_>) -> Result<(), Finding> {
+        let Some(before) = self.sdk_before.take() else {
+            return Ok(());
+        };
+        let after = fed.sdk.state();
+        if let Some(v) = machine::refused_unchanged(&before, after, fed.result) {
             return Err(v.into());
         }
-        if is_timeout {
-            if let Some(v) = machine::timer_not_early(&before, at, self.sdk.state(), &outputs) {
+        if fed.kind == FedKind::Timeout {
+            if let Some(v) = machine::timer_not_early(&before, fed.at, after, fed.outputs) {
                 return Err(v.into());
             }
-        }
-        if let Err(e) = &result {
-            self.refuse(e.code().as_str(), e.to_string())?;
-        }
-        self.deliver(outputs)?;
-        Ok(result)
-    }
-
-    fn sdk_input(&mut self, input: Input) -> Result<(), Finding> {
-        let is_timeout = matches!(input, Input::Timeout);
-        self.sdk_call(self.now, is_timeout, |sdk, now| {
-            sdk.handle_input(now, input)
-        })
-        .map(|_| ())
-    }
-
-    fn deliver(&mut self, outputs: Vec<Output>) -> Result<(), Finding> {
-        let mut connect = false;
-        for o in outputs {
-            match o {
-                Output::Event(e) => {
-                    self.record(Observed::Event(EventRecord::from(&e)))?;
-                    self.ctl.handle_event(&e);
-                }
-                Output::Transmit(f) => {
-                    self.record(Observed::Send(serde_json::to_value(&f).unwrap_or_default()))?;
-                    if self.up {
-                        if let Some(server) = &mut self.server {
-                            server.receive(&f);
-                        }
-                    }
-                }
-                Output::Connect => connect = true,
-                Output::Timeout(_) => {}
-            }
-        }
-        // The IO layer opens a transport; it is up at once while the network is.
-        if connect && self.up {
-            self.sdk_input(Input::Network(NetworkChange::Restored))?;
         }
         Ok(())
     }
 
-    fn call_sdk(&mut self, call: ApiCall) -> Result<(), Finding> {
-        self.record(Observed::Api(call.clone()))?;
-        self.sdk_input(Input::Api(call))
+    fn before_user(&mut self, controller: &Controller) {
+        self.ctl_before = Some(controller.state().clone());
+    }
+
+    fn user(
+        &mut self,
+        controller: &Controller,
+        result: &Result<(), ControllerError>,
+    ) -> Result<(), Finding> {
+        let Some(before) = self.ctl_before.take() else {
+            return Ok(());
+        };
+        match machine::controller_refused_unchanged(&before, controller.state(), result) {
+            Some(v) => Err(v.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Exact: at every deadline on the way, up to [`MAX_EXACT_WAKES`], then at the target.
+    /// Else once, late, at the target, due or not.
+    fn wake(&mut self, wake: Wake) -> Option<Instant> {
+        if self.exact {
+            let t = wake.at_deadline()?;
+            Some(if wake.wakes + 1 < MAX_EXACT_WAKES {
+                wake.now.max(t)
+            } else {
+                wake.target
+            })
+        } else {
+            (wake.wakes == 0).then_some(wake.target)
+        }
+    }
+
+    /// `terminate` after `exit`, and each wake-up after the first, on a line of its own (see
+    /// the module's doc).
+    fn split(&mut self, split: Split) -> Option<Step> {
+        match split {
+            Split::Terminate => Some(Step::Lifecycle(Lifecycle::Terminate)),
+            Split::Wake { n, from, at } if n > 1 => Some(Step::AdvanceMs(
+                at.as_millis().saturating_sub(from.as_millis()),
+            )),
+            Split::Wake { .. } => None,
+        }
+    }
+}
+
+struct Run {
+    world: World,
+    watch: Watch,
+}
+
+impl Run {
+    fn new(input: &CoreInput) -> Run {
+        let options = WorldOptions {
+            sdk: input.timings.clone().unwrap_or_default(),
+            server_answers: input.auto_server,
+            ..WorldOptions::default()
+        };
+        Run {
+            world: World::with_options(&input.config, options),
+            watch: Watch::default(),
+        }
+    }
+
+    fn play(mut self, input: &CoreInput) -> (Observation, Result<(), Finding>) {
+        let result = self.play_all(input);
+        (self.watch.obs, result)
+    }
+
+    fn play_all(&mut self, input: &CoreInput) -> Result<(), Finding> {
+        self.world
+            .apply_with(0, &Step::Config(input.config.clone()), &mut self.watch)?;
+        for op in &input.ops {
+            self.apply(op)?;
+            // the trace is what the watch read back; the world's own copy is not needed
+            self.world.take_transcript();
+            self.watch.obs.states.push((
+                self.world.sdk().state().clone(),
+                self.world.controller().state().clone(),
+            ));
+        }
+        let oracle = std::mem::take(&mut self.watch.oracle);
+        let bypassed = self.watch.bypassed;
+        match oracle
+            .finish()
+            .into_iter()
+            .find(|v| crate::judged(v.invariant, bypassed))
+        {
+            Some(v) => Err(v.into()),
+            None => Ok(()),
+        }
     }
 
     fn recv(&mut self, frame: &ServerFrame) -> Result<(), Finding> {
-        self.record(Observed::Recv(
-            serde_json::to_value(frame).unwrap_or_default(),
-        ))
-    }
-
-    /// Until nothing moves: due timers, the controller's outputs, the server's frames.
-    fn settle(&mut self) -> Result<(), Finding> {
-        for _ in 0..MAX_SETTLE_MOVES {
-            if self.sdk.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.sdk_input(Input::Timeout)?;
-                continue;
-            }
-            if let Some(out) = self.ctl.poll_output() {
-                match out {
-                    ControllerOutput::Call(call) => self.call_sdk(call)?,
-                    ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui))?,
-                }
-                continue;
-            }
-            if let Some(frame) = self.server.as_mut().and_then(Server::poll) {
-                if self.up {
-                    self.recv(&frame)?;
-                    self.sdk_input(Input::Frame(frame))?;
-                }
-                continue;
-            }
-            return Ok(());
-        }
-        Err(Finding::Property(format!(
-            "the world did not settle within {MAX_SETTLE_MOVES} moves"
-        )))
+        self.world.record_with(
+            &mut self.watch,
+            Observed::Recv(serde_json::to_value(frame).unwrap_or_default()),
+        )?;
+        Ok(())
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), Finding> {
         if op.bypasses_controller() {
-            self.bypassed = true;
+            self.watch.bypassed = true;
         }
-        self.next_step(op.step().0)?;
+        let index = self.watch.lines;
+        let (step, _) = op.step();
+        let (world, watch) = (&mut self.world, &mut self.watch);
         match op {
-            Op::User(intent) => {
-                let before = self.ctl.state().clone();
-                let result = self.ctl.handle_user(intent.clone());
-                if let Some(v) =
-                    machine::controller_refused_unchanged(&before, self.ctl.state(), &result)
-                {
-                    return Err(v.into());
-                }
-                match result {
-                    Err(e) => self.refuse(e.code().as_str(), e.to_string())?,
-                    Ok(()) if *intent == UserIntent::Exit => {
-                        // as sim::World: the host terminates the SDK after the controller's
-                        // calls, here as a line of its own (see `Run::next_step`'s callers)
-                        self.settle()?;
-                        self.next_step(Step::Lifecycle(Lifecycle::Terminate))?;
-                        self.sdk_input(Input::Lifecycle(Lifecycle::Terminate))?;
-                    }
-                    Ok(()) => {}
-                }
+            Op::User(_) | Op::Api(_) | Op::Lifecycle(_) | Op::Network(_) | Op::Agent(_) => {
+                return Ok(world.apply_with(index, &step, watch)?);
             }
-            Op::Api(call) => self.call_sdk(call.clone())?,
-            Op::Frame(frame) => {
-                if self.up {
+            Op::Advance { exact, .. } => {
+                watch.exact = *exact;
+                return Ok(world.apply_with(index, &step, watch)?);
+            }
+            Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => {
+                world.begin_line(index, &step, watch)?;
+            }
+        }
+        let now = self.world.now();
+        match op {
+            Op::Frame(frame) if self.world.network_up() => {
+                self.recv(frame)?;
+                // a refusal is recorded by the driver
+                let _ = self
+                    .world
+                    .feed(&mut self.watch, now, Input::Frame(frame.clone()))?;
+            }
+            Op::Bytes(bytes) if self.world.network_up() => {
+                let decoded = ServerFrame::decode(bytes);
+                if let Ok(frame) = &decoded {
                     self.recv(frame)?;
-                    self.sdk_input(Input::Frame(frame.clone()))?;
+                }
+                let result = self.world.feed_bytes(&mut self.watch, bytes)?;
+                if decoded.is_err() && result.is_ok() {
+                    return Err(Finding::Property(
+                        "Sdk::handle_bytes accepted bytes that ServerFrame::decode refuses"
+                            .to_owned(),
+                    ));
                 }
             }
-            Op::Bytes(bytes) => {
-                if self.up {
-                    let decoded = ServerFrame::decode(bytes);
-                    if let Ok(frame) = &decoded {
-                        self.recv(frame)?;
-                    }
-                    let result =
-                        self.sdk_call(self.now, false, |sdk, now| sdk.handle_bytes(now, bytes))?;
-                    if decoded.is_err() && result.is_ok() {
-                        return Err(Finding::Property(
-                            "Sdk::handle_bytes accepted bytes that ServerFrame::decode refuses"
-                                .to_owned(),
-                        ));
-                    }
-                }
+            Op::Tick => {
+                let _ = self.world.feed(&mut self.watch, now, Input::Timeout)?;
             }
-            Op::Lifecycle(l) => {
-                self.sdk_input(Input::Lifecycle(*l))?;
-                self.ctl.handle_lifecycle(*l);
-            }
-            Op::Network(NetworkChange::Lost) => {
-                if self.up {
-                    self.up = false;
-                    if let Some(server) = &mut self.server {
-                        server.connection_lost(self.now);
-                    }
-                }
-                self.sdk_input(Input::Network(NetworkChange::Lost))?;
-            }
-            Op::Network(NetworkChange::Restored) => {
-                if !self.up {
-                    self.up = true;
-                    if let Some(server) = &mut self.server {
-                        server.connection_restored(self.now);
-                    }
-                }
-                self.sdk_input(Input::Network(NetworkChange::Restored))?;
-            }
-            Op::Agent(action) => {
-                if let Some(server) = &mut self.server {
-                    if let Err(code) = server.agent(*action) {
-                        self.refuse(code.code(), format!("the agent cannot {action:?} now"))?;
-                    }
-                }
-            }
-            Op::Advance { ms, exact } => {
-                let target = self.now.saturating_add(Duration::from_millis(*ms));
-                self.settle()?;
-                if *exact {
-                    let mut wakes = 0;
-                    while let Some(t) = self.sdk.poll_timeout().filter(|t| *t <= target) {
-                        wakes += 1;
-                        let at = if wakes < MAX_EXACT_WAKES {
-                            self.now.max(t)
-                        } else {
-                            target
-                        };
-                        if wakes > 1 {
-                            // each wake-up after the first on a line of its own
-                            let ms = at.as_millis().saturating_sub(self.now.as_millis());
-                            self.next_step(Step::AdvanceMs(ms))?;
-                        }
-                        self.now = at;
-                        self.sdk_input(Input::Timeout)?;
-                        self.settle()?;
-                    }
-                    self.now = target;
-                } else {
-                    self.now = target;
-                    self.sdk_input(Input::Timeout)?;
-                }
-            }
-            Op::Tick => self.sdk_input(Input::Timeout)?,
             Op::Stale { back_ms, input } => {
                 // before the SDK's last accepted time (the harness clock may be later)
-                let last = self.sdk.state().now;
+                let last = self.world.sdk().state().now;
                 let back = u64::from((*back_ms).max(1)).min(last.as_millis());
                 if back > 0 {
                     let at = Instant::from_millis(last.as_millis() - back);
                     match input {
-                        Input::Api(call) => self.record(Observed::Api(call.clone()))?,
-                        Input::Frame(frame) if self.up => self.recv(frame)?,
+                        Input::Api(call) => self
+                            .world
+                            .record_with(&mut self.watch, Observed::Api(call.clone()))?,
+                        Input::Frame(frame) if self.world.network_up() => self.recv(frame)?,
                         _ => {}
                     }
-                    let input = input.clone();
-                    let is_timeout = matches!(input, Input::Timeout);
-                    let result =
-                        self.sdk_call(at, is_timeout, |sdk, at| sdk.handle_input(at, input))?;
+                    let result = self.world.feed(&mut self.watch, at, input.clone())?;
                     if result.is_ok() {
                         return Err(Finding::Property(format!(
                             "an input stamped {at}, before the last accepted time {last}, was accepted (spec.md §2: refused with time_went_backwards)"
@@ -755,8 +643,10 @@ impl Run {
                     }
                 }
             }
+            // a frame or bytes while the transport is down; the rest were applied above
+            _ => {}
         }
-        self.settle()
+        Ok(self.world.settle_with(&mut self.watch)?)
     }
 }
 

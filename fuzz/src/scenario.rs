@@ -12,7 +12,6 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
 use arbitrary::Unstructured;
-use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_conformance::oracle::{
     check_records, check_trace, interleave, machine, Invariant, Violation,
 };
@@ -20,6 +19,7 @@ use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, ScenarioConfig, Step, TraceLine,
 };
+use cobrowse_visitor_core::UserIntent;
 
 const TARGET: &str = "drive_scenario";
 
@@ -154,8 +154,10 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             "the scenario does not read back as itself: {steps:?} reads as {parsed:?}"
         )));
     }
-    let records = World::run(&parsed);
-    if let Some(v) = machine::deterministic(&records, &World::run(&parsed)) {
+    // a world that does not settle is a finding (`cobrowse run` exits 1 on it)
+    let run = || World::run(&parsed).map_err(|e| fail(e.to_string()));
+    let records = run()?;
+    if let Some(v) = machine::deterministic(&records, &run()?) {
         return Err(fail(headline(&v)));
     }
     // what `cobrowse check` reads must be what was recorded

@@ -202,7 +202,9 @@ pub fn explore<D: Clone>(
 ) -> Explored {
     // the scenario's first line is its config (step 0)
     let mut world = World::new(config);
-    world.apply(0, &Step::Config(config.clone()));
+    if let Err(e) = world.apply(0, &Step::Config(config.clone())) {
+        panic!("the config line: {e}");
+    }
     world.take_transcript();
     let mut seen = HashSet::new();
     seen.insert(state_key(&world));
@@ -226,14 +228,16 @@ pub fn explore<D: Clone>(
                 };
                 let mut child = node.world.clone();
                 let mut data = node.data.clone();
-                child.apply(d + 1, &step);
+                let settled = child.apply(d + 1, &step).map_err(|e| e.to_string());
                 let records = child.take_transcript();
                 stats.edges += 1;
                 let path = Some(Rc::new(Path {
                     step: step.clone(),
                     parent: node.path.clone(),
                 }));
-                if let Err(why) = edge(&mut data, &node.world, &step, &child, &records) {
+                if let Err(why) =
+                    settled.and_then(|()| edge(&mut data, &node.world, &step, &child, &records))
+                {
                     let scenario: String = std::iter::once(Step::Config(config.clone()))
                         .chain(steps(&path))
                         .map(|s| s.to_json().to_string() + "\n")

@@ -10,13 +10,13 @@ use super::reference::{
     MRequest, MSdk, MServer, MSession, MSrvSession, MTerms, MWorld, T,
 };
 use cobrowse_visitor_conformance::oracle::{machine, Invariant, Oracle, Violation};
-use cobrowse_visitor_conformance::sim::{Server, World};
+use cobrowse_visitor_conformance::sim::{DriveError, FedKind, Hooks, SdkFed, Server, World};
 use cobrowse_visitor_conformance::transcript::{Observed, Record, Step};
 use cobrowse_visitor_core::Timer;
 use cobrowse_visitor_core::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Session, State, Terms,
 };
-use cobrowse_visitor_core::{Controller, Output};
+use cobrowse_visitor_core::{Controller, ControllerError, Output, Sdk};
 use cobrowse_visitor_core::{ControllerState, Identity, Origin, PresenceView, SessionView};
 use serde_json::Value;
 
@@ -326,6 +326,58 @@ pub struct WorldSut {
     fed: usize,
 }
 
+/// The machine-level checks of every input the world's driver feeds: a refused SDK or
+/// controller input leaves the state as it was, and no timer wakes early.
+#[derive(Default)]
+struct MachineChecks {
+    sdk_before: Option<State>,
+    ctl_before: Option<ControllerState>,
+}
+
+impl Hooks for MachineChecks {
+    type Stop = Violation;
+
+    fn before_sdk_input(&mut self, sdk: &Sdk) {
+        self.sdk_before = Some(sdk.state().clone());
+    }
+
+    fn sdk_input(&mut self, fed: SdkFed<'_>) -> Result<(), Violation> {
+        let Some(before) = self.sdk_before.take() else {
+            return Ok(());
+        };
+        let after = fed.sdk.state();
+        if let Some(v) = machine::refused_unchanged(&before, after, fed.result) {
+            return Err(v);
+        }
+        if fed.kind == FedKind::Timeout {
+            if let Some(v) = machine::timer_not_early(&before, fed.at, after, fed.outputs) {
+                return Err(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn before_user(&mut self, controller: &Controller) {
+        self.ctl_before = Some(controller.state().clone());
+    }
+
+    fn user(
+        &mut self,
+        controller: &Controller,
+        result: &Result<(), ControllerError>,
+    ) -> Result<(), Violation> {
+        match self.ctl_before.take() {
+            Some(before) => {
+                match machine::controller_refused_unchanged(&before, controller.state(), result) {
+                    Some(v) => Err(v),
+                    None => Ok(()),
+                }
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 impl WorldSut {
     pub fn new(steps: &[Step]) -> Self {
         let config = match steps.first() {
@@ -338,7 +390,12 @@ impl WorldSut {
             fed: 0,
         };
         if let Some(first @ Step::Config(_)) = steps.first() {
-            sut.world.apply(0, first);
+            if let Err(e) = sut
+                .world
+                .apply_with(0, first, &mut MachineChecks::default())
+            {
+                panic!("the config line: {e}");
+            }
             sut.check.step(first);
         }
         sut
@@ -355,16 +412,14 @@ impl WorldSut {
                 jsonl(steps)
             )
         };
-        // INV-REFUSED-UNCHANGED for the controller: the same intent on a copy
-        if let Step::User(intent) = step {
-            let mut c = self.world.controller().clone();
-            let before = c.state().clone();
-            let result = c.handle_user(intent.clone());
-            if let Some(v) = machine::controller_refused_unchanged(&before, c.state(), &result) {
-                fail(format!("{v}"));
-            }
+        match self
+            .world
+            .apply_with(index, step, &mut MachineChecks::default())
+        {
+            Ok(()) => {}
+            Err(DriveError::Stopped(v)) => fail(format!("step {index}: {v}")),
+            Err(DriveError::NotSettled(e)) => fail(e.to_string()),
         }
-        self.world.apply(index, step);
         self.check.step(step);
         let records = &self.world.transcript()[self.fed..];
         self.fed = self.world.transcript().len();

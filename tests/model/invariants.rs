@@ -117,7 +117,7 @@ fn transcript_property(
     let reached = Cell::new(0u32);
     let result = quiet(|| {
         runner.run(&strategy, |steps| {
-            let records = World::run(&steps);
+            let records = World::run(&steps).expect("the world settles");
             let lines: Vec<(usize, TraceLine)> = interleave(&steps, &records)
                 .into_iter()
                 .enumerate()
@@ -1015,7 +1015,10 @@ fn inv_deterministic() {
         "proptest-regressions/inv_deterministic_world.txt",
         scenario(session_letters(), 24, 3),
         |steps| {
-            let (a, b) = (World::run(steps), World::run(steps));
+            let (a, b) = (
+                World::run(steps).expect("the world settles"),
+                World::run(steps).expect("the world settles"),
+            );
             match machine::deterministic(&a, &b) {
                 Some(v) => Err(v.to_string()),
                 None => Ok(u32::from(!a.is_empty())),

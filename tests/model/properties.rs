@@ -306,7 +306,7 @@ fn serde_round_trip_of_transcripts() {
                 for t in &transitions {
                     m = m.apply(t);
                 }
-                let records = World::run(&m.steps);
+                let records = World::run(&m.steps).expect("the world settles");
                 let text: String = records
                     .iter()
                     .map(|r| serde_json::to_string(r).expect("records serialize") + "\n")

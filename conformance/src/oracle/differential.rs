@@ -102,7 +102,7 @@ fn corpus() -> Vec<(String, Vec<TraceLine>)> {
     for path in files("scenarios") {
         let text = std::fs::read_to_string(&path).unwrap();
         let steps: Vec<Step> = parse_scenario(&text).unwrap();
-        let records = crate::sim::World::run(&steps);
+        let records = crate::sim::World::run(&steps).expect("the world settles");
         let lines = interleave(&steps, &records);
         assert_eq!(
             lines,

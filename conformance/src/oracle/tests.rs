@@ -600,7 +600,7 @@ fn interleave_puts_each_step_before_its_records() {
         "{\"config\":{}}\n{\"user\":\"launch\"}\n{\"advance_ms\":1}\n{\"user\":\"tap_cobrowse\"}\n{\"advance_ms\":1}",
     )
     .unwrap();
-    let records = crate::sim::World::run(&steps);
+    let records = crate::sim::World::run(&steps).expect("the world settles");
     let lines = interleave(&steps, &records);
     assert_eq!(lines.len(), steps.len() + records.len());
     let mut index = 0;

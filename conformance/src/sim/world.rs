@@ -1,34 +1,46 @@
 //! The simulated world: the controller, the SDK core, the network, the server and the agent,
-//! played step by step from a contract scenario (spec.md §13).
+//! played step by step from a contract scenario (spec.md §13). The drive itself is
+//! [`super::drive`].
 
+use super::drive::{NoHooks, NotSettled, WorldOptions};
 use super::server::Server;
-use crate::transcript::{ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step};
-use cobrowse_visitor_core::ApiCall;
+use crate::transcript::{Record, ScenarioConfig, Step};
 use cobrowse_visitor_core::Instant;
-use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput};
-use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Output, Sdk, SdkConfig};
-use std::time::Duration;
-
-/// Most moves one settle makes before it stops (a guard; a settle of a sane scenario makes
-/// a few dozen).
-const MAX_SETTLE_MOVES: usize = 10_000;
+use cobrowse_visitor_core::{Controller, ControllerConfig};
+use cobrowse_visitor_core::{Output, Sdk};
+use std::collections::VecDeque;
 
 /// The whole simulated world: app (controller), SDK core, network, server, agent, clock.
 #[derive(Clone, Debug)]
 pub struct World {
-    sdk: Sdk,
-    controller: Controller,
-    server: Server,
-    now: Instant,
-    network_up: bool,
-    step: usize,
-    transcript: Vec<Record>,
+    pub(super) sdk: Sdk,
+    pub(super) controller: Controller,
+    pub(super) server: Server,
+    pub(super) server_answers: bool,
+    pub(super) now: Instant,
+    pub(super) network_up: bool,
+    pub(super) step: usize,
+    pub(super) max_moves: usize,
+    /// The SDK core's outputs, drained after each input and not yet handed on (empty once
+    /// the world has settled).
+    pub(super) pending: VecDeque<Output>,
+    pub(super) transcript: Vec<Record>,
 }
 
 impl World {
     /// A world at time zero with the network up.
     pub fn new(config: &ScenarioConfig) -> Self {
-        let sdk_config = SdkConfig::default();
+        World::with_options(config, WorldOptions::default())
+    }
+
+    /// A world at time zero with the network up, built with `options` (timer durations,
+    /// whether the server answers, the bound on a settle).
+    pub fn with_options(config: &ScenarioConfig, options: WorldOptions) -> Self {
+        let WorldOptions {
+            sdk: sdk_config,
+            server_answers,
+            max_moves,
+        } = options;
         World {
             server: Server::new(config.group_id, config.seed, sdk_config.session_grace),
             sdk: Sdk::new(sdk_config),
@@ -36,24 +48,41 @@ impl World {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
             }),
+            server_answers,
             now: Instant::ZERO,
             network_up: true,
             step: 0,
+            max_moves,
+            pending: VecDeque::new(),
             transcript: Vec::new(),
         }
     }
 
-    /// Plays a whole scenario (its first step may be a config) and returns the transcript.
-    pub fn run(steps: &[Step]) -> Vec<Record> {
+    /// Plays a whole scenario (its first step may be a config) and returns the transcript;
+    /// [`NotSettled`] if a step's world does not settle.
+    pub fn run(steps: &[Step]) -> Result<Vec<Record>, NotSettled> {
+        World::run_with(steps, WorldOptions::default())
+    }
+
+    /// [`World::run`] on a world built with `options` (the scenario's config still gives the
+    /// group, the UI and the seed).
+    pub fn run_with(steps: &[Step], options: WorldOptions) -> Result<Vec<Record>, NotSettled> {
         let config = match steps.first() {
             Some(Step::Config(c)) => c.clone(),
             _ => ScenarioConfig::default(),
         };
-        let mut world = World::new(&config);
+        let mut world = World::with_options(&config, options);
         for (i, step) in steps.iter().enumerate() {
-            world.apply(i, step);
+            world.apply(i, step)?;
         }
-        world.transcript
+        Ok(world.transcript)
+    }
+
+    /// Applies scenario line `index` and lets the world settle ([`World::apply_with`] with
+    /// [`NoHooks`]).
+    pub fn apply(&mut self, index: usize, step: &Step) -> Result<(), NotSettled> {
+        self.apply_with(index, step, &mut NoHooks)
+            .map_err(|e| e.not_settled())
     }
 
     /// The records so far.
@@ -92,134 +121,8 @@ impl World {
         self.network_up
     }
 
-    fn record(&mut self, observed: Observed) {
-        self.transcript.push(Record {
-            step: self.step,
-            observed,
-        });
-    }
-
-    fn refuse(&mut self, code: &str, message: String) {
-        self.record(Observed::Error(ErrorRecord {
-            code: code.to_owned(),
-            message,
-        }));
-    }
-
-    /// Applies scenario line `index` and lets the world settle.
-    pub fn apply(&mut self, index: usize, step: &Step) {
-        self.step = index;
-        match step {
-            Step::Config(_) => {
-                if index != 0 {
-                    self.refuse(
-                        "config_not_first",
-                        "a config step may only be the first line".into(),
-                    );
-                }
-            }
-            Step::User(intent) => {
-                if let Err(e) = self.controller.handle_user(intent.clone()) {
-                    self.refuse(e.code().as_str(), e.to_string());
-                } else if let cobrowse_visitor_core::UserIntent::Exit = intent {
-                    self.settle();
-                    self.sdk_input(Input::Lifecycle(Lifecycle::Terminate));
-                }
-            }
-            Step::Lifecycle(l) => {
-                self.sdk_input(Input::Lifecycle(*l));
-                self.controller.handle_lifecycle(*l);
-            }
-            Step::Network(NetworkChange::Lost) => {
-                if self.network_up {
-                    self.network_up = false;
-                    self.server.connection_lost(self.now);
-                }
-                self.sdk_input(Input::Network(NetworkChange::Lost));
-            }
-            Step::Network(NetworkChange::Restored) => {
-                if !self.network_up {
-                    self.network_up = true;
-                    self.server.connection_restored(self.now);
-                }
-                // The IO layer hears the network is back and reconnects at once.
-                self.sdk_input(Input::Network(NetworkChange::Restored));
-            }
-            Step::Agent(action) => {
-                if let Err(refusal) = self.server.agent(*action) {
-                    self.refuse(refusal.code(), format!("the agent cannot {action:?} now"));
-                }
-            }
-            Step::AdvanceMs(ms) => {
-                let target = self.now.saturating_add(Duration::from_millis(*ms));
-                self.settle();
-                while let Some(t) = self.sdk.poll_timeout().filter(|t| *t <= target) {
-                    self.now = self.now.max(t);
-                    self.sdk_input(Input::Timeout);
-                    self.settle();
-                }
-                self.now = target;
-            }
-            Step::Api(call) => self.call_sdk(call.clone()),
-        }
-        self.settle();
-    }
-
-    fn sdk_input(&mut self, input: Input) {
-        if let Err(e) = self.sdk.handle_input(self.now, input) {
-            self.refuse(e.code().as_str(), e.to_string());
-        }
-    }
-
-    fn call_sdk(&mut self, call: ApiCall) {
-        self.record(Observed::Api(call.clone()));
-        self.sdk_input(Input::Api(call));
-    }
-
-    fn settle(&mut self) {
-        for _ in 0..MAX_SETTLE_MOVES {
-            match self.sdk.poll_output() {
-                Output::Event(e) => {
-                    self.record(Observed::Event(EventRecord::from(&e)));
-                    self.controller.handle_event(&e);
-                    continue;
-                }
-                Output::Transmit(f) => {
-                    self.record(Observed::Send(serde_json::to_value(&f).unwrap_or_default()));
-                    if self.network_up {
-                        self.server.receive(&f);
-                    }
-                    continue;
-                }
-                Output::Connect => {
-                    if self.network_up {
-                        self.sdk_input(Input::Network(NetworkChange::Restored));
-                    }
-                    continue;
-                }
-                Output::Timeout(Some(t)) if t <= self.now => {
-                    self.sdk_input(Input::Timeout);
-                    continue;
-                }
-                Output::Timeout(_) => {}
-            }
-            if let Some(out) = self.controller.poll_output() {
-                match out {
-                    ControllerOutput::Call(call) => self.call_sdk(call),
-                    ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
-                }
-                continue;
-            }
-            if let Some(frame) = self.server.poll() {
-                if self.network_up {
-                    self.record(Observed::Recv(
-                        serde_json::to_value(&frame).unwrap_or_default(),
-                    ));
-                    self.sdk_input(Input::Frame(frame));
-                }
-                continue;
-            }
-            return;
-        }
+    /// The scenario line the records now carry as `step` (the last line begun).
+    pub fn line(&self) -> usize {
+        self.step
     }
 }

@@ -620,6 +620,7 @@ pub fn sim_steps(lines: &[Line]) -> Vec<Step> {
 /// and the harness's records are.
 pub fn simulate(lines: &[Line]) -> Vec<Record> {
     World::run(&sim_steps(lines))
+        .expect("the world settles")
         .into_iter()
         .map(|r| Record {
             step: r.step,
