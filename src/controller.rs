@@ -16,6 +16,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::VecDeque;
 use thiserror::Error;
 
+/// The Glance group id of the seed's integration guide: [`ControllerConfig`]'s default, and
+/// the simulated service's group when a scenario names none.
+pub const SEED_GROUP_ID: u32 = 19921;
+
 /// How the app is integrated.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ControllerConfig {
@@ -28,7 +32,7 @@ pub struct ControllerConfig {
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            group_id: 19921,
+            group_id: SEED_GROUP_ID,
             custom_ui: true,
         }
     }
@@ -160,8 +164,9 @@ impl<'de> Deserialize<'de> for UiDirective {
 }
 
 /// One input to the controller: what the customer did, a lifecycle change, or an SDK event.
+/// (Deliberately not `#[non_exhaustive]`: an integration that matches on it should be told by
+/// the compiler when the controller's alphabet grows, as for [`crate::Output`].)
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ControllerInput {
     /// What the customer did.
     User(UserIntent),

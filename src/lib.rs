@@ -93,7 +93,7 @@ pub use api::{
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,
     ControllerState, Identity, Origin, PresenceView, SessionView, UiDirective, UiElement,
-    UserIntent,
+    UserIntent, SEED_GROUP_ID,
 };
 pub use errors::{ApiError, Error, ErrorCode, ProtocolError};
 pub use events::{Event, KeyType};

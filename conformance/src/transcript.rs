@@ -35,7 +35,7 @@ pub struct ScenarioConfig {
 }
 
 fn default_group() -> u32 {
-    19921
+    cobrowse_visitor_core::SEED_GROUP_ID
 }
 fn default_true() -> bool {
     true
@@ -94,7 +94,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ScenarioConfig {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(ScenarioConfig {
             group_id: if u.arbitrary()? {
-                19921
+                cobrowse_visitor_core::SEED_GROUP_ID
             } else {
                 u.int_in_range(0..=3)?
             },

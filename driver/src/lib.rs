@@ -1,7 +1,9 @@
 //! # cobrowse-visitor-driver
 //!
-//! A real IO driver for the sans-IO visitor core ([`cobrowse_visitor_core`]): tokio and
-//! WebSocket (tokio-tungstenite, no TLS), and a loopback server to run it against.
+//! A real IO driver for the sans-IO visitor core ([`cobrowse_visitor_core`]): tokio,
+//! WebSocket (tokio-tungstenite) and TLS (rustls; `wss://` by default), with dead-link
+//! detection and per-phase connect deadlines; and, behind the `loopback` feature, a loopback
+//! server to run it against.
 //!
 //! - [`driver`]: one task that owns the socket, the clock and the core's timer, feeds
 //!   frames, lifecycle and network changes and deadlines into [`cobrowse_visitor_core::Sdk`],
@@ -9,9 +11,11 @@
 //!   events to the app through a channel. No protocol rule lives in it.
 //! - [`clock`]: where the core's time comes from: tokio's clock, or a manual clock that tests
 //!   wind.
-//! - [`loopback`]: the simulator's server logic ([`cobrowse_visitor_conformance::sim::Server`])
-//!   behind a WebSocket on `127.0.0.1`, with an agent side and fault injection, for tests and
-//!   demos.
+//! - [`connect`]: `wss://` through rustls, the plain-`ws://` policy, the connect phases and
+//!   their typed errors; [`redact`]: what the driver keeps out of traces.
+//! - `loopback` (feature `loopback`, off by default: not part of the driver an SDK ships):
+//!   the simulator's server logic (`cobrowse_visitor_conformance::sim::Server`) behind a
+//!   WebSocket on `127.0.0.1`, with an agent side and fault injection, for tests and demos.
 //!
 //! ```no_run
 //! use cobrowse_visitor_core::{ApiCall, Event, InitParams};
@@ -37,6 +41,7 @@
 pub mod clock;
 pub mod connect;
 pub mod driver;
+#[cfg(feature = "loopback")]
 pub mod loopback;
 pub mod redact;
 
@@ -46,6 +51,7 @@ pub use driver::{
     spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError, Notification,
     Reachability,
 };
+#[cfg(feature = "loopback")]
 pub use loopback::{
     tls_server_config, LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus,
 };

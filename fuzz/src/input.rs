@@ -173,7 +173,7 @@ pub fn text(u: &mut Unstructured<'_>, choices: &[String]) -> String {
 /// raw bytes.
 pub fn group_id(u: &mut Unstructured<'_>) -> u32 {
     match byte(u) {
-        0 => 19921,
+        0 => cobrowse_visitor_core::SEED_GROUP_ID,
         b if b < 0xF0 => u32::from(b) - 1,
         _ => u32::from_le_bytes(raw(u)),
     }
@@ -416,7 +416,7 @@ impl Writer {
     /// See [`group_id`].
     pub fn group_id(&mut self, g: u32) {
         match g {
-            19921 => self.byte(0),
+            cobrowse_visitor_core::SEED_GROUP_ID => self.byte(0),
             g if g < 0xEF => self.byte(u8::try_from(g + 1).unwrap_or(0xF0)),
             g => {
                 self.byte(0xF0);

@@ -21,7 +21,7 @@ use proptest::strategy::Union;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-pub const GROUP: u32 = 19921;
+pub const GROUP: u32 = cobrowse_visitor_core::SEED_GROUP_ID;
 pub const OTHER_GROUP: u32 = 20393;
 pub const VID: &str = "cust-42";
 pub const OTHER_VID: &str = "cust-7";

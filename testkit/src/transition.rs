@@ -10,8 +10,7 @@
 
 use super::reference::{CtlStep, MCtl, MSdk, MWorld, SdkStep};
 use cobrowse_visitor_conformance::transcript::Step;
-use cobrowse_visitor_core::UserIntent;
-use cobrowse_visitor_core::{Event, Input, Lifecycle};
+use cobrowse_visitor_core::Input;
 use std::fmt;
 
 /// One scenario step, or "advance to the next deadline" (resolved against the model when it
@@ -149,13 +148,8 @@ impl SdkModel {
     }
 }
 
-/// A raw controller input.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CtlTransition {
-    User(UserIntent),
-    Event(Event),
-    Lifecycle(Lifecycle),
-}
+/// A raw controller input: the crate's own alphabet.
+pub type CtlTransition = cobrowse_visitor_core::ControllerInput;
 
 /// The model controller and its expectation for the last transition.
 #[derive(Clone)]
