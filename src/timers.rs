@@ -81,6 +81,12 @@ impl Timers {
         self.deadlines.iter().flatten().min().copied()
     }
 
+    /// Whether any timer is due at `now` (cheaper than [`Timers::due`]: checked on every
+    /// input, spec.md §2).
+    pub fn any_due(&self, now: Instant) -> bool {
+        self.deadlines.iter().any(|d| matches!(d, Some(t) if *t <= now))
+    }
+
     /// The first timer due at `now` (earliest deadline; ties in [`Timer::ALL`] order).
     pub fn due(&self, now: Instant) -> Option<Timer> {
         Timer::ALL

@@ -282,7 +282,7 @@ impl Sdk {
         // that comes after a deadline is handled after that deadline's transition, so no
         // IO loop can get the order wrong. The time is accepted even if the input is then
         // refused.
-        if self.state.timers.due(now).is_some() {
+        if self.state.timers.any_due(now) {
             self.on_timeout(now);
             self.state.now = now;
         }
