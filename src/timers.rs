@@ -84,7 +84,9 @@ impl Timers {
     /// Whether any timer is due at `now` (cheaper than [`Timers::due`]: checked on every
     /// input, spec.md §2).
     pub fn any_due(&self, now: Instant) -> bool {
-        self.deadlines.iter().any(|d| matches!(d, Some(t) if *t <= now))
+        self.deadlines
+            .iter()
+            .any(|d| matches!(d, Some(t) if *t <= now))
     }
 
     /// The first timer due at `now` (earliest deadline; ties in [`Timer::ALL`] order).

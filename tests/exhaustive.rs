@@ -8,7 +8,10 @@
 //! - the one invariant oracle finds no violation in the transcript so far (interleaved with
 //!   its scenario lines, so every invariant is judged, INV-CONTROLLER-CALLS-ACCEPTED included:
 //!   the alphabet has no direct `api` steps);
-//! - a refused user intent leaves the controller as it was (INV-REFUSED-UNCHANGED).
+//! - a refused user intent leaves the controller as it was (INV-REFUSED-UNCHANGED);
+//! - INV-AGREEMENT holds, and from the state reached the heal suffix delivers every liveness
+//!   property (LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES, LIVE-GUEST-COUNT) and the
+//!   background suffix LIVE-BACKGROUND-SUSPEND (spec.md §10.4).
 //!
 //! CI runs it at depth 10 in debug (8 without custom UI). The deep run, in release:
 //! `EXHAUSTIVE_DEPTH=12 cargo test --release --test exhaustive -- --nocapture`.
@@ -16,6 +19,7 @@
 
 use cobrowse_visitor_testkit::{explore, reference, sut};
 
+use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::machine;
 use cobrowse_visitor_conformance::transcript::{ScenarioConfig, Step};
 use explore::{explore, Explored};
@@ -67,10 +71,17 @@ fn run(custom_ui: bool, depth: usize) -> Explored {
                 walk.check.record(r);
             }
             let v = walk.check.violations();
-            if v.is_empty() {
-                Ok(())
-            } else {
-                Err(v.iter().map(|v| format!("{v}\n")).collect())
+            if !v.is_empty() {
+                return Err(v.iter().map(|v| format!("{v}\n")).collect());
+            }
+            // agreement and progress (spec.md §10.4) from every state reached
+            if let Some(f) = liveness::agreement(after) {
+                return Err(f.to_string());
+            }
+            let found = liveness::heal_and_judge(after, walk.steps).map_err(|e| e.to_string())?;
+            match found.first() {
+                None => Ok(()),
+                Some(f) => Err(format!("{f} (after the heal suffix)")),
             }
         },
         |_, _| {},

@@ -8,9 +8,7 @@
 //! The repro scenarios of the defects these properties were written for are checked by name,
 //! so each property is shown to fail where it must.
 
-use cobrowse_visitor_conformance::liveness::{
-    agreement, background_suffix, heal_suffix, healed, suspended, Finding, Property,
-};
+use cobrowse_visitor_conformance::liveness::{self, healed, Finding, Property};
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{parse_scenario, AgentAction, ScenarioConfig, Step};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange, UserIntent};
@@ -49,31 +47,8 @@ fn scenario() -> impl Strategy<Value = Vec<Step>> {
     })
 }
 
-/// Plays `steps`, checking INV-AGREEMENT after every settled step with the link up; then heals
-/// and checks the liveness properties; then the background suffix.
 fn judge(steps: &[Step]) -> Vec<Finding> {
-    let mut w = World::new(&ScenarioConfig::default());
-    let mut found = Vec::new();
-    let mut i = 0;
-    for s in steps {
-        w.apply(i, s).expect("the world settles");
-        i += 1;
-        found.extend(agreement(&w).map(|f| Finding {
-            message: format!("after step {i}: {}", f.message),
-            ..f
-        }));
-    }
-    for s in heal_suffix() {
-        w.apply(i, &s).expect("the world settles");
-        i += 1;
-    }
-    found.extend(healed(&w));
-    for s in background_suffix() {
-        w.apply(i, &s).expect("the world settles");
-        i += 1;
-    }
-    found.extend(suspended(&w));
-    found
+    liveness::judge(steps).expect("the world settles")
 }
 
 fn cases() -> u32 {

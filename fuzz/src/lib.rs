@@ -79,6 +79,18 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 20] = [
     "INV-DETERMINISTIC",
 ];
 
+/// The agreement and progress properties (spec.md §10.4) `drive_scenario` checks on every
+/// scenario without direct `api` steps: `INV-AGREEMENT` after every step, the liveness
+/// properties after the heal suffix, `LIVE-BACKGROUND-SUSPEND` after the background suffix.
+pub const DRIVE_SCENARIO_PROGRESS: [&str; 6] = [
+    "INV-AGREEMENT",
+    "LIVE-INIT",
+    "LIVE-PRESENCE",
+    "LIVE-SESSION-RESOLVES",
+    "LIVE-GUEST-COUNT",
+    "LIVE-BACKGROUND-SUSPEND",
+];
+
 /// The invariant IDs `decode_frame` checks: a frame the SDK refuses leaves its state as it was.
 pub const DECODE_FRAME_CHECKS: [&str; 1] = ["INV-REFUSED-UNCHANGED"];
 
@@ -119,6 +131,21 @@ mod tests {
     fn drive_core_lists_every_invariant() {
         let all: Vec<&str> = Invariant::ALL.iter().map(|i| i.id()).collect();
         assert_eq!(DRIVE_CORE_CHECKS.to_vec(), all);
+    }
+
+    #[test]
+    fn drive_scenario_lists_the_progress_properties() {
+        use cobrowse_visitor_conformance::liveness::Property;
+        let all = [
+            Property::Agreement,
+            Property::Init,
+            Property::Presence,
+            Property::SessionResolves,
+            Property::GuestCount,
+            Property::BackgroundSuspend,
+        ];
+        let ids: Vec<&str> = all.iter().map(|p| p.id()).collect();
+        assert_eq!(DRIVE_SCENARIO_PROGRESS.to_vec(), ids);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
 use arbitrary::Unstructured;
+use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::{
     check_records, check_trace, interleave, machine, Invariant, Violation,
 };
@@ -224,6 +225,15 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             headline(v),
             v.line
         ))));
+    }
+    // progress (spec.md §10.4): INV-AGREEMENT after every step, then the heal suffix and
+    // LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES, LIVE-GUEST-COUNT, then the background
+    // suffix and LIVE-BACKGROUND-SUSPEND; not for an app that calls the SDK directly
+    if !direct_api {
+        let found = liveness::judge(&parsed).map_err(|e| fail(e.to_string()))?;
+        if let Some(f) = found.first() {
+            return Err(fail(format!("{f} (after the heal suffix of spec.md §10.4)")));
+        }
     }
     Ok(())
 }
