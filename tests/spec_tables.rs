@@ -1348,8 +1348,24 @@ fn invariant_table_matches_the_oracle() {
             listed.insert(id, (k, cell.contains("(*steps*")));
         }
     }
-    assert_eq!(listed.len(), Invariant::ALL.len(), "§10 lists {listed:?}");
-    for inv in Invariant::ALL {
+    // the progress properties the oracle judges on traces are rows of §10.4
+    for inv in Invariant::ALL
+        .iter()
+        .filter(|i| i.kind() == InvariantKind::Liveness)
+    {
+        assert!(
+            spec.contains(&format!("| {} | ", inv.id())),
+            "{} is not a row of spec.md §10.4",
+            inv.id()
+        );
+    }
+    let judged: Vec<Invariant> = Invariant::ALL
+        .iter()
+        .copied()
+        .filter(|i| i.kind() != InvariantKind::Liveness)
+        .collect();
+    assert_eq!(listed.len(), judged.len(), "§10 lists {listed:?}");
+    for inv in judged {
         let (k, steps) = listed
             .get(inv.id())
             .unwrap_or_else(|| panic!("{} is not in spec.md §10", inv.id()));

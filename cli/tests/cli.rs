@@ -133,11 +133,11 @@ fn check_flags_every_violating_trace_with_its_id() {
         let prefix = format!("{p}:");
         let flagged: Vec<&str> = stdout
             .lines()
-            .filter(|l| l.starts_with(&prefix) && l.contains(": INV-"))
+            .filter(|l| l.starts_with(&prefix) && (l.contains(": INV-") || l.contains(": LIVE-")))
             .collect();
         assert!(!flagged.is_empty(), "{stdout}");
         for line in flagged {
-            // TRACE:LINE: INV-ID: message
+            // TRACE:LINE: ID: message (INV-… or LIVE-…)
             let rest = &line[prefix.len()..];
             let (number, rest) = rest.split_once(": ").unwrap();
             assert!(number.parse::<usize>().is_ok(), "{line}");

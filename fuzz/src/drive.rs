@@ -405,7 +405,7 @@ impl Watch {
         self.seen = found.len();
         match fresh
             .iter()
-            .find(|v| crate::judged(v.invariant, self.bypassed))
+            .find(|v| crate::judged_by_drive_core(v.invariant, self.bypassed))
         {
             Some(v) => Err(v.clone().into()),
             None => Ok(()),
@@ -563,7 +563,7 @@ impl Run {
         match oracle
             .finish()
             .into_iter()
-            .find(|v| crate::judged(v.invariant, bypassed))
+            .find(|v| crate::judged_by_drive_core(v.invariant, bypassed))
         {
             Some(v) => Err(v.into()),
             None => Ok(()),

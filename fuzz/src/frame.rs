@@ -10,12 +10,12 @@
 //!   `oracle::machine::refused_unchanged`).
 
 use crate::report::Failure;
-use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
-use cobrowse_visitor_core::{Error, ProtocolError};
-use cobrowse_visitor_core::{ClientFrame, FrameError, ServerFrame, MAX_FRAME_BYTES};
 use cobrowse_visitor_conformance::oracle::machine;
-use cobrowse_visitor_core::{Input, Lifecycle, Output, Sdk};
 use cobrowse_visitor_core::Instant;
+use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
+use cobrowse_visitor_core::{ClientFrame, FrameError, ServerFrame, MAX_FRAME_BYTES};
+use cobrowse_visitor_core::{Error, ProtocolError};
+use cobrowse_visitor_core::{Input, Lifecycle, Output, Sdk};
 use std::sync::LazyLock;
 
 const TARGET: &str = "decode_frame";

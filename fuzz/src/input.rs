@@ -12,11 +12,11 @@
 //! Reading never fails: a short input reads as zeros, and the rest of the input is the list.
 
 use arbitrary::{Arbitrary, Unstructured};
-use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
-use cobrowse_visitor_core::UserIntent;
-use cobrowse_visitor_core::ServerFrame;
-use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig};
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::UserIntent;
+use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
+use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 

@@ -5,11 +5,11 @@
 
 use crate::drive::{self, CoreInput, Op};
 use crate::scenario::{self, FuzzScenario};
-use cobrowse_visitor_core::{ApiCall, InitParams};
-use cobrowse_visitor_core::UserIntent;
-use cobrowse_visitor_core::ServerFrame;
-use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, SdkConfig};
 use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig, Step};
+use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::UserIntent;
+use cobrowse_visitor_core::{ApiCall, InitParams};
+use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, SdkConfig};
 use std::time::Duration;
 
 fn core(config: ScenarioConfig, timings: Option<SdkConfig>, ops: Vec<Op>) {

@@ -232,7 +232,9 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     if !direct_api {
         let found = liveness::judge(&parsed).map_err(|e| fail(e.to_string()))?;
         if let Some(f) = found.first() {
-            return Err(fail(format!("{f} (after the heal suffix of spec.md §10.4)")));
+            return Err(fail(format!(
+                "{f} (after the heal suffix of spec.md §10.4)"
+            )));
         }
     }
     Ok(())

@@ -815,6 +815,12 @@ impl Sdk {
             (Timer::SessionEnd, Session::Ending { .. }, _) => {
                 // offline: keep ending; S-N02 re-sends end_session, or S-T05b ends it
                 cx.row(Row::ST04b);
+                // a start and its end both made offline never armed the grace (S-N01 arms it
+                // only for a session that was on when the link went): arm it now, so that the
+                // session resolves (LIVE-SESSION-RESOLVES)
+                if cx.timers.deadline(Timer::SessionGrace).is_none() {
+                    cx.arm(Timer::SessionGrace, cx.cfg.session_grace);
+                }
             }
             (Timer::SessionGrace, Session::Starting { .. }, _) if link != Link::Up => {
                 cx.row(Row::ST05a);

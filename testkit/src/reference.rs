@@ -1025,7 +1025,12 @@ impl MSdk {
             }
             // S-T04b: offline the end_session frame never went out; S-N02 sends it again, or
             // S-T05b ends the session
-            (T::SessionEnd, MSession::Ending(_), _) if down.is_some() => fx.rows.push(Row::ST04b),
+            (T::SessionEnd, MSession::Ending(_), _) if down.is_some() => {
+                fx.rows.push(Row::ST04b);
+                if !self.timers.contains_key(&T::SessionGrace) {
+                    self.arm(T::SessionGrace, SESSION_GRACE);
+                }
+            }
             (T::SessionEnd, MSession::Ending(_), _) => {
                 fx.rows.push(Row::ST04);
                 r.session = MSession::Idle;

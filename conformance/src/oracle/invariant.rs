@@ -12,6 +12,10 @@ pub enum InvariantKind {
     /// Defined by spec.md about the machines' values; not visible in a transcript (see
     /// [`machine`](super::machine)).
     Machine,
+    /// A progress property of spec.md §10.4 that a trace shows in its own time (the
+    /// `advance_ms` lines); the rest of §10.4 is judged on the simulated world
+    /// (`crate::liveness`).
+    Liveness,
 }
 
 /// Every invariant the oracle knows, by its spec ID ([`Invariant::id`]).
@@ -130,11 +134,20 @@ pub enum Invariant {
     /// `INV-DETERMINISTIC` (machine level): the same inputs give the same outputs. Reason:
     /// scenarios, transcripts and bug reports are only reproducible if the core is a function.
     Deterministic,
+    /// `LIVE-INIT` (needs scenario lines, judged in the trace's time): an accepted
+    /// `init_visitor` is followed by `EventVisitorInitialized` within `init_timeout` (10 s) of
+    /// the latest one. Reason: the app shows the button and connects presence on that event.
+    InitCompletes,
+    /// `LIVE-SESSION-RESOLVES` (needs scenario lines, judged in the trace's time): an accepted
+    /// `start_session` resolves within `start_timeout` (15 s), an accepted `end_session` within
+    /// `end_timeout` (5 s) online or `session_grace` + `end_timeout` (65 s) once offline.
+    /// Reason: the app's UI waits on these events.
+    SessionResolves,
 }
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 22] = [
+    pub const ALL: [Invariant; 24] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -157,6 +170,8 @@ impl Invariant {
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
+        Invariant::InitCompletes,
+        Invariant::SessionResolves,
     ];
 
     /// The spec ID, e.g. `INV-GROUP-STABLE`.
@@ -184,6 +199,8 @@ impl Invariant {
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
+            Invariant::InitCompletes => "LIVE-INIT",
+            Invariant::SessionResolves => "LIVE-SESSION-RESOLVES",
         }
     }
 
@@ -217,6 +234,7 @@ impl Invariant {
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }
+            Invariant::InitCompletes | Invariant::SessionResolves => InvariantKind::Liveness,
         }
     }
 
@@ -230,6 +248,8 @@ impl Invariant {
                 | Invariant::DisconnectOnLogout
                 | Invariant::CustomUi
                 | Invariant::ControllerCallsAccepted
+                | Invariant::InitCompletes
+                | Invariant::SessionResolves
         )
     }
 }

@@ -73,7 +73,15 @@ fn ids_are_unique_and_round_trip() {
     for inv in Invariant::ALL {
         assert!(seen.insert(inv.id()), "{} twice", inv.id());
         assert_eq!(Invariant::from_id(inv.id()), Some(inv));
-        assert!(inv.id().starts_with("INV-"));
+        assert!(
+            inv.id()
+                .starts_with(if inv.kind() == InvariantKind::Liveness {
+                    "LIVE-"
+                } else {
+                    "INV-"
+                }),
+            "{inv}"
+        );
         assert_eq!(inv.to_string(), inv.id());
     }
     let contract = Invariant::ALL

@@ -23,12 +23,15 @@
 //! | `INV-NO-SEND-OFFLINE` | [`link::NoSendOffline`] |
 //! | `INV-REFUSED-NO-EFFECT` | [`refusals::RefusedNoEffect`] |
 //! | `INV-CONTROLLER-CALLS-ACCEPTED` | [`refusals::ControllerCallsAccepted`] |
+//! | `LIVE-INIT` | [`progress::InitCompletes`] |
+//! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
 
 mod custom_ui;
 mod init;
 mod link;
 mod manual_random;
 mod presence;
+mod progress;
 mod refusals;
 mod session;
 mod session_key;
@@ -103,6 +106,8 @@ pub(super) struct Checks {
     no_send_offline: link::NoSendOffline,
     refused_no_effect: refusals::RefusedNoEffect,
     controller_calls_accepted: refusals::ControllerCallsAccepted,
+    init_completes: progress::InitCompletes,
+    session_resolves: progress::SessionResolves,
 }
 
 impl Checks {
@@ -113,8 +118,9 @@ impl Checks {
     /// at the end of a step; `INV-ONE-SESSION` before `INV-KEY-MATCHES-REQUEST` at
     /// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
     /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
-    /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end.
-    fn all(&mut self) -> [&mut dyn Check; 19] {
+    /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
+    /// checks last.
+    fn all(&mut self) -> [&mut dyn Check; 21] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -135,6 +141,8 @@ impl Checks {
             &mut self.no_send_offline,
             &mut self.refused_no_effect,
             &mut self.controller_calls_accepted,
+            &mut self.init_completes,
+            &mut self.session_resolves,
         ]
     }
 
