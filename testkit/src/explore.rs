@@ -78,7 +78,7 @@ const PRESENCE_ATTEMPT_CAP: u32 = 5;
 const GUEST_CAP: u32 = 2;
 
 fn norm_key(k: &mut String) {
-    if k.len() == 4 && k.bytes().all(|b| b.is_ascii_digit()) {
+    if super::sut::is_random_key(k) {
         *k = "####".into();
     }
 }

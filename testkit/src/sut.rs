@@ -167,10 +167,11 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
 
 // ---- normalisation: the server's random keys --------------------------------------------------
 
-/// A random session key (4 digits from the simulated server): the model cannot know the
-/// seed's digits, so every such key compares as `####`.
+/// A random session key (`SIM_KEY_LENGTH` digits from the simulated server): the model cannot
+/// know the seed's digits, so every such key compares as `####`.
 pub fn is_random_key(k: &str) -> bool {
-    k.len() == 4 && k.bytes().all(|b| b.is_ascii_digit())
+    k.len() == usize::from(cobrowse_visitor_conformance::sim::SIM_KEY_LENGTH)
+        && k.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn norm_key(k: &mut String) {
