@@ -4,8 +4,8 @@
 
 use super::{CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows};
 use cobrowse_visitor_core::{
-    validate_visitor_id, ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams,
-    Row, StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
+    validate_visitor_id, ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row,
+    StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
 };
 
 /// One controller input under way.
@@ -28,12 +28,15 @@ impl Cx {
     }
 
     fn show(&mut self, element: UiElement) {
-        self.out
-            .push(ControllerOutput::Ui(UiDirective::Show { element, key: None }));
+        self.out.push(ControllerOutput::Ui(UiDirective::Show {
+            element,
+            key: None,
+        }));
     }
 
     fn hide(&mut self, element: UiElement) {
-        self.out.push(ControllerOutput::Ui(UiDirective::Hide { element }));
+        self.out
+            .push(ControllerOutput::Ui(UiDirective::Hide { element }));
     }
 
     fn init(&mut self, visitor_id: Option<String>) {
@@ -104,6 +107,19 @@ fn follow<I>(table: &[R<I>], c: &MCtl, i: &I) -> CtlStep {
             Ok(())
         }
     };
+    if let CPhase::Running(a) = &cx.c.phase {
+        // The invariant that makes §6's `offer` a function of the state: the button is on
+        // screen exactly when the app is initialized, no terms dialog is up and there is no
+        // session. Every row that hides it makes one of the three false (C-U10, C-E10, C-E22);
+        // every row that makes the three true again ends in `offer` (C-E01, C-U31, C-U50,
+        // C-E11, C-E12, C-E23–C-E25, C-E30).
+        let should = a.initialized && !a.terms_shown && a.session == CSession::None;
+        assert_eq!(
+            a.button_shown, should,
+            "model: the cobrowse button is shown iff offered, after {:?} on {c:?}",
+            r.row
+        );
+    }
     CtlStep {
         next: if result.is_ok() { cx.c } else { c.clone() },
         result,
@@ -194,9 +210,7 @@ static USER: &[R<UserIntent>] = &[
     },
     R {
         row: Row::CU21,
-        when: |_, i| {
-            matches!(i, UserIntent::Login { visitor_id } if validate_visitor_id(visitor_id).is_err())
-        },
+        when: |_, i| matches!(i, UserIntent::Login { visitor_id } if validate_visitor_id(visitor_id).is_err()),
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {
@@ -301,12 +315,14 @@ static USER: &[R<UserIntent>] = &[
             if a.presence != CPresence::Off {
                 cx.call(ApiCall::PresenceDisconnect);
             }
-            // "ui:hide of every shown element", in §3.4's order of the elements
+            // "ui:hide of every shown element". The spec does not order them (no invariant
+            // depends on it); the model fixes one — the app's own elements, then the
+            // session's: button, terms, key, indicator (open question for spec.md §6).
             let (key, indicator) = session_ui(a.session);
             for (shown, element) in [
                 (a.button_shown, UiElement::CobrowseButton),
-                (key, UiElement::SessionKey),
                 (a.terms_shown, UiElement::Terms),
+                (key, UiElement::SessionKey),
                 (indicator, UiElement::SessionIndicator),
             ] {
                 if shown {
@@ -429,7 +445,9 @@ static EVENTS: &[R<Event>] = &[
         row: Row::CE22,
         when: |c, e| {
             matches!(e, Event::PresenceShowTerms { .. })
-                && has(c, |a| a.presence != CPresence::Off && a.session == CSession::None)
+                && has(c, |a| {
+                    a.presence != CPresence::Off && a.session == CSession::None
+                })
         },
         then: Then::Go(|cx, _| {
             let a = cx.a();
@@ -440,8 +458,13 @@ static EVENTS: &[R<Event>] = &[
                     cx.hide(UiElement::CobrowseButton);
                 }
                 cx.show(UiElement::Terms);
-                cx.call(ApiCall::terms(TermsStatus::Displayed));
             }
+            // Reading (spec silent on the grouping): "if not already shown" governs the UI
+            // directives only; every request shown is signalled `displayed`. A request that
+            // replaces one already on screen is on screen too, and without `displayed` its
+            // `accepted` would be refused (S-A56), breaking INV-CONTROLLER-CALLS-ACCEPTED and
+            // INV-TERMS-ORDER ("after EventPresenceShowTerms, displayed precedes accepted").
+            cx.call(ApiCall::terms(TermsStatus::Displayed));
         }),
     },
     R {
@@ -467,8 +490,13 @@ static EVENTS: &[R<Event>] = &[
         when: |c, e| {
             matches!(
                 e,
-                Event::InvalidState { call: CallName::StartSession, .. }
-                    | Event::InvalidParameter { call: CallName::StartSession, .. }
+                Event::InvalidState {
+                    call: CallName::StartSession,
+                    ..
+                } | Event::InvalidParameter {
+                    call: CallName::StartSession,
+                    ..
+                }
             ) && has(c, |a| {
                 matches!(
                     a.session,

@@ -8,9 +8,9 @@
 //! `EventInvalidParameter` or `EventInvalidState` (§9's last column).
 
 use super::{
-    backoff, MPhase, MPresence, MReady, MRequest, MSdk, MSession, MTerms, Rows, SdkStep, T,
+    backoff, MPhase, MPresence, MReady, MRequest, MSdk, MSession, MTerms, Rows, SdkStep,
     BACKGROUND_SUSPEND, DEFAULT_KEY_LENGTH, END_TIMEOUT, INIT_TIMEOUT, PRESENCE_BACKOFF,
-    PRESENCE_CONNECT_TIMEOUT, RECONNECT_BACKOFF, SESSION_GRACE, START_TIMEOUT,
+    PRESENCE_CONNECT_TIMEOUT, RECONNECT_BACKOFF, SESSION_GRACE, START_TIMEOUT, T,
 };
 use cobrowse_visitor_core::{
     validate_session_key, validate_signal, ApiCall, ClientFrame, ErrorCode, Event, FrameError,
@@ -138,6 +138,16 @@ impl MSdk {
             // §2 / INV-REFUSED-UNCHANGED: as the due timers left it
             Err(_) => cx.s = timers_left,
         }
+        if let MPhase::Ready(r) = &cx.s.phase {
+            // §4.1's unstated invariant (S-A40/S-A43 need a visitor id to leave `off`; S-A05
+            // refuses changing it, to `null` too, while presence is on): it is what makes the
+            // guard order of S-A41 / S-A42 immaterial.
+            assert!(
+                r.presence == MPresence::Off || r.visitor.visitor_id.is_some(),
+                "model: presence {:?} without a visitor id",
+                r.presence
+            );
+        }
         SdkStep {
             next: cx.s,
             result,
@@ -155,13 +165,12 @@ fn no_row(section: &str, input: &dyn std::fmt::Debug) -> ! {
 /// each disarmed before it fires. Whether any fired.
 fn fire_due(cx: &mut Cx) -> bool {
     let mut fired = false;
-    while let Some((t, _)) = cx
-        .s
-        .timers
-        .iter()
-        .map(|(t, d)| (*t, *d))
-        .filter(|(_, d)| *d <= cx.now)
-        .min_by_key(|(t, d)| (*d, *t))
+    while let Some((t, _)) =
+        cx.s.timers
+            .iter()
+            .map(|(t, d)| (*t, *d))
+            .filter(|(_, d)| *d <= cx.now)
+            .min_by_key(|(t, d)| (*d, *t))
     {
         cx.disarm(t);
         fired = true;
@@ -462,9 +471,7 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA31,
-        when: |s, c| {
-            *c == ApiCall::EndSession && matches!(session(s), Some(MSession::Starting(_)))
-        },
+        when: |s, c| *c == ApiCall::EndSession && matches!(session(s), Some(MSession::Starting(_))),
         then: Then::Go(|cx, _| {
             if let MSession::Starting(req) = &cx.r().session {
                 cx.r().session = MSession::Ending(req.keytype());
@@ -562,8 +569,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA53,
         when: |s, c| {
-            matches!(terms(s), Some(MTerms::Displayed(_)))
-                && terms_signal(c, TermsStatus::Accepted)
+            matches!(terms(s), Some(MTerms::Displayed(_))) && terms_signal(c, TermsStatus::Accepted)
         },
         then: Then::Go(|cx, c| {
             let r = answered(cx).unwrap_or_default();
@@ -574,8 +580,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA54,
         when: |s, c| {
-            matches!(terms(s), Some(MTerms::Displayed(_)))
-                && terms_signal(c, TermsStatus::Declined)
+            matches!(terms(s), Some(MTerms::Displayed(_))) && terms_signal(c, TermsStatus::Declined)
         },
         then: Then::Go(|cx, c| {
             let r = answered(cx).unwrap_or_default();
@@ -762,7 +767,9 @@ static FRAMES: &[R<ServerFrame>] = &[
         when: |s, f| starting(s).is_some() && started(f).is_some(),
         then: Then::Go(|cx, f| {
             let key = started(f).unwrap_or_default().to_owned();
-            let keytype = starting(&cx.s).map(MRequest::keytype).unwrap_or_else(|| unreachable!());
+            let keytype = starting(&cx.s)
+                .map(MRequest::keytype)
+                .unwrap_or_else(|| unreachable!());
             cx.r().session = MSession::Running {
                 key: key.clone(),
                 keytype,
@@ -934,10 +941,7 @@ static LIFECYCLE: &[R<Lifecycle>] = &[
         row: Row::SL02b,
         when: |s, l| {
             *l == Lifecycle::Foreground
-                && matches!(
-                    presence(s),
-                    Some(MPresence::Suspended | MPresence::Blurred)
-                )
+                && matches!(presence(s), Some(MPresence::Suspended | MPresence::Blurred))
         },
         then: Then::Go(|cx, _| {
             cx.s.background = false;
@@ -1189,7 +1193,9 @@ static TIMERS: &[R<T>] = &[
     },
     R {
         row: Row::ST06a,
-        when: |s, t| *t == T::PresenceConnect && matches!(presence(s), Some(MPresence::Connecting(_))),
+        when: |s, t| {
+            *t == T::PresenceConnect && matches!(presence(s), Some(MPresence::Connecting(_)))
+        },
         then: Then::Go(|cx, _| {
             if let MPresence::Connecting(a) = cx.r().presence {
                 let retry_ms = backoff(PRESENCE_BACKOFF, a);
@@ -1236,10 +1242,7 @@ static TIMERS: &[R<T>] = &[
         when: |s, t| {
             *t == T::PresenceSuspend
                 && s.background
-                && matches!(
-                    terms(s),
-                    Some(MTerms::Displayed(_) | MTerms::Accepted(_))
-                )
+                && matches!(terms(s), Some(MTerms::Displayed(_) | MTerms::Accepted(_)))
         },
         then: Then::Go(|cx, _| cx.arm(T::PresenceSuspend, BACKGROUND_SUSPEND)),
     },
