@@ -127,3 +127,126 @@ fn exhaustive_default_ui() {
     );
     assert!(e.states > 1);
 }
+
+/// The controller alone, to a fixed point: from launch, every reachable controller state
+/// (the model's, which the real controller's projects onto exactly) is fed every input of a
+/// finite alphabet — every user intent and every kind of SDK event — and the real
+/// controller must give the model's result, outputs, state and rows. The state space is
+/// small (a few thousand states), so this covers every reachable state, not a sample: the
+/// `offer` rows (spec.md §6) agree with the model in all of them.
+#[test]
+fn controller_agrees_in_every_reachable_state() {
+    use cobrowse_visitor_core::{
+        CallName, Controller, ControllerConfig, ErrorCode, Event, KeyType, Lifecycle, UserIntent,
+    };
+    use cobrowse_visitor_testkit::machines::drain_ctl;
+    use cobrowse_visitor_testkit::sut::ctl_state;
+    use cobrowse_visitor_testkit::transition::CtlTransition as C;
+    use std::collections::HashSet;
+
+    let login = |id: &str| UserIntent::Login {
+        visitor_id: id.into(),
+    };
+    let mut alphabet: Vec<C> = [
+        UserIntent::Launch,
+        UserIntent::TapCobrowse,
+        login("cust-42"),
+        login("cust-7"),
+        login("bad id"),
+        UserIntent::AcceptTerms,
+        UserIntent::DeclineTerms,
+        UserIntent::EndSession,
+        UserIntent::Logout,
+        UserIntent::Exit,
+    ]
+    .into_iter()
+    .map(C::User)
+    .collect();
+    alphabet.push(C::Lifecycle(Lifecycle::Background));
+    for keytype in [KeyType::Random, KeyType::VisitorId, KeyType::Custom] {
+        alphabet.push(C::Event(Event::ConnectedToSession {
+            sessionkey: "4821".into(),
+            keytype,
+        }));
+    }
+    for call in [CallName::StartSession, CallName::InitVisitor] {
+        alphabet.push(C::Event(Event::InvalidState {
+            call,
+            code: ErrorCode::SessionActive,
+        }));
+        alphabet.push(C::Event(Event::InvalidParameter {
+            call,
+            code: ErrorCode::InvalidParameter,
+        }));
+    }
+    alphabet.extend(
+        [
+            Event::VisitorInitialized {
+                settings_loaded: true,
+            },
+            Event::GuestCountChange { guestcount: 1 },
+            Event::SessionEnded {
+                reason: "agent_ended".into(),
+            },
+            Event::StartSessionFailed {
+                reason: "timeout".into(),
+            },
+            Event::PresenceConnected,
+            Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: 1_000,
+            },
+            Event::PresenceShowTerms { request_id: 1 },
+            Event::PresenceShowTerms { request_id: 2 },
+            Event::PresenceDisconnected,
+            Event::PresenceBlur,
+            Event::ConnectionWarning,
+            Event::ClearWarning,
+        ]
+        .into_iter()
+        .map(C::Event),
+    );
+    for custom_ui in [true, false] {
+        let config = ControllerConfig {
+            group_id: 19921,
+            custom_ui,
+        };
+        let root = (Controller::new(config.clone()), MCtl::new(19921, custom_ui));
+        let mut seen = HashSet::from([root.1.clone()]);
+        let mut frontier = vec![root];
+        let mut edges = 0usize;
+        while let Some((real, model)) = frontier.pop() {
+            for t in &alphabet {
+                let mut c = real.clone();
+                let (result, want) = match t {
+                    C::User(i) => (
+                        c.handle_user(i.clone()).map_err(|e| e.code()),
+                        model.user(i),
+                    ),
+                    C::Event(e) => {
+                        c.handle_event(e);
+                        (Ok(()), model.event(e))
+                    }
+                    C::Lifecycle(l) => {
+                        c.handle_lifecycle(*l);
+                        (Ok(()), model.lifecycle())
+                    }
+                };
+                edges += 1;
+                let out = drain_ctl(&mut c);
+                let got = (result, out, ctl_state(&c), c.last_rows().to_vec());
+                let expected = (want.result, want.out, want.next.clone(), want.rows);
+                assert_eq!(got, expected, "{t:?} in {model:?}");
+                if seen.insert(want.next.clone()) {
+                    frontier.push((c, want.next));
+                }
+            }
+        }
+        println!(
+            "controller (custom_ui {custom_ui}): {} states, {edges} inputs",
+            seen.len()
+        );
+    }
+}
+
+use reference::MCtl;

@@ -1,0 +1,517 @@
+//! The integration controller of spec.md §6, as data: the user-intent rows (C-U…) and the
+//! SDK-event rows (C-E…), each an id, a guard and an effect, in the spec's order. Refused
+//! intents change nothing and output nothing (INV-REFUSED-UNCHANGED).
+
+use super::{CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows};
+use cobrowse_visitor_core::{
+    validate_visitor_id, ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row,
+    StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
+};
+
+/// One controller input under way.
+struct Cx {
+    c: MCtl,
+    out: Vec<ControllerOutput>,
+    rows: Rows,
+}
+
+impl Cx {
+    fn a(&mut self) -> &mut CApp {
+        match &mut self.c.phase {
+            CPhase::Running(a) => a,
+            _ => unreachable!("a running-app row outside `running`"),
+        }
+    }
+
+    fn call(&mut self, call: ApiCall) {
+        self.out.push(ControllerOutput::Call(call));
+    }
+
+    fn show(&mut self, element: UiElement) {
+        self.out.push(ControllerOutput::Ui(UiDirective::Show {
+            element,
+            key: None,
+        }));
+    }
+
+    fn hide(&mut self, element: UiElement) {
+        self.out
+            .push(ControllerOutput::Ui(UiDirective::Hide { element }));
+    }
+
+    fn init(&mut self, visitor_id: Option<String>) {
+        let mut p = InitParams::anonymous(self.c.group_id);
+        p.visitor_id = visitor_id;
+        self.call(ApiCall::InitVisitor(p));
+    }
+
+    /// §6 `offer`: `ui:show cobrowse_button` if initialized, button not shown, terms not
+    /// shown and session=none.
+    fn offer(&mut self) {
+        let a = self.a();
+        if a.initialized && !a.button_shown && !a.terms_shown && a.session == CSession::None {
+            a.button_shown = true;
+            self.show(UiElement::CobrowseButton);
+        }
+    }
+
+    /// "ui:hide terms if shown, offer" (C-U50, C-E23, C-E24, C-E25).
+    fn hide_terms_offer(&mut self) {
+        if self.a().terms_shown {
+            self.a().terms_shown = false;
+            self.hide(UiElement::Terms);
+        }
+        self.offer();
+    }
+}
+
+fn app(c: &MCtl) -> Option<&CApp> {
+    c.app()
+}
+
+/// What is on screen for the session: (`session_key`, `session_indicator`) — shown from
+/// C-E10 until C-E12 (or exit) for a session that connected.
+fn session_ui(s: CSession) -> (bool, bool) {
+    match s {
+        CSession::Running(o) | CSession::Ending(o, true) => (o.shows_key(), true),
+        _ => (false, false),
+    }
+}
+
+enum Then<I: 'static> {
+    Refuse(ErrorCode),
+    Go(fn(&mut Cx, &I)),
+}
+
+struct R<I: 'static> {
+    row: Row,
+    when: fn(&MCtl, &I) -> bool,
+    then: Then<I>,
+}
+
+fn follow<I>(table: &[R<I>], c: &MCtl, i: &I) -> CtlStep {
+    let mut cx = Cx {
+        c: c.clone(),
+        out: vec![],
+        rows: vec![],
+    };
+    let r = table
+        .iter()
+        .find(|r| (r.when)(c, i))
+        .unwrap_or_else(|| unreachable!("§6 has a row for every input"));
+    cx.rows.push(r.row);
+    let result = match &r.then {
+        Then::Refuse(code) => Err(*code),
+        Then::Go(effect) => {
+            effect(&mut cx, i);
+            Ok(())
+        }
+    };
+    if let CPhase::Running(a) = &cx.c.phase {
+        // The invariant that makes §6's `offer` a function of the state: the button is on
+        // screen exactly when the app is initialized, no terms dialog is up and there is no
+        // session. Every row that hides it makes one of the three false (C-U10, C-E10, C-E22);
+        // every row that makes the three true again ends in `offer` (C-E01, C-U31, C-U50,
+        // C-E11, C-E12, C-E23–C-E25, C-E30).
+        let should = a.initialized && !a.terms_shown && a.session == CSession::None;
+        assert_eq!(
+            a.button_shown, should,
+            "model: the cobrowse button is shown iff offered, after {:?} on {c:?}",
+            r.row
+        );
+    }
+    CtlStep {
+        next: if result.is_ok() { cx.c } else { c.clone() },
+        result,
+        out: cx.out,
+        rows: cx.rows,
+    }
+}
+
+impl MCtl {
+    /// `handle_user(intent)` and the drain that follows it.
+    pub fn user(&self, intent: &UserIntent) -> CtlStep {
+        follow(USER, self, intent)
+    }
+
+    /// `handle_lifecycle`: C-L01, ignored by design (the SDK manages presence itself).
+    pub fn lifecycle(&self) -> CtlStep {
+        CtlStep {
+            next: self.clone(),
+            result: Ok(()),
+            out: vec![],
+            rows: vec![Row::CL01],
+        }
+    }
+
+    /// `handle_event(event)` and the drain that follows it.
+    pub fn event(&self, e: &Event) -> CtlStep {
+        follow(EVENTS, self, e)
+    }
+}
+
+// ---- §6 user intents --------------------------------------------------------------------------
+
+fn running(c: &MCtl) -> bool {
+    app(c).is_some()
+}
+
+static USER: &[R<UserIntent>] = &[
+    R {
+        row: Row::CU01,
+        when: |c, i| c.phase == CPhase::NotLaunched && *i == UserIntent::Launch,
+        then: Then::Go(|cx, _| {
+            cx.c.phase = CPhase::Running(CApp {
+                initialized: false,
+                identity: CIdentity::Anonymous,
+                presence: CPresence::Off,
+                session: CSession::None,
+                terms_shown: false,
+                button_shown: false,
+            });
+            cx.init(None);
+        }),
+    },
+    R {
+        row: Row::CU02,
+        when: |c, i| running(c) && *i == UserIntent::Launch,
+        then: Then::Refuse(ErrorCode::AlreadyLaunched),
+    },
+    R {
+        row: Row::CU03,
+        when: |c, _| c.phase == CPhase::Exited,
+        then: Then::Refuse(ErrorCode::Exited),
+    },
+    R {
+        row: Row::CU04,
+        when: |c, _| c.phase == CPhase::NotLaunched,
+        then: Then::Refuse(ErrorCode::NotLaunched),
+    },
+    R {
+        row: Row::CU10,
+        when: |c, i| {
+            *i == UserIntent::TapCobrowse
+                && app(c).is_some_and(|a| a.button_shown && a.session == CSession::None)
+        },
+        then: Then::Go(|cx, _| {
+            let a = cx.a();
+            a.session = CSession::Starting(COrigin::Manual);
+            a.button_shown = false;
+            cx.hide(UiElement::CobrowseButton);
+            cx.call(ApiCall::StartSession {
+                key: StartKey::Random,
+            });
+        }),
+    },
+    R {
+        row: Row::CU11,
+        when: |_, i| *i == UserIntent::TapCobrowse,
+        then: Then::Refuse(ErrorCode::ButtonNotShown),
+    },
+    R {
+        row: Row::CU21,
+        when: |_, i| matches!(i, UserIntent::Login { visitor_id } if validate_visitor_id(visitor_id).is_err()),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::CU22,
+        when: |c, i| {
+            matches!(i, UserIntent::Login { .. })
+                && app(c).is_some_and(|a| a.identity != CIdentity::Anonymous)
+        },
+        then: Then::Refuse(ErrorCode::AlreadyLoggedIn),
+    },
+    R {
+        row: Row::CU20,
+        when: |_, i| matches!(i, UserIntent::Login { .. }),
+        then: Then::Go(|cx, i| {
+            if let UserIntent::Login { visitor_id } = i {
+                cx.a().identity = CIdentity::LoggingIn(visitor_id.clone());
+                cx.init(Some(visitor_id.clone()));
+            }
+        }),
+    },
+    R {
+        row: Row::CU32,
+        when: |c, i| {
+            matches!(i, UserIntent::AcceptTerms | UserIntent::DeclineTerms)
+                && app(c).is_some_and(|a| !a.terms_shown)
+        },
+        then: Then::Refuse(ErrorCode::NoTermsShown),
+    },
+    R {
+        row: Row::CU30,
+        when: |_, i| *i == UserIntent::AcceptTerms,
+        then: Then::Go(|cx, _| {
+            let a = cx.a();
+            a.terms_shown = false;
+            a.session = CSession::Starting(COrigin::OneClick);
+            cx.hide(UiElement::Terms);
+            cx.call(ApiCall::terms(TermsStatus::Accepted));
+            cx.call(ApiCall::StartSession {
+                key: StartKey::VisitorId,
+            });
+        }),
+    },
+    R {
+        row: Row::CU31,
+        when: |_, i| *i == UserIntent::DeclineTerms,
+        then: Then::Go(|cx, _| {
+            cx.a().terms_shown = false;
+            cx.hide(UiElement::Terms);
+            cx.call(ApiCall::terms(TermsStatus::Declined));
+            cx.offer();
+        }),
+    },
+    R {
+        row: Row::CU40,
+        when: |c, i| {
+            *i == UserIntent::EndSession
+                && app(c).is_some_and(|a| {
+                    matches!(a.session, CSession::Starting(_) | CSession::Running(_))
+                })
+        },
+        then: Then::Go(|cx, _| {
+            let a = cx.a();
+            a.session = match a.session {
+                CSession::Starting(o) => CSession::Ending(o, false),
+                CSession::Running(o) => CSession::Ending(o, true),
+                s => s,
+            };
+            cx.call(ApiCall::EndSession);
+        }),
+    },
+    R {
+        row: Row::CU41,
+        when: |_, i| *i == UserIntent::EndSession,
+        then: Then::Refuse(ErrorCode::NoSession),
+    },
+    R {
+        row: Row::CU51,
+        when: |c, i| {
+            *i == UserIntent::Logout && app(c).is_some_and(|a| a.identity == CIdentity::Anonymous)
+        },
+        then: Then::Refuse(ErrorCode::NotLoggedIn),
+    },
+    R {
+        row: Row::CU50,
+        when: |_, i| *i == UserIntent::Logout,
+        then: Then::Go(|cx, _| {
+            if cx.a().presence != CPresence::Off {
+                cx.call(ApiCall::PresenceDisconnect);
+            }
+            let a = cx.a();
+            a.presence = CPresence::Off;
+            a.identity = CIdentity::Anonymous;
+            cx.hide_terms_offer();
+            cx.init(None);
+        }),
+    },
+    R {
+        row: Row::CU60,
+        when: |_, i| *i == UserIntent::Exit,
+        then: Then::Go(|cx, _| {
+            let a = cx.a().clone();
+            if a.presence != CPresence::Off {
+                cx.call(ApiCall::PresenceDisconnect);
+            }
+            // "ui:hide of every shown element". The spec does not order them (no invariant
+            // depends on it); the model fixes one — the app's own elements, then the
+            // session's: button, terms, key, indicator (open question for spec.md §6).
+            let (key, indicator) = session_ui(a.session);
+            for (shown, element) in [
+                (a.button_shown, UiElement::CobrowseButton),
+                (a.terms_shown, UiElement::Terms),
+                (key, UiElement::SessionKey),
+                (indicator, UiElement::SessionIndicator),
+            ] {
+                if shown {
+                    cx.hide(element);
+                }
+            }
+            cx.c.phase = CPhase::Exited;
+        }),
+    },
+];
+
+// ---- §6 SDK events ----------------------------------------------------------------------------
+
+fn has<F: Fn(&CApp) -> bool>(c: &MCtl, f: F) -> bool {
+    app(c).is_some_and(f)
+}
+
+/// C-E02's effect (also after C-E01 for a login made before the first initialization).
+fn logged_in(cx: &mut Cx) {
+    let a = cx.a();
+    if let CIdentity::LoggingIn(id) = &a.identity {
+        a.identity = CIdentity::LoggedIn(id.clone());
+        if a.presence == CPresence::Off {
+            a.presence = CPresence::Connecting;
+            cx.call(ApiCall::PresenceConnect);
+            if cx.c.custom_ui {
+                cx.call(ApiCall::PresenceSetDefaultUi { enabled: false });
+            }
+        }
+    }
+}
+
+static EVENTS: &[R<Event>] = &[
+    R {
+        row: Row::CE99,
+        when: |c, _| !running(c),
+        then: Then::Go(|_, _| {}),
+    },
+    R {
+        row: Row::CE01,
+        when: |c, e| matches!(e, Event::VisitorInitialized { .. }) && has(c, |a| !a.initialized),
+        then: Then::Go(|cx, _| {
+            cx.a().initialized = true;
+            if cx.c.custom_ui {
+                cx.call(ApiCall::SetDefaultUi { enabled: false });
+            }
+            cx.offer();
+            if matches!(cx.a().identity, CIdentity::LoggingIn(_)) {
+                cx.rows.push(Row::CE02);
+                logged_in(cx);
+            }
+        }),
+    },
+    R {
+        row: Row::CE02,
+        when: |c, e| {
+            matches!(e, Event::VisitorInitialized { .. })
+                && has(c, |a| matches!(a.identity, CIdentity::LoggingIn(_)))
+        },
+        then: Then::Go(|cx, _| logged_in(cx)),
+    },
+    R {
+        row: Row::CE10,
+        when: |_, e| matches!(e, Event::ConnectedToSession { .. }),
+        then: Then::Go(|cx, e| {
+            if let Event::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } = e
+            {
+                let a = cx.a();
+                let origin = match a.session {
+                    CSession::Starting(o) => o,
+                    _ => COrigin::External(*keytype),
+                };
+                a.session = CSession::Running(origin);
+                if a.button_shown {
+                    a.button_shown = false;
+                    cx.hide(UiElement::CobrowseButton);
+                }
+                cx.show(UiElement::SessionIndicator);
+                if origin.shows_key() {
+                    cx.out.push(ControllerOutput::Ui(UiDirective::Show {
+                        element: UiElement::SessionKey,
+                        key: Some(sessionkey.clone()),
+                    }));
+                }
+            }
+        }),
+    },
+    R {
+        row: Row::CE11,
+        when: |_, e| matches!(e, Event::StartSessionFailed { .. }),
+        then: Then::Go(|cx, _| {
+            cx.a().session = CSession::None;
+            cx.offer();
+        }),
+    },
+    R {
+        row: Row::CE12,
+        when: |_, e| matches!(e, Event::SessionEnded { .. }),
+        then: Then::Go(|cx, _| {
+            let (key, indicator) = session_ui(cx.a().session);
+            if key {
+                cx.hide(UiElement::SessionKey);
+            }
+            if indicator {
+                cx.hide(UiElement::SessionIndicator);
+            }
+            cx.a().session = CSession::None;
+            cx.offer();
+        }),
+    },
+    R {
+        row: Row::CE20,
+        when: |_, e| *e == Event::PresenceConnected,
+        then: Then::Go(|cx, _| cx.a().presence = CPresence::Connected),
+    },
+    R {
+        row: Row::CE22,
+        when: |c, e| {
+            matches!(e, Event::PresenceShowTerms { .. })
+                && has(c, |a| {
+                    a.presence != CPresence::Off && a.session == CSession::None
+                })
+        },
+        then: Then::Go(|cx, _| {
+            let a = cx.a();
+            if !a.terms_shown {
+                a.terms_shown = true;
+                if a.button_shown {
+                    a.button_shown = false;
+                    cx.hide(UiElement::CobrowseButton);
+                }
+                cx.show(UiElement::Terms);
+            }
+            // Reading (spec silent on the grouping): "if not already shown" governs the UI
+            // directives only; every request shown is signalled `displayed`. A request that
+            // replaces one already on screen is on screen too, and without `displayed` its
+            // `accepted` would be refused (S-A56), breaking INV-CONTROLLER-CALLS-ACCEPTED and
+            // INV-TERMS-ORDER ("after EventPresenceShowTerms, displayed precedes accepted").
+            cx.call(ApiCall::terms(TermsStatus::Displayed));
+        }),
+    },
+    R {
+        row: Row::CE23,
+        when: |_, e| *e == Event::PresenceDisconnected,
+        then: Then::Go(|cx, _| {
+            cx.a().presence = CPresence::Off;
+            cx.hide_terms_offer();
+        }),
+    },
+    R {
+        row: Row::CE24,
+        when: |_, e| *e == Event::PresenceBlur,
+        then: Then::Go(|cx, _| cx.hide_terms_offer()),
+    },
+    R {
+        row: Row::CE25,
+        when: |_, e| *e == Event::ConnectionWarning,
+        then: Then::Go(|cx, _| cx.hide_terms_offer()),
+    },
+    R {
+        row: Row::CE30,
+        when: |c, e| {
+            matches!(
+                e,
+                Event::InvalidState {
+                    call: CallName::StartSession,
+                    ..
+                } | Event::InvalidParameter {
+                    call: CallName::StartSession,
+                    ..
+                }
+            ) && has(c, |a| {
+                matches!(
+                    a.session,
+                    CSession::Starting(COrigin::Manual | COrigin::OneClick)
+                )
+            })
+        },
+        then: Then::Go(|cx, _| {
+            cx.a().session = CSession::None;
+            cx.offer();
+        }),
+    },
+    R {
+        row: Row::CE40,
+        when: |_, _| true,
+        then: Then::Go(|_, _| {}),
+    },
+];

@@ -1,0 +1,247 @@
+//! The simulated service of spec.md §13: what it believes about the one visitor (who it is,
+//! its session and agent count, whether it is present), and what it tells the visitor.
+
+use super::{SESSION_GRACE, SIM_KEY_LENGTH};
+use cobrowse_visitor_conformance::transcript::AgentAction;
+use cobrowse_visitor_core::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use std::collections::VecDeque;
+
+/// The service's session: its key and agents.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MSrvSession {
+    pub key: String,
+    pub guests: u32,
+    /// The agent count the visitor was last told (a frame that went out while online).
+    pub told: u32,
+}
+
+/// What the service believes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MServer {
+    pub group_id: u32,
+    /// The visitor id of the latest `init`.
+    pub visitor_id: Option<String>,
+    pub session: Option<MSrvSession>,
+    /// The visitor is present (presence connected at the service).
+    pub presence: bool,
+    /// The latest one-click request id (0 before the first).
+    pub last_request: u64,
+    /// Since when the visitor has been offline.
+    pub offline_since: Option<u64>,
+    /// Random keys handed out (the model's keys are `0000`, `0001`, …: the harness compares
+    /// every 4-digit key as the same, the seed's digits being the simulator's).
+    pub keys_issued: u64,
+    /// What the current connection said in its `init`: `None` before it has sent one.
+    pub announced: Option<Option<String>>,
+    /// (key, reason) of a session the agent ended while the visitor was offline.
+    pub ended_offline: Option<(String, String)>,
+    /// Frames on their way to the visitor.
+    pub out: VecDeque<ServerFrame>,
+}
+
+impl MServer {
+    pub fn new(group_id: u32) -> Self {
+        MServer {
+            group_id,
+            visitor_id: None,
+            session: None,
+            presence: false,
+            last_request: 0,
+            offline_since: None,
+            keys_issued: 0,
+            announced: None,
+            ended_offline: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// "What it says while the visitor is offline is lost, as on a real network."
+    fn tell(&mut self, f: ServerFrame) {
+        if self.offline_since.is_none() {
+            self.out.push_back(f);
+        }
+    }
+
+    fn random_key(&mut self) -> String {
+        let n = self.keys_issued % 10u64.pow(u32::from(SIM_KEY_LENGTH));
+        self.keys_issued += 1;
+        format!("{n:0width$}", width = usize::from(SIM_KEY_LENGTH))
+    }
+
+    /// A frame from the visitor.
+    pub fn receive(&mut self, f: &ClientFrame) {
+        // "every connection must start with `init`"
+        if let ClientFrame::Init {
+            group_id,
+            visitor_id,
+            ..
+        } = f
+        {
+            self.visitor_id = visitor_id.clone();
+            self.announced = Some(visitor_id.clone());
+            // "knows the configured group (any other group's lookup fails with init_failed)"
+            self.tell(if *group_id == self.group_id {
+                ServerFrame::Settings {
+                    v: PROTOCOL_VERSION,
+                    key_length: SIM_KEY_LENGTH,
+                }
+            } else {
+                ServerFrame::InitFailed {
+                    reason: "unknown_group".into(),
+                }
+            });
+            return;
+        }
+        let Some(announced) = self.announced.clone() else {
+            // "a start_session or presence_connect before it is refused (reason
+            // unknown_visitor); other frames are ignored"
+            match f {
+                ClientFrame::StartSession { .. } => self.tell(ServerFrame::SessionRefused {
+                    reason: "unknown_visitor".into(),
+                }),
+                ClientFrame::PresenceConnect { .. } => {
+                    self.tell(ServerFrame::PresenceConnectFailed {
+                        reason: "unknown_visitor".into(),
+                    })
+                }
+                _ => {}
+            }
+            return;
+        };
+        match f {
+            ClientFrame::StartSession { key } => {
+                let reply = match (&self.session, key) {
+                    // "answers a re-sent start_session with the existing session"
+                    (Some(s), None) => ServerFrame::SessionStarted {
+                        sessionkey: s.key.clone(),
+                    },
+                    (Some(s), Some(k)) if *k == s.key => ServerFrame::SessionStarted {
+                        sessionkey: s.key.clone(),
+                    },
+                    (Some(_), Some(_)) => ServerFrame::SessionRefused {
+                        reason: "session_exists".into(),
+                    },
+                    (None, k) => {
+                        let key = match k {
+                            Some(k) => k.clone(),
+                            None => self.random_key(),
+                        };
+                        self.ended_offline = None;
+                        self.session = Some(MSrvSession {
+                            key: key.clone(),
+                            guests: 0,
+                            told: 0,
+                        });
+                        ServerFrame::SessionStarted { sessionkey: key }
+                    }
+                };
+                self.tell(reply);
+            }
+            ClientFrame::EndSession {} => {
+                if self.session.take().is_some() {
+                    self.tell(ServerFrame::SessionEnded {
+                        reason: "visitor_ended".into(),
+                    });
+                }
+            }
+            ClientFrame::ResumeSession { sessionkey } => {
+                match &mut self.session {
+                    // "what the visitor missed is told on resume_session: the agent count
+                    // (always)"
+                    Some(s) if s.key == *sessionkey => {
+                        s.told = s.guests;
+                        let guestcount = s.guests;
+                        self.tell(ServerFrame::GuestCount { guestcount });
+                    }
+                    // "or session_ended with the agent's reason when the agent ended the
+                    // session meanwhile" (else the session is gone: it expired)
+                    _ => {
+                        let reason = match self.ended_offline.take() {
+                            Some((key, reason)) if key == *sessionkey => reason,
+                            _ => "expired".into(),
+                        };
+                        self.tell(ServerFrame::SessionEnded { reason });
+                    }
+                }
+            }
+            ClientFrame::PresenceConnect { visitor_id } => {
+                // "presence_connect for another visitor id than the connection's init fails
+                // the same way"
+                if announced.as_deref() == Some(visitor_id.as_str()) {
+                    self.presence = true;
+                    self.tell(ServerFrame::PresenceConnected {});
+                } else {
+                    self.tell(ServerFrame::PresenceConnectFailed {
+                        reason: "unknown_visitor".into(),
+                    });
+                }
+            }
+            ClientFrame::PresenceDisconnect {} => self.presence = false,
+            ClientFrame::Init { .. }
+            | ClientFrame::PresenceSignal { .. }
+            | ClientFrame::AppState { .. } => {}
+        }
+    }
+
+    /// The visitor's connection dropped: presence goes with it; the next connection must
+    /// identify itself again.
+    pub fn lost(&mut self, now: u64) {
+        self.presence = false;
+        self.announced = None;
+        self.offline_since.get_or_insert(now);
+    }
+
+    /// A new connection is up: "forgets a session whose visitor was offline longer than the
+    /// grace".
+    pub fn restored(&mut self, now: u64) {
+        self.announced = None;
+        if let Some(since) = self.offline_since.take() {
+            if now.saturating_sub(since) >= SESSION_GRACE {
+                self.session = None;
+            }
+        }
+    }
+
+    /// An agent acts; `Err(code)` when it cannot now.
+    pub fn agent(&mut self, a: AgentAction) -> Result<(), &'static str> {
+        let online = self.offline_since.is_none();
+        match a {
+            AgentAction::Join | AgentAction::Leave => {
+                let s = self.session.as_mut().ok_or("no_session")?;
+                if a == AgentAction::Leave {
+                    if s.guests == 0 {
+                        return Err("no_agent_in_session");
+                    }
+                    s.guests -= 1;
+                } else {
+                    s.guests += 1;
+                }
+                if online {
+                    s.told = s.guests;
+                    let guestcount = s.guests;
+                    self.tell(ServerFrame::GuestCount { guestcount });
+                }
+            }
+            AgentAction::StartPresenceSession => {
+                // "relays one-click requests only while presence is connected"
+                if !self.presence {
+                    return Err("visitor_not_present");
+                }
+                self.last_request += 1;
+                let request_id = self.last_request;
+                self.tell(ServerFrame::PresenceShowTerms { request_id });
+            }
+            AgentAction::EndSession => {
+                let s = self.session.take().ok_or("no_session")?;
+                if online {
+                    self.tell(ServerFrame::SessionEnded {
+                        reason: "agent_ended".into(),
+                    });
+                } else {
+                    self.ended_offline = Some((s.key, "agent_ended".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
