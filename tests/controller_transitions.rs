@@ -1339,3 +1339,70 @@ fn c_u30_journey_one_click_against_the_sdk() {
         Event::InvalidState { .. } | Event::InvalidParameter { .. }
     )));
 }
+
+/// `Controller::handle_input` is the one entry: each `ControllerInput` goes through the same
+/// row, with the same result and outputs, as the method of its kind.
+#[test]
+fn handle_input_dispatches_each_kind_as_its_method() {
+    use cobrowse_visitor_core::{ControllerInput, Lifecycle};
+    let inputs = [
+        ControllerInput::User(UserIntent::TapCobrowse),
+        ControllerInput::User(UserIntent::Launch),
+        ControllerInput::Event(Event::VisitorInitialized {
+            settings_loaded: true,
+        }),
+        ControllerInput::User(UserIntent::Launch),
+        ControllerInput::Lifecycle(Lifecycle::Background),
+        ControllerInput::User(UserIntent::TapCobrowse),
+    ];
+    let mut by_input = Controller::new(ControllerConfig::default());
+    let mut by_method = Controller::new(ControllerConfig::default());
+    for input in inputs {
+        let a = by_input.handle_input(input.clone());
+        let b = match input {
+            ControllerInput::User(u) => by_method.handle_user(u),
+            ControllerInput::Event(e) => {
+                by_method.handle_event(&e);
+                Ok(())
+            }
+            ControllerInput::Lifecycle(l) => {
+                by_method.handle_lifecycle(l);
+                Ok(())
+            }
+        };
+        assert_eq!(a, b);
+        assert_eq!(by_input.last_rows(), by_method.last_rows());
+        let outs = |c: &mut Controller| std::iter::from_fn(|| c.poll_output()).collect::<Vec<_>>();
+        assert_eq!(outs(&mut by_input), outs(&mut by_method));
+        assert_eq!(by_input.state(), by_method.state());
+    }
+    // a refused intent comes back as the error, through handle_input too
+    assert_eq!(
+        Controller::new(ControllerConfig::default())
+            .handle_input(ControllerInput::User(UserIntent::TapCobrowse)),
+        Err(ControllerError::NotLaunched)
+    );
+}
+
+/// `UserIntent::name` is the contract's word for each intent (scenario `user` lines).
+#[test]
+fn user_intents_print_as_the_contract_words() {
+    let words = [
+        (UserIntent::Launch, "launch"),
+        (UserIntent::TapCobrowse, "tap_cobrowse"),
+        (
+            UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            },
+            "login",
+        ),
+        (UserIntent::AcceptTerms, "accept_terms"),
+        (UserIntent::DeclineTerms, "decline_terms"),
+        (UserIntent::EndSession, "end_session"),
+        (UserIntent::Logout, "logout"),
+        (UserIntent::Exit, "exit"),
+    ];
+    for (intent, word) in words {
+        assert_eq!(intent.name(), word);
+    }
+}
