@@ -5,24 +5,24 @@
 //! detection and per-phase connect deadlines; and, behind the `loopback` feature, a loopback
 //! server to run it against.
 //!
-//! - [`driver`]: one task that owns the socket, the clock and the core's timer, feeds
+//! - [`spawn`] (`driver`): one task that owns the socket, the clock and the core's timer, feeds
 //!   frames, lifecycle and network changes and deadlines into [`cobrowse_visitor_core::Sdk`],
 //!   writes what it polls out, reconnects when the core says [`Output::Connect`], and hands
 //!   events to the app through a channel. No protocol rule lives in it.
-//! - [`clock`]: where the core's time comes from: tokio's clock, or a manual clock that tests
+//! - [`Clock`] (`clock`): where the core's time comes from: tokio's clock, or a manual clock that tests
 //!   wind.
-//! - [`connect`]: `wss://` through rustls, the plain-`ws://` policy, the connect phases and
-//!   their typed errors; [`redact`]: what the driver keeps out of traces.
+//! - [`ConnectError`] (`connect`): `wss://` through rustls, the plain-`ws://` policy, the connect phases and
+//!   their typed errors; [`Redaction`] (`redact`): what the driver keeps out of traces.
 //! - `loopback` (feature `loopback`, off by default: not part of the driver an SDK ships):
 //!   the simulator's server logic (`cobrowse_visitor_conformance::sim::Server`) behind a
 //!   WebSocket on `127.0.0.1`, with an agent side and fault injection, for tests and demos.
 //!
 //! ```no_run
 //! use cobrowse_visitor_core::{ApiCall, Event, InitParams};
-//! use cobrowse_visitor_driver::driver::{self, DriverConfig, Notification};
+//! use cobrowse_visitor_driver::{spawn, DriverConfig, Notification};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let (sdk, mut notifications) = driver::spawn(DriverConfig::new("ws://127.0.0.1:4000/"));
+//! let (sdk, mut notifications) = spawn(DriverConfig::new("ws://127.0.0.1:4000/"));
 //! sdk.call(ApiCall::InitVisitor(InitParams::anonymous(19921))).await?;
 //! while let Some(n) = notifications.recv().await {
 //!     if let Notification::Event(Event::VisitorInitialized { .. }) = n {
@@ -38,12 +38,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod clock;
-pub mod connect;
-pub mod driver;
+mod clock;
+mod connect;
+mod driver;
 #[cfg(feature = "loopback")]
-pub mod loopback;
-pub mod redact;
+mod loopback;
+mod redact;
 
 pub use clock::{Clock, ManualClock};
 pub use connect::{CertificateProblem, ConnectError, Roots};
@@ -55,4 +55,4 @@ pub use driver::{
 pub use loopback::{
     tls_server_config, LoopbackServer, ServerConfig, ServerControl, ServerError, ServerStatus,
 };
-pub use redact::Redaction;
+pub use redact::{Redaction, PLACEHOLDER};

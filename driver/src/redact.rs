@@ -27,7 +27,15 @@ use cobrowse_visitor_core::{ApiCall, ClientFrame, InitParams};
 /// What a redacted field becomes.
 pub const PLACEHOLDER: &str = "<redacted>";
 
-/// Which of the visitor's secrets to hide from traces. See the [module](self) for the rule.
+/// Which of the visitor's secrets to hide from traces: the `init` frame's and `init_visitor`'s
+/// `token` (always a secret) and `name`, `email`, `phone` (personal data), each replaced by
+/// [`PLACEHOLDER`] when not empty; group ids, visitor ids and session keys are kept.
+///
+/// | constant | `token` | `name`, `email`, `phone` |
+/// | --- | --- | --- |
+/// | [`Redaction::ALL`] (the driver's default) | `<redacted>` | `<redacted>` |
+/// | [`Redaction::TOKEN`] | `<redacted>` | kept |
+/// | [`Redaction::OFF`] | kept | kept |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Redaction {
     token: bool,

@@ -5,7 +5,7 @@
 //! [`Redaction::OFF`] they appear (so this test would see a leak).
 
 use cobrowse_visitor_core::{ApiCall, ClientFrame, Event, InitParams};
-use cobrowse_visitor_driver::redact::PLACEHOLDER;
+use cobrowse_visitor_driver::PLACEHOLDER;
 use cobrowse_visitor_driver::{
     spawn, DriverConfig, LoopbackServer, Notification, Redaction, ServerConfig,
 };

@@ -3,7 +3,7 @@
 //! The parts of the visitor core's test suites that more than one suite uses, laid out by
 //! role as Firezone's connlib tests are:
 //!
-//! - [`reference`]: the reference model, written from spec.md;
+//! - [`reference`](mod@reference): the reference model, written from spec.md;
 //! - [`sut`]: the real machines, projected into the model's terms, and the harnesses;
 //! - [`transition`]: the input alphabets;
 //! - [`strategies`]: the generators;

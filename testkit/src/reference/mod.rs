@@ -4,10 +4,10 @@
 //! | file | spec.md | what it models |
 //! | --- | --- | --- |
 //! | this file | §4, §7 | the state the harness compares (`MSdk`, `MCtl`, …), the timer defaults |
-//! | [`sdk`] | §2, §5 | the SDK core as five row tables (API calls, frames, lifecycle, network, timers): each row an id, a guard and an effect, in the order of the spec's rows |
-//! | [`controller`] | §6 | the integration controller as two row tables (user intents, SDK events) |
-//! | [`service`] | §13 | the simulated service: what it believes about the visitor |
-//! | [`world`] | §13, contract "Scenario" | a scenario step settled: the records the transcript must show |
+//! | `sdk` | §2, §5 | the SDK core as five row tables (API calls, frames, lifecycle, network, timers): each row an id, a guard and an effect, in the order of the spec's rows |
+//! | `controller` | §6 | the integration controller as two row tables (user intents, SDK events) |
+//! | `service` | §13 | the simulated service: what it believes about the visitor |
+//! | `world` | §13, contract "Scenario" | a scenario step settled: the records the transcript must show |
 //!
 //! The model never calls into the crate's machines; it uses only the crate's value types
 //! (inputs, outputs, frames, events, rows, error codes) and their field rules (§3.3, §8.3),
