@@ -3237,3 +3237,33 @@ fn every_row_has_a_test() {
     );
     assert!(missing.is_empty(), "rows without a test: {missing:?}");
 }
+
+/// §9: a refused frame's message names the frame and the state it came in, as spec.md
+/// names them.
+#[test]
+fn unexpected_frame_messages_name_frame_and_state() {
+    let e = ProtocolError::UnexpectedFrame {
+        frame: ServerFrameKind::SessionStarted,
+        state: StateKind::Session(SessionKind::Ending),
+    };
+    assert_eq!(
+        e.to_string(),
+        "unexpected `session_started` frame while ending"
+    );
+    let e = ProtocolError::UnexpectedFrame {
+        frame: ServerFrameKind::Settings,
+        state: StateKind::Phase(PhaseKind::Uninitialized),
+    };
+    assert_eq!(
+        e.to_string(),
+        "unexpected `settings` frame while uninitialized"
+    );
+    let e = ProtocolError::UnexpectedFrame {
+        frame: ServerFrameKind::PresenceBlur,
+        state: StateKind::Presence(PresenceKind::AwaitingLink),
+    };
+    assert_eq!(
+        e.to_string(),
+        "unexpected `presence_blur` frame while awaiting_link"
+    );
+}
