@@ -114,8 +114,8 @@ impl Hooks for Recorder {
 
     fn sdk_input(&mut self, fed: SdkFed<'_>) -> Result<(), GenError> {
         let input = self.input_of(fed.kind)?;
-        let is_line_change = matches!(fed.kind, FedKind::Lifecycle | FedKind::Network)
-            && self.line_change.is_some();
+        let is_line_change =
+            matches!(fed.kind, FedKind::Lifecycle | FedKind::Network) && self.line_change.is_some();
         if is_line_change {
             self.line_change = None;
         }
@@ -132,7 +132,11 @@ impl Hooks for Recorder {
         self.sdk.push(SdkStep {
             now: fed.at.as_millis(),
             input: input.clone(),
-            error: fed.result.as_ref().err().map(|e| e.code().as_str().to_owned()),
+            error: fed
+                .result
+                .as_ref()
+                .err()
+                .map(|e| e.code().as_str().to_owned()),
             outputs,
             timeout: fed.sdk.poll_timeout().map(|t| t.as_millis()),
             rows: fed.sdk.last_rows().iter().map(|r| r.to_string()).collect(),

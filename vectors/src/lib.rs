@@ -14,8 +14,8 @@
 
 use cobrowse_visitor_core::{
     ApiCall, CallName, ClientFrame, Controller, ControllerConfig, ControllerInput,
-    ControllerOutput, ErrorCode, Event, Input, Instant, KeyType, Lifecycle, NetworkChange,
-    Output, Sdk, SdkConfig, ServerFrame, UiDirective, UserIntent,
+    ControllerOutput, ErrorCode, Event, Input, Instant, KeyType, Lifecycle, NetworkChange, Output,
+    Sdk, SdkConfig, ServerFrame, UiDirective, UserIntent,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -185,16 +185,38 @@ pub enum SdkOutput {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub enum EventJson {
-    VisitorInitialized { settings_loaded: bool },
-    ConnectedToSession { sessionkey: String, keytype: KeyType },
-    GuestCountChange { guestcount: u32 },
-    SessionEnded { reason: String },
-    StartSessionFailed { reason: String },
-    InvalidParameter { call: String, code: String },
-    InvalidState { call: String, code: String },
+    VisitorInitialized {
+        settings_loaded: bool,
+    },
+    ConnectedToSession {
+        sessionkey: String,
+        keytype: KeyType,
+    },
+    GuestCountChange {
+        guestcount: u32,
+    },
+    SessionEnded {
+        reason: String,
+    },
+    StartSessionFailed {
+        reason: String,
+    },
+    InvalidParameter {
+        call: String,
+        code: String,
+    },
+    InvalidState {
+        call: String,
+        code: String,
+    },
     PresenceConnected {},
-    PresenceConnectFail { reason: String, retry_ms: u64 },
-    PresenceShowTerms { request_id: u64 },
+    PresenceConnectFail {
+        reason: String,
+        retry_ms: u64,
+    },
+    PresenceShowTerms {
+        request_id: u64,
+    },
     PresenceDisconnected {},
     PresenceBlur {},
     ConnectionWarning {},
@@ -432,7 +454,11 @@ pub fn controller_step(
     input: ControllerInputJson,
 ) -> Result<ControllerStep, Unknown> {
     let result = controller.handle_input(ControllerInput::try_from(&input)?);
-    let rows = controller.last_rows().iter().map(|r| r.to_string()).collect();
+    let rows = controller
+        .last_rows()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     let mut outputs = Vec::new();
     while let Some(o) = controller.poll_output() {
         outputs.push(ControllerOutputJson::from(&o));

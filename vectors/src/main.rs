@@ -33,6 +33,10 @@ fn main() -> ExitCode {
     if stale > 0 {
         return ExitCode::FAILURE;
     }
-    println!("{} vectors {}", vectors.len(), if check { "up to date" } else { "written" });
+    println!(
+        "{} vectors {}",
+        vectors.len(),
+        if check { "up to date" } else { "written" }
+    );
     ExitCode::SUCCESS
 }

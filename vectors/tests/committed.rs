@@ -28,7 +28,11 @@ fn regenerating_gives_the_committed_files_byte_for_byte() {
     let generated = generate::all(&root()).expect("every scenario gives a vector");
     let committed = committed();
     let names = |v: &[(String, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&generated), names(&committed), "one vector per scenario");
+    assert_eq!(
+        names(&generated),
+        names(&committed),
+        "one vector per scenario"
+    );
     for ((name, want), (_, have)) in generated.iter().zip(&committed) {
         assert!(
             want == have,

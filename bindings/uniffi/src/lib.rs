@@ -270,13 +270,24 @@ pub enum StartKey {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 #[allow(missing_docs)]
 pub enum ApiCall {
-    InitVisitor { params: InitParams },
-    SetDefaultUi { enabled: bool },
-    StartSession { key: StartKey },
+    InitVisitor {
+        params: InitParams,
+    },
+    SetDefaultUi {
+        enabled: bool,
+    },
+    StartSession {
+        key: StartKey,
+    },
     EndSession,
     PresenceConnect,
-    PresenceSetDefaultUi { enabled: bool },
-    PresenceSignalAgent { event: String, map: HashMap<String, String> },
+    PresenceSetDefaultUi {
+        enabled: bool,
+    },
+    PresenceSignalAgent {
+        event: String,
+        map: HashMap<String, String>,
+    },
     PresenceDisconnect,
 }
 
@@ -396,28 +407,58 @@ pub enum ClientFrame {
         phone: String,
         visitor_id: Option<String>,
     },
-    StartSession { key: Option<String> },
+    StartSession {
+        key: Option<String>,
+    },
     EndSession,
-    ResumeSession { sessionkey: String },
-    PresenceConnect { visitor_id: String },
+    ResumeSession {
+        sessionkey: String,
+    },
+    PresenceConnect {
+        visitor_id: String,
+    },
     PresenceDisconnect,
-    PresenceSignal { event: String, map: HashMap<String, String>, request_id: Option<u64> },
-    AppState { foreground: bool },
+    PresenceSignal {
+        event: String,
+        map: HashMap<String, String>,
+        request_id: Option<u64>,
+    },
+    AppState {
+        foreground: bool,
+    },
 }
 
 impl From<core::ClientFrame> for ClientFrame {
     fn from(f: core::ClientFrame) -> Self {
         use core::ClientFrame as C;
         match f {
-            C::Init { v, group_id, token, name, email, phone, visitor_id } => {
-                ClientFrame::Init { v, group_id, token, name, email, phone, visitor_id }
-            }
+            C::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            },
             C::StartSession { key } => ClientFrame::StartSession { key },
             C::EndSession {} => ClientFrame::EndSession,
             C::ResumeSession { sessionkey } => ClientFrame::ResumeSession { sessionkey },
             C::PresenceConnect { visitor_id } => ClientFrame::PresenceConnect { visitor_id },
             C::PresenceDisconnect {} => ClientFrame::PresenceDisconnect,
-            C::PresenceSignal { event, map, request_id } => ClientFrame::PresenceSignal {
+            C::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => ClientFrame::PresenceSignal {
                 event,
                 map: map.into_iter().collect(),
                 request_id,
@@ -431,15 +472,33 @@ impl From<ClientFrame> for core::ClientFrame {
     fn from(f: ClientFrame) -> Self {
         use core::ClientFrame as C;
         match f {
-            ClientFrame::Init { v, group_id, token, name, email, phone, visitor_id } => {
-                C::Init { v, group_id, token, name, email, phone, visitor_id }
-            }
+            ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => C::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            },
             ClientFrame::StartSession { key } => C::StartSession { key },
             ClientFrame::EndSession => C::EndSession {},
             ClientFrame::ResumeSession { sessionkey } => C::ResumeSession { sessionkey },
             ClientFrame::PresenceConnect { visitor_id } => C::PresenceConnect { visitor_id },
             ClientFrame::PresenceDisconnect => C::PresenceDisconnect {},
-            ClientFrame::PresenceSignal { event, map, request_id } => C::PresenceSignal {
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => C::PresenceSignal {
                 event,
                 map: map.into_iter().collect(),
                 request_id,
@@ -460,16 +519,38 @@ pub fn encode_client_frame(frame: ClientFrame) -> Vec<u8> {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 #[allow(missing_docs)]
 pub enum Event {
-    VisitorInitialized { settings_loaded: bool },
-    ConnectedToSession { sessionkey: String, keytype: KeyType },
-    GuestCountChange { guestcount: u32 },
-    SessionEnded { reason: String },
-    StartSessionFailed { reason: String },
-    InvalidParameter { call: CallName, code: ErrorCode },
-    InvalidState { call: CallName, code: ErrorCode },
+    VisitorInitialized {
+        settings_loaded: bool,
+    },
+    ConnectedToSession {
+        sessionkey: String,
+        keytype: KeyType,
+    },
+    GuestCountChange {
+        guestcount: u32,
+    },
+    SessionEnded {
+        reason: String,
+    },
+    StartSessionFailed {
+        reason: String,
+    },
+    InvalidParameter {
+        call: CallName,
+        code: ErrorCode,
+    },
+    InvalidState {
+        call: CallName,
+        code: ErrorCode,
+    },
     PresenceConnected,
-    PresenceConnectFail { reason: String, retry_ms: u64 },
-    PresenceShowTerms { request_id: u64 },
+    PresenceConnectFail {
+        reason: String,
+        retry_ms: u64,
+    },
+    PresenceShowTerms {
+        request_id: u64,
+    },
     PresenceDisconnected,
     PresenceBlur,
     ConnectionWarning,
@@ -480,8 +561,13 @@ impl From<&core::Event> for Event {
     fn from(e: &core::Event) -> Self {
         use core::Event as E;
         match e.clone() {
-            E::VisitorInitialized { settings_loaded } => Event::VisitorInitialized { settings_loaded },
-            E::ConnectedToSession { sessionkey, keytype } => Event::ConnectedToSession {
+            E::VisitorInitialized { settings_loaded } => {
+                Event::VisitorInitialized { settings_loaded }
+            }
+            E::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => Event::ConnectedToSession {
                 sessionkey,
                 keytype: key_type(keytype),
             },
@@ -516,8 +602,13 @@ impl From<Event> for core::Event {
     fn from(e: Event) -> Self {
         use core::Event as E;
         match e {
-            Event::VisitorInitialized { settings_loaded } => E::VisitorInitialized { settings_loaded },
-            Event::ConnectedToSession { sessionkey, keytype } => E::ConnectedToSession {
+            Event::VisitorInitialized { settings_loaded } => {
+                E::VisitorInitialized { settings_loaded }
+            }
+            Event::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => E::ConnectedToSession {
                 sessionkey,
                 keytype: core_key_type(keytype),
             },
@@ -741,12 +832,18 @@ impl Sdk {
 
     /// The earliest armed timer.
     pub fn poll_timeout(&self) -> Option<u64> {
-        lock(&self.inner).poll_timeout().map(core::Instant::as_millis)
+        lock(&self.inner)
+            .poll_timeout()
+            .map(core::Instant::as_millis)
     }
 
     /// The rows of spec.md §5 the last input went through, as IDs (`S-A20`, …).
     pub fn last_rows(&self) -> Vec<String> {
-        lock(&self.inner).last_rows().iter().map(|r| r.to_string()).collect()
+        lock(&self.inner)
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
     }
 
     /// The state, summarized.
@@ -813,8 +910,13 @@ impl From<UserIntent> for core::UserIntent {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 #[allow(missing_docs)]
 pub enum UiDirective {
-    Show { element: UiElement, key: Option<String> },
-    Hide { element: UiElement },
+    Show {
+        element: UiElement,
+        key: Option<String>,
+    },
+    Hide {
+        element: UiElement,
+    },
 }
 
 /// One input to the controller (`ControllerInput`).
@@ -912,13 +1014,17 @@ impl Controller {
     pub fn handle_input(&self, input: ControllerInput) -> Result<(), ControllerError> {
         let input = match input {
             ControllerInput::User { intent } => core::ControllerInput::User(intent.into()),
-            ControllerInput::Lifecycle { change } => core::ControllerInput::Lifecycle(change.into()),
+            ControllerInput::Lifecycle { change } => {
+                core::ControllerInput::Lifecycle(change.into())
+            }
             ControllerInput::Event { event } => core::ControllerInput::Event(event.into()),
         };
-        lock(&self.inner).handle_input(input).map_err(|e| ControllerError::Refused {
-            code: error_code(e.code()),
-            detail: e.to_string(),
-        })
+        lock(&self.inner)
+            .handle_input(input)
+            .map_err(|e| ControllerError::Refused {
+                code: error_code(e.code()),
+                detail: e.to_string(),
+            })
     }
 
     /// The next output, or null when there is none.
@@ -928,7 +1034,11 @@ impl Controller {
 
     /// The rows of spec.md §6 the last input went through, as IDs.
     pub fn last_rows(&self) -> Vec<String> {
-        lock(&self.inner).last_rows().iter().map(|r| r.to_string()).collect()
+        lock(&self.inner)
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
     }
 
     /// The state, summarized.
@@ -972,10 +1082,16 @@ mod tests {
     #[test]
     fn every_core_code_and_call_has_a_mirror() {
         for c in core::ErrorCode::ALL {
-            assert_eq!(ErrorCode::parse(c.as_str()).map(|m| m.as_str()), Some(c.as_str()));
+            assert_eq!(
+                ErrorCode::parse(c.as_str()).map(|m| m.as_str()),
+                Some(c.as_str())
+            );
         }
         for c in core::CallName::ALL {
-            assert_eq!(CallName::parse(c.as_str()).map(|m| m.as_str()), Some(c.as_str()));
+            assert_eq!(
+                CallName::parse(c.as_str()).map(|m| m.as_str()),
+                Some(c.as_str())
+            );
         }
     }
 
@@ -983,13 +1099,40 @@ mod tests {
     fn a_refusal_is_a_typed_error_with_its_code() {
         let sdk = Sdk::new(default_sdk_config());
         let err = sdk
-            .handle_input(0, Input::Api { call: ApiCall::StartSession { key: StartKey::Random } })
+            .handle_input(
+                0,
+                Input::Api {
+                    call: ApiCall::StartSession {
+                        key: StartKey::Random,
+                    },
+                },
+            )
             .expect_err("not initialized");
-        assert!(matches!(err, SdkError::Api { code: ErrorCode::NotInitialized, .. }), "{err:?}");
-        let c = Controller::new(ControllerConfig { group_id: 19921, custom_ui: true });
+        assert!(
+            matches!(
+                err,
+                SdkError::Api {
+                    code: ErrorCode::NotInitialized,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let c = Controller::new(ControllerConfig {
+            group_id: 19921,
+            custom_ui: true,
+        });
         let err = c
-            .handle_input(ControllerInput::User { intent: UserIntent::TapCobrowse })
+            .handle_input(ControllerInput::User {
+                intent: UserIntent::TapCobrowse,
+            })
             .expect_err("not launched");
-        assert_eq!(err, ControllerError::Refused { code: ErrorCode::NotLaunched, detail: "the app has not launched".into() });
+        assert_eq!(
+            err,
+            ControllerError::Refused {
+                code: ErrorCode::NotLaunched,
+                detail: "the app has not launched".into()
+            }
+        );
     }
 }

@@ -216,7 +216,11 @@ impl Sdk {
     /// The rows of spec.md §5 the last input went through (`S-A20`, …).
     #[wasm_bindgen(js_name = lastRows)]
     pub fn last_rows(&self) -> Vec<String> {
-        self.inner.last_rows().iter().map(|r| r.to_string()).collect()
+        self.inner
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
     }
 
     /// The whole state (spec.md §4.1) as a plain object.
@@ -227,10 +231,13 @@ impl Sdk {
 }
 
 fn instant(now_ms: f64) -> Result<Instant, JsValue> {
-    if now_ms.is_finite() && now_ms >= 0.0 && now_ms <= 9_007_199_254_740_991.0 {
+    if (0.0..=9_007_199_254_740_991.0).contains(&now_ms) {
         Ok(Instant::from_millis(now_ms as u64))
     } else {
-        Err(refusal("invalid_value", "nowMs must be a non-negative safe integer"))
+        Err(refusal(
+            "invalid_value",
+            "nowMs must be a non-negative safe integer",
+        ))
     }
 }
 
@@ -282,7 +289,11 @@ impl Controller {
     /// The rows of spec.md §6 the last input went through.
     #[wasm_bindgen(js_name = lastRows)]
     pub fn last_rows(&self) -> Vec<String> {
-        self.inner.last_rows().iter().map(|r| r.to_string()).collect()
+        self.inner
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
     }
 
     /// The state (spec.md §4.2) as a plain object.
