@@ -1,0 +1,1138 @@
+//! # cobrowse-visitor-uniffi
+//!
+//! The sans-IO cobrowse visitor core for Swift, Kotlin and Python, through UniFFI
+//! (proc-macro style). [`Sdk`] and [`Controller`] are objects; every input, output, event,
+//! frame, UI directive and configuration is a UniFFI record or enum with the core's names;
+//! refusals are typed exceptions ([`SdkError`], [`ControllerError`]) carrying the spec's
+//! error code. Time stays an input: every SDK input takes `now_ms`, the caller's monotonic
+//! milliseconds. Nothing here reads a clock or opens a socket.
+//!
+//! The types mirror the core's one for one and convert at the boundary; the core keeps its
+//! own dependencies. The only `unsafe` is in the scaffolding UniFFI generates.
+
+use cobrowse_visitor_core as core;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+uniffi::setup_scaffolding!();
+
+/// Defines a fieldless UniFFI enum that mirrors a core enum by its snake_case names.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+        #[allow(missing_docs)]
+        pub enum $name { $($variant,)* }
+
+        impl $name {
+            /// The spec's snake_case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word,)* }
+            }
+            /// The value with this spec name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($word => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Every refusal code (spec.md §9), as `ErrorCode`.
+    ErrorCode {
+        InvalidParameter = "invalid_parameter",
+        GroupIdMismatch = "group_id_mismatch",
+        NotInitialized = "not_initialized",
+        InitPending = "init_pending",
+        Terminated = "terminated",
+        SessionActive = "session_active",
+        NoSession = "no_session",
+        ConsentRequired = "consent_required",
+        NoVisitorId = "no_visitor_id",
+        PresenceActive = "presence_active",
+        PresenceNotConnected = "presence_not_connected",
+        VisitorIdChangeWithPresence = "visitor_id_change_with_presence",
+        TermsOutOfOrder = "terms_out_of_order",
+        UnexpectedFrame = "unexpected_frame",
+        KeyMismatch = "key_mismatch",
+        KeyNotNumeric = "key_not_numeric",
+        MalformedFrame = "malformed_frame",
+        FrameTooLarge = "frame_too_large",
+        ProtocolVersion = "protocol_version",
+        FrameField = "frame_field",
+        TimeWentBackwards = "time_went_backwards",
+        NotLaunched = "not_launched",
+        AlreadyLaunched = "already_launched",
+        Exited = "exited",
+        ButtonNotShown = "button_not_shown",
+        AlreadyLoggedIn = "already_logged_in",
+        NotLoggedIn = "not_logged_in",
+        NoTermsShown = "no_terms_shown",
+    }
+}
+
+named_enum! {
+    /// An API call's name, as `CallName`.
+    CallName {
+        InitVisitor = "init_visitor",
+        SetDefaultUi = "set_default_ui",
+        StartSession = "start_session",
+        EndSession = "end_session",
+        PresenceConnect = "presence_connect",
+        PresenceSetDefaultUi = "presence_set_default_ui",
+        PresenceSignalAgent = "presence_signal_agent",
+        PresenceDisconnect = "presence_disconnect",
+    }
+}
+
+named_enum! {
+    /// How a session's key was chosen, as `KeyType`.
+    KeyType { Random = "random", VisitorId = "visitor_id", Custom = "custom", }
+}
+
+named_enum! {
+    /// App lifecycle changes, as `Lifecycle`.
+    Lifecycle { Background = "background", Foreground = "foreground", Terminate = "terminate", }
+}
+
+named_enum! {
+    /// Transport changes, as `NetworkChange`.
+    NetworkChange { Lost = "lost", Restored = "restored", }
+}
+
+named_enum! {
+    /// A UI element, as `UiElement`.
+    UiElement {
+        CobrowseButton = "cobrowse_button",
+        SessionKey = "session_key",
+        Terms = "terms",
+        SessionIndicator = "session_indicator",
+    }
+}
+
+fn error_code(c: core::ErrorCode) -> ErrorCode {
+    // every core code has a mirror (the test `every_core_code_has_a_mirror` holds it)
+    ErrorCode::parse(c.as_str()).unwrap_or(ErrorCode::InvalidParameter)
+}
+
+fn call_name(c: core::CallName) -> CallName {
+    CallName::parse(c.as_str()).unwrap_or(CallName::InitVisitor)
+}
+
+fn core_call_name(c: CallName) -> core::CallName {
+    core::CallName::parse(c.as_str()).unwrap_or(core::CallName::InitVisitor)
+}
+
+fn core_error_code(c: ErrorCode) -> core::ErrorCode {
+    core::ErrorCode::parse(c.as_str()).unwrap_or(core::ErrorCode::InvalidParameter)
+}
+
+fn key_type(k: core::KeyType) -> KeyType {
+    match k {
+        core::KeyType::Random => KeyType::Random,
+        core::KeyType::VisitorId => KeyType::VisitorId,
+        core::KeyType::Custom => KeyType::Custom,
+    }
+}
+
+fn core_key_type(k: KeyType) -> core::KeyType {
+    match k {
+        KeyType::Random => core::KeyType::Random,
+        KeyType::VisitorId => core::KeyType::VisitorId,
+        KeyType::Custom => core::KeyType::Custom,
+    }
+}
+
+impl From<Lifecycle> for core::Lifecycle {
+    fn from(l: Lifecycle) -> Self {
+        match l {
+            Lifecycle::Background => core::Lifecycle::Background,
+            Lifecycle::Foreground => core::Lifecycle::Foreground,
+            Lifecycle::Terminate => core::Lifecycle::Terminate,
+        }
+    }
+}
+
+impl From<NetworkChange> for core::NetworkChange {
+    fn from(n: NetworkChange) -> Self {
+        match n {
+            NetworkChange::Lost => core::NetworkChange::Lost,
+            NetworkChange::Restored => core::NetworkChange::Restored,
+        }
+    }
+}
+
+fn ui_element(e: core::UiElement) -> UiElement {
+    match e {
+        core::UiElement::CobrowseButton => UiElement::CobrowseButton,
+        core::UiElement::SessionKey => UiElement::SessionKey,
+        core::UiElement::Terms => UiElement::Terms,
+        core::UiElement::SessionIndicator => UiElement::SessionIndicator,
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The SDK core's timer durations in milliseconds (`SdkConfig`, spec.md §7).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[allow(missing_docs)]
+pub struct SdkConfig {
+    pub init_timeout_ms: u64,
+    pub start_timeout_ms: u64,
+    pub end_timeout_ms: u64,
+    pub session_grace_ms: u64,
+    pub presence_connect_timeout_ms: u64,
+    pub presence_backoff_base_ms: u64,
+    pub presence_backoff_max_ms: u64,
+    pub reconnect_backoff_base_ms: u64,
+    pub reconnect_backoff_max_ms: u64,
+    pub background_suspend_ms: u64,
+    pub default_key_length: u8,
+}
+
+/// The spec's default timer durations.
+#[uniffi::export]
+pub fn default_sdk_config() -> SdkConfig {
+    let c = core::SdkConfig::default();
+    SdkConfig {
+        init_timeout_ms: ms(c.init_timeout),
+        start_timeout_ms: ms(c.start_timeout),
+        end_timeout_ms: ms(c.end_timeout),
+        session_grace_ms: ms(c.session_grace),
+        presence_connect_timeout_ms: ms(c.presence_connect_timeout),
+        presence_backoff_base_ms: ms(c.presence_backoff_base),
+        presence_backoff_max_ms: ms(c.presence_backoff_max),
+        reconnect_backoff_base_ms: ms(c.reconnect_backoff_base),
+        reconnect_backoff_max_ms: ms(c.reconnect_backoff_max),
+        background_suspend_ms: ms(c.background_suspend),
+        default_key_length: c.default_key_length,
+    }
+}
+
+impl From<SdkConfig> for core::SdkConfig {
+    fn from(c: SdkConfig) -> Self {
+        let d = Duration::from_millis;
+        core::SdkConfig {
+            init_timeout: d(c.init_timeout_ms),
+            start_timeout: d(c.start_timeout_ms),
+            end_timeout: d(c.end_timeout_ms),
+            session_grace: d(c.session_grace_ms),
+            presence_connect_timeout: d(c.presence_connect_timeout_ms),
+            presence_backoff_base: d(c.presence_backoff_base_ms),
+            presence_backoff_max: d(c.presence_backoff_max_ms),
+            reconnect_backoff_base: d(c.reconnect_backoff_base_ms),
+            reconnect_backoff_max: d(c.reconnect_backoff_max_ms),
+            background_suspend: d(c.background_suspend_ms),
+            default_key_length: c.default_key_length,
+        }
+    }
+}
+
+/// How the app is integrated (`ControllerConfig`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ControllerConfig {
+    /// The Glance group id every `init_visitor` carries.
+    pub group_id: u32,
+    /// The app draws its own UI (the SDK's default UIs off).
+    pub custom_ui: bool,
+}
+
+/// The arguments of `init_visitor` (`InitParams`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[allow(missing_docs)]
+pub struct InitParams {
+    pub group_id: u32,
+    pub token: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub visitor_id: Option<String>,
+}
+
+/// Which key `start_session` asks for (`StartKey`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum StartKey {
+    /// `GLANCE_KEYTYPE_RANDOM`.
+    Random,
+    /// No argument: the visitor id (a random key when there is none).
+    VisitorId,
+    /// The app's own key.
+    Custom {
+        /// The key.
+        key: String,
+    },
+}
+
+/// One call into the SDK's API (`ApiCall`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum ApiCall {
+    InitVisitor {
+        params: InitParams,
+    },
+    SetDefaultUi {
+        enabled: bool,
+    },
+    StartSession {
+        key: StartKey,
+    },
+    EndSession,
+    PresenceConnect,
+    PresenceSetDefaultUi {
+        enabled: bool,
+    },
+    PresenceSignalAgent {
+        event: String,
+        map: HashMap<String, String>,
+    },
+    PresenceDisconnect,
+}
+
+impl From<ApiCall> for core::ApiCall {
+    fn from(c: ApiCall) -> Self {
+        match c {
+            ApiCall::InitVisitor { params: p } => core::ApiCall::InitVisitor(core::InitParams {
+                group_id: p.group_id,
+                token: p.token,
+                name: p.name,
+                email: p.email,
+                phone: p.phone,
+                visitor_id: p.visitor_id,
+            }),
+            ApiCall::SetDefaultUi { enabled } => core::ApiCall::SetDefaultUi { enabled },
+            ApiCall::StartSession { key } => core::ApiCall::StartSession {
+                key: match key {
+                    StartKey::Random => core::StartKey::Random,
+                    StartKey::VisitorId => core::StartKey::VisitorId,
+                    StartKey::Custom { key } => core::StartKey::Custom(key),
+                },
+            },
+            ApiCall::EndSession => core::ApiCall::EndSession,
+            ApiCall::PresenceConnect => core::ApiCall::PresenceConnect,
+            ApiCall::PresenceSetDefaultUi { enabled } => {
+                core::ApiCall::PresenceSetDefaultUi { enabled }
+            }
+            ApiCall::PresenceSignalAgent { event, map } => core::ApiCall::PresenceSignalAgent {
+                event,
+                map: map.into_iter().collect::<BTreeMap<_, _>>(),
+            },
+            ApiCall::PresenceDisconnect => core::ApiCall::PresenceDisconnect,
+        }
+    }
+}
+
+impl From<core::ApiCall> for ApiCall {
+    fn from(c: core::ApiCall) -> Self {
+        match c {
+            core::ApiCall::InitVisitor(p) => ApiCall::InitVisitor {
+                params: InitParams {
+                    group_id: p.group_id,
+                    token: p.token,
+                    name: p.name,
+                    email: p.email,
+                    phone: p.phone,
+                    visitor_id: p.visitor_id,
+                },
+            },
+            core::ApiCall::SetDefaultUi { enabled } => ApiCall::SetDefaultUi { enabled },
+            core::ApiCall::StartSession { key } => ApiCall::StartSession {
+                key: match key {
+                    core::StartKey::Random => StartKey::Random,
+                    core::StartKey::VisitorId => StartKey::VisitorId,
+                    core::StartKey::Custom(key) => StartKey::Custom { key },
+                },
+            },
+            core::ApiCall::EndSession => ApiCall::EndSession,
+            core::ApiCall::PresenceConnect => ApiCall::PresenceConnect,
+            core::ApiCall::PresenceSetDefaultUi { enabled } => {
+                ApiCall::PresenceSetDefaultUi { enabled }
+            }
+            core::ApiCall::PresenceSignalAgent { event, map } => ApiCall::PresenceSignalAgent {
+                event,
+                map: map.into_iter().collect(),
+            },
+            core::ApiCall::PresenceDisconnect => ApiCall::PresenceDisconnect,
+        }
+    }
+}
+
+/// A frame from the server (`ServerFrame`, spec.md §8.2).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum ServerFrame {
+    Settings { v: u32, key_length: u8 },
+    InitFailed { reason: String },
+    SessionStarted { sessionkey: String },
+    SessionRefused { reason: String },
+    GuestCount { guestcount: u32 },
+    SessionEnded { reason: String },
+    PresenceConnected,
+    PresenceConnectFailed { reason: String },
+    PresenceShowTerms { request_id: u64 },
+    PresenceBlur,
+}
+
+impl From<ServerFrame> for core::ServerFrame {
+    fn from(f: ServerFrame) -> Self {
+        use core::ServerFrame as S;
+        match f {
+            ServerFrame::Settings { v, key_length } => S::Settings { v, key_length },
+            ServerFrame::InitFailed { reason } => S::InitFailed { reason },
+            ServerFrame::SessionStarted { sessionkey } => S::SessionStarted { sessionkey },
+            ServerFrame::SessionRefused { reason } => S::SessionRefused { reason },
+            ServerFrame::GuestCount { guestcount } => S::GuestCount { guestcount },
+            ServerFrame::SessionEnded { reason } => S::SessionEnded { reason },
+            ServerFrame::PresenceConnected => S::PresenceConnected {},
+            ServerFrame::PresenceConnectFailed { reason } => S::PresenceConnectFailed { reason },
+            ServerFrame::PresenceShowTerms { request_id } => S::PresenceShowTerms { request_id },
+            ServerFrame::PresenceBlur => S::PresenceBlur {},
+        }
+    }
+}
+
+/// A frame to the server (`ClientFrame`, spec.md §8.1). `encode_client_frame` gives its
+/// wire bytes.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum ClientFrame {
+    Init {
+        v: u32,
+        group_id: u32,
+        token: String,
+        name: String,
+        email: String,
+        phone: String,
+        visitor_id: Option<String>,
+    },
+    StartSession {
+        key: Option<String>,
+    },
+    EndSession,
+    ResumeSession {
+        sessionkey: String,
+    },
+    PresenceConnect {
+        visitor_id: String,
+    },
+    PresenceDisconnect,
+    PresenceSignal {
+        event: String,
+        map: HashMap<String, String>,
+        request_id: Option<u64>,
+    },
+    AppState {
+        foreground: bool,
+    },
+}
+
+impl From<core::ClientFrame> for ClientFrame {
+    fn from(f: core::ClientFrame) -> Self {
+        use core::ClientFrame as C;
+        match f {
+            C::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            },
+            C::StartSession { key } => ClientFrame::StartSession { key },
+            C::EndSession {} => ClientFrame::EndSession,
+            C::ResumeSession { sessionkey } => ClientFrame::ResumeSession { sessionkey },
+            C::PresenceConnect { visitor_id } => ClientFrame::PresenceConnect { visitor_id },
+            C::PresenceDisconnect {} => ClientFrame::PresenceDisconnect,
+            C::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => ClientFrame::PresenceSignal {
+                event,
+                map: map.into_iter().collect(),
+                request_id,
+            },
+            C::AppState { foreground } => ClientFrame::AppState { foreground },
+        }
+    }
+}
+
+impl From<ClientFrame> for core::ClientFrame {
+    fn from(f: ClientFrame) -> Self {
+        use core::ClientFrame as C;
+        match f {
+            ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => C::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            },
+            ClientFrame::StartSession { key } => C::StartSession { key },
+            ClientFrame::EndSession => C::EndSession {},
+            ClientFrame::ResumeSession { sessionkey } => C::ResumeSession { sessionkey },
+            ClientFrame::PresenceConnect { visitor_id } => C::PresenceConnect { visitor_id },
+            ClientFrame::PresenceDisconnect => C::PresenceDisconnect {},
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => C::PresenceSignal {
+                event,
+                map: map.into_iter().collect(),
+                request_id,
+            },
+            ClientFrame::AppState { foreground } => C::AppState { foreground },
+        }
+    }
+}
+
+/// The frame's wire bytes (JSON, spec.md §8), to send on the transport.
+#[uniffi::export]
+pub fn encode_client_frame(frame: ClientFrame) -> Vec<u8> {
+    core::ClientFrame::from(frame).encode()
+}
+
+/// An SDK event for the app (`Event`, with the Glance names of spec.md §11 through
+/// `event_code` / `event_properties`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum Event {
+    VisitorInitialized {
+        settings_loaded: bool,
+    },
+    ConnectedToSession {
+        sessionkey: String,
+        keytype: KeyType,
+    },
+    GuestCountChange {
+        guestcount: u32,
+    },
+    SessionEnded {
+        reason: String,
+    },
+    StartSessionFailed {
+        reason: String,
+    },
+    InvalidParameter {
+        call: CallName,
+        code: ErrorCode,
+    },
+    InvalidState {
+        call: CallName,
+        code: ErrorCode,
+    },
+    PresenceConnected,
+    PresenceConnectFail {
+        reason: String,
+        retry_ms: u64,
+    },
+    PresenceShowTerms {
+        request_id: u64,
+    },
+    PresenceDisconnected,
+    PresenceBlur,
+    ConnectionWarning,
+    ClearWarning,
+}
+
+impl From<&core::Event> for Event {
+    fn from(e: &core::Event) -> Self {
+        use core::Event as E;
+        match e.clone() {
+            E::VisitorInitialized { settings_loaded } => {
+                Event::VisitorInitialized { settings_loaded }
+            }
+            E::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => Event::ConnectedToSession {
+                sessionkey,
+                keytype: key_type(keytype),
+            },
+            E::GuestCountChange { guestcount } => Event::GuestCountChange { guestcount },
+            E::SessionEnded { reason } => Event::SessionEnded { reason },
+            E::StartSessionFailed { reason } => Event::StartSessionFailed { reason },
+            E::InvalidParameter { call, code } => Event::InvalidParameter {
+                call: call_name(call),
+                code: error_code(code),
+            },
+            E::InvalidState { call, code } => Event::InvalidState {
+                call: call_name(call),
+                code: error_code(code),
+            },
+            E::PresenceConnected => Event::PresenceConnected,
+            E::PresenceConnectFail { reason, retry_ms } => {
+                Event::PresenceConnectFail { reason, retry_ms }
+            }
+            E::PresenceShowTerms { request_id } => Event::PresenceShowTerms { request_id },
+            E::PresenceDisconnected => Event::PresenceDisconnected,
+            E::PresenceBlur => Event::PresenceBlur,
+            E::ConnectionWarning => Event::ConnectionWarning,
+            E::ClearWarning => Event::ClearWarning,
+            // the core's `Event` is non-exhaustive; a new variant needs a mirror first
+            #[allow(unreachable_patterns)]
+            _ => Event::ConnectionWarning,
+        }
+    }
+}
+
+impl From<Event> for core::Event {
+    fn from(e: Event) -> Self {
+        use core::Event as E;
+        match e {
+            Event::VisitorInitialized { settings_loaded } => {
+                E::VisitorInitialized { settings_loaded }
+            }
+            Event::ConnectedToSession {
+                sessionkey,
+                keytype,
+            } => E::ConnectedToSession {
+                sessionkey,
+                keytype: core_key_type(keytype),
+            },
+            Event::GuestCountChange { guestcount } => E::GuestCountChange { guestcount },
+            Event::SessionEnded { reason } => E::SessionEnded { reason },
+            Event::StartSessionFailed { reason } => E::StartSessionFailed { reason },
+            Event::InvalidParameter { call, code } => E::InvalidParameter {
+                call: core_call_name(call),
+                code: core_error_code(code),
+            },
+            Event::InvalidState { call, code } => E::InvalidState {
+                call: core_call_name(call),
+                code: core_error_code(code),
+            },
+            Event::PresenceConnected => E::PresenceConnected,
+            Event::PresenceConnectFail { reason, retry_ms } => {
+                E::PresenceConnectFail { reason, retry_ms }
+            }
+            Event::PresenceShowTerms { request_id } => E::PresenceShowTerms { request_id },
+            Event::PresenceDisconnected => E::PresenceDisconnected,
+            Event::PresenceBlur => E::PresenceBlur,
+            Event::ConnectionWarning => E::ConnectionWarning,
+            Event::ClearWarning => E::ClearWarning,
+        }
+    }
+}
+
+/// The Glance event code (`EventConnectedToSession`, …).
+#[uniffi::export]
+pub fn event_code(event: Event) -> String {
+    core::Event::from(event).code().to_owned()
+}
+
+/// The event's properties as the Glance SDK names them (string values).
+#[uniffi::export]
+pub fn event_properties(event: Event) -> HashMap<String, String> {
+    core::Event::from(event)
+        .properties()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// One input to the SDK core (`Input`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Input {
+    /// The app called the API.
+    Api {
+        /// The call.
+        call: ApiCall,
+    },
+    /// A frame arrived from the server.
+    Frame {
+        /// The frame.
+        frame: ServerFrame,
+    },
+    /// The app's lifecycle changed.
+    Lifecycle {
+        /// The change.
+        change: Lifecycle,
+    },
+    /// The transport went down or came back.
+    Network {
+        /// The change.
+        change: NetworkChange,
+    },
+    /// Time reached a deadline.
+    Timeout,
+}
+
+impl From<Input> for core::Input {
+    fn from(i: Input) -> Self {
+        match i {
+            Input::Api { call } => core::Input::Api(call.into()),
+            Input::Frame { frame } => core::Input::Frame(frame.into()),
+            Input::Lifecycle { change } => core::Input::Lifecycle(change.into()),
+            Input::Network { change } => core::Input::Network(change.into()),
+            Input::Timeout => core::Input::Timeout,
+        }
+    }
+}
+
+/// One output of the SDK core (`Output`); `Timeout` ends a drain.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Output {
+    /// Deliver this event to the app.
+    Event {
+        /// The event.
+        event: Event,
+    },
+    /// Send this frame (`encode_client_frame` gives its bytes).
+    Transmit {
+        /// The frame.
+        frame: ClientFrame,
+    },
+    /// Open a new transport; report `Network(Restored)` when it is up.
+    Connect,
+    /// Nothing more now; call `handle_input(at_ms, Timeout)` at `at_ms`, or never when null.
+    Timeout {
+        /// The next deadline, in the caller's milliseconds.
+        at_ms: Option<u64>,
+    },
+}
+
+impl From<core::Output> for Output {
+    fn from(o: core::Output) -> Self {
+        match o {
+            core::Output::Event(e) => Output::Event { event: (&e).into() },
+            core::Output::Transmit(f) => Output::Transmit { frame: f.into() },
+            core::Output::Connect => Output::Connect,
+            core::Output::Timeout(t) => Output::Timeout {
+                at_ms: t.map(core::Instant::as_millis),
+            },
+        }
+    }
+}
+
+/// An SDK-core input refused (spec.md §9); nothing changed but the due timers.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum SdkError {
+    /// The app misused the API (also reported as `EventInvalidParameter` /
+    /// `EventInvalidState`).
+    #[error("{code:?}: {detail}")]
+    Api {
+        /// The refusal's code.
+        code: ErrorCode,
+        /// The core's message.
+        detail: String,
+    },
+    /// The server broke the protocol.
+    #[error("{code:?}: {detail}")]
+    Protocol {
+        /// The refusal's code.
+        code: ErrorCode,
+        /// The core's message.
+        detail: String,
+    },
+    /// `now_ms` went backwards.
+    #[error("{code:?}: {detail}")]
+    TimeWentBackwards {
+        /// `TimeWentBackwards`.
+        code: ErrorCode,
+        /// The core's message.
+        detail: String,
+    },
+}
+
+impl From<core::Error> for SdkError {
+    fn from(e: core::Error) -> Self {
+        let code = error_code(e.code());
+        let detail = e.to_string();
+        match e {
+            core::Error::Api(_) => SdkError::Api { code, detail },
+            core::Error::Protocol(_) => SdkError::Protocol { code, detail },
+            _ => SdkError::TimeWentBackwards { code, detail },
+        }
+    }
+}
+
+/// The SDK core's state, summarized (the names of spec.md §4.1).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SdkState {
+    /// `uninitialized`, `initializing`, `ready` or `terminated`.
+    pub phase: String,
+    /// In `ready`: `idle`, `starting`, `running` or `ending`.
+    pub session: Option<String>,
+    /// In `ready`: `off`, `awaiting_link`, `connecting`, `retry_wait`, `connected`,
+    /// `blurred` or `suspended`.
+    pub presence: Option<String>,
+    /// The running session's key.
+    pub session_key: Option<String>,
+    /// The visitor id of the latest accepted `init_visitor`.
+    pub visitor_id: Option<String>,
+    /// Whether the link is up.
+    pub link_up: bool,
+    /// Whether the app is in the foreground.
+    pub foreground: bool,
+    /// The latest accepted input's time.
+    pub now_ms: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // a panic inside the core poisons nothing the core relies on: its state is a value
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The SDK core (`Sdk`). After every input, drain `poll_output` until `Output.Timeout`.
+#[derive(Debug, uniffi::Object)]
+pub struct Sdk {
+    inner: Mutex<core::Sdk>,
+}
+
+#[uniffi::export]
+impl Sdk {
+    /// A new core with these timer durations (`default_sdk_config()` for the spec's).
+    #[uniffi::constructor]
+    pub fn new(config: SdkConfig) -> Arc<Self> {
+        Arc::new(Sdk {
+            inner: Mutex::new(core::Sdk::new(config.into())),
+        })
+    }
+
+    /// Handles one input at `now_ms` (fires due timers first).
+    pub fn handle_input(&self, now_ms: u64, input: Input) -> Result<(), SdkError> {
+        lock(&self.inner)
+            .handle_input(core::Instant::from_millis(now_ms), input.into())
+            .map_err(SdkError::from)
+    }
+
+    /// Decodes server bytes and handles the frame.
+    pub fn handle_bytes(&self, now_ms: u64, bytes: Vec<u8>) -> Result<(), SdkError> {
+        lock(&self.inner)
+            .handle_bytes(core::Instant::from_millis(now_ms), &bytes)
+            .map_err(SdkError::from)
+    }
+
+    /// The next output; `Output.Timeout` when the queue is empty.
+    pub fn poll_output(&self) -> Output {
+        lock(&self.inner).poll_output().into()
+    }
+
+    /// The earliest armed timer.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        lock(&self.inner)
+            .poll_timeout()
+            .map(core::Instant::as_millis)
+    }
+
+    /// The rows of spec.md §5 the last input went through, as IDs (`S-A20`, …).
+    pub fn last_rows(&self) -> Vec<String> {
+        lock(&self.inner)
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// The state, summarized.
+    pub fn state(&self) -> SdkState {
+        let sdk = lock(&self.inner);
+        let s = sdk.state();
+        let (session, presence, session_key, visitor_id) = match &s.phase {
+            core::Phase::Ready(r) => (
+                Some(r.session.kind().as_str().to_owned()),
+                Some(r.presence.kind().as_str().to_owned()),
+                match &r.session {
+                    core::Session::Running { key, .. } => Some(key.clone()),
+                    _ => None,
+                },
+                r.visitor.visitor_id.clone(),
+            ),
+            core::Phase::Initializing { visitor } => (None, None, None, visitor.visitor_id.clone()),
+            _ => (None, None, None, None),
+        };
+        SdkState {
+            phase: s.phase.kind().as_str().to_owned(),
+            session,
+            presence,
+            session_key,
+            visitor_id,
+            link_up: matches!(s.link, core::Link::Up),
+            foreground: matches!(s.app, core::AppVisibility::Foreground),
+            now_ms: s.now.as_millis(),
+        }
+    }
+}
+
+/// What the customer does (`UserIntent`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum UserIntent {
+    Launch,
+    TapCobrowse,
+    Login { visitor_id: String },
+    AcceptTerms,
+    DeclineTerms,
+    EndSession,
+    Logout,
+    Exit,
+}
+
+impl From<UserIntent> for core::UserIntent {
+    fn from(u: UserIntent) -> Self {
+        use core::UserIntent as U;
+        match u {
+            UserIntent::Launch => U::Launch,
+            UserIntent::TapCobrowse => U::TapCobrowse,
+            UserIntent::Login { visitor_id } => U::Login { visitor_id },
+            UserIntent::AcceptTerms => U::AcceptTerms,
+            UserIntent::DeclineTerms => U::DeclineTerms,
+            UserIntent::EndSession => U::EndSession,
+            UserIntent::Logout => U::Logout,
+            UserIntent::Exit => U::Exit,
+        }
+    }
+}
+
+/// Show or hide a UI element (`UiDirective`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum UiDirective {
+    Show {
+        element: UiElement,
+        key: Option<String>,
+    },
+    Hide {
+        element: UiElement,
+    },
+}
+
+/// One input to the controller (`ControllerInput`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+#[allow(missing_docs)]
+pub enum ControllerInput {
+    User { intent: UserIntent },
+    Lifecycle { change: Lifecycle },
+    Event { event: Event },
+}
+
+/// One output of the controller (`ControllerOutput`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ControllerOutput {
+    /// Call the SDK core with this.
+    Call {
+        /// The call.
+        call: ApiCall,
+    },
+    /// Change what the customer sees.
+    Ui {
+        /// The directive.
+        directive: UiDirective,
+    },
+}
+
+impl From<core::ControllerOutput> for ControllerOutput {
+    fn from(o: core::ControllerOutput) -> Self {
+        match o {
+            core::ControllerOutput::Call(c) => ControllerOutput::Call { call: c.into() },
+            core::ControllerOutput::Ui(u) => ControllerOutput::Ui {
+                directive: match u {
+                    core::UiDirective::Show { element, key } => UiDirective::Show {
+                        element: ui_element(element),
+                        key,
+                    },
+                    core::UiDirective::Hide { element } => UiDirective::Hide {
+                        element: ui_element(element),
+                    },
+                },
+            },
+        }
+    }
+}
+
+/// A user intent the controller refused; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum ControllerError {
+    /// Refused: `code` is the spec's (`not_launched`, `button_not_shown`, …).
+    #[error("{code:?}: {detail}")]
+    Refused {
+        /// The refusal's code.
+        code: ErrorCode,
+        /// The controller's message.
+        detail: String,
+    },
+}
+
+/// The controller's state, summarized (spec.md §4.2).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ControllerState {
+    /// `not_launched`, `running` or `exited`.
+    pub phase: String,
+    /// The first `EventVisitorInitialized` has been seen.
+    pub initialized: bool,
+    /// The logged-in (or logging-in) customer.
+    pub visitor_id: Option<String>,
+    /// The Cobrowse button is shown.
+    pub button_shown: bool,
+    /// The terms are shown.
+    pub terms_shown: bool,
+}
+
+/// The integration controller (`Controller`): the seed's app logic. Feed each
+/// `ControllerOutput.Call` to the SDK core and each SDK event back here.
+#[derive(Debug, uniffi::Object)]
+pub struct Controller {
+    inner: Mutex<core::Controller>,
+}
+
+#[uniffi::export]
+impl Controller {
+    /// A new controller.
+    #[uniffi::constructor]
+    pub fn new(config: ControllerConfig) -> Arc<Self> {
+        Arc::new(Controller {
+            inner: Mutex::new(core::Controller::new(core::ControllerConfig {
+                group_id: config.group_id,
+                custom_ui: config.custom_ui,
+            })),
+        })
+    }
+
+    /// Handles one input.
+    pub fn handle_input(&self, input: ControllerInput) -> Result<(), ControllerError> {
+        let input = match input {
+            ControllerInput::User { intent } => core::ControllerInput::User(intent.into()),
+            ControllerInput::Lifecycle { change } => {
+                core::ControllerInput::Lifecycle(change.into())
+            }
+            ControllerInput::Event { event } => core::ControllerInput::Event(event.into()),
+        };
+        lock(&self.inner)
+            .handle_input(input)
+            .map_err(|e| ControllerError::Refused {
+                code: error_code(e.code()),
+                detail: e.to_string(),
+            })
+    }
+
+    /// The next output, or null when there is none.
+    pub fn poll_output(&self) -> Option<ControllerOutput> {
+        lock(&self.inner).poll_output().map(ControllerOutput::from)
+    }
+
+    /// The rows of spec.md §6 the last input went through, as IDs.
+    pub fn last_rows(&self) -> Vec<String> {
+        lock(&self.inner)
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// The state, summarized.
+    pub fn state(&self) -> ControllerState {
+        let c = lock(&self.inner);
+        match c.state() {
+            core::ControllerState::NotLaunched => ControllerState {
+                phase: "not_launched".into(),
+                initialized: false,
+                visitor_id: None,
+                button_shown: false,
+                terms_shown: false,
+            },
+            core::ControllerState::Running(app) => ControllerState {
+                phase: "running".into(),
+                initialized: app.initialized,
+                visitor_id: match &app.identity {
+                    core::Identity::Anonymous => None,
+                    core::Identity::LoggingIn(id) | core::Identity::LoggedIn(id) => {
+                        Some(id.clone())
+                    }
+                },
+                button_shown: app.button_shown,
+                terms_shown: app.terms_shown,
+            },
+            core::ControllerState::Exited => ControllerState {
+                phase: "exited".into(),
+                initialized: false,
+                visitor_id: None,
+                button_shown: false,
+                terms_shown: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_code_and_call_has_a_mirror() {
+        for c in core::ErrorCode::ALL {
+            assert_eq!(
+                ErrorCode::parse(c.as_str()).map(|m| m.as_str()),
+                Some(c.as_str())
+            );
+        }
+        for c in core::CallName::ALL {
+            assert_eq!(
+                CallName::parse(c.as_str()).map(|m| m.as_str()),
+                Some(c.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_a_typed_error_with_its_code() {
+        let sdk = Sdk::new(default_sdk_config());
+        let err = sdk
+            .handle_input(
+                0,
+                Input::Api {
+                    call: ApiCall::StartSession {
+                        key: StartKey::Random,
+                    },
+                },
+            )
+            .expect_err("not initialized");
+        assert!(
+            matches!(
+                err,
+                SdkError::Api {
+                    code: ErrorCode::NotInitialized,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let c = Controller::new(ControllerConfig {
+            group_id: 19921,
+            custom_ui: true,
+        });
+        let err = c
+            .handle_input(ControllerInput::User {
+                intent: UserIntent::TapCobrowse,
+            })
+            .expect_err("not launched");
+        assert_eq!(
+            err,
+            ControllerError::Refused {
+                code: ErrorCode::NotLaunched,
+                detail: "the app has not launched".into()
+            }
+        );
+    }
+}

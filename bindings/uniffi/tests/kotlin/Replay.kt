@@ -1,0 +1,312 @@
+// Replays every vector (vectors/journeys/*.json) through the UniFFI Kotlin binding, record
+// for record, plus a journey written the way a Kotlin SDK author would. Compiled with the
+// generated binding and run on the JVM by bindings/run-ci:
+//   java -Djna.library.path=<dir of the .so> -cp replay.jar:jna.jar:kotlin-stdlib.jar ReplayKt <vectors dir>
+import uniffi.cobrowse_visitor_uniffi.*
+import java.io.File
+import kotlin.system.exitProcess
+
+// --- a small JSON reader (no library is reachable here): Map, List, String, Long, Boolean, null
+
+class Json(private val s: String) {
+    private var i = 0
+    fun parse(): Any? { val v = value(); ws(); require(i == s.length) { "trailing text at $i" }; return v }
+    private fun ws() { while (i < s.length && s[i].isWhitespace()) i++ }
+    private fun value(): Any? {
+        ws()
+        return when (val c = s[i]) {
+            '{' -> { i++; val m = LinkedHashMap<String, Any?>(); ws()
+                if (s[i] == '}') { i++; return m }
+                while (true) { ws(); val k = str(); ws(); require(s[i++] == ':'); m[k] = value(); ws()
+                    if (s[i++] == '}') return m } 
+                @Suppress("UNREACHABLE_CODE") m }
+            '[' -> { i++; val l = ArrayList<Any?>(); ws()
+                if (s[i] == ']') { i++; return l }
+                while (true) { l.add(value()); ws(); if (s[i++] == ']') return l }
+                @Suppress("UNREACHABLE_CODE") l }
+            '"' -> str()
+            't' -> { i += 4; true }
+            'f' -> { i += 5; false }
+            'n' -> { i += 4; null }
+            else -> { val st = i; while (i < s.length && (s[i] == '-' || s[i].isDigit())) i++
+                require(i > st) { "unexpected '$c' at $st" }; s.substring(st, i).toLong() }
+        }
+    }
+    private fun str(): String {
+        require(s[i++] == '"'); val b = StringBuilder()
+        while (s[i] != '"') {
+            if (s[i] == '\\') { i++; when (val e = s[i++]) {
+                'n' -> b.append('\n'); 't' -> b.append('\t'); 'r' -> b.append('\r'); 'b' -> b.append('\b')
+                'f' -> b.append('\u000c'); 'u' -> { b.append(s.substring(i, i + 4).toInt(16).toChar()); i += 4 }
+                else -> b.append(e) } } else b.append(s[i++])
+        }
+        i++; return b.toString()
+    }
+}
+
+typealias Obj = Map<String, Any?>
+@Suppress("UNCHECKED_CAST") fun Any?.obj() = this as Obj
+@Suppress("UNCHECKED_CAST") fun Any?.list() = this as List<Any?>
+fun Any?.str() = this as String
+fun Any?.long() = this as Long
+fun Obj.one(): Pair<String, Any?> = entries.single().toPair()
+
+fun snake(name: String) = name.lowercase()
+fun <E : Enum<E>> enumOf(values: Array<E>, name: String): E = values.single { it.name == name.uppercase() }
+
+// --- vector JSON -> binding values
+
+fun apiCall(o: Obj): ApiCall = when (o["call"].str()) {
+    "init_visitor" -> ApiCall.InitVisitor(InitParams(o["group_id"].long().toUInt(), (o["token"] ?: "").str(),
+        (o["name"] ?: "").str(), (o["email"] ?: "").str(), (o["phone"] ?: "").str(), o["visitor_id"] as String?))
+    "set_default_ui" -> ApiCall.SetDefaultUi(o["enabled"] as Boolean)
+    "start_session" -> ApiCall.StartSession(when (val k = o["key"]) {
+        null -> StartKey.VisitorId; "GLANCE_KEYTYPE_RANDOM" -> StartKey.Random; else -> StartKey.Custom(k.str()) })
+    "end_session" -> ApiCall.EndSession
+    "presence_connect" -> ApiCall.PresenceConnect
+    "presence_set_default_ui" -> ApiCall.PresenceSetDefaultUi(o["enabled"] as Boolean)
+    "presence_signal_agent" -> ApiCall.PresenceSignalAgent(o["event"].str(),
+        ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
+    "presence_disconnect" -> ApiCall.PresenceDisconnect
+    else -> error("unknown call $o")
+}
+
+fun serverFrame(o: Obj): ServerFrame = when (o["type"].str()) {
+    "settings" -> ServerFrame.Settings(o["v"].long().toUInt(), o["key_length"].long().toUByte())
+    "init_failed" -> ServerFrame.InitFailed(o["reason"].str())
+    "session_started" -> ServerFrame.SessionStarted(o["sessionkey"].str())
+    "session_refused" -> ServerFrame.SessionRefused(o["reason"].str())
+    "guest_count" -> ServerFrame.GuestCount(o["guestcount"].long().toUInt())
+    "session_ended" -> ServerFrame.SessionEnded(o["reason"].str())
+    "presence_connected" -> ServerFrame.PresenceConnected
+    "presence_connect_failed" -> ServerFrame.PresenceConnectFailed(o["reason"].str())
+    "presence_show_terms" -> ServerFrame.PresenceShowTerms(o["request_id"].long().toULong())
+    "presence_blur" -> ServerFrame.PresenceBlur
+    else -> error("unknown frame $o")
+}
+
+fun event(o: Obj): Event = when (o["type"].str()) {
+    "visitor_initialized" -> Event.VisitorInitialized(o["settings_loaded"] as Boolean)
+    "connected_to_session" -> Event.ConnectedToSession(o["sessionkey"].str(), enumOf(KeyType.values(), o["keytype"].str()))
+    "guest_count_change" -> Event.GuestCountChange(o["guestcount"].long().toUInt())
+    "session_ended" -> Event.SessionEnded(o["reason"].str())
+    "start_session_failed" -> Event.StartSessionFailed(o["reason"].str())
+    "invalid_parameter" -> Event.InvalidParameter(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
+    "invalid_state" -> Event.InvalidState(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
+    "presence_connected" -> Event.PresenceConnected
+    "presence_connect_fail" -> Event.PresenceConnectFail(o["reason"].str(), o["retry_ms"].long().toULong())
+    "presence_show_terms" -> Event.PresenceShowTerms(o["request_id"].long().toULong())
+    "presence_disconnected" -> Event.PresenceDisconnected
+    "presence_blur" -> Event.PresenceBlur
+    "connection_warning" -> Event.ConnectionWarning
+    "clear_warning" -> Event.ClearWarning
+    else -> error("unknown event $o")
+}
+
+fun userIntent(v: Any?): UserIntent = when (v) {
+    "launch" -> UserIntent.Launch; "tap_cobrowse" -> UserIntent.TapCobrowse
+    "accept_terms" -> UserIntent.AcceptTerms; "decline_terms" -> UserIntent.DeclineTerms
+    "end_session" -> UserIntent.EndSession; "logout" -> UserIntent.Logout; "exit" -> UserIntent.Exit
+    else -> UserIntent.Login(v.obj()["login"].obj()["visitor_id"].str())
+}
+
+// --- binding values -> vector JSON
+
+fun eventJson(e: Event): Obj = when (e) {
+    is Event.VisitorInitialized -> mapOf("type" to "visitor_initialized", "settings_loaded" to e.settingsLoaded)
+    is Event.ConnectedToSession -> mapOf("type" to "connected_to_session", "sessionkey" to e.sessionkey, "keytype" to snake(e.keytype.name))
+    is Event.GuestCountChange -> mapOf("type" to "guest_count_change", "guestcount" to e.guestcount.toLong())
+    is Event.SessionEnded -> mapOf("type" to "session_ended", "reason" to e.reason)
+    is Event.StartSessionFailed -> mapOf("type" to "start_session_failed", "reason" to e.reason)
+    is Event.InvalidParameter -> mapOf("type" to "invalid_parameter", "call" to snake(e.call.name), "code" to snake(e.code.name))
+    is Event.InvalidState -> mapOf("type" to "invalid_state", "call" to snake(e.call.name), "code" to snake(e.code.name))
+    is Event.PresenceConnected -> mapOf("type" to "presence_connected")
+    is Event.PresenceConnectFail -> mapOf("type" to "presence_connect_fail", "reason" to e.reason, "retry_ms" to e.retryMs.toLong())
+    is Event.PresenceShowTerms -> mapOf("type" to "presence_show_terms", "request_id" to e.requestId.toLong())
+    is Event.PresenceDisconnected -> mapOf("type" to "presence_disconnected")
+    is Event.PresenceBlur -> mapOf("type" to "presence_blur")
+    is Event.ConnectionWarning -> mapOf("type" to "connection_warning")
+    is Event.ClearWarning -> mapOf("type" to "clear_warning")
+}
+
+fun frameJson(f: ClientFrame): Obj = when (f) {
+    is ClientFrame.Init -> mapOf("type" to "init", "v" to f.v.toLong(), "group_id" to f.groupId.toLong(), "token" to f.token,
+        "name" to f.name, "email" to f.email, "phone" to f.phone, "visitor_id" to f.visitorId)
+    is ClientFrame.StartSession -> mapOf("type" to "start_session", "key" to f.key)
+    is ClientFrame.EndSession -> mapOf("type" to "end_session")
+    is ClientFrame.ResumeSession -> mapOf("type" to "resume_session", "sessionkey" to f.sessionkey)
+    is ClientFrame.PresenceConnect -> mapOf("type" to "presence_connect", "visitor_id" to f.visitorId)
+    is ClientFrame.PresenceDisconnect -> mapOf("type" to "presence_disconnect")
+    is ClientFrame.PresenceSignal -> mapOf("type" to "presence_signal", "event" to f.event, "map" to f.map, "request_id" to f.requestId?.toLong())
+    is ClientFrame.AppState -> mapOf("type" to "app_state", "foreground" to f.foreground)
+}
+
+fun apiJson(c: ApiCall): Obj = when (c) {
+    is ApiCall.InitVisitor -> c.params.let { mapOf("call" to "init_visitor", "group_id" to it.groupId.toLong(), "token" to it.token,
+        "name" to it.name, "email" to it.email, "phone" to it.phone, "visitor_id" to it.visitorId) }
+    is ApiCall.SetDefaultUi -> mapOf("call" to "set_default_ui", "enabled" to c.enabled)
+    is ApiCall.StartSession -> when (val k = c.key) {
+        is StartKey.VisitorId -> mapOf("call" to "start_session")
+        is StartKey.Random -> mapOf("call" to "start_session", "key" to "GLANCE_KEYTYPE_RANDOM")
+        is StartKey.Custom -> mapOf("call" to "start_session", "key" to k.key) }
+    is ApiCall.EndSession -> mapOf("call" to "end_session")
+    is ApiCall.PresenceConnect -> mapOf("call" to "presence_connect")
+    is ApiCall.PresenceSetDefaultUi -> mapOf("call" to "presence_set_default_ui", "enabled" to c.enabled)
+    is ApiCall.PresenceSignalAgent -> mapOf("call" to "presence_signal_agent", "event" to c.event, "map" to c.map)
+    is ApiCall.PresenceDisconnect -> mapOf("call" to "presence_disconnect")
+}
+
+fun controllerOutputJson(o: ControllerOutput): Obj = when (o) {
+    is ControllerOutput.Call -> mapOf("call" to apiJson(o.call))
+    is ControllerOutput.Ui -> when (val d = o.directive) {
+        is UiDirective.Show -> mapOf("ui" to (mapOf("show" to snake(d.element.name)) + (d.key?.let { mapOf("key" to it) } ?: emptyMap())))
+        is UiDirective.Hide -> mapOf("ui" to mapOf("hide" to snake(d.element.name)))
+    }
+}
+
+// --- the replay
+
+fun sdkStep(sdk: Sdk, want: Obj): Obj {
+    val now = want["now"].long()
+    val (kind, arg) = want["input"].obj().one()
+    val error = try {
+        val at = now.toULong()
+        when (kind) {
+            "bytes" -> sdk.handleBytes(at, arg.str().toByteArray())
+            "api" -> sdk.handleInput(at, Input.Api(apiCall(arg.obj())))
+            "frame" -> sdk.handleInput(at, Input.Frame(serverFrame(arg.obj())))
+            "lifecycle" -> sdk.handleInput(at, Input.Lifecycle(enumOf(Lifecycle.values(), arg.str())))
+            "network" -> sdk.handleInput(at, Input.Network(enumOf(NetworkChange.values(), arg.str())))
+            "timeout" -> sdk.handleInput(at, Input.Timeout)
+            else -> error("unknown input $kind")
+        }
+        null
+    } catch (e: SdkException) {
+        snake(when (e) { is SdkException.Api -> e.code; is SdkException.Protocol -> e.code; is SdkException.TimeWentBackwards -> e.code }.name)
+    }
+    val rows = sdk.lastRows()
+    val outputs = ArrayList<Any?>()
+    while (true) {
+        when (val o = sdk.pollOutput()) {
+            is Output.Timeout -> return mapOf("now" to now, "input" to want["input"], "error" to error, "outputs" to outputs,
+                "timeout" to o.atMs?.toLong(), "rows" to rows)
+            is Output.Event -> outputs.add(mapOf("event" to eventJson(o.event)))
+            is Output.Transmit -> outputs.add(mapOf("transmit" to frameJson(o.frame)))
+            is Output.Connect -> outputs.add(mapOf("connect" to emptyMap<String, Any?>()))
+        }
+    }
+}
+
+fun controllerStep(c: Controller, want: Obj): Obj {
+    val (kind, arg) = want["input"].obj().one()
+    val error = try {
+        c.handleInput(when (kind) {
+            "user" -> ControllerInput.User(userIntent(arg))
+            "lifecycle" -> ControllerInput.Lifecycle(enumOf(Lifecycle.values(), arg.str()))
+            "event" -> ControllerInput.Event(event(arg.obj()))
+            else -> error("unknown controller input $kind")
+        })
+        null
+    } catch (e: ControllerException.Refused) { snake(e.code.name) }
+    val rows = c.lastRows()
+    val outputs = generateSequence { c.pollOutput() }.map(::controllerOutputJson).toList()
+    return mapOf("input" to want["input"], "error" to error, "outputs" to outputs, "rows" to rows)
+}
+
+/** The first mismatch as text, or null. */
+fun replay(v: Obj): String? {
+    val sc = v["sdk_config"].obj()
+    val ms = { k: String -> sc[k].long().toULong() }
+    Sdk(SdkConfig(ms("init_timeout_ms"), ms("start_timeout_ms"), ms("end_timeout_ms"), ms("session_grace_ms"),
+        ms("presence_connect_timeout_ms"), ms("presence_backoff_base_ms"), ms("presence_backoff_max_ms"),
+        ms("reconnect_backoff_base_ms"), ms("reconnect_backoff_max_ms"), ms("background_suspend_ms"),
+        sc["default_key_length"].long().toUByte())).use { sdk ->
+        for ((i, want) in v["sdk"].list().withIndex()) {
+            val got = sdkStep(sdk, want.obj())
+            if (got != want) return "sdk step $i: expected $want, got $got"
+        }
+    }
+    val cc = v["controller_config"].obj()
+    Controller(ControllerConfig(cc["group_id"].long().toUInt(), cc["custom_ui"] as Boolean)).use { c ->
+        for ((i, want) in v["controller"].list().withIndex()) {
+            val got = controllerStep(c, want.obj())
+            if (got != want) return "controller step $i: expected $want, got $got"
+        }
+    }
+    return null
+}
+
+/** The pre-login manual session, one tap on the Cobrowse button, as a Kotlin app drives it. */
+fun preloginManualJourney() {
+    val sdk = Sdk(defaultSdkConfig())
+    val app = Controller(ControllerConfig(19921u, true))
+    val sent = ArrayList<String>(); val screen = ArrayList<UiDirective>(); val events = ArrayList<Event>()
+    var now = 0uL
+    lateinit var drainApp: () -> Unit
+    val drainSdk: () -> Unit = {
+        loop@ while (true) {
+            when (val o = sdk.pollOutput()) {
+                is Output.Timeout -> break@loop
+                is Output.Transmit -> sent.add(String(encodeClientFrame(o.frame)))
+                is Output.Event -> { events.add(o.event); app.handleInput(ControllerInput.Event(o.event)); drainApp() }
+                is Output.Connect -> {}
+            }
+        }
+    }
+    drainApp = {
+        while (true) {
+            when (val o = app.pollOutput() ?: break) {
+                is ControllerOutput.Ui -> screen.add(o.directive)
+                is ControllerOutput.Call -> { sdk.handleInput(now, Input.Api(o.call)); drainSdk() }
+            }
+        }
+    }
+    fun user(intent: UserIntent) { app.handleInput(ControllerInput.User(intent)); drainApp() }
+    fun server(json: String) { sdk.handleBytes(now, json.toByteArray()); drainSdk() }
+
+    user(UserIntent.Launch)
+    check(sent.last().startsWith("{\"type\":\"init\"")) { sent.last() }
+    server("""{"type":"settings","v":1,"key_length":4}""")
+    check(screen.last() == UiDirective.Show(UiElement.COBROWSE_BUTTON, null)) { screen }
+    user(UserIntent.TapCobrowse)
+    check(sent.last() == """{"type":"start_session","key":null}""") { sent.last() }
+    now = 40uL
+    server("""{"type":"session_started","sessionkey":"4821"}""")
+    check(events.last() == Event.ConnectedToSession("4821", KeyType.RANDOM)) { events.last() }
+    check(UiDirective.Show(UiElement.SESSION_KEY, "4821") in screen) { screen }
+    server("""{"type":"guest_count","guestcount":1}""")
+    check(eventProperties(events.last()) == mapOf("guestcount" to "1"))
+    now = 30_040uL
+    server("""{"type":"session_ended","reason":"agent_ended"}""")
+    check(events.last() == Event.SessionEnded("agent_ended")) { events.last() }
+    check(sdk.state().session == "idle")
+    try {
+        app.handleInput(ControllerInput.User(UserIntent.Launch)); error("a second launch must be refused")
+    } catch (e: ControllerException.Refused) { check(e.code == ErrorCode.ALREADY_LAUNCHED) }
+    sdk.close(); app.close()
+}
+
+fun main(args: Array<String>) {
+    val dir = File(args.firstOrNull() ?: "vectors/journeys")
+    val files = dir.listFiles { f -> f.name.endsWith(".json") }!!.sortedBy { it.name }
+    var failed = 0
+    fun test(name: String, body: () -> Unit) {
+        try { body(); println("ok - $name") } catch (e: Throwable) { failed++; println("not ok - $name: ${e.message}") }
+    }
+    test("a vector per seed journey") { check(files.size >= 11) { "${files.size}" } }
+    for (f in files) test("replays ${f.name}") {
+        val v = Json(f.readText()).parse().obj()
+        check(v["format"] == "cobrowse-replay/1")
+        replay(v)?.let { error(it) }
+    }
+    test("a vector edited by one byte fails the replay") {
+        val text = File(dir, "oneclick_accepted.json").readText()
+        val at = text.indexOf("\"guestcount\": 1") + "\"guestcount\": ".length
+        val edited = text.substring(0, at) + "2" + text.substring(at + 1)
+        val m = replay(Json(edited).parse().obj())
+        check(m != null && Regex("step \\d+").containsMatchIn(m)) { "replayed: $m" }
+    }
+    test("journey: pre-login manual session") { preloginManualJourney() }
+    println(if (failed == 0) "# all passed" else "# $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}

@@ -1,0 +1,255 @@
+"""Replays every vector (vectors/journeys/*.json) through the UniFFI Python binding, record
+for record, plus a journey written the way a Python SDK author would.
+
+Run by bindings/run-ci with the generated module and the shared library on PYTHONPATH:
+    PYTHONPATH=<dir of cobrowse_visitor_uniffi.py and its .so> python3 -m unittest discover -s bindings/uniffi/tests/python
+"""
+import copy
+import enum
+import json
+import pathlib
+import unittest
+
+import cobrowse_visitor_uniffi as cv
+
+ROOT = pathlib.Path(__file__).resolve().parents[4]
+VECTORS = sorted((ROOT / "vectors" / "journeys").glob("*.json"))
+RANDOM = "GLANCE_KEYTYPE_RANDOM"
+ENUM_FIELDS = {"keytype": cv.KeyType, "call": cv.CallName, "code": cv.ErrorCode, "element": cv.UiElement}
+
+
+# --- vector JSON -> binding values ------------------------------------------------------
+
+def variant(enum_cls, tag, **fields):
+    return getattr(enum_cls, tag.upper())(**fields)
+
+
+def tagged(enum_cls, obj):
+    """`{"type": "session_started", "sessionkey": "1"}` -> ServerFrame.SESSION_STARTED(...)."""
+    fields = {k: (ENUM_FIELDS[k][v.upper()] if k in ENUM_FIELDS else v) for k, v in obj.items() if k != "type"}
+    return variant(enum_cls, obj["type"], **fields)
+
+
+def api_call(obj):
+    """The contract's `api` record -> ApiCall."""
+    call = obj["call"]
+    if call == "init_visitor":
+        return cv.ApiCall.INIT_VISITOR(params=cv.InitParams(
+            group_id=obj["group_id"], token=obj.get("token", ""), name=obj.get("name", ""),
+            email=obj.get("email", ""), phone=obj.get("phone", ""), visitor_id=obj.get("visitor_id")))
+    if call == "start_session":
+        if "key" not in obj:
+            key = cv.StartKey.VISITOR_ID()
+        elif obj["key"] == RANDOM:
+            key = cv.StartKey.RANDOM()
+        else:
+            key = cv.StartKey.CUSTOM(key=obj["key"])
+        return cv.ApiCall.START_SESSION(key=key)
+    if call == "presence_signal_agent":
+        return cv.ApiCall.PRESENCE_SIGNAL_AGENT(event=obj["event"], map=dict(obj.get("map", {})))
+    return variant(cv.ApiCall, call, **{k: v for k, v in obj.items() if k != "call"})
+
+
+def user_intent(obj):
+    if isinstance(obj, str):
+        return variant(cv.UserIntent, obj)
+    (name, fields), = obj.items()
+    return variant(cv.UserIntent, name, **fields)
+
+
+# --- binding values -> vector JSON ------------------------------------------------------
+
+def plain(value):
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def vname(obj):
+    """An enum variant's name in snake_case (`ClientFrame.INIT` -> `init`)."""
+    return type(obj).__name__.rsplit(".", 1)[-1].lower()
+
+
+def untagged(obj):
+    """An enum variant -> `{"type": "<variant>", <fields>}`."""
+    return {"type": vname(obj), **{k: plain(v) for k, v in vars(obj).items()}}
+
+
+def api_json(call):
+    name = vname(call)
+    if name == "init_visitor":
+        return {"call": name, **vars(call.params)}
+    if name == "start_session":
+        key = call.key
+        if key.is_RANDOM():
+            return {"call": name, "key": RANDOM}
+        if key.is_CUSTOM():
+            return {"call": name, "key": key.key}
+        return {"call": name}
+    return {"call": name, **{k: plain(v) for k, v in vars(call).items()}}
+
+
+def sdk_output_json(o):
+    if o.is_EVENT():
+        return {"event": untagged(o.event)}
+    if o.is_TRANSMIT():
+        return {"transmit": untagged(o.frame)}
+    return {"connect": {}}
+
+
+def controller_output_json(o):
+    if o.is_CALL():
+        return {"call": api_json(o.call)}
+    d = o.directive
+    if d.is_SHOW():
+        ui = {"show": plain(d.element)}
+        if d.key is not None:
+            ui["key"] = d.key
+        return {"ui": ui}
+    return {"ui": {"hide": plain(d.element)}}
+
+
+# --- the replay -------------------------------------------------------------------------
+
+def sdk_step(sdk, want):
+    now, inp = want["now"], want["input"]
+    (kind, arg), = inp.items()
+    error = None
+    try:
+        if kind == "bytes":
+            sdk.handle_bytes(now, arg.encode())
+        else:
+            sdk.handle_input(now, {
+                "api": lambda: cv.Input.API(call=api_call(arg)),
+                "frame": lambda: cv.Input.FRAME(frame=tagged(cv.ServerFrame, arg)),
+                "lifecycle": lambda: cv.Input.LIFECYCLE(change=cv.Lifecycle[arg.upper()]),
+                "network": lambda: cv.Input.NETWORK(change=cv.NetworkChange[arg.upper()]),
+                "timeout": lambda: cv.Input.TIMEOUT(),
+            }[kind]())
+    except (cv.SdkError.Api, cv.SdkError.Protocol, cv.SdkError.TimeWentBackwards) as e:
+        error = plain(e.code)
+    rows = sdk.last_rows()
+    outputs = []
+    while True:
+        o = sdk.poll_output()
+        if o.is_TIMEOUT():
+            return {"now": now, "input": inp, "error": error, "outputs": outputs, "timeout": o.at_ms, "rows": rows}
+        outputs.append(sdk_output_json(o))
+
+
+def controller_step(c, want):
+    inp = want["input"]
+    (kind, arg), = inp.items()
+    error = None
+    try:
+        c.handle_input({
+            "user": lambda: cv.ControllerInput.USER(intent=user_intent(arg)),
+            "lifecycle": lambda: cv.ControllerInput.LIFECYCLE(change=cv.Lifecycle[arg.upper()]),
+            "event": lambda: cv.ControllerInput.EVENT(event=tagged(cv.Event, arg)),
+        }[kind]())
+    except cv.ControllerError.Refused as e:
+        error = plain(e.code)
+    rows = c.last_rows()
+    outputs = []
+    while (o := c.poll_output()) is not None:
+        outputs.append(controller_output_json(o))
+    return {"input": inp, "error": error, "outputs": outputs, "rows": rows}
+
+
+def replay(v):
+    """The first mismatch as text, or None."""
+    sdk = cv.Sdk(cv.SdkConfig(**v["sdk_config"]))
+    for i, want in enumerate(v["sdk"]):
+        got = sdk_step(sdk, want)
+        if got != want:
+            return f"sdk step {i}: expected {want}, got {got}"
+    c = cv.Controller(cv.ControllerConfig(**v["controller_config"]))
+    for i, want in enumerate(v["controller"]):
+        got = controller_step(c, want)
+        if got != want:
+            return f"controller step {i}: expected {want}, got {got}"
+    return None
+
+
+class Replay(unittest.TestCase):
+    def test_there_is_a_vector_per_seed_journey(self):
+        self.assertGreaterEqual(len(VECTORS), 11)
+
+    def test_every_vector_replays(self):
+        for path in VECTORS:
+            with self.subTest(path.name):
+                v = json.loads(path.read_text())
+                self.assertEqual(v["format"], "cobrowse-replay/1")
+                self.assertIsNone(replay(v))
+
+    def test_a_vector_edited_by_one_byte_fails(self):
+        text = (ROOT / "vectors" / "journeys" / "oneclick_accepted.json").read_text()
+        at = text.index('"guestcount": 1') + len('"guestcount": ')
+        edited = json.loads(text[:at] + "2" + text[at + 1:])
+        self.assertRegex(replay(edited) or "", r"step \d+")
+
+    def test_refusals_are_typed_exceptions_with_the_code(self):
+        sdk = cv.Sdk(cv.default_sdk_config())
+        with self.assertRaises(cv.SdkError.Api) as caught:
+            sdk.handle_input(0, cv.Input.API(call=cv.ApiCall.END_SESSION()))
+        self.assertEqual(caught.exception.code, cv.ErrorCode.NOT_INITIALIZED)
+
+
+class Journey(unittest.TestCase):
+    """The pre-login manual session (one tap on the Cobrowse button), as an app's Python
+    integration would drive it: a controller, the core, a fake socket and the clock."""
+
+    def test_prelogin_manual_session(self):
+        sdk = cv.Sdk(cv.default_sdk_config())
+        app = cv.Controller(cv.ControllerConfig(group_id=19921, custom_ui=True))
+        sent, screen, events = [], [], []
+        now = 0
+
+        def drain_sdk():
+            while not (o := sdk.poll_output()).is_TIMEOUT():
+                if o.is_TRANSMIT():
+                    sent.append(json.loads(bytes(cv.encode_client_frame(o.frame))))
+                elif o.is_EVENT():
+                    events.append(o.event)
+                    app.handle_input(cv.ControllerInput.EVENT(event=o.event))
+                    drain_app()
+
+        def drain_app():
+            while (o := app.poll_output()) is not None:
+                if o.is_UI():
+                    screen.append(o.directive)
+                else:
+                    sdk.handle_input(now, cv.Input.API(call=o.call))
+                    drain_sdk()
+
+        def user(intent):
+            app.handle_input(cv.ControllerInput.USER(intent=intent))
+            drain_app()
+
+        def server(frame):
+            sdk.handle_bytes(now, json.dumps(frame).encode())
+            drain_sdk()
+
+        user(cv.UserIntent.LAUNCH())
+        self.assertEqual(sent[-1]["type"], "init")
+        server({"type": "settings", "v": 1, "key_length": 4})
+        self.assertEqual(screen[-1], cv.UiDirective.SHOW(element=cv.UiElement.COBROWSE_BUTTON, key=None))
+        user(cv.UserIntent.TAP_COBROWSE())
+        self.assertEqual(sent[-1], {"type": "start_session", "key": None})
+        now = 40
+        server({"type": "session_started", "sessionkey": "4821"})
+        self.assertEqual(events[-1], cv.Event.CONNECTED_TO_SESSION(sessionkey="4821", keytype=cv.KeyType.RANDOM))
+        self.assertEqual(cv.event_code(events[-1]), "EventConnectedToSession")
+        self.assertIn(cv.UiDirective.SHOW(element=cv.UiElement.SESSION_KEY, key="4821"), screen)
+        server({"type": "guest_count", "guestcount": 1})
+        self.assertEqual(cv.event_properties(events[-1]), {"guestcount": "1"})
+        now = 30_040
+        server({"type": "session_ended", "reason": "agent_ended"})
+        self.assertEqual(events[-1], cv.Event.SESSION_ENDED(reason="agent_ended"))
+        self.assertEqual(sdk.state().session, "idle")
+
+
+if __name__ == "__main__":
+    unittest.main()

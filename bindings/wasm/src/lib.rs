@@ -1,0 +1,304 @@
+//! # cobrowse-visitor-wasm
+//!
+//! The sans-IO cobrowse visitor core for JavaScript through wasm-bindgen. `Sdk` and
+//! `Controller` are classes; inputs and outputs are plain tagged objects, exactly the JSON of
+//! the replay vectors (spec.md §14): `{api: {call: "start_session", key:
+//! "GLANCE_KEYTYPE_RANDOM"}}`, `{frame: {type: "settings", v: 1, key_length: 4}}`, `{event:
+//! {type: "connected_to_session", sessionkey, keytype}}`, `{transmit: {type: "init", …}}`,
+//! `{connect: {}}`, `{timeout: 15040}`. A refusal is thrown as an `Error` whose `code` is the
+//! spec's (`not_initialized`, …). Time stays an input (`nowMs`); nothing here reads a clock
+//! or opens a socket. No `unsafe` is written here (wasm-bindgen generates its glue).
+#![forbid(unsafe_code)]
+
+use cobrowse_visitor_core as core;
+use cobrowse_visitor_vectors::{
+    ControllerConfigJson, ControllerInputJson, ControllerOutputJson, EventJson, SdkConfigJson,
+    SdkInput,
+};
+use core::{ClientFrame, ControllerInput, Input, Instant, Output};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** The SDK core's timer durations (spec.md §7), in milliseconds. */
+export interface SdkConfig {
+  init_timeout_ms: number; start_timeout_ms: number; end_timeout_ms: number;
+  session_grace_ms: number; presence_connect_timeout_ms: number;
+  presence_backoff_base_ms: number; presence_backoff_max_ms: number;
+  reconnect_backoff_base_ms: number; reconnect_backoff_max_ms: number;
+  background_suspend_ms: number; default_key_length: number;
+}
+export interface ControllerConfig { group_id: number; custom_ui: boolean; }
+/** An API call, as the contract's `api` record. `key`: absent (the visitor id), "GLANCE_KEYTYPE_RANDOM" or a custom key. */
+export type ApiCall =
+  | { call: "init_visitor"; group_id: number; token?: string; name?: string; email?: string; phone?: string; visitor_id?: string | null }
+  | { call: "set_default_ui"; enabled: boolean }
+  | { call: "start_session"; key?: string }
+  | { call: "end_session" }
+  | { call: "presence_connect" }
+  | { call: "presence_set_default_ui"; enabled: boolean }
+  | { call: "presence_signal_agent"; event: string; map?: Record<string, string> }
+  | { call: "presence_disconnect" };
+/** A server frame (spec.md §8.2). */
+export type ServerFrame =
+  | { type: "settings"; v: number; key_length: number }
+  | { type: "init_failed"; reason: string }
+  | { type: "session_started"; sessionkey: string }
+  | { type: "session_refused"; reason: string }
+  | { type: "guest_count"; guestcount: number }
+  | { type: "session_ended"; reason: string }
+  | { type: "presence_connected" }
+  | { type: "presence_connect_failed"; reason: string }
+  | { type: "presence_show_terms"; request_id: number }
+  | { type: "presence_blur" };
+/** A client frame (spec.md §8.1); send `JSON.stringify(frame)`. */
+export type ClientFrame =
+  | { type: "init"; v: number; group_id: number; token: string; name: string; email: string; phone: string; visitor_id: string | null }
+  | { type: "start_session"; key: string | null }
+  | { type: "end_session" }
+  | { type: "resume_session"; sessionkey: string }
+  | { type: "presence_connect"; visitor_id: string }
+  | { type: "presence_disconnect" }
+  | { type: "presence_signal"; event: string; map: Record<string, string>; request_id: number | null }
+  | { type: "app_state"; foreground: boolean };
+export type KeyType = "random" | "visitor_id" | "custom";
+export type Lifecycle = "background" | "foreground" | "terminate";
+export type NetworkChange = "lost" | "restored";
+/** An SDK event. */
+export type SdkEvent =
+  | { type: "visitor_initialized"; settings_loaded: boolean }
+  | { type: "connected_to_session"; sessionkey: string; keytype: KeyType }
+  | { type: "guest_count_change"; guestcount: number }
+  | { type: "session_ended"; reason: string }
+  | { type: "start_session_failed"; reason: string }
+  | { type: "invalid_parameter"; call: string; code: string }
+  | { type: "invalid_state"; call: string; code: string }
+  | { type: "presence_connected" }
+  | { type: "presence_connect_fail"; reason: string; retry_ms: number }
+  | { type: "presence_show_terms"; request_id: number }
+  | { type: "presence_disconnected" }
+  | { type: "presence_blur" }
+  | { type: "connection_warning" }
+  | { type: "clear_warning" };
+export type SdkInput =
+  | { api: ApiCall } | { frame: ServerFrame } | { bytes: string }
+  | { lifecycle: Lifecycle } | { network: NetworkChange } | { timeout: {} };
+/** `timeout` ends a drain: the next deadline in ms, or null. */
+export type SdkOutput =
+  | { event: SdkEvent } | { transmit: ClientFrame } | { connect: {} } | { timeout: number | null };
+export type UserIntent =
+  | "launch" | "tap_cobrowse" | { login: { visitor_id: string } } | "accept_terms"
+  | "decline_terms" | "end_session" | "logout" | "exit";
+export type UiElement = "cobrowse_button" | "session_key" | "terms" | "session_indicator";
+export type UiDirective = { show: UiElement; key?: string } | { hide: UiElement };
+export type ControllerInput = { user: UserIntent } | { lifecycle: Lifecycle } | { event: SdkEvent };
+export type ControllerOutput = { call: ApiCall } | { ui: UiDirective };
+/** What is thrown: an Error with the spec's refusal code (spec.md §9). */
+export interface CobrowseError extends Error { code: string; }
+"#;
+
+/// An output with the drain's end.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum JsOutput {
+    Event(EventJson),
+    Transmit(ClientFrame),
+    Connect {},
+    Timeout(Option<u64>),
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| refusal("invalid_value", &e.to_string()))
+}
+
+fn from_js<T: for<'de> Deserialize<'de>>(v: JsValue) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| refusal("invalid_value", &e.to_string()))
+}
+
+/// An `Error` with `code` set.
+fn refusal(code: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name("CobrowseError");
+    // setting a property on a fresh Error cannot fail
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
+}
+
+fn unknown(e: cobrowse_visitor_vectors::Unknown) -> JsValue {
+    refusal("invalid_value", &e.to_string())
+}
+
+/// The spec's default timer durations.
+#[wasm_bindgen(js_name = defaultSdkConfig, unchecked_return_type = "SdkConfig")]
+pub fn default_sdk_config() -> Result<JsValue, JsValue> {
+    to_js(&SdkConfigJson::from(&core::SdkConfig::default()))
+}
+
+/// The wire text of a client frame (spec.md §8).
+#[wasm_bindgen(js_name = encodeClientFrame)]
+pub fn encode_client_frame(
+    #[wasm_bindgen(unchecked_param_type = "ClientFrame")] frame: JsValue,
+) -> Result<String, JsValue> {
+    let f: ClientFrame = from_js(frame)?;
+    Ok(String::from_utf8_lossy(&f.encode()).into_owned())
+}
+
+/// The SDK core. After every input, drain `pollOutput()` until it returns `{timeout}`.
+#[wasm_bindgen]
+pub struct Sdk {
+    inner: core::Sdk,
+}
+
+#[wasm_bindgen]
+impl Sdk {
+    /// A new core; the spec's timer durations when `config` is omitted.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "SdkConfig | undefined")] config: JsValue,
+    ) -> Result<Sdk, JsValue> {
+        let config = if config.is_undefined() || config.is_null() {
+            core::SdkConfig::default()
+        } else {
+            core::SdkConfig::from(&from_js::<SdkConfigJson>(config)?)
+        };
+        Ok(Sdk {
+            inner: core::Sdk::new(config),
+        })
+    }
+
+    /// Handles one input at `nowMs`; throws a `CobrowseError` when refused.
+    #[wasm_bindgen(js_name = handleInput)]
+    pub fn handle_input(
+        &mut self,
+        now_ms: f64,
+        #[wasm_bindgen(unchecked_param_type = "SdkInput")] input: JsValue,
+    ) -> Result<(), JsValue> {
+        let at = instant(now_ms)?;
+        let result = match from_js::<SdkInput>(input)? {
+            SdkInput::Api(c) => self.inner.handle_input(at, Input::Api(c)),
+            SdkInput::Frame(f) => self.inner.handle_input(at, Input::Frame(f)),
+            SdkInput::Bytes(b) => self.inner.handle_bytes(at, b.as_bytes()),
+            SdkInput::Lifecycle(l) => self.inner.handle_input(at, Input::Lifecycle(l)),
+            SdkInput::Network(n) => self.inner.handle_input(at, Input::Network(n)),
+            SdkInput::Timeout {} => self.inner.handle_input(at, Input::Timeout),
+        };
+        result.map_err(|e| refusal(e.code().as_str(), &e.to_string()))
+    }
+
+    /// Decodes server bytes (a `Uint8Array` from the socket) and handles the frame.
+    #[wasm_bindgen(js_name = handleBytes)]
+    pub fn handle_bytes(&mut self, now_ms: f64, bytes: &[u8]) -> Result<(), JsValue> {
+        self.inner
+            .handle_bytes(instant(now_ms)?, bytes)
+            .map_err(|e| refusal(e.code().as_str(), &e.to_string()))
+    }
+
+    /// The next output; `{timeout: ms | null}` when the queue is empty.
+    #[wasm_bindgen(js_name = pollOutput, unchecked_return_type = "SdkOutput")]
+    pub fn poll_output(&mut self) -> Result<JsValue, JsValue> {
+        let o = match self.inner.poll_output() {
+            Output::Event(e) => JsOutput::Event((&e).into()),
+            Output::Transmit(f) => JsOutput::Transmit(f),
+            Output::Connect => JsOutput::Connect {},
+            Output::Timeout(t) => JsOutput::Timeout(t.map(Instant::as_millis)),
+        };
+        to_js(&o)
+    }
+
+    /// The earliest armed timer, or null.
+    #[wasm_bindgen(js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.inner.poll_timeout().map(|t| t.as_millis() as f64)
+    }
+
+    /// The rows of spec.md §5 the last input went through (`S-A20`, …).
+    #[wasm_bindgen(js_name = lastRows)]
+    pub fn last_rows(&self) -> Vec<String> {
+        self.inner
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// The whole state (spec.md §4.1) as a plain object.
+    #[wasm_bindgen]
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.state())
+    }
+}
+
+fn instant(now_ms: f64) -> Result<Instant, JsValue> {
+    if (0.0..=9_007_199_254_740_991.0).contains(&now_ms) {
+        Ok(Instant::from_millis(now_ms as u64))
+    } else {
+        Err(refusal(
+            "invalid_value",
+            "nowMs must be a non-negative safe integer",
+        ))
+    }
+}
+
+/// The integration controller: feed each `{call}` output to the `Sdk`, each SDK event back.
+#[wasm_bindgen]
+pub struct Controller {
+    inner: core::Controller,
+}
+
+#[wasm_bindgen]
+impl Controller {
+    /// A new controller; the seed's group and custom UI when `config` is omitted.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ControllerConfig | undefined")] config: JsValue,
+    ) -> Result<Controller, JsValue> {
+        let config = if config.is_undefined() || config.is_null() {
+            core::ControllerConfig::default()
+        } else {
+            core::ControllerConfig::from(&from_js::<ControllerConfigJson>(config)?)
+        };
+        Ok(Controller {
+            inner: core::Controller::new(config),
+        })
+    }
+
+    /// Handles one input; throws a `CobrowseError` when a user intent is refused.
+    #[wasm_bindgen(js_name = handleInput)]
+    pub fn handle_input(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "ControllerInput")] input: JsValue,
+    ) -> Result<(), JsValue> {
+        let input: ControllerInputJson = from_js(input)?;
+        let input = ControllerInput::try_from(&input).map_err(unknown)?;
+        self.inner
+            .handle_input(input)
+            .map_err(|e| refusal(e.code().as_str(), &e.to_string()))
+    }
+
+    /// The next output, or `undefined` when there is none.
+    #[wasm_bindgen(js_name = pollOutput, unchecked_return_type = "ControllerOutput | undefined")]
+    pub fn poll_output(&mut self) -> Result<JsValue, JsValue> {
+        match self.inner.poll_output() {
+            Some(o) => to_js(&ControllerOutputJson::from(&o)),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// The rows of spec.md §6 the last input went through.
+    #[wasm_bindgen(js_name = lastRows)]
+    pub fn last_rows(&self) -> Vec<String> {
+        self.inner
+            .last_rows()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// The state (spec.md §4.2) as a plain object.
+    #[wasm_bindgen]
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.state())
+    }
+}
