@@ -303,7 +303,7 @@ impl World {
                         self.refuse(
                             hooks,
                             refusal.code(),
-                            format!("the agent cannot {action:?} now"),
+                            format!("the agent cannot {} now", action.name()),
                         )?;
                     }
                 }
