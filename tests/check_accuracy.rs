@@ -225,16 +225,13 @@ fn table(t: &BTreeMap<Invariant, Tally>) -> String {
     {
         let bugs = Bug::ALL.iter().filter(|b| b.target() == *inv).count();
         let x = t.get(inv).copied().unwrap_or_default();
-        let recall = if x.showed == 0 {
-            "—".to_owned()
-        } else {
-            format!("{} %", x.named * 100 / x.showed)
+        let percent = |part: u64, whole: u64| {
+            (part * 100)
+                .checked_div(whole)
+                .map_or_else(|| "—".to_owned(), |p| format!("{p} %"))
         };
-        let precision = if x.named + x.false_alarms == 0 {
-            "—".to_owned()
-        } else {
-            format!("{} %", x.named * 100 / (x.named + x.false_alarms))
-        };
+        let recall = percent(x.named, x.showed);
+        let precision = percent(x.named, x.named + x.false_alarms);
         out.push_str(&format!(
             "| {} | {bugs} | {recall} | {precision} |\n",
             inv.id()

@@ -81,21 +81,17 @@ impl Check for CustomUi {
                     self.default_ui = DefaultUiDuty::Armed;
                 }
             }
-            Seen::Accepted(ApiCall::SetDefaultUi { enabled: false }) => {
-                if self.open() {
-                    self.default_ui = DefaultUiDuty::Settled;
-                }
+            Seen::Accepted(ApiCall::SetDefaultUi { enabled: false }) if self.open() => {
+                self.default_ui = DefaultUiDuty::Settled;
             }
-            Seen::Accepted(ApiCall::StartSession { .. }) => {
-                if self.open() {
-                    self.default_ui = DefaultUiDuty::Settled;
-                    out.push(violation(
-                        Invariant::CustomUi,
-                        rec.line,
-                        "with custom_ui, start_session was accepted before set_default_ui(false)"
-                            .to_owned(),
-                    ));
-                }
+            Seen::Accepted(ApiCall::StartSession { .. }) if self.open() => {
+                self.default_ui = DefaultUiDuty::Settled;
+                out.push(violation(
+                    Invariant::CustomUi,
+                    rec.line,
+                    "with custom_ui, start_session was accepted before set_default_ui(false)"
+                        .to_owned(),
+                ));
             }
             Seen::Accepted(ApiCall::PresenceConnect) if self.presence_ui_due.is_none() => {
                 self.presence_ui_due = Self::due(ctx, rec);
