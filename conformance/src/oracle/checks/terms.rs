@@ -86,7 +86,9 @@ impl Check for TermsOrder {
 /// request is unconsumed; none after `declined`. Consent is for one session of that visitor
 /// id on that presence connection: an accepted `presence_disconnect`, an
 /// `EventPresenceDisconnected`, an accepted `init_visitor` with another visitor id, or the
-/// accepted start of any session voids it (and the pending request with it).
+/// accepted start of any session voids it. The first three end the presence connection or
+/// the visitor, and with them the pending request; a start leaves an unanswered request
+/// pending.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Consent {
     /// An `EventPresenceShowTerms` came, not yet answered or voided.
@@ -117,12 +119,12 @@ impl Check for Consent {
         match rec.seen {
             Seen::Accepted(ApiCall::StartSession { key }) => {
                 if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
-                    // any session's start voids the consent
-                    self.void();
+                    // any session's start voids the consent (not a request still unanswered)
+                    self.consent = false;
                     return;
                 }
                 if self.consent {
-                    self.void();
+                    self.consent = false;
                     return;
                 }
                 let why = if self.declined {
