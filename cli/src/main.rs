@@ -274,9 +274,12 @@ fn check(path: &str) -> ExitCode {
                 TraceLine::Step(_) => scenario_lines = scenario_lines.saturating_add(1),
                 TraceLine::Record(_) => records = records.saturating_add(1),
             }
-            oracle.observe(number, item);
+            if let Err(e) = oracle.read(number, item) {
+                return fail(&format!("{name}:{}: {}", e.line, e.message));
+            }
         }
     }
+    let interleaved = oracle.interleaved();
     let violations = oracle.finish();
     let mut out = String::new();
     for v in &violations {
@@ -291,6 +294,13 @@ fn check(path: &str) -> ExitCode {
     let skipped = if scenario_lines == 0 {
         let n = Invariant::ALL.iter().filter(|i| i.needs_scenario()).count();
         format!("; no scenario lines, so {n} invariants that need them were not judged")
+    } else if !interleaved {
+        // a plain trace after a config line: the config gives INV-CUSTOM-UI what it needs
+        let n = Invariant::ALL
+            .iter()
+            .filter(|i| i.needs_scenario() && **i != Invariant::CustomUi)
+            .count();
+        format!("; a plain trace after a config line, so {n} invariants that need the scenario lines were not judged")
     } else {
         String::new()
     };

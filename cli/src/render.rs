@@ -34,7 +34,9 @@ fn step_words(step: &Step) -> String {
             "config group_id={} custom_ui={} seed={}",
             c.group_id, c.custom_ui, c.seed
         ),
-        Step::User(UserIntent::Login { visitor_id }) => format!("user login {visitor_id}"),
+        Step::User(UserIntent::Login { visitor_id }) => {
+            format!("user login {}", one_line(visitor_id))
+        }
         Step::User(u) => format!("user {}", u.name()),
         Step::Lifecycle(l) => format!("lifecycle {}", lifecycle_word(*l)),
         Step::Network(n) => format!(
@@ -73,7 +75,7 @@ fn call_words(call: &ApiCall) -> String {
         ApiCall::InitVisitor(p) => {
             let mut a = format!("{}", p.group_id);
             if let Some(id) = &p.visitor_id {
-                let _ = write!(a, ", visitor_id={id}");
+                let _ = write!(a, ", visitor_id={}", one_line(id));
             }
             a
         }
@@ -82,12 +84,14 @@ fn call_words(call: &ApiCall) -> String {
         }
         ApiCall::StartSession { key } => match key {
             StartKey::VisitorId => String::new(),
-            other => other.as_arg().unwrap_or_default().to_owned(),
+            StartKey::Random => "GLANCE_KEYTYPE_RANDOM".to_owned(),
+            // quoted, so that the empty key is not the no-argument form
+            StartKey::Custom(k) => quoted(k),
         },
         ApiCall::PresenceSignalAgent { event, map } => {
-            let mut a = event.clone();
+            let mut a = one_line(event);
             for (k, v) in map {
-                let _ = write!(a, ", {k}={v}");
+                let _ = write!(a, ", {}={}", one_line(k), one_line(v));
             }
             a
         }
@@ -98,22 +102,36 @@ fn call_words(call: &ApiCall) -> String {
     format!("{}({args})", call.name())
 }
 
+/// Text as a JSON string literal: quoted, with control characters escaped.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// Text that keeps a timeline line one line: as is, unless it has a control character
+/// (a newline, a tab, …), then quoted and escaped.
+fn one_line(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        quoted(s)
+    } else {
+        s.to_owned()
+    }
+}
+
 /// A frame by its `type`.
 fn frame_type(frame: &Value) -> String {
     frame
         .get("type")
         .and_then(Value::as_str)
-        .unwrap_or("frame")
-        .to_owned()
+        .map_or_else(|| "frame".to_owned(), one_line)
 }
 
 /// An event with its properties: `EventConnectedToSession sessionkey=7463`. The key type is
 /// left out: it repeats what the start asked.
 fn event_words(e: &EventRecord) -> String {
-    let mut s = e.code.clone();
+    let mut s = one_line(&e.code);
     for (k, _) in e.properties.iter().filter(|(k, _)| k.as_str() != "keytype") {
         if let Some(v) = e.prop(k) {
-            let _ = write!(s, " {k}={v}");
+            let _ = write!(s, " {}={}", one_line(k), one_line(&v));
         }
     }
     s
@@ -124,7 +142,7 @@ fn ui_words(ui: &UiDirective) -> String {
         UiDirective::Show { element, key } => {
             let mut s = format!("show {}", element_word(*element));
             if let Some(k) = key {
-                let _ = write!(s, " {k}");
+                let _ = write!(s, " {}", one_line(k));
             }
             s
         }
@@ -149,7 +167,10 @@ fn record_words(r: &Record) -> (&'static str, String) {
         Observed::Recv(f) => ("server → sdk", format!("recv {}", frame_type(f))),
         Observed::Event(e) => ("sdk → app", event_words(e)),
         Observed::Ui(ui) => ("ui", ui_words(ui)),
-        Observed::Error(e) => ("refused", format!("{}: {}", e.code, e.message)),
+        Observed::Error(e) => (
+            "refused",
+            format!("{}: {}", one_line(&e.code), one_line(&e.message)),
+        ),
     }
 }
 
@@ -255,6 +276,29 @@ mod tests {
         assert!(t.contains("  1  sdk → server send start_session\n"), "{t}");
         assert!(t.contains("  1  sdk → app    EventConnectedToSession sessionkey="));
         assert!(t.contains("  1  ui           show session_key "), "{t}");
+    }
+
+    #[test]
+    fn timeline_tells_the_empty_key_from_no_key_and_keeps_one_line_per_record() {
+        let empty = ApiCall::StartSession {
+            key: StartKey::Custom(String::new()),
+        };
+        let none = ApiCall::StartSession {
+            key: StartKey::VisitorId,
+        };
+        assert_eq!(call_words(&empty), "start_session(\"\")");
+        assert_eq!(call_words(&none), "start_session()");
+        let signal = ApiCall::PresenceSignalAgent {
+            event: "terms".to_owned(),
+            map: [("status".to_owned(), "a\nb".to_owned())].into(),
+        };
+        let t = timeline(&[TraceLine::Record(Record {
+            step: 1,
+            observed: Observed::Api(signal),
+        })])
+        .unwrap();
+        assert_eq!(t.lines().count(), 1, "{t}");
+        assert!(t.contains("status=\"a\\nb\""), "{t}");
     }
 
     #[test]

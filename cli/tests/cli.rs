@@ -163,7 +163,7 @@ fn run_rejects_unusable_scenarios_with_the_line() {
         (
             "unknown_call.jsonl",
             "{\"user\":\"launch\"}\n{\"api\":{\"call\":\"fly\"}}\n",
-            ":2: bad api call: unknown variant `fly`",
+            ":2: bad api call: unknown call `fly`",
         ),
         (
             "wrong_type.jsonl",

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bugs;
 pub mod liveness;
 pub mod oracle;
 pub mod sim;

@@ -19,6 +19,126 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// grows with its span; this keeps a step to some 40 000 timer firings.
 pub const MAX_ADVANCE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
+/// The largest group id: the seed's `initVisitor` takes an `Int32`.
+pub const MAX_GROUP_ID: u32 = 2_147_483_647;
+
+/// The kinds of a transcript record: a record has `step` and exactly one of these.
+pub const RECORD_KINDS: [&str; 6] = ["api", "send", "recv", "event", "ui", "error"];
+
+/// The fields an `api` call of each name may have (besides `call`), and which of them it
+/// must have.
+fn api_fields(call: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    Some(match call {
+        "init_visitor" => (
+            &["group_id", "token", "name", "email", "phone", "visitor_id"],
+            &["group_id"],
+        ),
+        "set_default_ui" | "presence_set_default_ui" => (&["enabled"], &["enabled"]),
+        "start_session" => (&["key"], &[]),
+        "presence_signal_agent" => (&["event", "map"], &["event"]),
+        "end_session" | "presence_connect" | "presence_disconnect" => (&[], &[]),
+        _ => return None,
+    })
+}
+
+/// Reads an `api` call (a scenario's `api` step or a transcript's `api` record) strictly:
+/// a known `call`, only that call's fields, and no negative group id. (A scenario also keeps
+/// group ids in the seed's `Int32` range: [`parse_scenario`].)
+/// Every call is read by the same rules, so no field is ever dropped silently.
+pub fn parse_api(v: &Value) -> Result<ApiCall, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| "bad api call: expected an object {\"call\": …}".to_owned())?;
+    let call = obj
+        .get("call")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "bad api call: expected a string field `call`".to_owned())?;
+    let (allowed, required) = api_fields(call).ok_or_else(|| {
+        format!(
+            "bad api call: unknown call `{call}`, expected init_visitor, set_default_ui, start_session, end_session, presence_connect, presence_set_default_ui, presence_signal_agent or presence_disconnect"
+        )
+    })?;
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| k.as_str() != "call" && !allowed.contains(&k.as_str()))
+    {
+        let expected = if allowed.is_empty() {
+            "no other field".to_owned()
+        } else {
+            allowed.join(", ")
+        };
+        return Err(format!(
+            "bad api call: unexpected field `{extra}` in `{call}`, expected {expected}"
+        ));
+    }
+    if let Some(missing) = required.iter().find(|k| !obj.contains_key(**k)) {
+        return Err(format!(
+            "bad api call: `{call}` needs the field `{missing}`"
+        ));
+    }
+    if let Some(g) = obj.get("group_id") {
+        match g.as_i64() {
+            Some(n) if n < 0 => {
+                return Err(format!(
+                    "bad api call: group_id {n} is negative; this core's group id is unsigned, so a negative one cannot reach it (use 0 to try an invalid group id)"
+                ))
+            }
+            _ => {}
+        }
+    }
+    serde_json::from_value(v.clone()).map_err(|e| format!("bad api call: {e}"))
+}
+
+/// Reads one transcript record's JSON object strictly (contract, "Reading a trace"): `step`
+/// and exactly one of [`RECORD_KINDS`], and no other top-level field.
+pub fn record_from_json(obj: &Map<String, Value>) -> Result<Record, String> {
+    record_fields(obj).map_err(|what| {
+        format!(
+            "expected a record {{\"step\": n, and exactly one of api, send, recv, event, ui, error}}: {what}"
+        )
+    })
+}
+
+fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| k.as_str() != "step" && !RECORD_KINDS.contains(&k.as_str()))
+    {
+        return Err(format!("unexpected field `{extra}`"));
+    }
+    let kinds: Vec<&str> = RECORD_KINDS
+        .iter()
+        .copied()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    let kind = match kinds.as_slice() {
+        [k] => *k,
+        [] => return Err("no record kind".to_owned()),
+        many => {
+            return Err(format!(
+                "two kinds in one record (`{}`)",
+                many.join("` and `")
+            ))
+        }
+    };
+    let step = obj
+        .get("step")
+        .and_then(Value::as_u64)
+        .and_then(|s| usize::try_from(s).ok())
+        .ok_or_else(|| "`step` must be a whole number (the 0-based scenario line)".to_owned())?;
+    let val = &obj[kind];
+    let bad = |e: serde_json::Error| format!("bad `{kind}` record: {e}");
+    let observed = match kind {
+        "api" => Observed::Api(parse_api(val)?),
+        "send" => Observed::Send(val.clone()),
+        "recv" => Observed::Recv(val.clone()),
+        "event" => Observed::Event(serde_json::from_value(val.clone()).map_err(bad)?),
+        "ui" => Observed::Ui(serde_json::from_value(val.clone()).map_err(bad)?),
+        _ => Observed::Error(serde_json::from_value(val.clone()).map_err(bad)?),
+    };
+    Ok(Record { step, observed })
+}
+
 /// The optional first line of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +187,18 @@ pub enum AgentAction {
     StartPresenceSession,
     /// Ends the session.
     EndSession,
+}
+
+impl AgentAction {
+    /// The contract's word for it, as in `{"agent": "start_presence_session"}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentAction::Join => "join",
+            AgentAction::Leave => "leave",
+            AgentAction::StartPresenceSession => "start_presence_session",
+            AgentAction::EndSession => "end_session",
+        }
+    }
 }
 
 /// One scenario line.
@@ -218,9 +350,7 @@ impl Step {
                 .ok_or_else(|| {
                     format!("`advance_ms` must be a whole number of milliseconds, at most {MAX_ADVANCE_MS} (7 days)")
                 }),
-            "api" => serde_json::from_value(val.clone())
-                .map(Step::Api)
-                .map_err(|e| format!("bad api call: {e}")),
+            "api" => parse_api(val).map(Step::Api),
             _ => Err("unknown step".to_owned()),
         }
     }
@@ -318,6 +448,16 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A JSON error of one line, without serde_json's "at line 1": the line is the caller's.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(what) => format!("{what} at column {}", e.column()),
+        None => text,
+    }
+}
+
 fn parse_object(line: usize, text: &str) -> Result<Option<Map<String, Value>>, ParseError> {
     let err = |message: String| ParseError { line, message };
     if text.len() > MAX_LINE_BYTES {
@@ -326,17 +466,36 @@ fn parse_object(line: usize, text: &str) -> Result<Option<Map<String, Value>>, P
             text.len()
         )));
     }
+    if text.starts_with('\u{feff}') {
+        return Err(err(
+            "the line starts with a UTF-8 byte order mark (BOM); expected JSON Lines in UTF-8 without a BOM".to_owned(),
+        ));
+    }
     if text.trim().is_empty() {
         return Ok(None);
     }
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         Ok(_) => Err(err("expected a JSON object".to_owned())),
-        Err(e) => Err(err(format!("not JSON: {e}"))),
+        Err(e) => Err(err(format!("not JSON: {}", json_error(&e)))),
     }
 }
 
-/// Reads a scenario: JSON Lines of steps, a `config` only on the first non-blank line.
+/// A scenario step whose group id is above the seed's `Int32` range ([`MAX_GROUP_ID`]): the
+/// app could not have passed it to `initVisitor`.
+fn group_out_of_range(step: &Step) -> Option<String> {
+    let (what, group) = match step {
+        Step::Config(c) => ("bad config", c.group_id),
+        Step::Api(ApiCall::InitVisitor(p)) => ("bad api call", p.group_id),
+        _ => return None,
+    };
+    (group > MAX_GROUP_ID).then(|| {
+        format!("{what}: group_id {group} is above {MAX_GROUP_ID}, the seed's Int32 range")
+    })
+}
+
+/// Reads a scenario: JSON Lines of steps, a `config` only on the first non-blank line, group
+/// ids in the seed's `Int32` range.
 pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
     let mut steps = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -347,6 +506,12 @@ pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
             line: i + 1,
             message,
         })?;
+        if let Some(message) = group_out_of_range(&step) {
+            return Err(ParseError {
+                line: i + 1,
+                message,
+            });
+        }
         if matches!(step, Step::Config(_)) && !steps.is_empty() {
             return Err(ParseError {
                 line: i + 1,
@@ -368,13 +533,14 @@ pub fn parse_trace(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
             continue;
         };
         let parsed = if obj.contains_key("step") {
-            serde_json::from_value::<Record>(Value::Object(obj))
-                .map(TraceLine::Record)
-                .map_err(|e| {
-                    format!(
-                        "expected a record {{\"step\": n, api|send|recv|event|ui|error: …}}: {e}"
-                    )
-                })
+            record_from_json(&obj).map(TraceLine::Record)
+        } else if let Some(kind) = RECORD_KINDS
+            .iter()
+            .find(|k| **k != "api" && obj.contains_key(**k))
+        {
+            Err(format!(
+                "a `{kind}` record without `step`; expected a record {{\"step\": n, {kind}: …}} or a scenario line"
+            ))
         } else {
             Step::from_json(&Value::Object(obj)).map(TraceLine::Step)
         };

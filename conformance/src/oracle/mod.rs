@@ -49,7 +49,8 @@ mod reader;
 use checks::Checks;
 use invariant::violation;
 pub use invariant::{Invariant, InvariantKind, Violation};
-use reader::Reader;
+pub use reader::Unusable;
+use reader::{Layout, Reader};
 
 /// The streaming invariant checker for transcripts.
 ///
@@ -61,6 +62,8 @@ use reader::Reader;
 pub struct Oracle {
     /// What the trace has shown so far, and the record waiting for its lookahead.
     reader: Reader,
+    /// The trace's layout, for [`Oracle::read`].
+    layout: Layout,
     /// One checker per invariant.
     checks: Checks,
     violations: Vec<Violation>,
@@ -84,6 +87,23 @@ impl Oracle {
             TraceLine::Step(step) => self.observe_step(line, step),
             TraceLine::Record(record) => self.observe_record(line, record),
         }
+    }
+
+    /// Feeds one trace line after checking the contract's reading rules ("Reading a trace":
+    /// `config` only first; a plain trace has no scenario line after its records; in an
+    /// interleaved trace every record's `step` is the index of the latest scenario line).
+    /// A line that breaks one is not fed, and the trace cannot be judged: stop there.
+    /// (Record shapes are [`crate::transcript::parse_trace`]'s to refuse.)
+    pub fn read(&mut self, line: usize, item: &TraceLine) -> Result<(), Unusable> {
+        self.layout.admit(line, item)?;
+        self.observe(line, item);
+        Ok(())
+    }
+
+    /// Whether the lines read so far are an interleaved trace (a scenario line other than
+    /// the config came).
+    pub fn interleaved(&self) -> bool {
+        matches!(self.layout, Layout::Interleaved { .. })
     }
 
     /// Feeds one scenario line (the same as [`Oracle::observe`] with [`TraceLine::Step`]).
@@ -126,6 +146,16 @@ pub fn check_trace(lines: &[(usize, TraceLine)]) -> Vec<Violation> {
         oracle.observe(*n, item);
     }
     oracle.finish()
+}
+
+/// Checks a parsed trace by the contract's reading rules first ([`Oracle::read`]): the
+/// violations, or the first line that makes the trace unusable.
+pub fn read_trace(lines: &[(usize, TraceLine)]) -> Result<Vec<Violation>, Unusable> {
+    let mut oracle = Oracle::new();
+    for (n, item) in lines {
+        oracle.read(*n, item)?;
+    }
+    Ok(oracle.finish())
 }
 
 /// Interleaves a scenario with its transcript: each scenario line comes just before the

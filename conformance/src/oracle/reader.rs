@@ -23,7 +23,7 @@
 
 use super::checks::Checks;
 use super::Violation;
-use crate::transcript::{Observed, Record, Step};
+use crate::transcript::{Observed, Record, Step, TraceLine};
 use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective};
 
 /// The session as the transcript shows it.
@@ -110,6 +110,10 @@ pub(super) struct Reading {
     cur_step: Option<(usize, bool)>,
     /// The config's `custom_ui` (the contract's default when there is no config line).
     custom_ui: bool,
+    /// The trace's first line is a config line.
+    config: bool,
+    /// A scenario line other than the config came: the trace is interleaved.
+    interleaved: bool,
     /// The `visitor_id` of the latest non-refused `init_visitor`.
     visitor_id: Option<String>,
     /// The first `EventVisitorInitialized` came.
@@ -119,8 +123,6 @@ pub(super) struct Reading {
     connected: bool,
     /// The key the latest start asked for, until that session connects, ends or fails.
     asked: Option<KeyAsked>,
-    /// The current session was started one-click (until it ends or fails).
-    oneclick: bool,
 }
 
 impl Default for Reading {
@@ -129,30 +131,33 @@ impl Default for Reading {
             steps_seen: 0,
             cur_step: None,
             custom_ui: true,
+            config: false,
+            interleaved: false,
             visitor_id: None,
             initialized: false,
             session: SessionPhase::Idle,
             connected: false,
             asked: None,
-            oneclick: false,
         }
     }
 }
 
 impl Reading {
-    /// Scenario lines are interleaved (at least one came).
+    /// Scenario lines are interleaved: a scenario line other than the config came. (A plain
+    /// trace after a config line is not: its config only sets what is judged.)
     pub(super) fn has_scenario(&self) -> bool {
-        self.steps_seen > 0
+        self.interleaved
+    }
+
+    /// The trace has a config line (interleaved, or a plain trace after one): `custom_ui` is
+    /// known.
+    pub(super) fn has_config(&self) -> bool {
+        self.config
     }
 
     /// The config's `custom_ui`.
     pub(super) fn custom_ui(&self) -> bool {
         self.custom_ui
-    }
-
-    /// The index of the latest scenario line.
-    pub(super) fn current_step(&self) -> Option<usize> {
-        self.cur_step.map(|(index, _)| index)
     }
 
     /// The cause of a record at step `step` is a `lifecycle` scenario line.
@@ -180,11 +185,6 @@ impl Reading {
         self.connected
     }
 
-    /// The current session was started one-click (no key, visitor id set).
-    pub(super) fn oneclick(&self) -> bool {
-        self.oneclick
-    }
-
     /// The key the starting session asked for (`None` unless a session is starting).
     pub(super) fn starting_key(&self) -> Option<&KeyAsked> {
         match self.session {
@@ -209,10 +209,13 @@ impl Reading {
     fn begin_step(&mut self, step: &Step) -> usize {
         let index = self.steps_seen;
         self.steps_seen = self.steps_seen.saturating_add(1);
-        if index == 0 {
-            if let Step::Config(c) = step {
+        match step {
+            Step::Config(c) if index == 0 => {
                 self.custom_ui = c.custom_ui;
+                self.config = true;
             }
+            Step::Config(_) => {}
+            _ => self.interleaved = true,
         }
         self.cur_step = Some((index, matches!(step, Step::Lifecycle(_))));
         index
@@ -223,9 +226,7 @@ impl Reading {
         match rec.seen {
             Seen::Accepted(ApiCall::InitVisitor(p)) => self.visitor_id = p.visitor_id.clone(),
             Seen::Accepted(ApiCall::StartSession { key }) => {
-                let asked = self.key_asked(key);
-                self.oneclick = matches!(asked, KeyAsked::VisitorId(_));
-                self.asked = Some(asked);
+                self.asked = Some(self.key_asked(key));
                 self.session = SessionPhase::Starting;
             }
             Seen::Accepted(ApiCall::EndSession) => {
@@ -246,12 +247,10 @@ impl Reading {
                 "EventSessionEnded" => {
                     self.session = SessionPhase::Idle;
                     self.connected = false;
-                    self.oneclick = false;
                     self.asked = None;
                 }
                 "EventStartSessionFailed" => {
                     self.session = SessionPhase::Idle;
-                    self.oneclick = false;
                     self.asked = None;
                 }
                 _ => {}
@@ -376,5 +375,80 @@ impl Reader {
     fn judge(&mut self, rec: Judged<'_>, checks: &mut Checks, out: &mut Vec<Violation>) {
         checks.on_record(&self.reading, &rec, out);
         self.reading.apply(&rec);
+    }
+}
+
+/// A trace that cannot be judged (contract, "Reading a trace"): the line that breaks a
+/// reading rule, and what was expected there. `cobrowse check` exits 2 with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct Unusable {
+    /// The 1-based line that breaks the rule.
+    pub line: usize,
+    /// The rule it breaks, and what was expected.
+    pub message: String,
+}
+
+/// How far the trace's layout has been read (contract, "Reading a trace").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// Nothing yet.
+    #[default]
+    Start,
+    /// Only the config line, at line 1 of the trace's lines.
+    Config,
+    /// Records with no scenario line (after the config line, if any); the first record was
+    /// at `first_record`.
+    Plain {
+        /// The line of the first record.
+        first_record: usize,
+    },
+    /// Scenario lines interleaved: the latest is scenario line `index`, at `line`.
+    Interleaved {
+        /// Its 0-based index (config line included), the `step` its records carry.
+        index: usize,
+        /// Its line.
+        line: usize,
+    },
+}
+
+impl Layout {
+    /// Takes the next line in, or says which reading rule it breaks.
+    pub(super) fn admit(&mut self, line: usize, item: &TraceLine) -> Result<(), Unusable> {
+        let unusable = |message: String| Err(Unusable { line, message });
+        match (*self, item) {
+            (Layout::Start, TraceLine::Step(Step::Config(_))) => *self = Layout::Config,
+            (_, TraceLine::Step(Step::Config(_))) => {
+                return unusable(
+                    "a `config` line may only be the first line of a trace".to_owned(),
+                )
+            }
+            (Layout::Start, TraceLine::Step(_)) => *self = Layout::Interleaved { index: 0, line },
+            (Layout::Config, TraceLine::Step(_)) => *self = Layout::Interleaved { index: 1, line },
+            (Layout::Interleaved { index, .. }, TraceLine::Step(_)) => {
+                *self = Layout::Interleaved {
+                    index: index.saturating_add(1),
+                    line,
+                }
+            }
+            (Layout::Plain { first_record }, TraceLine::Step(_)) => {
+                return unusable(format!(
+                    "a scenario line in a plain trace (the record at line {first_record} came before any scenario line); expected records only, or every scenario line in order, each followed by the records it caused"
+                ))
+            }
+            (Layout::Start | Layout::Config, TraceLine::Record(_)) => {
+                *self = Layout::Plain { first_record: line }
+            }
+            (Layout::Plain { .. }, TraceLine::Record(_)) => {}
+            (Layout::Interleaved { index, line: at }, TraceLine::Record(r)) => {
+                if r.step != index {
+                    return unusable(format!(
+                        "a record of step {} after scenario line {index} (line {at}); in an interleaved trace every record's `step` is the index of the latest scenario line before it",
+                        r.step
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

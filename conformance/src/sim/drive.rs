@@ -224,6 +224,19 @@ pub trait Hooks {
         let _ = split;
         None
     }
+
+    /// The app between the controller and the world: what is handed on for one controller
+    /// output (a test's buggy integration rewrites, drops or adds to it). The default hands
+    /// it on as it is.
+    fn app(&mut self, out: ControllerOutput) -> Vec<ControllerOutput> {
+        vec![out]
+    }
+
+    /// An output the app makes on its own when the controller has none (a test's buggy
+    /// integration; polled until `None`, each one a move). The default makes none.
+    fn app_extra(&mut self) -> Option<ControllerOutput> {
+        None
+    }
 }
 
 /// The hooks of `cobrowse run`: all defaults.
@@ -303,7 +316,7 @@ impl World {
                         self.refuse(
                             hooks,
                             refusal.code(),
-                            format!("the agent cannot {action:?} now"),
+                            format!("the agent cannot {} now", action.name()),
                         )?;
                     }
                 }
@@ -504,10 +517,12 @@ impl World {
             self.sdk_input(hooks, Input::Timeout)?;
             return Ok(true);
         }
-        if let Some(out) = self.controller.poll_output() {
-            match out {
-                ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
-                ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
+        if let Some(out) = self.controller.poll_output().or_else(|| hooks.app_extra()) {
+            for out in hooks.app(out) {
+                match out {
+                    ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
+                    ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
+                }
             }
             return Ok(true);
         }

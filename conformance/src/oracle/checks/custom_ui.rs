@@ -1,5 +1,8 @@
-//! `INV-CUSTOM-UI`: with `custom_ui`, the app switches the SDK's default UI off, after the
-//! first `EventVisitorInitialized` and after each `presence_connect`.
+//! `INV-CUSTOM-UI`: with `custom_ui`, the app switches the SDK's default UI off after the
+//! first `init_visitor` (before or after its `EventVisitorInitialized`, by the end of the
+//! step of that event, before any `start_session`) and after each `presence_connect` (within
+//! its step). Judged on interleaved traces (the contract's default `custom_ui: true` without
+//! a config line) and on plain traces after a config line; a step is a record's `step`.
 
 use super::{Check, Due};
 use crate::oracle::reader::{Judged, Reading, Seen};
@@ -10,9 +13,13 @@ use cobrowse_visitor_core::ApiCall;
 /// `EventVisitorInitialized`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum DefaultUiDuty {
-    /// Not applicable (yet): no first `EventVisitorInitialized` with custom UI.
+    /// Not applicable (yet): no first `init_visitor` or `EventVisitorInitialized` with custom
+    /// UI.
     #[default]
     None,
+    /// The first `init_visitor` was accepted; `set_default_ui(false)` may come from now on
+    /// (before or after its `EventVisitorInitialized`), and before any `start_session`.
+    Armed,
     /// The first `EventVisitorInitialized` came; `set_default_ui(false)` is due by the end of
     /// this step, and before any non-refused `start_session`.
     Due(Due),
@@ -24,20 +31,35 @@ enum DefaultUiDuty {
 #[derive(Clone, Debug, Default)]
 pub(super) struct CustomUi {
     default_ui: DefaultUiDuty,
+    /// The first accepted `init_visitor` came.
+    init_seen: bool,
     /// A non-refused `presence_connect` whose `presence_set_default_ui(false)` is due by the
     /// end of its step.
     presence_ui_due: Option<Due>,
 }
 
 impl CustomUi {
-    /// An obligation arising at `line` in the current step, if the config asks for custom UI
-    /// (and there is a config to ask: scenario lines).
-    fn due(ctx: &Reading, line: usize) -> Option<Due> {
-        if !(ctx.has_scenario() && ctx.custom_ui()) {
-            return None;
-        }
-        let step = ctx.current_step()?;
-        Some(Due { step, line })
+    /// Whether the trace says the app draws its own UI: a config line with `custom_ui`, or
+    /// scenario lines with the contract's default.
+    fn judged(ctx: &Reading) -> bool {
+        (ctx.has_scenario() || ctx.has_config()) && ctx.custom_ui()
+    }
+
+    /// An obligation arising at the record `rec`, due by the end of its step, if the app
+    /// draws its own UI.
+    fn due(ctx: &Reading, rec: &Judged<'_>) -> Option<Due> {
+        Self::judged(ctx).then_some(Due {
+            step: rec.step,
+            line: rec.line,
+        })
+    }
+
+    /// The `set_default_ui(false)` duty is open.
+    fn open(&self) -> bool {
+        matches!(
+            self.default_ui,
+            DefaultUiDuty::Armed | DefaultUiDuty::Due(_)
+        )
     }
 }
 
@@ -48,27 +70,31 @@ impl Check for CustomUi {
                 code: "EventVisitorInitialized",
                 ..
             } if !ctx.initialized() => {
-                self.default_ui =
-                    Self::due(ctx, rec.line).map_or(self.default_ui, DefaultUiDuty::Due);
-            }
-            Seen::Accepted(ApiCall::SetDefaultUi { enabled: false }) => {
-                if let DefaultUiDuty::Due(_) = self.default_ui {
-                    self.default_ui = DefaultUiDuty::Settled;
+                if matches!(self.default_ui, DefaultUiDuty::None | DefaultUiDuty::Armed) {
+                    self.default_ui =
+                        Self::due(ctx, rec).map_or(self.default_ui, DefaultUiDuty::Due);
                 }
             }
-            Seen::Accepted(ApiCall::StartSession { .. }) => {
-                if let DefaultUiDuty::Due(_) = self.default_ui {
-                    self.default_ui = DefaultUiDuty::Settled;
-                    out.push(violation(
-                        Invariant::CustomUi,
-                        rec.line,
-                        "with custom_ui, start_session was accepted before set_default_ui(false)"
-                            .to_owned(),
-                    ));
+            Seen::Accepted(ApiCall::InitVisitor(_)) if !self.init_seen => {
+                self.init_seen = true;
+                if self.default_ui == DefaultUiDuty::None && Self::judged(ctx) {
+                    self.default_ui = DefaultUiDuty::Armed;
                 }
+            }
+            Seen::Accepted(ApiCall::SetDefaultUi { enabled: false }) if self.open() => {
+                self.default_ui = DefaultUiDuty::Settled;
+            }
+            Seen::Accepted(ApiCall::StartSession { .. }) if self.open() => {
+                self.default_ui = DefaultUiDuty::Settled;
+                out.push(violation(
+                    Invariant::CustomUi,
+                    rec.line,
+                    "with custom_ui, start_session was accepted before set_default_ui(false)"
+                        .to_owned(),
+                ));
             }
             Seen::Accepted(ApiCall::PresenceConnect) if self.presence_ui_due.is_none() => {
-                self.presence_ui_due = Self::due(ctx, rec.line);
+                self.presence_ui_due = Self::due(ctx, rec);
             }
             Seen::Accepted(ApiCall::PresenceSetDefaultUi { enabled: false }) => {
                 self.presence_ui_due = None;

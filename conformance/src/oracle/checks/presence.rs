@@ -32,7 +32,7 @@ impl Check for NoDisconnectOnBackground {
 }
 
 /// `INV-DISCONNECT-ON-LOGOUT` (needs scenario lines): a `logout` or `exit` step while presence
-/// is connected leads, within that step, to a `presence_disconnect` api record.
+/// is connected leads, within that step, to a `presence_disconnect` the SDK accepted.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DisconnectOnLogout {
     /// `EventPresenceConnected` came, and neither `EventPresenceDisconnected` nor a
@@ -60,13 +60,14 @@ impl Check for DisconnectOnLogout {
 
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
         match rec.seen {
-            // What the controller asked for counts, whether or not the SDK refused it.
-            Seen::Asked(ApiCall::PresenceDisconnect) => {
+            // Only a call the SDK accepted does the duty (contract: a refused call neither
+            // fulfils a duty nor breaks a rule).
+            Seen::Accepted(ApiCall::PresenceDisconnect) => {
                 if matches!(self.due, Some(d) if d.step == rec.step) {
                     self.due = None;
                 }
+                self.presence_connected = false;
             }
-            Seen::Accepted(ApiCall::PresenceDisconnect) => self.presence_connected = false,
             Seen::Event { code, .. } => match code {
                 "EventPresenceConnected" => self.presence_connected = true,
                 "EventPresenceDisconnected" => self.presence_connected = false,
@@ -82,7 +83,7 @@ impl Check for DisconnectOnLogout {
             out.push(violation(
                 Invariant::DisconnectOnLogout,
                 d.line,
-                "logout/exit while presence was connected did not lead to presence_disconnect within its step".to_owned(),
+                "logout/exit while presence was connected did not lead to an accepted presence_disconnect within its step".to_owned(),
             ));
         }
     }

@@ -1,11 +1,12 @@
 //! The session key: `INV-KEY-MATCHES-REQUEST`, `INV-KEY-SHOWN-MANUAL`,
 //! `INV-KEY-HIDDEN-PRESENCE`. The key each start asked for is the reader's
-//! ([`Reading::starting_key`], [`Reading::oneclick`]).
+//! ([`Reading::starting_key`]); whether a one-click session is on is
+//! [`KeyHiddenPresence`]'s own.
 
 use super::Check;
 use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
-use cobrowse_visitor_core::{UiDirective, UiElement};
+use cobrowse_visitor_core::{ApiCall, UiDirective, UiElement};
 
 /// `INV-KEY-MATCHES-REQUEST`: `EventConnectedToSession`'s `sessionkey` is the one the start
 /// asked for.
@@ -118,24 +119,55 @@ impl Check for KeyShownManual {
     }
 }
 
-/// `INV-KEY-HIDDEN-PRESENCE`: a one-click session never shows a `session_key`.
+/// `INV-KEY-HIDDEN-PRESENCE`: a one-click session never shows a `session_key`, from its
+/// accepted `start_session` until the `EventSessionEnded` that ends it, or the
+/// `EventStartSessionFailed` that ends its start before any `EventConnectedToSession`. No
+/// other record ends it: not a stray `EventStartSessionFailed` while it runs, not a second
+/// accepted `start_session` (the contract's wording; the reader's session phase, which other
+/// invariants read, is not used here).
 #[derive(Clone, Debug, Default)]
-pub(super) struct KeyHiddenPresence;
+pub(super) struct KeyHiddenPresence {
+    /// A one-click session is on (started, not ended).
+    oneclick: bool,
+    /// It connected (`EventConnectedToSession` since its start).
+    connected: bool,
+}
 
 impl Check for KeyHiddenPresence {
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
-        if let Seen::Ui(UiDirective::Show {
-            element: UiElement::SessionKey,
-            ..
-        }) = rec.seen
-        {
-            if ctx.oneclick() {
+        match rec.seen {
+            Seen::Accepted(ApiCall::StartSession { key }) => {
+                if matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
+                    self.oneclick = true;
+                    self.connected = false;
+                }
+            }
+            Seen::Event {
+                code: "EventConnectedToSession",
+                ..
+            } => self.connected = true,
+            Seen::Event {
+                code: "EventSessionEnded",
+                ..
+            } => {
+                self.oneclick = false;
+                self.connected = false;
+            }
+            Seen::Event {
+                code: "EventStartSessionFailed",
+                ..
+            } if !self.connected => self.oneclick = false,
+            Seen::Ui(UiDirective::Show {
+                element: UiElement::SessionKey,
+                ..
+            }) if self.oneclick => {
                 out.push(violation(
                     Invariant::KeyHiddenPresence,
                     rec.line,
                     "a session key was shown during a one-click session".to_owned(),
                 ));
             }
+            _ => {}
         }
     }
 }

@@ -82,54 +82,88 @@ impl Check for TermsOrder {
     }
 }
 
-/// `INV-CONSENT`: a one-click `start_session` only while an `accepted` answer for the latest
-/// request is unconsumed; none after `declined`.
+/// `INV-CONSENT`: a one-click `start_session` only while an `accepted` answer for a pending
+/// request is unconsumed; none after `declined`. Consent is for one session of that visitor
+/// id on that presence connection: an accepted `presence_disconnect`, an
+/// `EventPresenceDisconnected`, an accepted `init_visitor` with another visitor id, or the
+/// accepted start of any session voids it. The first three end the presence connection or
+/// the visitor, and with them the pending request; a start leaves an unanswered request
+/// pending.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Consent {
-    /// An `EventPresenceShowTerms` came (answers before the first request count for nothing).
-    requested: bool,
-    /// An `accepted` answer for the latest request, not yet consumed by a start.
+    /// An `EventPresenceShowTerms` came, not yet answered or voided.
+    pending: bool,
+    /// An `accepted` answer for the latest request, not yet consumed or voided.
     consent: bool,
     /// The latest request was declined.
     declined: bool,
 }
 
+impl Consent {
+    /// The consent and the request are void.
+    fn void(&mut self) {
+        self.pending = false;
+        self.consent = false;
+        self.declined = false;
+    }
+}
+
 impl Check for Consent {
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         if shows_terms(rec.seen) {
-            self.requested = true;
+            self.pending = true;
             self.consent = false;
             self.declined = false;
             return;
         }
-        if let Seen::Accepted(ApiCall::StartSession { key }) = rec.seen {
-            if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
-                return;
-            }
-            if self.consent {
-                self.consent = false;
-            } else {
+        match rec.seen {
+            Seen::Accepted(ApiCall::StartSession { key }) => {
+                if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
+                    // any session's start voids the consent (not a request still unanswered)
+                    self.consent = false;
+                    return;
+                }
+                if self.consent {
+                    self.consent = false;
+                    return;
+                }
                 let why = if self.declined {
                     "the customer declined the latest request"
                 } else {
-                    "no accepted terms answer for the latest request is unconsumed"
+                    "no accepted terms answer for a pending request is unconsumed on this presence connection"
                 };
                 out.push(violation(
                     Invariant::Consent,
                     rec.line,
                     format!("a one-click start_session was accepted but {why}"),
                 ));
+                return;
             }
-            return;
-        }
-        if !self.requested {
-            return;
+            Seen::Accepted(ApiCall::PresenceDisconnect)
+            | Seen::Event {
+                code: "EventPresenceDisconnected",
+                ..
+            } => {
+                self.void();
+                return;
+            }
+            Seen::Accepted(ApiCall::InitVisitor(p)) => {
+                if p.visitor_id.as_deref() != ctx.visitor_id() {
+                    self.void();
+                }
+                return;
+            }
+            _ => {}
         }
         match terms_signal(rec.seen) {
-            Some(TermsStatus::Accepted) if !self.declined => self.consent = true,
-            Some(TermsStatus::Declined) => {
+            Some(TermsStatus::Accepted) if self.pending && !self.declined => {
+                self.consent = true;
+                self.pending = false;
+            }
+            Some(TermsStatus::Declined) if self.pending => {
                 self.declined = true;
                 self.consent = false;
+                self.pending = false;
             }
             _ => {}
         }
