@@ -411,7 +411,7 @@ impl App {
                     .await
                     .expect("server running");
                 if let Err(code) = result {
-                    self.refuse(code, format!("the agent cannot {action:?} now"));
+                    self.refuse(code, format!("the agent cannot {} now", action.name()));
                 }
             }
             Act::Step(Step::AdvanceMs(ms)) => self.advance(*ms).await,
