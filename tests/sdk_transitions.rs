@@ -895,7 +895,8 @@ fn s_a21_start_while_a_session_is_active_is_invalid_state() {
         ApiError::SessionActive(SessionKind::Starting),
         ErrorCode::SessionActive,
     );
-    // a manual session running does not use up a pending consent
+    // the start of any session voids an accepted consent (S-A20; the contract's INV-CONSENT:
+    // consent is for one session), so after a manual session the one-click start is refused
     let mut h = H::terms_accepted(7);
     h.api(start(StartKey::Random));
     h.refuse_state(
@@ -903,11 +904,16 @@ fn s_a21_start_while_a_session_is_active_is_invalid_state() {
         ApiError::SessionActive(SessionKind::Starting),
         ErrorCode::SessionActive,
     );
-    assert_eq!(
-        h.presence(),
-        &Presence::Connected {
-            terms: Terms::Accepted { request_id: 7 }
-        }
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+    // and once that session is over, still refused: consent must be given again
+    h.now += 10;
+    h.recv(ServerFrame::SessionRefused {
+        reason: "busy".into(),
+    });
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::ConsentRequired,
+        ErrorCode::ConsentRequired,
     );
 }
 

@@ -978,8 +978,12 @@ fn api_start(r: &mut Ready, cx: &mut Ctx<'_>, key: StartKey) -> Result<(), ApiEr
             (Some(_), _) => return cx.refuse(Row::SA24, ApiError::ConsentRequired),
         },
     };
-    if let KeyRequest::VisitorId(_) = request {
-        // the consent is used up by this session
+    // the start of any session voids an accepted consent: it is for one session (S-A20);
+    // a one-click start uses it up (S-A23)
+    if let Presence::Connected {
+        terms: Terms::Accepted { .. },
+    } = r.presence
+    {
         r.presence = Presence::Connected { terms: Terms::None };
     }
     cx.row(Row::SA20);

@@ -287,6 +287,10 @@ fn default_ready(visitor: InitParams) -> MReady {
 
 /// S-A20's effect (also "as S-A20" of S-A22, S-A23).
 fn start_request(cx: &mut Cx, request: MRequest) {
+    // S-A20 "terms accepted → none": the start of any session voids an accepted consent
+    if matches!(cx.r().presence, MPresence::Connected(MTerms::Accepted(_))) {
+        cx.r().presence = MPresence::Connected(MTerms::None);
+    }
     let key = request.wire_key();
     cx.r().session = MSession::Starting(request);
     cx.send(ClientFrame::StartSession { key });
