@@ -34,6 +34,7 @@
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
 use arbitrary::Unstructured;
+use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::{machine, Oracle, Violation};
 use cobrowse_visitor_conformance::sim::{
     DriveError, FedKind, Hooks, SdkFed, Split, Wake, World, WorldOptions,
@@ -560,14 +561,32 @@ impl Run {
         }
         let oracle = std::mem::take(&mut self.watch.oracle);
         let bypassed = self.watch.bypassed;
-        match oracle
+        if let Some(v) = oracle
             .finish()
             .into_iter()
             .find(|v| crate::judged_by_drive_core(v.invariant, bypassed))
         {
-            Some(v) => Err(v.into()),
-            None => Ok(()),
+            return Err(v.into());
         }
+        // agreement and progress (spec.md §10.4), where the world is the simulator's: the
+        // service answers, every op is one a scenario can say (no direct API call, no raw or
+        // hostile frame, no terminate outside `exit`, no spurious or late wake-up)
+        if progress_judged(input) {
+            let line = input.ops.len() + 1;
+            let found = liveness::agreement(&self.world)
+                .into_iter()
+                .chain(
+                    liveness::heal_and_judge(&self.world, line)
+                        .map_err(|e| Finding::Property(e.to_string()))?,
+                )
+                .next();
+            if let Some(f) = found {
+                return Err(Finding::Property(format!(
+                    "{f} (after the heal suffix of spec.md §10.4)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn recv(&mut self, frame: &ServerFrame) -> Result<(), Finding> {
@@ -652,6 +671,17 @@ impl Run {
 
 /// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
 /// a scenario could not have (the scenario reader refuses it) is not played.
+/// Whether `drive_core` judges agreement and progress on `input` (see [`Run::play_all`]).
+fn progress_judged(input: &CoreInput) -> bool {
+    input.auto_server
+        && input.ops.iter().all(|op| match op {
+            Op::User(_) | Op::Network(_) | Op::Agent(_) => true,
+            Op::Lifecycle(l) => *l != Lifecycle::Terminate,
+            Op::Advance { exact, .. } => *exact,
+            Op::Api(_) | Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => false,
+        })
+}
+
 pub fn run(input: &CoreInput) -> Result<(), Failure> {
     if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
         config: Some(input.config.clone()),

@@ -86,7 +86,8 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 22] = [
 ];
 
 /// The agreement and progress properties (spec.md §10.4) `drive_scenario` checks on every
-/// scenario without direct `api` steps: `INV-AGREEMENT` after every step, the liveness
+/// scenario without direct `api` steps (and `drive_core` on every input a scenario could say,
+/// with the service answering): `INV-AGREEMENT` after every step, the liveness
 /// properties after the heal suffix, `LIVE-BACKGROUND-SUSPEND` after the background suffix.
 pub const DRIVE_SCENARIO_PROGRESS: [&str; 6] = [
     "INV-AGREEMENT",

@@ -150,3 +150,31 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
         panic!("{f}");
     }
 }
+
+/// `drive_core` judges agreement and progress when its input is one a scenario could say and
+/// the service answers: the seed journey of a login, one-click and a network loss heals.
+#[test]
+fn a_scenario_like_input_is_judged_for_progress_and_heals() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::User(UserIntent::AcceptTerms),
+            Op::Network(NetworkChange::Lost),
+            Op::Agent(AgentAction::Join),
+            Op::Advance {
+                ms: 20_000,
+                exact: true,
+            },
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
