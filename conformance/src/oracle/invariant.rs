@@ -140,7 +140,7 @@ pub enum Invariant {
     InitCompletes,
     /// `LIVE-SESSION-RESOLVES` (needs scenario lines, judged in the trace's time): an accepted
     /// `start_session` resolves within `start_timeout` (15 s), an accepted `end_session` within
-    /// `end_timeout` (5 s) online or `session_grace` + `end_timeout` (65 s) once offline.
+    /// `end_timeout` (5 s) online or `session_grace` + 2 × `end_timeout` (70 s) once offline.
     /// Reason: the app's UI waits on these events.
     SessionResolves,
 }

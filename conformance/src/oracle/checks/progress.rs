@@ -15,8 +15,11 @@ const INIT_BOUND_MS: u64 = 10_000;
 const START_BOUND_MS: u64 = 15_000;
 /// `end_timeout`, with the link up.
 const END_BOUND_MS: u64 = 5_000;
-/// `session_grace` plus `end_timeout`: an end while the link is down, or lost meanwhile.
-const END_OFFLINE_BOUND_MS: u64 = 65_000;
+/// `session_grace` plus twice `end_timeout`: an end while the link is down, or lost
+/// meanwhile. Worst case: the end is made offline, its timer finds the link down at +5 s
+/// (S-T04b arms the grace: +65 s), the link comes back just before the grace ends and the
+/// re-sent `end_session` waits its own `end_timeout` (S-N02, S-T04): +70 s.
+const END_OFFLINE_BOUND_MS: u64 = 70_000;
 
 /// An obligation: what must come by `deadline` (trace time), raised at `line`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +108,7 @@ impl Check for InitCompletes {
 /// `LIVE-SESSION-RESOLVES`: an accepted `start_session` is followed by
 /// `EventConnectedToSession` or `EventStartSessionFailed` within `start_timeout`; an accepted
 /// `end_session` by `EventSessionEnded` (or `EventStartSessionFailed`, for a start it
-/// abandoned) within `end_timeout` with the link up, `session_grace` + `end_timeout` once the
+/// abandoned) within `end_timeout` with the link up, `session_grace` + 2 × `end_timeout` once the
 /// link is down.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SessionResolves {
@@ -188,7 +191,7 @@ impl Check for SessionResolves {
             current,
             &mut self.end,
             Invariant::SessionResolves,
-            "end_session was not followed by EventSessionEnded within its bound (5 s online, 65 s offline)",
+            "end_session was not followed by EventSessionEnded within its bound (5 s online, 70 s offline)",
             out,
         );
     }
