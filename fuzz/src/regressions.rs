@@ -178,3 +178,36 @@ fn a_scenario_like_input_is_judged_for_progress_and_heals() {
         panic!("{f}");
     }
 }
+
+/// timeout-741a92d0: terms displayed in the background with `background_suspend` at its 1 ms
+/// floor: S-T07b asks again every millisecond, so every long exact advance woke the budget's
+/// full count. The budget of exact wake-ups is now per input, not per op.
+#[test]
+fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
+    let fast = SdkConfig {
+        background_suspend: Duration::from_millis(1),
+        ..SdkConfig::default()
+    };
+    let mut ops = vec![
+        Op::User(UserIntent::Launch),
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+        }),
+        Op::User(UserIntent::Login {
+            visitor_id: "cust-42".into(),
+        }),
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+        }),
+        Op::Frame(ServerFrame::PresenceConnected {}),
+        Op::Frame(ServerFrame::PresenceShowTerms { request_id: 1 }),
+        Op::Lifecycle(Lifecycle::Background),
+    ];
+    ops.extend((0..40).map(|_| Op::Advance {
+        ms: 2_270_000,
+        exact: true,
+    }));
+    core(ScenarioConfig::default(), Some(fast), ops);
+}
