@@ -71,7 +71,8 @@
 //! - the shared vocabulary, as types: [`Row`] (the transition rows), [`ErrorCode`],
 //!   [`CallName`], and the errors [`Error`], [`ApiError`], [`ProtocolError`],
 //!   [`FrameError`], [`ParameterError`], [`ControllerError`];
-//! - the field limits of §3.3 and §8.3 (`MAX_*`).
+//! - the field limits of §3.3 and §8.3 (`MAX_*`);
+//! - [`Redaction`]: the one rule for keeping the visitor's secrets out of traces.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -80,6 +81,7 @@ mod controller;
 mod errors;
 mod events;
 mod frames;
+mod redact;
 mod rows;
 mod sdk;
 mod time;
@@ -101,6 +103,7 @@ pub use frames::{
     ClientFrame, FrameError, ServerFrame, ServerFrameKind, MAX_FRAME_BYTES, MAX_RANDOM_KEY,
     MAX_REASON, PROTOCOL_VERSION,
 };
+pub use redact::{Redaction, PLACEHOLDER};
 pub use rows::Row;
 pub use sdk::{
     AppVisibility, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange, Output, Phase,

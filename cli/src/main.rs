@@ -19,8 +19,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cobrowse_visitor_conformance::oracle::{interleave, Invariant, Oracle};
 use cobrowse_visitor_conformance::sim::{World, WorldOptions, MAX_SETTLE_MOVES};
 use cobrowse_visitor_conformance::transcript::{
-    parse_scenario, parse_trace, TraceLine, MAX_LINE_BYTES,
+    parse_scenario, parse_trace, Observed, Record, Step, TraceLine, MAX_LINE_BYTES,
 };
+use cobrowse_visitor_core::{ClientFrame, Redaction};
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::ExitCode;
@@ -55,6 +56,11 @@ enum Command {
         /// settle after one step; more is an error (exit 1).
         #[arg(long, default_value_t = MAX_SETTLE_MOVES)]
         max_moves: usize,
+        /// Keep the visitor's secrets out of the output: `token`, `name`, `email` and `phone`
+        /// of `init_visitor` calls and `init` frames become `<redacted>` (the driver's rule,
+        /// `cobrowse_visitor_core::Redaction::ALL`); `check` reads such a trace as any other.
+        #[arg(long)]
+        redact: bool,
     },
     /// Check a transcript (scenario lines may be interleaved) against the invariants.
     Check {
@@ -89,7 +95,8 @@ fn main() -> ExitCode {
             format,
             interleave,
             max_moves,
-        } => run(&scenario, format, interleave, max_moves),
+            redact,
+        } => run(&scenario, format, interleave, max_moves, redact),
         Command::Check { trace } => check(&trace),
     }
 }
@@ -153,7 +160,31 @@ fn scenario_line(text: &str, index: usize) -> usize {
         .saturating_add(1)
 }
 
-fn run(path: &str, format: Format, interleaved: bool, max_moves: usize) -> ExitCode {
+/// `steps` and `records` with the visitor's secrets replaced (`--redact`).
+fn redacted(steps: &mut [Step], records: &mut [Record]) {
+    let rule = Redaction::ALL;
+    for s in steps.iter_mut() {
+        if let Step::Api(call) = s {
+            *call = rule.redact_call(call);
+        }
+    }
+    for r in records.iter_mut() {
+        match &mut r.observed {
+            Observed::Api(call) => *call = rule.redact_call(call),
+            Observed::Send(value) => {
+                // the simulator's frames are the core's own; another shape stays as it is
+                if let Ok(frame) = serde_json::from_value::<ClientFrame>(value.clone()) {
+                    if let Ok(v) = serde_json::to_value(rule.redact_frame(&frame)) {
+                        *value = v;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn run(path: &str, format: Format, interleaved: bool, max_moves: usize, redact: bool) -> ExitCode {
     let name = display_name(path);
     let text = match read_all(path) {
         Ok(t) => t,
@@ -168,7 +199,8 @@ fn run(path: &str, format: Format, interleaved: bool, max_moves: usize) -> ExitC
         max_moves,
         ..WorldOptions::default()
     };
-    let records = match World::run_with(&steps, options) {
+    let mut steps = steps;
+    let mut records = match World::run_with(&steps, options) {
         Ok(records) => records,
         Err(e) => {
             eprintln!(
@@ -179,6 +211,9 @@ fn run(path: &str, format: Format, interleaved: bool, max_moves: usize) -> ExitC
             return ExitCode::from(EXIT_NOT_SETTLED);
         }
     };
+    if redact {
+        redacted(&mut steps, &mut records);
+    }
     let output = match format {
         Format::Jsonl if interleaved => render::jsonl(&interleave(&steps, &records)),
         Format::Jsonl => render::jsonl(

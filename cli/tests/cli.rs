@@ -289,3 +289,27 @@ fn run_exits_1_naming_the_line_when_the_world_does_not_settle() {
         "<stdin>:1: the world did not settle within 3 moves\n"
     );
 }
+
+/// `run --redact` keeps the visitor's secrets out of the transcript (the `api` record and
+/// the `init` frame alike), and `check` reads the redacted trace as any other.
+#[test]
+fn run_redact_keeps_secrets_out_and_check_accepts_it() {
+    let scenario = br#"{"user":"launch"}
+{"api":{"call":"init_visitor","group_id":19921,"token":"s3cret-token","name":"Ann Lee","email":"ann@example.com","phone":"555-0100","visitor_id":"cust-42"}}
+"#;
+    let plain = cobrowse(&["run", "--interleave", "-"], Some(scenario));
+    assert!(
+        text(&plain.stdout).contains("s3cret-token"),
+        "without --redact the token is there"
+    );
+    let out = cobrowse(&["run", "--interleave", "--redact", "-"], Some(scenario));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let trace = text(&out.stdout);
+    for secret in ["s3cret-token", "Ann Lee", "ann@example.com", "555-0100"] {
+        assert!(!trace.contains(secret), "{secret} in {trace}");
+    }
+    assert!(trace.contains("<redacted>"));
+    assert!(trace.contains("cust-42"), "identifiers are kept");
+    let checked = cobrowse(&["check", "-"], Some(trace.as_bytes()));
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+}
