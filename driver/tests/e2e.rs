@@ -132,6 +132,30 @@ scenario_tests! {
     network_loss_and_recovery => "scenarios/network_loss_and_recovery.jsonl",
     // the network drops while presence is connected; presence reconnects, one-click works
     presence_network_loss => "driver/tests/scenarios/presence_network_loss.jsonl",
+    // a login while offline whose lookup times out reaches the service on the new link
+    login_offline_reaches_the_service => "scenarios/login_offline_reaches_the_service.jsonl",
+    // an agent joins while the visitor is offline: the resumed session is told the count
+    agents_while_offline => "scenarios/agents_while_offline.jsonl",
+    // an ignored one-click request does not keep presence up in the background
+    ignored_oneclick_then_background => "scenarios/ignored_oneclick_then_background.jsonl",
+}
+
+/// Every journey in `scenarios/` is played over the sockets above (ws:// and wss://,
+/// lockstep and free-running).
+#[test]
+fn every_scenario_is_played_over_the_sockets() {
+    let this = include_str!("e2e.rs");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+    for entry in std::fs::read_dir(dir).expect("scenarios/") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".jsonl") {
+            assert!(
+                this.contains(&format!("\"scenarios/{name}\"")),
+                "scenarios/{name} is not played over the sockets"
+            );
+        }
+    }
 }
 
 /// The outage played as the platform reporting the network gone (the driver closes the
