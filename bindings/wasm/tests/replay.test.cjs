@@ -118,3 +118,44 @@ test("journey: pre-login manual session, accepted by the agent", () => {
   assert.equal(sdk.state().phase.ready.session, "idle");
   sdk.free(); app.free();
 });
+
+test("journey: one-click, terms accepted, the key never shown", () => {
+  const sdk = new Sdk(defaultSdkConfig());
+  const app = new Controller({ group_id: 19921, custom_ui: true });
+  const sent = [], ui = [], events = [];
+  const drainSdk = () => {
+    for (;;) {
+      const o = sdk.pollOutput();
+      if ("timeout" in o) return;
+      if ("transmit" in o) sent.push(JSON.parse(encodeClientFrame(o.transmit)));
+      if ("event" in o) { events.push(o.event); app.handleInput({ event: o.event }); drainApp(); }
+    }
+  };
+  const drainApp = () => {
+    for (let o = app.pollOutput(); o; o = app.pollOutput()) {
+      if ("ui" in o) ui.push(o.ui);
+      if ("call" in o) { sdk.handleInput(0, { api: o.call }); drainSdk(); }
+    }
+  };
+  const user = (intent) => { app.handleInput({ user: intent }); drainApp(); };
+  const server = (frame) => { sdk.handleBytes(0, new TextEncoder().encode(JSON.stringify(frame))); drainSdk(); };
+
+  user("launch");
+  server({ type: "settings", v: 1, key_length: 4 });
+  user({ login: { visitor_id: "cust-42" } });
+  assert.equal(sent.at(-1).visitor_id, "cust-42");
+  server({ type: "settings", v: 1, key_length: 4 });
+  assert.deepEqual(sent.at(-1), { type: "presence_connect", visitor_id: "cust-42" });
+  server({ type: "presence_connected" });
+  server({ type: "presence_show_terms", request_id: 7 });
+  assert.ok(ui.some((d) => d.show === "terms"), JSON.stringify(ui));
+  assert.deepEqual(sent.at(-1).map, { status: "displayed" });
+  user("accept_terms");
+  assert.deepEqual(sent.at(-2).map, { status: "accepted" });
+  assert.deepEqual(sent.at(-1), { type: "start_session", key: "cust-42" });
+  server({ type: "session_started", sessionkey: "cust-42" });
+  assert.deepEqual(events.at(-1), { type: "connected_to_session", sessionkey: "cust-42", keytype: "visitor_id" });
+  assert.ok(ui.some((d) => d.show === "session_indicator"), JSON.stringify(ui));
+  assert.ok(!ui.some((d) => d.show === "session_key"), JSON.stringify(ui));
+  sdk.free(); app.free();
+});

@@ -286,6 +286,54 @@ fun preloginManualJourney() {
     sdk.close(); app.close()
 }
 
+/** Login, presence, an agent's one-click request, terms displayed and accepted, a session
+ *  with the visitor id as key, whose key is never shown, as a Kotlin app drives it. */
+fun oneClickAcceptedJourney() {
+    val sdk = Sdk(defaultSdkConfig())
+    val app = Controller(ControllerConfig(19921u, true))
+    val sent = ArrayList<String>(); val screen = ArrayList<UiDirective>(); val events = ArrayList<Event>()
+    lateinit var drainApp: () -> Unit
+    val drainSdk: () -> Unit = {
+        loop@ while (true) {
+            when (val o = sdk.pollOutput()) {
+                is Output.Timeout -> break@loop
+                is Output.Transmit -> sent.add(String(encodeClientFrame(o.frame)))
+                is Output.Event -> { events.add(o.event); app.handleInput(ControllerInput.Event(o.event)); drainApp() }
+                is Output.Connect -> {}
+            }
+        }
+    }
+    drainApp = {
+        while (true) {
+            when (val o = app.pollOutput() ?: break) {
+                is ControllerOutput.Ui -> screen.add(o.directive)
+                is ControllerOutput.Call -> { sdk.handleInput(0uL, Input.Api(o.call)); drainSdk() }
+            }
+        }
+    }
+    fun user(intent: UserIntent) { app.handleInput(ControllerInput.User(intent)); drainApp() }
+    fun server(json: String) { sdk.handleBytes(0uL, json.toByteArray()); drainSdk() }
+
+    user(UserIntent.Launch)
+    server("""{"type":"settings","v":1,"key_length":4}""")
+    user(UserIntent.Login("cust-42"))
+    check(sent.last().contains("\"visitor_id\":\"cust-42\"")) { sent.last() }
+    server("""{"type":"settings","v":1,"key_length":4}""")
+    check(sent.last().contains("\"type\":\"presence_connect\"")) { sent.last() }
+    server("""{"type":"presence_connected"}""")
+    server("""{"type":"presence_show_terms","request_id":7}""")
+    check(UiDirective.Show(UiElement.TERMS, null) in screen) { screen }
+    check(sent.last().contains("\"displayed\"")) { sent.last() }
+    user(UserIntent.AcceptTerms)
+    check(sent[sent.size - 2].contains("\"accepted\"")) { sent }
+    check(sent.last().contains("\"type\":\"start_session\"") && sent.last().contains("\"cust-42\"")) { sent.last() }
+    server("""{"type":"session_started","sessionkey":"cust-42"}""")
+    check(events.last() == Event.ConnectedToSession("cust-42", KeyType.VISITOR_ID)) { events.last() }
+    check(UiDirective.Show(UiElement.SESSION_INDICATOR, null) in screen) { screen }
+    check(screen.none { it is UiDirective.Show && it.element == UiElement.SESSION_KEY }) { screen }
+    sdk.close(); app.close()
+}
+
 fun main(args: Array<String>) {
     val dir = File(args.firstOrNull() ?: "vectors/journeys")
     val files = dir.listFiles { f -> f.name.endsWith(".json") }!!.sortedBy { it.name }
@@ -307,6 +355,7 @@ fun main(args: Array<String>) {
         check(m != null && Regex("step \\d+").containsMatchIn(m)) { "replayed: $m" }
     }
     test("journey: pre-login manual session") { preloginManualJourney() }
+    test("journey: one-click, terms accepted, the key never shown") { oneClickAcceptedJourney() }
     println(if (failed == 0) "# all passed" else "# $failed failed")
     exitProcess(if (failed == 0) 0 else 1)
 }

@@ -250,6 +250,57 @@ class Journey(unittest.TestCase):
         self.assertEqual(events[-1], cv.Event.SESSION_ENDED(reason="agent_ended"))
         self.assertEqual(sdk.state().session, "idle")
 
+    def test_oneclick_accepted(self):
+        """Login, presence, an agent's one-click request, terms displayed and accepted, a
+        session with the visitor id as key, whose key is never shown."""
+        sdk = cv.Sdk(cv.default_sdk_config())
+        app = cv.Controller(cv.ControllerConfig(group_id=19921, custom_ui=True))
+        sent, screen, events = [], [], []
+
+        def drain_sdk():
+            while not (o := sdk.poll_output()).is_TIMEOUT():
+                if o.is_TRANSMIT():
+                    sent.append(json.loads(bytes(cv.encode_client_frame(o.frame))))
+                elif o.is_EVENT():
+                    events.append(o.event)
+                    app.handle_input(cv.ControllerInput.EVENT(event=o.event))
+                    drain_app()
+
+        def drain_app():
+            while (o := app.poll_output()) is not None:
+                if o.is_UI():
+                    screen.append(o.directive)
+                else:
+                    sdk.handle_input(0, cv.Input.API(call=o.call))
+                    drain_sdk()
+
+        def user(intent):
+            app.handle_input(cv.ControllerInput.USER(intent=intent))
+            drain_app()
+
+        def server(frame):
+            sdk.handle_bytes(0, json.dumps(frame).encode())
+            drain_sdk()
+
+        user(cv.UserIntent.LAUNCH())
+        server({"type": "settings", "v": 1, "key_length": 4})
+        user(cv.UserIntent.LOGIN(visitor_id="cust-42"))
+        self.assertEqual(sent[-1]["visitor_id"], "cust-42")
+        server({"type": "settings", "v": 1, "key_length": 4})
+        self.assertEqual(sent[-1], {"type": "presence_connect", "visitor_id": "cust-42"})
+        server({"type": "presence_connected"})
+        server({"type": "presence_show_terms", "request_id": 7})
+        self.assertIn(cv.UiDirective.SHOW(element=cv.UiElement.TERMS, key=None), screen)
+        self.assertEqual(sent[-1]["map"], {"status": "displayed"})
+        self.assertEqual(sent[-1]["request_id"], 7)
+        user(cv.UserIntent.ACCEPT_TERMS())
+        self.assertEqual(sent[-2]["map"], {"status": "accepted"})
+        self.assertEqual(sent[-1], {"type": "start_session", "key": "cust-42"})
+        server({"type": "session_started", "sessionkey": "cust-42"})
+        self.assertEqual(events[-1], cv.Event.CONNECTED_TO_SESSION(sessionkey="cust-42", keytype=cv.KeyType.VISITOR_ID))
+        self.assertIn(cv.UiDirective.SHOW(element=cv.UiElement.SESSION_INDICATOR, key=None), screen)
+        self.assertFalse(any(d.is_SHOW() and d.element == cv.UiElement.SESSION_KEY for d in screen), screen)
+
 
 if __name__ == "__main__":
     unittest.main()
