@@ -1,5 +1,5 @@
-//! One test (or more) per row of the SDK core's transition table (the `S-…` IDs in the
-//! comments of `src/sdk.rs`). Each test drives a [`Sdk`] to the row's source state, feeds the
+//! One test (or more) per row of the SDK core's transition table (every SDK `Row`, the
+//! `S-…` IDs of spec.md §5; `every_row_has_a_test` keeps the list complete). Each test drives a [`Sdk`] to the row's source state, feeds the
 //! row's input and checks everything the row promises: the outputs in order (events with their
 //! Glance codes and properties, frames, `Output::Connect`), the resulting state (phase,
 //! session, presence, link, armed timers) and, for refusals, the exact error, the queued

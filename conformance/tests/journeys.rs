@@ -140,7 +140,7 @@ fn every_scenario_has_a_journey_test() {
         if let Some(stem) = name.strip_suffix(".jsonl") {
             assert!(
                 this.contains(&format!("journey(\"{stem}\")")),
-                "scenarios/{name} has no snapshot test in tests/journeys.rs"
+                "scenarios/{name} has no snapshot test in conformance/tests/journeys.rs"
             );
         }
     }
