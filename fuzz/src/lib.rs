@@ -60,7 +60,7 @@ pub const DRIVE_CORE_CHECKS: [&str; 22] = [
 /// The invariant IDs `drive_scenario` checks: every transcript invariant and trace-time
 /// progress property on the simulator's interleaved transcript, and `INV-DETERMINISTIC` on two
 /// runs of the same scenario.
-pub const DRIVE_SCENARIO_CHECKS: [&str; 22] = [
+pub const DRIVE_SCENARIO_CHECKS: [&str; 25] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -81,7 +81,10 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 22] = [
     "INV-KEY-MATCHES-REQUEST",
     "INV-CONTROLLER-CALLS-ACCEPTED",
     "LIVE-INIT",
+    "LIVE-PRESENCE",
     "LIVE-SESSION-RESOLVES",
+    "LIVE-GUEST-COUNT",
+    "LIVE-BACKGROUND-SUSPEND",
     "INV-DETERMINISTIC",
 ];
 

@@ -138,16 +138,31 @@ pub enum Invariant {
     /// `init_visitor` is followed by `EventVisitorInitialized` within `init_timeout` (10 s) of
     /// the latest one. Reason: the app shows the button and connects presence on that event.
     InitCompletes,
+    /// `LIVE-PRESENCE` (needs scenario lines, judged in the trace's time): logged in with a
+    /// visitor id, online, in front and presence configured, presence is up within
+    /// `presence_connect_timeout` + the largest backoff (40 s). Reason: the customer must show
+    /// as online, or one-click cannot work.
+    PresenceConnects,
     /// `LIVE-SESSION-RESOLVES` (needs scenario lines, judged in the trace's time): an accepted
     /// `start_session` resolves within `start_timeout` (15 s), an accepted `end_session` within
     /// `end_timeout` (5 s) online or `session_grace` + 2 × `end_timeout` (70 s) once offline.
     /// Reason: the app's UI waits on these events.
     SessionResolves,
+    /// `LIVE-GUEST-COUNT` (needs scenario lines): at the end of every step with the session
+    /// running and the link up, the app's last `EventGuestCountChange` equals the agents the
+    /// `agent` steps put in the session. Reason: an agent who joined while the visitor was
+    /// offline must not be lost.
+    GuestCountAgrees,
+    /// `LIVE-BACKGROUND-SUSPEND` (needs scenario lines, judged in the trace's time): in the
+    /// background with presence up and no terms dialog on screen, presence is suspended within
+    /// `background_suspend` (60 s). Reason: a request the app never showed must not keep
+    /// presence up forever.
+    BackgroundSuspends,
 }
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 24] = [
+    pub const ALL: [Invariant; 27] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -171,7 +186,10 @@ impl Invariant {
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
         Invariant::InitCompletes,
+        Invariant::PresenceConnects,
         Invariant::SessionResolves,
+        Invariant::GuestCountAgrees,
+        Invariant::BackgroundSuspends,
     ];
 
     /// The spec ID, e.g. `INV-GROUP-STABLE`.
@@ -200,7 +218,10 @@ impl Invariant {
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
             Invariant::InitCompletes => "LIVE-INIT",
+            Invariant::PresenceConnects => "LIVE-PRESENCE",
             Invariant::SessionResolves => "LIVE-SESSION-RESOLVES",
+            Invariant::GuestCountAgrees => "LIVE-GUEST-COUNT",
+            Invariant::BackgroundSuspends => "LIVE-BACKGROUND-SUSPEND",
         }
     }
 
@@ -234,7 +255,11 @@ impl Invariant {
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }
-            Invariant::InitCompletes | Invariant::SessionResolves => InvariantKind::Liveness,
+            Invariant::InitCompletes
+            | Invariant::PresenceConnects
+            | Invariant::SessionResolves
+            | Invariant::GuestCountAgrees
+            | Invariant::BackgroundSuspends => InvariantKind::Liveness,
         }
     }
 
@@ -249,7 +274,10 @@ impl Invariant {
                 | Invariant::CustomUi
                 | Invariant::ControllerCallsAccepted
                 | Invariant::InitCompletes
+                | Invariant::PresenceConnects
                 | Invariant::SessionResolves
+                | Invariant::GuestCountAgrees
+                | Invariant::BackgroundSuspends
         )
     }
 }

@@ -23,8 +23,9 @@
 
 use super::checks::Checks;
 use super::Violation;
-use crate::transcript::{Observed, Record, Step, TraceLine};
+use crate::transcript::{EventRecord, Observed, Record, Step, TraceLine};
 use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective};
+use serde_json::Value;
 
 /// The session as the transcript shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,17 +88,33 @@ pub(super) enum Seen<'a> {
     /// An earlier `recv` record that was refused. (An accepted one is not shown to the
     /// checkers: its effects are the events that follow.)
     RefusedFrame,
-    /// A `send` record.
-    Send,
+    /// A `send` record: the frame as written.
+    Send(&'a Value),
     /// An `event` record, with its `sessionkey` property if it has one.
     Event {
         /// The event's code.
         code: &'a str,
         /// Its `sessionkey` property, as text.
         sessionkey: Option<&'a str>,
+        /// The whole record, for its other properties.
+        event: &'a EventRecord,
     },
     /// A `ui` record.
     Ui(&'a UiDirective),
+    /// An `error` record that is the first record of its step: the scenario step itself was
+    /// refused (an agent action with no session, an intent the controller refuses), so it
+    /// changed nothing.
+    StepRefused,
+}
+
+impl Seen<'_> {
+    /// For a `send` record, its frame's `type`.
+    pub(super) fn sent_type(&self) -> Option<&str> {
+        match self {
+            Seen::Send(frame) => frame.get("type").and_then(Value::as_str),
+            _ => None,
+        }
+    }
 }
 
 /// What the reader knows at a line: the scenario context, and the facts of the trace so far
@@ -286,6 +303,8 @@ pub(super) struct Reader {
     reading: Reading,
     /// The latest `api` or `recv` record, until the next line tells whether it was refused.
     pending: Option<(usize, Record)>,
+    /// The step of the latest record (to tell the first record of a step).
+    last_record_step: Option<usize>,
 }
 
 impl Reader {
@@ -311,6 +330,9 @@ impl Reader {
         checks: &mut Checks,
         out: &mut Vec<Violation>,
     ) {
+        let had_pending = self.pending.is_some();
+        let first_of_step = self.last_record_step != Some(record.step);
+        self.last_record_step = Some(record.step);
         self.resolve_pending(Some(record), checks, out);
         checks.on_step_end(Some(record.step), out);
         let step = record.step;
@@ -324,17 +346,21 @@ impl Reader {
                 self.judge(judge(Seen::Received), checks, out);
                 self.pending = Some((line, record.clone()));
             }
-            Observed::Send(_) => self.judge(judge(Seen::Send), checks, out),
+            Observed::Send(frame) => self.judge(judge(Seen::Send(frame)), checks, out),
             Observed::Event(e) => {
                 let sessionkey = e.prop("sessionkey");
                 let seen = Seen::Event {
                     code: &e.code,
                     sessionkey: sessionkey.as_deref(),
+                    event: e,
                 };
                 self.judge(judge(seen), checks, out);
             }
             Observed::Ui(ui) => self.judge(judge(Seen::Ui(ui)), checks, out),
-            // Only as the lookahead of the record before it.
+            // The lookahead of the record before it, or the refusal of the step itself.
+            Observed::Error(_) if !had_pending && first_of_step => {
+                self.judge(judge(Seen::StepRefused), checks, out)
+            }
             Observed::Error(_) => {}
         }
     }

@@ -54,7 +54,7 @@ pub(super) struct NoSendOffline {
 impl Check for NoSendOffline {
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
-            Seen::Send if self.offline => out.push(violation(
+            Seen::Send(_) if self.offline => out.push(violation(
                 Invariant::NoSendOffline,
                 rec.line,
                 "a frame was sent between EventConnectionWarning and EventClearWarning".to_owned(),

@@ -24,7 +24,10 @@
 //! | `INV-REFUSED-NO-EFFECT` | [`refusals::RefusedNoEffect`] |
 //! | `INV-CONTROLLER-CALLS-ACCEPTED` | [`refusals::ControllerCallsAccepted`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
+//! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
 //! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
+//! | `LIVE-GUEST-COUNT` | [`progress::GuestCountAgrees`] |
+//! | `LIVE-BACKGROUND-SUSPEND` | [`progress::BackgroundSuspends`] |
 
 mod custom_ui;
 mod init;
@@ -107,7 +110,10 @@ pub(super) struct Checks {
     refused_no_effect: refusals::RefusedNoEffect,
     controller_calls_accepted: refusals::ControllerCallsAccepted,
     init_completes: progress::InitCompletes,
+    presence_connects: progress::PresenceConnects,
     session_resolves: progress::SessionResolves,
+    guest_count_agrees: progress::GuestCountAgrees,
+    background_suspends: progress::BackgroundSuspends,
 }
 
 impl Checks {
@@ -120,7 +126,7 @@ impl Checks {
     /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
     /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
     /// checks last.
-    fn all(&mut self) -> [&mut dyn Check; 21] {
+    fn all(&mut self) -> [&mut dyn Check; 24] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -142,7 +148,10 @@ impl Checks {
             &mut self.refused_no_effect,
             &mut self.controller_calls_accepted,
             &mut self.init_completes,
+            &mut self.presence_connects,
             &mut self.session_resolves,
+            &mut self.guest_count_agrees,
+            &mut self.background_suspends,
         ]
     }
 

@@ -1,13 +1,16 @@
-//! Progress on a trace, in the trace's own time (spec.md §10.4): `LIVE-INIT` and
-//! `LIVE-SESSION-RESOLVES`. Time is the sum of the `advance_ms` scenario lines, so these are
+//! Progress on a trace, in the trace's own time (spec.md §10.4): `LIVE-INIT`,
+//! `LIVE-PRESENCE`, `LIVE-SESSION-RESOLVES`, `LIVE-GUEST-COUNT` and `LIVE-BACKGROUND-SUSPEND`.
+//! Time is the sum of the `advance_ms` scenario lines, so these are
 //! judged on interleaved traces only; an obligation is judged at the end of the first step
 //! that takes the trace's time to its deadline (the SDK's own timer fires within that step).
 
 use super::Check;
 use crate::oracle::reader::{Judged, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
-use crate::transcript::Step;
-use cobrowse_visitor_core::{ApiCall, UserIntent};
+use crate::transcript::{AgentAction, Step};
+use cobrowse_visitor_core::{
+    ApiCall, Lifecycle, NetworkChange, TermsStatus, UserIntent, TERMS_EVENT,
+};
 
 /// `init_timeout` (spec.md §7).
 const INIT_BOUND_MS: u64 = 10_000;
@@ -213,5 +216,381 @@ fn judge(
             out.push(violation(invariant, p.line, message.to_owned()));
             *pending = None;
         }
+    }
+}
+
+/// `presence_connect_timeout` plus the largest presence backoff (spec.md §7).
+const PRESENCE_BOUND_MS: u64 = 40_000;
+/// `background_suspend`.
+const SUSPEND_BOUND_MS: u64 = 60_000;
+/// The `reason` of an `EventPresenceConnectFail` that says presence is not configured for
+/// the group (spec.md §10.4, LIVE-PRESENCE).
+const NOT_CONFIGURED: &str = "not_configured";
+
+/// Whether presence is up as the transcript shows it: `EventPresenceConnected` or
+/// `EventPresenceBlur` (another instance holds it: the visitor is online), and since then no
+/// `EventPresenceDisconnected`, no `EventConnectionWarning` (the connection went with the link,
+/// S-N01) and no `send presence_disconnect` (a suspension, S-T07, has no event).
+/// `Some(true)` / `Some(false)` when `seen` moves it, `None` when it says nothing about it.
+fn presence_moves(seen: &Seen<'_>) -> Option<bool> {
+    match seen {
+        Seen::Event { code, .. } => match *code {
+            "EventPresenceConnected" | "EventPresenceBlur" => Some(true),
+            "EventPresenceDisconnected" | "EventConnectionWarning" => Some(false),
+            _ => None,
+        },
+        _ if seen.sent_type() == Some("presence_disconnect") => Some(false),
+        _ => None,
+    }
+}
+
+/// Keeps `pending` equal to "an obligation exists": raised at `line` with a deadline `bound`
+/// from now when `owed` starts to hold, dropped as soon as it stops.
+fn owe(pending: &mut Option<Pending>, owed: bool, now: u64, bound: u64, line: usize) {
+    match (owed, pending.is_some()) {
+        (true, false) => {
+            *pending = Some(Pending {
+                line,
+                deadline: now.saturating_add(bound),
+            })
+        }
+        (false, true) => *pending = None,
+        _ => {}
+    }
+}
+
+/// `LIVE-PRESENCE`: with a visitor id (on the latest accepted `init_visitor`, and no `exit`
+/// since), presence wanted (a `user login` step the trace did not refuse, and no `logout`,
+/// `exit` or direct `api` step since: an app that calls the SDK itself may keep presence
+/// off), the link up and the app in front (per the `network`
+/// and `lifecycle` steps) and presence configured for the group (no `EventPresenceConnectFail`
+/// with reason `not_configured` since that init), presence is up within
+/// `presence_connect_timeout` + the largest backoff (40 s) of the last of those conditions
+/// beginning, or of presence going down while they hold.
+#[derive(Clone, Debug)]
+pub(super) struct PresenceConnects {
+    clock: Clock,
+    visitor_id: bool,
+    wanted: bool,
+    /// The `login` step being read, and `wanted` before it (restored if the trace refuses
+    /// the step).
+    login: Option<(usize, bool)>,
+    link_up: bool,
+    foreground: bool,
+    configured: bool,
+    up: bool,
+    pending: Option<Pending>,
+}
+
+impl Default for PresenceConnects {
+    fn default() -> Self {
+        PresenceConnects {
+            clock: Clock::default(),
+            visitor_id: false,
+            wanted: false,
+            login: None,
+            link_up: true,
+            foreground: true,
+            configured: true,
+            up: false,
+            pending: None,
+        }
+    }
+}
+
+impl PresenceConnects {
+    fn update(&mut self, line: usize) {
+        let owed = self.visitor_id
+            && self.wanted
+            && self.link_up
+            && self.foreground
+            && self.configured
+            && !self.up;
+        owe(
+            &mut self.pending,
+            owed,
+            self.clock.now,
+            PRESENCE_BOUND_MS,
+            line,
+        );
+    }
+}
+
+impl Check for PresenceConnects {
+    fn on_step(
+        &mut self,
+        _ctx: &Reading,
+        line: usize,
+        index: usize,
+        step: &Step,
+        _out: &mut Vec<Violation>,
+    ) {
+        self.clock.on_step(index, step);
+        self.login = None;
+        match step {
+            Step::User(UserIntent::Login { .. }) => {
+                self.login = Some((index, self.wanted));
+                self.wanted = true;
+            }
+            // the host terminates the SDK on exit: a later launch starts from nothing
+            Step::User(UserIntent::Exit) => {
+                self.wanted = false;
+                self.visitor_id = false;
+            }
+            Step::User(UserIntent::Logout) | Step::Api(_) => self.wanted = false,
+            Step::Network(n) => self.link_up = *n == NetworkChange::Restored,
+            Step::Lifecycle(l) => self.foreground = *l == Lifecycle::Foreground,
+            _ => {}
+        }
+        self.update(line);
+    }
+
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+        if !ctx.has_scenario() {
+            return;
+        }
+        match rec.seen {
+            Seen::StepRefused => {
+                if let Some((step, wanted)) = self.login.take() {
+                    if step == rec.step {
+                        self.wanted = wanted;
+                    }
+                }
+            }
+            Seen::Accepted(ApiCall::InitVisitor(p)) => {
+                self.visitor_id = p.visitor_id.is_some();
+                self.configured = true;
+            }
+            Seen::Event {
+                code: "EventPresenceConnectFail",
+                event,
+                ..
+            } if event.prop("reason").as_deref() == Some(NOT_CONFIGURED) => self.configured = false,
+            _ => {}
+        }
+        if let Some(up) = presence_moves(&rec.seen) {
+            self.up = up;
+        }
+        self.update(rec.line);
+    }
+
+    fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
+        judge(
+            &self.clock,
+            current,
+            &mut self.pending,
+            Invariant::PresenceConnects,
+            "logged in with a visitor id, online and in front, but presence was not connected within presence_connect_timeout + the largest backoff (40 s)",
+            out,
+        );
+    }
+}
+
+/// `LIVE-GUEST-COUNT`: at the end of every step in which the session runs (between its
+/// `EventConnectedToSession` and its end), the link is up (no `EventConnectionWarning` left
+/// uncleared) and no `end_session` is in flight, the app's last `EventGuestCountChange` of
+/// the session (0 before any) equals the service's agent count: the `agent join` steps less
+/// the `agent leave` steps the trace did not refuse while the app's session ran (an agent who
+/// joins while the visitor is offline counts; one who joins while the app has no running
+/// session joins none the app will have: the service drops a session whose visitor stayed
+/// away past the grace, and a start made offline starts a new one).
+#[derive(Clone, Debug, Default)]
+pub(super) struct GuestCountAgrees {
+    /// The step being read: its index, its line, and for an agent step the service's count
+    /// before it (restored if the trace refuses the step).
+    open: Option<(usize, usize, Option<u64>)>,
+    /// The service's count.
+    service: u64,
+    /// The app's count.
+    told: u64,
+    running: bool,
+    ending: bool,
+    offline: bool,
+    /// A disagreement was reported and has not been resolved since.
+    reported: bool,
+}
+
+impl Check for GuestCountAgrees {
+    fn on_step(
+        &mut self,
+        ctx: &Reading,
+        line: usize,
+        index: usize,
+        step: &Step,
+        _out: &mut Vec<Violation>,
+    ) {
+        if !ctx.has_scenario() {
+            return;
+        }
+        let before = matches!(step, Step::Agent(_)).then_some(self.service);
+        self.open = Some((index, line, before));
+        if !self.running {
+            // no session the app has: the agent acts on none, or on one the service drops
+            return;
+        }
+        match step {
+            Step::Agent(AgentAction::Join) => self.service = self.service.saturating_add(1),
+            Step::Agent(AgentAction::Leave) => self.service = self.service.saturating_sub(1),
+            Step::Agent(AgentAction::EndSession) => self.service = 0,
+            _ => {}
+        }
+    }
+
+    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+        match rec.seen {
+            Seen::StepRefused => {
+                // the agent's action was refused: the count is as it was
+                if let Some((step, line, Some(before))) = self.open {
+                    if step == rec.step {
+                        self.service = before;
+                        self.open = Some((step, line, None));
+                    }
+                }
+            }
+            Seen::Accepted(ApiCall::EndSession) if self.running => self.ending = true,
+            Seen::Event { code, event, .. } => match code {
+                "EventConnectedToSession" => {
+                    self.running = true;
+                    self.ending = false;
+                    self.told = 0;
+                }
+                "EventSessionEnded" | "EventStartSessionFailed" => {
+                    self.running = false;
+                    self.ending = false;
+                    self.service = 0;
+                    self.told = 0;
+                }
+                "EventGuestCountChange" => {
+                    if let Some(n) = event.prop("guestcount").and_then(|g| g.parse().ok()) {
+                        self.told = n;
+                    }
+                }
+                "EventConnectionWarning" => self.offline = true,
+                "EventClearWarning" => self.offline = false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
+        let Some((step, line, _)) = self.open else {
+            return;
+        };
+        if current == Some(step) {
+            return;
+        }
+        self.open = None;
+        let judged = self.running && !self.ending && !self.offline;
+        if !judged || self.told == self.service {
+            self.reported = false;
+            return;
+        }
+        if !self.reported {
+            self.reported = true;
+            out.push(violation(
+                Invariant::GuestCountAgrees,
+                line,
+                format!(
+                    "after this step the app was told {} agent(s), the session has {}",
+                    self.told, self.service
+                ),
+            ));
+        }
+    }
+}
+
+/// `LIVE-BACKGROUND-SUSPEND`: in the background (per the `lifecycle` steps) with presence up
+/// and no terms dialog the customer can see (`displayed` or `accepted` signalled and not yet
+/// ended by `declined`, the start of a session, a new request or presence going down),
+/// presence goes down within `background_suspend` (60 s) of the last of those beginning.
+#[derive(Clone, Debug, Default)]
+pub(super) struct BackgroundSuspends {
+    clock: Clock,
+    background: bool,
+    up: bool,
+    dialog: bool,
+    /// `accepted` signalled: the next accepted `start_session` ends the dialog (S-A20).
+    consent: bool,
+    pending: Option<Pending>,
+}
+
+impl BackgroundSuspends {
+    fn update(&mut self, line: usize) {
+        let owed = self.background && self.up && !self.dialog;
+        owe(
+            &mut self.pending,
+            owed,
+            self.clock.now,
+            SUSPEND_BOUND_MS,
+            line,
+        );
+    }
+}
+
+impl Check for BackgroundSuspends {
+    fn on_step(
+        &mut self,
+        _ctx: &Reading,
+        line: usize,
+        index: usize,
+        step: &Step,
+        _out: &mut Vec<Violation>,
+    ) {
+        self.clock.on_step(index, step);
+        if let Step::Lifecycle(l) = step {
+            self.background = *l == Lifecycle::Background;
+        }
+        self.update(line);
+    }
+
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+        if !ctx.has_scenario() {
+            return;
+        }
+        match rec.seen {
+            Seen::Accepted(ApiCall::PresenceSignalAgent { event, map }) if event == TERMS_EVENT => {
+                match map.get("status").and_then(|s| TermsStatus::parse(s)) {
+                    Some(TermsStatus::Displayed) => self.dialog = true,
+                    Some(TermsStatus::Accepted) => self.consent = true,
+                    Some(TermsStatus::Declined) => {
+                        self.dialog = false;
+                        self.consent = false;
+                    }
+                    None => {}
+                }
+            }
+            Seen::Accepted(ApiCall::StartSession { .. }) if self.consent => {
+                self.dialog = false;
+                self.consent = false;
+            }
+            Seen::Event {
+                code: "EventPresenceShowTerms",
+                ..
+            } => {
+                self.dialog = false;
+                self.consent = false;
+            }
+            _ => {}
+        }
+        if let Some(up) = presence_moves(&rec.seen) {
+            self.up = up;
+            if !up {
+                self.dialog = false;
+                self.consent = false;
+            }
+        }
+        self.update(rec.line);
+    }
+
+    fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
+        judge(
+            &self.clock,
+            current,
+            &mut self.pending,
+            Invariant::BackgroundSuspends,
+            "in the background with presence up and no terms dialog on screen, presence was not suspended within background_suspend (60 s)",
+            out,
+        );
     }
 }

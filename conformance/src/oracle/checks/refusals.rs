@@ -19,7 +19,7 @@ impl Check for RefusedNoEffect {
         match rec.seen {
             Seen::RefusedCall(_) | Seen::RefusedFrame => self.quiet = Some(rec.step),
             Seen::Asked(_) | Seen::Received => self.quiet = None,
-            Seen::Send if self.quiet == Some(rec.step) => {
+            Seen::Send(_) if self.quiet == Some(rec.step) => {
                 self.quiet = None;
                 out.push(violation(
                     Invariant::RefusedNoEffect,

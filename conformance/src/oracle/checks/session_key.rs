@@ -18,6 +18,7 @@ impl Check for KeyMatchesRequest {
         let Seen::Event {
             code: "EventConnectedToSession",
             sessionkey,
+            ..
         } = rec.seen
         else {
             return;
@@ -66,6 +67,7 @@ impl Check for KeyShownManual {
             Seen::Event {
                 code: "EventConnectedToSession",
                 sessionkey,
+                ..
             } => {
                 self.manual_key = match ctx.starting_key() {
                     Some(KeyAsked::Random) => Some(ManualKey {

@@ -1,0 +1,257 @@
+//! The progress properties `check` judges in a trace's own time (spec.md §10.4:
+//! LIVE-PRESENCE, LIVE-GUEST-COUNT, LIVE-BACKGROUND-SUSPEND) at their edges: each scenario is
+//! played through the simulator (so the clean transcript is what a correct SDK writes), then
+//! the transcript is changed the way a defect would change it, and `check` must flag exactly
+//! where the spec says and nowhere else.
+
+use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
+use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::transcript::{parse_scenario, Observed, Record, TraceLine};
+use cobrowse_visitor_core::ApiCall;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// The `LIVE-*` IDs `check` gives the transcript of `scenario`, after `edit`.
+fn live(scenario: &str, edit: impl FnOnce(&mut Vec<Record>)) -> BTreeSet<&'static str> {
+    let steps = parse_scenario(scenario).expect("scenario parses");
+    let mut records = World::run(&steps).expect("the world settles");
+    edit(&mut records);
+    let lines: Vec<(usize, TraceLine)> = interleave(&steps, &records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    check_trace(&lines)
+        .into_iter()
+        .map(|v| v.invariant.id())
+        .filter(|id| id.starts_with("LIVE-"))
+        .collect()
+}
+
+fn ids(list: &[&'static str]) -> BTreeSet<&'static str> {
+    list.iter().copied().collect()
+}
+
+fn frame_type(r: &Record) -> Option<&str> {
+    match &r.observed {
+        Observed::Send(f) | Observed::Recv(f) => f.get("type").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn event_code(r: &Record) -> Option<&str> {
+    match &r.observed {
+        Observed::Event(e) => Some(&e.code),
+        _ => None,
+    }
+}
+
+/// Presence never connects: the service answers every `presence_connect` with `reason`.
+fn refuse_presence(records: &mut [Record], reason: &str) {
+    for r in records.iter_mut() {
+        if frame_type(r) == Some("presence_connected") {
+            r.observed =
+                Observed::Recv(json!({"type": "presence_connect_failed", "reason": reason}));
+        } else if event_code(r) == Some("EventPresenceConnected") {
+            r.observed = serde_json::from_value(json!({"event": {"code": "EventPresenceConnectFail", "properties": {"reason": reason, "retry_ms": "1000"}}})).unwrap();
+        }
+    }
+}
+
+const LOGIN: &str = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"advance_ms": 45000}"#;
+
+#[test]
+fn presence_that_never_connects_is_flagged_after_its_bound() {
+    assert_eq!(live(LOGIN, |_| {}), ids(&[]));
+    assert_eq!(
+        live(LOGIN, |r| refuse_presence(r, "unknown_visitor")),
+        ids(&["LIVE-PRESENCE"])
+    );
+    // a trace that stops before the bound is not judged
+    let early = LOGIN.replace("45000", "39000");
+    assert_eq!(
+        live(&early, |r| refuse_presence(r, "unknown_visitor")),
+        ids(&[])
+    );
+}
+
+#[test]
+fn presence_is_not_owed_where_a_condition_fails() {
+    // the group has no presence
+    assert_eq!(
+        live(LOGIN, |r| refuse_presence(r, "not_configured")),
+        ids(&[])
+    );
+    // offline, in the background, logged out, or never logged in
+    for scenario in [
+        "{\"user\": \"launch\"}\n{\"network\": \"lost\"}\n{\"user\": \"login\", \"visitor_id\": \"cust-42\"}\n{\"advance_ms\": 45000}",
+        "{\"user\": \"launch\"}\n{\"lifecycle\": \"background\"}\n{\"user\": \"login\", \"visitor_id\": \"cust-42\"}\n{\"advance_ms\": 45000}",
+        "{\"user\": \"launch\"}\n{\"user\": \"login\", \"visitor_id\": \"cust-42\"}\n{\"user\": \"logout\"}\n{\"advance_ms\": 45000}",
+        "{\"user\": \"launch\"}\n{\"advance_ms\": 45000}",
+    ] {
+        assert_eq!(
+            live(scenario, |r| refuse_presence(r, "unknown_visitor")),
+            ids(&[]),
+            "{scenario}"
+        );
+    }
+    // the link back: owed again, from the restore
+    let back = "{\"user\": \"launch\"}\n{\"network\": \"lost\"}\n{\"user\": \"login\", \"visitor_id\": \"cust-42\"}\n{\"advance_ms\": 45000}\n{\"network\": \"restored\"}\n{\"advance_ms\": 41000}";
+    assert_eq!(live(back, |_| {}), ids(&[]));
+    assert_eq!(
+        live(back, |r| refuse_presence(r, "unknown_visitor")),
+        ids(&["LIVE-PRESENCE"])
+    );
+}
+
+#[test]
+fn a_blurred_visitor_is_online() {
+    let blurred = |records: &mut Vec<Record>| {
+        let at = records
+            .iter()
+            .position(|r| event_code(r) == Some("EventPresenceConnected"))
+            .expect("presence connects");
+        let step = records[at].step;
+        records.insert(
+            at + 1,
+            serde_json::from_value(json!({"step": step, "recv": {"type": "presence_blur"}}))
+                .unwrap(),
+        );
+        records.insert(
+            at + 2,
+            serde_json::from_value(
+                json!({"step": step, "event": {"code": "EventPresenceBlur", "properties": {}}}),
+            )
+            .unwrap(),
+        );
+    };
+    assert_eq!(live(LOGIN, blurred), ids(&[]));
+}
+
+const AGENT_OFFLINE: &str = r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"network": "lost"}
+{"agent": "join"}
+{"network": "restored"}
+{"agent": "join"}
+{"agent": "leave"}"#;
+
+/// Drops every count the service sends in the restore step (step 4).
+fn drop_resent_count(records: &mut Vec<Record>) {
+    records.retain(|r| {
+        !(r.step == 4
+            && (frame_type(r) == Some("guest_count")
+                || event_code(r) == Some("EventGuestCountChange")))
+    });
+}
+
+#[test]
+fn an_agent_who_joined_offline_is_not_lost() {
+    assert_eq!(live(AGENT_OFFLINE, |_| {}), ids(&[]));
+    assert_eq!(
+        live(AGENT_OFFLINE, drop_resent_count),
+        ids(&["LIVE-GUEST-COUNT"])
+    );
+}
+
+#[test]
+fn refused_agent_steps_and_stale_sessions_count_nothing() {
+    // no session yet, no agent to leave: refused, and nothing owed
+    let refused = r#"{"user": "launch"}
+{"agent": "join"}
+{"user": "tap_cobrowse"}
+{"agent": "leave"}
+{"agent": "join"}
+{"advance_ms": 1000}"#;
+    assert_eq!(live(refused, |_| {}), ids(&[]));
+    // the app's session ended by the grace while offline: an agent who joins then joins
+    // the stale one, which the service drops on the restore
+    let stale = r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"network": "lost"}
+{"advance_ms": 61000}
+{"user": "tap_cobrowse"}
+{"agent": "join"}
+{"network": "restored"}"#;
+    assert_eq!(live(stale, |_| {}), ids(&[]));
+    // a count that is wrong while the link is down is not judged until it is back
+    let offline = r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"network": "lost"}
+{"agent": "join"}
+{"advance_ms": 5000}"#;
+    assert_eq!(live(offline, |_| {}), ids(&[]));
+}
+
+const BACKGROUND: &str = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"lifecycle": "background"}
+{"advance_ms": 61000}"#;
+
+/// Drops the suspension's `send presence_disconnect`.
+fn drop_suspension(records: &mut Vec<Record>) {
+    records.retain(|r| frame_type(r) != Some("presence_disconnect"));
+}
+
+#[test]
+fn presence_left_up_in_the_background_is_flagged() {
+    assert_eq!(live(BACKGROUND, |_| {}), ids(&[]));
+    assert_eq!(
+        live(BACKGROUND, drop_suspension),
+        ids(&["LIVE-BACKGROUND-SUSPEND"])
+    );
+    let early = BACKGROUND.replace("61000", "59000");
+    assert_eq!(live(&early, drop_suspension), ids(&[]));
+}
+
+#[test]
+fn only_a_dialog_the_customer_sees_holds_presence() {
+    // terms displayed: presence is held, however long
+    let displayed = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"agent": "start_presence_session"}
+{"lifecycle": "background"}
+{"advance_ms": 61000}
+{"advance_ms": 61000}"#;
+    assert_eq!(live(displayed, |_| {}), ids(&[]));
+    // the same with `displayed` never signalled: only shown, so it must not hold presence
+    let not_displayed = |records: &mut Vec<Record>| {
+        records.retain(|r| {
+            !matches!(
+                &r.observed,
+                Observed::Api(ApiCall::PresenceSignalAgent { .. })
+            ) && frame_type(r) != Some("presence_signal")
+        })
+    };
+    assert_eq!(
+        live(displayed, not_displayed),
+        ids(&["LIVE-BACKGROUND-SUSPEND"])
+    );
+    // declined in the background: the bound starts again at the answer
+    let declined = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"agent": "start_presence_session"}
+{"lifecycle": "background"}
+{"advance_ms": 61000}
+{"user": "decline_terms"}
+{"advance_ms": 61000}"#;
+    assert_eq!(live(declined, |_| {}), ids(&[]));
+    assert_eq!(
+        live(declined, drop_suspension),
+        ids(&["LIVE-BACKGROUND-SUSPEND"])
+    );
+}
+
+/// Found by the accuracy suite: after `exit`, a `login` the controller refuses owes nothing,
+/// though the terminated SDK's last visitor id was the customer's.
+#[test]
+fn a_refused_login_after_exit_owes_nothing() {
+    let exited = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"user": "exit"}
+{"user": "login", "visitor_id": "cust-42"}
+{"advance_ms": 61000}"#;
+    assert_eq!(live(exited, |_| {}), ids(&[]));
+}
