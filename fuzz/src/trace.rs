@@ -4,8 +4,10 @@
 //! - A trace over [`MAX_TRACE_BYTES`] is refused up front (a file that large is not a trace);
 //!   bytes that are not UTF-8 are an error (`check` says so). Neither reaches the parser.
 //! - Read line by line as `cobrowse check` does (one line parsed at a time into a streaming
-//!   `Oracle`) and read whole (`parse_trace` + `check_trace`), the answer is the same: the
-//!   same parse error at the same line, or the same violations.
+//!   `Oracle` through [`Oracle::read`], so the contract's reading rules refuse an unusable
+//!   trace at its line) and read whole (`parse_trace` + `read_trace`), the answer is the same:
+//!   the same parse error at the same line, the same unusable line and reason, or the same
+//!   violations.
 //! - Line by line, the heap never holds more than a few times the longest line plus a few
 //!   times the trace (the violations found): memory is bounded per line, not per trace.
 //! - What the oracle reports makes sense for a trace: never a machine-level invariant, never
@@ -13,7 +15,9 @@
 
 use crate::memory;
 use crate::report::Failure;
-use cobrowse_visitor_conformance::oracle::{check_trace, InvariantKind, Oracle, Violation};
+use cobrowse_visitor_conformance::oracle::{
+    read_trace, InvariantKind, Oracle, Unusable, Violation,
+};
 use cobrowse_visitor_conformance::transcript::{parse_trace, ParseError, TraceLine};
 
 const TARGET: &str = "check_trace";
@@ -28,17 +32,26 @@ const PER_TRACE_FACTOR: usize = 32;
 /// … plus this much.
 const SLACK: usize = 1 << 20;
 
-/// `cobrowse check`'s way: one line at a time.
-fn line_by_line(text: &str) -> Result<Vec<Violation>, ParseError> {
+/// Why a trace gets no verdict: it does not parse, or it breaks a reading rule.
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    Parse(ParseError),
+    Unusable(Unusable),
+}
+
+/// `cobrowse check`'s way: one line at a time, each through the reading rules.
+fn line_by_line(text: &str) -> Result<Vec<Violation>, Refused> {
     let mut oracle = Oracle::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        let parsed = parse_trace(line).map_err(|e| ParseError {
-            line: n,
-            message: e.message,
+        let parsed = parse_trace(line).map_err(|e| {
+            Refused::Parse(ParseError {
+                line: n,
+                message: e.message,
+            })
         })?;
         for (_, item) in &parsed {
-            oracle.observe(n, item);
+            oracle.read(n, item).map_err(Refused::Unusable)?;
         }
     }
     Ok(oracle.finish())
@@ -75,23 +88,22 @@ pub fn run(data: &[u8]) -> Result<(), Failure> {
         )));
     }
 
-    let whole = parse_trace(text);
-    match (&whole, &streamed) {
-        (Err(a), Err(b)) if a == b => Ok(()),
-        (Ok(lines), Ok(found)) => {
-            let batch = check_trace(lines);
-            if &batch != found {
-                return Err(fail(format!(
-                    "the whole-trace check found {batch:?}, the line-by-line check {found:?}"
-                )));
-            }
-            sensible(lines, &batch).map_err(fail)
+    let parsed = parse_trace(text);
+    let whole = match &parsed {
+        Ok(lines) => read_trace(lines).map_err(Refused::Unusable),
+        Err(e) => Err(Refused::Parse(e.clone())),
+    };
+    if whole != streamed {
+        return Err(fail(format!(
+            "read whole: {whole:?}; read line by line: {streamed:?}"
+        )));
+    }
+    match (&parsed, &whole) {
+        (Ok(lines), Ok(found)) => sensible(lines, found).map_err(fail),
+        (_, Err(Refused::Unusable(u))) if u.line == 0 || u.line > text.lines().count() => {
+            Err(fail(format!("an unusable line outside the trace: {u:?}")))
         }
-        (whole, streamed) => Err(fail(format!(
-            "parsed whole: {:?}; parsed line by line: {:?}",
-            whole.as_ref().map(Vec::len),
-            streamed.as_ref().map(Vec::len)
-        ))),
+        _ => Ok(()),
     }
 }
 
@@ -112,4 +124,50 @@ fn sensible(lines: &[(usize, TraceLine)], violations: &[Violation]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streamed(text: &str) -> Result<Vec<Violation>, Refused> {
+        line_by_line(text)
+    }
+
+    /// An unusable trace is refused at its line, as `cobrowse check` refuses it (exit 2), and
+    /// the whole read agrees: the target reads through the reading rules, not around them.
+    #[test]
+    fn an_unusable_trace_is_refused_at_its_line() {
+        let late_config =
+            "{\"user\":\"launch\"}\n{\"config\":{\"group_id\":1,\"custom_ui\":true,\"seed\":7}}\n";
+        match streamed(late_config) {
+            Err(Refused::Unusable(u)) => assert_eq!(u.line, 2),
+            other => panic!("{other:?}"),
+        }
+        let misaligned = "{\"user\":\"launch\"}\n{\"step\":3,\"event\":{\"code\":\"EventClearWarning\",\"properties\":{}}}\n";
+        match streamed(misaligned) {
+            Err(Refused::Unusable(u)) => assert_eq!(u.line, 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(run(late_config.as_bytes()).is_ok());
+        assert!(run(misaligned.as_bytes()).is_ok());
+    }
+
+    /// Every committed violating trace reads to a verdict, the same whole and line by line.
+    #[test]
+    fn the_committed_traces_give_verdicts() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../traces");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).expect("traces/") {
+            let path = e.expect("entry").path();
+            if path.extension().is_some_and(|x| x == "jsonl") {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                let found = streamed(&text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+                assert!(!found.is_empty(), "{}", path.display());
+                assert!(run(text.as_bytes()).is_ok(), "{}", path.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 20, "{n} traces");
+    }
 }
