@@ -16,7 +16,7 @@
 mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cobrowse_visitor_conformance::oracle::{interleave, Invariant, Oracle};
+use cobrowse_visitor_conformance::oracle::{interleave, CheckOptions, Invariant, Oracle};
 use cobrowse_visitor_conformance::sim::{World, WorldOptions, MAX_SETTLE_MOVES};
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, Observed, Record, Step, TraceLine, MAX_LINE_BYTES,
@@ -66,6 +66,12 @@ enum Command {
     Check {
         /// The transcript file, or `-` for stdin.
         trace: String,
+        /// The trace was written by this crate's integration controller (`cobrowse run`, an
+        /// SDK built on the bindings' `Controller`): also judge INV-CONTROLLER-REPLAY, that
+        /// every `ui` record and every call the app makes is the one spec.md §6 gives. Leave
+        /// it off for an app's own integration, which the contract leaves free there.
+        #[arg(long)]
+        reference_controller: bool,
     },
 }
 
@@ -97,7 +103,13 @@ fn main() -> ExitCode {
             max_moves,
             redact,
         } => run(&scenario, format, interleave, max_moves, redact),
-        Command::Check { trace } => check(&trace),
+        Command::Check {
+            trace,
+            reference_controller,
+        } => check(
+            &trace,
+            CheckOptions::default().with_reference_controller(reference_controller),
+        ),
     }
 }
 
@@ -267,7 +279,7 @@ fn read_bounded_line(
     Ok(BoundedLine::Line)
 }
 
-fn check(path: &str) -> ExitCode {
+fn check(path: &str, options: CheckOptions) -> ExitCode {
     let name = display_name(path);
     let mut reader: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::new(io::stdin()))
@@ -278,7 +290,7 @@ fn check(path: &str) -> ExitCode {
         }
     };
     // Streamed line by line: memory is one line plus the oracle's fixed state and findings.
-    let mut oracle = Oracle::new();
+    let mut oracle = Oracle::with_options(options);
     let mut buf = Vec::new();
     let mut number = 0usize;
     let mut records = 0usize;

@@ -14,7 +14,7 @@ use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
 use arbitrary::Unstructured;
 use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::{
-    check_records, check_trace, interleave, machine, Invariant, Violation,
+    check_records, check_trace_with, interleave, machine, CheckOptions, Invariant, Violation,
 };
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
@@ -207,7 +207,9 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             && !(v.invariant == Invariant::RefusedNoEffect && step.is_some_and(feeds_unrecorded))
     };
     let in_trace = |v: &Violation| cause.get(v.line.wrapping_sub(1)).copied().flatten();
-    if let Some(v) = check_trace(&read_back)
+    // the simulator's transcript is the reference controller's: its replay is judged too
+    let options = CheckOptions::default().with_reference_controller(true);
+    if let Some(v) = check_trace_with(&read_back, options)
         .iter()
         .find(|v| judged(v, in_trace(v)))
     {

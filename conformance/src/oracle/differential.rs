@@ -39,11 +39,18 @@ thread_local! {
     static PLAIN_WITH_CONFIG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The new oracle's violations, without the progress properties the old one never had
-/// (`InvariantKind::Liveness`, added after the cut).
+/// The new oracle's violations, without the progress properties and the replay the old one
+/// never had (`InvariantKind::Liveness`, `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY`, added
+/// after the cut).
 fn plain(v: &[Violation]) -> Vec<Plain> {
     v.iter()
         .filter(|v| v.invariant.kind() != super::InvariantKind::Liveness)
+        .filter(|v| {
+            !matches!(
+                v.invariant,
+                super::Invariant::SdkReplay | super::Invariant::ControllerReplay
+            )
+        })
         .filter(|v| compared(v.invariant.id()))
         .map(|v| (v.invariant.id(), v.line, v.message.clone()))
         .collect()

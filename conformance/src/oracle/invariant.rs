@@ -122,6 +122,17 @@ pub enum Invariant {
     /// scenario steps, no api record is refused. Reason: the integration controller must only
     /// ask for calls the SDK accepts in the state it is in; a refusal means the two disagree.
     ControllerCallsAccepted,
+    /// `INV-SDK-REPLAY` (needs scenario lines): the SDK's records (every `send` and `event`,
+    /// and which `api` / `recv` records are refused) are what the SDK core gives for the
+    /// trace's inputs in the trace's order, drained at once. Reason: a record the SDK's rows
+    /// cannot write (dropped, repeated, out of order, changed) is a broken SDK or a broken
+    /// trace, whichever rule it happens to touch.
+    SdkReplay,
+    /// `INV-CONTROLLER-REPLAY` (needs scenario lines): the controller's records (every `ui`,
+    /// every `api` that is not an `api` line's own call, which `user` lines are refused) are
+    /// what the integration controller gives for the `user` and `lifecycle` lines and the
+    /// events, in order. Reason: the same, for the app's side.
+    ControllerReplay,
     /// `INV-REFUSED-UNCHANGED` (machine level): an input that returns `Err` leaves
     /// `Sdk::state()` exactly as it was, and a refused user intent leaves `Controller::state()`
     /// as it was. Reason: callers may retry or ignore a refusal only if it did nothing.
@@ -162,7 +173,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 27] = [
+    pub const ALL: [Invariant; 29] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -182,6 +193,8 @@ impl Invariant {
         Invariant::NoSendOffline,
         Invariant::KeyMatchesRequest,
         Invariant::ControllerCallsAccepted,
+        Invariant::SdkReplay,
+        Invariant::ControllerReplay,
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
@@ -214,6 +227,8 @@ impl Invariant {
             Invariant::NoSendOffline => "INV-NO-SEND-OFFLINE",
             Invariant::KeyMatchesRequest => "INV-KEY-MATCHES-REQUEST",
             Invariant::ControllerCallsAccepted => "INV-CONTROLLER-CALLS-ACCEPTED",
+            Invariant::SdkReplay => "INV-SDK-REPLAY",
+            Invariant::ControllerReplay => "INV-CONTROLLER-REPLAY",
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
@@ -251,7 +266,9 @@ impl Invariant {
             | Invariant::WarningPaired
             | Invariant::NoSendOffline
             | Invariant::KeyMatchesRequest
-            | Invariant::ControllerCallsAccepted => InvariantKind::Spec,
+            | Invariant::ControllerCallsAccepted
+            | Invariant::SdkReplay
+            | Invariant::ControllerReplay => InvariantKind::Spec,
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }
@@ -273,6 +290,8 @@ impl Invariant {
                 | Invariant::DisconnectOnLogout
                 | Invariant::CustomUi
                 | Invariant::ControllerCallsAccepted
+                | Invariant::SdkReplay
+                | Invariant::ControllerReplay
                 | Invariant::InitCompletes
                 | Invariant::PresenceConnects
                 | Invariant::SessionResolves

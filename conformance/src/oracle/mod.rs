@@ -50,7 +50,7 @@ use checks::Checks;
 use invariant::violation;
 pub use invariant::{Invariant, InvariantKind, Violation};
 pub use reader::Unusable;
-use reader::{Layout, Reader};
+use reader::{ErrorPlace, Layout, Reader};
 
 /// The streaming invariant checker for transcripts.
 ///
@@ -64,15 +64,44 @@ pub struct Oracle {
     reader: Reader,
     /// The trace's layout, for [`Oracle::read`].
     layout: Layout,
+    /// Where an `error` record may stand, for [`Oracle::read`].
+    error_place: ErrorPlace,
     /// One checker per invariant.
     checks: Checks,
     violations: Vec<Violation>,
+}
+
+/// What a check judges beyond the defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckOptions {
+    /// The trace was written by this crate's integration controller (`cobrowse run`, the
+    /// bindings' controller): judge `INV-CONTROLLER-REPLAY` too, so every `ui` record and every
+    /// call the controller makes must be the one §6 gives. Off by default: the contract leaves
+    /// an app's own integration free in its UI and in the order of its calls.
+    pub reference_controller: bool,
+}
+
+impl CheckOptions {
+    /// These options with [`CheckOptions::reference_controller`] set to `on`.
+    pub fn with_reference_controller(mut self, on: bool) -> Self {
+        self.reference_controller = on;
+        self
+    }
 }
 
 impl Oracle {
     /// A checker before the first line.
     pub fn new() -> Self {
         Oracle::default()
+    }
+
+    /// A checker before the first line that judges with `options`.
+    pub fn with_options(options: CheckOptions) -> Self {
+        Oracle {
+            checks: Checks::new(options.reference_controller),
+            ..Oracle::default()
+        }
     }
 
     /// The violations found so far (those that need the end of the trace come from
@@ -91,11 +120,13 @@ impl Oracle {
 
     /// Feeds one trace line after checking the contract's reading rules ("Reading a trace":
     /// `config` only first; a plain trace has no scenario line after its records; in an
-    /// interleaved trace every record's `step` is the index of the latest scenario line).
+    /// interleaved trace every record's `step` is the index of the latest scenario line; an
+    /// `error` record refuses the `api` / `recv` record just before it or its step).
     /// A line that breaks one is not fed, and the trace cannot be judged: stop there.
     /// (Record shapes are [`crate::transcript::parse_trace`]'s to refuse.)
     pub fn read(&mut self, line: usize, item: &TraceLine) -> Result<(), Unusable> {
         self.layout.admit(line, item)?;
+        self.error_place.admit(line, item)?;
         self.observe(line, item);
         Ok(())
     }
@@ -141,7 +172,12 @@ pub fn check_records(records: &[Record]) -> Vec<Violation> {
 /// Checks a parsed trace ([`crate::transcript::parse_trace`]'s output: lines with their
 /// 1-based numbers).
 pub fn check_trace(lines: &[(usize, TraceLine)]) -> Vec<Violation> {
-    let mut oracle = Oracle::new();
+    check_trace_with(lines, CheckOptions::default())
+}
+
+/// [`check_trace`] with `options`.
+pub fn check_trace_with(lines: &[(usize, TraceLine)], options: CheckOptions) -> Vec<Violation> {
+    let mut oracle = Oracle::with_options(options);
     for (n, item) in lines {
         oracle.observe(*n, item);
     }
@@ -151,7 +187,15 @@ pub fn check_trace(lines: &[(usize, TraceLine)]) -> Vec<Violation> {
 /// Checks a parsed trace by the contract's reading rules first ([`Oracle::read`]): the
 /// violations, or the first line that makes the trace unusable.
 pub fn read_trace(lines: &[(usize, TraceLine)]) -> Result<Vec<Violation>, Unusable> {
-    let mut oracle = Oracle::new();
+    read_trace_with(lines, CheckOptions::default())
+}
+
+/// [`read_trace`] with `options`.
+pub fn read_trace_with(
+    lines: &[(usize, TraceLine)],
+    options: CheckOptions,
+) -> Result<Vec<Violation>, Unusable> {
+    let mut oracle = Oracle::with_options(options);
     for (n, item) in lines {
         oracle.read(*n, item)?;
     }

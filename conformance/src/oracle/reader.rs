@@ -79,8 +79,8 @@ pub(super) enum Seen<'a> {
     /// An `api` record as it arrives, before the next line tells whether it was refused: what
     /// the controller asked for.
     Asked(&'a ApiCall),
-    /// A `recv` record as it arrives.
-    Received,
+    /// A `recv` record as it arrives: the frame as written.
+    Received(&'a Value),
     /// An earlier `api` record that was not refused.
     Accepted(&'a ApiCall),
     /// An earlier `api` record that was refused.
@@ -342,8 +342,8 @@ impl Reader {
                 self.judge(judge(Seen::Asked(call)), checks, out);
                 self.pending = Some((line, record.clone()));
             }
-            Observed::Recv(_) => {
-                self.judge(judge(Seen::Received), checks, out);
+            Observed::Recv(frame) => {
+                self.judge(judge(Seen::Received(frame)), checks, out);
                 self.pending = Some((line, record.clone()));
             }
             Observed::Send(frame) => self.judge(judge(Seen::Send(frame)), checks, out),
@@ -475,6 +475,41 @@ impl Layout {
                 }
             }
         }
+        Ok(())
+    }
+}
+
+/// Where an `error` record may stand (contract: it refuses "the record just before it (an `api`
+/// call, a `recv` frame) or the step itself"): right after an `api` or `recv` record of its
+/// step, or as the first record of its step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct ErrorPlace {
+    /// The previous record: its step, and whether it was an `api` or `recv` record. `None`
+    /// after a scenario line or at the start.
+    previous: Option<(usize, bool)>,
+}
+
+impl ErrorPlace {
+    /// Takes the next line in, or says why an `error` record cannot stand there.
+    pub(super) fn admit(&mut self, line: usize, item: &TraceLine) -> Result<(), Unusable> {
+        let TraceLine::Record(r) = item else {
+            self.previous = None;
+            return Ok(());
+        };
+        let input = matches!(r.observed, Observed::Api(_) | Observed::Recv(_));
+        if let Observed::Error(_) = r.observed {
+            match self.previous {
+                Some((step, true)) if step == r.step => {}
+                Some((step, _)) if step == r.step => {
+                    return Err(Unusable {
+                        line,
+                        message: "an `error` record that follows neither an `api` or `recv` record of its step nor its step's start; expected it right after the call or frame it refuses, or as the first record of a refused step".to_owned(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        self.previous = Some((r.step, input));
         Ok(())
     }
 }

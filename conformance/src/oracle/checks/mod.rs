@@ -23,6 +23,7 @@
 //! | `INV-NO-SEND-OFFLINE` | [`link::NoSendOffline`] |
 //! | `INV-REFUSED-NO-EFFECT` | [`refusals::RefusedNoEffect`] |
 //! | `INV-CONTROLLER-CALLS-ACCEPTED` | [`refusals::ControllerCallsAccepted`] |
+//! | `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY` | [`replay::Replay`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
 //! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
 //! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
@@ -36,6 +37,7 @@ mod manual_random;
 mod presence;
 mod progress;
 mod refusals;
+mod replay;
 mod session;
 mod session_key;
 mod terms;
@@ -109,6 +111,7 @@ pub(super) struct Checks {
     no_send_offline: link::NoSendOffline,
     refused_no_effect: refusals::RefusedNoEffect,
     controller_calls_accepted: refusals::ControllerCallsAccepted,
+    replay: replay::Replay,
     init_completes: progress::InitCompletes,
     presence_connects: progress::PresenceConnects,
     session_resolves: progress::SessionResolves,
@@ -117,6 +120,18 @@ pub(super) struct Checks {
 }
 
 impl Checks {
+    /// Every checker, the controller's replay on or off (`INV-CONTROLLER-REPLAY`).
+    pub(super) fn new(reference_controller: bool) -> Self {
+        Checks {
+            replay: if reference_controller {
+                replay::Replay::with_reference_controller()
+            } else {
+                replay::Replay::default()
+            },
+            ..Checks::default()
+        }
+    }
+
     /// Every checker, in the order they are called. Violations found at one line are listed
     /// in the order they were found, so this order is part of the output: `INV-INIT-FIRST`,
     /// then `INV-CUSTOM-UI`, `INV-ONE-SESSION` and `INV-CONSENT` for an accepted
@@ -126,7 +141,7 @@ impl Checks {
     /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
     /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
     /// checks last.
-    fn all(&mut self) -> [&mut dyn Check; 24] {
+    fn all(&mut self) -> [&mut dyn Check; 25] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -147,6 +162,7 @@ impl Checks {
             &mut self.no_send_offline,
             &mut self.refused_no_effect,
             &mut self.controller_calls_accepted,
+            &mut self.replay,
             &mut self.init_completes,
             &mut self.presence_connects,
             &mut self.session_resolves,

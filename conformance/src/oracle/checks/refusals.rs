@@ -18,7 +18,7 @@ impl Check for RefusedNoEffect {
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
             Seen::RefusedCall(_) | Seen::RefusedFrame => self.quiet = Some(rec.step),
-            Seen::Asked(_) | Seen::Received => self.quiet = None,
+            Seen::Asked(_) | Seen::Received(_) => self.quiet = None,
             Seen::Send(_) if self.quiet == Some(rec.step) => {
                 self.quiet = None;
                 out.push(violation(
