@@ -11,6 +11,10 @@ use thiserror::Error;
 /// The key argument that asks the server for a random numeric session key.
 pub const GLANCE_KEYTYPE_RANDOM: &str = "GLANCE_KEYTYPE_RANDOM";
 
+/// The smallest valid group id: a Glance group id is positive.
+pub const MIN_GROUP_ID: i32 = 1;
+/// The largest valid group id: the seed's `initVisitor` takes an `Int32`.
+pub const MAX_GROUP_ID: i32 = i32::MAX;
 /// Longest visitor id (`[A-Za-z0-9-_~]`), in characters.
 pub const MAX_VISITOR_ID: usize = 62;
 /// Longest visitor name.
@@ -33,8 +37,10 @@ pub const MAX_SIGNAL_ENTRIES: usize = 16;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct InitParams {
-    /// The Glance group id. Fixed by the first `init_visitor` (`INV-GROUP-STABLE`).
-    pub group_id: u32,
+    /// The Glance group id: an `Int32`, as the seed's `initVisitor(groupId: Int32, …)`;
+    /// valid from 1 to [`MAX_GROUP_ID`] ([`InitParams::validate`] refuses zero and
+    /// negative ones). Fixed by the first `init_visitor` (`INV-GROUP-STABLE`).
+    pub group_id: i32,
     /// Authentication token; empty when unused.
     #[serde(default)]
     pub token: String,
@@ -54,7 +60,7 @@ pub struct InitParams {
 
 impl InitParams {
     /// The pre-login call of the seed: a group id and nothing else.
-    pub fn anonymous(group_id: u32) -> Self {
+    pub fn anonymous(group_id: i32) -> Self {
         InitParams {
             group_id,
             token: String::new(),
@@ -66,7 +72,7 @@ impl InitParams {
     }
 
     /// The after-login call of the seed: the same group id, and the visitor id.
-    pub fn identified(group_id: u32, visitor_id: impl Into<String>) -> Self {
+    pub fn identified(group_id: i32, visitor_id: impl Into<String>) -> Self {
         InitParams {
             visitor_id: Some(visitor_id.into()),
             ..InitParams::anonymous(group_id)
@@ -75,7 +81,7 @@ impl InitParams {
 
     /// Checks every field against the SDK's rules.
     pub fn validate(&self) -> Result<(), ParameterError> {
-        if self.group_id == 0 {
+        if self.group_id < MIN_GROUP_ID {
             return Err(ParameterError::GroupId);
         }
         check_len(&self.token, MAX_TOKEN, ParameterError::Token)?;
@@ -312,8 +318,8 @@ fn de_start_key<'de, D: Deserializer<'de>>(d: D) -> Result<StartKey, D::Error> {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ParameterError {
-    /// The group id is zero.
-    #[error("group id must be a positive number")]
+    /// The group id is zero or negative.
+    #[error("group id must be positive ({}..={})", MIN_GROUP_ID, MAX_GROUP_ID)]
     GroupId,
     /// The visitor id is empty, too long or has a character outside `[A-Za-z0-9-_~]`.
     #[error(
@@ -500,6 +506,32 @@ mod tests {
             InitParams::anonymous(0).validate(),
             Err(ParameterError::GroupId)
         );
+    }
+
+    #[test]
+    fn group_id_is_a_positive_int32() {
+        for bad in [0, -1, -5, i32::MIN] {
+            assert_eq!(
+                InitParams::anonymous(bad).validate(),
+                Err(ParameterError::GroupId),
+                "{bad}"
+            );
+        }
+        for good in [1, 19921, i32::MAX] {
+            assert_eq!(InitParams::anonymous(good).validate(), Ok(()), "{good}");
+        }
+        assert_eq!(
+            ParameterError::GroupId.to_string(),
+            "group id must be positive (1..=2147483647)"
+        );
+        // a negative one reads from the contract's JSON (an Int32), to be refused by the SDK
+        let call: ApiCall =
+            serde_json::from_str(r#"{"call":"init_visitor","group_id":-5}"#).unwrap();
+        assert_eq!(call, ApiCall::InitVisitor(InitParams::anonymous(-5)));
+        assert!(serde_json::from_str::<ApiCall>(
+            r#"{"call":"init_visitor","group_id":2147483648}"#
+        )
+        .is_err());
     }
 
     #[test]

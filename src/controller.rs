@@ -18,13 +18,13 @@ use thiserror::Error;
 
 /// The Glance group id of the seed's integration guide: [`ControllerConfig`]'s default, and
 /// the simulated service's group when a scenario names none.
-pub const SEED_GROUP_ID: u32 = 19921;
+pub const SEED_GROUP_ID: i32 = 19921;
 
 /// How the app is integrated.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ControllerConfig {
-    /// The Glance group id every `init_visitor` carries.
-    pub group_id: u32,
+    /// The Glance group id every `init_visitor` carries (an `Int32`, as the seed's).
+    pub group_id: i32,
     /// The app draws its own UI: turn the SDK's default UI and presence UI off.
     pub custom_ui: bool,
 }

@@ -149,9 +149,9 @@ pub enum ApiError {
     #[error("group id {got} differs from the first init_visitor's {expected}")]
     GroupIdMismatch {
         /// The first call's group id.
-        expected: u32,
+        expected: i32,
         /// This call's group id.
-        got: u32,
+        got: i32,
     },
     /// The call needs `init_visitor` first (`EventInvalidState`).
     #[error("init_visitor has not been called")]

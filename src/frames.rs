@@ -29,8 +29,9 @@ pub enum ClientFrame {
     Init {
         /// Protocol version, [`PROTOCOL_VERSION`].
         v: u32,
-        /// Glance group id.
-        group_id: u32,
+        /// Glance group id: the `init_visitor` call's, so always 1..=2147483647 from this
+        /// SDK (an `Int32`, as the API's; the JSON is the same number).
+        group_id: i32,
         /// Authentication token.
         token: String,
         /// Visitor name.

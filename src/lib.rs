@@ -89,8 +89,9 @@ mod timers;
 
 pub use api::{
     validate_session_key, validate_signal, validate_visitor_id, ApiCall, CallName, InitParams,
-    ParameterError, StartKey, TermsStatus, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_NAME, MAX_PHONE,
-    MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT, MAX_TOKEN, MAX_VISITOR_ID, TERMS_EVENT,
+    ParameterError, StartKey, TermsStatus, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_GROUP_ID,
+    MAX_NAME, MAX_PHONE, MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT, MAX_TOKEN,
+    MAX_VISITOR_ID, MIN_GROUP_ID, TERMS_EVENT,
 };
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,

@@ -13,7 +13,7 @@ use cobrowse_visitor_core::{
 };
 use cobrowse_visitor_core::{App, ControllerState, Identity, Origin, PresenceView, SessionView};
 
-const GROUP: u32 = 19921;
+const GROUP: i32 = 19921;
 const VID: &str = "cust-42";
 const KEY: &str = "4821";
 

@@ -22,8 +22,8 @@ use cobrowse_visitor_core::{
 use cobrowse_visitor_core::{PhaseKind, PresenceKind, ServerFrameKind, SessionKind, StateKind};
 use std::collections::BTreeMap;
 
-const GROUP: u32 = 19921;
-const OTHER_GROUP: u32 = 20393;
+const GROUP: i32 = 19921;
+const OTHER_GROUP: i32 = 20393;
 const VID: &str = "cust-42";
 const KEY: &str = "4821";
 const WHY_DISPLAYED: &str = "no terms request is waiting to be displayed";
@@ -440,6 +440,11 @@ fn s_a06_init_fields_are_validated() {
     };
     let cases: Vec<(InitParams, ParameterError)> = vec![
         (InitParams::anonymous(0), ParameterError::GroupId),
+        (InitParams::anonymous(-1), ParameterError::GroupId),
+        (
+            InitParams::identified(i32::MIN, VID),
+            ParameterError::GroupId,
+        ),
         (
             bad(&|p| p.visitor_id = Some(String::new())),
             ParameterError::VisitorId,
@@ -494,6 +499,55 @@ fn s_a06_init_fields_are_validated() {
     let mut h = H::new();
     assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
     h.assert_rows(&[Row::SA01]);
+}
+
+/// S-A06: the group id is an `Int32` (the seed's `initVisitor(groupId: Int32, …)`) and must
+/// be positive: -1 and `i32::MIN` are refused as `invalid_parameter` with
+/// `EventInvalidParameter`, in every phase but terminated, and the state is exactly as it was
+/// (no frame, no timer, the first group id and the visitor kept); 1 and `i32::MAX` are valid.
+#[test]
+fn s_a06_a_negative_group_id_is_refused_and_changes_nothing() {
+    for group in [-1, i32::MIN] {
+        let mut pending = H::new();
+        pending.api(init(InitParams::anonymous(GROUP)));
+        for mut h in [
+            H::new(),
+            pending,
+            H::ready_anonymous(),
+            H::running_with_presence(),
+        ] {
+            for p in [
+                InitParams::anonymous(group),
+                InitParams::identified(group, VID),
+            ] {
+                h.refuse_param(
+                    init(p),
+                    ApiError::InvalidParameter(ParameterError::GroupId),
+                    ErrorCode::InvalidParameter,
+                );
+                h.assert_rows(&[Row::SA06]);
+            }
+        }
+        let e = ApiError::InvalidParameter(ParameterError::GroupId);
+        assert_eq!(
+            e.to_string(),
+            "invalid parameter: group id must be positive (1..=2147483647)"
+        );
+    }
+    // after the refusals, a valid first init is the first one (S-A01)
+    let mut h = H::new();
+    let _ = h.refuse(
+        init(InitParams::anonymous(-1)),
+        ApiError::InvalidParameter(ParameterError::GroupId),
+    );
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.assert_rows(&[Row::SA01]);
+    for edge in [1, i32::MAX] {
+        let mut h = H::new();
+        let p = InitParams::anonymous(edge);
+        assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+        h.assert_rows(&[Row::SA01]);
+    }
 }
 
 /// S-A02: the group id is fixed by the first `init_visitor`, pending or completed.

@@ -30,7 +30,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
 
-const GROUP: u32 = 19921;
+const GROUP: i32 = 19921;
 const VID: &str = "cust-42";
 
 // ---- the tables -------------------------------------------------------------------------------

@@ -121,7 +121,9 @@ fn run_reads_stdin_and_renders_every_format() {
 fn check_flags_every_violating_trace_with_its_id() {
     for path in jsonl_files("traces") {
         let p = path.to_str().unwrap();
+        // `<ID>.jsonl`, or `<ID>.<what>.jsonl` for a second trace of one invariant
         let id = path.file_stem().unwrap().to_str().unwrap();
+        let id = id.split('.').next().unwrap();
         // the controller's replay is judged on a trace of this crate's controller only
         let out = if id == "INV-CONTROLLER-REPLAY" {
             cobrowse(&["check", "--reference-controller", p], None)
@@ -153,6 +155,17 @@ fn check_flags_every_violating_trace_with_its_id() {
             );
         }
         assert!(stdout.lines().last().unwrap().contains("violation"));
+    }
+}
+
+#[test]
+fn check_passes_every_clean_counterpart() {
+    for path in jsonl_files("traces/clean") {
+        let p = path.to_str().unwrap();
+        let out = cobrowse(&["check", p], None);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{p}: {stdout}");
+        assert!(stdout.contains("ok, no violations"), "{stdout}");
     }
 }
 
@@ -205,6 +218,105 @@ fn run_rejects_unusable_scenarios_with_the_line() {
     let out = cobrowse(&["run", "-"], Some(b"{\"user\":\"launch\"}\n\xff\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("<stdin>:2: not UTF-8"));
+}
+
+/// A group id is an `Int32`, as the seed's `initVisitor(groupId: Int32, …)`: a negative one
+/// in an `api` step is the app's misuse and reaches the core, which refuses it
+/// (`EventInvalidParameter` and an `error` record) and changes nothing; `run` exits 0 and
+/// `check` finds nothing wrong with what it wrote. One outside the `Int32` range is refused
+/// when the scenario is read, naming the line; so is a config group id that is not positive.
+#[test]
+fn a_negative_group_id_reaches_the_core_and_is_refused() {
+    let scenario = br#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"api": {"call": "init_visitor", "group_id": -5, "visitor_id": null}}
+{"user": "launch"}
+{"api": {"call": "init_visitor", "group_id": -5, "visitor_id": "cust-42"}}
+{"user": "tap_cobrowse"}
+"#;
+    let out = cobrowse(&["run", "-"], Some(scenario));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let transcript = text(&out.stdout);
+    let lines: Vec<serde_json::Value> = transcript
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |i: usize| &lines[i];
+    let refused = [
+        "invalid parameter: group id must be positive (1..=2147483647)",
+        "invalid_parameter",
+    ];
+    for (step, first) in [(1, 0), (3, 9)] {
+        assert_eq!(at(first)["step"], step, "{transcript}");
+        assert_eq!(at(first)["api"]["group_id"], -5, "{transcript}");
+        assert_eq!(at(first + 1)["error"]["code"], refused[1], "{transcript}");
+        assert_eq!(
+            at(first + 1)["error"]["message"],
+            refused[0],
+            "{transcript}"
+        );
+        assert_eq!(
+            at(first + 2)["event"]["code"],
+            "EventInvalidParameter",
+            "{transcript}"
+        );
+        // the refusal has no effect: nothing is sent for it
+        assert!(at(first + 3)["step"] != step, "{transcript}");
+    }
+    // the refused call before launch left the SDK uninitialized: the launch's init is the
+    // first one (its frame is sent, the lookup answered), and the refused one after it left
+    // the anonymous visitor as it was (the manual button still starts a random-key session)
+    assert_eq!(at(3)["api"]["group_id"], 19921, "{transcript}");
+    assert_eq!(at(4)["send"]["type"], "init", "{transcript}");
+    assert_eq!(at(6)["event"]["code"], "EventVisitorInitialized");
+    assert!(
+        transcript
+            .contains(r#"{"step":4,"api":{"call":"start_session","key":"GLANCE_KEYTYPE_RANDOM"}}"#),
+        "{transcript}"
+    );
+    let trace = scratch("negative_group.jsonl", &out.stdout);
+    let checked = cobrowse(&["check", trace.to_str().unwrap()], None);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+    let interleaved = cobrowse(&["run", "--interleave", "-"], Some(scenario));
+    assert_eq!(interleaved.status.code(), Some(0));
+    let checked = cobrowse(&["check", "-"], Some(&interleaved.stdout));
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+
+    let cases = [
+        (
+            "{\"user\":\"launch\"}\n{\"api\":{\"call\":\"init_visitor\",\"group_id\":2147483648}}\n",
+            "<stdin>:2: bad api call: group_id 2147483648 is outside the seed's Int32 range (-2147483648..=2147483647)",
+        ),
+        (
+            "{\"user\":\"launch\"}\n\n{\"api\":{\"call\":\"init_visitor\",\"group_id\":-2147483649}}\n",
+            "<stdin>:3: bad api call: group_id -2147483649 is outside the seed's Int32 range (-2147483648..=2147483647)",
+        ),
+        (
+            "{\"config\":{\"group_id\":-1}}\n{\"user\":\"launch\"}\n",
+            "<stdin>:1: bad config: group_id -1 must be 1..=2147483647",
+        ),
+        (
+            "{\"config\":{\"group_id\":0}}\n",
+            "<stdin>:1: bad config: group_id 0 must be 1..=2147483647",
+        ),
+        (
+            "{\"config\":{\"group_id\":2147483648}}\n",
+            "<stdin>:1: bad config: group_id 2147483648 must be 1..=2147483647",
+        ),
+    ];
+    for (scenario, expected) in cases {
+        let out = cobrowse(&["run", "-"], Some(scenario.as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{scenario}");
+        assert!(out.stdout.is_empty(), "{scenario}: partial output");
+        let err = text(&out.stderr);
+        assert!(err.contains(expected), "{scenario}: {err}");
+    }
+    // the config's largest group id is the Int32's
+    let out = cobrowse(
+        &["run", "-"],
+        Some(b"{\"config\":{\"group_id\":2147483647}}\n{\"user\":\"launch\"}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(r#""group_id":2147483647"#));
 }
 
 #[test]

@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
 
 /// The group id of a test build (another Glance account).
-pub const TEST_GROUP_ID: u32 = 20393;
+pub const TEST_GROUP_ID: i32 = 20393;
 
 /// One deliberate bug of an app team (or, where said, of an SDK core).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,6 +31,10 @@ pub enum Bug {
     TestGroupOnLogin,
     /// After logout the app re-inits with the group id of its test build (lenient core).
     TestGroupOnLogout,
+    /// The app keeps the group id of a test build: every `init_visitor`, the first one too,
+    /// carries it instead of the configured group's (the core accepts it: it is one group
+    /// throughout).
+    TestGroupKept,
     /// The app shows the cobrowse button as soon as it calls `init_visitor`.
     ButtonBeforeInit,
     /// The app starts a session right after its first `init_visitor` (lenient core).
@@ -82,9 +86,10 @@ pub enum Bug {
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 25] = [
+    pub const ALL: [Bug; 26] = [
         Bug::TestGroupOnLogin,
         Bug::TestGroupOnLogout,
+        Bug::TestGroupKept,
         Bug::ButtonBeforeInit,
         Bug::StartBeforeInit,
         Bug::PresenceAtLaunch,
@@ -113,7 +118,9 @@ impl Bug {
     /// The contract invariant the bug breaks.
     pub fn target(self) -> Invariant {
         match self {
-            Bug::TestGroupOnLogin | Bug::TestGroupOnLogout => Invariant::GroupStable,
+            Bug::TestGroupOnLogin | Bug::TestGroupOnLogout | Bug::TestGroupKept => {
+                Invariant::GroupStable
+            }
             Bug::ButtonBeforeInit | Bug::StartBeforeInit => Invariant::InitFirst,
             Bug::PresenceAtLaunch | Bug::PresenceAfterLogout => Invariant::PresenceNeedsId,
             Bug::TapStartsOneClick | Bug::TapIgnored => Invariant::ManualRandom,
@@ -383,6 +390,12 @@ impl Hooks for BuggyApp {
                     ..p
                 }));
                 Vec::new()
+            }
+            (Bug::TestGroupKept, ApiCall::InitVisitor(p)) => {
+                vec![ControllerOutput::Call(ApiCall::InitVisitor(InitParams {
+                    group_id: TEST_GROUP_ID,
+                    ..p
+                }))]
             }
             (Bug::ButtonBeforeInit, ApiCall::InitVisitor(_)) if first_init => vec![
                 keep,

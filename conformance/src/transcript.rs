@@ -20,7 +20,7 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 pub const MAX_ADVANCE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The largest group id: the seed's `initVisitor` takes an `Int32`.
-pub const MAX_GROUP_ID: u32 = 2_147_483_647;
+pub const MAX_GROUP_ID: i32 = cobrowse_visitor_core::MAX_GROUP_ID;
 
 /// The kinds of a transcript record: a record has `step` and exactly one of these.
 pub const RECORD_KINDS: [&str; 6] = ["api", "send", "recv", "event", "ui", "error"];
@@ -42,8 +42,8 @@ fn api_fields(call: &str) -> Option<(&'static [&'static str], &'static [&'static
 }
 
 /// Reads an `api` call (a scenario's `api` step or a transcript's `api` record) strictly:
-/// a known `call`, only that call's fields, and no negative group id. (A scenario also keeps
-/// group ids in the seed's `Int32` range: [`parse_scenario`].)
+/// a known `call`, only that call's fields, and a group id in the seed's `Int32` range (any
+/// of it: a zero or negative one is the app's misuse, and reaches the core, which refuses it).
 /// Every call is read by the same rules, so no field is ever dropped silently.
 pub fn parse_api(v: &Value) -> Result<ApiCall, String> {
     let obj = v
@@ -76,17 +76,30 @@ pub fn parse_api(v: &Value) -> Result<ApiCall, String> {
             "bad api call: `{call}` needs the field `{missing}`"
         ));
     }
-    if let Some(g) = obj.get("group_id") {
-        match g.as_i64() {
-            Some(n) if n < 0 => {
-                return Err(format!(
-                    "bad api call: group_id {n} is negative; this core's group id is unsigned, so a negative one cannot reach it (use 0 to try an invalid group id)"
-                ))
-            }
-            _ => {}
+    if let Some(n) = obj.get("group_id").and_then(whole_number) {
+        if i32::try_from(n).is_err() {
+            return Err(format!(
+                "bad api call: group_id {n} is outside the seed's Int32 range ({}..={})",
+                i32::MIN,
+                i32::MAX
+            ));
         }
     }
     serde_json::from_value(v.clone()).map_err(|e| format!("bad api call: {e}"))
+}
+
+/// A JSON whole number of any size, also one too large for serde_json's integers (which it
+/// reads as a float); `None` for anything else, which serde then names.
+fn whole_number(v: &Value) -> Option<i128> {
+    v.as_i64()
+        .map(i128::from)
+        .or_else(|| v.as_u64().map(i128::from))
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && f.fract() == 0.0)
+                // a saturating cast: any float beyond i128 is beyond the Int32 range too
+                .map(|f| f as i128)
+        })
 }
 
 /// Reads one transcript record's JSON object strictly (contract, "Reading a trace"): `step`
@@ -143,9 +156,10 @@ fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioConfig {
-    /// The group id the app uses.
+    /// The group id the app uses: 1..=[`MAX_GROUP_ID`] (a positive `Int32`, as the seed's;
+    /// [`Step::from_json`] refuses others).
     #[serde(default = "default_group")]
-    pub group_id: u32,
+    pub group_id: i32,
     /// The app draws its own UI.
     #[serde(default = "default_true")]
     pub custom_ui: bool,
@@ -154,7 +168,7 @@ pub struct ScenarioConfig {
     pub seed: u64,
 }
 
-fn default_group() -> u32 {
+fn default_group() -> i32 {
     cobrowse_visitor_core::SEED_GROUP_ID
 }
 fn default_true() -> bool {
@@ -228,7 +242,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ScenarioConfig {
             group_id: if u.arbitrary()? {
                 cobrowse_visitor_core::SEED_GROUP_ID
             } else {
-                u.int_in_range(0..=3)?
+                u.int_in_range(-1..=3)?
             },
             custom_ui: u.arbitrary()?,
             seed: u.arbitrary()?,
@@ -284,14 +298,20 @@ impl Step {
                 .ok_or_else(|| format!("`{kind}` must be a string"))
         };
         match *kind {
-            "config" => match serde_json::from_value::<ScenarioConfig>(val.clone()) {
-                // the app's group id is an init_visitor argument: positive (spec.md §3.3)
-                Ok(c) if c.group_id == 0 => {
-                    Err("bad config: group_id must be a positive number".to_owned())
+            "config" => {
+                // the app's group id is an init_visitor argument: a positive Int32 (spec.md
+                // §3.3), so the controller's calls are not refused for it
+                if let Some(n) = val.get("group_id").and_then(whole_number) {
+                    if !(1..=i128::from(MAX_GROUP_ID)).contains(&n) {
+                        return Err(format!(
+                            "bad config: group_id {n} must be 1..={MAX_GROUP_ID} (a positive Int32, as the seed's initVisitor takes)"
+                        ));
+                    }
                 }
-                Ok(c) => Ok(Step::Config(c)),
-                Err(e) => Err(format!("bad config: {e}")),
-            },
+                serde_json::from_value::<ScenarioConfig>(val.clone())
+                    .map(Step::Config)
+                    .map_err(|e| format!("bad config: {e}"))
+            }
             "user" => {
                 let w = word()?;
                 let intent = match w {
@@ -481,21 +501,8 @@ fn parse_object(line: usize, text: &str) -> Result<Option<Map<String, Value>>, P
     }
 }
 
-/// A scenario step whose group id is above the seed's `Int32` range ([`MAX_GROUP_ID`]): the
-/// app could not have passed it to `initVisitor`.
-fn group_out_of_range(step: &Step) -> Option<String> {
-    let (what, group) = match step {
-        Step::Config(c) => ("bad config", c.group_id),
-        Step::Api(ApiCall::InitVisitor(p)) => ("bad api call", p.group_id),
-        _ => return None,
-    };
-    (group > MAX_GROUP_ID).then(|| {
-        format!("{what}: group_id {group} is above {MAX_GROUP_ID}, the seed's Int32 range")
-    })
-}
-
 /// Reads a scenario: JSON Lines of steps, a `config` only on the first non-blank line, group
-/// ids in the seed's `Int32` range.
+/// ids in the seed's `Int32` range (the config's also positive: [`Step::from_json`]).
 pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
     let mut steps = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -506,12 +513,6 @@ pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
             line: i + 1,
             message,
         })?;
-        if let Some(message) = group_out_of_range(&step) {
-            return Err(ParseError {
-                line: i + 1,
-                message,
-            });
-        }
         if matches!(step, Step::Config(_)) && !steps.is_empty() {
             return Err(ParseError {
                 line: i + 1,

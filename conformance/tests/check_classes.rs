@@ -150,6 +150,58 @@ fn run_input_reads_api_steps_by_one_rule() {
     assert!(big.message.contains("Int32"), "{}", big.message);
 }
 
+/// An `api` step's group id is any `Int32` (the seed's type): a negative one is read and
+/// reaches the core, which refuses it; one outside the range is refused when read, naming
+/// the line and the range. The config's group id is the app's own: 1..=2147483647.
+#[test]
+fn group_ids_are_read_as_the_seeds_int32() {
+    use cobrowse_visitor_conformance::transcript::Step;
+    use cobrowse_visitor_core::{ApiCall, InitParams};
+    for g in [-5, -1, 0, i32::MIN, i32::MAX] {
+        let text = format!(
+            "{{\"user\":\"launch\"}}\n{{\"api\":{{\"call\":\"init_visitor\",\"group_id\":{g}}}}}\n"
+        );
+        let steps = parse_scenario(&text).unwrap_or_else(|e| panic!("{g}: {e}"));
+        assert_eq!(
+            steps[1],
+            Step::Api(ApiCall::InitVisitor(InitParams::anonymous(g)))
+        );
+    }
+    for (g, line) in [
+        ("2147483648", 2),
+        ("-2147483649", 3),
+        ("18446744073709551616", 2),
+    ] {
+        let blank = if line == 3 { "\n" } else { "" };
+        let text = format!("{{\"user\":\"launch\"}}\n{blank}{{\"api\":{{\"call\":\"init_visitor\",\"group_id\":{g}}}}}\n");
+        let e = parse_scenario(&text).unwrap_err();
+        assert_eq!(e.line, line, "{g}");
+        assert!(
+            e.message.contains(&format!(
+                "group_id {g} is outside the seed's Int32 range (-2147483648..=2147483647)"
+            )),
+            "{g}: {}",
+            e.message
+        );
+        // the same record in a trace is refused by the same rule
+        let record =
+            format!("{{\"step\":1,\"api\":{{\"call\":\"init_visitor\",\"group_id\":{g}}}}}");
+        assert!(parse_trace(&record).is_err(), "{g}");
+    }
+    for g in ["-1", "0", "-2147483648", "2147483648"] {
+        let e = parse_scenario(&format!("{{\"config\":{{\"group_id\":{g}}}}}")).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message
+                .starts_with(&format!("bad config: group_id {g} must be 1..=2147483647")),
+            "{g}: {}",
+            e.message
+        );
+    }
+    let max = parse_scenario("{\"config\":{\"group_id\":2147483647}}").unwrap();
+    assert!(matches!(&max[0], Step::Config(c) if c.group_id == i32::MAX));
+}
+
 #[test]
 fn agent_refusals_speak_the_contract() {
     use cobrowse_visitor_conformance::sim::World;

@@ -197,6 +197,14 @@ fn second_group_refused() {
     journey("second_group_refused");
 }
 
+/// A group id that is not positive (-5, the `Int32`'s least) is refused as an invalid
+/// parameter, before the launch and after it, and changes nothing: the launch's init is the
+/// first one, the login's re-init is accepted.
+#[test]
+fn negative_group_refused() {
+    journey("negative_group_refused");
+}
+
 /// A login while offline whose lookup times out: the restored link starts with `init`, so the
 /// service knows the visitor and presence connects; one-click then works (S-N02, §13).
 #[test]

@@ -1,7 +1,8 @@
 //! The oracle against the repository's files: every hand-written violating trace in
-//! `traces/` is flagged with exactly the invariant its file is named after, and every
-//! scenario in `scenarios/`, played through the simulator with its scenario lines
-//! interleaved, checks clean.
+//! `traces/` is flagged with exactly the invariant its file is named after (`<ID>.jsonl`, or
+//! `<ID>.<what>.jsonl` for a second one), every clean counterpart in `traces/clean/` checks
+//! clean, and every scenario in `scenarios/`, played through the simulator with its scenario
+//! lines interleaved, checks clean.
 
 use cobrowse_visitor_conformance::oracle::{
     check_records, check_trace, interleave, read_trace_with, CheckOptions, Invariant,
@@ -26,12 +27,18 @@ fn stem(path: &Path) -> String {
     path.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
+/// The invariant ID a trace file is named after: its name up to the first `.`.
+fn named_id(path: &Path) -> String {
+    let stem = stem(path);
+    stem.split('.').next().unwrap_or_default().to_owned()
+}
+
 #[test]
 fn every_violating_trace_is_flagged_with_exactly_its_invariant() {
     let files = jsonl_files("traces");
     assert!(!files.is_empty(), "traces/ has no .jsonl files");
     for path in &files {
-        let expected = Invariant::from_id(&stem(path))
+        let expected = Invariant::from_id(&named_id(path))
             .unwrap_or_else(|| panic!("{}: not named after an invariant ID", path.display()));
         let text = std::fs::read_to_string(path).unwrap();
         let lines = parse_trace(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -62,8 +69,31 @@ fn every_violating_trace_is_flagged_with_exactly_its_invariant() {
 }
 
 #[test]
+fn every_clean_counterpart_checks_clean() {
+    let files = jsonl_files("traces/clean");
+    assert!(!files.is_empty(), "traces/clean/ has no .jsonl files");
+    for path in &files {
+        let violating = path
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join(path.file_name().unwrap());
+        assert!(
+            violating.exists(),
+            "{}: no violating trace of that name in traces/",
+            path.display()
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = parse_trace(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let violations = check_trace(&lines);
+        assert!(violations.is_empty(), "{}: {violations:#?}", path.display());
+    }
+}
+
+#[test]
 fn every_contract_invariant_has_a_violating_trace() {
-    let names: BTreeSet<String> = jsonl_files("traces").iter().map(|p| stem(p)).collect();
+    let names: BTreeSet<String> = jsonl_files("traces").iter().map(|p| named_id(p)).collect();
     for inv in Invariant::ALL {
         if inv.kind() == cobrowse_visitor_conformance::oracle::InvariantKind::Contract {
             assert!(names.contains(inv.id()), "no traces/{}.jsonl", inv.id());

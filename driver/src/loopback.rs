@@ -67,7 +67,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// The group whose settings lookup succeeds.
-    pub group_id: u32,
+    pub group_id: i32,
     /// Seeds the random session keys (a scenario's `seed`, so keys match the simulator's).
     pub seed: u64,
     /// How long a session survives its visitor's outage (the core's
@@ -84,7 +84,7 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The simulator's server for `group_id` and `seed`: the default session grace, tokio's
     /// clock, free-running.
-    pub fn new(group_id: u32, seed: u64) -> ServerConfig {
+    pub fn new(group_id: i32, seed: u64) -> ServerConfig {
         ServerConfig {
             group_id,
             seed,

@@ -128,6 +128,8 @@ scenario_tests! {
     background_presence_and_session => "scenarios/background_presence_and_session.jsonl",
     // misuse: another group id, direct start_session twice, end_session
     second_group_refused => "scenarios/second_group_refused.jsonl",
+    // misuse: a negative group id (an Int32, as the seed's) refused before and after launch
+    negative_group_refused => "scenarios/negative_group_refused.jsonl",
     // the network drops mid-session twice: resumed within the grace, lost past it
     network_loss_and_recovery => "scenarios/network_loss_and_recovery.jsonl",
     // the network drops while presence is connected; presence reconnects, one-click works

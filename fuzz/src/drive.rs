@@ -35,7 +35,7 @@ use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
 use arbitrary::Unstructured;
 use cobrowse_visitor_conformance::liveness;
-use cobrowse_visitor_conformance::oracle::{machine, Oracle, Violation};
+use cobrowse_visitor_conformance::oracle::{machine, GroupChoice, Oracle, Violation};
 use cobrowse_visitor_conformance::sim::{
     DriveError, FedKind, Hooks, SdkFed, Split, Wake, World, WorldOptions,
 };
@@ -382,6 +382,8 @@ struct Observation {
 struct Watch {
     bypassed: bool,
     oracle: Oracle,
+    /// A group the app chose itself with a direct `init_visitor` (not the SDK's doing).
+    group_choice: GroupChoice,
     /// Oracle violations already looked at (excused ones stay in the oracle's list).
     seen: usize,
     obs: Observation,
@@ -405,17 +407,24 @@ impl Watch {
         let n = self.obs.lines.len();
         if let Some(l) = self.obs.lines.last() {
             self.oracle.observe(n, l);
+            self.group_choice.observe(n, l);
         }
         let found = self.oracle.violations();
         let fresh = found.get(self.seen..).unwrap_or(&[]);
         self.seen = found.len();
-        match fresh
-            .iter()
-            .find(|v| crate::judged_by_drive_core(v.invariant, self.bypassed))
-        {
+        match fresh.iter().find(|v| self.judged(v)) {
             Some(v) => Err(v.clone().into()),
             None => Ok(()),
         }
+    }
+}
+
+impl Watch {
+    /// Whether `drive_core` judges `v`: see [`crate::judged_by_drive_core`]; and not a group
+    /// the app chose itself, once it went around the controller.
+    fn judged(&self, v: &Violation) -> bool {
+        crate::judged_by_drive_core(v.invariant, self.bypassed)
+            && !(self.bypassed && self.group_choice.excused(v))
     }
 }
 
@@ -566,12 +575,7 @@ impl Run {
             ));
         }
         let oracle = std::mem::take(&mut self.watch.oracle);
-        let bypassed = self.watch.bypassed;
-        if let Some(v) = oracle
-            .finish()
-            .into_iter()
-            .find(|v| crate::judged_by_drive_core(v.invariant, bypassed))
-        {
+        if let Some(v) = oracle.finish().into_iter().find(|v| self.watch.judged(v)) {
             return Err(v.into());
         }
         // agreement and progress (spec.md §10.4), where the world is the simulator's: the

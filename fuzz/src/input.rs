@@ -169,13 +169,13 @@ pub fn text(u: &mut Unstructured<'_>, choices: &[String]) -> String {
     }
 }
 
-/// A group id: `0` is 19921 (the simulated group), `1..0xF0` is the byte minus one, else 4
-/// raw bytes.
-pub fn group_id(u: &mut Unstructured<'_>) -> u32 {
+/// A group id (an `Int32`): `0` is 19921 (the simulated group), `1..0xF0` is the byte minus
+/// one, else 4 raw bytes (little-endian two's complement: negative ids too).
+pub fn group_id(u: &mut Unstructured<'_>) -> i32 {
     match byte(u) {
         0 => cobrowse_visitor_core::SEED_GROUP_ID,
-        b if b < 0xF0 => u32::from(b) - 1,
-        _ => u32::from_le_bytes(raw(u)),
+        b if b < 0xF0 => i32::from(b) - 1,
+        _ => i32::from_le_bytes(raw(u)),
     }
 }
 
@@ -414,10 +414,10 @@ impl Writer {
     }
 
     /// See [`group_id`].
-    pub fn group_id(&mut self, g: u32) {
+    pub fn group_id(&mut self, g: i32) {
         match g {
             cobrowse_visitor_core::SEED_GROUP_ID => self.byte(0),
-            g if g < 0xEF => self.byte(u8::try_from(g + 1).unwrap_or(0xF0)),
+            g if (0..0xEF).contains(&g) => self.byte(u8::try_from(g + 1).unwrap_or(0xF0)),
             g => {
                 self.byte(0xF0);
                 self.bytes.extend(g.to_le_bytes());

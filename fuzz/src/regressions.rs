@@ -127,7 +127,8 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
     };
     let s = FuzzScenario {
         config: Some(ScenarioConfig {
-            group_id: u32::MAX,
+            // u32::MAX when found; the group id is an Int32 now: its largest
+            group_id: i32::MAX,
             custom_ui: true,
             seed: 0,
         }),
@@ -210,4 +211,80 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
         exact: true,
     }));
     core(ScenarioConfig::default(), Some(fast), ops);
+}
+
+/// Since INV-GROUP-STABLE holds every init to the config's group id (issue 12): an app that
+/// inits the SDK itself with another group before the controller does makes the SDK hold to
+/// that group (the controller's init is refused, S-A02). The oracle flags the app's inits;
+/// both targets take them for the app's own choice (`oracle::GroupChoice`), not a finding.
+#[test]
+fn a_group_the_app_chose_itself_is_not_a_finding() {
+    let app_group = InitParams::anonymous(19921);
+    let s = FuzzScenario {
+        config: Some(ScenarioConfig {
+            group_id: 40,
+            custom_ui: true,
+            seed: 0,
+        }),
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(app_group.clone())),
+            Step::User(UserIntent::Launch),
+            Step::Api(ApiCall::InitVisitor(InitParams::identified(
+                19921, "cust-42",
+            ))),
+            Step::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+    let input = CoreInput {
+        config: ScenarioConfig {
+            group_id: 40,
+            custom_ui: false,
+            seed: 0,
+        },
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::Api(ApiCall::InitVisitor(app_group)),
+            Op::User(UserIntent::Launch),
+            Op::Api(ApiCall::InitVisitor(InitParams::identified(
+                19921, "cust-42",
+            ))),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash-46cf93b4 (the last recorded CI run): offline, backgrounded and foregrounded, then
+/// `advance_ms` of 91 hours: the presence connect backs off at 30 s and wakes about 11,000
+/// times, each wake-up moving the clock. INV-SDK-REPLAY's replay counted every wake-up of the
+/// step against its cap and called the trace one it could not replay; the cap is now on
+/// wake-ups in a row at one instant (a timer that stays due), the only endless case.
+#[test]
+fn a_long_offline_advance_replays_every_backoff() {
+    let s = FuzzScenario {
+        config: Some(ScenarioConfig {
+            group_id: 19921,
+            custom_ui: true,
+            seed: 0,
+        }),
+        steps: vec![
+            Step::User(UserIntent::Launch),
+            Step::User(UserIntent::Launch),
+            Step::User(UserIntent::AcceptTerms),
+            Step::Network(NetworkChange::Lost),
+            Step::Lifecycle(Lifecycle::Background),
+            Step::Lifecycle(Lifecycle::Foreground),
+            Step::AdvanceMs(327_745_531),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
 }

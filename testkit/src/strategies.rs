@@ -21,8 +21,8 @@ use proptest::strategy::Union;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-pub const GROUP: u32 = cobrowse_visitor_core::SEED_GROUP_ID;
-pub const OTHER_GROUP: u32 = 20393;
+pub const GROUP: i32 = cobrowse_visitor_core::SEED_GROUP_ID;
+pub const OTHER_GROUP: i32 = 20393;
 pub const VID: &str = "cust-42";
 pub const OTHER_VID: &str = "cust-7";
 
@@ -67,6 +67,9 @@ pub fn init_params() -> BoxedStrategy<InitParams> {
         1 => Just(InitParams::identified(GROUP, OTHER_VID)),
         1 => Just(InitParams::anonymous(OTHER_GROUP)),
         1 => Just(InitParams::anonymous(0)),
+        1 => prop_oneof![Just(-1), Just(-5), Just(i32::MIN), i32::MIN..0]
+            .prop_map(InitParams::anonymous),
+        1 => Just(InitParams::identified(i32::MAX, VID)),
         1 => Just(InitParams::identified(GROUP, "no spaces")),
         1 => Just(InitParams { name: "n".repeat(64), ..InitParams::anonymous(GROUP) }),
         1 => Just(InitParams { phone: "5".repeat(31), token: "t".repeat(1024), ..InitParams::identified(GROUP, VID) }),

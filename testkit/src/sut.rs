@@ -9,6 +9,7 @@ use super::reference::{
     CApp, CIdentity, COrigin, CPhase, CPresence, CSession, MCtl, MPhase, MPresence, MReady,
     MRequest, MSdk, MServer, MSession, MSrvSession, MTerms, MWorld, T,
 };
+pub use cobrowse_visitor_conformance::oracle::GroupChoice;
 use cobrowse_visitor_conformance::oracle::{machine, Invariant, Oracle, Violation};
 use cobrowse_visitor_conformance::sim::{DriveError, FedKind, Hooks, SdkFed, Server, World};
 use cobrowse_visitor_conformance::transcript::{Observed, Record, Step};
@@ -241,6 +242,8 @@ pub const APP_DUTIES: [Invariant; 6] = [
 #[derive(Clone, Debug, Default)]
 pub struct TraceCheck {
     oracle: Oracle,
+    /// The group the app chose with direct `api` steps ([`GroupChoice`]).
+    group_choice: GroupChoice,
     line: usize,
     /// Direct `api` steps were seen, or the trace is a raw SDK trace: the integration's duties
     /// are not judged.
@@ -263,6 +266,7 @@ impl TraceCheck {
         self.line += 1;
         self.api_steps |= matches!(step, Step::Api(_));
         self.oracle.observe_step(self.line, step);
+        self.group_choice.observe_step(step);
         if matches!(
             step,
             Step::User(cobrowse_visitor_core::UserIntent::Exit) | Step::AdvanceMs(_)
@@ -278,6 +282,7 @@ impl TraceCheck {
     pub fn record(&mut self, r: &Record) {
         self.line += 1;
         self.oracle.observe_record(self.line, r);
+        self.group_choice.observe_record(self.line, r);
     }
 
     /// A refusal followed, in the same step, by a send that an input without a record caused
@@ -295,7 +300,8 @@ impl TraceCheck {
     }
 
     /// Every violation so far, including what the end of the trace would judge now, minus the
-    /// integration's duties when `api` steps bypassed the integration.
+    /// integration's duties when `api` steps bypassed the integration, and minus the group the
+    /// app chose itself with them ([`GroupChoice`]).
     pub fn violations(&self) -> Vec<Violation> {
         let api = self.api_steps;
         self.oracle
@@ -304,7 +310,8 @@ impl TraceCheck {
             .into_iter()
             .filter(|v| {
                 let duty = api && APP_DUTIES.contains(&v.invariant);
-                !(duty || self.hidden_cause(v))
+                let chosen = api && self.group_choice.excused(v);
+                !(duty || chosen || self.hidden_cause(v))
             })
             .collect()
     }

@@ -167,3 +167,74 @@ fn inv_timer_not_early_judges_a_timeout_at_the_same_instant() {
         None
     );
 }
+
+/// INV-GROUP-STABLE with direct `api` steps: an app that inits with another group than the
+/// config's before launch makes the SDK hold to that group (S-A02 refuses the controller's
+/// config group). The oracle flags the app's inits against the config; the model harness
+/// (`sut::TraceCheck`, `sut::GroupChoice`) excuses exactly those, as the app's own choice, and
+/// still reports an SDK that accepted the config's group after it (the visitor split).
+#[test]
+fn inv_group_stable_the_apps_own_group_is_excused_an_sdks_split_is_not() {
+    use cobrowse_visitor_conformance::oracle::interleave;
+    use cobrowse_visitor_conformance::sim::World;
+    use cobrowse_visitor_conformance::transcript::{parse_scenario, Observed};
+    use cobrowse_visitor_testkit::sut::TraceCheck;
+    let steps = parse_scenario(
+        r#"{"config":{"group_id":19921,"custom_ui":true,"seed":0}}
+{"api":{"call":"init_visitor","group_id":20393,"visitor_id":null}}
+{"user":"launch"}
+{"api":{"call":"init_visitor","group_id":20393,"visitor_id":"cust-42"}}"#,
+    )
+    .unwrap();
+    let records = World::run(&steps).unwrap();
+    let judged = |records: &[cobrowse_visitor_conformance::transcript::Record]| {
+        let lines = interleave(&steps, records);
+        let found: Vec<usize> = check_trace(
+            &lines
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, l)| (i + 1, l))
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .filter(|v| v.invariant == Invariant::GroupStable)
+        .map(|v| v.line)
+        .collect();
+        let mut check = TraceCheck::default();
+        for l in &lines {
+            match l {
+                cobrowse_visitor_conformance::transcript::TraceLine::Step(s) => check.step(s),
+                cobrowse_visitor_conformance::transcript::TraceLine::Record(r) => check.record(r),
+            }
+        }
+        let kept: Vec<usize> = check
+            .violations()
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::GroupStable)
+            .map(|v| v.line)
+            .collect();
+        (found, kept)
+    };
+    // the real world: the app's two inits flagged by the oracle, both excused
+    let (found, kept) = judged(&records);
+    assert_eq!(found.len(), 2, "{records:#?}");
+    assert!(kept.is_empty(), "{kept:?}");
+    // an SDK that accepted the controller's config group after the app's: not excused
+    let split: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            let refusal = match &r.observed {
+                Observed::Error(_) => true,
+                Observed::Event(e) => e.code == "EventInvalidParameter",
+                _ => false,
+            };
+            !(r.step == 2 && refusal)
+        })
+        .cloned()
+        .collect();
+    assert!(split.len() < records.len());
+    let (found, kept) = judged(&split);
+    assert_eq!(found.len(), 3, "{split:#?}");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+}

@@ -48,7 +48,7 @@ fn any_server_frame() -> BoxedStrategy<ServerFrame> {
 fn any_client_frame() -> BoxedStrategy<ClientFrame> {
     prop_oneof![
         (
-            any::<u32>(),
+            any::<i32>(),
             text(),
             text(),
             text(),
@@ -86,10 +86,19 @@ fn any_client_frame() -> BoxedStrategy<ClientFrame> {
     .boxed()
 }
 
+/// Any `Int32` group id, with the edges and the misuse (zero, negative) weighted up.
+fn group_id() -> BoxedStrategy<i32> {
+    prop_oneof![
+        2 => any::<i32>(),
+        1 => prop_oneof![Just(0), Just(-1), Just(1), Just(i32::MIN), Just(i32::MAX)],
+    ]
+    .boxed()
+}
+
 fn any_api_call() -> BoxedStrategy<ApiCall> {
     prop_oneof![
         api_call(),
-        (any::<u32>(), text(), text(), proptest::option::of(text())).prop_map(
+        (group_id(), text(), text(), proptest::option::of(text())).prop_map(
             |(group_id, token, name, visitor_id)| ApiCall::InitVisitor(InitParams {
                 group_id,
                 token,

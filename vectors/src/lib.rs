@@ -110,7 +110,7 @@ impl From<&SdkConfigJson> for SdkConfig {
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ControllerConfigJson {
-    pub group_id: u32,
+    pub group_id: i32,
     pub custom_ui: bool,
 }
 

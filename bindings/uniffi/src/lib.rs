@@ -234,8 +234,9 @@ impl From<SdkConfig> for core::SdkConfig {
 /// How the app is integrated (`ControllerConfig`).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ControllerConfig {
-    /// The Glance group id every `init_visitor` carries.
-    pub group_id: u32,
+    /// The Glance group id every `init_visitor` carries: an `Int32`, as the seed's (Kotlin
+    /// `Int`, Swift `Int32`); the core refuses zero and negative ones.
+    pub group_id: i32,
     /// The app draws its own UI (the SDK's default UIs off).
     pub custom_ui: bool,
 }
@@ -244,7 +245,7 @@ pub struct ControllerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 #[allow(missing_docs)]
 pub struct InitParams {
-    pub group_id: u32,
+    pub group_id: i32,
     pub token: String,
     pub name: String,
     pub email: String,
@@ -400,7 +401,7 @@ impl From<ServerFrame> for core::ServerFrame {
 pub enum ClientFrame {
     Init {
         v: u32,
-        group_id: u32,
+        group_id: i32,
         token: String,
         name: String,
         email: String,

@@ -29,6 +29,7 @@ export interface SdkConfig {
   reconnect_backoff_base_ms: number; reconnect_backoff_max_ms: number;
   background_suspend_ms: number; default_key_length: number;
 }
+/** `group_id`: an Int32, as the seed's; the core refuses zero and negative ones. */
 export interface ControllerConfig { group_id: number; custom_ui: boolean; }
 /** An API call, as the contract's `api` record. `key`: absent (the visitor id), "GLANCE_KEYTYPE_RANDOM" or a custom key. */
 export type ApiCall =

@@ -22,7 +22,10 @@ pub enum InvariantKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Invariant {
     /// `INV-GROUP-STABLE`: every non-refused `init_visitor` carries the group id of the first
-    /// non-refused one. Reason: the group id selects the customer's Glance account; switching
+    /// non-refused one; when the trace starts with a config line, it carries the config's
+    /// `group_id` too (the config says which group the app is for, so a first init with
+    /// another one, an app that kept its test build's group id, is flagged). Refused calls
+    /// are not judged. Reason: the group id selects the customer's Glance account; switching
     /// it mid-run would send the visitor to another company's agents.
     GroupStable,
     /// `INV-INIT-FIRST`: no non-refused `start_session`, no non-refused `presence_connect` and

@@ -23,6 +23,10 @@
 //!   Invariants that need causes ([`Invariant::needs_scenario`]) are skipped, never guessed,
 //!   for a trace without scenario lines. With scenario lines and no config line the contract's
 //!   defaults apply (`custom_ui: true`).
+//! - **The config line.** A first `config` line (interleaved, or before a plain trace's
+//!   records) sets what is judged: `custom_ui`, and the group id `INV-GROUP-STABLE` holds every
+//!   accepted `init_visitor` to. Without one, that reference is the first accepted
+//!   `init_visitor`'s group id.
 //! - **Per-step judgements** ("leads to", "follows within its step") are made when a line of
 //!   another step (a record with another `step`, or a new scenario line) arrives, or at
 //!   [`Oracle::finish`].
@@ -38,15 +42,19 @@
 //! - `invariant.rs`: [`Invariant`] (IDs, kinds, each one's rule and reason as its rustdoc)
 //!   and [`Violation`].
 //! - `machine.rs`: [`machine`], the machine-level invariants.
+//! - `group_choice.rs`: [`GroupChoice`], for harnesses of worlds with direct `api` steps:
+//!   which `INV-GROUP-STABLE` violations are the app's own choice of group.
 
 use crate::transcript::{Record, Step, TraceLine};
 
 mod checks;
+mod group_choice;
 mod invariant;
 pub mod machine;
 mod reader;
 
 use checks::Checks;
+pub use group_choice::GroupChoice;
 use invariant::violation;
 pub use invariant::{Invariant, InvariantKind, Violation};
 pub use reader::Unusable;

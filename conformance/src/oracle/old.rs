@@ -440,7 +440,7 @@ pub struct Oracle {
     api_step_seen: bool,
 
     // -- init
-    group: Option<u32>,
+    group: Option<i32>,
     visitor_id: Option<String>,
     initialized: bool,
 

@@ -129,6 +129,9 @@ pub(super) struct Reading {
     custom_ui: bool,
     /// The trace's first line is a config line.
     config: bool,
+    /// The config line's `group_id` (the contract's default when the line names none);
+    /// `None` without a config line.
+    config_group: Option<i32>,
     /// A scenario line other than the config came: the trace is interleaved.
     interleaved: bool,
     /// The `visitor_id` of the latest non-refused `init_visitor`.
@@ -149,6 +152,7 @@ impl Default for Reading {
             cur_step: None,
             custom_ui: true,
             config: false,
+            config_group: None,
             interleaved: false,
             visitor_id: None,
             initialized: false,
@@ -175,6 +179,12 @@ impl Reading {
     /// The config's `custom_ui`.
     pub(super) fn custom_ui(&self) -> bool {
         self.custom_ui
+    }
+
+    /// The group id the config line names (the contract's default when it names none), or
+    /// `None` when the trace has no config line.
+    pub(super) fn config_group(&self) -> Option<i32> {
+        self.config_group
     }
 
     /// The cause of a record at step `step` is a `lifecycle` scenario line.
@@ -230,6 +240,7 @@ impl Reading {
             Step::Config(c) if index == 0 => {
                 self.custom_ui = c.custom_ui;
                 self.config = true;
+                self.config_group = Some(c.group_id);
             }
             Step::Config(_) => {}
             _ => self.interleaved = true,

@@ -125,6 +125,65 @@ fn inv_group_stable() {
 }
 
 #[test]
+fn inv_group_stable_with_a_config_line_judges_by_the_configs_group() {
+    let config = |g: i32| format!(r#"{{"config":{{"group_id":{g},"custom_ui":true}}}}"#);
+    let test_build: Vec<String> = LAUNCH.iter().map(|l| l.replace("19921", "20393")).collect();
+    let test_build: Vec<&str> = test_build.iter().map(String::as_str).collect();
+    // the config names the group: a first accepted init with another one is flagged
+    let c = config(19921);
+    let v = violations(&trace(&[&[c.as_str()], &test_build]));
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert_eq!(v[0].invariant.id(), "INV-GROUP-STABLE");
+    assert_eq!(v[0].line, 2);
+    assert_eq!(
+        v[0].message,
+        "init_visitor with group id 20393 was accepted, but the config's group id is 19921"
+    );
+    // ... and every later one with it too
+    let again = r#"{"step":2,"api":{"call":"init_visitor","group_id":20393,"visitor_id":"a"}}"#;
+    let right = r#"{"step":2,"api":{"call":"init_visitor","group_id":19921,"visitor_id":"a"}}"#;
+    let v = violations(&trace(&[&[c.as_str()], &test_build, &[again]]));
+    assert_eq!(v.iter().map(|v| v.line).collect::<Vec<_>>(), vec![2, 8]);
+    // the same records judged against their own group, or without a config line, are clean
+    let own = config(20393);
+    assert!(ids(&trace(&[&[own.as_str()], &test_build, &[again]])).is_empty());
+    assert!(ids(&trace(&[&test_build, &[again]])).is_empty());
+    // a config line that names no group: the contract's default (19921) is the reference
+    let bare = r#"{"config":{}}"#;
+    assert_eq!(
+        ids(&trace(&[&[bare], &test_build])),
+        vec!["INV-GROUP-STABLE"]
+    );
+    assert!(ids(&trace(&[&[bare], &LAUNCH])).is_empty());
+    // a first init with another group accepted, then one with the config's: both flagged
+    // (the first against the config, the second against the first: the visitor was split)
+    let v = violations(&trace(&[&[c.as_str()], &test_build, &[right]]));
+    assert_eq!(v.iter().map(|v| v.line).collect::<Vec<_>>(), vec![2, 8]);
+    assert_eq!(
+        v[1].message,
+        "init_visitor with group id 19921 was accepted after the first one's 20393"
+    );
+    // refused calls are not judged: a refused init with another group before the first
+    // accepted one, then the config's group throughout
+    let other = r#"{"step":1,"api":{"call":"init_visitor","group_id":20393}}"#;
+    let refused = r#"{"step":1,"error":{"code":"invalid_parameter","message":"no"}}"#;
+    let negative = r#"{"step":1,"api":{"call":"init_visitor","group_id":-5}}"#;
+    let event = r#"{"step":1,"event":{"code":"EventInvalidParameter"}}"#;
+    assert!(ids(&trace(&[
+        &[c.as_str(), other, refused, negative, event],
+        &LAUNCH
+    ]))
+    .is_empty());
+    // interleaved: the config line is the reference too
+    let launch = r#"{"user":"launch"}"#;
+    let v = violations(&trace(&[&[c.as_str(), launch], &test_build]));
+    assert_eq!(
+        v.iter().map(|v| v.invariant.id()).collect::<Vec<_>>(),
+        vec!["INV-GROUP-STABLE"]
+    );
+}
+
+#[test]
 fn inv_init_first() {
     // INV-INIT-FIRST passes in the normal order (LAUNCH shows the button after the event).
     assert!(ids(&LAUNCH).is_empty());

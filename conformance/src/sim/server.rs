@@ -35,7 +35,7 @@ struct ServerSession {
 /// presence and one-click requests.
 #[derive(Clone, Debug)]
 pub struct Server {
-    group_id: u32,
+    group_id: i32,
     key_length: u8,
     session_grace: Duration,
     rng: SplitMix64,
@@ -57,7 +57,7 @@ pub struct Server {
 
 impl Server {
     /// A server that knows `group_id` (any other group's settings lookup fails).
-    pub fn new(group_id: u32, seed: u64, session_grace: Duration) -> Self {
+    pub fn new(group_id: i32, seed: u64, session_grace: Duration) -> Self {
         Server {
             group_id,
             key_length: SIM_KEY_LENGTH,

@@ -293,7 +293,7 @@ pub enum CPhase {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MCtl {
     pub phase: CPhase,
-    pub group_id: u32,
+    pub group_id: i32,
     pub custom_ui: bool,
 }
 
@@ -307,7 +307,7 @@ pub struct CtlStep {
 }
 
 impl MCtl {
-    pub fn new(group_id: u32, custom_ui: bool) -> Self {
+    pub fn new(group_id: i32, custom_ui: bool) -> Self {
         MCtl {
             phase: CPhase::NotLaunched,
             group_id,

@@ -223,12 +223,32 @@ fn link_up(s: &MSdk) -> bool {
 
 /// The first `init_visitor`'s group id (§4.1: `Ready.visitor`'s is the first call's; a
 /// re-init with another is refused by S-A02, so the latest accepted one carries it).
-fn first_group(s: &MSdk) -> Option<u32> {
+fn first_group(s: &MSdk) -> Option<i32> {
     match &s.phase {
         MPhase::Initializing(p) => Some(p.group_id),
         MPhase::Ready(r) => Some(r.visitor.group_id),
         _ => None,
     }
+}
+
+/// §3.3's `init_visitor` row, read from its wording rather than from the core's
+/// `InitParams::validate`: `group_id` 1..=2^31−1 (an `Int32`, as the seed's, and positive);
+/// `token` ≤ 1024, `name` ≤ 63, `email` ≤ 127, `phone` ≤ 31 characters; `visitor_id` null or
+/// 1–62 characters of `[A-Za-z0-9-_~]`.
+fn init_breaks_3_3(p: &InitParams) -> bool {
+    let longer = |text: &str, most: usize| text.chars().count() > most;
+    let id_char = |c: char| c.is_ascii_alphanumeric() || "-_~".contains(c);
+    let group_ok = (1..=2_147_483_647).contains(&i64::from(p.group_id));
+    let id_ok = p
+        .visitor_id
+        .as_deref()
+        .is_none_or(|id| (1..=62).contains(&id.chars().count()) && id.chars().all(id_char));
+    !group_ok
+        || longer(&p.token, 1024)
+        || longer(&p.name, 63)
+        || longer(&p.email, 127)
+        || longer(&p.phone, 31)
+        || !id_ok
 }
 
 // ---- the *input* column -----------------------------------------------------------------------
@@ -323,7 +343,7 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA06,
-        when: |_, c| init(c).is_some_and(|p| p.validate().is_err()),
+        when: |_, c| init(c).is_some_and(init_breaks_3_3),
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {

@@ -18,7 +18,7 @@ pub struct MSrvSession {
 /// What the service believes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MServer {
-    pub group_id: u32,
+    pub group_id: i32,
     /// The visitor id of the latest `init`.
     pub visitor_id: Option<String>,
     pub session: Option<MSrvSession>,
@@ -40,7 +40,7 @@ pub struct MServer {
 }
 
 impl MServer {
-    pub fn new(group_id: u32) -> Self {
+    pub fn new(group_id: i32) -> Self {
         MServer {
             group_id,
             visitor_id: None,

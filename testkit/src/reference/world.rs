@@ -36,7 +36,7 @@ pub struct MWorld {
 }
 
 impl MWorld {
-    pub fn new(group_id: u32, custom_ui: bool) -> Self {
+    pub fn new(group_id: i32, custom_ui: bool) -> Self {
         MWorld {
             sdk: MSdk::default(),
             ctl: MCtl::new(group_id, custom_ui),

@@ -57,7 +57,7 @@ fun <E : Enum<E>> enumOf(values: Array<E>, name: String): E = values.single { it
 // --- vector JSON -> binding values
 
 fun apiCall(o: Obj): ApiCall = when (o["call"].str()) {
-    "init_visitor" -> ApiCall.InitVisitor(InitParams(o["group_id"].long().toUInt(), (o["token"] ?: "").str(),
+    "init_visitor" -> ApiCall.InitVisitor(InitParams(Math.toIntExact(o["group_id"].long()), (o["token"] ?: "").str(),
         (o["name"] ?: "").str(), (o["email"] ?: "").str(), (o["phone"] ?: "").str(), o["visitor_id"] as String?))
     "set_default_ui" -> ApiCall.SetDefaultUi(o["enabled"] as Boolean)
     "start_session" -> ApiCall.StartSession(when (val k = o["key"]) {
@@ -227,7 +227,7 @@ fun replay(v: Obj): String? {
         }
     }
     val cc = v["controller_config"].obj()
-    Controller(ControllerConfig(cc["group_id"].long().toUInt(), cc["custom_ui"] as Boolean)).use { c ->
+    Controller(ControllerConfig(Math.toIntExact(cc["group_id"].long()), cc["custom_ui"] as Boolean)).use { c ->
         for ((i, want) in v["controller"].list().withIndex()) {
             val got = controllerStep(c, want.obj())
             if (got != want) return "controller step $i: expected $want, got $got"

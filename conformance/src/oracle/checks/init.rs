@@ -5,30 +5,36 @@ use crate::oracle::reader::{Judged, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
 use cobrowse_visitor_core::{ApiCall, UiDirective, UiElement};
 
-/// `INV-GROUP-STABLE`: every non-refused `init_visitor` carries the first one's group id.
+/// `INV-GROUP-STABLE`: every non-refused `init_visitor` carries the reference group id: the
+/// config line's when the trace has one (it says which group the app is for), else the first
+/// non-refused `init_visitor`'s. With a config line it must carry the first one's too (the
+/// contract's wording), so that after a first init with another group a later one with the
+/// config's is flagged as well: the visitor was split across two groups. Refused calls are
+/// not judged.
 #[derive(Clone, Debug, Default)]
 pub(super) struct GroupStable {
     /// The group id of the first non-refused `init_visitor`.
-    group: Option<u32>,
+    first: Option<i32>,
 }
 
 impl Check for GroupStable {
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         let Seen::Accepted(ApiCall::InitVisitor(p)) = rec.seen else {
             return;
         };
-        match self.group {
-            None => self.group = Some(p.group_id),
-            Some(g) if g != p.group_id => out.push(violation(
-                Invariant::GroupStable,
-                rec.line,
-                format!(
-                    "init_visitor with group id {} was accepted after the first one's {g}",
-                    p.group_id
-                ),
-            )),
-            Some(_) => {}
-        }
+        let first = *self.first.get_or_insert(p.group_id);
+        let message = match ctx.config_group() {
+            Some(g) if g != p.group_id => format!(
+                "init_visitor with group id {} was accepted, but the config's group id is {g}",
+                p.group_id
+            ),
+            _ if first != p.group_id => format!(
+                "init_visitor with group id {} was accepted after the first one's {first}",
+                p.group_id
+            ),
+            _ => return,
+        };
+        out.push(violation(Invariant::GroupStable, rec.line, message));
     }
 }
 

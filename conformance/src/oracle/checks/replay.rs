@@ -39,8 +39,11 @@ use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// Most timer wake-ups one `advance_ms` replays (a sane step makes a handful; a trace that
-/// needs more is flagged rather than replayed for ever).
+/// Most timer wake-ups in a row that one `advance_ms` replays without the clock moving on
+/// (a timer that stays due after it fired would wake the SDK for ever; a trace that needs
+/// more is flagged rather than replayed without end). Wake-ups that move the clock are
+/// bounded by the step's target instead: a long offline `advance_ms` wakes a backing-off
+/// presence connect once per backoff, thousands of times, and that is the SDK's due.
 const MAX_WAKES: usize = 10_000;
 
 /// An input record waiting for the line that says whether it was refused.
@@ -193,7 +196,7 @@ impl Replay {
     /// Inputs no record shows, as far as the next output needs them: the next timer of the
     /// current `advance_ms` (once the controller has nothing left to say: a wake-up comes
     /// only when the world has settled), then `exit`'s terminate. Whether it stayed within
-    /// [`MAX_WAKES`].
+    /// [`MAX_WAKES`] wake-ups at one instant.
     fn feed_unrecorded(&mut self) -> bool {
         let mut wakes = 0usize;
         while self.sdk_out.is_empty() && self.controller_out.is_empty() {
@@ -203,9 +206,13 @@ impl Replay {
                 _ => None,
             };
             if let Some(t) = due {
-                wakes = wakes.saturating_add(1);
-                if wakes > MAX_WAKES {
-                    return false;
+                if t > self.now {
+                    wakes = 0;
+                } else {
+                    wakes = wakes.saturating_add(1);
+                    if wakes > MAX_WAKES {
+                        return false;
+                    }
                 }
                 self.now = self.now.max(t);
                 self.feed(Input::Timeout);
@@ -271,7 +278,7 @@ impl Replay {
             self.flag(
                 Channel::Sdk,
                 line,
-                format!("more than {MAX_WAKES} timer wake-ups in one step"),
+                format!("more than {MAX_WAKES} timer wake-ups in a row without the clock moving"),
                 out,
             );
             return None;
@@ -318,7 +325,7 @@ impl Replay {
             self.flag(
                 Channel::Sdk,
                 line,
-                format!("more than {MAX_WAKES} timer wake-ups in one step"),
+                format!("more than {MAX_WAKES} timer wake-ups in a row without the clock moving"),
                 out,
             );
             return;
