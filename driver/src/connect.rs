@@ -247,6 +247,21 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
+/// The phase a connect attempt is in: each has its own deadline
+/// ([`DriverConfig`](crate::DriverConfig)'s `connect_timeout`, `tls_timeout`,
+/// `handshake_timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectPhase {
+    /// The TCP connection is being made. Until it is, the attempt has not reached the peer
+    /// (and [`DriverStatus::tcp_connects`](crate::DriverStatus::tcp_connects) does not count
+    /// it yet).
+    Tcp,
+    /// The TLS handshake (`wss://` only).
+    Tls,
+    /// The WebSocket handshake.
+    Handshake,
+}
+
 /// The deadlines of one attempt, each measured from the start of its phase.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Deadlines {
@@ -263,16 +278,16 @@ pub(crate) async fn connect(
     ws_config: WebSocketConfig,
     deadlines: Deadlines,
     clock: Clock,
-    phase_deadline: watch::Sender<Instant>,
+    phase_deadline: watch::Sender<(ConnectPhase, Instant)>,
     tcp_connects: Arc<AtomicU64>,
 ) -> Result<Socket, ConnectError> {
-    let phase = |limit: Duration| {
+    let phase = |phase: ConnectPhase, limit: Duration| {
         let at = clock.now().saturating_add(limit);
-        phase_deadline.send_replace(at);
+        phase_deadline.send_replace((phase, at));
         at
     };
 
-    let at = phase(deadlines.tcp);
+    let at = phase(ConnectPhase::Tcp, deadlines.tcp);
     let tcp = within(
         &clock,
         at,
@@ -288,7 +303,7 @@ pub(crate) async fn connect(
         let config = tls.ok_or(ConnectError::NoRoots)?;
         let name = ServerName::try_from(target.host.clone())
             .map_err(|_| ConnectError::InvalidUrl("the host is not a valid TLS server name"))?;
-        let at = phase(deadlines.tls);
+        let at = phase(ConnectPhase::Tls, deadlines.tls);
         let tls = within(&clock, at, TlsConnector::from(config).connect(name, tcp))
             .await
             .ok_or(ConnectError::TlsTimeout(deadlines.tls))?
@@ -298,7 +313,7 @@ pub(crate) async fn connect(
         MaybeTlsStream::Plain(tcp)
     };
 
-    let at = phase(deadlines.handshake);
+    let at = phase(ConnectPhase::Handshake, deadlines.handshake);
     let handshake =
         tokio_tungstenite::client_async_with_config(target.url.as_str(), stream, Some(ws_config));
     let (socket, _response) = within(&clock, at, handshake)

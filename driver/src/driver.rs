@@ -30,7 +30,7 @@
 //! (see [`spawn`]).
 
 use crate::clock::Clock;
-use crate::connect::{self, ConnectError, Deadlines, Roots, Socket, Target};
+use crate::connect::{self, ConnectError, ConnectPhase, Deadlines, Roots, Socket, Target};
 use crate::redact::{redact_url, Redaction};
 use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{
@@ -270,6 +270,10 @@ pub struct DriverStatus {
     pub connected: bool,
     /// A connect attempt is under way.
     pub connecting: bool,
+    /// The phase of the connect attempt under way, if any. While it is
+    /// [`ConnectPhase::Tcp`], a TCP connection may be made at any moment that
+    /// [`DriverStatus::tcp_connects`] does not count yet.
+    pub connect_phase: Option<ConnectPhase>,
     /// The next deadline of the transport itself, on the driver's clock: the current
     /// connect phase's, or, with a WebSocket open, the next ping or the moment the link is
     /// declared dead. Not a core deadline; a test that winds a manual clock winds to it too.
@@ -419,8 +423,8 @@ struct Task {
     last_now: Instant,
     socket: Option<Socket>,
     connecting: Option<Connecting>,
-    /// While connecting: the deadline of the attempt's current phase.
-    phase: Option<watch::Receiver<Instant>>,
+    /// While connecting: the attempt's current phase and its deadline.
+    phase: Option<watch::Receiver<(ConnectPhase, Instant)>>,
     /// `Some` until the first connect attempt ends: the frames the core sent meanwhile.
     first: Option<Vec<ClientFrame>>,
     /// A write failed during the drain: the socket is gone, to be reported after the drain.
@@ -800,7 +804,7 @@ impl Task {
             tls: self.config.tls_timeout,
             handshake: self.config.handshake_timeout,
         };
-        let (phase_tx, phase_rx) = watch::channel(self.clock.now());
+        let (phase_tx, phase_rx) = watch::channel((ConnectPhase::Tcp, self.clock.now()));
         self.phase = Some(phase_rx);
         self.connecting = Some(Box::pin(connect::connect(
             target,
@@ -840,7 +844,7 @@ impl Task {
             .as_ref()
             .and(self.phase.as_ref())
             .map(|rx| *rx.borrow());
-        let transport_deadline = match (phase, self.keepalive_deadline()) {
+        let transport_deadline = match (phase.map(|(_, at)| at), self.keepalive_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -849,6 +853,7 @@ impl Task {
             next_deadline: self.deadline,
             connected: self.socket.is_some(),
             connecting: self.connecting.is_some(),
+            connect_phase: phase.map(|(p, _)| p),
             transport_deadline,
             awaiting_pong: self.socket.is_some() && self.ping_sent.is_some(),
             connections: self.connections,
@@ -888,7 +893,7 @@ async fn until_connected(connecting: &mut Option<Connecting>) -> Result<Box<Sock
 }
 
 /// Completes when the connect attempt's phase deadline changes.
-async fn phase_moved(phase: &mut Option<watch::Receiver<Instant>>) {
+async fn phase_moved(phase: &mut Option<watch::Receiver<(ConnectPhase, Instant)>>) {
     match phase {
         Some(rx) => {
             if rx.changed().await.is_err() {

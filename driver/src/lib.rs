@@ -46,7 +46,7 @@ mod loopback;
 mod redact;
 
 pub use clock::{Clock, ManualClock};
-pub use connect::{CertificateProblem, ConnectError, Roots};
+pub use connect::{CertificateProblem, ConnectError, ConnectPhase, Roots};
 pub use driver::{
     spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError, Notification,
     Reachability,

@@ -37,8 +37,9 @@ use cobrowse_visitor_core::ClientFrame;
 use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
 use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput, UserIntent};
 use cobrowse_visitor_driver::{
-    spawn, Clock, DriverConfig, DriverError, DriverHandle, DriverStatus, LoopbackServer,
-    ManualClock, Notification, Reachability, Redaction, ServerConfig, ServerControl, ServerStatus,
+    spawn, Clock, ConnectPhase, DriverConfig, DriverError, DriverHandle, DriverStatus,
+    LoopbackServer, ManualClock, Notification, Reachability, Redaction, ServerConfig,
+    ServerControl, ServerStatus,
 };
 use proxy::{Direction, FaultProxy, Shape};
 use std::future::Future;
@@ -602,11 +603,17 @@ fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
         && (!d.connected || (d.sent == s.received && s.sent == d.received))
 }
 
-/// With a frozen link: the driver has nothing due. The server's view and the driver's
-/// differ (frames and pings stuck in the proxy, a connection the driver has given up on), and
-/// a connect attempt may be stalled until its phase deadline.
+/// With a frozen link: the driver has nothing due, and no connect attempt is still making
+/// its TCP connection. The server's view and the driver's differ (frames and pings stuck in
+/// the proxy, a connection the driver has given up on), and a connect attempt may be stalled
+/// in its TLS or WebSocket handshake until that phase's deadline. But one still in its TCP
+/// phase reaches the proxy at any moment without being counted in `tcp_connects`: a heal
+/// taken then would not wait for it, and the proxy would take it for a link born healed
+/// (a reconnect one step early, seen free-running over TLS).
 fn quiet_frozen(d: &DriverStatus, now: Instant) -> bool {
-    d.next_deadline.is_none_or(|t| t > now) && d.transport_deadline.is_none_or(|t| t > now)
+    d.next_deadline.is_none_or(|t| t > now)
+        && d.transport_deadline.is_none_or(|t| t > now)
+        && d.connect_phase != Some(ConnectPhase::Tcp)
 }
 
 // ---- Comparing and checking transcripts -------------------------------------------------
