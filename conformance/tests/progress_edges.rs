@@ -255,3 +255,23 @@ fn a_refused_login_after_exit_owes_nothing() {
 {"advance_ms": 61000}"#;
     assert_eq!(live(exited, |_| {}), ids(&[]));
 }
+
+/// drive_scenario found it (crash-70addb41…): a direct `init_visitor` with another group id
+/// before the app launched makes the controller's own calls refused (`group_id_mismatch`), so
+/// its login never connects presence. That is the app's misuse, not the SDK's: a direct `api`
+/// step anywhere before the login means presence is not owed (spec.md §10.4), and the same
+/// journey without it is still judged.
+#[test]
+fn a_direct_call_before_the_login_owes_nothing() {
+    let misused = r#"{"api": {"call": "init_visitor", "group_id": 15, "token": "", "name": "", "email": "", "phone": "", "visitor_id": "a"}}
+{"user": "launch"}
+{"user": "login", "visitor_id": "b"}
+{"advance_ms": 60000}"#;
+    assert_eq!(live(misused, |_| {}), ids(&[]));
+    let plain = "{\"user\": \"launch\"}\n{\"user\": \"login\", \"visitor_id\": \"b\"}\n{\"advance_ms\": 60000}";
+    assert_eq!(live(plain, |_| {}), ids(&[]));
+    assert_eq!(
+        live(plain, |r| refuse_presence(r, "unknown_visitor")),
+        ids(&["LIVE-PRESENCE"])
+    );
+}

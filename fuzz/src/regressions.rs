@@ -152,6 +152,32 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
     }
 }
 
+/// crash-70addb41: a direct `init_visitor` with group 15 and a visitor id before `launch`;
+/// the controller's `launch` and `login` were then refused (`group_id_mismatch`), so presence
+/// was never connected, and `check` owed LIVE-PRESENCE from the login: the app's misuse, which
+/// a direct `api` step anywhere before the login now excuses (spec.md §10.4).
+#[test]
+fn a_direct_init_with_another_group_before_login_owes_no_presence() {
+    let s = FuzzScenario {
+        config: None,
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(InitParams::identified(15, "a"))),
+            Step::User(UserIntent::Launch),
+            Step::User(UserIntent::Launch),
+            Step::User(UserIntent::Login {
+                visitor_id: "A-z_0~9".into(),
+            }),
+            Step::User(UserIntent::TapCobrowse),
+            Step::Agent(AgentAction::Join),
+            Step::AdvanceMs(600_000),
+            Step::User(UserIntent::TapCobrowse),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}
+
 /// `drive_core` judges agreement and progress when its input is one a scenario could say and
 /// the service answers: the seed journey of a login, one-click and a network loss heals.
 #[test]

@@ -260,9 +260,10 @@ fn owe(pending: &mut Option<Pending>, owed: bool, now: u64, bound: u64, line: us
 }
 
 /// `LIVE-PRESENCE`: with a visitor id (on the latest accepted `init_visitor`, and no `exit`
-/// since), presence wanted (a `user login` step the trace did not refuse, and no `logout`,
-/// `exit` or direct `api` step since: an app that calls the SDK itself may keep presence
-/// off), the link up and the app in front (per the `network`
+/// since), presence wanted (a `user login` step the trace did not refuse, no `logout` or
+/// `exit` since, and no direct `api` step anywhere before: an app that calls the SDK itself
+/// may keep presence off, also by a call made before the login, such as an `init_visitor`
+/// with another group id that makes the login's own refused), the link up and the app in front (per the `network`
 /// and `lifecycle` steps) and presence configured for the group (no `EventPresenceConnectFail`
 /// with reason `not_configured` since that init), presence is up within
 /// `presence_connect_timeout` + the largest backoff (40 s) of the last of those conditions
@@ -272,6 +273,9 @@ pub(super) struct PresenceConnects {
     clock: Clock,
     visitor_id: bool,
     wanted: bool,
+    /// A direct `api` step came: the controller's view of the SDK may be wrong from then on,
+    /// so presence is never owed again in this trace.
+    misused: bool,
     /// The `login` step being read, and `wanted` before it (restored if the trace refuses
     /// the step).
     login: Option<(usize, bool)>,
@@ -288,6 +292,7 @@ impl Default for PresenceConnects {
             clock: Clock::default(),
             visitor_id: false,
             wanted: false,
+            misused: false,
             login: None,
             link_up: true,
             foreground: true,
@@ -330,14 +335,18 @@ impl Check for PresenceConnects {
         match step {
             Step::User(UserIntent::Login { .. }) => {
                 self.login = Some((index, self.wanted));
-                self.wanted = true;
+                self.wanted = !self.misused;
             }
             // the host terminates the SDK on exit: a later launch starts from nothing
             Step::User(UserIntent::Exit) => {
                 self.wanted = false;
                 self.visitor_id = false;
             }
-            Step::User(UserIntent::Logout) | Step::Api(_) => self.wanted = false,
+            Step::User(UserIntent::Logout) => self.wanted = false,
+            Step::Api(_) => {
+                self.wanted = false;
+                self.misused = true;
+            }
             Step::Network(n) => self.link_up = *n == NetworkChange::Restored,
             Step::Lifecycle(l) => self.foreground = *l == Lifecycle::Foreground,
             _ => {}
