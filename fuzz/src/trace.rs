@@ -57,6 +57,31 @@ fn line_by_line(text: &str) -> Result<Vec<Violation>, Refused> {
     Ok(oracle.finish())
 }
 
+/// A whole-text reader's way: `parse_trace`, then `read_trace`. The trace is refused at its
+/// first unusable line: when a line does not parse, the lines before it are read through the
+/// reading rules first, and a rule they break names an earlier line (found by this target:
+/// a misaligned `step` on line 6 and a line 13 that is not JSON are refused at line 6, as
+/// `cobrowse check` refuses it, not at line 13).
+fn whole(
+    text: &str,
+    parsed: &Result<Vec<(usize, TraceLine)>, ParseError>,
+) -> Result<Vec<Violation>, Refused> {
+    match parsed {
+        Ok(lines) => read_trace(lines).map_err(Refused::Unusable),
+        Err(e) => {
+            let before: String = text
+                .lines()
+                .take(e.line.saturating_sub(1))
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            match parse_trace(&before).map(|lines| read_trace(&lines)) {
+                Ok(Err(unusable)) => Err(Refused::Unusable(unusable)),
+                _ => Err(Refused::Parse(e.clone())),
+            }
+        }
+    }
+}
+
 /// Judges one input; `Err` is the finding, ready to print.
 pub fn run(data: &[u8]) -> Result<(), Failure> {
     if data.len() > MAX_TRACE_BYTES {
@@ -89,10 +114,7 @@ pub fn run(data: &[u8]) -> Result<(), Failure> {
     }
 
     let parsed = parse_trace(text);
-    let whole = match &parsed {
-        Ok(lines) => read_trace(lines).map_err(Refused::Unusable),
-        Err(e) => Err(Refused::Parse(e.clone())),
-    };
+    let whole = whole(text, &parsed);
     if whole != streamed {
         return Err(fail(format!(
             "read whole: {whole:?}; read line by line: {streamed:?}"
@@ -151,6 +173,26 @@ mod tests {
         }
         assert!(run(late_config.as_bytes()).is_ok());
         assert!(run(misaligned.as_bytes()).is_ok());
+    }
+
+    /// crash-dda818d4: a misaligned `step` on one line and a line that is not JSON after it:
+    /// both readers refuse the trace at the first of them, the misaligned line.
+    #[test]
+    fn the_first_unusable_line_wins_over_a_later_parse_error() {
+        let text = "{\"user\":\"launch\"}\n{\"step\":3,\"event\":{\"code\":\"EventClearWarning\",\"properties\":{}}}\n{\"step\";0}\n";
+        let parsed = parse_trace(text);
+        assert_eq!(parsed.as_ref().map_err(|e| e.line), Err(3));
+        for answer in [streamed(text), whole(text, &parsed)] {
+            match answer {
+                Err(Refused::Unusable(u)) => assert_eq!(u.line, 2),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(run(text.as_bytes()).is_ok());
+        // a parse error with nothing unusable before it is the parse error, at its line
+        let bad = "{\"user\":\"launch\"}\n{\"step\";0}\n";
+        assert!(matches!(whole(bad, &parse_trace(bad)), Err(Refused::Parse(e)) if e.line == 2));
+        assert!(run(bad.as_bytes()).is_ok());
     }
 
     /// Every committed violating trace reads to a verdict, the same whole and line by line.
