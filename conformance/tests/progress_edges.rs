@@ -6,7 +6,9 @@
 
 use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
 use cobrowse_visitor_conformance::sim::World;
-use cobrowse_visitor_conformance::transcript::{parse_scenario, Observed, Record, TraceLine};
+use cobrowse_visitor_conformance::transcript::{
+    parse_scenario, parse_trace, Observed, Record, TraceLine,
+};
 use cobrowse_visitor_core::ApiCall;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -274,4 +276,65 @@ fn a_direct_call_before_the_login_owes_nothing() {
         live(plain, |r| refuse_presence(r, "unknown_visitor")),
         ids(&["LIVE-PRESENCE"])
     );
+}
+
+/// One record, as `check` reads its line.
+fn record(line: &str) -> Record {
+    match parse_trace(line).expect("a record line").pop() {
+        Some((_, TraceLine::Record(r))) => r,
+        other => panic!("not a record: {other:?}"),
+    }
+}
+
+/// An end made after the link came back is owed within the online bound (5 s): the cleared
+/// warning ends the offline bound (70 s).
+#[test]
+fn an_end_after_the_link_is_back_has_the_online_bound() {
+    let scenario = r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"network": "lost"}
+{"network": "restored"}
+{"user": "end_session"}
+{"advance_ms": 10000}"#;
+    assert_eq!(live(scenario, |_| {}), ids(&[]));
+    let unanswered = |records: &mut Vec<Record>| {
+        records.retain(|r| {
+            event_code(r) != Some("EventSessionEnded") && frame_type(r) != Some("session_ended")
+        });
+    };
+    assert_eq!(live(scenario, unanswered), ids(&["LIVE-SESSION-RESOLVES"]));
+}
+
+/// A direct `api` call after the login (here the app disconnects presence itself): the app
+/// keeps presence off, and presence is not owed.
+#[test]
+fn a_direct_call_after_the_login_owes_nothing() {
+    let scenario = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"api": {"call": "presence_disconnect"}}
+{"advance_ms": 45000}"#;
+    assert_eq!(live(scenario, |_| {}), ids(&[]));
+}
+
+/// An `agent join` the trace refuses (an `error` record as its step's first record) adds no
+/// agent: the app's count of one is right.
+#[test]
+fn a_refused_agent_join_adds_no_agent() {
+    let scenario = r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"agent": "join"}
+{"agent": "join"}"#;
+    assert_eq!(live(scenario, |_| {}), ids(&[]));
+    let refused = |records: &mut Vec<Record>| {
+        records.retain(|r| r.step != 3);
+        records.push(record(
+            r#"{"step":3,"error":{"code":"max_guests","message":"the agent cannot join now"}}"#,
+        ));
+    };
+    assert_eq!(live(scenario, refused), ids(&[]));
+    // the same join not refused but never told: flagged
+    let untold = |records: &mut Vec<Record>| {
+        records.retain(|r| r.step != 3 || event_code(r).is_none());
+    };
+    assert_eq!(live(scenario, untold), ids(&["LIVE-GUEST-COUNT"]));
 }
