@@ -338,3 +338,31 @@ fn a_refused_agent_join_adds_no_agent() {
     };
     assert_eq!(live(scenario, untold), ids(&["LIVE-GUEST-COUNT"]));
 }
+
+/// Only the terms event's `displayed` is a dialog: the same status signalled with another
+/// event holds nothing, and neither does a request that is answered and started.
+#[test]
+fn only_the_terms_event_and_an_open_request_hold_presence() {
+    let signal = |records: &mut Vec<Record>| {
+        records.retain(|r| frame_type(r) != Some("presence_disconnect"));
+        records.push(record(
+            r#"{"step":2,"api":{"call":"presence_signal_agent","event":"survey","map":{"status":"displayed"}}}"#,
+        ));
+        records.sort_by_key(|r| r.step);
+    };
+    assert_eq!(live(BACKGROUND, signal), ids(&["LIVE-BACKGROUND-SUSPEND"]));
+    // accepted and started: the dialog is gone with the start (S-A20), so a later time in
+    // the background owes the suspension
+    let started = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"agent": "start_presence_session"}
+{"user": "accept_terms"}
+{"user": "end_session"}
+{"lifecycle": "background"}
+{"advance_ms": 61000}"#;
+    assert_eq!(live(started, |_| {}), ids(&[]));
+    assert_eq!(
+        live(started, drop_suspension),
+        ids(&["LIVE-BACKGROUND-SUSPEND"])
+    );
+}
