@@ -1,0 +1,91 @@
+//! `GroupChoice`: which INV-GROUP-STABLE violations of a world with direct `api` steps are the
+//! app's own choice of group (the first accepted `init_visitor` carries another group than the
+//! config's), held on hand-written traces: a refused init (by an `error` record or a refusal
+//! event of its step) is no choice, an accepted one is.
+
+use cobrowse_visitor_conformance::oracle::{check_trace, GroupChoice, Invariant};
+use cobrowse_visitor_conformance::transcript::parse_trace;
+
+/// The INV-GROUP-STABLE lines of `text`, and whether each is excused.
+fn judged(text: &str) -> Vec<(usize, bool)> {
+    let lines = parse_trace(text).expect("readable");
+    let choice = GroupChoice::of(&lines);
+    check_trace(&lines)
+        .into_iter()
+        .filter(|v| v.invariant == Invariant::GroupStable)
+        .map(|v| (v.line, choice.excused(&v)))
+        .collect()
+}
+
+const CONFIG: &str = r#"{"config":{"group_id":19921,"custom_ui":true,"seed":7}}"#;
+
+fn init(step: usize, group: i32) -> String {
+    format!(
+        r#"{{"step":{step},"api":{{"call":"init_visitor","group_id":{group},"visitor_id":null}}}}"#
+    )
+}
+
+/// The app's first accepted init carries group 15: that init, and a later one with 15, are
+/// its choice; a later one with the config's group is the split the invariant is about.
+#[test]
+fn the_first_accepted_group_is_the_apps_choice() {
+    let text = [
+        CONFIG.to_owned(),
+        r#"{"api":{"call":"init_visitor","group_id":15,"visitor_id":null}}"#.to_owned(),
+        init(1, 15),
+        r#"{"step":1,"event":{"code":"EventVisitorInitialized","properties":{}}}"#.to_owned(),
+        r#"{"api":{"call":"init_visitor","group_id":15,"visitor_id":null}}"#.to_owned(),
+        init(2, 15),
+        r#"{"api":{"call":"init_visitor","group_id":19921,"visitor_id":null}}"#.to_owned(),
+        init(3, 19921),
+    ]
+    .join("\n");
+    assert_eq!(judged(&text), [(3, true), (6, true), (8, false)]);
+}
+
+/// A refused init is no choice (its group, 77, is not the first): refused by an `error`
+/// record, or by a refusal event of its step; an event of another step refuses nothing.
+#[test]
+fn a_refused_init_is_no_choice() {
+    for refusal in [
+        r#"{"step":1,"error":{"code":"invalid_state","message":"refused"}}"#,
+        r#"{"step":1,"event":{"code":"EventInvalidState","properties":{}}}"#,
+        r#"{"step":1,"event":{"code":"EventInvalidParameter","properties":{}}}"#,
+    ] {
+        let text = [
+            CONFIG.to_owned(),
+            r#"{"api":{"call":"init_visitor","group_id":77,"visitor_id":null}}"#.to_owned(),
+            init(1, 77),
+            refusal.to_owned(),
+            r#"{"api":{"call":"init_visitor","group_id":15,"visitor_id":null}}"#.to_owned(),
+            init(2, 15),
+        ]
+        .join("\n");
+        // the refused one is not judged; the accepted one is the first, and the app's choice
+        assert_eq!(judged(&text), [(6, true)], "{refusal}");
+    }
+    // a refusal event of the next step does not refuse this init
+    let text = [
+        CONFIG.to_owned(),
+        r#"{"api":{"call":"init_visitor","group_id":15,"visitor_id":null}}"#.to_owned(),
+        init(1, 15),
+        r#"{"user":"launch"}"#.to_owned(),
+        r#"{"step":2,"event":{"code":"EventInvalidState","properties":{}}}"#.to_owned(),
+    ]
+    .join("\n");
+    assert_eq!(judged(&text), [(3, true)]);
+}
+
+/// Without a config line, or with the config's group first, nothing is excused.
+#[test]
+fn no_config_or_the_configs_group_first_excuses_nothing() {
+    let text = [
+        CONFIG.to_owned(),
+        r#"{"api":{"call":"init_visitor","group_id":19921,"visitor_id":null}}"#.to_owned(),
+        init(1, 19921),
+        r#"{"api":{"call":"init_visitor","group_id":15,"visitor_id":null}}"#.to_owned(),
+        init(2, 15),
+    ]
+    .join("\n");
+    assert_eq!(judged(&text), [(5, false)]);
+}
