@@ -40,7 +40,7 @@ use cobrowse_visitor_conformance::sim::{
     DriveError, FedKind, Hooks, SdkFed, Split, Wake, World, WorldOptions,
 };
 use cobrowse_visitor_conformance::transcript::{
-    parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine,
+    parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
@@ -602,7 +602,7 @@ impl Run {
     fn recv(&mut self, frame: &ServerFrame) -> Result<(), Finding> {
         self.world.record_with(
             &mut self.watch,
-            Observed::Recv(serde_json::to_value(frame).unwrap_or_default()),
+            Observed::Recv(WireFrame::Typed(frame.clone())),
         )?;
         Ok(())
     }

@@ -18,7 +18,7 @@
 //! after each wake-up of an `advance_ms`, after `exit`'s calls) has its own bound.
 
 use super::world::World;
-use crate::transcript::{ErrorRecord, EventRecord, Observed, Record, Step};
+use crate::transcript::{ErrorRecord, EventRecord, Observed, Record, Step, WireFrame};
 use cobrowse_visitor_core::{ApiCall, Controller, ControllerError, ControllerOutput, Error};
 use cobrowse_visitor_core::{Input, Instant, Lifecycle, NetworkChange, Output, Sdk, UserIntent};
 use std::convert::Infallible;
@@ -496,10 +496,7 @@ impl World {
                     self.controller.handle_event(&e);
                 }
                 Output::Transmit(f) => {
-                    self.record_with(
-                        hooks,
-                        Observed::Send(serde_json::to_value(&f).unwrap_or_default()),
-                    )?;
+                    self.record_with(hooks, Observed::Send(WireFrame::Typed(f.clone())))?;
                     if self.network_up && self.server_answers {
                         self.server.receive(&f);
                     }
@@ -531,10 +528,7 @@ impl World {
         }
         if let Some(frame) = self.server.poll() {
             if self.network_up {
-                self.record_with(
-                    hooks,
-                    Observed::Recv(serde_json::to_value(&frame).unwrap_or_default()),
-                )?;
+                self.record_with(hooks, Observed::Recv(WireFrame::Typed(frame.clone())))?;
                 self.sdk_input(hooks, Input::Frame(frame))?;
             }
             return Ok(true);
