@@ -108,6 +108,11 @@ fn whole_number(v: &Value) -> Option<i128> {
 /// Reads one transcript record's JSON object strictly (contract, "Reading a trace"): `step`
 /// and exactly one of [`RECORD_KINDS`], and no other top-level field.
 pub fn record_from_json(obj: &Map<String, Value>) -> Result<Record, String> {
+    record_from_object(obj.clone())
+}
+
+/// [`record_from_json`], taking the object.
+fn record_from_object(obj: Map<String, Value>) -> Result<Record, String> {
     record_fields(obj).map_err(|what| {
         format!(
             "expected a record {{\"step\": n, and exactly one of api, send, recv, event, ui, error}}: {what}"
@@ -115,26 +120,30 @@ pub fn record_from_json(obj: &Map<String, Value>) -> Result<Record, String> {
     })
 }
 
-fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
+fn record_fields(mut obj: Map<String, Value>) -> Result<Record, String> {
     if let Some(extra) = obj
         .keys()
         .find(|k| k.as_str() != "step" && !RECORD_KINDS.contains(&k.as_str()))
     {
         return Err(format!("unexpected field `{extra}`"));
     }
-    let kinds: Vec<&str> = RECORD_KINDS
+    let mut kinds = RECORD_KINDS
         .iter()
         .copied()
-        .filter(|k| obj.contains_key(*k))
-        .collect();
-    let kind = match kinds.as_slice() {
-        [k] => *k,
-        [] => return Err("no record kind".to_owned()),
-        many => {
+        .filter(|k| obj.contains_key(*k));
+    let kind = match (kinds.next(), kinds.next()) {
+        (Some(k), None) => k,
+        (None, _) => return Err("no record kind".to_owned()),
+        (Some(_), Some(_)) => {
+            let many: Vec<&str> = RECORD_KINDS
+                .iter()
+                .copied()
+                .filter(|k| obj.contains_key(*k))
+                .collect();
             return Err(format!(
                 "two kinds in one record (`{}`)",
                 many.join("` and `")
-            ))
+            ));
         }
     };
     let step = obj
@@ -142,15 +151,15 @@ fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
         .and_then(Value::as_u64)
         .and_then(|s| usize::try_from(s).ok())
         .ok_or_else(|| "`step` must be a whole number (the 0-based scenario line)".to_owned())?;
-    let val = &obj[kind];
+    let val = obj.remove(kind).unwrap_or_default();
     let bad = |e: serde_json::Error| format!("bad `{kind}` record: {e}");
     let observed = match kind {
-        "api" => Observed::Api(parse_api(val)?),
-        "send" => Observed::Send(WireFrame::from_json(val.clone())),
-        "recv" => Observed::Recv(WireFrame::from_json(val.clone())),
-        "event" => Observed::Event(serde_json::from_value(val.clone()).map_err(bad)?),
-        "ui" => Observed::Ui(serde_json::from_value(val.clone()).map_err(bad)?),
-        _ => Observed::Error(serde_json::from_value(val.clone()).map_err(bad)?),
+        "api" => Observed::Api(parse_api(&val)?),
+        "send" => Observed::Send(WireFrame::from_json(val)),
+        "recv" => Observed::Recv(WireFrame::from_json(val)),
+        "event" => Observed::Event(serde_json::from_value(val).map_err(bad)?),
+        "ui" => Observed::Ui(serde_json::from_value(val).map_err(bad)?),
+        _ => Observed::Error(serde_json::from_value(val).map_err(bad)?),
     };
     Ok(Record { step, observed })
 }
@@ -404,6 +413,8 @@ pub type ReceivedFrame = WireFrame<ServerFrame>;
 pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
     /// The frame's `type` word, as it is written.
     fn type_word(&self) -> &'static str;
+    /// How many fields the frame writes besides `type` (its `Option`s included, as `null`).
+    fn field_count(&self) -> usize;
 }
 
 impl FrameType for ClientFrame {
@@ -417,6 +428,18 @@ impl FrameType for ClientFrame {
             ClientFrame::PresenceDisconnect {} => "presence_disconnect",
             ClientFrame::PresenceSignal { .. } => "presence_signal",
             ClientFrame::AppState { .. } => "app_state",
+        }
+    }
+
+    fn field_count(&self) -> usize {
+        match self {
+            ClientFrame::Init { .. } => 7,
+            ClientFrame::PresenceSignal { .. } => 3,
+            ClientFrame::StartSession { .. }
+            | ClientFrame::ResumeSession { .. }
+            | ClientFrame::PresenceConnect { .. }
+            | ClientFrame::AppState { .. } => 1,
+            ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => 0,
         }
     }
 }
@@ -436,14 +459,33 @@ impl FrameType for ServerFrame {
             ServerFrame::PresenceBlur {} => "presence_blur",
         }
     }
+
+    fn field_count(&self) -> usize {
+        match self {
+            ServerFrame::Settings { .. } => 2,
+            ServerFrame::InitFailed { .. }
+            | ServerFrame::SessionStarted { .. }
+            | ServerFrame::SessionRefused { .. }
+            | ServerFrame::GuestCount { .. }
+            | ServerFrame::SessionEnded { .. }
+            | ServerFrame::PresenceConnectFailed { .. }
+            | ServerFrame::PresenceShowTerms { .. } => 1,
+            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => 0,
+        }
+    }
 }
 
 impl<T: FrameType> WireFrame<T> {
     /// Reads a record's frame: typed when `v` is exactly the JSON of one of the core's frames,
     /// else kept as written.
     pub fn from_json(v: Value) -> Self {
-        match T::deserialize(&v) {
-            Ok(t) if serde_json::to_value(&t).ok().as_ref() == Some(&v) => WireFrame::Typed(t),
+        // `serde_json::to_value(&t) == v`, without building it: the frames' serde refuses an
+        // unknown field and any value its field would not write back the same (a float for
+        // an integer, a number out of range), so what it accepts differs from what it writes
+        // only by an `Option` field left out, which the count of fields tells
+        // (`exactly_when_the_json_is_ours` checks this against `to_value`)
+        match (T::deserialize(&v), v.as_object()) {
+            (Ok(t), Some(obj)) if obj.len() == t.field_count() + 1 => WireFrame::Typed(t),
             _ => WireFrame::Json(v),
         }
     }
@@ -584,12 +626,14 @@ fn typed_event(code: &str, properties: &BTreeMap<String, Value>) -> Option<Event
         _ => return None,
     };
     // exactly: the typed event must write this very record back
-    let written = event.properties();
     (event.code() == code
-        && written.len() == properties.len()
-        && written
+        && typed_prop_count(&event) == properties.len()
+        && properties
             .iter()
-            .all(|(k, v)| properties.get(*k) == Some(&Value::String(v.clone()))))
+            .all(|(k, v)| match (typed_prop(&event, k), v) {
+                (Some(p), Value::String(s)) => *p == **s,
+                _ => false,
+            }))
     .then_some(event)
 }
 
@@ -626,7 +670,7 @@ impl EventRecord {
     /// The number of properties.
     pub fn property_count(&self) -> usize {
         match self {
-            EventRecord::Typed(e) => e.properties().len(),
+            EventRecord::Typed(e) => typed_prop_count(e),
             EventRecord::Json { properties, .. } => properties.len(),
         }
     }
@@ -649,6 +693,27 @@ impl EventRecord {
             EventRecord::Typed(e) => e.properties().keys().map(|k| (*k).to_owned()).collect(),
             EventRecord::Json { properties, .. } => properties.keys().cloned().collect(),
         }
+    }
+}
+
+/// How many properties [`Event::properties`] gives, without building them.
+fn typed_prop_count(e: &Event) -> usize {
+    match e {
+        Event::VisitorInitialized { settings_loaded } => usize::from(!settings_loaded),
+        Event::ConnectedToSession { .. }
+        | Event::InvalidParameter { .. }
+        | Event::InvalidState { .. }
+        | Event::PresenceConnectFail { .. } => 2,
+        Event::GuestCountChange { .. }
+        | Event::SessionEnded { .. }
+        | Event::StartSessionFailed { .. }
+        | Event::PresenceShowTerms { .. } => 1,
+        Event::PresenceConnected
+        | Event::PresenceDisconnected
+        | Event::PresenceBlur
+        | Event::ConnectionWarning
+        | Event::ClearWarning => 0,
+        e => e.properties().len(),
     }
 }
 
@@ -860,7 +925,7 @@ pub fn parse_trace(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
             continue;
         };
         let parsed = if obj.contains_key("step") {
-            record_from_json(&obj).map(TraceLine::Record)
+            record_from_object(obj).map(TraceLine::Record)
         } else if let Some(kind) = RECORD_KINDS
             .iter()
             .find(|k| **k != "api" && obj.contains_key(**k))
@@ -914,6 +979,141 @@ mod tests {
         assert!(e.message.contains("whole number"));
         let e = parse_scenario("{\"user\": \"launch\", \"x\": 1}").unwrap_err();
         assert!(e.message.contains("unexpected key"));
+    }
+
+    /// What [`WireFrame::from_json`] must decide: typed exactly when the frame writes `v`.
+    fn by_definition<T: FrameType>(v: &Value) -> bool {
+        T::deserialize(v).is_ok_and(|t| serde_json::to_value(&t).ok().as_ref() == Some(v))
+    }
+
+    /// `v` and every variation of it that a trace might hold instead: each field left out,
+    /// set to another kind of value, and one field more.
+    fn variations(v: &Value) -> Vec<Value> {
+        let mut out = vec![v.clone()];
+        let Some(obj) = v.as_object() else {
+            return out;
+        };
+        for k in obj.keys() {
+            let mut left_out = obj.clone();
+            left_out.remove(k);
+            out.push(Value::Object(left_out));
+            for other in [
+                json!(null),
+                json!(1),
+                json!(-1),
+                json!(1.0),
+                json!(1.5),
+                json!(300),
+                json!(u64::MAX),
+                json!("1"),
+                json!(true),
+                json!({}),
+                json!({"a": "b"}),
+                json!([]),
+            ] {
+                let mut changed = obj.clone();
+                changed.insert(k.clone(), other);
+                out.push(Value::Object(changed));
+            }
+        }
+        let mut more = obj.clone();
+        more.insert("x".into(), json!(1));
+        out.push(Value::Object(more));
+        out
+    }
+
+    #[test]
+    fn exactly_when_the_json_is_ours() {
+        let client = [
+            ClientFrame::Init {
+                v: 1,
+                group_id: -5,
+                token: "t".into(),
+                name: "".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: None,
+            },
+            ClientFrame::Init {
+                v: 1,
+                group_id: 19921,
+                token: "t".into(),
+                name: "n".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: Some("cust-1".into()),
+            },
+            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: Some("k".into()),
+            },
+            ClientFrame::EndSession {},
+            ClientFrame::ResumeSession {
+                sessionkey: "1".into(),
+            },
+            ClientFrame::PresenceConnect {
+                visitor_id: "v".into(),
+            },
+            ClientFrame::PresenceDisconnect {},
+            ClientFrame::PresenceSignal {
+                event: "terms".into(),
+                map: [("status".to_owned(), "accepted".to_owned())].into(),
+                request_id: Some(3),
+            },
+            ClientFrame::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+                request_id: None,
+            },
+            ClientFrame::AppState { foreground: true },
+        ];
+        let server = [
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+            },
+            ServerFrame::InitFailed { reason: "r".into() },
+            ServerFrame::SessionStarted {
+                sessionkey: "1".into(),
+            },
+            ServerFrame::SessionRefused { reason: "r".into() },
+            ServerFrame::GuestCount { guestcount: 2 },
+            ServerFrame::SessionEnded { reason: "r".into() },
+            ServerFrame::PresenceConnected {},
+            ServerFrame::PresenceConnectFailed { reason: "r".into() },
+            ServerFrame::PresenceShowTerms { request_id: 9 },
+            ServerFrame::PresenceBlur {},
+        ];
+        let mut typed = 0;
+        for f in &client {
+            let v = serde_json::to_value(f).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            for v in variations(&v) {
+                let read = WireFrame::<ClientFrame>::from_json(v.clone());
+                assert_eq!(
+                    matches!(read, WireFrame::Typed(_)),
+                    by_definition::<ClientFrame>(&v),
+                    "{v}"
+                );
+                assert_eq!(read.to_json(), v);
+                typed += usize::from(matches!(read, WireFrame::Typed(_)));
+            }
+        }
+        for f in &server {
+            let v = serde_json::to_value(f).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            for v in variations(&v) {
+                let read = WireFrame::<ServerFrame>::from_json(v.clone());
+                assert_eq!(
+                    matches!(read, WireFrame::Typed(_)),
+                    by_definition::<ServerFrame>(&v),
+                    "{v}"
+                );
+                assert_eq!(read.to_json(), v);
+                typed += usize::from(matches!(read, WireFrame::Typed(_)));
+            }
+        }
+        assert!(typed > client.len() + server.len(), "{typed}");
     }
 
     #[test]

@@ -491,14 +491,23 @@ impl World {
     fn move_once<H: Hooks>(&mut self, hooks: &mut H) -> Driven<bool, H::Stop> {
         if let Some(out) = self.pending.pop_front() {
             match out {
+                // recorded first, then handed on from the record (no copy of the output)
                 Output::Event(e) => {
-                    self.record_with(hooks, Observed::Event(EventRecord::from(&e)))?;
-                    self.controller.handle_event(&e);
+                    self.record_with(hooks, Observed::Event(EventRecord::Typed(e)))?;
+                    if let Some(Observed::Event(EventRecord::Typed(e))) =
+                        self.transcript.last().map(|r| &r.observed)
+                    {
+                        self.controller.handle_event(e);
+                    }
                 }
                 Output::Transmit(f) => {
-                    self.record_with(hooks, Observed::Send(WireFrame::Typed(f.clone())))?;
-                    if self.network_up && self.server_answers {
-                        self.server.receive(&f);
+                    self.record_with(hooks, Observed::Send(WireFrame::Typed(f)))?;
+                    if let Some(Observed::Send(WireFrame::Typed(f))) =
+                        self.transcript.last().map(|r| &r.observed)
+                    {
+                        if self.network_up && self.server_answers {
+                            self.server.receive(f);
+                        }
                     }
                 }
                 Output::Connect => {
