@@ -915,12 +915,119 @@ pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
     Ok(steps)
 }
 
+/// A record line as [`quick_record`] reads it: `step`, and each kind present or not (a kind
+/// that is present is never `None`, even when it is `null`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuickRecord {
+    step: u64,
+    #[serde(default, deserialize_with = "present")]
+    api: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    send: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    recv: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    event: Option<EventJson>,
+    #[serde(default, deserialize_with = "present")]
+    ui: Option<UiDirective>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<ErrorRecord>,
+}
+
+/// A field that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Reads a well-formed record line in one pass, without building the line's JSON object
+/// first: most lines of a trace. `None` for any other line (a scenario line, a record with
+/// an unknown or a missing field, two kinds, a value of the wrong type, …), which the general
+/// reader ([`record_from_json`], [`Step::from_json`]) then reads, and names what is wrong.
+/// Where it answers, it answers as the general reader does: the same fields, each read by
+/// the same rules (`tests::quick_reads_as_the_general_reader`).
+fn quick_record(line: &str) -> Option<Record> {
+    let q: QuickRecord = serde_json::from_str(line).ok()?;
+    let step = usize::try_from(q.step).ok()?;
+    let observed = match q {
+        QuickRecord {
+            api: Some(v),
+            send: None,
+            recv: None,
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Api(parse_api(&v).ok()?),
+        QuickRecord {
+            api: None,
+            send: Some(v),
+            recv: None,
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Send(WireFrame::from_json(v)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: Some(v),
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Recv(WireFrame::from_json(v)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: Some(e),
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Event(EventRecord::from_parts(e.code, e.properties)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: None,
+            ui: Some(ui),
+            error: None,
+            ..
+        } => Observed::Ui(ui),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: None,
+            ui: None,
+            error: Some(e),
+            ..
+        } => Observed::Error(e),
+        _ => return None,
+    };
+    Some(Record { step, observed })
+}
+
 /// Reads a trace: transcript records, with scenario lines possibly interleaved. Returns each
 /// line with its 1-based line number.
 pub fn parse_trace(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        // (a scenario line has no `step`: it goes straight to the general reader, sparing the
+        // quick one its error)
+        if line.len() <= MAX_LINE_BYTES
+            && !line.starts_with('\u{feff}')
+            && line.contains("\"step\"")
+        {
+            if let Some(record) = quick_record(line) {
+                lines.push((n, TraceLine::Record(record)));
+                continue;
+            }
+        }
         let Some(obj) = parse_object(n, line)? else {
             continue;
         };
@@ -1114,6 +1221,72 @@ mod tests {
             }
         }
         assert!(typed > client.len() + server.len(), "{typed}");
+    }
+
+    /// Every `.jsonl` file under `dir`.
+    fn jsonl_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                jsonl_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn quick_reads_as_the_general_reader() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        jsonl_files(&root.join("traces"), &mut files);
+        assert!(!files.is_empty());
+        let mut lines: Vec<String> = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        // each record line as written, and varied: every field of its kind's value (and of
+        // the record) left out, set to another kind of value, one field more
+        let mut texts: Vec<String> = Vec::new();
+        for line in &lines {
+            texts.push(line.clone());
+            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            for v in variations(&Value::Object(obj.clone())) {
+                texts.push(v.to_string());
+            }
+            for kind in RECORD_KINDS {
+                if let Some(inner) = obj.get(kind) {
+                    for v in variations(inner) {
+                        let mut o = obj.clone();
+                        o.insert(kind.to_owned(), v);
+                        texts.push(Value::Object(o).to_string());
+                    }
+                }
+            }
+            // a repeated key, which the general reader reads as its last value
+            if let Some(rest) = line.strip_prefix('{') {
+                texts.push(format!("{{\"step\":0,{rest}"));
+                texts.push(format!("{{\"step\":-0,{rest}"));
+            }
+        }
+        let (mut quick, mut general) = (0, 0);
+        for t in &texts {
+            let slow = match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(obj)) if obj.contains_key("step") => Some(record_from_json(&obj)),
+                _ => None,
+            };
+            match quick_record(t) {
+                Some(r) => {
+                    quick += 1;
+                    assert_eq!(slow, Some(Ok(r)), "{t}");
+                }
+                None => general += 1,
+            }
+        }
+        assert!(quick > 1000 && general > 1000, "{quick} {general}");
     }
 
     #[test]
