@@ -47,7 +47,9 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
 use cobrowse_visitor_core::ServerFrame;
-use cobrowse_visitor_core::{Controller, ControllerError, ControllerState, UserIntent};
+use cobrowse_visitor_core::{
+    Controller, ControllerError, ControllerOutput, ControllerState, UserIntent,
+};
 use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Sdk, SdkConfig, State};
 use std::time::Duration;
 
@@ -436,6 +438,11 @@ impl Watch {
 impl Hooks for Watch {
     type Stop = Finding;
 
+    /// `app` is the default: the output as it is.
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.push(out);
+    }
+
     fn line(&mut self, index: usize, step: &Step) -> Result<(), Finding> {
         self.lines = index.saturating_add(1);
         Watch::line(self, TraceLine::Step(step.clone()))
@@ -543,7 +550,7 @@ impl Run {
         for op in &input.ops {
             self.apply(op)?;
             // the trace is what the watch read back; the world's own copy is not needed
-            self.world.take_transcript();
+            self.world.clear_transcript();
             self.watch.obs.states.push((
                 self.world.sdk().state().clone(),
                 self.world.controller().state().clone(),

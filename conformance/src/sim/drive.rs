@@ -232,6 +232,13 @@ pub trait Hooks {
         vec![out]
     }
 
+    /// What the world calls: [`Hooks::app`]'s outputs for `out`, appended to `to`. The
+    /// default calls `app`; hooks that keep `app`'s default may push `out` as it is and spare
+    /// the `Vec`.
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.extend(self.app(out));
+    }
+
     /// An output the app makes on its own when the controller has none (a test's buggy
     /// integration; polled until `None`, each one a move). The default makes none.
     fn app_extra(&mut self) -> Option<ControllerOutput> {
@@ -245,6 +252,10 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {
     type Stop = Infallible;
+
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.push(out);
+    }
 }
 
 /// What a hook-driven call returns.
@@ -524,12 +535,17 @@ impl World {
             return Ok(true);
         }
         if let Some(out) = self.controller.poll_output().or_else(|| hooks.app_extra()) {
-            for out in hooks.app(out) {
+            // the app's outputs, in a buffer the world keeps
+            let mut outs = std::mem::take(&mut self.app_out);
+            outs.clear();
+            hooks.app_into(out, &mut outs);
+            for out in outs.drain(..) {
                 match out {
                     ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
                     ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
                 }
             }
+            self.app_out = outs;
             return Ok(true);
         }
         if !self.server_answers {
