@@ -1014,12 +1014,24 @@ fn quick_record(line: &str) -> Option<Record> {
 /// Reads a trace: transcript records, with scenario lines possibly interleaved. Returns each
 /// line with its 1-based line number.
 pub fn parse_trace(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
+    read_trace_lines(text, true)
+}
+
+/// [`parse_trace`] without its one-pass record reader: every line through the general one.
+/// The reference the fuzz target `check_trace` holds [`parse_trace`] to (the same lines, the
+/// same error); slower.
+pub fn parse_trace_general(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
+    read_trace_lines(text, false)
+}
+
+fn read_trace_lines(text: &str, quick: bool) -> Result<Vec<(usize, TraceLine)>, ParseError> {
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         // (a scenario line has no `step`: it goes straight to the general reader, sparing the
         // quick one its error)
-        if line.len() <= MAX_LINE_BYTES
+        if quick
+            && line.len() <= MAX_LINE_BYTES
             && !line.starts_with('\u{feff}')
             && line.contains("\"step\"")
         {
