@@ -490,7 +490,9 @@ impl Check for Replay {
                 }
                 let refused = match frame {
                     // what `handle_bytes` does with this frame's bytes: decode (which gives
-                    // this frame back), validate, handle
+                    // this frame back), validate, handle (its size check cannot refuse a
+                    // frame that validates: a reason is at most 256 bytes and a key 63, far
+                    // below `MAX_FRAME_BYTES` even escaped)
                     WireFrame::Typed(f) => {
                         f.validate().is_err()
                             || self
