@@ -415,6 +415,19 @@ pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
     fn type_word(&self) -> &'static str;
     /// How many fields the frame writes besides `type` (its `Option`s included, as `null`).
     fn field_count(&self) -> usize;
+    /// Writes the frame as `serde_json::to_value(self)` writes it: its fields and `type` in
+    /// key order (a record's JSON is the same bytes whichever way the frame is held).
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+/// `(key, value)` pairs as a JSON object, in the order given.
+macro_rules! sorted_map {
+    ($s:expr, $( $k:literal => $v:expr ),* $(,)?) => {{
+        use serde::ser::SerializeMap;
+        let mut m = $s.serialize_map(None)?;
+        $( m.serialize_entry($k, $v)?; )*
+        m.end()
+    }};
 }
 
 impl FrameType for ClientFrame {
@@ -440,6 +453,42 @@ impl FrameType for ClientFrame {
             | ClientFrame::PresenceConnect { .. }
             | ClientFrame::AppState { .. } => 1,
             ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => 0,
+        }
+    }
+
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ty = self.type_word();
+        match self {
+            ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => sorted_map!(s, "email" => email, "group_id" => group_id, "name" => name,
+                "phone" => phone, "token" => token, "type" => ty, "v" => v,
+                "visitor_id" => visitor_id),
+            ClientFrame::StartSession { key } => sorted_map!(s, "key" => key, "type" => ty),
+            ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => {
+                sorted_map!(s, "type" => ty)
+            }
+            ClientFrame::ResumeSession { sessionkey } => {
+                sorted_map!(s, "sessionkey" => sessionkey, "type" => ty)
+            }
+            ClientFrame::PresenceConnect { visitor_id } => {
+                sorted_map!(s, "type" => ty, "visitor_id" => visitor_id)
+            }
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => sorted_map!(s, "event" => event, "map" => map, "request_id" => request_id,
+                "type" => ty),
+            ClientFrame::AppState { foreground } => {
+                sorted_map!(s, "foreground" => foreground, "type" => ty)
+            }
         }
     }
 }
@@ -471,6 +520,33 @@ impl FrameType for ServerFrame {
             | ServerFrame::PresenceConnectFailed { .. }
             | ServerFrame::PresenceShowTerms { .. } => 1,
             ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => 0,
+        }
+    }
+
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ty = self.type_word();
+        match self {
+            ServerFrame::Settings { v, key_length } => {
+                sorted_map!(s, "key_length" => key_length, "type" => ty, "v" => v)
+            }
+            ServerFrame::InitFailed { reason }
+            | ServerFrame::SessionRefused { reason }
+            | ServerFrame::SessionEnded { reason }
+            | ServerFrame::PresenceConnectFailed { reason } => {
+                sorted_map!(s, "reason" => reason, "type" => ty)
+            }
+            ServerFrame::SessionStarted { sessionkey } => {
+                sorted_map!(s, "sessionkey" => sessionkey, "type" => ty)
+            }
+            ServerFrame::GuestCount { guestcount } => {
+                sorted_map!(s, "guestcount" => guestcount, "type" => ty)
+            }
+            ServerFrame::PresenceShowTerms { request_id } => {
+                sorted_map!(s, "request_id" => request_id, "type" => ty)
+            }
+            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => {
+                sorted_map!(s, "type" => ty)
+            }
         }
     }
 }
@@ -532,10 +608,8 @@ impl<T: FrameType> From<T> for WireFrame<T> {
 impl<T: FrameType> Serialize for WireFrame<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            // through `Value`, so that the keys are written in order, as for a JSON frame
-            WireFrame::Typed(t) => serde_json::to_value(t)
-                .map_err(serde::ser::Error::custom)?
-                .serialize(s),
+            // the keys in order, as for a JSON frame
+            WireFrame::Typed(t) => t.serialize_sorted(s),
             WireFrame::Json(v) => v.serialize(s),
         }
     }
@@ -784,7 +858,7 @@ impl Serialize for EventRecord {
         match self {
             EventRecord::Typed(e) => {
                 st.serialize_field("code", e.code())?;
-                st.serialize_field("properties", &e.properties())?;
+                st.serialize_field("properties", &TypedProperties(e))?;
             }
             EventRecord::Json { code, properties } => {
                 st.serialize_field("code", code)?;
@@ -792,6 +866,43 @@ impl Serialize for EventRecord {
             }
         }
         st.end()
+    }
+}
+
+/// [`Event::properties`] as a JSON object, written without building them.
+struct TypedProperties<'a>(&'a Event);
+
+impl Serialize for TypedProperties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let names: &[&str] = match e {
+            Event::VisitorInitialized { settings_loaded } => {
+                if *settings_loaded {
+                    &[]
+                } else {
+                    &["settings"]
+                }
+            }
+            Event::ConnectedToSession { .. } => &["keytype", "sessionkey"],
+            Event::GuestCountChange { .. } => &["guestcount"],
+            Event::SessionEnded { .. } | Event::StartSessionFailed { .. } => &["reason"],
+            Event::InvalidParameter { .. } | Event::InvalidState { .. } => &["call", "error"],
+            Event::PresenceConnectFail { .. } => &["reason", "retry_ms"],
+            Event::PresenceShowTerms { .. } => &["request_id"],
+            Event::PresenceConnected
+            | Event::PresenceDisconnected
+            | Event::PresenceBlur
+            | Event::ConnectionWarning
+            | Event::ClearWarning => &[],
+            // an event this writer does not know by name: as the core gives its properties
+            e => return e.properties().serialize(s),
+        };
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(names.len()))?;
+        for name in names {
+            m.serialize_entry(name, typed_prop(e, name).as_deref().unwrap_or_default())?;
+        }
+        m.end()
     }
 }
 
@@ -1207,6 +1318,10 @@ mod tests {
         for f in &client {
             let v = serde_json::to_value(f).unwrap();
             assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            assert_eq!(
+                serde_json::to_string(&WireFrame::Typed(f.clone())).unwrap(),
+                serde_json::to_string(&v).unwrap()
+            );
             for v in variations(&v) {
                 let read = WireFrame::<ClientFrame>::from_json(v.clone());
                 assert_eq!(
@@ -1221,6 +1336,10 @@ mod tests {
         for f in &server {
             let v = serde_json::to_value(f).unwrap();
             assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            assert_eq!(
+                serde_json::to_string(&WireFrame::Typed(f.clone())).unwrap(),
+                serde_json::to_string(&v).unwrap()
+            );
             for v in variations(&v) {
                 let read = WireFrame::<ServerFrame>::from_json(v.clone());
                 assert_eq!(
@@ -1381,6 +1500,11 @@ mod tests {
         for e in events {
             let rec = EventRecord::from(&e);
             let text = serde_json::to_string(&rec).unwrap();
+            let as_json = EventRecord::Json {
+                code: rec.code().to_owned(),
+                properties: rec.properties(),
+            };
+            assert_eq!(text, serde_json::to_string(&as_json).unwrap());
             let back: EventRecord = serde_json::from_str(&text).unwrap();
             assert_eq!(back, rec, "{text}");
             for name in [
