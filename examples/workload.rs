@@ -6,12 +6,15 @@
 //! file through `benches/workload/Cargo.toml`, which needs no dev-dependencies. Parts, for
 //! measuring one thing (instructions per input by differencing two counts):
 //! `workload kind <guest_count|timer_expiry|…> <cycles>`, `workload decode <frame|all> <n>`,
-//! `workload serde <frame|all> <n>`, `workload sim <rounds>`.
+//! `workload serde <frame|all> <n>`, `workload sim <rounds>`, `workload check <rounds>` (the
+//! seed journeys' interleaved transcripts read and judged line by line, as `cobrowse check`
+//! does).
 
 use cobrowse_visitor_testkit::fixtures;
 
+use cobrowse_visitor_conformance::oracle::{interleave, CheckOptions, Oracle};
 use cobrowse_visitor_conformance::sim::World;
-use cobrowse_visitor_conformance::transcript::{parse_scenario, Step};
+use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace, Step, TraceLine};
 use cobrowse_visitor_core::ServerFrame;
 use fixtures::{controller, controller_step, Kind};
 use std::hint::black_box;
@@ -65,6 +68,46 @@ fn sim(rounds: usize) -> usize {
     records
 }
 
+/// The seed journeys' interleaved transcripts as `cobrowse run --interleave` writes them.
+fn traces() -> Vec<String> {
+    journeys()
+        .iter()
+        .map(|steps| {
+            let records = World::run(steps).expect("the world settles");
+            let mut text = String::new();
+            for line in interleave(steps, &records) {
+                let json = match &line {
+                    TraceLine::Step(s) => s.to_json().to_string(),
+                    TraceLine::Record(r) => serde_json::to_string(r).unwrap_or_default(),
+                };
+                text.push_str(&json);
+                text.push('\n');
+            }
+            text
+        })
+        .collect()
+}
+
+/// `cobrowse check --reference-controller` on each trace, `rounds` times: one line at a time
+/// through `parse_trace` and `Oracle::read`. Returns the records read.
+fn check(traces: &[String], rounds: usize) -> usize {
+    let mut records = 0;
+    for _ in 0..rounds {
+        for text in traces {
+            let mut oracle =
+                Oracle::with_options(CheckOptions::default().with_reference_controller(true));
+            for (i, line) in black_box(text).lines().enumerate() {
+                for (_, item) in parse_trace(line).expect("the trace parses") {
+                    records += usize::from(matches!(item, TraceLine::Record(_)));
+                    oracle.read(i + 1, &item).expect("the trace is usable");
+                }
+            }
+            black_box(oracle.finish());
+        }
+    }
+    records
+}
+
 fn kind(kind: Kind, cycles: usize) -> usize {
     let mut m = kind.setup();
     let cycle = kind.cycle();
@@ -110,6 +153,7 @@ fn controller_cycles(n: usize) -> usize {
 /// The whole gated workload.
 fn all() -> usize {
     let mut total = sim(100);
+    total += check(&traces(), 20);
     for k in Kind::ALL {
         total += kind(k, 5_000);
     }
@@ -135,6 +179,9 @@ fn main() {
     let total = match arg(0) {
         "" | "all" => all(),
         "sim" => sim(n(1)),
+        "check" => check(&traces(), n(1)),
+        // Records in one round of `check`.
+        "check-records" => check(&traces(), 1),
         "kind" => match Kind::ALL.iter().find(|k| k.name() == arg(1)) {
             Some(k) => kind(*k, n(2)),
             None => {
@@ -160,7 +207,7 @@ fn main() {
             inputs
         }
         other => {
-            eprintln!("unknown part `{other}`: all, sim, kind, decode, serde, controller, inputs, sim-inputs");
+            eprintln!("unknown part `{other}`: all, sim, check, check-records, kind, decode, serde, controller, inputs, sim-inputs");
             std::process::exit(2);
         }
     };

@@ -23,7 +23,7 @@ use cobrowse_visitor_conformance::oracle::{
 };
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
-    AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine,
+    AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::{Lifecycle, NetworkChange, UserIntent};
 use proptest::prelude::*;
@@ -203,8 +203,8 @@ fn contract_silent(
                     }
                 }
                 match &r.observed {
-                    Observed::Event(e) if e.code == "EventPresenceConnected" => connected = true,
-                    Observed::Event(e) if e.code == "EventPresenceDisconnected" => {
+                    Observed::Event(e) if e.code() == "EventPresenceConnected" => connected = true,
+                    Observed::Event(e) if e.code() == "EventPresenceDisconnected" => {
                         connected = false
                     }
                     Observed::Api(cobrowse_visitor_core::ApiCall::PresenceDisconnect) => {
@@ -588,7 +588,7 @@ fn a_record_of_each_kind_can_be_flagged() {
     // sanity: the recv frame shape of a record stays readable by the strict reader
     let r = Record {
         step: 1,
-        observed: Observed::Recv(serde_json::json!({"type": "x"})),
+        observed: Observed::Recv(WireFrame::Json(serde_json::json!({"type": "x"}))),
     };
     let line = serde_json::to_string(&r).unwrap();
     assert!(cobrowse_visitor_conformance::transcript::parse_trace(&line).is_ok());

@@ -17,7 +17,6 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::{Lifecycle, NetworkChange, UserIntent};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
-use serde_json::Value;
 use std::collections::BTreeSet;
 
 fn step() -> impl Strategy<Value = Step> {
@@ -119,7 +118,7 @@ proptest! {
         );
 
         let last = full.len() - 1;
-        let suspension = records.iter().position(|r| r.step == last && matches!(&r.observed, Observed::Send(f) if f.get("type").and_then(Value::as_str) == Some("presence_disconnect")));
+        let suspension = records.iter().position(|r| r.step == last && matches!(&r.observed, Observed::Send(f) if f.frame_type() == Some("presence_disconnect")));
         if let Some(i) = suspension {
             let mut kept = records.clone();
             kept.remove(i);
@@ -144,11 +143,11 @@ fn live_ids(steps: &[Step], records: &[Record]) -> BTreeSet<&'static str> {
 }
 
 fn is_frame(r: &Record, kind: &str) -> bool {
-    matches!(&r.observed, Observed::Recv(f) if f.get("type").and_then(Value::as_str) == Some(kind))
+    matches!(&r.observed, Observed::Recv(f) if f.frame_type() == Some(kind))
 }
 
 fn is_event(r: &Record, code: &str) -> bool {
-    matches!(&r.observed, Observed::Event(e) if e.code == code)
+    matches!(&r.observed, Observed::Event(e) if e.code() == code)
 }
 
 /// The controller is logged in and the SDK has the visitor id.

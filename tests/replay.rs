@@ -7,7 +7,9 @@ use cobrowse_visitor_conformance::oracle::{
     check_trace_with, interleave, CheckOptions, Invariant, Violation,
 };
 use cobrowse_visitor_conformance::sim::World;
-use cobrowse_visitor_conformance::transcript::{parse_scenario, Observed, Record, TraceLine};
+use cobrowse_visitor_conformance::transcript::{
+    parse_scenario, EventRecord, Observed, Record, TraceLine,
+};
 
 const JOURNEY: &str = r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
 {"user": "launch"}
@@ -52,7 +54,8 @@ fn position(records: &[Record], f: impl Fn(&Observed) -> bool) -> usize {
 }
 
 fn frame(o: &Observed, kind: &str) -> bool {
-    matches!(o, Observed::Send(v) | Observed::Recv(v) if v["type"] == kind)
+    matches!(o, Observed::Send(v) if v.frame_type() == Some(kind))
+        || matches!(o, Observed::Recv(v) if v.frame_type() == Some(kind))
 }
 
 #[test]
@@ -73,11 +76,12 @@ fn records_the_sdk_cannot_write_are_inv_sdk_replay() {
     let mut changed = base.clone();
     let at = position(
         &base,
-        |o| matches!(o, Observed::Event(e) if e.code == "EventGuestCountChange"),
+        |o| matches!(o, Observed::Event(e) if e.code() == "EventGuestCountChange"),
     );
     if let Observed::Event(e) = &mut changed[at].observed {
-        e.properties
-            .insert("guestcount".into(), serde_json::json!("7"));
+        let mut properties = e.properties();
+        properties.insert("guestcount".into(), serde_json::json!("7"));
+        *e = EventRecord::from_parts(e.code().to_owned(), properties);
     }
     let mut early = base.clone();
     let at = position(&base, |o| frame(o, "session_started"));

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cobrowse_visitor_conformance::oracle::{interleave, CheckOptions, Invariant, Oracle};
 use cobrowse_visitor_conformance::sim::{World, WorldOptions, MAX_SETTLE_MOVES};
 use cobrowse_visitor_conformance::transcript::{
-    parse_scenario, parse_trace, Observed, Record, Step, TraceLine, MAX_LINE_BYTES,
+    parse_scenario, parse_trace, Observed, Record, Step, TraceLine, WireFrame, MAX_LINE_BYTES,
 };
 use cobrowse_visitor_core::{ClientFrame, Redaction};
 use std::collections::BTreeSet;
@@ -183,12 +183,14 @@ fn redacted(steps: &mut [Step], records: &mut [Record]) {
     for r in records.iter_mut() {
         match &mut r.observed {
             Observed::Api(call) => *call = rule.redact_call(call),
-            Observed::Send(value) => {
+            Observed::Send(sent) => {
                 // the simulator's frames are the core's own; another shape stays as it is
-                if let Ok(frame) = serde_json::from_value::<ClientFrame>(value.clone()) {
-                    if let Ok(v) = serde_json::to_value(rule.redact_frame(&frame)) {
-                        *value = v;
-                    }
+                let frame = match sent {
+                    WireFrame::Typed(f) => Some(f.clone()),
+                    WireFrame::Json(v) => serde_json::from_value::<ClientFrame>(v.clone()).ok(),
+                };
+                if let Some(frame) = frame {
+                    *sent = WireFrame::Typed(rule.redact_frame(&frame));
                 }
             }
             _ => {}

@@ -3,13 +3,12 @@
 //! printed unless all of it could be rendered.
 
 use cobrowse_visitor_conformance::transcript::{
-    AgentAction, EventRecord, Observed, Record, Step, TraceLine,
+    AgentAction, EventRecord, FrameType, Observed, Record, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::StartKey;
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent};
-use serde_json::Value;
 use std::fmt::Write as _;
 
 /// JSON Lines: records (and scenario lines, when interleaved) one a line.
@@ -118,18 +117,21 @@ fn one_line(s: &str) -> String {
 }
 
 /// A frame by its `type`.
-fn frame_type(frame: &Value) -> String {
+fn frame_type<T: FrameType>(frame: &WireFrame<T>) -> String {
     frame
-        .get("type")
-        .and_then(Value::as_str)
+        .frame_type()
         .map_or_else(|| "frame".to_owned(), one_line)
 }
 
 /// An event with its properties: `EventConnectedToSession sessionkey=7463`. The key type is
 /// left out: it repeats what the start asked.
 fn event_words(e: &EventRecord) -> String {
-    let mut s = one_line(&e.code);
-    for (k, _) in e.properties.iter().filter(|(k, _)| k.as_str() != "keytype") {
+    let mut s = one_line(e.code());
+    for k in e
+        .property_names()
+        .iter()
+        .filter(|k| k.as_str() != "keytype")
+    {
         if let Some(v) = e.prop(k) {
             let _ = write!(s, " {}={}", one_line(k), one_line(&v));
         }

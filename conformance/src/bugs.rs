@@ -253,7 +253,7 @@ impl BuggyApp {
             let refusal = match &r.observed {
                 Observed::Error(_) => true,
                 Observed::Event(e) => {
-                    e.code == "EventInvalidState" || e.code == "EventInvalidParameter"
+                    e.code() == "EventInvalidState" || e.code() == "EventInvalidParameter"
                 }
                 _ => false,
             };
@@ -262,7 +262,7 @@ impl BuggyApp {
             }
             drop_refusal = self.bug.lenient_core() && self.marked.contains(&i);
             let doubled = self.bug == Bug::DoubleConnected
-                && matches!(&r.observed, Observed::Event(e) if e.code == "EventConnectedToSession");
+                && matches!(&r.observed, Observed::Event(e) if e.code() == "EventConnectedToSession");
             if doubled {
                 out.push(r.clone());
             }
@@ -319,9 +319,9 @@ impl Hooks for BuggyApp {
                     self.accepted_before = true;
                 }
             }
-            Observed::Event(e) => match (self.bug, e.code.as_str()) {
+            Observed::Event(e) => match (self.bug, e.code()) {
                 (Bug::KeyShownOneClick, "EventConnectedToSession") => {
-                    let key = e.prop("sessionkey");
+                    let key = e.prop("sessionkey").map(|k| k.into_owned());
                     if key.is_some() && key == self.visitor_id {
                         self.queue
                             .push_back(ControllerOutput::Ui(UiDirective::Show {

@@ -4,10 +4,13 @@
 
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Event;
+use cobrowse_visitor_core::{ClientFrame, KeyType, ServerFrame};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UserIntent};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -105,6 +108,11 @@ fn whole_number(v: &Value) -> Option<i128> {
 /// Reads one transcript record's JSON object strictly (contract, "Reading a trace"): `step`
 /// and exactly one of [`RECORD_KINDS`], and no other top-level field.
 pub fn record_from_json(obj: &Map<String, Value>) -> Result<Record, String> {
+    record_from_object(obj.clone())
+}
+
+/// [`record_from_json`], taking the object.
+fn record_from_object(obj: Map<String, Value>) -> Result<Record, String> {
     record_fields(obj).map_err(|what| {
         format!(
             "expected a record {{\"step\": n, and exactly one of api, send, recv, event, ui, error}}: {what}"
@@ -112,26 +120,30 @@ pub fn record_from_json(obj: &Map<String, Value>) -> Result<Record, String> {
     })
 }
 
-fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
+fn record_fields(mut obj: Map<String, Value>) -> Result<Record, String> {
     if let Some(extra) = obj
         .keys()
         .find(|k| k.as_str() != "step" && !RECORD_KINDS.contains(&k.as_str()))
     {
         return Err(format!("unexpected field `{extra}`"));
     }
-    let kinds: Vec<&str> = RECORD_KINDS
+    let mut kinds = RECORD_KINDS
         .iter()
         .copied()
-        .filter(|k| obj.contains_key(*k))
-        .collect();
-    let kind = match kinds.as_slice() {
-        [k] => *k,
-        [] => return Err("no record kind".to_owned()),
-        many => {
+        .filter(|k| obj.contains_key(*k));
+    let kind = match (kinds.next(), kinds.next()) {
+        (Some(k), None) => k,
+        (None, _) => return Err("no record kind".to_owned()),
+        (Some(_), Some(_)) => {
+            let many: Vec<&str> = RECORD_KINDS
+                .iter()
+                .copied()
+                .filter(|k| obj.contains_key(*k))
+                .collect();
             return Err(format!(
                 "two kinds in one record (`{}`)",
                 many.join("` and `")
-            ))
+            ));
         }
     };
     let step = obj
@@ -139,15 +151,15 @@ fn record_fields(obj: &Map<String, Value>) -> Result<Record, String> {
         .and_then(Value::as_u64)
         .and_then(|s| usize::try_from(s).ok())
         .ok_or_else(|| "`step` must be a whole number (the 0-based scenario line)".to_owned())?;
-    let val = &obj[kind];
+    let val = obj.remove(kind).unwrap_or_default();
     let bad = |e: serde_json::Error| format!("bad `{kind}` record: {e}");
     let observed = match kind {
-        "api" => Observed::Api(parse_api(val)?),
-        "send" => Observed::Send(val.clone()),
-        "recv" => Observed::Recv(val.clone()),
-        "event" => Observed::Event(serde_json::from_value(val.clone()).map_err(bad)?),
-        "ui" => Observed::Ui(serde_json::from_value(val.clone()).map_err(bad)?),
-        _ => Observed::Error(serde_json::from_value(val.clone()).map_err(bad)?),
+        "api" => Observed::Api(parse_api(&val)?),
+        "send" => Observed::Send(WireFrame::from_json(val)),
+        "recv" => Observed::Recv(WireFrame::from_json(val)),
+        "event" => Observed::Event(serde_json::from_value(val).map_err(bad)?),
+        "ui" => Observed::Ui(serde_json::from_value(val).map_err(bad)?),
+        _ => Observed::Error(serde_json::from_value(val).map_err(bad)?),
     };
     Ok(Record { step, observed })
 }
@@ -376,38 +388,527 @@ impl Step {
     }
 }
 
-/// An event as a transcript shows it: the Glance code and its properties.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventRecord {
-    /// `EventConnectedToSession`, …
-    pub code: String,
-    /// The event's properties (strings from this crate; other SDKs may write numbers).
+/// A frame as a record shows it: one of the core's own frames, kept typed, or JSON that is not
+/// exactly one (another SDK's frame, a hostile trace's), kept as written.
+///
+/// A record line reads as [`WireFrame::Typed`] exactly when its JSON is the one the frame
+/// writes (so that reading a trace this crate wrote gives back the records it wrote, and a
+/// frame reads the same however it is held); anything else stays [`WireFrame::Json`], which
+/// every reader of frames judges as it always did. Written out, both are the JSON as
+/// `serde_json::Value` writes it (keys in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireFrame<T> {
+    /// One of the core's frames.
+    Typed(T),
+    /// JSON that is not exactly one of the core's frames.
+    Json(Value),
+}
+
+/// A frame the SDK sent, as a `send` record holds it.
+pub type SentFrame = WireFrame<ClientFrame>;
+/// A frame the SDK received, as a `recv` record holds it.
+pub type ReceivedFrame = WireFrame<ServerFrame>;
+
+/// The core's frame types, as a [`WireFrame`] holds them.
+pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
+    /// The frame's `type` word, as it is written.
+    fn type_word(&self) -> &'static str;
+    /// How many fields the frame writes besides `type` (its `Option`s included, as `null`).
+    fn field_count(&self) -> usize;
+    /// Writes the frame as `serde_json::to_value(self)` writes it: its fields and `type` in
+    /// key order (a record's JSON is the same bytes whichever way the frame is held).
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+/// `(key, value)` pairs as a JSON object, in the order given.
+macro_rules! sorted_map {
+    ($s:expr, $( $k:literal => $v:expr ),* $(,)?) => {{
+        use serde::ser::SerializeMap;
+        let mut m = $s.serialize_map(None)?;
+        $( m.serialize_entry($k, $v)?; )*
+        m.end()
+    }};
+}
+
+impl FrameType for ClientFrame {
+    fn type_word(&self) -> &'static str {
+        match self {
+            ClientFrame::Init { .. } => "init",
+            ClientFrame::StartSession { .. } => "start_session",
+            ClientFrame::EndSession {} => "end_session",
+            ClientFrame::ResumeSession { .. } => "resume_session",
+            ClientFrame::PresenceConnect { .. } => "presence_connect",
+            ClientFrame::PresenceDisconnect {} => "presence_disconnect",
+            ClientFrame::PresenceSignal { .. } => "presence_signal",
+            ClientFrame::AppState { .. } => "app_state",
+        }
+    }
+
+    fn field_count(&self) -> usize {
+        match self {
+            ClientFrame::Init { .. } => 7,
+            ClientFrame::PresenceSignal { .. } => 3,
+            ClientFrame::StartSession { .. }
+            | ClientFrame::ResumeSession { .. }
+            | ClientFrame::PresenceConnect { .. }
+            | ClientFrame::AppState { .. } => 1,
+            ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => 0,
+        }
+    }
+
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ty = self.type_word();
+        match self {
+            ClientFrame::Init {
+                v,
+                group_id,
+                token,
+                name,
+                email,
+                phone,
+                visitor_id,
+            } => sorted_map!(s, "email" => email, "group_id" => group_id, "name" => name,
+                "phone" => phone, "token" => token, "type" => ty, "v" => v,
+                "visitor_id" => visitor_id),
+            ClientFrame::StartSession { key } => sorted_map!(s, "key" => key, "type" => ty),
+            ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => {
+                sorted_map!(s, "type" => ty)
+            }
+            ClientFrame::ResumeSession { sessionkey } => {
+                sorted_map!(s, "sessionkey" => sessionkey, "type" => ty)
+            }
+            ClientFrame::PresenceConnect { visitor_id } => {
+                sorted_map!(s, "type" => ty, "visitor_id" => visitor_id)
+            }
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } => sorted_map!(s, "event" => event, "map" => map, "request_id" => request_id,
+                "type" => ty),
+            ClientFrame::AppState { foreground } => {
+                sorted_map!(s, "foreground" => foreground, "type" => ty)
+            }
+        }
+    }
+}
+
+impl FrameType for ServerFrame {
+    fn type_word(&self) -> &'static str {
+        match self {
+            ServerFrame::Settings { .. } => "settings",
+            ServerFrame::InitFailed { .. } => "init_failed",
+            ServerFrame::SessionStarted { .. } => "session_started",
+            ServerFrame::SessionRefused { .. } => "session_refused",
+            ServerFrame::GuestCount { .. } => "guest_count",
+            ServerFrame::SessionEnded { .. } => "session_ended",
+            ServerFrame::PresenceConnected {} => "presence_connected",
+            ServerFrame::PresenceConnectFailed { .. } => "presence_connect_failed",
+            ServerFrame::PresenceShowTerms { .. } => "presence_show_terms",
+            ServerFrame::PresenceBlur {} => "presence_blur",
+        }
+    }
+
+    fn field_count(&self) -> usize {
+        match self {
+            ServerFrame::Settings { .. } => 2,
+            ServerFrame::InitFailed { .. }
+            | ServerFrame::SessionStarted { .. }
+            | ServerFrame::SessionRefused { .. }
+            | ServerFrame::GuestCount { .. }
+            | ServerFrame::SessionEnded { .. }
+            | ServerFrame::PresenceConnectFailed { .. }
+            | ServerFrame::PresenceShowTerms { .. } => 1,
+            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => 0,
+        }
+    }
+
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ty = self.type_word();
+        match self {
+            ServerFrame::Settings { v, key_length } => {
+                sorted_map!(s, "key_length" => key_length, "type" => ty, "v" => v)
+            }
+            ServerFrame::InitFailed { reason }
+            | ServerFrame::SessionRefused { reason }
+            | ServerFrame::SessionEnded { reason }
+            | ServerFrame::PresenceConnectFailed { reason } => {
+                sorted_map!(s, "reason" => reason, "type" => ty)
+            }
+            ServerFrame::SessionStarted { sessionkey } => {
+                sorted_map!(s, "sessionkey" => sessionkey, "type" => ty)
+            }
+            ServerFrame::GuestCount { guestcount } => {
+                sorted_map!(s, "guestcount" => guestcount, "type" => ty)
+            }
+            ServerFrame::PresenceShowTerms { request_id } => {
+                sorted_map!(s, "request_id" => request_id, "type" => ty)
+            }
+            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => {
+                sorted_map!(s, "type" => ty)
+            }
+        }
+    }
+}
+
+impl<T: FrameType> WireFrame<T> {
+    /// Reads a record's frame: typed when `v` is exactly the JSON of one of the core's frames,
+    /// else kept as written.
+    pub fn from_json(v: Value) -> Self {
+        // `serde_json::to_value(&t) == v`, without building it: the frames' serde refuses an
+        // unknown field and any value its field would not write back the same (a float for
+        // an integer, a number out of range), so what it accepts differs from what it writes
+        // only by an `Option` field left out, which the count of fields tells
+        // (`exactly_when_the_json_is_ours` checks this against `to_value`)
+        match (T::deserialize(&v), v.as_object()) {
+            (Ok(t), Some(obj)) if obj.len() == t.field_count() + 1 => WireFrame::Typed(t),
+            _ => WireFrame::Json(v),
+        }
+    }
+
+    /// The frame as JSON.
+    pub fn to_json(&self) -> Value {
+        match self {
+            WireFrame::Typed(t) => serde_json::to_value(t).unwrap_or_default(),
+            WireFrame::Json(v) => v.clone(),
+        }
+    }
+
+    /// The frame's `type`, when it has a string one.
+    pub fn frame_type(&self) -> Option<&str> {
+        match self {
+            WireFrame::Typed(t) => Some(t.type_word()),
+            WireFrame::Json(v) => v.get("type").and_then(Value::as_str),
+        }
+    }
+
+    /// The core's frame, when it is one.
+    pub fn typed(&self) -> Option<&T> {
+        match self {
+            WireFrame::Typed(t) => Some(t),
+            WireFrame::Json(_) => None,
+        }
+    }
+
+    /// Whether this is `frame` (the same JSON).
+    pub fn is(&self, frame: &T) -> bool {
+        match self {
+            WireFrame::Typed(t) => t == frame,
+            WireFrame::Json(v) => serde_json::to_value(frame).ok().as_ref() == Some(v),
+        }
+    }
+}
+
+impl<T: FrameType> From<T> for WireFrame<T> {
+    fn from(frame: T) -> Self {
+        WireFrame::Typed(frame)
+    }
+}
+
+impl<T: FrameType> Serialize for WireFrame<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // the keys in order, as for a JSON frame
+            WireFrame::Typed(t) => t.serialize_sorted(s),
+            WireFrame::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: FrameType> Deserialize<'de> for WireFrame<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(WireFrame::from_json)
+    }
+}
+
+/// An event as a transcript shows it: the Glance code and its properties. One of the core's
+/// events is kept typed ([`EventRecord::Typed`]); an event record that is not exactly the one
+/// an [`Event`] writes (another SDK's, which may write numbers) is kept as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventRecord {
+    /// One of the core's events.
+    Typed(Event),
+    /// An event record that is not exactly one of the core's.
+    Json {
+        /// `EventConnectedToSession`, …
+        code: String,
+        /// The event's properties (strings from this crate; other SDKs may write numbers).
+        properties: BTreeMap<String, Value>,
+    },
+}
+
+/// An event record as written: `{"code": …, "properties": {…}}`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "EventRecord", deny_unknown_fields)]
+struct EventJson {
+    code: String,
     #[serde(default)]
-    pub properties: BTreeMap<String, Value>,
+    properties: BTreeMap<String, Value>,
+}
+
+/// The core's event with this code and these properties, if the record is exactly one's.
+fn typed_event(code: &str, properties: &BTreeMap<String, Value>) -> Option<Event> {
+    let text = |name: &str| match properties.get(name) {
+        Some(Value::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let number = |name: &str| text(name).and_then(|s| s.parse::<u64>().ok());
+    let call = || text("call").and_then(cobrowse_visitor_core::CallName::parse);
+    let error = || text("error").and_then(cobrowse_visitor_core::ErrorCode::parse);
+    let event = match code {
+        "EventVisitorInitialized" => Event::VisitorInitialized {
+            settings_loaded: text("settings") != Some("default"),
+        },
+        "EventConnectedToSession" => Event::ConnectedToSession {
+            sessionkey: text("sessionkey")?.to_owned(),
+            keytype: match text("keytype")? {
+                "random" => KeyType::Random,
+                "visitor_id" => KeyType::VisitorId,
+                "custom" => KeyType::Custom,
+                _ => return None,
+            },
+        },
+        "EventGuestCountChange" => Event::GuestCountChange {
+            guestcount: u32::try_from(number("guestcount")?).ok()?,
+        },
+        "EventSessionEnded" => Event::SessionEnded {
+            reason: text("reason")?.to_owned(),
+        },
+        "EventStartSessionFailed" => Event::StartSessionFailed {
+            reason: text("reason")?.to_owned(),
+        },
+        "EventInvalidParameter" => Event::InvalidParameter {
+            call: call()?,
+            code: error()?,
+        },
+        "EventInvalidState" => Event::InvalidState {
+            call: call()?,
+            code: error()?,
+        },
+        "EventPresenceConnected" => Event::PresenceConnected,
+        "EventPresenceConnectFail" => Event::PresenceConnectFail {
+            reason: text("reason")?.to_owned(),
+            retry_ms: number("retry_ms")?,
+        },
+        "EventPresenceShowTerms" => Event::PresenceShowTerms {
+            request_id: number("request_id")?,
+        },
+        "EventPresenceDisconnected" => Event::PresenceDisconnected,
+        "EventPresenceBlur" => Event::PresenceBlur,
+        "EventConnectionWarning" => Event::ConnectionWarning,
+        "EventClearWarning" => Event::ClearWarning,
+        _ => return None,
+    };
+    // exactly: the typed event must write this very record back
+    (event.code() == code
+        && typed_prop_count(&event) == properties.len()
+        && properties
+            .iter()
+            .all(|(k, v)| match (typed_prop(&event, k), v) {
+                (Some(p), Value::String(s)) => *p == **s,
+                _ => false,
+            }))
+    .then_some(event)
 }
 
 impl EventRecord {
-    /// A property as text, whether written as a string or a number.
-    pub fn prop(&self, name: &str) -> Option<String> {
-        match self.properties.get(name)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
+    /// Reads an event record from its code and properties: typed when it is exactly one of
+    /// the core's events, else kept as written.
+    pub fn from_parts(code: String, properties: BTreeMap<String, Value>) -> Self {
+        match typed_event(&code, &properties) {
+            Some(e) => EventRecord::Typed(e),
+            None => EventRecord::Json { code, properties },
         }
+    }
+
+    /// The Glance code: `EventConnectedToSession`, …
+    pub fn code(&self) -> &str {
+        match self {
+            EventRecord::Typed(e) => e.code(),
+            EventRecord::Json { code, .. } => code,
+        }
+    }
+
+    /// A property as text, whether written as a string or a number.
+    pub fn prop(&self, name: &str) -> Option<Cow<'_, str>> {
+        match self {
+            EventRecord::Typed(e) => typed_prop(e, name),
+            EventRecord::Json { properties, .. } => match properties.get(name)? {
+                Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+                Value::Number(n) => Some(Cow::Owned(n.to_string())),
+                _ => None,
+            },
+        }
+    }
+
+    /// The number of properties.
+    pub fn property_count(&self) -> usize {
+        match self {
+            EventRecord::Typed(e) => typed_prop_count(e),
+            EventRecord::Json { properties, .. } => properties.len(),
+        }
+    }
+
+    /// The properties as written (in key order).
+    pub fn properties(&self) -> BTreeMap<String, Value> {
+        match self {
+            EventRecord::Typed(e) => e
+                .properties()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                .collect(),
+            EventRecord::Json { properties, .. } => properties.clone(),
+        }
+    }
+
+    /// The properties' names, in order.
+    pub fn property_names(&self) -> Vec<String> {
+        match self {
+            EventRecord::Typed(e) => e.properties().keys().map(|k| (*k).to_owned()).collect(),
+            EventRecord::Json { properties, .. } => properties.keys().cloned().collect(),
+        }
+    }
+}
+
+/// How many properties [`Event::properties`] gives, without building them.
+fn typed_prop_count(e: &Event) -> usize {
+    match e {
+        Event::VisitorInitialized { settings_loaded } => usize::from(!settings_loaded),
+        Event::ConnectedToSession { .. }
+        | Event::InvalidParameter { .. }
+        | Event::InvalidState { .. }
+        | Event::PresenceConnectFail { .. } => 2,
+        Event::GuestCountChange { .. }
+        | Event::SessionEnded { .. }
+        | Event::StartSessionFailed { .. }
+        | Event::PresenceShowTerms { .. } => 1,
+        Event::PresenceConnected
+        | Event::PresenceDisconnected
+        | Event::PresenceBlur
+        | Event::ConnectionWarning
+        | Event::ClearWarning => 0,
+        e => e.properties().len(),
+    }
+}
+
+/// [`Event::properties`]' `name`, without building them all.
+fn typed_prop<'a>(e: &'a Event, name: &str) -> Option<Cow<'a, str>> {
+    let owned = |n: u64| Some(Cow::Owned(n.to_string()));
+    match (e, name) {
+        (Event::VisitorInitialized { settings_loaded }, "settings") => {
+            (!settings_loaded).then_some(Cow::Borrowed("default"))
+        }
+        (Event::VisitorInitialized { .. }, _) => None,
+        (Event::ConnectedToSession { sessionkey, .. }, "sessionkey") => {
+            Some(Cow::Borrowed(sessionkey.as_str()))
+        }
+        (Event::ConnectedToSession { keytype, .. }, "keytype") => {
+            Some(Cow::Borrowed(keytype.as_str()))
+        }
+        (Event::ConnectedToSession { .. }, _) => None,
+        (Event::GuestCountChange { guestcount }, "guestcount") => owned(u64::from(*guestcount)),
+        (Event::GuestCountChange { .. }, _) => None,
+        (Event::SessionEnded { reason } | Event::StartSessionFailed { reason }, "reason") => {
+            Some(Cow::Borrowed(reason.as_str()))
+        }
+        (Event::SessionEnded { .. } | Event::StartSessionFailed { .. }, _) => None,
+        (Event::InvalidParameter { call, .. } | Event::InvalidState { call, .. }, "call") => {
+            Some(Cow::Borrowed(call.as_str()))
+        }
+        (Event::InvalidParameter { code, .. } | Event::InvalidState { code, .. }, "error") => {
+            Some(Cow::Borrowed(code.as_str()))
+        }
+        (Event::InvalidParameter { .. } | Event::InvalidState { .. }, _) => None,
+        (Event::PresenceConnectFail { reason, .. }, "reason") => {
+            Some(Cow::Borrowed(reason.as_str()))
+        }
+        (Event::PresenceConnectFail { retry_ms, .. }, "retry_ms") => owned(*retry_ms),
+        (Event::PresenceConnectFail { .. }, _) => None,
+        (Event::PresenceShowTerms { request_id }, "request_id") => owned(*request_id),
+        (Event::PresenceShowTerms { .. }, _) => None,
+        (
+            Event::PresenceConnected
+            | Event::PresenceDisconnected
+            | Event::PresenceBlur
+            | Event::ConnectionWarning
+            | Event::ClearWarning,
+            _,
+        ) => None,
+        // an event this reader does not know by name: its properties as the core gives them
+        (e, name) => e.properties().remove(name).map(Cow::Owned),
     }
 }
 
 impl From<&Event> for EventRecord {
     fn from(e: &Event) -> Self {
-        EventRecord {
-            code: e.code().to_owned(),
-            properties: e
-                .properties()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::String(v)))
-                .collect(),
+        EventRecord::Typed(e.clone())
+    }
+}
+
+impl From<Event> for EventRecord {
+    fn from(e: Event) -> Self {
+        EventRecord::Typed(e)
+    }
+}
+
+impl Serialize for EventRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("EventRecord", 2)?;
+        match self {
+            EventRecord::Typed(e) => {
+                st.serialize_field("code", e.code())?;
+                st.serialize_field("properties", &TypedProperties(e))?;
+            }
+            EventRecord::Json { code, properties } => {
+                st.serialize_field("code", code)?;
+                st.serialize_field("properties", properties)?;
+            }
         }
+        st.end()
+    }
+}
+
+/// [`Event::properties`] as a JSON object, written without building them.
+struct TypedProperties<'a>(&'a Event);
+
+impl Serialize for TypedProperties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let names: &[&str] = match e {
+            Event::VisitorInitialized { settings_loaded } => {
+                if *settings_loaded {
+                    &[]
+                } else {
+                    &["settings"]
+                }
+            }
+            Event::ConnectedToSession { .. } => &["keytype", "sessionkey"],
+            Event::GuestCountChange { .. } => &["guestcount"],
+            Event::SessionEnded { .. } | Event::StartSessionFailed { .. } => &["reason"],
+            Event::InvalidParameter { .. } | Event::InvalidState { .. } => &["call", "error"],
+            Event::PresenceConnectFail { .. } => &["reason", "retry_ms"],
+            Event::PresenceShowTerms { .. } => &["request_id"],
+            Event::PresenceConnected
+            | Event::PresenceDisconnected
+            | Event::PresenceBlur
+            | Event::ConnectionWarning
+            | Event::ClearWarning => &[],
+            // an event this writer does not know by name: as the core gives its properties
+            e => return e.properties().serialize(s),
+        };
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(names.len()))?;
+        for name in names {
+            m.serialize_entry(name, typed_prop(e, name).as_deref().unwrap_or_default())?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EventRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        EventJson::deserialize(d).map(|e| EventRecord::from_parts(e.code, e.properties))
     }
 }
 
@@ -427,10 +928,11 @@ pub struct ErrorRecord {
 pub enum Observed {
     /// A call into the SDK.
     Api(ApiCall),
-    /// A frame the SDK sent (kept as JSON: other SDKs' frames need not be ours).
-    Send(Value),
-    /// A frame the SDK received.
-    Recv(Value),
+    /// A frame the SDK sent (typed when it is one of the core's, else as written: other
+    /// SDKs' frames need not be ours).
+    Send(SentFrame),
+    /// A frame the SDK received (likewise).
+    Recv(ReceivedFrame),
     /// An event delivered to the app.
     Event(EventRecord),
     /// A UI directive.
@@ -524,17 +1026,136 @@ pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
     Ok(steps)
 }
 
+/// A record line as [`quick_record`] reads it: `step`, and each kind present or not (a kind
+/// that is present is never `None`, even when it is `null`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuickRecord {
+    step: u64,
+    #[serde(default, deserialize_with = "present")]
+    api: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    send: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    recv: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    event: Option<EventJson>,
+    #[serde(default, deserialize_with = "present")]
+    ui: Option<UiDirective>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<ErrorRecord>,
+}
+
+/// A field that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Reads a well-formed record line in one pass, without building the line's JSON object
+/// first: most lines of a trace. `None` for any other line (a scenario line, a record with
+/// an unknown or a missing field, two kinds, a value of the wrong type, …), which the general
+/// reader ([`record_from_json`], [`Step::from_json`]) then reads, and names what is wrong.
+/// Where it answers, it answers as the general reader does: the same fields, each read by
+/// the same rules (`tests::quick_reads_as_the_general_reader`).
+fn quick_record(line: &str) -> Option<Record> {
+    let q: QuickRecord = serde_json::from_str(line).ok()?;
+    let step = usize::try_from(q.step).ok()?;
+    let observed = match q {
+        QuickRecord {
+            api: Some(v),
+            send: None,
+            recv: None,
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Api(parse_api(&v).ok()?),
+        QuickRecord {
+            api: None,
+            send: Some(v),
+            recv: None,
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Send(WireFrame::from_json(v)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: Some(v),
+            event: None,
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Recv(WireFrame::from_json(v)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: Some(e),
+            ui: None,
+            error: None,
+            ..
+        } => Observed::Event(EventRecord::from_parts(e.code, e.properties)),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: None,
+            ui: Some(ui),
+            error: None,
+            ..
+        } => Observed::Ui(ui),
+        QuickRecord {
+            api: None,
+            send: None,
+            recv: None,
+            event: None,
+            ui: None,
+            error: Some(e),
+            ..
+        } => Observed::Error(e),
+        _ => return None,
+    };
+    Some(Record { step, observed })
+}
+
 /// Reads a trace: transcript records, with scenario lines possibly interleaved. Returns each
 /// line with its 1-based line number.
 pub fn parse_trace(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
+    read_trace_lines(text, true)
+}
+
+/// [`parse_trace`] without its one-pass record reader: every line through the general one.
+/// The reference the fuzz target `check_trace` holds [`parse_trace`] to (the same lines, the
+/// same error); slower.
+pub fn parse_trace_general(text: &str) -> Result<Vec<(usize, TraceLine)>, ParseError> {
+    read_trace_lines(text, false)
+}
+
+fn read_trace_lines(text: &str, quick: bool) -> Result<Vec<(usize, TraceLine)>, ParseError> {
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        // (a scenario line has no `step`: it goes straight to the general reader, sparing the
+        // quick one its error)
+        if quick
+            && line.len() <= MAX_LINE_BYTES
+            && !line.starts_with('\u{feff}')
+            && line.contains("\"step\"")
+        {
+            if let Some(record) = quick_record(line) {
+                lines.push((n, TraceLine::Record(record)));
+                continue;
+            }
+        }
         let Some(obj) = parse_object(n, line)? else {
             continue;
         };
         let parsed = if obj.contains_key("step") {
-            record_from_json(&obj).map(TraceLine::Record)
+            record_from_object(obj).map(TraceLine::Record)
         } else if let Some(kind) = RECORD_KINDS
             .iter()
             .find(|k| **k != "api" && obj.contains_key(**k))
@@ -588,6 +1209,335 @@ mod tests {
         assert!(e.message.contains("whole number"));
         let e = parse_scenario("{\"user\": \"launch\", \"x\": 1}").unwrap_err();
         assert!(e.message.contains("unexpected key"));
+    }
+
+    /// What [`WireFrame::from_json`] must decide: typed exactly when the frame writes `v`.
+    fn by_definition<T: FrameType>(v: &Value) -> bool {
+        T::deserialize(v).is_ok_and(|t| serde_json::to_value(&t).ok().as_ref() == Some(v))
+    }
+
+    /// `v` and every variation of it that a trace might hold instead: each field left out,
+    /// set to another kind of value, and one field more.
+    fn variations(v: &Value) -> Vec<Value> {
+        let mut out = vec![v.clone()];
+        let Some(obj) = v.as_object() else {
+            return out;
+        };
+        for k in obj.keys() {
+            let mut left_out = obj.clone();
+            left_out.remove(k);
+            out.push(Value::Object(left_out));
+            for other in [
+                json!(null),
+                json!(1),
+                json!(-1),
+                json!(1.0),
+                json!(1.5),
+                json!(300),
+                json!(u64::MAX),
+                json!("1"),
+                json!(true),
+                json!({}),
+                json!({"a": "b"}),
+                json!([]),
+            ] {
+                let mut changed = obj.clone();
+                changed.insert(k.clone(), other);
+                out.push(Value::Object(changed));
+            }
+        }
+        let mut more = obj.clone();
+        more.insert("x".into(), json!(1));
+        out.push(Value::Object(more));
+        out
+    }
+
+    #[test]
+    fn exactly_when_the_json_is_ours() {
+        let client = [
+            ClientFrame::Init {
+                v: 1,
+                group_id: -5,
+                token: "t".into(),
+                name: "".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: None,
+            },
+            ClientFrame::Init {
+                v: 1,
+                group_id: 19921,
+                token: "t".into(),
+                name: "n".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: Some("cust-1".into()),
+            },
+            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: Some("k".into()),
+            },
+            ClientFrame::EndSession {},
+            ClientFrame::ResumeSession {
+                sessionkey: "1".into(),
+            },
+            ClientFrame::PresenceConnect {
+                visitor_id: "v".into(),
+            },
+            ClientFrame::PresenceDisconnect {},
+            ClientFrame::PresenceSignal {
+                event: "terms".into(),
+                map: [("status".to_owned(), "accepted".to_owned())].into(),
+                request_id: Some(3),
+            },
+            ClientFrame::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+                request_id: None,
+            },
+            ClientFrame::AppState { foreground: true },
+        ];
+        let server = [
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+            },
+            ServerFrame::InitFailed { reason: "r".into() },
+            ServerFrame::SessionStarted {
+                sessionkey: "1".into(),
+            },
+            ServerFrame::SessionRefused { reason: "r".into() },
+            ServerFrame::GuestCount { guestcount: 2 },
+            ServerFrame::SessionEnded { reason: "r".into() },
+            ServerFrame::PresenceConnected {},
+            ServerFrame::PresenceConnectFailed { reason: "r".into() },
+            ServerFrame::PresenceShowTerms { request_id: 9 },
+            ServerFrame::PresenceBlur {},
+        ];
+        let mut typed = 0;
+        for f in &client {
+            let v = serde_json::to_value(f).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            assert_eq!(
+                serde_json::to_string(&WireFrame::Typed(f.clone())).unwrap(),
+                serde_json::to_string(&v).unwrap()
+            );
+            for v in variations(&v) {
+                let read = WireFrame::<ClientFrame>::from_json(v.clone());
+                assert_eq!(
+                    matches!(read, WireFrame::Typed(_)),
+                    by_definition::<ClientFrame>(&v),
+                    "{v}"
+                );
+                assert_eq!(read.to_json(), v);
+                typed += usize::from(matches!(read, WireFrame::Typed(_)));
+            }
+        }
+        for f in &server {
+            let v = serde_json::to_value(f).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), f.field_count() + 1, "{v}");
+            assert_eq!(
+                serde_json::to_string(&WireFrame::Typed(f.clone())).unwrap(),
+                serde_json::to_string(&v).unwrap()
+            );
+            for v in variations(&v) {
+                let read = WireFrame::<ServerFrame>::from_json(v.clone());
+                assert_eq!(
+                    matches!(read, WireFrame::Typed(_)),
+                    by_definition::<ServerFrame>(&v),
+                    "{v}"
+                );
+                assert_eq!(read.to_json(), v);
+                typed += usize::from(matches!(read, WireFrame::Typed(_)));
+            }
+        }
+        assert!(typed > client.len() + server.len(), "{typed}");
+    }
+
+    /// Every `.jsonl` file under `dir`.
+    fn jsonl_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                jsonl_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn quick_reads_as_the_general_reader() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        jsonl_files(&root.join("traces"), &mut files);
+        assert!(!files.is_empty());
+        let mut lines: Vec<String> = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        // each record line as written, and varied: every field of its kind's value (and of
+        // the record) left out, set to another kind of value, one field more
+        let mut texts: Vec<String> = Vec::new();
+        for line in &lines {
+            texts.push(line.clone());
+            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            for v in variations(&Value::Object(obj.clone())) {
+                texts.push(v.to_string());
+            }
+            for kind in RECORD_KINDS {
+                if let Some(inner) = obj.get(kind) {
+                    for v in variations(inner) {
+                        let mut o = obj.clone();
+                        o.insert(kind.to_owned(), v);
+                        texts.push(Value::Object(o).to_string());
+                    }
+                }
+            }
+            // a repeated key, which the general reader reads as its last value
+            if let Some(rest) = line.strip_prefix('{') {
+                texts.push(format!("{{\"step\":0,{rest}"));
+                texts.push(format!("{{\"step\":-0,{rest}"));
+            }
+        }
+        let (mut quick, mut general) = (0, 0);
+        for t in &texts {
+            let slow = match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(obj)) if obj.contains_key("step") => Some(record_from_json(&obj)),
+                _ => None,
+            };
+            match quick_record(t) {
+                Some(r) => {
+                    quick += 1;
+                    assert_eq!(slow, Some(Ok(r)), "{t}");
+                }
+                None => general += 1,
+            }
+        }
+        assert!(quick > 1000 && general > 1000, "{quick} {general}");
+    }
+
+    #[test]
+    fn frames_and_events_read_typed_exactly_when_they_are_ours() {
+        use cobrowse_visitor_core::{CallName, ErrorCode};
+        let sent = |t: &str| WireFrame::<ClientFrame>::from_json(serde_json::from_str(t).unwrap());
+        assert!(matches!(
+            sent(r#"{"type":"start_session","key":null}"#),
+            WireFrame::Typed(ClientFrame::StartSession { key: None })
+        ));
+        // not exactly ours: an extra field, a float, a missing field, not an object
+        for other in [
+            r#"{"type":"start_session","key":null,"x":1}"#,
+            r#"{"type":"app_state","foreground":1}"#,
+            r#"{"type":"start_session"}"#,
+            r#""end_session""#,
+        ] {
+            let f = sent(other);
+            assert!(matches!(f, WireFrame::Json(_)), "{other}");
+            assert_eq!(
+                serde_json::to_string(&f).unwrap(),
+                serde_json::to_string(&f.to_json()).unwrap()
+            );
+        }
+        let recv = |t: &str| WireFrame::<ServerFrame>::from_json(serde_json::from_str(t).unwrap());
+        assert!(matches!(
+            recv(r#"{"type":"guest_count","guestcount":2.0}"#),
+            WireFrame::Json(_)
+        ));
+        assert_eq!(
+            recv(r#"{"type":"guest_count","guestcount":2}"#).frame_type(),
+            Some("guest_count")
+        );
+
+        let events = [
+            Event::VisitorInitialized {
+                settings_loaded: true,
+            },
+            Event::VisitorInitialized {
+                settings_loaded: false,
+            },
+            Event::ConnectedToSession {
+                sessionkey: "1234".into(),
+                keytype: KeyType::Random,
+            },
+            Event::ConnectedToSession {
+                sessionkey: "cust-1".into(),
+                keytype: KeyType::VisitorId,
+            },
+            Event::ConnectedToSession {
+                sessionkey: "k".into(),
+                keytype: KeyType::Custom,
+            },
+            Event::GuestCountChange {
+                guestcount: 4_000_000_000,
+            },
+            Event::SessionEnded {
+                reason: "agent_ended".into(),
+            },
+            Event::StartSessionFailed { reason: "".into() },
+            Event::InvalidParameter {
+                call: CallName::InitVisitor,
+                code: ErrorCode::InvalidParameter,
+            },
+            Event::InvalidState {
+                call: CallName::EndSession,
+                code: ErrorCode::InvalidParameter,
+            },
+            Event::PresenceConnected,
+            Event::PresenceConnectFail {
+                reason: "x".into(),
+                retry_ms: u64::MAX,
+            },
+            Event::PresenceShowTerms { request_id: 7 },
+            Event::PresenceDisconnected,
+            Event::PresenceBlur,
+            Event::ConnectionWarning,
+            Event::ClearWarning,
+        ];
+        for e in events {
+            let rec = EventRecord::from(&e);
+            let text = serde_json::to_string(&rec).unwrap();
+            let as_json = EventRecord::Json {
+                code: rec.code().to_owned(),
+                properties: rec.properties(),
+            };
+            assert_eq!(text, serde_json::to_string(&as_json).unwrap());
+            let back: EventRecord = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, rec, "{text}");
+            for name in [
+                "settings",
+                "sessionkey",
+                "keytype",
+                "guestcount",
+                "reason",
+                "call",
+                "error",
+                "retry_ms",
+                "request_id",
+                "other",
+            ] {
+                assert_eq!(
+                    rec.prop(name).map(Cow::into_owned),
+                    e.properties().get(name).cloned(),
+                    "{text} {name}"
+                );
+            }
+            assert_eq!(rec.property_count(), e.properties().len());
+        }
+        // another SDK's numbers, an extra property: kept as written, read as text
+        let n: EventRecord = serde_json::from_str(
+            r#"{"code":"EventGuestCountChange","properties":{"guestcount":2}}"#,
+        )
+        .unwrap();
+        assert!(matches!(n, EventRecord::Json { .. }));
+        assert_eq!(n.prop("guestcount").as_deref(), Some("2"));
+        let x: EventRecord =
+            serde_json::from_str(r#"{"code":"EventPresenceBlur","properties":{"sdk":"swift"}}"#)
+                .unwrap();
+        assert!(matches!(x, EventRecord::Json { .. }));
     }
 
     #[test]

@@ -51,18 +51,18 @@ fn to_value<T: Serialize>(t: &T) -> serde_json::Value {
 fn describe(o: &Observed) -> String {
     match o {
         Observed::Api(call) => format!("app -> sdk     {}", flat(&to_value(call), "call")),
-        Observed::Send(v) => format!("sdk -> server  {}", flat(v, "type")),
-        Observed::Recv(v) => format!("server -> sdk  {}", flat(v, "type")),
+        Observed::Send(v) => format!("sdk -> server  {}", flat(&v.to_json(), "type")),
+        Observed::Recv(v) => format!("server -> sdk  {}", flat(&v.to_json(), "type")),
         Observed::Event(e) => {
             let props: Vec<String> = e
-                .properties
+                .properties()
                 .iter()
                 .map(|(k, v)| match v {
                     serde_json::Value::String(s) => format!("{k}={}", plain(s)),
                     other => format!("{k}={other}"),
                 })
                 .collect();
-            format!("sdk -> app     {} {}", e.code, props.join(" "))
+            format!("sdk -> app     {} {}", e.code(), props.join(" "))
                 .trim_end()
                 .to_owned()
         }

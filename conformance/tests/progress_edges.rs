@@ -7,10 +7,10 @@
 use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
-    parse_scenario, parse_trace, Observed, Record, TraceLine,
+    parse_scenario, parse_trace, Observed, Record, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// The `LIVE-*` IDs `check` gives the transcript of `scenario`, after `edit`.
@@ -36,14 +36,15 @@ fn ids(list: &[&'static str]) -> BTreeSet<&'static str> {
 
 fn frame_type(r: &Record) -> Option<&str> {
     match &r.observed {
-        Observed::Send(f) | Observed::Recv(f) => f.get("type").and_then(Value::as_str),
+        Observed::Send(f) => f.frame_type(),
+        Observed::Recv(f) => f.frame_type(),
         _ => None,
     }
 }
 
 fn event_code(r: &Record) -> Option<&str> {
     match &r.observed {
-        Observed::Event(e) => Some(&e.code),
+        Observed::Event(e) => Some(e.code()),
         _ => None,
     }
 }
@@ -52,8 +53,9 @@ fn event_code(r: &Record) -> Option<&str> {
 fn refuse_presence(records: &mut [Record], reason: &str) {
     for r in records.iter_mut() {
         if frame_type(r) == Some("presence_connected") {
-            r.observed =
-                Observed::Recv(json!({"type": "presence_connect_failed", "reason": reason}));
+            r.observed = Observed::Recv(WireFrame::from_json(
+                json!({"type": "presence_connect_failed", "reason": reason}),
+            ));
         } else if event_code(r) == Some("EventPresenceConnected") {
             r.observed = serde_json::from_value(json!({"event": {"code": "EventPresenceConnectFail", "properties": {"reason": reason, "retry_ms": "1000"}}})).unwrap();
         }

@@ -58,16 +58,9 @@ fn kinds(observed: &[&Observed]) -> Vec<String> {
         .iter()
         .map(|o| match o {
             Observed::Api(call) => format!("api {}", call.name()),
-            Observed::Send(v) | Observed::Recv(v) => format!(
-                "{} {}",
-                if matches!(o, Observed::Send(_)) {
-                    "send"
-                } else {
-                    "recv"
-                },
-                v["type"].as_str().unwrap_or("?")
-            ),
-            Observed::Event(e) => format!("event {}", e.code),
+            Observed::Send(v) => format!("send {}", v.frame_type().unwrap_or("?")),
+            Observed::Recv(v) => format!("recv {}", v.frame_type().unwrap_or("?")),
+            Observed::Event(e) => format!("event {}", e.code()),
             Observed::Ui(ui) => format!("ui {}", serde_json::to_string(ui).expect("ui")),
             Observed::Error(e) => format!("error {}", e.code),
         })
@@ -77,7 +70,7 @@ fn kinds(observed: &[&Observed]) -> Vec<String> {
 fn event_at<'a>(records: &'a [Record], step: usize, code: &str) -> &'a Record {
     records
         .iter()
-        .find(|r| r.step == step && matches!(&r.observed, Observed::Event(e) if e.code == code))
+        .find(|r| r.step == step && matches!(&r.observed, Observed::Event(e) if e.code() == code))
         .unwrap_or_else(|| panic!("no {code} at step {step}:\n{}", jsonl(records)))
 }
 

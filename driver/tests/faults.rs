@@ -36,9 +36,9 @@ fn kinds_at(records: &[Record], step: usize) -> Vec<String> {
         .iter()
         .filter(|r| r.step == step)
         .map(|r| match &r.observed {
-            Observed::Event(e) => format!("event {}", e.code),
-            Observed::Send(v) => format!("send {}", v["type"].as_str().unwrap_or("?")),
-            Observed::Recv(v) => format!("recv {}", v["type"].as_str().unwrap_or("?")),
+            Observed::Event(e) => format!("event {}", e.code()),
+            Observed::Send(v) => format!("send {}", v.frame_type().unwrap_or("?")),
+            Observed::Recv(v) => format!("recv {}", v.frame_type().unwrap_or("?")),
             Observed::Api(call) => format!("api {}", call.name()),
             Observed::Ui(ui) => format!("ui {}", serde_json::to_string(ui).expect("ui")),
             Observed::Error(e) => format!("error {}", e.code),
@@ -181,7 +181,7 @@ mod half_open_link {
         let ended = records
             .iter()
             .find_map(|r| match &r.observed {
-                Observed::Event(e) if e.code == "EventSessionEnded" => Some((r.step, e)),
+                Observed::Event(e) if e.code() == "EventSessionEnded" => Some((r.step, e)),
                 _ => None,
             })
             .expect("the session ends");

@@ -80,7 +80,7 @@ fn ops_from_trace(lines: &[TraceLine]) -> CoreInput {
             TraceLine::Step(s) => ops.extend(op_of(s)),
             TraceLine::Record(r) => {
                 if let Observed::Recv(v) = &r.observed {
-                    if let Ok(f) = serde_json::from_value::<ServerFrame>(v.clone()) {
+                    if let Ok(f) = serde_json::from_value::<ServerFrame>(v.to_json()) {
                         ops.push(Op::Frame(f));
                     }
                 }
@@ -116,7 +116,8 @@ fn frames_of(lines: &[TraceLine]) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|l| match l {
             TraceLine::Record(r) => match &r.observed {
-                Observed::Recv(v) | Observed::Send(v) => Some(v.to_string().into_bytes()),
+                Observed::Recv(v) => Some(v.to_json().to_string().into_bytes()),
+                Observed::Send(v) => Some(v.to_json().to_string().into_bytes()),
                 _ => None,
             },
             TraceLine::Step(_) => None,

@@ -23,9 +23,11 @@
 //! - a refused input (SDK or controller) left the state as it was
 //!   (`oracle::machine::refused_unchanged`, `controller_refused_unchanged`);
 //! - every `Input::Timeout` is judged by `oracle::machine::timer_not_early`;
-//! - every record is written as its JSON line and read back with `parse_trace`, and the
-//!   oracle judges what was read back (what `cobrowse check` reads), which must write the
-//!   same line again;
+//! - every record goes to the streaming oracle as the world made it (typed); once per input,
+//!   after the first run, every record is written as its JSON line and the whole trace read
+//!   back with `parse_trace` (what `cobrowse check` reads): it must read back as the records
+//!   the oracle judged, or at least write the same lines again and then pass the oracle as
+//!   read back;
 //! - the streaming `Oracle` has seen the op's scenario line and records and reports nothing.
 //!
 //! At the end the oracle's `finish()` must report nothing, and a second run of the same ops
@@ -40,12 +42,14 @@ use cobrowse_visitor_conformance::sim::{
     DriveError, FedKind, Hooks, SdkFed, Split, Wake, World, WorldOptions,
 };
 use cobrowse_visitor_conformance::transcript::{
-    parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine,
+    parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
 use cobrowse_visitor_core::ServerFrame;
-use cobrowse_visitor_core::{Controller, ControllerError, ControllerState, UserIntent};
+use cobrowse_visitor_core::{
+    Controller, ControllerError, ControllerOutput, ControllerState, UserIntent,
+};
 use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Sdk, SdkConfig, State};
 use std::time::Duration;
 
@@ -373,6 +377,8 @@ impl From<DriveError<Finding>> for Finding {
 #[derive(Debug, Default)]
 struct Observation {
     lines: Vec<TraceLine>,
+    /// For each line, whether the run had gone around the controller when it came.
+    bypassed: Vec<bool>,
     states: Vec<(State, ControllerState)>,
 }
 
@@ -404,6 +410,7 @@ impl Watch {
     /// to report.
     fn line(&mut self, line: TraceLine) -> Result<(), Finding> {
         self.obs.lines.push(line);
+        self.obs.bypassed.push(self.bypassed);
         let n = self.obs.lines.len();
         if let Some(l) = self.obs.lines.last() {
             self.oracle.observe(n, l);
@@ -431,45 +438,20 @@ impl Watch {
 impl Hooks for Watch {
     type Stop = Finding;
 
+    /// `app` is the default: the output as it is.
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.push(out);
+    }
+
     fn line(&mut self, index: usize, step: &Step) -> Result<(), Finding> {
         self.lines = index.saturating_add(1);
         Watch::line(self, TraceLine::Step(step.clone()))
     }
 
-    /// A record, written as its JSON line and read back with `parse_trace`: the oracle judges
-    /// what `cobrowse check` would read. The line must read back to a record that writes the
-    /// same line (a value the contract cannot tell from another reads as that other one, and
-    /// the oracle then judges it as such).
+    /// A record, as the world made it: the oracle judges it at once (the JSON round trip is
+    /// proven once per input, on the whole trace: [`round_trip`]).
     fn record(&mut self, record: &Record) -> Result<(), Finding> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
-        let read = match parse_trace(&json) {
-            Ok(mut lines) if lines.len() == 1 => match lines.pop() {
-                Some((_, TraceLine::Record(r))) => r,
-                other => {
-                    return Err(Finding::Property(format!(
-                        "the record {json} reads back as {other:?}"
-                    )))
-                }
-            },
-            Ok(lines) => {
-                return Err(Finding::Property(format!(
-                    "the record {json} reads back as {lines:?}"
-                )))
-            }
-            Err(e) => {
-                return Err(Finding::Property(format!(
-                    "the record {json} does not read back: {e}"
-                )))
-            }
-        };
-        let again = serde_json::to_string(&read).unwrap_or_default();
-        if again != json {
-            return Err(Finding::Property(format!(
-                "the record {json} reads back as {read:?}, which writes {again}"
-            )));
-        }
-        Watch::line(self, TraceLine::Record(read))
+        Watch::line(self, TraceLine::Record(record.clone()))
     }
 
     fn before_sdk_input(&mut self, sdk: &Sdk) {
@@ -568,7 +550,7 @@ impl Run {
         for op in &input.ops {
             self.apply(op)?;
             // the trace is what the watch read back; the world's own copy is not needed
-            self.world.take_transcript();
+            self.world.clear_transcript();
             self.watch.obs.states.push((
                 self.world.sdk().state().clone(),
                 self.world.controller().state().clone(),
@@ -602,7 +584,7 @@ impl Run {
     fn recv(&mut self, frame: &ServerFrame) -> Result<(), Finding> {
         self.world.record_with(
             &mut self.watch,
-            Observed::Recv(serde_json::to_value(frame).unwrap_or_default()),
+            Observed::Recv(WireFrame::Typed(frame.clone())),
         )?;
         Ok(())
     }
@@ -679,6 +661,79 @@ impl Run {
     }
 }
 
+/// The JSON round trip of a run's records, once per input: every record is written as its
+/// JSON line and the whole text read back with `parse_trace` (what `cobrowse check` reads);
+/// it must read back as the very records the oracle judged. A record that reads back as
+/// another one (a value the contract cannot tell from another) must at least write the same
+/// line again, and then the oracle judges what was read back, as `cobrowse check` would.
+fn round_trip(obs: &Observation) -> Result<(), Finding> {
+    let lines = &obs.lines;
+    let records: Vec<&Record> = lines
+        .iter()
+        .filter_map(|l| match l {
+            TraceLine::Record(r) => Some(r),
+            TraceLine::Step(_) => None,
+        })
+        .collect();
+    let mut text = String::new();
+    for r in &records {
+        let json = serde_json::to_string(r)
+            .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
+        text.push_str(&json);
+        text.push('\n');
+    }
+    let read = parse_trace(&text)
+        .map_err(|e| Finding::Property(format!("the trace does not read back: {e}")))?;
+    if read.len() != records.len() {
+        return Err(Finding::Property(format!(
+            "{} records read back as {} lines",
+            records.len(),
+            read.len()
+        )));
+    }
+    let mut same = true;
+    for ((_, back), original) in read.iter().zip(&records) {
+        let TraceLine::Record(back) = back else {
+            return Err(Finding::Property(format!(
+                "the record {} reads back as {back:?}",
+                serde_json::to_string(original).unwrap_or_default()
+            )));
+        };
+        if back != *original {
+            same = false;
+            let json = serde_json::to_string(original).unwrap_or_default();
+            let again = serde_json::to_string(back).unwrap_or_default();
+            if again != json {
+                return Err(Finding::Property(format!(
+                    "the record {json} reads back as {back:?}, which writes {again}"
+                )));
+            }
+        }
+    }
+    if same {
+        return Ok(());
+    }
+    // the oracle on what was read back, the scenario lines where they were
+    let mut back = read.into_iter().map(|(_, l)| l);
+    let mut watch = Watch::default();
+    for (l, bypassed) in lines.iter().zip(&obs.bypassed) {
+        watch.bypassed = *bypassed;
+        let line = match l {
+            TraceLine::Step(s) => TraceLine::Step(s.clone()),
+            TraceLine::Record(_) => back.next().unwrap_or_else(|| l.clone()),
+        };
+        watch.line(line)?;
+    }
+    let bypassed = watch.bypassed;
+    let choice = std::mem::take(&mut watch.group_choice);
+    match watch.oracle.finish().into_iter().find(|v| {
+        crate::judged_by_drive_core(v.invariant, bypassed) && !(bypassed && choice.excused(v))
+    }) {
+        Some(v) => Err(v.into()),
+        None => Ok(()),
+    }
+}
+
 /// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
 /// a scenario could not have (the scenario reader refuses it) is not played.
 /// Whether `drive_core` judges agreement and progress on `input` (see [`Run::play_all`]).
@@ -700,7 +755,7 @@ pub fn run(input: &CoreInput) -> Result<(), Failure> {
         return Ok(());
     }
     let (first, result) = Run::new(input).play(input);
-    if let Err(finding) = result {
+    if let Err(finding) = result.and_then(|()| round_trip(&first)) {
         return Err(failure(input, &first, finding));
     }
     let (second, result) = Run::new(input).play(input);

@@ -8,6 +8,9 @@
 //!   trace at its line) and read whole (`parse_trace` + `read_trace`), the answer is the same:
 //!   the same parse error at the same line, the same unusable line and reason, or the same
 //!   violations.
+//! - `parse_trace` (with its one-pass record reader) reads every trace as
+//!   `parse_trace_general` (every line through the general reader) does: the same lines or the
+//!   same error.
 //! - Line by line, the heap never holds more than a few times the longest line plus a few
 //!   times the trace (the violations found): memory is bounded per line, not per trace.
 //! - What the oracle reports makes sense for a trace: never a machine-level invariant, never
@@ -18,7 +21,9 @@ use crate::report::Failure;
 use cobrowse_visitor_conformance::oracle::{
     read_trace, InvariantKind, Oracle, Unusable, Violation,
 };
-use cobrowse_visitor_conformance::transcript::{parse_trace, ParseError, TraceLine};
+use cobrowse_visitor_conformance::transcript::{
+    parse_trace, parse_trace_general, ParseError, TraceLine,
+};
 
 const TARGET: &str = "check_trace";
 
@@ -115,6 +120,13 @@ pub fn run(data: &[u8]) -> Result<(), Failure> {
 
     let parsed = parse_trace(text);
     let whole = whole(text, &parsed);
+    // the one-pass record reader reads as the general one
+    let general = parse_trace_general(text);
+    if parsed != general {
+        return Err(fail(format!(
+            "parse_trace: {parsed:?}; the general reader: {general:?}"
+        )));
+    }
     if whole != streamed {
         return Err(fail(format!(
             "read whole: {whole:?}; read line by line: {streamed:?}"

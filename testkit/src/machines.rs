@@ -9,7 +9,7 @@ use super::transition::{
 };
 use cobrowse_visitor_conformance::oracle::machine;
 use cobrowse_visitor_conformance::transcript::{
-    ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step,
+    ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, WireFrame,
 };
 use cobrowse_visitor_core::{
     Controller, ControllerConfig, ControllerOutput, Input, Instant, Output, Sdk,
@@ -217,9 +217,7 @@ impl SdkSut {
         let mut records = vec![];
         match input {
             Input::Api(c) => records.push(Observed::Api(c.clone())),
-            Input::Frame(f) => records.push(Observed::Recv(
-                serde_json::to_value(f).expect("frames serialize"),
-            )),
+            Input::Frame(f) => records.push(Observed::Recv(WireFrame::Typed(f.clone()))),
             _ => {}
         }
         if let Err(e) = &result {
@@ -231,9 +229,7 @@ impl SdkSut {
         for o in &out {
             match o {
                 Output::Event(e) => records.push(Observed::Event(EventRecord::from(e))),
-                Output::Transmit(f) => records.push(Observed::Send(
-                    serde_json::to_value(f).expect("frames serialize"),
-                )),
+                Output::Transmit(f) => records.push(Observed::Send(WireFrame::Typed(f.clone()))),
                 _ => {}
             }
         }

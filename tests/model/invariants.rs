@@ -168,7 +168,7 @@ fn event<'a>(
     code: &str,
 ) -> Option<&'a cobrowse_visitor_conformance::transcript::EventRecord> {
     match &r.observed {
-        Observed::Event(e) if e.code == code => Some(e),
+        Observed::Event(e) if e.code() == code => Some(e),
         _ => None,
     }
 }
@@ -185,7 +185,7 @@ fn refused(records: &[Record], i: usize) -> bool {
             && match &n.observed {
                 Observed::Error(_) => true,
                 Observed::Event(e) => {
-                    e.code == "EventInvalidState" || e.code == "EventInvalidParameter"
+                    e.code() == "EventInvalidState" || e.code() == "EventInvalidParameter"
                 }
                 _ => false,
             }
@@ -580,7 +580,7 @@ fn inv_no_disconnect_on_background() {
         // made no such call) and a lifecycle step came while presence was connected
         |s, r| {
             let suspended = r.iter().any(|x| {
-                matches!(&x.observed, Observed::Send(v) if v["type"] == "presence_disconnect")
+                matches!(&x.observed, Observed::Send(v) if v.frame_type() == Some("presence_disconnect"))
                     && !r.iter().any(|y| {
                         y.step == x.step
                             && matches!(&y.observed, Observed::Api(ApiCall::PresenceDisconnect))
@@ -763,8 +763,8 @@ fn inv_no_send_offline() {
             let mut warned = false;
             r.iter().any(|x| {
                 match &x.observed {
-                    Observed::Event(e) if e.code == "EventConnectionWarning" => warned = true,
-                    Observed::Event(e) if e.code == "EventClearWarning" => warned = false,
+                    Observed::Event(e) if e.code() == "EventConnectionWarning" => warned = true,
+                    Observed::Event(e) if e.code() == "EventClearWarning" => warned = false,
                     _ => {}
                 }
                 warned && matches!(x.observed, Observed::Api(_))

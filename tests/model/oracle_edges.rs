@@ -226,7 +226,7 @@ fn inv_group_stable_the_apps_own_group_is_excused_an_sdks_split_is_not() {
         .filter(|r| {
             let refusal = match &r.observed {
                 Observed::Error(_) => true,
-                Observed::Event(e) => e.code == "EventInvalidParameter",
+                Observed::Event(e) => e.code() == "EventInvalidParameter",
                 _ => false,
             };
             !(r.step == 2 && refusal)

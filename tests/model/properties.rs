@@ -266,7 +266,7 @@ fn round_trip(v: &Value) -> Result<(), String> {
         Value::Event(e) => {
             let rec = EventRecord::from(e);
             check(json(&rec).as_ref() == Ok(&rec), "event record")?;
-            check(rec.code == e.code(), "event code")
+            check(rec.code() == e.code(), "event code")
         }
         Value::Ui(u) => check(json(u).as_ref() == Ok(u), "ui directive"),
         Value::Step(s) => {

@@ -65,7 +65,7 @@ impl Recorder {
             },
             FedKind::Frame => match &self.last_record {
                 Some(Observed::Recv(v)) => SdkInput::Frame(
-                    serde_json::from_value::<ServerFrame>(v.clone())
+                    serde_json::from_value::<ServerFrame>(v.to_json())
                         .map_err(|e| GenError(format!("a recv record: {e}")))?,
                 ),
                 _ => return Err(bad("no recv record")),

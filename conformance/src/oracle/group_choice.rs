@@ -63,7 +63,7 @@ impl GroupChoice {
             let refusal = match &r.observed {
                 Observed::Error(_) => true,
                 Observed::Event(e) => {
-                    e.code == "EventInvalidState" || e.code == "EventInvalidParameter"
+                    e.code() == "EventInvalidState" || e.code() == "EventInvalidParameter"
                 }
                 _ => false,
             };

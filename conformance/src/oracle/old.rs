@@ -594,8 +594,8 @@ impl Oracle {
             }
             Observed::Send(_) => self.on_send(line, step),
             Observed::Event(e) => {
-                let key = e.prop("sessionkey");
-                self.on_event(line, &e.code, key);
+                let key = e.prop("sessionkey").map(|k| k.into_owned());
+                self.on_event(line, e.code(), key);
             }
             Observed::Ui(ui) => self.on_ui(line, ui),
             Observed::Error(_) => {}
@@ -656,7 +656,7 @@ impl Oracle {
         let refused = match next {
             Some(n) if n.step == record.step => match (&record.observed, &n.observed) {
                 (_, Observed::Error(_)) => true,
-                (Observed::Api(_), Observed::Event(e)) => is_refusal_event(&e.code),
+                (Observed::Api(_), Observed::Event(e)) => is_refusal_event(e.code()),
                 _ => false,
             },
             _ => false,

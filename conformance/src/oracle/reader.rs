@@ -23,9 +23,8 @@
 
 use super::checks::Checks;
 use super::Violation;
-use crate::transcript::{EventRecord, Observed, Record, Step, TraceLine};
+use crate::transcript::{EventRecord, Observed, ReceivedFrame, Record, SentFrame, Step, TraceLine};
 use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective};
-use serde_json::Value;
 
 /// The session as the transcript shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +79,7 @@ pub(super) enum Seen<'a> {
     /// the controller asked for.
     Asked(&'a ApiCall),
     /// A `recv` record as it arrives: the frame as written.
-    Received(&'a Value),
+    Received(&'a ReceivedFrame),
     /// An earlier `api` record that was not refused.
     Accepted(&'a ApiCall),
     /// An earlier `api` record that was refused.
@@ -89,7 +88,7 @@ pub(super) enum Seen<'a> {
     /// checkers: its effects are the events that follow.)
     RefusedFrame,
     /// A `send` record: the frame as written.
-    Send(&'a Value),
+    Send(&'a SentFrame),
     /// An `event` record, with its `sessionkey` property if it has one.
     Event {
         /// The event's code.
@@ -111,7 +110,7 @@ impl Seen<'_> {
     /// For a `send` record, its frame's `type`.
     pub(super) fn sent_type(&self) -> Option<&str> {
         match self {
-            Seen::Send(frame) => frame.get("type").and_then(Value::as_str),
+            Seen::Send(frame) => frame.frame_type(),
             _ => None,
         }
     }
@@ -301,7 +300,7 @@ fn refused(record: &Record, next: Option<&Record>) -> bool {
     match next {
         Some(n) if n.step == record.step => match (&record.observed, &n.observed) {
             (_, Observed::Error(_)) => true,
-            (Observed::Api(_), Observed::Event(e)) => is_refusal_event(&e.code),
+            (Observed::Api(_), Observed::Event(e)) => is_refusal_event(e.code()),
             _ => false,
         },
         _ => false,
@@ -361,7 +360,7 @@ impl Reader {
             Observed::Event(e) => {
                 let sessionkey = e.prop("sessionkey");
                 let seen = Seen::Event {
-                    code: &e.code,
+                    code: e.code(),
                     sessionkey: sessionkey.as_deref(),
                     event: e,
                 };

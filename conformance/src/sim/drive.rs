@@ -18,7 +18,7 @@
 //! after each wake-up of an `advance_ms`, after `exit`'s calls) has its own bound.
 
 use super::world::World;
-use crate::transcript::{ErrorRecord, EventRecord, Observed, Record, Step};
+use crate::transcript::{ErrorRecord, EventRecord, Observed, Record, Step, WireFrame};
 use cobrowse_visitor_core::{ApiCall, Controller, ControllerError, ControllerOutput, Error};
 use cobrowse_visitor_core::{Input, Instant, Lifecycle, NetworkChange, Output, Sdk, UserIntent};
 use std::convert::Infallible;
@@ -232,6 +232,13 @@ pub trait Hooks {
         vec![out]
     }
 
+    /// What the world calls: [`Hooks::app`]'s outputs for `out`, appended to `to`. The
+    /// default calls `app`; hooks that keep `app`'s default may push `out` as it is and spare
+    /// the `Vec`.
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.extend(self.app(out));
+    }
+
     /// An output the app makes on its own when the controller has none (a test's buggy
     /// integration; polled until `None`, each one a move). The default makes none.
     fn app_extra(&mut self) -> Option<ControllerOutput> {
@@ -245,6 +252,10 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {
     type Stop = Infallible;
+
+    fn app_into(&mut self, out: ControllerOutput, to: &mut Vec<ControllerOutput>) {
+        to.push(out);
+    }
 }
 
 /// What a hook-driven call returns.
@@ -491,17 +502,23 @@ impl World {
     fn move_once<H: Hooks>(&mut self, hooks: &mut H) -> Driven<bool, H::Stop> {
         if let Some(out) = self.pending.pop_front() {
             match out {
+                // recorded first, then handed on from the record (no copy of the output)
                 Output::Event(e) => {
-                    self.record_with(hooks, Observed::Event(EventRecord::from(&e)))?;
-                    self.controller.handle_event(&e);
+                    self.record_with(hooks, Observed::Event(EventRecord::Typed(e)))?;
+                    if let Some(Observed::Event(EventRecord::Typed(e))) =
+                        self.transcript.last().map(|r| &r.observed)
+                    {
+                        self.controller.handle_event(e);
+                    }
                 }
                 Output::Transmit(f) => {
-                    self.record_with(
-                        hooks,
-                        Observed::Send(serde_json::to_value(&f).unwrap_or_default()),
-                    )?;
-                    if self.network_up && self.server_answers {
-                        self.server.receive(&f);
+                    self.record_with(hooks, Observed::Send(WireFrame::Typed(f)))?;
+                    if let Some(Observed::Send(WireFrame::Typed(f))) =
+                        self.transcript.last().map(|r| &r.observed)
+                    {
+                        if self.network_up && self.server_answers {
+                            self.server.receive(f);
+                        }
                     }
                 }
                 Output::Connect => {
@@ -518,12 +535,17 @@ impl World {
             return Ok(true);
         }
         if let Some(out) = self.controller.poll_output().or_else(|| hooks.app_extra()) {
-            for out in hooks.app(out) {
+            // the app's outputs, in a buffer the world keeps
+            let mut outs = std::mem::take(&mut self.app_out);
+            outs.clear();
+            hooks.app_into(out, &mut outs);
+            for out in outs.drain(..) {
                 match out {
                     ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
                     ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
                 }
             }
+            self.app_out = outs;
             return Ok(true);
         }
         if !self.server_answers {
@@ -531,10 +553,7 @@ impl World {
         }
         if let Some(frame) = self.server.poll() {
             if self.network_up {
-                self.record_with(
-                    hooks,
-                    Observed::Recv(serde_json::to_value(&frame).unwrap_or_default()),
-                )?;
+                self.record_with(hooks, Observed::Recv(WireFrame::Typed(frame.clone())))?;
                 self.sdk_input(hooks, Input::Frame(frame))?;
             }
             return Ok(true);

@@ -6,7 +6,7 @@ use super::drive::{NoHooks, NotSettled, WorldOptions};
 use super::server::Server;
 use crate::transcript::{Record, ScenarioConfig, Step};
 use cobrowse_visitor_core::Instant;
-use cobrowse_visitor_core::{Controller, ControllerConfig};
+use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput};
 use cobrowse_visitor_core::{Output, Sdk};
 use std::collections::VecDeque;
 
@@ -25,6 +25,8 @@ pub struct World {
     /// the world has settled).
     pub(super) pending: VecDeque<Output>,
     pub(super) transcript: Vec<Record>,
+    /// What the app hands on for one controller output (kept for its allocation).
+    pub(super) app_out: Vec<ControllerOutput>,
 }
 
 impl World {
@@ -54,7 +56,9 @@ impl World {
             step: 0,
             max_moves,
             pending: VecDeque::new(),
-            transcript: Vec::new(),
+            // room for a short scenario's records (a seed journey writes 10 to 60)
+            transcript: Vec::with_capacity(64),
+            app_out: Vec::new(),
         }
     }
 
@@ -94,6 +98,12 @@ impl World {
     /// thousand keeps them small).
     pub fn take_transcript(&mut self) -> Vec<Record> {
         std::mem::take(&mut self.transcript)
+    }
+
+    /// Drops the records so far, keeping the room they took (a harness that reads each
+    /// record as it comes, through its hooks).
+    pub fn clear_transcript(&mut self) {
+        self.transcript.clear();
     }
 
     /// The SDK core.

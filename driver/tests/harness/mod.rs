@@ -32,8 +32,8 @@ use cobrowse_visitor_conformance::oracle;
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, TraceLine,
+    WireFrame,
 };
-use cobrowse_visitor_core::ClientFrame;
 use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
 use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput, UserIntent};
 use cobrowse_visitor_driver::{
@@ -511,12 +511,8 @@ impl App {
                 self.record(Observed::Event(EventRecord::from(&e)));
                 self.controller.handle_event(&e);
             }
-            Notification::Sent(f) => self.record(Observed::Send(
-                serde_json::to_value(&f).expect("frames serialize"),
-            )),
-            Notification::Received(f) => self.record(Observed::Recv(
-                serde_json::to_value(&f).expect("frames serialize"),
-            )),
+            Notification::Sent(f) => self.record(Observed::Send(WireFrame::Typed(f.clone()))),
+            Notification::Received(f) => self.record(Observed::Recv(WireFrame::Typed(f.clone()))),
             Notification::FrameRefused(e) => self.refuse(e.code().as_str(), e.to_string()),
             note @ (Notification::Connected
             | Notification::Disconnected(_)
@@ -639,12 +635,12 @@ pub fn simulate(lines: &[Line]) -> Vec<Record> {
 fn redact(observed: Observed) -> Observed {
     match observed {
         Observed::Api(call) => Observed::Api(REDACTION.redact_call(&call)),
-        Observed::Send(value) => {
-            let frame: ClientFrame =
-                serde_json::from_value(value).expect("the simulator's frames deserialize");
-            Observed::Send(
-                serde_json::to_value(REDACTION.redact_frame(&frame)).expect("frames serialize"),
-            )
+        Observed::Send(frame) => {
+            let frame = frame
+                .typed()
+                .expect("the simulator's frames are the core's")
+                .clone();
+            Observed::Send(WireFrame::Typed(REDACTION.redact_frame(&frame)))
         }
         other => other,
     }

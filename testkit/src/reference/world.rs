@@ -8,7 +8,9 @@
 //! frames; `exit` feeds `Lifecycle::Terminate` after the controller's calls (§13).
 
 use super::{MCtl, MSdk, MServer};
-use cobrowse_visitor_conformance::transcript::{ErrorRecord, EventRecord, Observed, Step};
+use cobrowse_visitor_conformance::transcript::{
+    ErrorRecord, EventRecord, Observed, Step, WireFrame,
+};
 use cobrowse_visitor_core::{
     ControllerOutput, Input, Lifecycle, NetworkChange, Output, UserIntent,
 };
@@ -150,9 +152,7 @@ impl MWorld {
                     self.ctl_out.extend(s.out);
                 }
                 Output::Transmit(f) => {
-                    self.record(Observed::Send(
-                        serde_json::to_value(&f).expect("frames serialize"),
-                    ));
+                    self.record(Observed::Send(WireFrame::Typed(f.clone())));
                     if self.network_up {
                         self.server.receive(&f);
                     }
@@ -183,9 +183,7 @@ impl MWorld {
         }
         if let Some(f) = self.server.out.pop_front() {
             if self.network_up {
-                self.record(Observed::Recv(
-                    serde_json::to_value(&f).expect("frames serialize"),
-                ));
+                self.record(Observed::Recv(WireFrame::Typed(f.clone())));
                 self.sdk_input(Input::Frame(f));
             }
             return true;

@@ -30,9 +30,9 @@
 use super::Check;
 use crate::oracle::reader::{Judged, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
-use crate::transcript::{EventRecord, Step};
+use crate::transcript::{EventRecord, Step, WireFrame};
 use cobrowse_visitor_core::{
-    ApiCall, Controller, ControllerConfig, ControllerOutput, Input, Instant, Lifecycle,
+    ApiCall, Controller, ControllerConfig, ControllerOutput, Event, Input, Instant, Lifecycle,
     NetworkChange, Output, Sdk, SdkConfig, StartKey, UserIntent, GLANCE_KEYTYPE_RANDOM,
 };
 use serde_json::Value;
@@ -488,8 +488,23 @@ impl Check for Replay {
                 if !self.drained(rec.line, "a received frame", out) {
                     return;
                 }
-                let bytes = serde_json::to_vec(frame).unwrap_or_default();
-                let refused = self.sdk.handle_bytes(self.now, &bytes).is_err();
+                let refused = match frame {
+                    // what `handle_bytes` does with this frame's bytes: decode (which gives
+                    // this frame back), validate, handle (its size check cannot refuse a
+                    // frame that validates: a reason is at most 256 bytes and a key 63, far
+                    // below `MAX_FRAME_BYTES` even escaped)
+                    WireFrame::Typed(f) => {
+                        f.validate().is_err()
+                            || self
+                                .sdk
+                                .handle_input(self.now, Input::Frame(f.clone()))
+                                .is_err()
+                    }
+                    WireFrame::Json(v) => {
+                        let bytes = serde_json::to_vec(v).unwrap_or_default();
+                        self.sdk.handle_bytes(self.now, &bytes).is_err()
+                    }
+                };
                 self.drain();
                 self.awaiting = Some(Awaiting {
                     line: rec.line,
@@ -502,8 +517,7 @@ impl Check for Replay {
             Seen::Send(frame) => {
                 self.resolve_implicit(out);
                 match self.next_sdk_output(rec.line, out) {
-                    Some(Output::Transmit(f))
-                        if serde_json::to_value(&f).ok().as_ref() == Some(frame) => {}
+                    Some(Output::Transmit(f)) if frame.is(&f) => {}
                     Some(o) => {
                         let message =
                             format!("the SDK's next output is {}, not this frame", describe(&o));
@@ -515,9 +529,7 @@ impl Check for Replay {
             Seen::Event { event, .. } => {
                 self.resolve_implicit(out);
                 match self.next_sdk_output(rec.line, out) {
-                    Some(Output::Event(e)) if same_event(&EventRecord::from(&e), event) => {
-                        self.controller_event(&e)
-                    }
+                    Some(Output::Event(e)) if is_event(&e, event) => self.controller_event(&e),
                     Some(o) => {
                         let message =
                             format!("the SDK's next output is {}, not this event", describe(&o));
@@ -576,12 +588,23 @@ impl Check for Replay {
     }
 }
 
+/// The SDK's event `e` is the one `rec` records (see [`same_event`]).
+fn is_event(e: &Event, rec: &EventRecord) -> bool {
+    matches!(rec, EventRecord::Typed(x) if x == e)
+        || same_event(&EventRecord::Typed(e.clone()), rec)
+}
+
 /// Two event records say the same: the code, and every property as text (other SDKs may
 /// write a number where this crate writes a string).
 fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
-    a.code == b.code
-        && a.properties.len() == b.properties.len()
-        && a.properties.keys().all(|k| a.prop(k) == b.prop(k))
+    if let (EventRecord::Typed(x), EventRecord::Typed(y)) = (a, b) {
+        if x == y {
+            return true;
+        }
+    }
+    a.code() == b.code()
+        && a.property_count() == b.property_count()
+        && a.property_names().iter().all(|k| a.prop(k) == b.prop(k))
 }
 
 /// An SDK output, for messages.
