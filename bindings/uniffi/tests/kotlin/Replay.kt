@@ -239,7 +239,7 @@ fun replay(v: Obj): String? {
 /** The pre-login manual session, one tap on the Cobrowse button, as a Kotlin app drives it. */
 fun preloginManualJourney() {
     val sdk = Sdk(defaultSdkConfig())
-    val app = Controller(ControllerConfig(19921u, true))
+    val app = Controller(ControllerConfig(19921, true))
     val sent = ArrayList<String>(); val screen = ArrayList<UiDirective>(); val events = ArrayList<Event>()
     var now = 0uL
     lateinit var drainApp: () -> Unit
@@ -290,7 +290,7 @@ fun preloginManualJourney() {
  *  with the visitor id as key, whose key is never shown, as a Kotlin app drives it. */
 fun oneClickAcceptedJourney() {
     val sdk = Sdk(defaultSdkConfig())
-    val app = Controller(ControllerConfig(19921u, true))
+    val app = Controller(ControllerConfig(19921, true))
     val sent = ArrayList<String>(); val screen = ArrayList<UiDirective>(); val events = ArrayList<Event>()
     lateinit var drainApp: () -> Unit
     val drainSdk: () -> Unit = {
