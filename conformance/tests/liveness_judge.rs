@@ -158,10 +158,3 @@ fn a_dialog_the_customer_sees_holds_presence() {
         Some(Property::BackgroundSuspend)
     );
 }
-
-/// A config line sets the world's group: the judge plays the scenario with it.
-#[test]
-fn the_judge_plays_the_config() {
-    let text = "{\"config\": {\"group_id\": 20393, \"custom_ui\": true, \"seed\": 3}}\n{\"user\": \"launch\"}\n{\"user\": \"login\", \"visitor_id\": \"cust-42\"}";
-    assert_eq!(judge(&steps(text)).expect("settles"), vec![]);
-}

@@ -10,7 +10,7 @@
 use cobrowse_visitor_conformance::oracle::{check_trace_with, interleave, CheckOptions, Invariant};
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
-    parse_scenario, parse_trace, Record, Step, TraceLine,
+    parse_scenario, parse_trace, Observed, Record, Step, TraceLine,
 };
 use std::collections::BTreeSet;
 
@@ -21,16 +21,6 @@ const JOURNEYS: [&str; 5] = [
     include_str!("../../scenarios/background_presence_and_session.jsonl"),
     include_str!("../../scenarios/network_loss_and_recovery.jsonl"),
 ];
-
-/// A record's kind, as its JSON line names it.
-fn kind(r: &Record) -> String {
-    let v = serde_json::to_value(r).expect("records serialize");
-    ["api", "send", "recv", "event", "ui", "error"]
-        .into_iter()
-        .find(|k| v.get(k).is_some())
-        .expect("one kind")
-        .to_owned()
-}
 
 fn verdict(steps: &[Step], records: &[Record]) -> BTreeSet<Invariant> {
     let lines: Vec<(usize, TraceLine)> = interleave(steps, records)
@@ -59,10 +49,10 @@ fn each_dropped_output_is_flagged_by_its_machines_replay() {
         for i in 0..records.len() {
             // the replay stops at its first disagreement: an event the app never heard may
             // show first as the controller's call that the event would have caused
-            let expected: &[Invariant] = match kind(&records[i]).as_str() {
-                "send" => &[Invariant::SdkReplay],
-                "event" => &[Invariant::SdkReplay, Invariant::ControllerReplay],
-                "ui" => &[Invariant::ControllerReplay],
+            let expected: &[Invariant] = match records[i].observed {
+                Observed::Send(_) => &[Invariant::SdkReplay],
+                Observed::Event(_) => &[Invariant::SdkReplay, Invariant::ControllerReplay],
+                Observed::Ui(_) => &[Invariant::ControllerReplay],
                 _ => continue,
             };
             let mut dropped = records.clone();
