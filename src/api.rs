@@ -15,8 +15,18 @@ pub const GLANCE_KEYTYPE_RANDOM: &str = "GLANCE_KEYTYPE_RANDOM";
 pub const MIN_GROUP_ID: i32 = 1;
 /// The largest valid group id: the seed's `initVisitor` takes an `Int32`.
 pub const MAX_GROUP_ID: i32 = i32::MAX;
-/// Longest visitor id (`[A-Za-z0-9-_~]`), in characters.
+/// Longest visitor id (`[A-Za-z0-9-_~]`), in characters, under the default limits
+/// ([`Limits::Glance5`]; see [`Limits`] for the others).
 pub const MAX_VISITOR_ID: usize = 62;
+/// Longest visitor id under [`Limits::GlanceCore`] (the newer `Glance_iOS.h`).
+pub const MAX_VISITOR_ID_CORE: usize = 100;
+/// Longest visitor id under [`Limits::WebCompatible`]: the web SDK's session-key rule, for an
+/// id that is also a web page's session key.
+pub const MAX_VISITOR_ID_WEB: usize = 50;
+/// Most entries in the visitor's presence data (`presence(map)`), merged.
+pub const MAX_PRESENCE_DATA_ENTRIES: usize = 32;
+/// `connect(maxAttempts)` with this value tries forever (the Glance SDK's `-1`).
+pub const ATTEMPTS_FOREVER: i32 = -1;
 /// Longest visitor name.
 pub const MAX_NAME: usize = 63;
 /// Longest visitor email.
@@ -31,6 +41,81 @@ pub const MAX_SESSION_KEY: usize = 63;
 pub const MAX_SIGNAL_TEXT: usize = 255;
 /// Most entries in a presence signal map.
 pub const MAX_SIGNAL_ENTRIES: usize = 16;
+
+/// The limits a visitor id is held to: the Glance SDK's have changed between versions, and an
+/// id shared with a web page must also be a valid web session key (spec.md §3.3a). Every
+/// [`ParameterError::VisitorId`] names the profile it was judged by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Limits {
+    /// Glance 5.x (`Glance_iOS.h`, help.glance.net): 1–62 characters of `[A-Za-z0-9-_~]`.
+    /// The default.
+    #[default]
+    Glance5,
+    /// The newer, GlanceCore-era header: 1–100 characters of `[A-Za-z0-9-_~]`.
+    GlanceCore,
+    /// An id that is also a Glance web session key: 1–50 characters of `[A-Za-z0-9-_]`
+    /// (no `~`).
+    WebCompatible,
+}
+
+impl Limits {
+    /// Every profile.
+    pub const ALL: [Limits; 3] = [Limits::Glance5, Limits::GlanceCore, Limits::WebCompatible];
+
+    /// The profile's name (`glance5`, `glance_core`, `web_compatible`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Limits::Glance5 => "glance5",
+            Limits::GlanceCore => "glance_core",
+            Limits::WebCompatible => "web_compatible",
+        }
+    }
+
+    /// The profile with this name.
+    pub fn parse(name: &str) -> Option<Limits> {
+        Limits::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
+    /// Longest visitor id, in characters.
+    pub const fn max_visitor_id(self) -> usize {
+        match self {
+            Limits::Glance5 => MAX_VISITOR_ID,
+            Limits::GlanceCore => MAX_VISITOR_ID_CORE,
+            Limits::WebCompatible => MAX_VISITOR_ID_WEB,
+        }
+    }
+
+    /// The characters a visitor id may have, as the error message prints them.
+    pub const fn visitor_id_chars(self) -> &'static str {
+        match self {
+            Limits::Glance5 | Limits::GlanceCore => "A-Z a-z 0-9 - _ ~",
+            Limits::WebCompatible => "A-Z a-z 0-9 - _",
+        }
+    }
+
+    /// Checks a visitor id against this profile.
+    pub fn validate_visitor_id(self, id: &str) -> Result<(), ParameterError> {
+        let tilde = !matches!(self, Limits::WebCompatible);
+        let ok = !id.is_empty()
+            && id.len() <= self.max_visitor_id()
+            && id.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') || (tilde && b == b'~')
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(ParameterError::VisitorId { limits: self })
+        }
+    }
+}
+
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The arguments of `init_visitor` (`GlanceVisitor.initVisitor`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,8 +164,13 @@ impl InitParams {
         }
     }
 
-    /// Checks every field against the SDK's rules.
+    /// Checks every field against the SDK's rules, under the default [`Limits`].
     pub fn validate(&self) -> Result<(), ParameterError> {
+        self.validate_for(Limits::default())
+    }
+
+    /// Checks every field against the SDK's rules, the visitor id under `limits`.
+    pub fn validate_for(&self, limits: Limits) -> Result<(), ParameterError> {
         if self.group_id < MIN_GROUP_ID {
             return Err(ParameterError::GroupId);
         }
@@ -89,7 +179,7 @@ impl InitParams {
         check_len(&self.email, MAX_EMAIL, ParameterError::Email)?;
         check_len(&self.phone, MAX_PHONE, ParameterError::Phone)?;
         if let Some(id) = &self.visitor_id {
-            validate_visitor_id(id)?;
+            limits.validate_visitor_id(id)?;
         }
         Ok(())
     }
@@ -132,8 +222,17 @@ pub enum ApiCall {
     },
     /// `GlanceVisitor.endSession()`.
     EndSession,
-    /// `GlancePresenceVisitor.connect()`.
-    PresenceConnect,
+    /// `GlancePresenceVisitor.connect()` / `connect(maxAttempts)`: at most `max_attempts`
+    /// connect attempts, [`ATTEMPTS_FOREVER`] (`-1`, the default; absent in JSON) for no
+    /// bound.
+    PresenceConnect {
+        /// Attempts before presence gives up; `-1` forever, else at least 1.
+        #[serde(
+            default = "attempts_forever",
+            skip_serializing_if = "is_attempts_forever"
+        )]
+        max_attempts: i32,
+    },
     /// `GlancePresenceVisitor.setDefaultUI(enabled)`.
     PresenceSetDefaultUi {
         /// Whether the SDK draws its own presence UI (the terms dialog).
@@ -149,6 +248,26 @@ pub enum ApiCall {
     },
     /// `GlancePresenceVisitor.disconnect()`.
     PresenceDisconnect,
+    /// `GlancePresenceVisitor.presence(map)`: visitor data for the agent's view (the page,
+    /// the app's state), merged into what was sent before.
+    PresenceData {
+        /// Entries to add or replace.
+        map: BTreeMap<String, String>,
+    },
+    /// `GlancePresenceVisitor.signalVisibility(visible)`: whether the visitor can see the
+    /// app's content (beyond the foreground / background the core reports itself).
+    PresenceSignalVisibility {
+        /// Visible to the customer.
+        visible: bool,
+    },
+}
+
+fn attempts_forever() -> i32 {
+    ATTEMPTS_FOREVER
+}
+
+fn is_attempts_forever(n: &i32) -> bool {
+    *n == ATTEMPTS_FOREVER
 }
 
 impl ApiCall {
@@ -159,10 +278,19 @@ impl ApiCall {
             ApiCall::SetDefaultUi { .. } => CallName::SetDefaultUi,
             ApiCall::StartSession { .. } => CallName::StartSession,
             ApiCall::EndSession => CallName::EndSession,
-            ApiCall::PresenceConnect => CallName::PresenceConnect,
+            ApiCall::PresenceConnect { .. } => CallName::PresenceConnect,
             ApiCall::PresenceSetDefaultUi { .. } => CallName::PresenceSetDefaultUi,
             ApiCall::PresenceSignalAgent { .. } => CallName::PresenceSignalAgent,
             ApiCall::PresenceDisconnect => CallName::PresenceDisconnect,
+            ApiCall::PresenceData { .. } => CallName::PresenceData,
+            ApiCall::PresenceSignalVisibility { .. } => CallName::PresenceSignalVisibility,
+        }
+    }
+
+    /// `presence_connect()`: connect, retrying forever.
+    pub const fn presence_connect() -> ApiCall {
+        ApiCall::PresenceConnect {
+            max_attempts: ATTEMPTS_FOREVER,
         }
     }
 
@@ -198,6 +326,10 @@ pub enum CallName {
     PresenceSignalAgent,
     /// `presence_disconnect`
     PresenceDisconnect,
+    /// `presence_data`
+    PresenceData,
+    /// `presence_signal_visibility`
+    PresenceSignalVisibility,
 }
 
 impl CallName {
@@ -211,6 +343,8 @@ impl CallName {
         CallName::PresenceSetDefaultUi,
         CallName::PresenceSignalAgent,
         CallName::PresenceDisconnect,
+        CallName::PresenceData,
+        CallName::PresenceSignalVisibility,
     ];
 
     /// The contract's name (`start_session`).
@@ -224,6 +358,8 @@ impl CallName {
             CallName::PresenceSetDefaultUi => "presence_set_default_ui",
             CallName::PresenceSignalAgent => "presence_signal_agent",
             CallName::PresenceDisconnect => "presence_disconnect",
+            CallName::PresenceData => "presence_data",
+            CallName::PresenceSignalVisibility => "presence_signal_visibility",
         }
     }
 
@@ -321,12 +457,17 @@ pub enum ParameterError {
     /// The group id is zero or negative.
     #[error("group id must be positive ({}..={})", MIN_GROUP_ID, MAX_GROUP_ID)]
     GroupId,
-    /// The visitor id is empty, too long or has a character outside `[A-Za-z0-9-_~]`.
+    /// The visitor id is empty, too long or has a character its [`Limits`] do not allow.
     #[error(
-        "visitor id must be 1 to {} characters of A-Z a-z 0-9 - _ ~",
-        MAX_VISITOR_ID
+        "visitor id must be 1 to {} characters of {} (limits {})",
+        limits.max_visitor_id(),
+        limits.visitor_id_chars(),
+        limits
     )]
-    VisitorId,
+    VisitorId {
+        /// The profile the id was judged by.
+        limits: Limits,
+    },
     /// The name is longer than 63 characters.
     #[error("name must be at most {} characters", MAX_NAME)]
     Name,
@@ -359,6 +500,16 @@ pub enum ParameterError {
     /// A `terms` signal without a `status` of displayed, accepted or declined.
     #[error("terms signal needs status displayed, accepted or declined")]
     TermsStatus,
+    /// `connect(maxAttempts)` with 0 or a negative number other than -1.
+    #[error("max attempts must be -1 (forever) or at least 1")]
+    MaxAttempts,
+    /// Presence data with a key or value too long, or more entries than allowed once merged.
+    #[error(
+        "presence data must have at most {} entries of at most {} characters, merged",
+        MAX_PRESENCE_DATA_ENTRIES,
+        MAX_SIGNAL_TEXT
+    )]
+    PresenceData,
 }
 
 fn check_len(s: &str, max: usize, err: ParameterError) -> Result<(), ParameterError> {
@@ -369,17 +520,34 @@ fn check_len(s: &str, max: usize, err: ParameterError) -> Result<(), ParameterEr
     }
 }
 
-/// A visitor id is 1–62 characters of `[A-Za-z0-9-_~]`.
+/// A visitor id under the default [`Limits`]: 1–62 characters of `[A-Za-z0-9-_~]`.
 pub fn validate_visitor_id(id: &str) -> Result<(), ParameterError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_VISITOR_ID
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~'));
-    if ok {
-        Ok(())
+    Limits::default().validate_visitor_id(id)
+}
+
+/// `connect(maxAttempts)`: `-1` (forever) or at least 1.
+pub fn validate_max_attempts(n: i32) -> Result<Option<u32>, ParameterError> {
+    match n {
+        ATTEMPTS_FOREVER => Ok(None),
+        n if n >= 1 => Ok(u32::try_from(n).ok()),
+        _ => Err(ParameterError::MaxAttempts),
+    }
+}
+
+/// Presence data merged into `current`: each key and value at most [`MAX_SIGNAL_TEXT`]
+/// characters, at most [`MAX_PRESENCE_DATA_ENTRIES`] entries once merged.
+pub fn validate_presence_data(
+    current: &BTreeMap<String, String>,
+    map: &BTreeMap<String, String>,
+) -> Result<(), ParameterError> {
+    let too_long = map
+        .iter()
+        .any(|(k, v)| k.chars().count() > MAX_SIGNAL_TEXT || v.chars().count() > MAX_SIGNAL_TEXT);
+    let merged = current.len() + map.keys().filter(|k| !current.contains_key(*k)).count();
+    if too_long || merged > MAX_PRESENCE_DATA_ENTRIES {
+        Err(ParameterError::PresenceData)
     } else {
-        Err(ParameterError::VisitorId)
+        Ok(())
     }
 }
 
@@ -478,13 +646,66 @@ mod tests {
     fn visitor_id_rules() {
         assert!(validate_visitor_id("cust-42_~").is_ok());
         assert!(validate_visitor_id(&"a".repeat(62)).is_ok());
+        let bad = Err(ParameterError::VisitorId {
+            limits: Limits::Glance5,
+        });
+        assert_eq!(validate_visitor_id(&"a".repeat(63)), bad);
+        assert_eq!(validate_visitor_id(""), bad);
+        assert_eq!(validate_visitor_id("a b"), bad);
+        assert_eq!(validate_visitor_id("é"), bad);
+    }
+
+    #[test]
+    fn visitor_id_profiles() {
+        for (limits, max, tilde) in [
+            (Limits::Glance5, 62, true),
+            (Limits::GlanceCore, 100, true),
+            (Limits::WebCompatible, 50, false),
+        ] {
+            assert_eq!(limits.max_visitor_id(), max);
+            assert!(limits.validate_visitor_id(&"a".repeat(max)).is_ok());
+            let err = Err(ParameterError::VisitorId { limits });
+            assert_eq!(limits.validate_visitor_id(&"a".repeat(max + 1)), err);
+            assert_eq!(limits.validate_visitor_id("a~b").is_ok(), tilde);
+            let message = ParameterError::VisitorId { limits }.to_string();
+            assert!(message.contains(&max.to_string()), "{message}");
+            assert!(message.contains(limits.as_str()), "{message}");
+            assert_eq!(Limits::parse(limits.as_str()), Some(limits));
+        }
+        assert_eq!(Limits::default(), Limits::Glance5);
+    }
+
+    #[test]
+    fn connect_attempts_and_presence_data() {
+        assert_eq!(validate_max_attempts(-1), Ok(None));
+        assert_eq!(validate_max_attempts(3), Ok(Some(3)));
+        for bad in [0, -2, i32::MIN] {
+            assert_eq!(validate_max_attempts(bad), Err(ParameterError::MaxAttempts));
+        }
+        let bare: ApiCall = serde_json::from_str(r#"{"call":"presence_connect"}"#).unwrap();
+        assert_eq!(bare, ApiCall::presence_connect());
         assert_eq!(
-            validate_visitor_id(&"a".repeat(63)),
-            Err(ParameterError::VisitorId)
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"call":"presence_connect"}"#
         );
-        assert_eq!(validate_visitor_id(""), Err(ParameterError::VisitorId));
-        assert_eq!(validate_visitor_id("a b"), Err(ParameterError::VisitorId));
-        assert_eq!(validate_visitor_id("é"), Err(ParameterError::VisitorId));
+        let three: ApiCall =
+            serde_json::from_str(r#"{"call":"presence_connect","max_attempts":3}"#).unwrap();
+        assert_eq!(three, ApiCall::PresenceConnect { max_attempts: 3 });
+        let full: BTreeMap<String, String> = (0..MAX_PRESENCE_DATA_ENTRIES)
+            .map(|i| (i.to_string(), String::new()))
+            .collect();
+        let one_more = BTreeMap::from([("new".to_owned(), String::new())]);
+        let replace = BTreeMap::from([("0".to_owned(), "x".to_owned())]);
+        assert_eq!(
+            validate_presence_data(&full, &one_more),
+            Err(ParameterError::PresenceData)
+        );
+        assert_eq!(validate_presence_data(&full, &replace), Ok(()));
+        let long = BTreeMap::from([("k".to_owned(), "v".repeat(MAX_SIGNAL_TEXT + 1))]);
+        assert_eq!(
+            validate_presence_data(&BTreeMap::new(), &long),
+            Err(ParameterError::PresenceData)
+        );
     }
 
     #[test]

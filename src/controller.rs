@@ -13,7 +13,7 @@ use crate::events::{Event, KeyType};
 use crate::rows::{Row, Rows};
 use crate::sdk::Lifecycle;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use thiserror::Error;
 
 /// The Glance group id of the seed's integration guide: [`ControllerConfig`]'s default, and
@@ -62,6 +62,12 @@ pub enum UserIntent {
     Logout,
     /// The app exits.
     Exit,
+    /// The app sets data for the agent's view of the visitor (`presence(map)`): the page,
+    /// the app's state. Passed through to the SDK.
+    PresenceData {
+        /// Entries to add or replace.
+        map: BTreeMap<String, String>,
+    },
 }
 
 impl UserIntent {
@@ -76,6 +82,7 @@ impl UserIntent {
             UserIntent::EndSession => "end_session",
             UserIntent::Logout => "logout",
             UserIntent::Exit => "exit",
+            UserIntent::PresenceData { .. } => "presence_data",
         }
     }
 }
@@ -183,6 +190,14 @@ pub enum ControllerOutput {
     Call(ApiCall),
     /// Change what the customer sees.
     Ui(UiDirective),
+    /// The agent sent the app a custom signal (`EventPresenceSignal`): the app's own
+    /// business (a page to open, a hint to show). Not a transcript record: the event is.
+    AgentSignal {
+        /// The signal's name.
+        event: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
 }
 
 /// A user intent the controller refused; nothing changed.
@@ -281,6 +296,8 @@ pub enum PresenceView {
     Connecting,
     /// `EventPresenceConnected` seen.
     Connected,
+    /// `EventPresenceNotConfigured` seen: not offered again until the next login's re-init.
+    NotConfigured,
 }
 
 /// The session as the app knows it.
@@ -508,7 +525,7 @@ impl Controller {
                 }
                 // leave presence, then forget the visitor id
                 rows.push(Row::CU50);
-                if app.presence != PresenceView::Off {
+                if presence_on(app.presence) {
                     app.presence = PresenceView::Off;
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
@@ -523,7 +540,7 @@ impl Controller {
             UserIntent::Exit => {
                 // the SDK ends the session itself on terminate; the app's UI goes away
                 rows.push(Row::CU60);
-                if app.presence != PresenceView::Off {
+                if presence_on(app.presence) {
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
                 if app.button_shown {
@@ -534,6 +551,10 @@ impl Controller {
                 }
                 hide_session(app.session, out);
                 self.state = ControllerState::Exited;
+            }
+            UserIntent::PresenceData { map } => {
+                rows.push(Row::CU70);
+                out.push(call(ApiCall::PresenceData { map }));
             }
         }
         Ok(())
@@ -574,9 +595,10 @@ impl Controller {
                 if let Identity::LoggingIn(id) = &app.identity {
                     rows.push(Row::CE02);
                     app.identity = Identity::LoggedIn(id.clone());
-                    if app.presence == PresenceView::Off {
+                    // a re-init looks again at whether presence is configured (S-A04)
+                    if matches!(app.presence, PresenceView::Off | PresenceView::NotConfigured) {
                         app.presence = PresenceView::Connecting;
-                        out.push(call(ApiCall::PresenceConnect));
+                        out.push(call(ApiCall::presence_connect()));
                         if custom_ui {
                             out.push(call(ApiCall::PresenceSetDefaultUi { enabled: false }));
                         }
@@ -625,6 +647,36 @@ impl Controller {
                 // also when a direct call connected it: logout must still disconnect
                 rows.push(Row::CE20);
                 app.presence = PresenceView::Connected;
+            }
+            Event::PresenceStartSession { .. }
+                if app.presence != PresenceView::Off && app.session == SessionView::None =>
+            {
+                // the policy and the group allowed it (S-F25): a one-click session, its key
+                // never shown; the customer sees the session indicator once it connects
+                rows.push(Row::CE26);
+                app.session = SessionView::Starting(Origin::OneClick);
+                if app.button_shown {
+                    app.button_shown = false;
+                    out.push(hide(UiElement::CobrowseButton));
+                }
+                out.push(call(ApiCall::StartSession {
+                    key: StartKey::VisitorId,
+                }));
+            }
+            Event::PresenceSignal { event, map } => {
+                rows.push(Row::CE27);
+                out.push(ControllerOutput::AgentSignal {
+                    event: event.clone(),
+                    map: map.clone(),
+                });
+            }
+            Event::PresenceNotConfigured => {
+                rows.push(Row::CE28);
+                app.presence = PresenceView::NotConfigured;
+            }
+            Event::PresenceConnectFail { retry_ms: None, .. } => {
+                rows.push(Row::CE29); // connect(maxAttempts) gave up: presence is off
+                app.presence = PresenceView::Off;
             }
             Event::PresenceShowTerms { .. }
                 if app.presence != PresenceView::Off && app.session == SessionView::None =>
@@ -676,6 +728,8 @@ impl Controller {
             }
             // nothing to do
             Event::PresenceShowTerms { .. }
+            | Event::PresenceStartSession { .. }
+            | Event::PresenceSendFail { .. }
             | Event::InvalidState { .. }
             | Event::InvalidParameter { .. }
             | Event::GuestCountChange { .. }
@@ -683,6 +737,12 @@ impl Controller {
             | Event::ClearWarning => rows.push(Row::CE40),
         }
     }
+}
+
+/// Whether the app must disconnect presence on logout or exit: it asked for it, and the SDK
+/// has not said it is not configured.
+fn presence_on(p: PresenceView) -> bool {
+    matches!(p, PresenceView::Connecting | PresenceView::Connected)
 }
 
 fn call(c: ApiCall) -> ControllerOutput {

@@ -69,6 +69,10 @@ codes! {
     VisitorIdChangeWithPresence = "visitor_id_change_with_presence",
     /// A `terms` signal out of order.
     TermsOutOfOrder = "terms_out_of_order",
+    /// A presence message while presence is wanted but not connected (`EventPresenceSendFail`).
+    PresenceSendFail = "presence_send_fail",
+    /// `presence_connect` after `EventPresenceNotConfigured`, before a re-init.
+    PresenceNotConfigured = "presence_not_configured",
     /// A frame the state does not expect.
     UnexpectedFrame = "unexpected_frame",
     /// A session key other than the one asked for.
@@ -190,6 +194,15 @@ pub enum ApiError {
         /// The refused status.
         status: TermsStatus,
     },
+    /// A presence message while presence is wanted but not connected: the link is down, a
+    /// connect is in progress, or presence is suspended or blurred
+    /// (`EventPresenceSendFail`).
+    #[error("presence message not sent: presence is {0}")]
+    PresenceSendFail(PresenceKind),
+    /// `presence_connect` after `EventPresenceNotConfigured`: presence is not enabled for the
+    /// group, and only a re-init looks again (`EventInvalidState`).
+    #[error("presence is not configured for the group; init_visitor again to look again")]
+    PresenceNotConfigured,
 }
 
 /// What the terms order requires, for a refused `status` (S-A55, S-A56).
@@ -219,11 +232,14 @@ impl ApiError {
             ApiError::PresenceNotConnected => ErrorCode::PresenceNotConnected,
             ApiError::VisitorIdChangeWithPresence => ErrorCode::VisitorIdChangeWithPresence,
             ApiError::TermsOutOfOrder { .. } => ErrorCode::TermsOutOfOrder,
+            ApiError::PresenceSendFail(_) => ErrorCode::PresenceSendFail,
+            ApiError::PresenceNotConfigured => ErrorCode::PresenceNotConfigured,
         }
     }
 
     /// Whether the Glance SDK reports this as `EventInvalidParameter` (else
-    /// `EventInvalidState`).
+    /// `EventInvalidState`, or `EventPresenceSendFail` for
+    /// [`ApiError::PresenceSendFail`]).
     pub fn is_parameter_error(&self) -> bool {
         matches!(
             self,

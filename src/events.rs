@@ -80,12 +80,14 @@ pub enum Event {
     },
     /// `EventPresenceConnected`.
     PresenceConnected,
-    /// `EventPresenceConnectFail`: the SDK retries after `retry_ms`.
+    /// `EventPresenceConnectFail`: the SDK retries after `retry_ms`, or, when `None`, gives
+    /// up: `connect(maxAttempts)`'s attempts are used up and presence is off.
     PresenceConnectFail {
         /// Why.
         reason: String,
-        /// When the SDK tries again, from now.
-        retry_ms: u64,
+        /// When the SDK tries again, from now; `None` (no `retry_ms` property) after the
+        /// last attempt.
+        retry_ms: Option<u64>,
     },
     /// `EventPresenceShowTerms`: an agent asks for a one-click session.
     PresenceShowTerms {
@@ -100,6 +102,31 @@ pub enum Event {
     ConnectionWarning,
     /// `EventClearWarning`: the connection is back.
     ClearWarning,
+    /// `EventPresenceSignal`: the agent sent the visitor a custom signal.
+    PresenceSignal {
+        /// The signal's name (property `event`).
+        event: String,
+        /// The signal's properties (each a property of the event).
+        map: BTreeMap<String, String>,
+    },
+    /// `EventPresenceStartSession`: the agent starts a session without the terms dialog, and
+    /// the consent policy allows it: `start_session()` with the visitor id is allowed once.
+    PresenceStartSession {
+        /// The agent's request.
+        request_id: u64,
+    },
+    /// `EventPresenceNotConfigured`: presence is not enabled for the group; the SDK does not
+    /// try again until a re-init.
+    PresenceNotConfigured,
+    /// `EventPresenceSendFail`: a presence message (`signal_agent`, `signal_visibility`)
+    /// could not be sent: presence is wanted but not connected now (the link dropped, a
+    /// connect is in progress, it is suspended or blurred). The call was refused.
+    PresenceSendFail {
+        /// The refused call.
+        call: CallName,
+        /// The error's code (`presence_send_fail`).
+        code: ErrorCode,
+    },
 }
 
 impl Event {
@@ -120,44 +147,59 @@ impl Event {
             Event::PresenceBlur => "EventPresenceBlur",
             Event::ConnectionWarning => "EventConnectionWarning",
             Event::ClearWarning => "EventClearWarning",
+            Event::PresenceSignal { .. } => "EventPresenceSignal",
+            Event::PresenceStartSession { .. } => "EventPresenceStartSession",
+            Event::PresenceNotConfigured => "EventPresenceNotConfigured",
+            Event::PresenceSendFail { .. } => "EventPresenceSendFail",
         }
     }
 
     /// The event's properties as the Glance SDK names them (string values, as in
-    /// `event.properties["sessionkey"]`).
-    pub fn properties(&self) -> BTreeMap<&'static str, String> {
-        let mut p = BTreeMap::new();
+    /// `event.properties["sessionkey"]`). `EventPresenceSignal`'s are its `event` and the
+    /// agent's own keys (which cannot include `event`, S-F98).
+    pub fn properties(&self) -> BTreeMap<String, String> {
+        let mut p: BTreeMap<String, String> = BTreeMap::new();
         match self {
             Event::VisitorInitialized { settings_loaded } => {
                 if !settings_loaded {
-                    p.insert("settings", "default".to_owned());
+                    p.insert("settings".to_owned(), "default".to_owned());
                 }
             }
             Event::ConnectedToSession {
                 sessionkey,
                 keytype,
             } => {
-                p.insert("sessionkey", sessionkey.clone());
-                p.insert("keytype", keytype.as_str().to_owned());
+                p.insert("sessionkey".to_owned(), sessionkey.clone());
+                p.insert("keytype".to_owned(), keytype.as_str().to_owned());
             }
             Event::GuestCountChange { guestcount } => {
-                p.insert("guestcount", guestcount.to_string());
+                p.insert("guestcount".to_owned(), guestcount.to_string());
             }
             Event::SessionEnded { reason } | Event::StartSessionFailed { reason } => {
-                p.insert("reason", reason.clone());
+                p.insert("reason".to_owned(), reason.clone());
             }
-            Event::InvalidParameter { call, code } | Event::InvalidState { call, code } => {
-                p.insert("call", call.as_str().to_owned());
-                p.insert("error", code.as_str().to_owned());
+            Event::InvalidParameter { call, code }
+            | Event::InvalidState { call, code }
+            | Event::PresenceSendFail { call, code } => {
+                p.insert("call".to_owned(), call.as_str().to_owned());
+                p.insert("error".to_owned(), code.as_str().to_owned());
             }
             Event::PresenceConnectFail { reason, retry_ms } => {
-                p.insert("reason", reason.clone());
-                p.insert("retry_ms", retry_ms.to_string());
+                p.insert("reason".to_owned(), reason.clone());
+                if let Some(ms) = retry_ms {
+                    p.insert("retry_ms".to_owned(), ms.to_string());
+                }
             }
-            Event::PresenceShowTerms { request_id } => {
-                p.insert("request_id", request_id.to_string());
+            Event::PresenceShowTerms { request_id }
+            | Event::PresenceStartSession { request_id } => {
+                p.insert("request_id".to_owned(), request_id.to_string());
+            }
+            Event::PresenceSignal { event, map } => {
+                p.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+                p.insert("event".to_owned(), event.clone());
             }
             Event::PresenceConnected
+            | Event::PresenceNotConfigured
             | Event::PresenceDisconnected
             | Event::PresenceBlur
             | Event::ConnectionWarning
@@ -166,3 +208,4 @@ impl Event {
         p
     }
 }
+

@@ -6,7 +6,7 @@
 //! well-formed frame fits the machine's state is the machine's question
 //! ([`crate::ProtocolError::UnexpectedFrame`]).
 
-use crate::api::{validate_session_key, validate_visitor_id};
+use crate::api::{validate_session_key, validate_signal, Limits, TERMS_EVENT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -76,6 +76,17 @@ pub enum ClientFrame {
         /// `true` in the foreground.
         foreground: bool,
     },
+    /// The visitor's presence data for the agent's view (`presence(map)`): the whole merged
+    /// map, which replaces what the service had.
+    PresenceData {
+        /// Every entry set so far.
+        map: BTreeMap<String, String>,
+    },
+    /// The visitor's visibility (`signalVisibility`).
+    PresenceVisibility {
+        /// Visible to the customer.
+        visible: bool,
+    },
 }
 
 /// Frames the server sends to the SDK.
@@ -89,6 +100,11 @@ pub enum ServerFrame {
         v: u32,
         /// Digits in a random session key (1–16).
         key_length: u8,
+        /// The group lets an agent start a session without the terms dialog (the header's
+        /// "case 3"); absent (`false`) unless the group says so. It takes effect only when
+        /// the app's [`crate::ConsentPolicy`] allows it too (spec.md §5.2, S-F25).
+        #[serde(default, skip_serializing_if = "is_false")]
+        agent_start: bool,
     },
     /// Answer to `init`: the settings lookup failed; the SDK goes on with defaults.
     InitFailed {
@@ -129,6 +145,26 @@ pub enum ServerFrame {
     },
     /// Another app instance took this visitor id; this one is blurred.
     PresenceBlur {},
+    /// A custom signal from the agent (`EventPresenceSignal`, the web SDK's `onsignal`).
+    PresenceSignal {
+        /// Signal name; not `terms` (the terms flow has its own frames).
+        event: String,
+        /// Signal properties; no key `event`.
+        map: BTreeMap<String, String>,
+    },
+    /// The agent starts a session without the terms dialog (`EventPresenceStartSession`).
+    /// Whether the visitor may follow it is the consent policy's question (S-F25, S-F26).
+    PresenceStartSession {
+        /// Identifies this request.
+        request_id: u64,
+    },
+    /// Presence is not enabled for the group (`EventPresenceNotConfigured`): the answer to
+    /// `presence_connect`; not retried.
+    PresenceNotConfigured {},
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why bytes are not a frame.
@@ -179,10 +215,11 @@ fn reason_ok(r: &str) -> Result<(), FrameError> {
     }
 }
 
-/// A session key the server may send: a custom / visitor-id key, or digits.
+/// A session key the server may send: a custom / visitor-id key (under the widest
+/// [`Limits`]: the core compares it with the key it asked for, S-F15), or digits.
 fn sessionkey_ok(k: &str) -> Result<(), FrameError> {
     validate_session_key(k)
-        .or_else(|_| validate_visitor_id(k))
+        .or_else(|_| Limits::GlanceCore.validate_visitor_id(k))
         .map_err(|_| FrameError::Field {
             field: "sessionkey",
         })
@@ -201,7 +238,7 @@ impl ServerFrame {
     /// Checks the ranges that serde's types do not.
     pub fn validate(&self) -> Result<(), FrameError> {
         match self {
-            ServerFrame::Settings { v, key_length } => {
+            ServerFrame::Settings { v, key_length, .. } => {
                 if *v != PROTOCOL_VERSION {
                     return Err(FrameError::Version { got: *v });
                 }
@@ -217,10 +254,21 @@ impl ServerFrame {
             | ServerFrame::SessionEnded { reason }
             | ServerFrame::PresenceConnectFailed { reason } => reason_ok(reason),
             ServerFrame::SessionStarted { sessionkey } => sessionkey_ok(sessionkey),
+            ServerFrame::PresenceSignal { event, map } => {
+                if validate_signal(event, map).is_err() || event == TERMS_EVENT {
+                    return Err(FrameError::Field { field: "event" });
+                }
+                if map.contains_key("event") {
+                    return Err(FrameError::Field { field: "map" });
+                }
+                Ok(())
+            }
             ServerFrame::GuestCount { .. }
             | ServerFrame::PresenceConnected {}
             | ServerFrame::PresenceShowTerms { .. }
-            | ServerFrame::PresenceBlur {} => Ok(()),
+            | ServerFrame::PresenceBlur {}
+            | ServerFrame::PresenceStartSession { .. }
+            | ServerFrame::PresenceNotConfigured {} => Ok(()),
         }
     }
 
@@ -244,6 +292,9 @@ impl ServerFrame {
             ServerFrame::PresenceConnectFailed { .. } => ServerFrameKind::PresenceConnectFailed,
             ServerFrame::PresenceShowTerms { .. } => ServerFrameKind::PresenceShowTerms,
             ServerFrame::PresenceBlur {} => ServerFrameKind::PresenceBlur,
+            ServerFrame::PresenceSignal { .. } => ServerFrameKind::PresenceSignal,
+            ServerFrame::PresenceStartSession { .. } => ServerFrameKind::PresenceStartSession,
+            ServerFrame::PresenceNotConfigured {} => ServerFrameKind::PresenceNotConfigured,
         }
     }
 }
@@ -272,6 +323,12 @@ pub enum ServerFrameKind {
     PresenceShowTerms,
     /// `presence_blur`
     PresenceBlur,
+    /// `presence_signal`
+    PresenceSignal,
+    /// `presence_start_session`
+    PresenceStartSession,
+    /// `presence_not_configured`
+    PresenceNotConfigured,
 }
 
 impl ServerFrameKind {
@@ -288,6 +345,9 @@ impl ServerFrameKind {
             ServerFrameKind::PresenceConnectFailed => "presence_connect_failed",
             ServerFrameKind::PresenceShowTerms => "presence_show_terms",
             ServerFrameKind::PresenceBlur => "presence_blur",
+            ServerFrameKind::PresenceSignal => "presence_signal",
+            ServerFrameKind::PresenceStartSession => "presence_start_session",
+            ServerFrameKind::PresenceNotConfigured => "presence_not_configured",
         }
     }
 }
@@ -329,7 +389,19 @@ mod tests {
             ServerFrame::Settings {
                 v: PROTOCOL_VERSION,
                 key_length: 4,
+                agent_start: false,
             },
+            ServerFrame::Settings {
+                v: PROTOCOL_VERSION,
+                key_length: 4,
+                agent_start: true,
+            },
+            ServerFrame::PresenceSignal {
+                event: "cobrowse_hint".into(),
+                map: BTreeMap::from([("page".into(), "checkout".into())]),
+            },
+            ServerFrame::PresenceStartSession { request_id: 3 },
+            ServerFrame::PresenceNotConfigured {},
             ServerFrame::SessionStarted {
                 sessionkey: "1234".into(),
             },
@@ -389,6 +461,35 @@ mod tests {
             ServerFrame::decode(long_reason.as_bytes()),
             Err(FrameError::Field { field: "reason" })
         );
+    }
+
+    #[test]
+    fn settings_bytes_unchanged_without_agent_start() {
+        let f = ServerFrame::Settings {
+            v: PROTOCOL_VERSION,
+            key_length: 4,
+            agent_start: false,
+        };
+        assert_eq!(f.encode(), br#"{"type":"settings","v":1,"key_length":4}"#.to_vec());
+    }
+
+    #[test]
+    fn agent_signals_are_not_terms_and_have_no_event_key() {
+        let terms = ServerFrame::PresenceSignal {
+            event: TERMS_EVENT.into(),
+            map: BTreeMap::from([("status".into(), "accepted".into())]),
+        };
+        assert_eq!(terms.validate(), Err(FrameError::Field { field: "event" }));
+        let clash = ServerFrame::PresenceSignal {
+            event: "x".into(),
+            map: BTreeMap::from([("event".into(), "y".into())]),
+        };
+        assert_eq!(clash.validate(), Err(FrameError::Field { field: "map" }));
+        let empty = ServerFrame::PresenceSignal {
+            event: String::new(),
+            map: BTreeMap::new(),
+        };
+        assert_eq!(empty.validate(), Err(FrameError::Field { field: "event" }));
     }
 
     #[test]

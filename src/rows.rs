@@ -69,6 +69,8 @@ rows! {
     SA22 = "S-A22",
     /// `start_session()` with the visitor id after accepted terms (one-click).
     SA23 = "S-A23",
+    /// `start_session()` with the visitor id after an agent start the policy allows.
+    SA26 = "S-A26",
     /// `start_session()` with the visitor id without accepted terms.
     SA24 = "S-A24",
     /// `start_session` accepted.
@@ -81,18 +83,26 @@ rows! {
     SA32 = "S-A32",
     /// `end_session` while ending.
     SA33 = "S-A33",
+    /// `presence_connect` with a bad `max_attempts`.
+    SA45 = "S-A45",
     /// `presence_connect` without a visitor id.
     SA41 = "S-A41",
+    /// `presence_connect` after `EventPresenceNotConfigured`.
+    SA46 = "S-A46",
     /// `presence_connect` while presence is on.
     SA42 = "S-A42",
+    /// `presence_connect` with the link up after a failed settings lookup: the lookup again.
+    SA44 = "S-A44",
     /// `presence_connect` with the link up.
     SA40 = "S-A40",
     /// `presence_connect` with the link down.
     SA43 = "S-A43",
     /// `presence_signal_agent` with a bad event or map.
     SA57 = "S-A57",
-    /// `presence_signal_agent` while presence is not connected.
+    /// `presence_signal_agent` while presence is off or not configured.
     SA51 = "S-A51",
+    /// `presence_signal_agent` while presence is wanted but not connected.
+    SA58 = "S-A58",
     /// A signal other than `terms`.
     SA50 = "S-A50",
     /// `terms displayed`.
@@ -109,6 +119,16 @@ rows! {
     SA61 = "S-A61",
     /// `presence_disconnect`.
     SA60 = "S-A60",
+    /// `presence_signal_visibility` while presence is off or not configured.
+    SA72 = "S-A72",
+    /// `presence_signal_visibility` while presence is wanted but not connected.
+    SA71 = "S-A71",
+    /// `presence_signal_visibility` while connected.
+    SA70 = "S-A70",
+    /// `presence_data` with a bad map.
+    SA81 = "S-A81",
+    /// `presence_data`.
+    SA80 = "S-A80",
     // §5.2 server frames
     /// An invalid frame.
     SF98 = "S-F98",
@@ -140,12 +160,22 @@ rows! {
     SF14 = "S-F14",
     /// `presence_connected`.
     SF20 = "S-F20",
+    /// `presence_connect_failed`, the last attempt.
+    SF21b = "S-F21b",
     /// `presence_connect_failed`.
     SF21 = "S-F21",
     /// `presence_show_terms`.
     SF22 = "S-F22",
     /// `presence_blur`.
     SF23 = "S-F23",
+    /// `presence_signal`: a custom signal from the agent.
+    SF24 = "S-F24",
+    /// `presence_start_session` that the policy and the group both allow.
+    SF25 = "S-F25",
+    /// `presence_start_session` otherwise: the terms flow.
+    SF26 = "S-F26",
+    /// `presence_not_configured`.
+    SF27 = "S-F27",
     /// A frame the state does not expect.
     SF99 = "S-F99",
     // §5.3 lifecycle
@@ -185,6 +215,8 @@ rows! {
     ST05a = "S-T05a",
     /// The grace of a running or ending session is over.
     ST05b = "S-T05b",
+    /// The last presence connect attempt is overdue.
+    ST06c = "S-T06c",
     /// A presence connect is overdue.
     ST06a = "S-T06a",
     /// A presence retry is due.
@@ -230,6 +262,8 @@ rows! {
     CU50 = "C-U50",
     /// `exit`.
     CU60 = "C-U60",
+    /// `presence_data`: the app's data for the agent's view, passed through.
+    CU70 = "C-U70",
     /// Background / foreground.
     CL01 = "C-L01",
     /// The first `EventVisitorInitialized`.
@@ -252,6 +286,14 @@ rows! {
     CE24 = "C-E24",
     /// `EventConnectionWarning`.
     CE25 = "C-E25",
+    /// `EventPresenceStartSession`: the one-click session the agent started.
+    CE26 = "C-E26",
+    /// `EventPresenceSignal`: handed to the app.
+    CE27 = "C-E27",
+    /// `EventPresenceNotConfigured`: presence is no longer offered.
+    CE28 = "C-E28",
+    /// `EventPresenceConnectFail` after the last attempt: presence is off.
+    CE29 = "C-E29",
     /// A refused `start_session` of the controller's own.
     CE30 = "C-E30",
     /// Events that change nothing.

@@ -721,7 +721,7 @@ fn c_e02_initialized_after_login_connects_presence() {
     assert_eq!(
         h.event(initialized_event()),
         vec![
-            call(ApiCall::PresenceConnect),
+            call(ApiCall::presence_connect()),
             call(ApiCall::PresenceSetDefaultUi { enabled: false }),
         ]
     );
@@ -739,7 +739,7 @@ fn c_e02_default_ui_only_connects() {
     });
     assert_eq!(
         h.event(initialized_event()),
-        vec![call(ApiCall::PresenceConnect)]
+        vec![call(ApiCall::presence_connect())]
     );
     h.assert_rows(&[Row::CE02]);
 }
@@ -757,7 +757,7 @@ fn c_e02_login_before_the_first_initialized() {
         vec![
             call(ApiCall::SetDefaultUi { enabled: false }),
             show(UiElement::CobrowseButton),
-            call(ApiCall::PresenceConnect),
+            call(ApiCall::presence_connect()),
             call(ApiCall::PresenceSetDefaultUi { enabled: false }),
         ]
     );
@@ -1293,7 +1293,7 @@ fn c_u30_journey_one_click_against_the_sdk() {
             ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
             ApiCall::SetDefaultUi { enabled: false },
             ApiCall::InitVisitor(InitParams::identified(GROUP, VID)),
-            ApiCall::PresenceConnect,
+            ApiCall::presence_connect(),
             ApiCall::PresenceSetDefaultUi { enabled: false },
             ApiCall::terms(TermsStatus::Displayed),
             ApiCall::terms(TermsStatus::Accepted),

@@ -329,7 +329,7 @@ impl H {
     fn presence_connecting() -> H {
         let mut h = H::identified();
         h.now += 10;
-        h.api(ApiCall::PresenceConnect);
+        h.api(ApiCall::presence_connect());
         h
     }
 
@@ -644,7 +644,7 @@ fn s_a04_login_during_an_anonymous_session_keeps_it_running() {
     h.recv(settings(4));
     // presence now possible
     assert_eq!(
-        h.api(ApiCall::PresenceConnect),
+        h.api(ApiCall::presence_connect()),
         vec![tx(presence_connect_frame())]
     );
     assert_eq!(h.session(), &h.running_random_key());
@@ -697,7 +697,7 @@ fn s_a90_every_call_after_terminate_is_refused() {
             start(StartKey::Random),
             start(StartKey::Custom("a b".into())),
             ApiCall::EndSession,
-            ApiCall::PresenceConnect,
+            ApiCall::presence_connect(),
             terms(TermsStatus::Displayed),
             ApiCall::PresenceSignalAgent {
                 event: String::new(),
@@ -722,7 +722,7 @@ fn s_a91_calls_before_init_are_not_initialized() {
         start(StartKey::VisitorId),
         start(StartKey::Custom("a b".into())),
         ApiCall::EndSession,
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         terms(TermsStatus::Displayed),
         ApiCall::PresenceSignalAgent {
             event: String::new(),
@@ -746,7 +746,7 @@ fn s_a92_calls_while_initializing_are_init_pending() {
         start(StartKey::VisitorId),
         start(StartKey::Custom("a b".into())),
         ApiCall::EndSession,
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         terms(TermsStatus::Accepted),
         ApiCall::PresenceSignalAgent {
             event: String::new(),
@@ -1189,7 +1189,7 @@ fn s_a40_presence_connect_with_visitor_id() {
     let mut h = H::identified();
     h.now = 1_000;
     assert_eq!(
-        h.api(ApiCall::PresenceConnect),
+        h.api(ApiCall::presence_connect()),
         vec![tx(presence_connect_frame())]
     );
     h.assert_rows(&[Row::SA40]);
@@ -1202,7 +1202,7 @@ fn s_a40_presence_connect_with_visitor_id() {
 fn s_a43_presence_connect_with_link_down_waits_for_the_link() {
     let mut h = H::identified();
     h.net(NetworkChange::Lost);
-    assert_eq!(h.api(ApiCall::PresenceConnect), vec![]);
+    assert_eq!(h.api(ApiCall::presence_connect()), vec![]);
     h.assert_rows(&[Row::SA43]);
     assert_eq!(h.presence(), &Presence::AwaitingLink);
     assert_eq!(h.deadline(Timer::PresenceConnect), None);
@@ -1226,13 +1226,13 @@ fn s_a43_presence_connect_with_link_down_waits_for_the_link() {
 fn s_a41_presence_connect_without_visitor_id_is_invalid_state() {
     let mut h = H::ready_anonymous();
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::NoVisitorId,
         ErrorCode::NoVisitorId,
     );
     let mut h = H::running_random();
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::NoVisitorId,
         ErrorCode::NoVisitorId,
     );
@@ -1241,7 +1241,7 @@ fn s_a41_presence_connect_without_visitor_id_is_invalid_state() {
     h.api(ApiCall::PresenceDisconnect);
     h.api(init(InitParams::anonymous(GROUP)));
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::NoVisitorId,
         ErrorCode::NoVisitorId,
     );
@@ -1252,26 +1252,26 @@ fn s_a41_presence_connect_without_visitor_id_is_invalid_state() {
 fn s_a42_presence_connect_twice_is_invalid_state() {
     let mut h = H::presence_connecting();
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::PresenceActive(PresenceKind::Connecting),
         ErrorCode::PresenceActive,
     );
     let mut h = H::presence_connected();
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::PresenceActive(PresenceKind::Connected),
         ErrorCode::PresenceActive,
     );
     h.recv(ServerFrame::PresenceBlur {});
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::PresenceActive(PresenceKind::Blurred),
         ErrorCode::PresenceActive,
     );
     let mut h = H::presence_connected();
     h.net(NetworkChange::Lost);
     h.refuse_state(
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiError::PresenceActive(PresenceKind::AwaitingLink),
         ErrorCode::PresenceActive,
     );
@@ -1528,7 +1528,7 @@ fn s_a60_presence_disconnect() {
     assert_eq!(h.deadline(Timer::PresenceRetry), None);
     // after a disconnect presence can connect again
     assert_eq!(
-        h.api(ApiCall::PresenceConnect),
+        h.api(ApiCall::presence_connect()),
         vec![tx(presence_connect_frame())]
     );
     // with the link down: reported, nothing sent
@@ -2025,7 +2025,7 @@ fn s_f21_backoff_doubles_up_to_30_s() {
     // success resets the backoff
     h.recv(ServerFrame::PresenceConnected {});
     h.api(ApiCall::PresenceDisconnect);
-    h.api(ApiCall::PresenceConnect);
+    h.api(ApiCall::presence_connect());
     assert_eq!(
         h.recv(ServerFrame::PresenceConnectFailed {
             reason: "busy".into()
@@ -2506,7 +2506,7 @@ fn s_l04_terminate_ends_everything() {
         init(InitParams::anonymous(GROUP)),
         start(StartKey::Random),
         ApiCall::EndSession,
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         ApiCall::PresenceDisconnect,
     ] {
         h.refuse_state(call, ApiError::Terminated, ErrorCode::Terminated);
@@ -2624,7 +2624,7 @@ fn s_n01_no_frames_while_down() {
     let mut all = Vec::new();
     all.extend(h.life(Lifecycle::Background));
     all.extend(h.life(Lifecycle::Foreground));
-    all.extend(h.api(ApiCall::PresenceConnect));
+    all.extend(h.api(ApiCall::presence_connect()));
     all.extend(h.api(init(InitParams::identified(GROUP, VID))));
     all.extend(h.api(ApiCall::EndSession));
     all.extend(h.advance(60_000)); // the grace ends it (S-T04b, S-T05b)

@@ -816,7 +816,7 @@ fn sdk_inputs() -> Vec<Input> {
             key: StartKey::Custom("a b".into()),
         },
         ApiCall::EndSession,
-        ApiCall::PresenceConnect,
+        ApiCall::presence_connect(),
         terms("displayed"),
         terms("accepted"),
         terms("declined"),
@@ -1272,7 +1272,7 @@ fn sdk_follows_spec_table() {
             v: 1,
             key_length: 6,
         }),
-        Input::Api(ApiCall::PresenceConnect),
+        Input::Api(ApiCall::presence_connect()),
         Input::Frame(ServerFrame::PresenceConnected {}),
     ];
     let short_grace = SdkConfig {

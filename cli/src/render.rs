@@ -94,7 +94,7 @@ fn call_words(call: &ApiCall) -> String {
             }
             a
         }
-        ApiCall::EndSession | ApiCall::PresenceConnect | ApiCall::PresenceDisconnect => {
+        ApiCall::EndSession | ApiCall::presence_connect() | ApiCall::PresenceDisconnect => {
             String::new()
         }
     };

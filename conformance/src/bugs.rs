@@ -296,7 +296,7 @@ impl Hooks for BuggyApp {
                 self.own(ApiCall::PresenceDisconnect);
             }
             (Bug::ConnectOnForeground, Step::Lifecycle(Lifecycle::Foreground)) if logged_in => {
-                self.own(ApiCall::PresenceConnect);
+                self.own(ApiCall::presence_connect());
             }
             _ => {}
         }
@@ -409,13 +409,13 @@ impl Hooks for BuggyApp {
                 vec![keep]
             }
             (Bug::PresenceAtLaunch, ApiCall::InitVisitor(_)) if first_init => {
-                self.own(ApiCall::PresenceConnect);
+                self.own(ApiCall::presence_connect());
                 vec![keep]
             }
             (Bug::PresenceAfterLogout, ApiCall::InitVisitor(p))
                 if p.visitor_id.is_none() && !first_init =>
             {
-                self.own(ApiCall::PresenceConnect);
+                self.own(ApiCall::presence_connect());
                 vec![keep]
             }
             (

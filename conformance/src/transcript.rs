@@ -441,6 +441,8 @@ impl FrameType for ClientFrame {
             ClientFrame::PresenceDisconnect {} => "presence_disconnect",
             ClientFrame::PresenceSignal { .. } => "presence_signal",
             ClientFrame::AppState { .. } => "app_state",
+            ClientFrame::PresenceData { .. } => "presence_data",
+            ClientFrame::PresenceVisibility { .. } => "presence_visibility",
         }
     }
 
@@ -451,7 +453,9 @@ impl FrameType for ClientFrame {
             ClientFrame::StartSession { .. }
             | ClientFrame::ResumeSession { .. }
             | ClientFrame::PresenceConnect { .. }
-            | ClientFrame::AppState { .. } => 1,
+            | ClientFrame::AppState { .. }
+            | ClientFrame::PresenceData { .. }
+            | ClientFrame::PresenceVisibility { .. } => 1,
             ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => 0,
         }
     }
@@ -489,6 +493,10 @@ impl FrameType for ClientFrame {
             ClientFrame::AppState { foreground } => {
                 sorted_map!(s, "foreground" => foreground, "type" => ty)
             }
+            ClientFrame::PresenceData { map } => sorted_map!(s, "map" => map, "type" => ty),
+            ClientFrame::PresenceVisibility { visible } => {
+                sorted_map!(s, "type" => ty, "visible" => visible)
+            }
         }
     }
 }
@@ -506,29 +514,44 @@ impl FrameType for ServerFrame {
             ServerFrame::PresenceConnectFailed { .. } => "presence_connect_failed",
             ServerFrame::PresenceShowTerms { .. } => "presence_show_terms",
             ServerFrame::PresenceBlur {} => "presence_blur",
+            ServerFrame::PresenceSignal { .. } => "presence_signal",
+            ServerFrame::PresenceStartSession { .. } => "presence_start_session",
+            ServerFrame::PresenceNotConfigured {} => "presence_not_configured",
         }
     }
 
     fn field_count(&self) -> usize {
         match self {
-            ServerFrame::Settings { .. } => 2,
+            ServerFrame::Settings { agent_start, .. } => 2 + usize::from(*agent_start),
+            ServerFrame::PresenceSignal { .. } => 2,
             ServerFrame::InitFailed { .. }
             | ServerFrame::SessionStarted { .. }
             | ServerFrame::SessionRefused { .. }
             | ServerFrame::GuestCount { .. }
             | ServerFrame::SessionEnded { .. }
             | ServerFrame::PresenceConnectFailed { .. }
-            | ServerFrame::PresenceShowTerms { .. } => 1,
-            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => 0,
+            | ServerFrame::PresenceShowTerms { .. }
+            | ServerFrame::PresenceStartSession { .. } => 1,
+            ServerFrame::PresenceConnected {}
+            | ServerFrame::PresenceBlur {}
+            | ServerFrame::PresenceNotConfigured {} => 0,
         }
     }
 
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ty = self.type_word();
         match self {
-            ServerFrame::Settings { v, key_length } => {
-                sorted_map!(s, "key_length" => key_length, "type" => ty, "v" => v)
-            }
+            ServerFrame::Settings {
+                v,
+                key_length,
+                agent_start: false,
+            } => sorted_map!(s, "key_length" => key_length, "type" => ty, "v" => v),
+            ServerFrame::Settings {
+                v,
+                key_length,
+                agent_start: true,
+            } => sorted_map!(s, "agent_start" => &true, "key_length" => key_length, "type" => ty,
+                "v" => v),
             ServerFrame::InitFailed { reason }
             | ServerFrame::SessionRefused { reason }
             | ServerFrame::SessionEnded { reason }
@@ -541,12 +564,16 @@ impl FrameType for ServerFrame {
             ServerFrame::GuestCount { guestcount } => {
                 sorted_map!(s, "guestcount" => guestcount, "type" => ty)
             }
-            ServerFrame::PresenceShowTerms { request_id } => {
+            ServerFrame::PresenceShowTerms { request_id }
+            | ServerFrame::PresenceStartSession { request_id } => {
                 sorted_map!(s, "request_id" => request_id, "type" => ty)
             }
-            ServerFrame::PresenceConnected {} | ServerFrame::PresenceBlur {} => {
-                sorted_map!(s, "type" => ty)
+            ServerFrame::PresenceSignal { event, map } => {
+                sorted_map!(s, "event" => event, "map" => map, "type" => ty)
             }
+            ServerFrame::PresenceConnected {}
+            | ServerFrame::PresenceBlur {}
+            | ServerFrame::PresenceNotConfigured {} => sorted_map!(s, "type" => ty),
         }
     }
 }
@@ -688,7 +715,26 @@ fn typed_event(code: &str, properties: &BTreeMap<String, Value>) -> Option<Event
         "EventPresenceConnected" => Event::PresenceConnected,
         "EventPresenceConnectFail" => Event::PresenceConnectFail {
             reason: text("reason")?.to_owned(),
-            retry_ms: number("retry_ms")?,
+            retry_ms: match properties.get("retry_ms") {
+                None => None,
+                Some(_) => Some(number("retry_ms")?),
+            },
+        },
+        "EventPresenceSignal" => Event::PresenceSignal {
+            event: text("event")?.to_owned(),
+            map: properties
+                .iter()
+                .filter(|(k, _)| k.as_str() != "event")
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+        },
+        "EventPresenceStartSession" => Event::PresenceStartSession {
+            request_id: number("request_id")?,
+        },
+        "EventPresenceNotConfigured" => Event::PresenceNotConfigured,
+        "EventPresenceSendFail" => Event::PresenceSendFail {
+            call: call()?,
+            code: error()?,
         },
         "EventPresenceShowTerms" => Event::PresenceShowTerms {
             request_id: number("request_id")?,
@@ -776,8 +822,8 @@ fn typed_prop_count(e: &Event) -> usize {
         Event::VisitorInitialized { settings_loaded } => usize::from(!settings_loaded),
         Event::ConnectedToSession { .. }
         | Event::InvalidParameter { .. }
-        | Event::InvalidState { .. }
-        | Event::PresenceConnectFail { .. } => 2,
+        | Event::InvalidState { .. } => 2,
+        Event::PresenceConnectFail { retry_ms, .. } => 1 + usize::from(retry_ms.is_some()),
         Event::GuestCountChange { .. }
         | Event::SessionEnded { .. }
         | Event::StartSessionFailed { .. }
@@ -822,7 +868,7 @@ fn typed_prop<'a>(e: &'a Event, name: &str) -> Option<Cow<'a, str>> {
         (Event::PresenceConnectFail { reason, .. }, "reason") => {
             Some(Cow::Borrowed(reason.as_str()))
         }
-        (Event::PresenceConnectFail { retry_ms, .. }, "retry_ms") => owned(*retry_ms),
+        (Event::PresenceConnectFail { retry_ms, .. }, "retry_ms") => retry_ms.and_then(owned),
         (Event::PresenceConnectFail { .. }, _) => None,
         (Event::PresenceShowTerms { request_id }, "request_id") => owned(*request_id),
         (Event::PresenceShowTerms { .. }, _) => None,
@@ -887,7 +933,10 @@ impl Serialize for TypedProperties<'_> {
             Event::GuestCountChange { .. } => &["guestcount"],
             Event::SessionEnded { .. } | Event::StartSessionFailed { .. } => &["reason"],
             Event::InvalidParameter { .. } | Event::InvalidState { .. } => &["call", "error"],
-            Event::PresenceConnectFail { .. } => &["reason", "retry_ms"],
+            Event::PresenceConnectFail {
+                retry_ms: Some(_), ..
+            } => &["reason", "retry_ms"],
+            Event::PresenceConnectFail { retry_ms: None, .. } => &["reason"],
             Event::PresenceShowTerms { .. } => &["request_id"],
             Event::PresenceConnected
             | Event::PresenceDisconnected

@@ -826,7 +826,7 @@ mod tests {
                 Op::User(UserIntent::Login {
                     visitor_id: "cust-42".into(),
                 }),
-                Op::Api(ApiCall::PresenceConnect),
+                Op::Api(ApiCall::presence_connect()),
                 Op::Frame(ServerFrame::PresenceShowTerms { request_id: 300 }),
                 Op::Bytes(br#"{"type":"presence_blur"}"#.to_vec()),
                 Op::Lifecycle(Lifecycle::Terminate),

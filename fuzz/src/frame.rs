@@ -50,7 +50,7 @@ static CORES: LazyLock<Vec<(&'static str, Sdk)>> = LazyLock::new(|| {
         10,
         frame(r#"{"type":"settings","v":1,"key_length":4}"#),
     );
-    feed(&mut ready, 20, Input::Api(ApiCall::PresenceConnect));
+    feed(&mut ready, 20, Input::Api(ApiCall::presence_connect()));
     feed(&mut ready, 30, frame(r#"{"type":"presence_connected"}"#));
     feed(
         &mut ready,

@@ -285,7 +285,7 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
                 },
             },
             3 => ApiCall::EndSession,
-            4 => ApiCall::PresenceConnect,
+            4 => ApiCall::presence_connect(),
             5 => ApiCall::PresenceSetDefaultUi {
                 enabled: byte(u) % 2 == 1,
             },
@@ -532,7 +532,7 @@ impl Writer {
                 }
             }
             ApiCall::EndSession => self.byte(3),
-            ApiCall::PresenceConnect => self.byte(4),
+            ApiCall::presence_connect() => self.byte(4),
             ApiCall::PresenceSetDefaultUi { enabled } => {
                 self.byte(5);
                 self.byte(u8::from(*enabled));

@@ -107,7 +107,7 @@ fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
             Op::User(UserIntent::Login {
                 visitor_id: "cust-42".into(),
             }),
-            Op::Api(ApiCall::PresenceConnect),
+            Op::Api(ApiCall::presence_connect()),
             Op::Advance {
                 ms: 510_000,
                 exact: true,

@@ -1,9 +1,39 @@
-//! The SDK core's configuration: the durations of its timers (spec.md §7).
+//! The SDK core's configuration: the durations of its timers (spec.md §7), the consent
+//! policy and the limits profile.
 
+use crate::api::Limits;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Durations of the SDK core's timers (spec.md §7). Every one is at least 1 ms.
+/// Whether an agent may start a one-click session without the customer accepting terms
+/// (spec.md §5.2, S-F25 / S-F26; INV-CONSENT).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ConsentPolicy {
+    /// The default: a visitor-id session needs the customer's accepted terms. An agent's
+    /// `presence_start_session` becomes the terms flow (`EventPresenceShowTerms`).
+    #[default]
+    TermsRequired,
+    /// The app lets an agent start a session without the terms dialog, *when the group's
+    /// settings say so too* (`settings.agent_start`); otherwise as [`TermsRequired`].
+    ///
+    /// [`TermsRequired`]: ConsentPolicy::TermsRequired
+    AgentMayStart,
+}
+
+impl ConsentPolicy {
+    /// The policy's name (`terms_required`, `agent_may_start`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConsentPolicy::TermsRequired => "terms_required",
+            ConsentPolicy::AgentMayStart => "agent_may_start",
+        }
+    }
+}
+
+/// The SDK core's configuration: durations of its timers (spec.md §7), every one at least
+/// 1 ms, the consent policy and the visitor-id limits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SdkConfig {
     /// How long `init_visitor` waits for the settings lookup before using defaults.
@@ -28,6 +58,12 @@ pub struct SdkConfig {
     pub background_suspend: Duration,
     /// Random key length when the settings lookup failed.
     pub default_key_length: u8,
+    /// Whether an agent may start a session without the terms dialog (default: no).
+    #[serde(default)]
+    pub consent_policy: ConsentPolicy,
+    /// The visitor-id limits (default: [`Limits::Glance5`]).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Default for SdkConfig {
@@ -50,6 +86,8 @@ impl SdkConfig {
         reconnect_backoff_max: Duration::from_secs(16),
         background_suspend: Duration::from_secs(60),
         default_key_length: 4,
+        consent_policy: ConsentPolicy::TermsRequired,
+        limits: Limits::Glance5,
     };
 }
 

@@ -10,14 +10,15 @@ mod config;
 mod queue;
 mod state;
 
-pub use config::SdkConfig;
+pub use config::{ConsentPolicy, SdkConfig};
 pub use state::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, PhaseKind, Presence, PresenceKind, Ready,
     Session, SessionKind, Settings, State, StateKind, Terms,
 };
 
 use crate::api::{
-    validate_session_key, validate_signal, ApiCall, InitParams, StartKey, TermsStatus,
+    validate_max_attempts, validate_presence_data, validate_session_key, validate_signal,
+    ApiCall, InitParams, StartKey, TermsStatus,
 };
 use crate::errors::{ApiError, Error, ProtocolError};
 use crate::events::Event;
@@ -170,7 +171,16 @@ impl Ctx<'_> {
         }
     }
 
-    fn presence_retry(&mut self, attempt: u32, reason: String) -> Presence {
+    /// A connect attempt failed: retry after the backoff, or, when it was the last of
+    /// `max_attempts`, give up (S-F21b, S-T06c).
+    fn presence_retry(&mut self, attempt: u32, max: Option<u32>, reason: String) -> Presence {
+        if last_attempt(attempt, max) {
+            self.emit(Event::PresenceConnectFail {
+                reason,
+                retry_ms: None,
+            });
+            return Presence::Off;
+        }
         let delay = backoff(
             self.cfg.presence_backoff_base,
             self.cfg.presence_backoff_max,
@@ -179,7 +189,7 @@ impl Ctx<'_> {
         self.arm(Timer::PresenceRetry, delay);
         self.emit(Event::PresenceConnectFail {
             reason,
-            retry_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            retry_ms: Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
         });
         Presence::RetryWait {
             attempt: attempt.saturating_add(1),
@@ -293,6 +303,8 @@ impl Sdk {
                     let code = e.code();
                     self.out.push_back(Queued::Event(if e.is_parameter_error() {
                         Event::InvalidParameter { call: name, code }
+                    } else if let ApiError::PresenceSendFail(_) = e {
+                        Event::PresenceSendFail { call: name, code }
                     } else {
                         Event::InvalidState { call: name, code }
                     }));
@@ -367,11 +379,17 @@ impl Sdk {
             (_, Phase::Initializing { .. }) => cx.refuse(Row::SA92, ApiError::InitPending),
             (ApiCall::StartSession { key }, Phase::Ready(r)) => api_start(r, &mut cx, key),
             (ApiCall::EndSession, Phase::Ready(r)) => api_end(r, &mut cx),
-            (ApiCall::PresenceConnect, Phase::Ready(r)) => api_presence_connect(r, &mut cx),
+            (ApiCall::PresenceConnect { max_attempts }, Phase::Ready(r)) => {
+                api_presence_connect(r, &mut cx, max_attempts)
+            }
             (ApiCall::PresenceSignalAgent { event, map }, Phase::Ready(r)) => {
                 api_signal(r, &mut cx, event, map)
             }
             (ApiCall::PresenceDisconnect, Phase::Ready(r)) => api_presence_disconnect(r, &mut cx),
+            (ApiCall::PresenceSignalVisibility { visible }, Phase::Ready(r)) => {
+                api_visibility(r, &mut cx, visible)
+            }
+            (ApiCall::PresenceData { map }, Phase::Ready(r)) => api_presence_data(r, &mut cx, map),
         }
     }
 
@@ -379,6 +397,7 @@ impl Sdk {
 
     fn on_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), ProtocolError> {
         let default_len = self.config.default_key_length;
+        let agent_may_start = self.config.consent_policy == ConsentPolicy::AgentMayStart;
         let (phase, mut cx) = self.ctx(now);
         if let Err(e) = frame.validate() {
             cx.row(Row::SF98);
@@ -391,19 +410,21 @@ impl Sdk {
                 ServerFrame::Settings { .. } | ServerFrame::InitFailed { .. },
             ) => {
                 let settings = match &frame {
-                    ServerFrame::Settings { key_length, .. } => {
+                    ServerFrame::Settings {
+                        key_length,
+                        agent_start,
+                        ..
+                    } => {
                         cx.row(Row::SF01);
                         Settings {
                             key_length: *key_length,
                             loaded: true,
+                            agent_start: *agent_start,
                         }
                     }
                     _ => {
                         cx.row(Row::SF02);
-                        Settings {
-                            key_length: default_len,
-                            loaded: false,
-                        }
+                        Settings::defaults(default_len)
                     }
                 };
                 complete_first_init(phase, settings, &mut cx);
@@ -416,11 +437,20 @@ impl Sdk {
             }
         };
         match (&frame, &r.session, &r.presence) {
-            (ServerFrame::Settings { key_length, .. }, _, _) if r.lookup == Lookup::Pending => {
+            (
+                ServerFrame::Settings {
+                    key_length,
+                    agent_start,
+                    ..
+                },
+                _,
+                _,
+            ) if r.lookup == Lookup::Pending => {
                 cx.row(Row::SF03);
                 r.settings = Settings {
                     key_length: *key_length,
                     loaded: true,
+                    agent_start: *agent_start,
                 };
                 r.lookup = Lookup::Done;
                 cx.disarm(Timer::InitLookup);
@@ -436,11 +466,20 @@ impl Sdk {
                     settings_loaded: false,
                 });
             }
-            (ServerFrame::Settings { key_length, .. }, _, _) if r.lookup == Lookup::Reattaching => {
+            (
+                ServerFrame::Settings {
+                    key_length,
+                    agent_start,
+                    ..
+                },
+                _,
+                _,
+            ) if r.lookup == Lookup::Reattaching => {
                 cx.row(Row::SF05); // the app was told already: no second event
                 r.settings = Settings {
                     key_length: *key_length,
                     loaded: true,
+                    agent_start: *agent_start,
                 };
                 r.lookup = Lookup::Done;
             }
@@ -519,6 +558,12 @@ impl Sdk {
                     cx.arm(Timer::PresenceSuspend, cx.cfg.background_suspend);
                 }
                 r.presence = Presence::Connected { terms: Terms::None };
+                // the service learns the visitor's data on every connection (INV-PRESENCE-DATA)
+                if !r.presence_data.is_empty() {
+                    cx.send(ClientFrame::PresenceData {
+                        map: r.presence_data.clone(),
+                    });
+                }
                 cx.emit(Event::PresenceConnected);
             }
             (
@@ -526,10 +571,45 @@ impl Sdk {
                 _,
                 Presence::Connecting { attempt },
             ) => {
-                cx.row(Row::SF21);
                 let attempt = *attempt;
+                cx.row(if last_attempt(attempt, r.max_attempts) {
+                    Row::SF21b
+                } else {
+                    Row::SF21
+                });
                 cx.disarm(Timer::PresenceConnect);
-                r.presence = cx.presence_retry(attempt, reason.clone());
+                r.presence = cx.presence_retry(attempt, r.max_attempts, reason.clone());
+            }
+            (ServerFrame::PresenceNotConfigured {}, _, Presence::Connecting { .. }) => {
+                cx.row(Row::SF27); // not retried: only a re-init looks again (S-A04, S-A46)
+                cx.disarm(Timer::PresenceConnect);
+                r.presence = Presence::NotConfigured;
+                cx.emit(Event::PresenceNotConfigured);
+            }
+            (ServerFrame::PresenceSignal { event, map }, _, Presence::Connected { .. }) => {
+                cx.row(Row::SF24);
+                cx.emit(Event::PresenceSignal {
+                    event: event.clone(),
+                    map: map.clone(),
+                });
+            }
+            (ServerFrame::PresenceStartSession { request_id }, _, Presence::Connected { .. }) => {
+                // consent without the dialog needs both the app's policy and the group's
+                // settings (INV-CONSENT); otherwise the customer is asked, as for S-F22
+                let request_id = *request_id;
+                if agent_may_start && r.settings.agent_start {
+                    cx.row(Row::SF25);
+                    r.presence = Presence::Connected {
+                        terms: Terms::AgentStart { request_id },
+                    };
+                    cx.emit(Event::PresenceStartSession { request_id });
+                } else {
+                    cx.row(Row::SF26);
+                    r.presence = Presence::Connected {
+                        terms: Terms::Shown { request_id },
+                    };
+                    cx.emit(Event::PresenceShowTerms { request_id });
+                }
             }
             (ServerFrame::PresenceShowTerms { request_id }, _, Presence::Connected { .. }) => {
                 cx.row(Row::SF22); // a new request replaces any earlier one
@@ -639,7 +719,7 @@ impl Sdk {
                             reason: "terminated".into(),
                         }),
                     }
-                    if r.presence != Presence::Off {
+                    if !matches!(r.presence, Presence::Off | Presence::NotConfigured) {
                         cx.send(ClientFrame::PresenceDisconnect {});
                         cx.emit(Event::PresenceDisconnected);
                     }
@@ -775,10 +855,7 @@ impl Sdk {
         let (phase, mut cx) = self.ctx(now);
         if let (Timer::InitLookup, Phase::Initializing { .. }) = (timer, &*phase) {
             cx.row(Row::ST01);
-            let settings = Settings {
-                key_length: default_len,
-                loaded: false,
-            };
+            let settings = Settings::defaults(default_len);
             complete_first_init(phase, settings, &mut cx);
             return;
         }
@@ -841,9 +918,13 @@ impl Sdk {
                 });
             }
             (Timer::PresenceConnect, _, Presence::Connecting { attempt }) => {
-                cx.row(Row::ST06a);
                 let attempt = *attempt;
-                r.presence = cx.presence_retry(attempt, "timeout".into());
+                cx.row(if last_attempt(attempt, r.max_attempts) {
+                    Row::ST06c
+                } else {
+                    Row::ST06a
+                });
+                r.presence = cx.presence_retry(attempt, r.max_attempts, "timeout".into());
             }
             (Timer::PresenceRetry, _, Presence::RetryWait { attempt }) => {
                 cx.row(Row::ST06b);
@@ -856,7 +937,7 @@ impl Sdk {
                 Timer::PresenceSuspend,
                 _,
                 Presence::Connected {
-                    terms: Terms::None | Terms::Shown { .. },
+                    terms: Terms::None | Terms::Shown { .. } | Terms::AgentStart { .. },
                 }
                 | Presence::Blurred,
             ) if app == AppVisibility::Background => {
@@ -894,6 +975,8 @@ fn complete_first_init(phase: &mut Phase, settings: Settings, cx: &mut Ctx<'_>) 
         lookup: Lookup::Done,
         session: Session::Idle,
         presence: Presence::Off,
+        max_attempts: None,
+        presence_data: BTreeMap::new(),
     });
     cx.emit(Event::VisitorInitialized {
         settings_loaded: settings.loaded,
@@ -902,8 +985,13 @@ fn complete_first_init(phase: &mut Phase, settings: Settings, cx: &mut Ctx<'_>) 
 
 // ---- API call handlers: spec.md §5.1, after the phase guards of `Sdk::on_api` ------------
 
+/// Whether a failed connect attempt (`attempt` failures before it) is the last one allowed.
+fn last_attempt(attempt: u32, max: Option<u32>) -> bool {
+    max.is_some_and(|max| attempt.saturating_add(1) >= max)
+}
+
 fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), ApiError> {
-    if let Err(e) = p.validate() {
+    if let Err(e) = p.validate_for(cx.cfg.limits) {
         return cx.refuse(Row::SA06, e.into());
     }
     let first_group = match phase {
@@ -923,7 +1011,9 @@ fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), Ap
         }
     }
     if let Phase::Ready(r) = phase {
-        if r.visitor.visitor_id != p.visitor_id && r.presence != Presence::Off {
+        if r.visitor.visitor_id != p.visitor_id
+            && !matches!(r.presence, Presence::Off | Presence::NotConfigured)
+        {
             return cx.refuse(Row::SA05, ApiError::VisitorIdChangeWithPresence);
         }
     }
@@ -940,6 +1030,13 @@ fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), Ap
         }
         Phase::Ready(r) => {
             cx.row(Row::SA04); // keeps session, presence and settings until the lookup answers
+            // the data is the visitor's; a new lookup may find presence configured
+            if r.visitor.visitor_id != p.visitor_id {
+                r.presence_data.clear();
+            }
+            if r.presence == Presence::NotConfigured {
+                r.presence = Presence::Off;
+            }
             r.visitor = p;
             r.lookup = Lookup::Pending;
         }
@@ -975,13 +1072,22 @@ fn api_start(r: &mut Ready, cx: &mut Ctx<'_>, key: StartKey) -> Result<(), ApiEr
                 cx.row(Row::SA23);
                 KeyRequest::VisitorId(id.clone())
             }
+            (
+                Some(id),
+                Presence::Connected {
+                    terms: Terms::AgentStart { .. },
+                },
+            ) => {
+                cx.row(Row::SA26); // granted by the policy and the group (S-F25)
+                KeyRequest::VisitorId(id.clone())
+            }
             (Some(_), _) => return cx.refuse(Row::SA24, ApiError::ConsentRequired),
         },
     };
     // the start of any session voids an accepted consent: it is for one session (S-A20);
     // a one-click start uses it up (S-A23)
     if let Presence::Connected {
-        terms: Terms::Accepted { .. },
+        terms: Terms::Accepted { .. } | Terms::AgentStart { .. },
     } = r.presence
     {
         r.presence = Presence::Connected { terms: Terms::None };
@@ -1017,19 +1123,80 @@ fn api_end(r: &mut Ready, cx: &mut Ctx<'_>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn api_presence_connect(r: &mut Ready, cx: &mut Ctx<'_>) -> Result<(), ApiError> {
+fn api_presence_connect(
+    r: &mut Ready,
+    cx: &mut Ctx<'_>,
+    max_attempts: i32,
+) -> Result<(), ApiError> {
+    let max = match validate_max_attempts(max_attempts) {
+        Ok(max) => max,
+        Err(e) => return cx.refuse(Row::SA45, e.into()),
+    };
     if r.visitor.visitor_id.is_none() {
         return cx.refuse(Row::SA41, ApiError::NoVisitorId);
+    }
+    if r.presence == Presence::NotConfigured {
+        return cx.refuse(Row::SA46, ApiError::PresenceNotConfigured);
     }
     if r.presence != Presence::Off {
         return cx.refuse(Row::SA42, ApiError::PresenceActive(r.presence.kind()));
     }
-    cx.row(if cx.link == Link::Up {
-        Row::SA40
+    if cx.link == Link::Up {
+        // a failed settings lookup is tried again by a later presence call (the Presence
+        // Visitor API page): `init` first, its answer updates the settings (S-F05, S-F06)
+        if !r.settings.loaded && r.lookup == Lookup::Done {
+            cx.row(Row::SA44);
+            cx.send(init_frame(&r.visitor));
+            r.lookup = Lookup::Reattaching;
+        }
+        cx.row(Row::SA40);
     } else {
-        Row::SA43
-    });
+        cx.row(Row::SA43);
+    }
+    r.max_attempts = max;
     r.presence = cx.presence_connect(&r.visitor, 0);
+    Ok(())
+}
+
+/// Presence is wanted but cannot carry a message now (S-A58, S-A71).
+fn presence_wanted(p: &Presence) -> bool {
+    matches!(
+        p,
+        Presence::AwaitingLink
+            | Presence::Connecting { .. }
+            | Presence::RetryWait { .. }
+            | Presence::Blurred
+            | Presence::Suspended
+    )
+}
+
+fn api_visibility(r: &mut Ready, cx: &mut Ctx<'_>, visible: bool) -> Result<(), ApiError> {
+    match &r.presence {
+        Presence::Connected { .. } => {
+            cx.row(Row::SA70);
+            cx.send(ClientFrame::PresenceVisibility { visible });
+            Ok(())
+        }
+        p if presence_wanted(p) => cx.refuse(Row::SA71, ApiError::PresenceSendFail(p.kind())),
+        _ => cx.refuse(Row::SA72, ApiError::PresenceNotConnected),
+    }
+}
+
+fn api_presence_data(
+    r: &mut Ready,
+    cx: &mut Ctx<'_>,
+    map: BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    if let Err(e) = validate_presence_data(&r.presence_data, &map) {
+        return cx.refuse(Row::SA81, e.into());
+    }
+    cx.row(Row::SA80);
+    r.presence_data.extend(map);
+    if let Presence::Connected { .. } = r.presence {
+        cx.send(ClientFrame::PresenceData {
+            map: r.presence_data.clone(),
+        });
+    }
     Ok(())
 }
 
@@ -1043,8 +1210,12 @@ fn api_signal(
         Ok(status) => status,
         Err(e) => return cx.refuse(Row::SA57, e.into()),
     };
-    let Presence::Connected { terms } = r.presence else {
-        return cx.refuse(Row::SA51, ApiError::PresenceNotConnected);
+    let terms = match &r.presence {
+        Presence::Connected { terms } => *terms,
+        p if presence_wanted(p) => {
+            return cx.refuse(Row::SA58, ApiError::PresenceSendFail(p.kind()))
+        }
+        _ => return cx.refuse(Row::SA51, ApiError::PresenceNotConnected),
     };
     let (row, next, request_id) = match (status, terms) {
         // any other signal passes through
@@ -1074,7 +1245,7 @@ fn api_signal(
 }
 
 fn api_presence_disconnect(r: &mut Ready, cx: &mut Ctx<'_>) -> Result<(), ApiError> {
-    if r.presence == Presence::Off {
+    if matches!(r.presence, Presence::Off | Presence::NotConfigured) {
         return cx.refuse(Row::SA61, ApiError::PresenceNotConnected);
     }
     cx.row(Row::SA60);

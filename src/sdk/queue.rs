@@ -41,7 +41,10 @@ impl Queued {
             ClientFrame::PresenceConnect { visitor_id } => QueuedFrame::PresenceConnect(visitor_id),
             ClientFrame::PresenceDisconnect {} => QueuedFrame::PresenceDisconnect,
             ClientFrame::AppState { foreground } => QueuedFrame::AppState(foreground),
-            f @ (ClientFrame::Init { .. } | ClientFrame::PresenceSignal { .. }) => {
+            f @ (ClientFrame::Init { .. }
+            | ClientFrame::PresenceSignal { .. }
+            | ClientFrame::PresenceData { .. }
+            | ClientFrame::PresenceVisibility { .. }) => {
                 QueuedFrame::Boxed(Box::new(f))
             }
         })

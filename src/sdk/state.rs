@@ -6,6 +6,7 @@ use crate::events::KeyType;
 use crate::time::Instant;
 use crate::timers::Timers;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Whether the transport is up.
@@ -38,6 +39,20 @@ pub struct Settings {
     pub key_length: u8,
     /// `false` when these are defaults after a failed or overdue lookup.
     pub loaded: bool,
+    /// The group lets an agent start a session without the terms dialog (`false` by
+    /// default and after a failed lookup).
+    pub agent_start: bool,
+}
+
+impl Settings {
+    /// The defaults after a failed or overdue lookup.
+    pub fn defaults(key_length: u8) -> Settings {
+        Settings {
+            key_length,
+            loaded: false,
+            agent_start: false,
+        }
+    }
 }
 
 /// The SDK's phase: before, during and after the first `init_visitor`.
@@ -82,6 +97,12 @@ pub struct Ready {
     pub session: Session,
     /// The presence sub-machine.
     pub presence: Presence,
+    /// The latest `presence_connect`'s bound: `None` forever, else at most this many
+    /// attempts in one connect round (S-F21b, S-T06c).
+    pub max_attempts: Option<u32>,
+    /// The visitor's presence data (`presence(map)`), merged; sent whole on every change
+    /// while connected and on every connect (S-A80, S-F20).
+    pub presence_data: BTreeMap<String, String>,
 }
 
 /// A re-init's settings lookup.
@@ -193,6 +214,8 @@ pub enum Presence {
     Blurred,
     /// Suspended by the SDK after a long background; resumed on foreground.
     Suspended,
+    /// The service said presence is not enabled for the group; no connect until a re-init.
+    NotConfigured,
 }
 
 impl Presence {
@@ -206,6 +229,7 @@ impl Presence {
             Presence::Connected { .. } => PresenceKind::Connected,
             Presence::Blurred => PresenceKind::Blurred,
             Presence::Suspended => PresenceKind::Suspended,
+            Presence::NotConfigured => PresenceKind::NotConfigured,
         }
     }
 }
@@ -228,6 +252,12 @@ pub enum Terms {
     },
     /// `accepted` signalled: consent to one `start_session()` with the visitor id.
     Accepted {
+        /// The request.
+        request_id: u64,
+    },
+    /// An agent's start request that the consent policy and the group's settings both allow
+    /// (S-F25): one `start_session()` with the visitor id, no dialog.
+    AgentStart {
         /// The request.
         request_id: u64,
     },
@@ -323,6 +353,8 @@ kinds! {
         Blurred = "blurred",
         /// `suspended`
         Suspended = "suspended",
+        /// `not_configured`
+        NotConfigured = "not_configured",
     }
 }
 

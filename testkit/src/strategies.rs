@@ -143,7 +143,7 @@ pub fn api_call() -> BoxedStrategy<ApiCall> {
         1 => any::<bool>().prop_map(|enabled| ApiCall::PresenceSetDefaultUi { enabled }),
         3 => start_key().prop_map(|key| ApiCall::StartSession { key }),
         2 => Just(ApiCall::EndSession),
-        2 => Just(ApiCall::PresenceConnect),
+        2 => Just(ApiCall::presence_connect()),
         3 => signal(),
         2 => Just(ApiCall::PresenceDisconnect),
     ]
@@ -506,7 +506,7 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                 MPresence::Off => {
                     v.push((
                         pick(r.visitor.visitor_id.is_some(), 10, 2),
-                        api(ApiCall::PresenceConnect),
+                        api(ApiCall::presence_connect()),
                     ));
                     if r.visitor.visitor_id.is_none() {
                         v.push((

@@ -290,7 +290,7 @@ fn inv_init_first() {
                         key: StartKey::Random,
                     }),
                 ),
-                (2, api(ApiCall::PresenceConnect)),
+                (2, api(ApiCall::presence_connect())),
                 (
                     2,
                     api(ApiCall::InitVisitor(InitParams::identified(GROUP, VID))),
@@ -310,7 +310,7 @@ fn inv_init_first() {
                 .position(|x| event(x, "EventVisitorInitialized").is_some())
                 .unwrap_or(r.len());
             calls(r).any(|(i, c)| {
-                i < first && matches!(c, ApiCall::StartSession { .. } | ApiCall::PresenceConnect)
+                i < first && matches!(c, ApiCall::StartSession { .. } | ApiCall::presence_connect())
             })
         },
         30.0,
@@ -327,7 +327,7 @@ fn inv_presence_needs_id() {
                 (3, L),
                 (2, li()),
                 (2, LO),
-                (3, api(ApiCall::PresenceConnect)),
+                (3, api(ApiCall::presence_connect())),
                 (1, api(ApiCall::PresenceDisconnect)),
                 (1, api(ApiCall::InitVisitor(InitParams::anonymous(GROUP)))),
                 (
@@ -347,7 +347,7 @@ fn inv_presence_needs_id() {
                     id = Some(p.visitor_id.is_some());
                     false
                 }
-                ApiCall::PresenceConnect => id == Some(false),
+                ApiCall::presence_connect() => id == Some(false),
                 _ => false,
             })
         },
@@ -646,7 +646,7 @@ fn inv_custom_ui() {
         // with custom UI, presence was connected (so both duties arose)
         |s, r| {
             matches!(s.first(), Some(Step::Config(c)) if c.custom_ui)
-                && calls(r).any(|(_, c)| matches!(c, ApiCall::PresenceConnect))
+                && calls(r).any(|(_, c)| matches!(c, ApiCall::presence_connect()))
         },
         30.0,
     );

@@ -743,7 +743,7 @@ impl Oracle {
                     self.manual_due = None;
                 }
             }
-            ApiCall::PresenceDisconnect | ApiCall::PresenceConnect => {
+            ApiCall::PresenceDisconnect | ApiCall::presence_connect() => {
                 if matches!(call, ApiCall::PresenceDisconnect)
                     && matches!(self.logout_due, Some(d) if d.step == step)
                 {
@@ -795,7 +795,7 @@ impl Oracle {
                     _ => SessionPhase::Ending,
                 };
             }
-            ApiCall::PresenceConnect => {
+            ApiCall::presence_connect() => {
                 if !self.initialized {
                     self.push(
                         Invariant::InitFirst,

@@ -543,6 +543,8 @@ impl World {
                 match out {
                     ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
                     ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
+                    // the app's own business; the transcript has the event
+                    ControllerOutput::AgentSignal { .. } => {}
                 }
             }
             self.app_out = outs;

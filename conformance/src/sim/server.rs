@@ -151,6 +151,7 @@ impl Server {
                 ServerFrame::Settings {
                     v: PROTOCOL_VERSION,
                     key_length: self.key_length,
+                    agent_start: false,
                 }
             } else {
                 ServerFrame::InitFailed {
@@ -238,7 +239,10 @@ impl Server {
                 }
             }
             ClientFrame::PresenceDisconnect {} => self.presence = false,
-            ClientFrame::PresenceSignal { .. } | ClientFrame::AppState { .. } => {}
+            ClientFrame::PresenceSignal { .. }
+            | ClientFrame::AppState { .. }
+            | ClientFrame::PresenceData { .. }
+            | ClientFrame::PresenceVisibility { .. } => {}
         }
     }
 

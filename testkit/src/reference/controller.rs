@@ -347,7 +347,7 @@ fn logged_in(cx: &mut Cx) {
         a.identity = CIdentity::LoggedIn(id.clone());
         if a.presence == CPresence::Off {
             a.presence = CPresence::Connecting;
-            cx.call(ApiCall::PresenceConnect);
+            cx.call(ApiCall::presence_connect());
             if cx.c.custom_ui {
                 cx.call(ApiCall::PresenceSetDefaultUi { enabled: false });
             }

@@ -405,7 +405,7 @@ static API: &[R<ApiCall>] = &[
                     c,
                     ApiCall::StartSession { .. }
                         | ApiCall::EndSession
-                        | ApiCall::PresenceConnect
+                        | ApiCall::presence_connect()
                         | ApiCall::PresenceSignalAgent { .. }
                         | ApiCall::PresenceDisconnect
                 )
@@ -524,7 +524,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA41,
         when: |s, c| {
-            *c == ApiCall::PresenceConnect
+            *c == ApiCall::presence_connect()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_none()
         },
@@ -533,7 +533,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA42,
         when: |s, c| {
-            *c == ApiCall::PresenceConnect
+            *c == ApiCall::presence_connect()
                 && presence(s).is_some_and(|p| *p != MPresence::Off)
                 && visitor_id(s).is_some()
         },
@@ -542,7 +542,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA40,
         when: |s, c| {
-            *c == ApiCall::PresenceConnect
+            *c == ApiCall::presence_connect()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_some()
                 && link_up(s)
@@ -557,7 +557,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA43,
         when: |s, c| {
-            *c == ApiCall::PresenceConnect
+            *c == ApiCall::presence_connect()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_some()
                 && !link_up(s)

@@ -93,7 +93,7 @@ impl Check for CustomUi {
                         .to_owned(),
                 ));
             }
-            Seen::Accepted(ApiCall::PresenceConnect) if self.presence_ui_due.is_none() => {
+            Seen::Accepted(ApiCall::PresenceConnect { .. }) if self.presence_ui_due.is_none() => {
                 self.presence_ui_due = Self::due(ctx, rec);
             }
             Seen::Accepted(ApiCall::PresenceSetDefaultUi { enabled: false }) => {

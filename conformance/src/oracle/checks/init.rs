@@ -49,7 +49,7 @@ impl Check for InitFirst {
             return;
         }
         let message = match rec.seen {
-            Seen::Accepted(ApiCall::PresenceConnect) => {
+            Seen::Accepted(ApiCall::PresenceConnect { .. }) => {
                 "presence_connect was accepted before the first EventVisitorInitialized"
             }
             Seen::Accepted(ApiCall::StartSession { .. }) => {
@@ -76,7 +76,7 @@ pub(super) struct PresenceNeedsId;
 
 impl Check for PresenceNeedsId {
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
-        if matches!(rec.seen, Seen::Accepted(ApiCall::PresenceConnect))
+        if matches!(rec.seen, Seen::Accepted(ApiCall::PresenceConnect { .. }))
             && ctx.visitor_id().is_none()
         {
             out.push(violation(

@@ -628,6 +628,7 @@ fn describe_controller(o: &ControllerOutput) -> String {
     match o {
         ControllerOutput::Call(c) => format!("call `{}`", c.name()),
         ControllerOutput::Ui(u) => format!("ui `{}`", serde_json::to_string(u).unwrap_or_default()),
+        ControllerOutput::AgentSignal { event, .. } => format!("agent signal `{event}`"),
     }
 }
 
