@@ -69,6 +69,8 @@ named_enum! {
         AlreadyLoggedIn = "already_logged_in",
         NotLoggedIn = "not_logged_in",
         NoTermsShown = "no_terms_shown",
+        PresenceSendFail = "presence_send_fail",
+        PresenceNotConfigured = "presence_not_configured",
     }
 }
 
@@ -83,7 +85,39 @@ named_enum! {
         PresenceSetDefaultUi = "presence_set_default_ui",
         PresenceSignalAgent = "presence_signal_agent",
         PresenceDisconnect = "presence_disconnect",
+        PresenceData = "presence_data",
+        PresenceSignalVisibility = "presence_signal_visibility",
     }
+}
+
+named_enum! {
+    /// Whether an agent may start a session without the terms dialog, as `ConsentPolicy`
+    /// (spec.md §3.3a).
+    ConsentPolicy { TermsRequired = "terms_required", AgentMayStart = "agent_may_start", }
+}
+
+named_enum! {
+    /// The visitor-id limits profile, as `Limits` (spec.md §3.3a).
+    Limits { Glance5 = "glance5", GlanceCore = "glance_core", WebCompatible = "web_compatible", }
+}
+
+fn consent_policy(p: core::ConsentPolicy) -> ConsentPolicy {
+    ConsentPolicy::parse(p.as_str()).unwrap_or(ConsentPolicy::TermsRequired)
+}
+
+fn core_consent_policy(p: ConsentPolicy) -> core::ConsentPolicy {
+    match p {
+        ConsentPolicy::TermsRequired => core::ConsentPolicy::TermsRequired,
+        ConsentPolicy::AgentMayStart => core::ConsentPolicy::AgentMayStart,
+    }
+}
+
+fn limits(l: core::Limits) -> Limits {
+    Limits::parse(l.as_str()).unwrap_or(Limits::Glance5)
+}
+
+fn core_limits(l: Limits) -> core::Limits {
+    core::Limits::parse(l.as_str()).unwrap_or_default()
 }
 
 named_enum! {
@@ -191,6 +225,8 @@ pub struct SdkConfig {
     pub reconnect_backoff_max_ms: u64,
     pub background_suspend_ms: u64,
     pub default_key_length: u8,
+    pub consent_policy: ConsentPolicy,
+    pub limits: Limits,
 }
 
 /// The spec's default timer durations.
@@ -209,6 +245,8 @@ pub fn default_sdk_config() -> SdkConfig {
         reconnect_backoff_max_ms: ms(c.reconnect_backoff_max),
         background_suspend_ms: ms(c.background_suspend),
         default_key_length: c.default_key_length,
+        consent_policy: consent_policy(c.consent_policy),
+        limits: limits(c.limits),
     }
 }
 
@@ -227,6 +265,8 @@ impl From<SdkConfig> for core::SdkConfig {
             reconnect_backoff_max: d(c.reconnect_backoff_max_ms),
             background_suspend: d(c.background_suspend_ms),
             default_key_length: c.default_key_length,
+            consent_policy: core_consent_policy(c.consent_policy),
+            limits: core_limits(c.limits),
         }
     }
 }
@@ -281,7 +321,10 @@ pub enum ApiCall {
         key: StartKey,
     },
     EndSession,
-    PresenceConnect,
+    /// `max_attempts`: -1 retries forever (`ATTEMPTS_FOREVER`), else at least 1.
+    PresenceConnect {
+        max_attempts: i32,
+    },
     PresenceSetDefaultUi {
         enabled: bool,
     },
@@ -290,6 +333,12 @@ pub enum ApiCall {
         map: HashMap<String, String>,
     },
     PresenceDisconnect,
+    PresenceData {
+        map: HashMap<String, String>,
+    },
+    PresenceSignalVisibility {
+        visible: bool,
+    },
 }
 
 impl From<ApiCall> for core::ApiCall {
@@ -312,7 +361,9 @@ impl From<ApiCall> for core::ApiCall {
                 },
             },
             ApiCall::EndSession => core::ApiCall::EndSession,
-            ApiCall::PresenceConnect => core::ApiCall::PresenceConnect,
+            ApiCall::PresenceConnect { max_attempts } => {
+                core::ApiCall::PresenceConnect { max_attempts }
+            }
             ApiCall::PresenceSetDefaultUi { enabled } => {
                 core::ApiCall::PresenceSetDefaultUi { enabled }
             }
@@ -321,6 +372,12 @@ impl From<ApiCall> for core::ApiCall {
                 map: map.into_iter().collect::<BTreeMap<_, _>>(),
             },
             ApiCall::PresenceDisconnect => core::ApiCall::PresenceDisconnect,
+            ApiCall::PresenceData { map } => core::ApiCall::PresenceData {
+                map: map.into_iter().collect::<BTreeMap<_, _>>(),
+            },
+            ApiCall::PresenceSignalVisibility { visible } => {
+                core::ApiCall::PresenceSignalVisibility { visible }
+            }
         }
     }
 }
@@ -347,7 +404,9 @@ impl From<core::ApiCall> for ApiCall {
                 },
             },
             core::ApiCall::EndSession => ApiCall::EndSession,
-            core::ApiCall::PresenceConnect => ApiCall::PresenceConnect,
+            core::ApiCall::PresenceConnect { max_attempts } => {
+                ApiCall::PresenceConnect { max_attempts }
+            }
             core::ApiCall::PresenceSetDefaultUi { enabled } => {
                 ApiCall::PresenceSetDefaultUi { enabled }
             }
@@ -356,6 +415,12 @@ impl From<core::ApiCall> for ApiCall {
                 map: map.into_iter().collect(),
             },
             core::ApiCall::PresenceDisconnect => ApiCall::PresenceDisconnect,
+            core::ApiCall::PresenceData { map } => ApiCall::PresenceData {
+                map: map.into_iter().collect(),
+            },
+            core::ApiCall::PresenceSignalVisibility { visible } => {
+                ApiCall::PresenceSignalVisibility { visible }
+            }
         }
     }
 }
@@ -364,7 +429,11 @@ impl From<core::ApiCall> for ApiCall {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 #[allow(missing_docs)]
 pub enum ServerFrame {
-    Settings { v: u32, key_length: u8 },
+    Settings {
+        v: u32,
+        key_length: u8,
+        agent_start: bool,
+    },
     InitFailed { reason: String },
     SessionStarted { sessionkey: String },
     SessionRefused { reason: String },
@@ -374,13 +443,29 @@ pub enum ServerFrame {
     PresenceConnectFailed { reason: String },
     PresenceShowTerms { request_id: u64 },
     PresenceBlur,
+    PresenceSignal {
+        event: String,
+        map: HashMap<String, String>,
+    },
+    PresenceStartSession {
+        request_id: u64,
+    },
+    PresenceNotConfigured,
 }
 
 impl From<ServerFrame> for core::ServerFrame {
     fn from(f: ServerFrame) -> Self {
         use core::ServerFrame as S;
         match f {
-            ServerFrame::Settings { v, key_length } => S::Settings { v, key_length },
+            ServerFrame::Settings {
+                v,
+                key_length,
+                agent_start,
+            } => S::Settings {
+                v,
+                key_length,
+                agent_start,
+            },
             ServerFrame::InitFailed { reason } => S::InitFailed { reason },
             ServerFrame::SessionStarted { sessionkey } => S::SessionStarted { sessionkey },
             ServerFrame::SessionRefused { reason } => S::SessionRefused { reason },
@@ -390,6 +475,14 @@ impl From<ServerFrame> for core::ServerFrame {
             ServerFrame::PresenceConnectFailed { reason } => S::PresenceConnectFailed { reason },
             ServerFrame::PresenceShowTerms { request_id } => S::PresenceShowTerms { request_id },
             ServerFrame::PresenceBlur => S::PresenceBlur {},
+            ServerFrame::PresenceSignal { event, map } => S::PresenceSignal {
+                event,
+                map: map.into_iter().collect(),
+            },
+            ServerFrame::PresenceStartSession { request_id } => {
+                S::PresenceStartSession { request_id }
+            }
+            ServerFrame::PresenceNotConfigured => S::PresenceNotConfigured {},
         }
     }
 }
@@ -426,6 +519,12 @@ pub enum ClientFrame {
     },
     AppState {
         foreground: bool,
+    },
+    PresenceData {
+        map: HashMap<String, String>,
+    },
+    PresenceVisibility {
+        visible: bool,
     },
 }
 
@@ -465,6 +564,10 @@ impl From<core::ClientFrame> for ClientFrame {
                 request_id,
             },
             C::AppState { foreground } => ClientFrame::AppState { foreground },
+            C::PresenceData { map } => ClientFrame::PresenceData {
+                map: map.into_iter().collect(),
+            },
+            C::PresenceVisibility { visible } => ClientFrame::PresenceVisibility { visible },
         }
     }
 }
@@ -505,6 +608,10 @@ impl From<ClientFrame> for core::ClientFrame {
                 request_id,
             },
             ClientFrame::AppState { foreground } => C::AppState { foreground },
+            ClientFrame::PresenceData { map } => C::PresenceData {
+                map: map.into_iter().collect(),
+            },
+            ClientFrame::PresenceVisibility { visible } => C::PresenceVisibility { visible },
         }
     }
 }
@@ -545,9 +652,10 @@ pub enum Event {
         code: ErrorCode,
     },
     PresenceConnected,
+    /// `retry_ms` is null after the last attempt of `connect(maxAttempts)`.
     PresenceConnectFail {
         reason: String,
-        retry_ms: u64,
+        retry_ms: Option<u64>,
     },
     PresenceShowTerms {
         request_id: u64,
@@ -556,6 +664,18 @@ pub enum Event {
     PresenceBlur,
     ConnectionWarning,
     ClearWarning,
+    PresenceSignal {
+        event: String,
+        map: HashMap<String, String>,
+    },
+    PresenceStartSession {
+        request_id: u64,
+    },
+    PresenceNotConfigured,
+    PresenceSendFail {
+        call: CallName,
+        code: ErrorCode,
+    },
 }
 
 impl From<&core::Event> for Event {
@@ -592,7 +712,18 @@ impl From<&core::Event> for Event {
             E::PresenceBlur => Event::PresenceBlur,
             E::ConnectionWarning => Event::ConnectionWarning,
             E::ClearWarning => Event::ClearWarning,
-            // the core's `Event` is non-exhaustive; a new variant needs a mirror first
+            E::PresenceSignal { event, map } => Event::PresenceSignal {
+                event,
+                map: map.into_iter().collect(),
+            },
+            E::PresenceStartSession { request_id } => Event::PresenceStartSession { request_id },
+            E::PresenceNotConfigured => Event::PresenceNotConfigured,
+            E::PresenceSendFail { call, code } => Event::PresenceSendFail {
+                call: call_name(call),
+                code: error_code(code),
+            },
+            // the core's `Event` is non-exhaustive; a new variant needs a mirror first (the
+            // test `every_core_event_has_a_mirror` fails until it has one)
             #[allow(unreachable_patterns)]
             _ => Event::ConnectionWarning,
         }
@@ -633,6 +764,16 @@ impl From<Event> for core::Event {
             Event::PresenceBlur => E::PresenceBlur,
             Event::ConnectionWarning => E::ConnectionWarning,
             Event::ClearWarning => E::ClearWarning,
+            Event::PresenceSignal { event, map } => E::PresenceSignal {
+                event,
+                map: map.into_iter().collect(),
+            },
+            Event::PresenceStartSession { request_id } => E::PresenceStartSession { request_id },
+            Event::PresenceNotConfigured => E::PresenceNotConfigured,
+            Event::PresenceSendFail { call, code } => E::PresenceSendFail {
+                call: core_call_name(call),
+                code: core_error_code(code),
+            },
         }
     }
 }
@@ -649,7 +790,6 @@ pub fn event_properties(event: Event) -> HashMap<String, String> {
     core::Event::from(event)
         .properties()
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
         .collect()
 }
 
@@ -777,8 +917,12 @@ pub struct SdkState {
     /// In `ready`: `idle`, `starting`, `running` or `ending`.
     pub session: Option<String>,
     /// In `ready`: `off`, `awaiting_link`, `connecting`, `retry_wait`, `connected`,
-    /// `blurred` or `suspended`.
+    /// `blurred`, `suspended` or `not_configured` (Android's `isPresenceConnected` is
+    /// `connected`).
     pub presence: Option<String>,
+    /// With presence connected: the one-click request, `none`, `shown`, `displayed`,
+    /// `accepted` or `agent_start` (Android's `arePresenceTermsDisplayed` is `displayed`).
+    pub terms: Option<String>,
     /// The running session's key.
     pub session_key: Option<String>,
     /// The visitor id of the latest accepted `init_visitor`.
@@ -851,6 +995,22 @@ impl Sdk {
     pub fn state(&self) -> SdkState {
         let sdk = lock(&self.inner);
         let s = sdk.state();
+        let terms = match &s.phase {
+            core::Phase::Ready(core::Ready {
+                presence: core::Presence::Connected { terms },
+                ..
+            }) => Some(
+                match terms {
+                    core::Terms::None => "none",
+                    core::Terms::Shown { .. } => "shown",
+                    core::Terms::Displayed { .. } => "displayed",
+                    core::Terms::Accepted { .. } => "accepted",
+                    core::Terms::AgentStart { .. } => "agent_start",
+                }
+                .to_owned(),
+            ),
+            _ => None,
+        };
         let (session, presence, session_key, visitor_id) = match &s.phase {
             core::Phase::Ready(r) => (
                 Some(r.session.kind().as_str().to_owned()),
@@ -868,6 +1028,7 @@ impl Sdk {
             phase: s.phase.kind().as_str().to_owned(),
             session,
             presence,
+            terms,
             session_key,
             visitor_id,
             link_up: matches!(s.link, core::Link::Up),
@@ -889,6 +1050,7 @@ pub enum UserIntent {
     EndSession,
     Logout,
     Exit,
+    PresenceData { map: HashMap<String, String> },
 }
 
 impl From<UserIntent> for core::UserIntent {
@@ -903,6 +1065,9 @@ impl From<UserIntent> for core::UserIntent {
             UserIntent::EndSession => U::EndSession,
             UserIntent::Logout => U::Logout,
             UserIntent::Exit => U::Exit,
+            UserIntent::PresenceData { map } => U::PresenceData {
+                map: map.into_iter().collect(),
+            },
         }
     }
 }
@@ -942,6 +1107,13 @@ pub enum ControllerOutput {
         /// The directive.
         directive: UiDirective,
     },
+    /// The agent's custom signal (`EventPresenceSignal`), for the app's own code.
+    AgentSignal {
+        /// The signal's name.
+        event: String,
+        /// Its properties.
+        map: HashMap<String, String>,
+    },
 }
 
 impl From<core::ControllerOutput> for ControllerOutput {
@@ -958,6 +1130,10 @@ impl From<core::ControllerOutput> for ControllerOutput {
                         element: ui_element(element),
                     },
                 },
+            },
+            core::ControllerOutput::AgentSignal { event, map } => ControllerOutput::AgentSignal {
+                event,
+                map: map.into_iter().collect(),
             },
         }
     }
@@ -1094,6 +1270,122 @@ mod tests {
                 Some(c.as_str())
             );
         }
+    }
+
+    #[test]
+    fn every_core_event_has_a_mirror() {
+        let map = BTreeMap::from([("page".to_owned(), "checkout".to_owned())]);
+        let events = [
+            core::Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: None,
+            },
+            core::Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: Some(1000),
+            },
+            core::Event::PresenceSignal {
+                event: "open_page".into(),
+                map: map.clone(),
+            },
+            core::Event::PresenceStartSession { request_id: 7 },
+            core::Event::PresenceNotConfigured,
+            core::Event::PresenceSendFail {
+                call: core::CallName::PresenceSignalAgent,
+                code: core::ErrorCode::PresenceSendFail,
+            },
+        ];
+        for e in events {
+            let mirror = Event::from(&e);
+            assert_eq!(core::Event::from(mirror.clone()), e);
+            assert_eq!(event_code(mirror.clone()), e.code());
+            assert_eq!(
+                event_properties(mirror),
+                e.properties().into_iter().collect::<HashMap<_, _>>()
+            );
+        }
+        for p in [core::ConsentPolicy::TermsRequired, core::ConsentPolicy::AgentMayStart] {
+            assert_eq!(core_consent_policy(consent_policy(p)), p);
+        }
+        for l in core::Limits::ALL {
+            assert_eq!(core_limits(limits(l)), l);
+        }
+        let c = default_sdk_config();
+        assert_eq!(core::SdkConfig::from(c), core::SdkConfig::default());
+    }
+
+    #[test]
+    fn agent_start_under_both_opt_ins_through_the_binding() {
+        let sdk = Sdk::new(SdkConfig {
+            consent_policy: ConsentPolicy::AgentMayStart,
+            ..default_sdk_config()
+        });
+        let input = |now: u64, i: Input| sdk.handle_input(now, i).expect("accepted");
+        input(
+            0,
+            Input::Api {
+                call: ApiCall::InitVisitor {
+                    params: InitParams {
+                        group_id: 19921,
+                        token: String::new(),
+                        name: String::new(),
+                        email: String::new(),
+                        phone: String::new(),
+                        visitor_id: Some("cust-42".into()),
+                    },
+                },
+            },
+        );
+        input(
+            1,
+            Input::Frame {
+                frame: ServerFrame::Settings {
+                    v: 1,
+                    key_length: 4,
+                    agent_start: true,
+                },
+            },
+        );
+        input(
+            2,
+            Input::Api {
+                call: ApiCall::PresenceConnect { max_attempts: 3 },
+            },
+        );
+        input(
+            3,
+            Input::Frame {
+                frame: ServerFrame::PresenceConnected,
+            },
+        );
+        input(
+            4,
+            Input::Frame {
+                frame: ServerFrame::PresenceStartSession { request_id: 5 },
+            },
+        );
+        let mut events = Vec::new();
+        loop {
+            match sdk.poll_output() {
+                Output::Event { event } => events.push(event),
+                Output::Timeout { .. } => break,
+                Output::Transmit { .. } | Output::Connect => {}
+            }
+        }
+        assert_eq!(
+            events.last(),
+            Some(&Event::PresenceStartSession { request_id: 5 })
+        );
+        assert_eq!(sdk.state().terms.as_deref(), Some("agent_start"));
+        input(
+            5,
+            Input::Api {
+                call: ApiCall::StartSession {
+                    key: StartKey::VisitorId,
+                },
+            },
+        );
+        assert_eq!(sdk.last_rows(), vec!["S-A26".to_owned(), "S-A20".to_owned()]);
     }
 
     #[test]

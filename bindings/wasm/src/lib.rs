@@ -28,6 +28,10 @@ export interface SdkConfig {
   presence_backoff_base_ms: number; presence_backoff_max_ms: number;
   reconnect_backoff_base_ms: number; reconnect_backoff_max_ms: number;
   background_suspend_ms: number; default_key_length: number;
+  /** spec.md §3.3a; "terms_required" when absent. */
+  consent_policy?: "terms_required" | "agent_may_start";
+  /** spec.md §3.3a; "glance5" when absent. */
+  limits?: "glance5" | "glance_core" | "web_compatible";
 }
 /** `group_id`: an Int32, as the seed's; the core refuses zero and negative ones. */
 export interface ControllerConfig { group_id: number; custom_ui: boolean; }
@@ -37,13 +41,15 @@ export type ApiCall =
   | { call: "set_default_ui"; enabled: boolean }
   | { call: "start_session"; key?: string }
   | { call: "end_session" }
-  | { call: "presence_connect" }
+  | { call: "presence_connect"; max_attempts?: number }
   | { call: "presence_set_default_ui"; enabled: boolean }
   | { call: "presence_signal_agent"; event: string; map?: Record<string, string> }
-  | { call: "presence_disconnect" };
+  | { call: "presence_disconnect" }
+  | { call: "presence_data"; map: Record<string, string> }
+  | { call: "presence_signal_visibility"; visible: boolean };
 /** A server frame (spec.md §8.2). */
 export type ServerFrame =
-  | { type: "settings"; v: number; key_length: number }
+  | { type: "settings"; v: number; key_length: number; agent_start?: boolean }
   | { type: "init_failed"; reason: string }
   | { type: "session_started"; sessionkey: string }
   | { type: "session_refused"; reason: string }
@@ -52,7 +58,10 @@ export type ServerFrame =
   | { type: "presence_connected" }
   | { type: "presence_connect_failed"; reason: string }
   | { type: "presence_show_terms"; request_id: number }
-  | { type: "presence_blur" };
+  | { type: "presence_blur" }
+  | { type: "presence_signal"; event: string; map: Record<string, string> }
+  | { type: "presence_start_session"; request_id: number }
+  | { type: "presence_not_configured" };
 /** A client frame (spec.md §8.1); send `JSON.stringify(frame)`. */
 export type ClientFrame =
   | { type: "init"; v: number; group_id: number; token: string; name: string; email: string; phone: string; visitor_id: string | null }
@@ -62,7 +71,9 @@ export type ClientFrame =
   | { type: "presence_connect"; visitor_id: string }
   | { type: "presence_disconnect" }
   | { type: "presence_signal"; event: string; map: Record<string, string>; request_id: number | null }
-  | { type: "app_state"; foreground: boolean };
+  | { type: "app_state"; foreground: boolean }
+  | { type: "presence_data"; map: Record<string, string> }
+  | { type: "presence_visibility"; visible: boolean };
 export type KeyType = "random" | "visitor_id" | "custom";
 export type Lifecycle = "background" | "foreground" | "terminate";
 export type NetworkChange = "lost" | "restored";
@@ -76,12 +87,16 @@ export type SdkEvent =
   | { type: "invalid_parameter"; call: string; code: string }
   | { type: "invalid_state"; call: string; code: string }
   | { type: "presence_connected" }
-  | { type: "presence_connect_fail"; reason: string; retry_ms: number }
+  | { type: "presence_connect_fail"; reason: string; retry_ms: number | null }
   | { type: "presence_show_terms"; request_id: number }
   | { type: "presence_disconnected" }
   | { type: "presence_blur" }
   | { type: "connection_warning" }
-  | { type: "clear_warning" };
+  | { type: "clear_warning" }
+  | { type: "presence_signal"; event: string; map: Record<string, string> }
+  | { type: "presence_start_session"; request_id: number }
+  | { type: "presence_not_configured" }
+  | { type: "presence_send_fail"; call: string; code: string };
 export type SdkInput =
   | { api: ApiCall } | { frame: ServerFrame } | { bytes: string }
   | { lifecycle: Lifecycle } | { network: NetworkChange } | { timeout: {} };
@@ -90,11 +105,14 @@ export type SdkOutput =
   | { event: SdkEvent } | { transmit: ClientFrame } | { connect: {} } | { timeout: number | null };
 export type UserIntent =
   | "launch" | "tap_cobrowse" | { login: { visitor_id: string } } | "accept_terms"
-  | "decline_terms" | "end_session" | "logout" | "exit";
+  | "decline_terms" | "end_session" | "logout" | "exit"
+  | { presence_data: { map: Record<string, string> } };
 export type UiElement = "cobrowse_button" | "session_key" | "terms" | "session_indicator";
 export type UiDirective = { show: UiElement; key?: string } | { hide: UiElement };
 export type ControllerInput = { user: UserIntent } | { lifecycle: Lifecycle } | { event: SdkEvent };
-export type ControllerOutput = { call: ApiCall } | { ui: UiDirective };
+export type ControllerOutput =
+  | { call: ApiCall } | { ui: UiDirective }
+  | { agent_signal: { event: string; map: Record<string, string> } };
 /** What is thrown: an Error with the spec's refusal code (spec.md §9). */
 export interface CobrowseError extends Error { code: string; }
 "#;
