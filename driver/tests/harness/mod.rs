@@ -549,6 +549,8 @@ impl App {
                 match out {
                     ControllerOutput::Call(call) => self.call_sdk(call).await,
                     ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
+                    // the app's own business; the transcript has the event
+                    ControllerOutput::AgentSignal { .. } => {}
                 }
                 continue;
             }
