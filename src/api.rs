@@ -260,6 +260,27 @@ pub enum ApiCall {
         /// Visible to the customer.
         visible: bool,
     },
+    /// `GlanceVisitor.pause(pause)`: pause or unpause the running session (the agent sees
+    /// no screen while paused).
+    Pause {
+        /// `true` to pause, `false` to unpause.
+        paused: bool,
+    },
+    /// `sendUserMessage(name, properties)`: a message to the session's agents.
+    SendUserMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        #[serde(default)]
+        map: BTreeMap<String, String>,
+    },
+    /// `setUserState(name, value)`: a named state the agents see, kept for the session.
+    SetUserState {
+        /// The state's name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
 }
 
 fn attempts_forever() -> i32 {
@@ -284,6 +305,9 @@ impl ApiCall {
             ApiCall::PresenceDisconnect => CallName::PresenceDisconnect,
             ApiCall::PresenceData { .. } => CallName::PresenceData,
             ApiCall::PresenceSignalVisibility { .. } => CallName::PresenceSignalVisibility,
+            ApiCall::Pause { .. } => CallName::Pause,
+            ApiCall::SendUserMessage { .. } => CallName::SendUserMessage,
+            ApiCall::SetUserState { .. } => CallName::SetUserState,
         }
     }
 
@@ -330,6 +354,12 @@ pub enum CallName {
     PresenceData,
     /// `presence_signal_visibility`
     PresenceSignalVisibility,
+    /// `pause`
+    Pause,
+    /// `send_user_message`
+    SendUserMessage,
+    /// `set_user_state`
+    SetUserState,
 }
 
 impl CallName {
@@ -345,6 +375,9 @@ impl CallName {
         CallName::PresenceDisconnect,
         CallName::PresenceData,
         CallName::PresenceSignalVisibility,
+        CallName::Pause,
+        CallName::SendUserMessage,
+        CallName::SetUserState,
     ];
 
     /// The contract's name (`start_session`).
@@ -360,6 +393,9 @@ impl CallName {
             CallName::PresenceDisconnect => "presence_disconnect",
             CallName::PresenceData => "presence_data",
             CallName::PresenceSignalVisibility => "presence_signal_visibility",
+            CallName::Pause => "pause",
+            CallName::SendUserMessage => "send_user_message",
+            CallName::SetUserState => "set_user_state",
         }
     }
 
@@ -510,6 +546,24 @@ pub enum ParameterError {
         MAX_SIGNAL_TEXT
     )]
     PresenceData,
+    /// A user message's name is empty or too long, or its map breaks the signal map's
+    /// limits.
+    #[error(
+        "user message name must be 1 to {} characters, its map at most {} entries of at most {} characters",
+        MAX_SIGNAL_TEXT,
+        MAX_SIGNAL_ENTRIES,
+        MAX_SIGNAL_TEXT
+    )]
+    UserMessage,
+    /// A user state's name is empty or too long, its value too long, or more states than
+    /// allowed once merged.
+    #[error(
+        "user state name must be 1 to {} characters, its value at most {}, at most {} states",
+        MAX_SIGNAL_TEXT,
+        MAX_SIGNAL_TEXT,
+        MAX_SIGNAL_ENTRIES
+    )]
+    UserState,
 }
 
 fn check_len(s: &str, max: usize, err: ParameterError) -> Result<(), ParameterError> {
@@ -523,6 +577,42 @@ fn check_len(s: &str, max: usize, err: ParameterError) -> Result<(), ParameterEr
 /// A visitor id under the default [`Limits`]: 1–62 characters of `[A-Za-z0-9-_~]`.
 pub fn validate_visitor_id(id: &str) -> Result<(), ParameterError> {
     Limits::default().validate_visitor_id(id)
+}
+
+/// A user message: a name of 1–255 characters and a map within the signal map's limits.
+pub fn validate_user_message(
+    name: &str,
+    map: &BTreeMap<String, String>,
+) -> Result<(), ParameterError> {
+    let short = |t: &str| t.chars().count() <= MAX_SIGNAL_TEXT;
+    if name.is_empty()
+        || !short(name)
+        || map.len() > MAX_SIGNAL_ENTRIES
+        || map.iter().any(|(k, v)| !short(k) || !short(v))
+    {
+        Err(ParameterError::UserMessage)
+    } else {
+        Ok(())
+    }
+}
+
+/// A user state merged into `current`: a name of 1–255 characters, a value of at most 255,
+/// at most [`MAX_SIGNAL_ENTRIES`] states once merged.
+pub fn validate_user_state(
+    current: &BTreeMap<String, String>,
+    name: &str,
+    value: &str,
+) -> Result<(), ParameterError> {
+    let merged = current.len() + usize::from(!current.contains_key(name));
+    if name.is_empty()
+        || name.chars().count() > MAX_SIGNAL_TEXT
+        || value.chars().count() > MAX_SIGNAL_TEXT
+        || merged > MAX_SIGNAL_ENTRIES
+    {
+        Err(ParameterError::UserState)
+    } else {
+        Ok(())
+    }
 }
 
 /// `connect(maxAttempts)`: `-1` (forever) or at least 1.

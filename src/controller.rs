@@ -68,6 +68,22 @@ pub enum UserIntent {
         /// Entries to add or replace.
         map: BTreeMap<String, String>,
     },
+    /// The customer taps Pause / Resume on the session indicator (Glance's `togglePause`).
+    TogglePause,
+    /// The app sends the agents a message (`sendUserMessage`). Passed through.
+    SendMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
+    /// The app sets a user state the agents see (`setUserState`). Passed through.
+    SetUserState {
+        /// The state's name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
 }
 
 impl UserIntent {
@@ -83,6 +99,9 @@ impl UserIntent {
             UserIntent::Logout => "logout",
             UserIntent::Exit => "exit",
             UserIntent::PresenceData { .. } => "presence_data",
+            UserIntent::TogglePause => "toggle_pause",
+            UserIntent::SendMessage { .. } => "send_message",
+            UserIntent::SetUserState { .. } => "set_user_state",
         }
     }
 }
@@ -99,6 +118,8 @@ pub enum UiElement {
     Terms,
     /// "Screen sharing is on".
     SessionIndicator,
+    /// "Screen sharing is paused" (with a Resume action).
+    SessionPaused,
 }
 
 /// Show or hide a UI element. JSON: `{"show": "session_key", "key": "1234"}`,
@@ -198,6 +219,14 @@ pub enum ControllerOutput {
         /// Its properties.
         map: BTreeMap<String, String>,
     },
+    /// An agent in the session sent the app a message (`EventMessageReceived`): the app's
+    /// own business. Not a transcript record: the event is.
+    AgentMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
 }
 
 /// A user intent the controller refused; nothing changed.
@@ -216,6 +245,9 @@ pub enum ControllerError {
     /// `tap_cobrowse` while the button is not shown.
     #[error("the cobrowse button is not shown")]
     ButtonNotShown,
+    /// `toggle_pause` while no session is running.
+    #[error("no running session to pause")]
+    NotRunning,
     /// `login` with a bad visitor id.
     #[error("invalid visitor id: {0}")]
     InvalidVisitorId(ParameterError),
@@ -241,6 +273,7 @@ impl ControllerError {
             ControllerError::AlreadyLaunched => ErrorCode::AlreadyLaunched,
             ControllerError::Exited => ErrorCode::Exited,
             ControllerError::ButtonNotShown => ErrorCode::ButtonNotShown,
+            ControllerError::NotRunning => ErrorCode::SessionNotRunning,
             ControllerError::InvalidVisitorId(_) => ErrorCode::InvalidParameter,
             ControllerError::AlreadyLoggedIn => ErrorCode::AlreadyLoggedIn,
             ControllerError::NotLoggedIn => ErrorCode::NotLoggedIn,
@@ -333,8 +366,12 @@ pub struct App {
     pub session: SessionView,
     /// Whether the terms are on screen.
     pub terms_shown: bool,
-    /// Whether the cobrowse button is on screen.
+    /// Whether the button is on screen.
     pub button_shown: bool,
+    /// Whether the running session is paused (by `toggle_pause`); `session_paused` is on
+    /// screen exactly then.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The controller's phase.
@@ -434,6 +471,7 @@ impl Controller {
                     session: SessionView::None,
                     terms_shown: false,
                     button_shown: false,
+                    paused: false,
                 });
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
                 return Ok(());
@@ -549,12 +587,34 @@ impl Controller {
                 if app.terms_shown {
                     out.push(hide(UiElement::Terms));
                 }
-                hide_session(app.session, out);
+                hide_session(app, out);
                 self.state = ControllerState::Exited;
             }
             UserIntent::PresenceData { map } => {
                 rows.push(Row::CU70);
                 out.push(call(ApiCall::PresenceData { map }));
+            }
+            UserIntent::TogglePause => {
+                let SessionView::Running(_) = app.session else {
+                    rows.push(Row::CU81);
+                    return Err(ControllerError::NotRunning);
+                };
+                rows.push(Row::CU80);
+                app.paused = !app.paused;
+                out.push(call(ApiCall::Pause { paused: app.paused }));
+                out.push(if app.paused {
+                    ControllerOutput::Ui(UiDirective::show(UiElement::SessionPaused))
+                } else {
+                    hide(UiElement::SessionPaused)
+                });
+            }
+            UserIntent::SendMessage { name, map } => {
+                rows.push(Row::CU82);
+                out.push(call(ApiCall::SendUserMessage { name, map }));
+            }
+            UserIntent::SetUserState { name, value } => {
+                rows.push(Row::CU83);
+                out.push(call(ApiCall::SetUserState { name, value }));
             }
         }
         Ok(())
@@ -596,7 +656,10 @@ impl Controller {
                     rows.push(Row::CE02);
                     app.identity = Identity::LoggedIn(id.clone());
                     // a re-init looks again at whether presence is configured (S-A04)
-                    if matches!(app.presence, PresenceView::Off | PresenceView::NotConfigured) {
+                    if matches!(
+                        app.presence,
+                        PresenceView::Off | PresenceView::NotConfigured
+                    ) {
                         app.presence = PresenceView::Connecting;
                         out.push(call(ApiCall::presence_connect()));
                         if custom_ui {
@@ -639,7 +702,7 @@ impl Controller {
             }
             Event::SessionEnded { .. } => {
                 rows.push(Row::CE12);
-                hide_session(app.session, out);
+                hide_session(app, out);
                 app.session = SessionView::None;
                 offer_button(app, out);
             }
@@ -662,6 +725,13 @@ impl Controller {
                 out.push(call(ApiCall::StartSession {
                     key: StartKey::VisitorId,
                 }));
+            }
+            Event::MessageReceived { name, map } => {
+                rows.push(Row::CE31);
+                out.push(ControllerOutput::AgentMessage {
+                    name: name.clone(),
+                    map: map.clone(),
+                });
             }
             Event::PresenceSignal { event, map } => {
                 rows.push(Row::CE27);
@@ -749,19 +819,24 @@ fn call(c: ApiCall) -> ControllerOutput {
     ControllerOutput::Call(c)
 }
 
-/// Hides what a connected session put on screen: its indicator, and its key if shown.
-fn hide_session(session: SessionView, out: &mut Vec<ControllerOutput>) {
+/// Hides what a connected session put on screen: its indicator, its key if shown, and its
+/// paused notice if paused.
+fn hide_session(app: &mut App, out: &mut Vec<ControllerOutput>) {
     if let SessionView::Running(origin)
     | SessionView::Ending {
         origin,
         connected: true,
-    } = session
+    } = app.session
     {
         if origin.shows_key() {
             out.push(hide(UiElement::SessionKey));
         }
+        if app.paused {
+            out.push(hide(UiElement::SessionPaused));
+        }
         out.push(hide(UiElement::SessionIndicator));
     }
+    app.paused = false;
 }
 
 fn hide(e: UiElement) -> ControllerOutput {

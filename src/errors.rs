@@ -73,6 +73,9 @@ codes! {
     PresenceSendFail = "presence_send_fail",
     /// `presence_connect` after `EventPresenceNotConfigured`, before a re-init.
     PresenceNotConfigured = "presence_not_configured",
+    /// A session call (`pause`, `send_user_message`, `set_user_state`) with no running
+    /// session.
+    SessionNotRunning = "session_not_running",
     /// A frame the state does not expect.
     UnexpectedFrame = "unexpected_frame",
     /// A session key other than the one asked for.
@@ -203,6 +206,10 @@ pub enum ApiError {
     /// group, and only a re-init looks again (`EventInvalidState`).
     #[error("presence is not configured for the group; init_visitor again to look again")]
     PresenceNotConfigured,
+    /// `pause`, `send_user_message` or `set_user_state` while no session is running
+    /// (`EventInvalidState`).
+    #[error("no running session (the session is {0})")]
+    SessionNotRunning(SessionKind),
 }
 
 /// What the terms order requires, for a refused `status` (S-A55, S-A56).
@@ -234,6 +241,7 @@ impl ApiError {
             ApiError::TermsOutOfOrder { .. } => ErrorCode::TermsOutOfOrder,
             ApiError::PresenceSendFail(_) => ErrorCode::PresenceSendFail,
             ApiError::PresenceNotConfigured => ErrorCode::PresenceNotConfigured,
+            ApiError::SessionNotRunning(_) => ErrorCode::SessionNotRunning,
         }
     }
 

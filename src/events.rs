@@ -31,6 +31,47 @@ impl KeyType {
     }
 }
 
+/// A Glance event's `type` (`GlanceEvent.type`, the header's `EventType`): how an app should
+/// treat it. `AssertFail` is part of the vocabulary but never produced: the core has no
+/// internal assertion an input could fail (spec.md §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// `EventInfo`: something happened as asked.
+    Info,
+    /// `EventWarning`: something the app should know; the SDK copes (a lost connection, a
+    /// retry, defaults after a failed lookup).
+    Warning,
+    /// `EventError`: a call was refused or an action failed.
+    Error,
+    /// `EventAssertFail`: an internal error (never produced by this core).
+    AssertFail,
+}
+
+impl EventType {
+    /// The type's name (`info`, `warning`, `error`, `assert_fail`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventType::Info => "info",
+            EventType::Warning => "warning",
+            EventType::Error => "error",
+            EventType::AssertFail => "assert_fail",
+        }
+    }
+
+    /// The type with this name.
+    pub fn parse(s: &str) -> Option<EventType> {
+        [
+            EventType::Info,
+            EventType::Warning,
+            EventType::Error,
+            EventType::AssertFail,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
 /// An event the SDK delivers to the app (`GlanceEvent`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -118,6 +159,13 @@ pub enum Event {
     /// `EventPresenceNotConfigured`: presence is not enabled for the group; the SDK does not
     /// try again until a re-init.
     PresenceNotConfigured,
+    /// `EventMessageReceived`: a user message from an agent in the session.
+    MessageReceived {
+        /// The message's name (property `name`).
+        name: String,
+        /// Its properties (each a property of the event).
+        map: BTreeMap<String, String>,
+    },
     /// `EventPresenceSendFail`: a presence message (`signal_agent`, `signal_visibility`)
     /// could not be sent: presence is wanted but not connected now (the link dropped, a
     /// connect is in progress, it is suspended or blurred). The call was refused.
@@ -151,6 +199,88 @@ impl Event {
             Event::PresenceStartSession { .. } => "EventPresenceStartSession",
             Event::PresenceNotConfigured => "EventPresenceNotConfigured",
             Event::PresenceSendFail { .. } => "EventPresenceSendFail",
+            Event::MessageReceived { .. } => "EventMessageReceived",
+        }
+    }
+
+    /// The event's `type` (`GlanceEvent.type`), by spec.md §11's table.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::VisitorInitialized {
+                settings_loaded: false,
+            }
+            | Event::PresenceConnectFail { .. }
+            | Event::PresenceBlur
+            | Event::PresenceNotConfigured
+            | Event::ConnectionWarning => EventType::Warning,
+            Event::StartSessionFailed { .. }
+            | Event::InvalidParameter { .. }
+            | Event::InvalidState { .. }
+            | Event::PresenceSendFail { .. } => EventType::Error,
+            Event::VisitorInitialized { .. }
+            | Event::ConnectedToSession { .. }
+            | Event::GuestCountChange { .. }
+            | Event::SessionEnded { .. }
+            | Event::PresenceConnected
+            | Event::PresenceShowTerms { .. }
+            | Event::PresenceDisconnected
+            | Event::ClearWarning
+            | Event::PresenceSignal { .. }
+            | Event::PresenceStartSession { .. }
+            | Event::MessageReceived { .. } => EventType::Info,
+        }
+    }
+
+    /// The event's `message` (`GlanceEvent.message`): one English sentence for a log or a
+    /// developer, built from the event's own fields; an app's UI uses the code and the
+    /// properties, not this text.
+    pub fn message(&self) -> String {
+        match self {
+            Event::VisitorInitialized {
+                settings_loaded: true,
+            } => "visitor initialized".to_owned(),
+            Event::VisitorInitialized {
+                settings_loaded: false,
+            } => "visitor initialized with default settings: the settings lookup failed".to_owned(),
+            Event::ConnectedToSession { keytype, .. } => {
+                format!("connected to the session ({} key)", keytype.as_str())
+            }
+            Event::GuestCountChange { guestcount } => {
+                format!("{guestcount} agent(s) in the session")
+            }
+            Event::SessionEnded { reason } => format!("session ended: {reason}"),
+            Event::StartSessionFailed { reason } => format!("start session failed: {reason}"),
+            Event::InvalidParameter { call, code } => {
+                format!("{call} refused, invalid parameter ({code})")
+            }
+            Event::InvalidState { call, code } => format!("{call} refused in this state ({code})"),
+            Event::PresenceConnected => "connected to presence".to_owned(),
+            Event::PresenceConnectFail {
+                reason,
+                retry_ms: Some(ms),
+            } => format!("presence connect failed ({reason}); retrying in {ms} ms"),
+            Event::PresenceConnectFail {
+                reason,
+                retry_ms: None,
+            } => format!("presence connect failed ({reason}); no attempts left"),
+            Event::PresenceShowTerms { request_id } => {
+                format!("an agent asks for a session (request {request_id}): show the terms")
+            }
+            Event::PresenceDisconnected => "disconnected from presence".to_owned(),
+            Event::PresenceBlur => {
+                "another app instance took the visitor id; presence is blurred".to_owned()
+            }
+            Event::ConnectionWarning => "connection lost; reconnecting".to_owned(),
+            Event::ClearWarning => "connection restored".to_owned(),
+            Event::PresenceSignal { event, .. } => format!("agent signal `{event}`"),
+            Event::PresenceStartSession { request_id } => {
+                format!("an agent starts a session (request {request_id})")
+            }
+            Event::PresenceNotConfigured => "presence is not configured for the group".to_owned(),
+            Event::PresenceSendFail { call, .. } => {
+                format!("{call} not sent: presence is not connected")
+            }
+            Event::MessageReceived { name, .. } => format!("message `{name}` from the agent"),
         }
     }
 
@@ -198,6 +328,10 @@ impl Event {
                 p.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
                 p.insert("event".to_owned(), event.clone());
             }
+            Event::MessageReceived { name, map } => {
+                p.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+                p.insert("name".to_owned(), name.clone());
+            }
             Event::PresenceConnected
             | Event::PresenceNotConfigured
             | Event::PresenceDisconnected
@@ -208,4 +342,3 @@ impl Event {
         p
     }
 }
-

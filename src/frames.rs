@@ -87,6 +87,24 @@ pub enum ClientFrame {
         /// Visible to the customer.
         visible: bool,
     },
+    /// The running session is paused or unpaused (`pause`).
+    Pause {
+        /// Paused.
+        paused: bool,
+    },
+    /// A message to the session's agents (`sendUserMessage`).
+    UserMessage {
+        /// Its name.
+        name: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
+    /// The user state of the session (`setUserState`): the whole merged map, which replaces
+    /// what the service had.
+    UserState {
+        /// Every state set in this session.
+        state: BTreeMap<String, String>,
+    },
 }
 
 /// Frames the server sends to the SDK.
@@ -161,6 +179,13 @@ pub enum ServerFrame {
     /// Presence is not enabled for the group (`EventPresenceNotConfigured`): the answer to
     /// `presence_connect`; not retried.
     PresenceNotConfigured {},
+    /// A message from an agent in the session (`EventMessageReceived`).
+    UserMessage {
+        /// Its name.
+        name: String,
+        /// Its properties; no key `name`.
+        map: BTreeMap<String, String>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -263,6 +288,15 @@ impl ServerFrame {
                 }
                 Ok(())
             }
+            ServerFrame::UserMessage { name, map } => {
+                if crate::api::validate_user_message(name, map).is_err() {
+                    return Err(FrameError::Field { field: "name" });
+                }
+                if map.contains_key("name") {
+                    return Err(FrameError::Field { field: "map" });
+                }
+                Ok(())
+            }
             ServerFrame::GuestCount { .. }
             | ServerFrame::PresenceConnected {}
             | ServerFrame::PresenceShowTerms { .. }
@@ -295,6 +329,7 @@ impl ServerFrame {
             ServerFrame::PresenceSignal { .. } => ServerFrameKind::PresenceSignal,
             ServerFrame::PresenceStartSession { .. } => ServerFrameKind::PresenceStartSession,
             ServerFrame::PresenceNotConfigured {} => ServerFrameKind::PresenceNotConfigured,
+            ServerFrame::UserMessage { .. } => ServerFrameKind::UserMessage,
         }
     }
 }
@@ -329,6 +364,8 @@ pub enum ServerFrameKind {
     PresenceStartSession,
     /// `presence_not_configured`
     PresenceNotConfigured,
+    /// `user_message`
+    UserMessage,
 }
 
 impl ServerFrameKind {
@@ -348,6 +385,7 @@ impl ServerFrameKind {
             ServerFrameKind::PresenceSignal => "presence_signal",
             ServerFrameKind::PresenceStartSession => "presence_start_session",
             ServerFrameKind::PresenceNotConfigured => "presence_not_configured",
+            ServerFrameKind::UserMessage => "user_message",
         }
     }
 }
@@ -470,7 +508,10 @@ mod tests {
             key_length: 4,
             agent_start: false,
         };
-        assert_eq!(f.encode(), br#"{"type":"settings","v":1,"key_length":4}"#.to_vec());
+        assert_eq!(
+            f.encode(),
+            br#"{"type":"settings","v":1,"key_length":4}"#.to_vec()
+        );
     }
 
     #[test]

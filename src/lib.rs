@@ -92,8 +92,7 @@ pub use api::{
     validate_visitor_id, ApiCall, CallName, InitParams, Limits, ParameterError, StartKey,
     TermsStatus, ATTEMPTS_FOREVER, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_GROUP_ID, MAX_NAME,
     MAX_PHONE, MAX_PRESENCE_DATA_ENTRIES, MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT,
-    MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE, MAX_VISITOR_ID_WEB, MIN_GROUP_ID,
-    TERMS_EVENT,
+    MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE, MAX_VISITOR_ID_WEB, MIN_GROUP_ID, TERMS_EVENT,
 };
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,
@@ -101,7 +100,7 @@ pub use controller::{
     UserIntent, SEED_GROUP_ID,
 };
 pub use errors::{ApiError, Error, ErrorCode, ProtocolError};
-pub use events::{Event, KeyType};
+pub use events::{Event, EventType, KeyType};
 pub use frames::{
     ClientFrame, FrameError, ServerFrame, ServerFrameKind, MAX_FRAME_BYTES, MAX_RANDOM_KEY,
     MAX_REASON, PROTOCOL_VERSION,
@@ -109,9 +108,10 @@ pub use frames::{
 pub use redact::{Redaction, PLACEHOLDER};
 pub use rows::Row;
 pub use sdk::{
-    AppVisibility, ConsentPolicy, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange, Output, Phase,
-    PhaseKind, Presence, PresenceKind, Ready, Sdk, SdkConfig, Session, SessionKind, Settings,
-    State, StateKind, Terms,
+    AppVisibility, ConsentPolicy, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange,
+    Output, Phase, PhaseKind, Presence, PresenceKind, Ready, RestoreError, Sdk, SdkConfig, Session,
+    SessionKind, SessionSnapshot, Settings, Snapshot, State, StateKind, Terms, RESTART_EXPIRED,
+    SNAPSHOT_FORMAT,
 };
 pub use time::Instant;
 pub use timers::{Timer, Timers};

@@ -129,6 +129,22 @@ rows! {
     SA81 = "S-A81",
     /// `presence_data`.
     SA80 = "S-A80",
+    /// `pause` with no running session.
+    SA101 = "S-A101",
+    /// `pause(p)`.
+    SA100 = "S-A100",
+    /// `send_user_message` with a bad name or map.
+    SA112 = "S-A112",
+    /// `send_user_message` with no running session.
+    SA111 = "S-A111",
+    /// `send_user_message`.
+    SA110 = "S-A110",
+    /// `set_user_state` with a bad name or value, or too many states.
+    SA122 = "S-A122",
+    /// `set_user_state` with no running session.
+    SA121 = "S-A121",
+    /// `set_user_state`.
+    SA120 = "S-A120",
     // §5.2 server frames
     /// An invalid frame.
     SF98 = "S-F98",
@@ -176,6 +192,8 @@ rows! {
     SF26 = "S-F26",
     /// `presence_not_configured`.
     SF27 = "S-F27",
+    /// `user_message` from an agent while the session runs.
+    SF30 = "S-F30",
     /// A frame the state does not expect.
     SF99 = "S-F99",
     // §5.3 lifecycle
@@ -227,6 +245,13 @@ rows! {
     ST07b = "S-T07b",
     /// A reconnect is due.
     ST08 = "S-T08",
+    // §5.6 restore after an app restart
+    /// A snapshot with a session young enough to resume.
+    SR01 = "S-R01",
+    /// A snapshot with a session gone longer than the grace.
+    SR02 = "S-R02",
+    /// A snapshot without a running session.
+    SR03 = "S-R03",
     // §6 controller
     /// `launch`.
     CU01 = "C-U01",
@@ -264,6 +289,14 @@ rows! {
     CU60 = "C-U60",
     /// `presence_data`: the app's data for the agent's view, passed through.
     CU70 = "C-U70",
+    /// `toggle_pause` with no running session.
+    CU81 = "C-U81",
+    /// `toggle_pause`.
+    CU80 = "C-U80",
+    /// `send_message`: the app's message to the agents, passed through.
+    CU82 = "C-U82",
+    /// `set_user_state`: passed through.
+    CU83 = "C-U83",
     /// Background / foreground.
     CL01 = "C-L01",
     /// The first `EventVisitorInitialized`.
@@ -294,6 +327,8 @@ rows! {
     CE28 = "C-E28",
     /// `EventPresenceConnectFail` after the last attempt: presence is off.
     CE29 = "C-E29",
+    /// `EventMessageReceived`: handed to the app.
+    CE31 = "C-E31",
     /// A refused `start_session` of the controller's own.
     CE30 = "C-E30",
     /// Events that change nothing.

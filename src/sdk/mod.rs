@@ -8,9 +8,11 @@
 
 mod config;
 mod queue;
+mod snapshot;
 mod state;
 
 pub use config::{ConsentPolicy, SdkConfig};
+pub use snapshot::{RestoreError, SessionSnapshot, Snapshot, RESTART_EXPIRED, SNAPSHOT_FORMAT};
 pub use state::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, PhaseKind, Presence, PresenceKind, Ready,
     Session, SessionKind, Settings, State, StateKind, Terms,
@@ -18,7 +20,7 @@ pub use state::{
 
 use crate::api::{
     validate_max_attempts, validate_presence_data, validate_session_key, validate_signal,
-    ApiCall, InitParams, StartKey, TermsStatus,
+    validate_user_message, validate_user_state, ApiCall, InitParams, StartKey, TermsStatus,
 };
 use crate::errors::{ApiError, Error, ProtocolError};
 use crate::events::Event;
@@ -245,6 +247,62 @@ impl Sdk {
         &self.state
     }
 
+    /// `isSessionActive` (Android `isInSession`): a session is starting, running or ending.
+    pub fn is_session_active(&self) -> bool {
+        self.ready()
+            .is_some_and(|r| !matches!(r.session, Session::Idle))
+    }
+
+    /// The running session's key, agents and paused flag (`GlanceSessionInfo`'s `key`,
+    /// `nGuests`, `isPaused`); `None` unless a session is running.
+    pub fn session_info(&self) -> Option<(&str, u32, bool)> {
+        match &self.ready()?.session {
+            Session::Running {
+                key,
+                guests,
+                paused,
+                ..
+            } => Some((key.as_str(), *guests, *paused)),
+            _ => None,
+        }
+    }
+
+    /// Whether the running session is paused (`GlanceSessionInfo.isPaused`).
+    pub fn is_paused(&self) -> bool {
+        self.session_info().is_some_and(|(_, _, paused)| paused)
+    }
+
+    /// Whether an agent is in the running session (Cobrowse.io `hasAgent`).
+    pub fn has_agent(&self) -> bool {
+        self.session_info().is_some_and(|(_, guests, _)| guests > 0)
+    }
+
+    /// Android `isPresenceConnected`: presence is `connected`.
+    pub fn is_presence_connected(&self) -> bool {
+        self.ready()
+            .is_some_and(|r| matches!(r.presence, Presence::Connected { .. }))
+    }
+
+    /// Android `arePresenceTermsDisplayed`: a one-click request's terms are `displayed`
+    /// (signalled, not yet answered).
+    pub fn are_terms_displayed(&self) -> bool {
+        self.ready().is_some_and(|r| {
+            matches!(
+                r.presence,
+                Presence::Connected {
+                    terms: Terms::Displayed { .. }
+                }
+            )
+        })
+    }
+
+    fn ready(&self) -> Option<&Ready> {
+        match &self.state.phase {
+            Phase::Ready(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The spec rows (§5) the last `handle_input` went through.
     pub fn last_rows(&self) -> &[Row] {
         self.rows.as_slice()
@@ -390,6 +448,13 @@ impl Sdk {
                 api_visibility(r, &mut cx, visible)
             }
             (ApiCall::PresenceData { map }, Phase::Ready(r)) => api_presence_data(r, &mut cx, map),
+            (ApiCall::Pause { paused }, Phase::Ready(r)) => api_pause(r, &mut cx, paused),
+            (ApiCall::SendUserMessage { name, map }, Phase::Ready(r)) => {
+                api_user_message(r, &mut cx, name, map)
+            }
+            (ApiCall::SetUserState { name, value }, Phase::Ready(r)) => {
+                api_user_state(r, &mut cx, name, value)
+            }
         }
     }
 
@@ -509,6 +574,8 @@ impl Sdk {
                     key: sessionkey.clone(),
                     keytype,
                     guests: 0,
+                    paused: false,
+                    user_state: BTreeMap::new(),
                 };
                 cx.emit(Event::ConnectedToSession {
                     sessionkey: sessionkey.clone(),
@@ -530,6 +597,13 @@ impl Sdk {
                 }
                 cx.emit(Event::GuestCountChange {
                     guestcount: *guestcount,
+                });
+            }
+            (ServerFrame::UserMessage { name, map }, Session::Running { .. }, _) => {
+                cx.row(Row::SF30);
+                cx.emit(Event::MessageReceived {
+                    name: name.clone(),
+                    map: map.clone(),
                 });
             }
             (ServerFrame::GuestCount { guestcount }, Session::Ending { .. }, _) => {
@@ -636,7 +710,8 @@ impl Sdk {
                     ServerFrame::SessionStarted { .. }
                     | ServerFrame::SessionRefused { .. }
                     | ServerFrame::GuestCount { .. }
-                    | ServerFrame::SessionEnded { .. } => StateKind::Session(session.kind()),
+                    | ServerFrame::SessionEnded { .. }
+                    | ServerFrame::UserMessage { .. } => StateKind::Session(session.kind()),
                     _ => StateKind::Presence(presence.kind()),
                 };
                 return Err(unexpected(f, state));
@@ -796,9 +871,25 @@ impl Sdk {
                             Session::Starting { request } => cx.send(ClientFrame::StartSession {
                                 key: request.wire_key(),
                             }),
-                            Session::Running { key, .. } => cx.send(ClientFrame::ResumeSession {
-                                sessionkey: key.clone(),
-                            }),
+                            Session::Running {
+                                key,
+                                paused,
+                                user_state,
+                                ..
+                            } => {
+                                cx.send(ClientFrame::ResumeSession {
+                                    sessionkey: key.clone(),
+                                });
+                                // what the service must know of the session, after a loss
+                                if *paused {
+                                    cx.send(ClientFrame::Pause { paused: true });
+                                }
+                                if !user_state.is_empty() {
+                                    cx.send(ClientFrame::UserState {
+                                        state: user_state.clone(),
+                                    });
+                                }
+                            }
                             Session::Ending { .. } => {
                                 cx.send(ClientFrame::EndSession {});
                                 cx.arm(Timer::SessionEnd, cx.cfg.end_timeout);
@@ -1030,7 +1121,7 @@ fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), Ap
         }
         Phase::Ready(r) => {
             cx.row(Row::SA04); // keeps session, presence and settings until the lookup answers
-            // the data is the visitor's; a new lookup may find presence configured
+                               // the data is the visitor's; a new lookup may find presence configured
             if r.visitor.visitor_id != p.visitor_id {
                 r.presence_data.clear();
             }
@@ -1155,6 +1246,53 @@ fn api_presence_connect(
     }
     r.max_attempts = max;
     r.presence = cx.presence_connect(&r.visitor, 0);
+    Ok(())
+}
+
+fn api_pause(r: &mut Ready, cx: &mut Ctx<'_>, pause: bool) -> Result<(), ApiError> {
+    let Session::Running { paused, .. } = &mut r.session else {
+        return cx.refuse(Row::SA101, ApiError::SessionNotRunning(r.session.kind()));
+    };
+    cx.row(Row::SA100);
+    *paused = pause;
+    cx.send(ClientFrame::Pause { paused: pause });
+    Ok(())
+}
+
+fn api_user_message(
+    r: &mut Ready,
+    cx: &mut Ctx<'_>,
+    name: String,
+    map: BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    if let Err(e) = validate_user_message(&name, &map) {
+        return cx.refuse(Row::SA112, e.into());
+    }
+    let Session::Running { .. } = r.session else {
+        return cx.refuse(Row::SA111, ApiError::SessionNotRunning(r.session.kind()));
+    };
+    cx.row(Row::SA110);
+    cx.send(ClientFrame::UserMessage { name, map });
+    Ok(())
+}
+
+fn api_user_state(
+    r: &mut Ready,
+    cx: &mut Ctx<'_>,
+    name: String,
+    value: String,
+) -> Result<(), ApiError> {
+    let Session::Running { user_state, .. } = &mut r.session else {
+        return cx.refuse(Row::SA121, ApiError::SessionNotRunning(r.session.kind()));
+    };
+    if let Err(e) = validate_user_state(user_state, &name, &value) {
+        return cx.refuse(Row::SA122, e.into());
+    }
+    cx.row(Row::SA120);
+    user_state.insert(name, value);
+    cx.send(ClientFrame::UserState {
+        state: user_state.clone(),
+    });
     Ok(())
 }
 

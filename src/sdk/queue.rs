@@ -44,9 +44,10 @@ impl Queued {
             f @ (ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
             | ClientFrame::PresenceData { .. }
-            | ClientFrame::PresenceVisibility { .. }) => {
-                QueuedFrame::Boxed(Box::new(f))
-            }
+            | ClientFrame::PresenceVisibility { .. }
+            | ClientFrame::Pause { .. }
+            | ClientFrame::UserMessage { .. }
+            | ClientFrame::UserState { .. }) => QueuedFrame::Boxed(Box::new(f)),
         })
     }
 

@@ -167,6 +167,11 @@ pub enum Session {
         keytype: KeyType,
         /// Agents in the session.
         guests: u32,
+        /// Paused by the app (`pause(true)`): the agent sees no screen until unpaused.
+        paused: bool,
+        /// The user state set with `set_user_state`, merged (sent whole on each change and
+        /// on every resume).
+        user_state: BTreeMap<String, String>,
     },
     /// `end_session` sent; waiting for `session_ended`.
     Ending {
