@@ -854,3 +854,130 @@ fn offer_button(app: &mut App, out: &mut Vec<ControllerOutput>) {
         )));
     }
 }
+
+/// What the integration controller keeps across an app restart ([`Controller::snapshot`],
+/// [`Controller::restore`]): so that after a relaunch it still knows who the customer is and
+/// that a running session was one-click (its key is never shown).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSnapshot {
+    /// [`crate::SNAPSHOT_FORMAT`] of the crate that wrote it.
+    pub format: u32,
+    /// The writing crate's version; a restore refuses another one.
+    pub crate_version: String,
+    /// The configuration it ran with.
+    pub config: ControllerConfig,
+    /// Its state.
+    pub state: ControllerState,
+}
+
+impl ControllerSnapshot {
+    /// The snapshot as JSON, for the app's storage.
+    pub fn to_json(&self) -> String {
+        // plain data with string keys: serialising cannot fail
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a snapshot from the app's storage; anything that is not exactly a snapshot is
+    /// [`crate::RestoreError::Corrupt`].
+    pub fn from_json(text: &str) -> Result<ControllerSnapshot, crate::RestoreError> {
+        serde_json::from_str(text).map_err(|e| crate::RestoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl Controller {
+    /// A snapshot of the controller, for [`Controller::restore`] on the next launch; `None`
+    /// before `launch` and after `exit` (nothing to continue: the next launch starts anew).
+    pub fn snapshot(&self) -> Option<ControllerSnapshot> {
+        let ControllerState::Running(_) = self.state else {
+            return None;
+        };
+        Some(ControllerSnapshot {
+            format: crate::SNAPSHOT_FORMAT,
+            crate_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config: self.config.clone(),
+            state: self.state.clone(),
+        })
+    }
+
+    /// The controller for the next launch, in place of `launch` (spec.md §6.1, row C-R01),
+    /// next to an SDK core restored with [`crate::Sdk::restore`]. The screen of a new process
+    /// is empty, so the restored controller's outputs draw again what its state says is on
+    /// screen: the cobrowse button, or a running session's indicator (its key only if its
+    /// origin shows keys, its paused notice if paused). What did not survive is dropped: a
+    /// starting or ending session (the SDK core keeps only a running one) and the terms
+    /// dialog (its presence connection is gone). A logged-in customer's presence is connected
+    /// again, as C-E02 would. `sdk` is the restored core, whose running session's key a
+    /// manual session shows again.
+    pub fn restore(
+        config: ControllerConfig,
+        snapshot: ControllerSnapshot,
+        sdk: &crate::Sdk,
+    ) -> Result<Controller, crate::RestoreError> {
+        if snapshot.format != crate::SNAPSHOT_FORMAT
+            || snapshot.crate_version != env!("CARGO_PKG_VERSION")
+        {
+            return Err(crate::RestoreError::Version {
+                format: snapshot.format,
+                crate_version: snapshot.crate_version,
+            });
+        }
+        if snapshot.config.group_id != config.group_id {
+            return Err(crate::RestoreError::GroupId {
+                expected: config.group_id,
+                found: snapshot.config.group_id,
+            });
+        }
+        let ControllerState::Running(mut app) = snapshot.state else {
+            return Err(crate::RestoreError::Corrupt(
+                "a controller snapshot is taken while running".to_owned(),
+            ));
+        };
+        if let Identity::LoggingIn(id) | Identity::LoggedIn(id) = &app.identity {
+            crate::api::validate_visitor_id(id)
+                .map_err(|e| crate::RestoreError::Corrupt(format!("visitor id: {e}")))?;
+        }
+        let mut c = Controller::new(config);
+        let mut out = Vec::new();
+        c.rows.push(Row::CR01);
+        app.terms_shown = false;
+        app.button_shown = false;
+        if !matches!(app.session, SessionView::Running(_)) {
+            app.session = SessionView::None;
+            app.paused = false;
+        }
+        if let SessionView::Running(origin) = app.session {
+            out.push(ControllerOutput::Ui(UiDirective::show(
+                UiElement::SessionIndicator,
+            )));
+            if app.paused {
+                out.push(ControllerOutput::Ui(UiDirective::show(
+                    UiElement::SessionPaused,
+                )));
+            }
+            // EventConnectedToSession does not come again: the key is the restored core's
+            // (never a one-click session's)
+            if let (true, Some((key, _, _))) = (origin.shows_key(), sdk.session_info()) {
+                out.push(ControllerOutput::Ui(UiDirective::Show {
+                    element: UiElement::SessionKey,
+                    key: Some(key.to_owned()),
+                }));
+            }
+        }
+        offer_button(&mut app, &mut out);
+        // presence after a restart is off in the SDK core: connect it again when logged in
+        if let Identity::LoggingIn(id) | Identity::LoggedIn(id) = app.identity.clone() {
+            app.identity = Identity::LoggedIn(id);
+            app.presence = PresenceView::Connecting;
+            out.push(call(ApiCall::presence_connect()));
+            if c.config.custom_ui {
+                out.push(call(ApiCall::PresenceSetDefaultUi { enabled: false }));
+            }
+        } else {
+            app.presence = PresenceView::Off;
+        }
+        c.state = ControllerState::Running(app);
+        c.out.extend(out);
+        Ok(c)
+    }
+}

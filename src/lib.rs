@@ -96,8 +96,8 @@ pub use api::{
 };
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,
-    ControllerState, Identity, Origin, PresenceView, SessionView, UiDirective, UiElement,
-    UserIntent, SEED_GROUP_ID,
+    ControllerSnapshot, ControllerState, Identity, Origin, PresenceView, SessionView, UiDirective,
+    UiElement, UserIntent, SEED_GROUP_ID,
 };
 pub use errors::{ApiError, Error, ErrorCode, ProtocolError};
 pub use events::{Event, EventType, KeyType};

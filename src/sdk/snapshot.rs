@@ -93,6 +93,20 @@ pub enum RestoreError {
     Corrupt(String),
 }
 
+impl Snapshot {
+    /// The snapshot as JSON, for the app's storage.
+    pub fn to_json(&self) -> String {
+        // plain data with string keys: serialising cannot fail
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a snapshot from the app's storage; anything that is not exactly a snapshot (a
+    /// truncated or edited file, unknown fields) is [`RestoreError::Corrupt`].
+    pub fn from_json(text: &str) -> Result<Snapshot, RestoreError> {
+        serde_json::from_str(text).map_err(|e| RestoreError::Corrupt(e.to_string()))
+    }
+}
+
 impl Sdk {
     /// A snapshot of what must survive an app restart, at wall-clock `unix_ms`; `None`
     /// before the first `EventVisitorInitialized` and after terminate (nothing to continue).
