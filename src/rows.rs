@@ -329,15 +329,15 @@ rows! {
     CE29 = "C-E29",
     /// `EventMessageReceived`: handed to the app.
     CE31 = "C-E31",
-    // §6.1 restore
-    /// The controller restored after an app restart.
-    CR01 = "C-R01",
     /// A refused `start_session` of the controller's own.
     CE30 = "C-E30",
     /// Events that change nothing.
     CE40 = "C-E40",
     /// Any event before launch or after exit.
     CE99 = "C-E99",
+    // §6.1 restore
+    /// The controller restored after an app restart.
+    CR01 = "C-R01",
 }
 
 impl Row {
