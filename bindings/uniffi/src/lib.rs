@@ -71,6 +71,7 @@ named_enum! {
         NoTermsShown = "no_terms_shown",
         PresenceSendFail = "presence_send_fail",
         PresenceNotConfigured = "presence_not_configured",
+        SessionNotRunning = "session_not_running",
     }
 }
 
@@ -87,6 +88,9 @@ named_enum! {
         PresenceDisconnect = "presence_disconnect",
         PresenceData = "presence_data",
         PresenceSignalVisibility = "presence_signal_visibility",
+        Pause = "pause",
+        SendUserMessage = "send_user_message",
+        SetUserState = "set_user_state",
     }
 }
 
@@ -142,6 +146,7 @@ named_enum! {
         SessionKey = "session_key",
         Terms = "terms",
         SessionIndicator = "session_indicator",
+        SessionPaused = "session_paused",
     }
 }
 
@@ -203,6 +208,7 @@ fn ui_element(e: core::UiElement) -> UiElement {
         core::UiElement::SessionKey => UiElement::SessionKey,
         core::UiElement::Terms => UiElement::Terms,
         core::UiElement::SessionIndicator => UiElement::SessionIndicator,
+        core::UiElement::SessionPaused => UiElement::SessionPaused,
     }
 }
 
@@ -339,6 +345,17 @@ pub enum ApiCall {
     PresenceSignalVisibility {
         visible: bool,
     },
+    Pause {
+        paused: bool,
+    },
+    SendUserMessage {
+        name: String,
+        map: HashMap<String, String>,
+    },
+    SetUserState {
+        name: String,
+        value: String,
+    },
 }
 
 impl From<ApiCall> for core::ApiCall {
@@ -378,6 +395,12 @@ impl From<ApiCall> for core::ApiCall {
             ApiCall::PresenceSignalVisibility { visible } => {
                 core::ApiCall::PresenceSignalVisibility { visible }
             }
+            ApiCall::Pause { paused } => core::ApiCall::Pause { paused },
+            ApiCall::SendUserMessage { name, map } => core::ApiCall::SendUserMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
+            ApiCall::SetUserState { name, value } => core::ApiCall::SetUserState { name, value },
         }
     }
 }
@@ -421,6 +444,12 @@ impl From<core::ApiCall> for ApiCall {
             core::ApiCall::PresenceSignalVisibility { visible } => {
                 ApiCall::PresenceSignalVisibility { visible }
             }
+            core::ApiCall::Pause { paused } => ApiCall::Pause { paused },
+            core::ApiCall::SendUserMessage { name, map } => ApiCall::SendUserMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
+            core::ApiCall::SetUserState { name, value } => ApiCall::SetUserState { name, value },
         }
     }
 }
@@ -434,14 +463,28 @@ pub enum ServerFrame {
         key_length: u8,
         agent_start: bool,
     },
-    InitFailed { reason: String },
-    SessionStarted { sessionkey: String },
-    SessionRefused { reason: String },
-    GuestCount { guestcount: u32 },
-    SessionEnded { reason: String },
+    InitFailed {
+        reason: String,
+    },
+    SessionStarted {
+        sessionkey: String,
+    },
+    SessionRefused {
+        reason: String,
+    },
+    GuestCount {
+        guestcount: u32,
+    },
+    SessionEnded {
+        reason: String,
+    },
     PresenceConnected,
-    PresenceConnectFailed { reason: String },
-    PresenceShowTerms { request_id: u64 },
+    PresenceConnectFailed {
+        reason: String,
+    },
+    PresenceShowTerms {
+        request_id: u64,
+    },
     PresenceBlur,
     PresenceSignal {
         event: String,
@@ -451,6 +494,10 @@ pub enum ServerFrame {
         request_id: u64,
     },
     PresenceNotConfigured,
+    UserMessage {
+        name: String,
+        map: HashMap<String, String>,
+    },
 }
 
 impl From<ServerFrame> for core::ServerFrame {
@@ -483,6 +530,10 @@ impl From<ServerFrame> for core::ServerFrame {
                 S::PresenceStartSession { request_id }
             }
             ServerFrame::PresenceNotConfigured => S::PresenceNotConfigured {},
+            ServerFrame::UserMessage { name, map } => S::UserMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
         }
     }
 }
@@ -526,6 +577,16 @@ pub enum ClientFrame {
     PresenceVisibility {
         visible: bool,
     },
+    Pause {
+        paused: bool,
+    },
+    UserMessage {
+        name: String,
+        map: HashMap<String, String>,
+    },
+    UserState {
+        state: HashMap<String, String>,
+    },
 }
 
 impl From<core::ClientFrame> for ClientFrame {
@@ -568,6 +629,14 @@ impl From<core::ClientFrame> for ClientFrame {
                 map: map.into_iter().collect(),
             },
             C::PresenceVisibility { visible } => ClientFrame::PresenceVisibility { visible },
+            C::Pause { paused } => ClientFrame::Pause { paused },
+            C::UserMessage { name, map } => ClientFrame::UserMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
+            C::UserState { state } => ClientFrame::UserState {
+                state: state.into_iter().collect(),
+            },
         }
     }
 }
@@ -612,6 +681,14 @@ impl From<ClientFrame> for core::ClientFrame {
                 map: map.into_iter().collect(),
             },
             ClientFrame::PresenceVisibility { visible } => C::PresenceVisibility { visible },
+            ClientFrame::Pause { paused } => C::Pause { paused },
+            ClientFrame::UserMessage { name, map } => C::UserMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
+            ClientFrame::UserState { state } => C::UserState {
+                state: state.into_iter().collect(),
+            },
         }
     }
 }
@@ -676,6 +753,10 @@ pub enum Event {
         call: CallName,
         code: ErrorCode,
     },
+    MessageReceived {
+        name: String,
+        map: HashMap<String, String>,
+    },
 }
 
 impl From<&core::Event> for Event {
@@ -721,6 +802,10 @@ impl From<&core::Event> for Event {
             E::PresenceSendFail { call, code } => Event::PresenceSendFail {
                 call: call_name(call),
                 code: error_code(code),
+            },
+            E::MessageReceived { name, map } => Event::MessageReceived {
+                name,
+                map: map.into_iter().collect(),
             },
             // the core's `Event` is non-exhaustive; a new variant needs a mirror first (the
             // test `every_core_event_has_a_mirror` fails until it has one)
@@ -774,6 +859,10 @@ impl From<Event> for core::Event {
                 call: core_call_name(call),
                 code: core_error_code(code),
             },
+            Event::MessageReceived { name, map } => E::MessageReceived {
+                name,
+                map: map.into_iter().collect(),
+            },
         }
     }
 }
@@ -784,13 +873,22 @@ pub fn event_code(event: Event) -> String {
     core::Event::from(event).code().to_owned()
 }
 
+/// The event's `type` (`GlanceEvent.type`): `info`, `warning`, `error` or `assert_fail`.
+#[uniffi::export]
+pub fn event_type(event: Event) -> String {
+    core::Event::from(event).event_type().as_str().to_owned()
+}
+
+/// The event's `message` (`GlanceEvent.message`): one English sentence for logs.
+#[uniffi::export]
+pub fn event_message(event: Event) -> String {
+    core::Event::from(event).message()
+}
+
 /// The event's properties as the Glance SDK names them (string values).
 #[uniffi::export]
 pub fn event_properties(event: Event) -> HashMap<String, String> {
-    core::Event::from(event)
-        .properties()
-        .into_iter()
-        .collect()
+    core::Event::from(event).properties().into_iter().collect()
 }
 
 /// One input to the SDK core (`Input`).
@@ -925,6 +1023,10 @@ pub struct SdkState {
     pub terms: Option<String>,
     /// The running session's key.
     pub session_key: Option<String>,
+    /// The running session is paused (`GlanceSessionInfo.isPaused`).
+    pub paused: bool,
+    /// Agents in the running session (`GlanceSessionInfo.nGuests`).
+    pub guests: u32,
     /// The visitor id of the latest accepted `init_visitor`.
     pub visitor_id: Option<String>,
     /// Whether the link is up.
@@ -933,6 +1035,40 @@ pub struct SdkState {
     pub foreground: bool,
     /// The latest accepted input's time.
     pub now_ms: u64,
+}
+
+/// A snapshot that was not restored (`RestoreError`, spec.md §5.6); nothing was restored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum RestoreError {
+    /// Written by another format or crate version.
+    #[error("{detail}")]
+    Version {
+        /// The core's message.
+        detail: String,
+    },
+    /// Of another group than the app's.
+    #[error("{detail}")]
+    GroupId {
+        /// The core's message.
+        detail: String,
+    },
+    /// Not a snapshot, or a field breaks the SDK's rules.
+    #[error("{detail}")]
+    Corrupt {
+        /// The core's message.
+        detail: String,
+    },
+}
+
+impl From<core::RestoreError> for RestoreError {
+    fn from(e: core::RestoreError) -> Self {
+        let detail = e.to_string();
+        match e {
+            core::RestoreError::Version { .. } => RestoreError::Version { detail },
+            core::RestoreError::GroupId { .. } => RestoreError::GroupId { detail },
+            _ => RestoreError::Corrupt { detail },
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -991,6 +1127,36 @@ impl Sdk {
             .collect()
     }
 
+    /// A snapshot for the next app launch (JSON, for the app's storage), at wall-clock
+    /// `unix_ms`; null before the first `EventVisitorInitialized` (spec.md §5.6).
+    pub fn snapshot(&self, unix_ms: u64) -> Option<String> {
+        lock(&self.inner).snapshot(unix_ms).map(|s| s.to_json())
+    }
+
+    /// The core for the next app launch from a `snapshot`'s JSON, for the app's `group_id`,
+    /// at the new process's `now_ms` and wall-clock `unix_ms`; refused whole
+    /// (`RestoreError`) for another version or group or a corrupted snapshot.
+    #[uniffi::constructor]
+    pub fn restore(
+        config: SdkConfig,
+        snapshot: String,
+        group_id: i32,
+        now_ms: u64,
+        unix_ms: u64,
+    ) -> Result<Arc<Self>, RestoreError> {
+        let snapshot = core::Snapshot::from_json(&snapshot)?;
+        let sdk = core::Sdk::restore(
+            config.into(),
+            snapshot,
+            group_id,
+            core::Instant::from_millis(now_ms),
+            unix_ms,
+        )?;
+        Ok(Arc::new(Sdk {
+            inner: Mutex::new(sdk),
+        }))
+    }
+
     /// The state, summarized.
     pub fn state(&self) -> SdkState {
         let sdk = lock(&self.inner);
@@ -1030,6 +1196,8 @@ impl Sdk {
             presence,
             terms,
             session_key,
+            paused: sdk.is_paused(),
+            guests: sdk.session_info().map_or(0, |(_, guests, _)| guests),
             visitor_id,
             link_up: matches!(s.link, core::Link::Up),
             foreground: matches!(s.app, core::AppVisibility::Foreground),
@@ -1044,13 +1212,26 @@ impl Sdk {
 pub enum UserIntent {
     Launch,
     TapCobrowse,
-    Login { visitor_id: String },
+    Login {
+        visitor_id: String,
+    },
     AcceptTerms,
     DeclineTerms,
     EndSession,
     Logout,
     Exit,
-    PresenceData { map: HashMap<String, String> },
+    PresenceData {
+        map: HashMap<String, String>,
+    },
+    TogglePause,
+    SendMessage {
+        name: String,
+        map: HashMap<String, String>,
+    },
+    SetUserState {
+        name: String,
+        value: String,
+    },
 }
 
 impl From<UserIntent> for core::UserIntent {
@@ -1068,6 +1249,12 @@ impl From<UserIntent> for core::UserIntent {
             UserIntent::PresenceData { map } => U::PresenceData {
                 map: map.into_iter().collect(),
             },
+            UserIntent::TogglePause => U::TogglePause,
+            UserIntent::SendMessage { name, map } => U::SendMessage {
+                name,
+                map: map.into_iter().collect(),
+            },
+            UserIntent::SetUserState { name, value } => U::SetUserState { name, value },
         }
     }
 }
@@ -1114,6 +1301,13 @@ pub enum ControllerOutput {
         /// Its properties.
         map: HashMap<String, String>,
     },
+    /// An agent's message in the session (`EventMessageReceived`), for the app's own code.
+    AgentMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        map: HashMap<String, String>,
+    },
 }
 
 impl From<core::ControllerOutput> for ControllerOutput {
@@ -1133,6 +1327,10 @@ impl From<core::ControllerOutput> for ControllerOutput {
             },
             core::ControllerOutput::AgentSignal { event, map } => ControllerOutput::AgentSignal {
                 event,
+                map: map.into_iter().collect(),
+            },
+            core::ControllerOutput::AgentMessage { name, map } => ControllerOutput::AgentMessage {
+                name,
                 map: map.into_iter().collect(),
             },
         }
@@ -1185,6 +1383,34 @@ impl Controller {
                 custom_ui: config.custom_ui,
             })),
         })
+    }
+
+    /// A snapshot for the next app launch (JSON); null before `launch` and after `exit`.
+    pub fn snapshot(&self) -> Option<String> {
+        lock(&self.inner).snapshot().map(|s| s.to_json())
+    }
+
+    /// The controller for the next launch, in place of `launch`, next to the restored `sdk`
+    /// (spec.md §6.1); drain `poll_output` at once: it draws the screen again.
+    #[uniffi::constructor]
+    pub fn restore(
+        config: ControllerConfig,
+        snapshot: String,
+        sdk: Arc<Sdk>,
+    ) -> Result<Arc<Self>, RestoreError> {
+        let snapshot = core::ControllerSnapshot::from_json(&snapshot)?;
+        let core_sdk = lock(&sdk.inner);
+        let c = core::Controller::restore(
+            core::ControllerConfig {
+                group_id: config.group_id,
+                custom_ui: config.custom_ui,
+            },
+            snapshot,
+            &core_sdk,
+        )?;
+        Ok(Arc::new(Controller {
+            inner: Mutex::new(c),
+        }))
     }
 
     /// Handles one input.
@@ -1290,6 +1516,10 @@ mod tests {
             },
             core::Event::PresenceStartSession { request_id: 7 },
             core::Event::PresenceNotConfigured,
+            core::Event::MessageReceived {
+                name: "open".into(),
+                map: map.clone(),
+            },
             core::Event::PresenceSendFail {
                 call: core::CallName::PresenceSignalAgent,
                 code: core::ErrorCode::PresenceSendFail,
@@ -1304,7 +1534,10 @@ mod tests {
                 e.properties().into_iter().collect::<HashMap<_, _>>()
             );
         }
-        for p in [core::ConsentPolicy::TermsRequired, core::ConsentPolicy::AgentMayStart] {
+        for p in [
+            core::ConsentPolicy::TermsRequired,
+            core::ConsentPolicy::AgentMayStart,
+        ] {
             assert_eq!(core_consent_policy(consent_policy(p)), p);
         }
         for l in core::Limits::ALL {
@@ -1385,7 +1618,61 @@ mod tests {
                 },
             },
         );
-        assert_eq!(sdk.last_rows(), vec!["S-A26".to_owned(), "S-A20".to_owned()]);
+        assert_eq!(
+            sdk.last_rows(),
+            vec!["S-A26".to_owned(), "S-A20".to_owned()]
+        );
+    }
+
+    #[test]
+    fn snapshot_and_restore_through_the_binding() {
+        let sdk = Sdk::new(default_sdk_config());
+        assert_eq!(sdk.snapshot(0), None, "nothing before init");
+        sdk.handle_input(
+            0,
+            Input::Api {
+                call: ApiCall::InitVisitor {
+                    params: InitParams {
+                        group_id: 19921,
+                        token: String::new(),
+                        name: String::new(),
+                        email: String::new(),
+                        phone: String::new(),
+                        visitor_id: None,
+                    },
+                },
+            },
+        )
+        .unwrap();
+        sdk.handle_input(
+            1,
+            Input::Frame {
+                frame: ServerFrame::Settings {
+                    v: 1,
+                    key_length: 4,
+                    agent_start: false,
+                },
+            },
+        )
+        .unwrap();
+        let json = sdk.snapshot(1_000).expect("ready");
+        let next = Sdk::restore(default_sdk_config(), json.clone(), 19921, 0, 2_000).unwrap();
+        assert_eq!(next.poll_output(), Output::Connect);
+        assert_eq!(next.last_rows(), vec!["S-R03".to_owned()]);
+        assert!(matches!(
+            Sdk::restore(default_sdk_config(), json.clone(), 7, 0, 2_000),
+            Err(RestoreError::GroupId { .. })
+        ));
+        assert!(matches!(
+            Sdk::restore(default_sdk_config(), json[..10].to_owned(), 19921, 0, 2_000),
+            Err(RestoreError::Corrupt { .. })
+        ));
+        let e = Event::MessageReceived {
+            name: "open".into(),
+            map: HashMap::new(),
+        };
+        assert_eq!(event_type(e.clone()), "info");
+        assert_eq!(event_message(e), "message `open` from the agent");
     }
 
     #[test]
