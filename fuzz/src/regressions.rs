@@ -96,6 +96,7 @@ fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
             group_id: 40,
             custom_ui: false,
             seed: 6,
+            ..ScenarioConfig::default()
         },
         None,
         vec![
@@ -103,6 +104,7 @@ fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
             Op::Frame(ServerFrame::Settings {
                 v: 1,
                 key_length: 4,
+                agent_start: false,
             }),
             Op::User(UserIntent::Login {
                 visitor_id: "cust-42".into(),
@@ -131,6 +133,7 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
             group_id: i32::MAX,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::Api(ApiCall::InitVisitor(long.clone())),
@@ -220,6 +223,7 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
         Op::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 4,
+            agent_start: false,
         }),
         Op::User(UserIntent::Login {
             visitor_id: "cust-42".into(),
@@ -227,6 +231,7 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
         Op::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 4,
+            agent_start: false,
         }),
         Op::Frame(ServerFrame::PresenceConnected {}),
         Op::Frame(ServerFrame::PresenceShowTerms { request_id: 1 }),
@@ -251,6 +256,7 @@ fn a_group_the_app_chose_itself_is_not_a_finding() {
             group_id: 40,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::Api(ApiCall::InitVisitor(app_group.clone())),
@@ -271,6 +277,7 @@ fn a_group_the_app_chose_itself_is_not_a_finding() {
             group_id: 40,
             custom_ui: false,
             seed: 0,
+            ..ScenarioConfig::default()
         },
         auto_server: true,
         timings: None,
@@ -299,6 +306,7 @@ fn a_long_offline_advance_replays_every_backoff() {
             group_id: 19921,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::User(UserIntent::Launch),

@@ -39,13 +39,17 @@ pub struct FuzzScenario {
 }
 
 fn step(u: &mut Unstructured<'_>) -> Step {
-    match input::byte(u) % 6 {
+    match input::byte(u) % 7 {
         0 => Step::User(input::intent(u)),
         1 => Step::Lifecycle(input::lifecycle(u, false)),
         2 => Step::Network(input::network(u)),
         3 => Step::Agent(input::agent(u)),
         4 => Step::AdvanceMs(input::duration_ms(u, true)),
-        _ => Step::Api(input::call(u)),
+        5 => Step::Api(input::call(u)),
+        _ => {
+            let (event, map) = input::agent_signal(u);
+            Step::AgentSignal { event, map }
+        }
     }
 }
 
@@ -111,6 +115,10 @@ impl FuzzScenario {
                 Step::Api(c) => {
                     w.byte(5);
                     w.call(c);
+                }
+                Step::AgentSignal { event, map } => {
+                    w.byte(6);
+                    w.agent_signal(event, map);
                 }
                 // only the first line is a config; a later one is not written
                 Step::Config(_) => {}
