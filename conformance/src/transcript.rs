@@ -199,6 +199,20 @@ pub struct ScenarioConfig {
     pub limits: Limits,
 }
 
+impl ScenarioConfig {
+    /// Whether it sets a key of spec.md §13.1 (`consent_policy`, `agent_start`, `presence`,
+    /// `limits`) to other than its default: then a plain trace of its run starts with the
+    /// config line, since what `check` judges depends on it (INV-CONSENT-POLICY), and a
+    /// scenario without one writes the same plain trace as before.
+    pub fn beyond_contract(&self) -> bool {
+        let d = ScenarioConfig::default();
+        self.consent_policy != d.consent_policy
+            || self.agent_start != d.agent_start
+            || self.presence != d.presence
+            || self.limits != d.limits
+    }
+}
+
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
@@ -1322,10 +1336,11 @@ fn read_trace_lines(text: &str, quick: bool) -> Result<Vec<(usize, TraceLine)>, 
         };
         let parsed = if obj.contains_key("step") {
             record_from_object(obj).map(TraceLine::Record)
-        } else if let Some(kind) = RECORD_KINDS
-            .iter()
-            .find(|k| **k != "api" && obj.contains_key(**k))
-        {
+        } else if let Some(kind) = RECORD_KINDS.iter().find(|k| {
+            // `api` is a scenario step's key too, and so is `event` in the agent's `signal`
+            // step (spec.md §13.1)
+            **k != "api" && !(**k == "event" && obj.contains_key("agent")) && obj.contains_key(**k)
+        }) {
             Err(format!(
                 "a `{kind}` record without `step`; expected a record {{\"step\": n, {kind}: …}} or a scenario line"
             ))
@@ -1913,6 +1928,20 @@ mod tests {
             assert_eq!(matches!(rec, EventRecord::Typed(_)), typed, "{text}");
             let back: Value = serde_json::to_value(&rec).unwrap();
             assert_eq!(back, serde_json::from_str::<Value>(text).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_agent_signal_line_in_a_trace_is_a_scenario_line() {
+        let text = "{\"agent\": \"signal\", \"event\": \"open_page\"}\n{\"event\": {\"code\": \"EventPresenceBlur\"}}";
+        for read in [parse_trace, parse_trace_general] {
+            let e = read(text).unwrap_err();
+            assert_eq!(e.line, 2, "{e}");
+            let lines = read("{\"agent\": \"signal\", \"event\": \"open_page\"}").unwrap();
+            assert!(matches!(
+                &lines[0].1,
+                TraceLine::Step(Step::AgentSignal { .. })
+            ));
         }
     }
 

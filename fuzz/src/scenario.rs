@@ -15,8 +15,8 @@ use crate::report::{numbered_tail, scenario_jsonl, trace_jsonl, Failure};
 use arbitrary::Unstructured;
 use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::{
-    check_records, check_trace_with, interleave, machine, CheckOptions, GroupChoice, Invariant,
-    Violation,
+    check_trace, check_trace_with, interleave, machine, plain, CheckOptions, GroupChoice,
+    Invariant, Violation,
 };
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{
@@ -227,17 +227,25 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     {
         return Err(with_trace(fail(headline(v))));
     }
+    // records only, as `cobrowse run` prints them: after the config line when it sets a key
+    // of spec.md §13.1 (the consent policy is judged by it)
+    let bare_lines: Vec<(usize, TraceLine)> = plain(&parsed, &records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let offset = bare_lines.len() - records.len();
     let of_record = |v: &Violation| {
         records
-            .get(v.line.wrapping_sub(1))
+            .get(v.line.wrapping_sub(1 + offset))
             .and_then(|r| parsed.get(r.step))
     };
-    let bare = check_records(&records);
+    let bare = check_trace(&bare_lines);
     if let Some(v) = bare.iter().find(|v| judged(v, of_record(v))) {
         return Err(with_trace(fail(format!(
             "{} (records only, record {})",
             headline(v),
-            v.line
+            v.line.saturating_sub(offset)
         ))));
     }
     // progress (spec.md §10.4): INV-AGREEMENT after every step, then the heal suffix and
