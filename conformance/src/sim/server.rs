@@ -467,3 +467,161 @@ impl AgentRefusal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const ID: &str = "cust-42";
+
+    /// A server whose visitor's connection announced `ID`, settings answered.
+    fn announced(agent_start: bool, presence: bool) -> Server {
+        let mut s =
+            Server::new(19921, 7, Duration::from_secs(60)).with_group(agent_start, presence);
+        s.receive(&ClientFrame::Init {
+            v: PROTOCOL_VERSION,
+            group_id: 19921,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: Some(ID.into()),
+        });
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::Settings {
+                v: PROTOCOL_VERSION,
+                key_length: SIM_KEY_LENGTH,
+                agent_start,
+            })
+        );
+        s
+    }
+
+    fn present(agent_start: bool) -> Server {
+        let mut s = announced(agent_start, true);
+        s.receive(&ClientFrame::PresenceConnect {
+            visitor_id: ID.into(),
+        });
+        assert_eq!(s.poll(), Some(ServerFrame::PresenceConnected {}));
+        s
+    }
+
+    fn one_click(s: &mut Server) -> Option<ServerFrame> {
+        s.receive(&ClientFrame::StartSession {
+            key: Some(ID.into()),
+        });
+        s.poll()
+    }
+
+    fn terms(s: &mut Server, status: &str, request_id: u64) {
+        s.receive(&ClientFrame::PresenceSignal {
+            event: TERMS_EVENT.into(),
+            map: BTreeMap::from([("status".to_owned(), status.to_owned())]),
+            request_id: Some(request_id),
+        });
+    }
+
+    #[test]
+    fn a_group_without_presence_says_so() {
+        let mut s = announced(false, false);
+        s.receive(&ClientFrame::PresenceConnect {
+            visitor_id: ID.into(),
+        });
+        assert_eq!(s.poll(), Some(ServerFrame::PresenceNotConfigured {}));
+        assert!(!s.presence());
+        assert_eq!(
+            s.agent(AgentAction::StartWithoutTerms),
+            Err(AgentRefusal::VisitorNotPresent)
+        );
+        assert_eq!(
+            s.agent_signal("open_page", &BTreeMap::new()),
+            Err(AgentRefusal::VisitorNotPresent)
+        );
+    }
+
+    #[test]
+    fn presence_data_and_visibility_belong_to_presence() {
+        let data = BTreeMap::from([("page".to_owned(), "cart".to_owned())]);
+        let mut s = announced(false, true);
+        s.receive(&ClientFrame::PresenceData { map: data.clone() });
+        s.receive(&ClientFrame::PresenceVisibility { visible: false });
+        assert_eq!(s.refusals(), 2);
+        assert!(s.presence_data().is_empty());
+        assert_eq!(s.visible(), None);
+        let mut s = present(false);
+        s.receive(&ClientFrame::PresenceData { map: data.clone() });
+        s.receive(&ClientFrame::PresenceVisibility { visible: false });
+        assert_eq!((s.presence_data(), s.visible()), (&data, Some(false)));
+        // each frame replaces the data
+        s.receive(&ClientFrame::PresenceData {
+            map: BTreeMap::new(),
+        });
+        assert!(s.presence_data().is_empty());
+        s.receive(&ClientFrame::PresenceData { map: data });
+        s.receive(&ClientFrame::PresenceDisconnect {});
+        assert!(s.presence_data().is_empty());
+        assert_eq!((s.visible(), s.refusals()), (None, 0));
+    }
+
+    #[test]
+    fn a_one_click_start_needs_consent_for_the_latest_request() {
+        let refused = Some(ServerFrame::SessionRefused {
+            reason: "consent_required".into(),
+        });
+        let started = Some(ServerFrame::SessionStarted {
+            sessionkey: ID.into(),
+        });
+        let mut s = present(false);
+        assert_eq!(one_click(&mut s), refused);
+        s.agent(AgentAction::StartPresenceSession).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceShowTerms { request_id: 1 })
+        );
+        s.agent(AgentAction::StartPresenceSession).unwrap();
+        let _ = s.poll();
+        terms(&mut s, "accepted", 1); // an answer to an older request
+        assert_eq!(one_click(&mut s), refused);
+        terms(&mut s, "accepted", 2);
+        assert_eq!(one_click(&mut s), started);
+        assert_eq!(s.refusals(), 2);
+        // an agent start: the group's setting decides, else the terms do
+        let mut s = present(false);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceStartSession { request_id: 1 })
+        );
+        assert_eq!(one_click(&mut s), refused);
+        terms(&mut s, "accepted", 1);
+        assert_eq!(one_click(&mut s), started);
+        let mut s = present(true);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        let _ = s.poll();
+        assert_eq!(one_click(&mut s), started);
+        // one start per grant; and the grant goes with presence
+        s.receive(&ClientFrame::EndSession {});
+        let _ = s.poll();
+        assert_eq!(one_click(&mut s), refused);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        let _ = s.poll();
+        s.receive(&ClientFrame::PresenceDisconnect {});
+        assert_eq!(one_click(&mut s), refused);
+    }
+
+    #[test]
+    fn the_agents_signal_reaches_a_present_visitor() {
+        let mut s = present(false);
+        let map = BTreeMap::from([("page".to_owned(), "checkout".to_owned())]);
+        s.agent_signal("open_page", &map).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceSignal {
+                event: "open_page".into(),
+                map
+            })
+        );
+    }
+}
