@@ -236,7 +236,19 @@ impl Reading {
     /// received says `agent_start` `true` (a trace without `recv` records so far cannot show
     /// it: the config alone decides).
     pub(super) fn agent_start_allowed(&self) -> bool {
-        self.consent_policy == ConsentPolicy::AgentMayStart && (!self.recv_seen || self.agent_start)
+        self.agent_start_refusal().is_none()
+    }
+
+    /// Why an `EventPresenceStartSession` is not allowed now (`None` when it is): which side
+    /// did not opt in (§3.3a).
+    pub(super) fn agent_start_refusal(&self) -> Option<&'static str> {
+        if self.consent_policy != ConsentPolicy::AgentMayStart {
+            Some("the app's consent_policy is terms_required (the config line's, or the default)")
+        } else if self.recv_seen && !self.agent_start {
+            Some("the latest settings the SDK received do not say agent_start")
+        } else {
+            None
+        }
     }
 
     /// What a `start_session` with `key` asks for now.

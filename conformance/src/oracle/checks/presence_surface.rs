@@ -23,11 +23,11 @@ impl Check for ConsentPolicy {
             ..
         } = rec.seen
         {
-            if !ctx.agent_start_allowed() {
+            if let Some(why) = ctx.agent_start_refusal() {
                 out.push(violation(
                     Invariant::ConsentPolicy,
                     rec.line,
-                    "EventPresenceStartSession (an agent start without the terms dialog) came, but the app's consent_policy is not agent_may_start or the group's settings do not say agent_start: under the default an agent's start is the terms flow (EventPresenceShowTerms)".to_owned(),
+                    format!("EventPresenceStartSession (an agent start without the terms dialog) came, but {why}: unless both the app and the group opted in, an agent's start is the terms flow (EventPresenceShowTerms)"),
                 ));
             }
         }
