@@ -800,8 +800,6 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
     }
 }
 
-/// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
-/// a scenario could not have (the scenario reader refuses it) is not played.
 /// Whether `drive_core` judges agreement and progress on `input` (see [`Run::play_all`]).
 fn progress_judged(input: &CoreInput) -> bool {
     input.auto_server
@@ -813,6 +811,8 @@ fn progress_judged(input: &CoreInput) -> bool {
         })
 }
 
+/// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
+/// a scenario could not have (the scenario reader refuses it) is not played.
 pub fn run(input: &CoreInput) -> Result<(), Failure> {
     if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
         config: Some(input.config.clone()),
