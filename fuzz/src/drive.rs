@@ -455,17 +455,12 @@ struct Watch {
     exact_wakes: usize,
     sdk_before: Option<State>,
     ctl_before: Option<ControllerState>,
-    /// The config line's limits profile (for [`crate::known_defect`]).
-    limits: Limits,
 }
 
 impl Watch {
     /// One trace line: to the observation and the streaming oracle, which must have nothing
     /// to report.
     fn line(&mut self, line: TraceLine) -> Result<(), Finding> {
-        if let TraceLine::Step(Step::Config(c)) = &line {
-            self.limits = c.limits;
-        }
         self.obs.lines.push(line);
         self.obs.bypassed.push(self.bypassed);
         let n = self.obs.lines.len();
@@ -489,7 +484,6 @@ impl Watch {
     fn judged(&self, v: &Violation) -> bool {
         crate::judged_by_drive_core(v.invariant, self.bypassed)
             && !(self.bypassed && self.group_choice.excused(v))
-            && !crate::known_defect(v, self.limits)
     }
 }
 
@@ -788,12 +782,10 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
         watch.line(line)?;
     }
     let bypassed = watch.bypassed;
-    let limits = watch.limits;
     let choice = std::mem::take(&mut watch.group_choice);
     match watch.oracle.finish().into_iter().find(|v| {
         crate::judged_by_drive_core(v.invariant, bypassed)
             && !(bypassed && choice.excused(v))
-            && !crate::known_defect(v, limits)
     }) {
         Some(v) => Err(v.into()),
         None => Ok(()),

@@ -24,8 +24,7 @@ pub mod report;
 pub mod scenario;
 pub mod trace;
 
-use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind, Violation};
-use cobrowse_visitor_core::Limits;
+use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind};
 
 /// The invariant IDs `drive_core` checks: the oracle's transcript invariants on the trace it
 /// builds (with a scenario line per op, so the per-step ones are judged too), and the three
@@ -138,25 +137,6 @@ pub const CONTROLLER_DUTIES: [Invariant; 4] = [
     // oracle itself skips this one when there are `api` steps)
     Invariant::ControllerCallsAccepted,
 ];
-
-/// A violation of a defect of the core that the fuzzers found and that is reported, not yet
-/// fixed (the fix is the core's, spec.md §6 or `src/controller.rs`): the controller passes the
-/// app's presence data through (C-U70) whatever the SDK's state, so a `user presence_data`
-/// during the first init (refused `init_pending`, S-A92) or with data the SDK refuses
-/// (`invalid_parameter`, S-A81) is a refused controller call, which
-/// INV-CONTROLLER-CALLS-ACCEPTED forbids. Skipped so that the fuzzers find what else there is;
-/// `regressions::c_u70_passes_refused_presence_data_through` keeps the defect in view (it
-/// fails once the core is fixed: then delete this).
-///
-/// The second, under `limits` other than the default (`limits`): the controller validates a
-/// login's visitor id under the default profile (spec.md §3.3a says so), so a `login` with an
-/// id the active profile refuses (51–62 characters, or a `~`, under `web_compatible`) is a
-/// refused controller `init_visitor` (`regressions::controller_validates_login_under_glance5`).
-pub fn known_defect(v: &Violation, limits: Limits) -> bool {
-    v.invariant == Invariant::ControllerCallsAccepted
-        && (v.message.contains("`presence_data`")
-            || (limits != Limits::Glance5 && v.message.contains("`init_visitor`")))
-}
 
 /// Whether `invariant` is judged for an input that has (`bypassed`) or has not yet gone
 /// around the controller.

@@ -324,14 +324,14 @@ fn a_long_offline_advance_replays_every_backoff() {
 }
 
 /// crash-cc0327cd (drive_core, issue 14): a `user presence_data` while the first
-/// `init_visitor` is pending. The controller passes it through (C-U70) and the SDK refuses it
-/// (`init_pending`, S-A92), so the trace breaks INV-CONTROLLER-CALLS-ACCEPTED: a defect of the
-/// core (the controller asks for a call the SDK refuses), reported, not the harness's. The
-/// fuzzers skip it (`crate::known_defect`); this test holds it, also for data the SDK refuses
-/// (S-A81), and fails once the core no longer has it (then delete `known_defect`).
+/// `init_visitor` is pending, or with data the SDK refuses. The controller passed it through
+/// (C-U70) and the SDK refused it (S-A92, S-A81): a refused controller call,
+/// INV-CONTROLLER-CALLS-ACCEPTED. Fixed in the core: the controller refuses such an intent
+/// itself (C-U71, C-U72), so no check is skipped any more.
 #[test]
-fn c_u70_passes_refused_presence_data_through() {
-    use cobrowse_visitor_conformance::oracle::{check_trace, interleave, Invariant};
+fn c_u70_refuses_presence_data_the_sdk_would_refuse() {
+    use cobrowse_visitor_conformance::oracle::check_trace;
+    use cobrowse_visitor_conformance::oracle::interleave;
     use cobrowse_visitor_conformance::sim::World;
     use std::collections::BTreeMap;
     let too_long = BTreeMap::from([("page".to_owned(), "p".repeat(256))]);
@@ -346,13 +346,7 @@ fn c_u70_passes_refused_presence_data_through() {
         .map(|(i, l)| (i + 1, l))
         .collect();
     let found = check_trace(&lines);
-    assert!(
-        found
-            .iter()
-            .any(|v| v.invariant == Invariant::ControllerCallsAccepted
-                && crate::known_defect(v, Default::default())),
-        "the core no longer passes refused presence data through: delete known_defect ({found:?})"
-    );
+    assert!(found.is_empty(), "{found:?}");
     // and during the first init, with the server silent (the fuzzer's input)
     let input = CoreInput {
         config: ScenarioConfig::default(),
@@ -370,14 +364,13 @@ fn c_u70_passes_refused_presence_data_through() {
     }
 }
 
-/// crash-2726b6de (drive_core, issue 14): under `limits: web_compatible` the controller (which
-/// validates a login under the default profile, spec.md §3.3a) passes a 62-character id the
-/// SDK refuses: a refused controller `init_visitor`, INV-CONTROLLER-CALLS-ACCEPTED. A defect of
-/// the core's controller (it has no limits profile), reported; skipped by
-/// `crate::known_defect`, held here.
+/// crash-2726b6de (drive_core, issue 14): under `limits: web_compatible` the controller
+/// validated a login under the default profile and passed a 62-character id the SDK refuses:
+/// a refused controller `init_visitor`, INV-CONTROLLER-CALLS-ACCEPTED. Fixed in the core: the
+/// controller has the SDK's limits (`ControllerConfig::limits`, C-U21).
 #[test]
-fn controller_validates_login_under_glance5() {
-    use cobrowse_visitor_conformance::oracle::{check_trace, interleave, Invariant};
+fn controller_validates_login_under_the_sdks_limits() {
+    use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
     use cobrowse_visitor_conformance::sim::World;
     use cobrowse_visitor_core::Limits;
     let steps = vec![
@@ -397,14 +390,7 @@ fn controller_validates_login_under_glance5() {
         .map(|(i, l)| (i + 1, l))
         .collect();
     let found = check_trace(&lines);
-    assert!(
-        found
-            .iter()
-            .any(|v| v.invariant == Invariant::ControllerCallsAccepted
-                && crate::known_defect(v, Limits::WebCompatible)
-                && !crate::known_defect(v, Limits::Glance5)),
-        "the controller no longer passes such an id: narrow known_defect ({found:?})"
-    );
+    assert!(found.is_empty(), "{found:?}");
     let scenario = FuzzScenario::from_steps(&steps);
     if let Err(f) = scenario::run(&scenario) {
         panic!("{f}");

@@ -214,14 +214,6 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     }
     let judged = |v: &Violation, step: Option<&Step>| {
         crate::judged(v.invariant, direct_api)
-            && !crate::known_defect(
-                v,
-                scenario
-                    .config
-                    .as_ref()
-                    .map(|c| c.limits)
-                    .unwrap_or_default(),
-            )
             && !(v.invariant == Invariant::RefusedNoEffect && step.is_some_and(feeds_unrecorded))
     };
     let in_trace = |v: &Violation| cause.get(v.line.wrapping_sub(1)).copied().flatten();

@@ -310,7 +310,11 @@ fn inv_init_first() {
                 .position(|x| event(x, "EventVisitorInitialized").is_some())
                 .unwrap_or(r.len());
             calls(r).any(|(i, c)| {
-                i < first && matches!(c, ApiCall::StartSession { .. } | ApiCall::presence_connect())
+                i < first
+                    && matches!(
+                        c,
+                        ApiCall::StartSession { .. } | ApiCall::presence_connect()
+                    )
             })
         },
         30.0,

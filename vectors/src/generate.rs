@@ -187,6 +187,7 @@ pub fn vector(journey: &str, scenario: &str, text: &str) -> Result<Vector, GenEr
     let controller_config = ControllerConfig {
         group_id: config.group_id,
         custom_ui: config.custom_ui,
+        limits: config.limits,
     };
     let mut world = World::with_options(&config, options);
     let mut rec = Recorder {

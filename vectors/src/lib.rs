@@ -128,6 +128,13 @@ impl From<&SdkConfigJson> for SdkConfig {
 pub struct ControllerConfigJson {
     pub group_id: i32,
     pub custom_ui: bool,
+    /// Absent for the default profile (`glance5`), so earlier vectors read the same.
+    #[serde(default, skip_serializing_if = "is_default_limits")]
+    pub limits: Limits,
+}
+
+fn is_default_limits(l: &Limits) -> bool {
+    *l == Limits::default()
 }
 
 impl From<&ControllerConfig> for ControllerConfigJson {
@@ -135,6 +142,7 @@ impl From<&ControllerConfig> for ControllerConfigJson {
         ControllerConfigJson {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
+            limits: c.limits,
         }
     }
 }
@@ -144,6 +152,7 @@ impl From<&ControllerConfigJson> for ControllerConfig {
         ControllerConfig {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
+            limits: c.limits,
         }
     }
 }

@@ -434,14 +434,28 @@ pub enum ServerFrame {
         key_length: u8,
         agent_start: bool,
     },
-    InitFailed { reason: String },
-    SessionStarted { sessionkey: String },
-    SessionRefused { reason: String },
-    GuestCount { guestcount: u32 },
-    SessionEnded { reason: String },
+    InitFailed {
+        reason: String,
+    },
+    SessionStarted {
+        sessionkey: String,
+    },
+    SessionRefused {
+        reason: String,
+    },
+    GuestCount {
+        guestcount: u32,
+    },
+    SessionEnded {
+        reason: String,
+    },
     PresenceConnected,
-    PresenceConnectFailed { reason: String },
-    PresenceShowTerms { request_id: u64 },
+    PresenceConnectFailed {
+        reason: String,
+    },
+    PresenceShowTerms {
+        request_id: u64,
+    },
     PresenceBlur,
     PresenceSignal {
         event: String,
@@ -787,10 +801,7 @@ pub fn event_code(event: Event) -> String {
 /// The event's properties as the Glance SDK names them (string values).
 #[uniffi::export]
 pub fn event_properties(event: Event) -> HashMap<String, String> {
-    core::Event::from(event)
-        .properties()
-        .into_iter()
-        .collect()
+    core::Event::from(event).properties().into_iter().collect()
 }
 
 /// One input to the SDK core (`Input`).
@@ -1176,13 +1187,22 @@ pub struct Controller {
 
 #[uniffi::export]
 impl Controller {
-    /// A new controller.
+    /// A new controller, judging login ids under the default limits (`glance5`).
     #[uniffi::constructor]
     pub fn new(config: ControllerConfig) -> Arc<Self> {
+        Controller::with_limits(config, Limits::Glance5)
+    }
+
+    /// A new controller for an SDK core configured with `limits` (`SdkConfig.limits`): a
+    /// login id is judged by the same profile, so the controller never makes a call the core
+    /// refuses.
+    #[uniffi::constructor]
+    pub fn with_limits(config: ControllerConfig, limits: Limits) -> Arc<Self> {
         Arc::new(Controller {
             inner: Mutex::new(core::Controller::new(core::ControllerConfig {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
+                limits: core_limits(limits),
             })),
         })
     }
@@ -1304,7 +1324,10 @@ mod tests {
                 e.properties().into_iter().collect::<HashMap<_, _>>()
             );
         }
-        for p in [core::ConsentPolicy::TermsRequired, core::ConsentPolicy::AgentMayStart] {
+        for p in [
+            core::ConsentPolicy::TermsRequired,
+            core::ConsentPolicy::AgentMayStart,
+        ] {
             assert_eq!(core_consent_policy(consent_policy(p)), p);
         }
         for l in core::Limits::ALL {
@@ -1385,7 +1408,10 @@ mod tests {
                 },
             },
         );
-        assert_eq!(sdk.last_rows(), vec!["S-A26".to_owned(), "S-A20".to_owned()]);
+        assert_eq!(
+            sdk.last_rows(),
+            vec!["S-A26".to_owned(), "S-A20".to_owned()]
+        );
     }
 
     #[test]
@@ -1415,6 +1441,31 @@ mod tests {
             group_id: 19921,
             custom_ui: true,
         });
+        let web = Controller::with_limits(
+            ControllerConfig {
+                group_id: 19921,
+                custom_ui: true,
+            },
+            Limits::WebCompatible,
+        );
+        web.handle_input(ControllerInput::User {
+            intent: UserIntent::Launch,
+        })
+        .unwrap();
+        let refused = web
+            .handle_input(ControllerInput::User {
+                intent: UserIntent::Login {
+                    visitor_id: "v".repeat(51),
+                },
+            })
+            .expect_err("51 characters under web_compatible");
+        assert!(matches!(
+            refused,
+            ControllerError::Refused {
+                code: ErrorCode::InvalidParameter,
+                ..
+            }
+        ));
         let err = c
             .handle_input(ControllerInput::User {
                 intent: UserIntent::TapCobrowse,

@@ -55,6 +55,7 @@ impl World {
             controller: Controller::new(ControllerConfig {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
+                limits: config.limits,
             }),
             server_answers,
             now: Instant::ZERO,

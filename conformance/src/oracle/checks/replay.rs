@@ -372,6 +372,7 @@ impl Check for Replay {
                 self.controller = Controller::new(ControllerConfig {
                     group_id: c.group_id,
                     custom_ui: c.custom_ui,
+                    limits: c.limits,
                 });
                 // the app's consent policy and limits are the SDK's configuration (§3.3a)
                 self.sdk = Sdk::new(SdkConfig {
