@@ -7,7 +7,9 @@
 //! (`rows.push(Row::…)`), which [`Controller::last_rows`] reports.
 
 use crate::api::CallName;
-use crate::api::{validate_visitor_id, ApiCall, InitParams, ParameterError, StartKey, TermsStatus};
+use crate::api::{
+    validate_presence_data, ApiCall, InitParams, Limits, ParameterError, StartKey, TermsStatus,
+};
 use crate::errors::ErrorCode;
 use crate::events::{Event, KeyType};
 use crate::rows::{Row, Rows};
@@ -27,6 +29,11 @@ pub struct ControllerConfig {
     pub group_id: i32,
     /// The app draws its own UI: turn the SDK's default UI and presence UI off.
     pub custom_ui: bool,
+    /// The visitor-id limits the SDK core is configured with ([`crate::SdkConfig::limits`]):
+    /// a `login` id is judged by the same profile, so the controller never makes a call the
+    /// core refuses (C-U21).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Default for ControllerConfig {
@@ -34,6 +41,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             group_id: SEED_GROUP_ID,
             custom_ui: true,
+            limits: Limits::Glance5,
         }
     }
 }
@@ -248,6 +256,12 @@ pub enum ControllerError {
     /// `toggle_pause` while no session is running.
     #[error("no running session to pause")]
     NotRunning,
+    /// `presence_data` before the first `EventVisitorInitialized`.
+    #[error("the SDK is not initialized yet")]
+    NotInitialized,
+    /// `presence_data` whose map, merged into the visitor's, breaks the SDK's rules.
+    #[error("invalid presence data: {0}")]
+    InvalidPresenceData(ParameterError),
     /// `login` with a bad visitor id.
     #[error("invalid visitor id: {0}")]
     InvalidVisitorId(ParameterError),
@@ -274,6 +288,8 @@ impl ControllerError {
             ControllerError::Exited => ErrorCode::Exited,
             ControllerError::ButtonNotShown => ErrorCode::ButtonNotShown,
             ControllerError::NotRunning => ErrorCode::SessionNotRunning,
+            ControllerError::NotInitialized => ErrorCode::NotInitialized,
+            ControllerError::InvalidPresenceData(_) => ErrorCode::InvalidParameter,
             ControllerError::InvalidVisitorId(_) => ErrorCode::InvalidParameter,
             ControllerError::AlreadyLoggedIn => ErrorCode::AlreadyLoggedIn,
             ControllerError::NotLoggedIn => ErrorCode::NotLoggedIn,
@@ -372,6 +388,10 @@ pub struct App {
     /// screen exactly then.
     #[serde(default)]
     pub paused: bool,
+    /// The presence data passed to the SDK for this visitor, merged (as the core merges it,
+    /// S-A80): so that C-U70 refuses what the core would. Emptied with the visitor id.
+    #[serde(default)]
+    pub presence_data: BTreeMap<String, String>,
 }
 
 /// The controller's phase.
@@ -472,6 +492,7 @@ impl Controller {
                     terms_shown: false,
                     button_shown: false,
                     paused: false,
+                    presence_data: BTreeMap::new(),
                 });
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
                 return Ok(());
@@ -507,7 +528,7 @@ impl Controller {
                 }));
             }
             UserIntent::Login { visitor_id } => {
-                if let Err(e) = validate_visitor_id(&visitor_id) {
+                if let Err(e) = self.config.limits.validate_visitor_id(&visitor_id) {
                     rows.push(Row::CU21);
                     return Err(ControllerError::InvalidVisitorId(e));
                 }
@@ -517,6 +538,7 @@ impl Controller {
                 }
                 rows.push(Row::CU20);
                 app.identity = Identity::LoggingIn(visitor_id.clone());
+                app.presence_data.clear(); // the core's goes with the visitor id (S-A04)
                 out.push(call(ApiCall::InitVisitor(InitParams::identified(
                     group_id, visitor_id,
                 ))));
@@ -573,6 +595,7 @@ impl Controller {
                     offer_button(app, out);
                 }
                 app.identity = Identity::Anonymous;
+                app.presence_data.clear();
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
             }
             UserIntent::Exit => {
@@ -590,8 +613,18 @@ impl Controller {
                 hide_session(app, out);
                 self.state = ControllerState::Exited;
             }
+            UserIntent::PresenceData { .. } if !app.initialized => {
+                rows.push(Row::CU72);
+                return Err(ControllerError::NotInitialized);
+            }
             UserIntent::PresenceData { map } => {
+                if let Err(e) = validate_presence_data(&app.presence_data, &map) {
+                    rows.push(Row::CU71);
+                    return Err(ControllerError::InvalidPresenceData(e));
+                }
                 rows.push(Row::CU70);
+                app.presence_data
+                    .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
                 out.push(call(ApiCall::PresenceData { map }));
             }
             UserIntent::TogglePause => {

@@ -287,6 +287,10 @@ rows! {
     CU50 = "C-U50",
     /// `exit`.
     CU60 = "C-U60",
+    /// `presence_data` before the first `EventVisitorInitialized`.
+    CU72 = "C-U72",
+    /// `presence_data` the core would refuse.
+    CU71 = "C-U71",
     /// `presence_data`: the app's data for the agent's view, passed through.
     CU70 = "C-U70",
     /// `toggle_pause` with no running session.

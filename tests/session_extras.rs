@@ -749,7 +749,7 @@ fn c_r01_a_restored_one_click_session_never_shows_its_key() {
     // and the group id cannot change
     let other = ControllerConfig {
         group_id: 7,
-        custom_ui: true,
+        ..ControllerConfig::default()
     };
     assert!(matches!(
         Controller::restore(other, c.snapshot().unwrap(), &next_sdk),

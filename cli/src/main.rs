@@ -16,7 +16,7 @@
 mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cobrowse_visitor_conformance::oracle::{interleave, CheckOptions, Invariant, Oracle};
+use cobrowse_visitor_conformance::oracle::{interleave, plain, CheckOptions, Invariant, Oracle};
 use cobrowse_visitor_conformance::sim::{World, WorldOptions, MAX_SETTLE_MOVES};
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, parse_trace, Observed, Record, Step, TraceLine, WireFrame, MAX_LINE_BYTES,
@@ -49,7 +49,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
         /// With jsonl: print each scenario line before the records it caused, so that
-        /// `check` knows the causes.
+        /// `check` knows the causes. Without it, the records only, after the config line
+        /// when the scenario's config sets a key of spec.md §13.1 (such as `consent_policy`,
+        /// which `check` judges by).
         #[arg(long)]
         interleave: bool,
         /// Most moves (a frame, an output, a due timer handed on) the world may make to
@@ -230,13 +232,7 @@ fn run(path: &str, format: Format, interleaved: bool, max_moves: usize, redact: 
     }
     let output = match format {
         Format::Jsonl if interleaved => render::jsonl(&interleave(&steps, &records)),
-        Format::Jsonl => render::jsonl(
-            &records
-                .iter()
-                .cloned()
-                .map(TraceLine::Record)
-                .collect::<Vec<_>>(),
-        ),
+        Format::Jsonl => render::jsonl(&plain(&steps, &records)),
         Format::Timeline => render::timeline(&interleave(&steps, &records)),
         Format::Mermaid => render::mermaid(&interleave(&steps, &records)),
     };

@@ -8,7 +8,8 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::StartKey;
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
-use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent};
+use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent, ATTEMPTS_FOREVER};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// JSON Lines: records (and scenario lines, when interleaved) one a line.
@@ -29,12 +30,33 @@ pub fn jsonl(lines: &[TraceLine]) -> Result<String, String> {
 /// A step in words: `user tap_cobrowse`, `agent join`, `advance 5000 ms`, …
 fn step_words(step: &Step) -> String {
     match step {
-        Step::Config(c) => format!(
-            "config group_id={} custom_ui={} seed={}",
-            c.group_id, c.custom_ui, c.seed
-        ),
+        Step::Config(c) => {
+            let mut s = format!(
+                "config group_id={} custom_ui={} seed={}",
+                c.group_id, c.custom_ui, c.seed
+            );
+            // the keys of spec.md §13.1, only when they are not the defaults (so a config
+            // line without them reads as before)
+            let d = cobrowse_visitor_conformance::transcript::ScenarioConfig::default();
+            if c.consent_policy != d.consent_policy {
+                let _ = write!(s, " consent_policy={}", c.consent_policy.as_str());
+            }
+            if c.agent_start != d.agent_start {
+                let _ = write!(s, " agent_start={}", c.agent_start);
+            }
+            if c.presence != d.presence {
+                let _ = write!(s, " presence={}", c.presence);
+            }
+            if c.limits != d.limits {
+                let _ = write!(s, " limits={}", c.limits);
+            }
+            s
+        }
         Step::User(UserIntent::Login { visitor_id }) => {
             format!("user login {}", one_line(visitor_id))
+        }
+        Step::User(UserIntent::PresenceData { map }) => {
+            format!("user presence_data{}", map_words(map))
         }
         Step::User(u) => format!("user {}", u.name()),
         Step::Lifecycle(l) => format!("lifecycle {}", lifecycle_word(*l)),
@@ -46,6 +68,9 @@ fn step_words(step: &Step) -> String {
             }
         ),
         Step::Agent(a) => format!("agent {}", agent_word(*a)),
+        Step::AgentSignal { event, map } => {
+            format!("agent signal {}{}", one_line(event), map_words(map))
+        }
         Step::AdvanceMs(ms) => format!("advance {ms} ms"),
         Step::Api(call) => format!("api {} (direct call)", call_words(call)),
     }
@@ -65,7 +90,17 @@ fn agent_word(a: AgentAction) -> &'static str {
         AgentAction::Leave => "leave",
         AgentAction::StartPresenceSession => "start_presence_session",
         AgentAction::EndSession => "end_session",
+        AgentAction::StartWithoutTerms => "start_without_terms",
     }
+}
+
+/// A map's entries as ` k=v k=v` (nothing for an empty map).
+fn map_words(map: &BTreeMap<String, String>) -> String {
+    let mut s = String::new();
+    for (k, v) in map {
+        let _ = write!(s, " {}={}", one_line(k), one_line(v));
+    }
+    s
 }
 
 /// An API call as a function call: `start_session(GLANCE_KEYTYPE_RANDOM)`.
@@ -94,9 +129,25 @@ fn call_words(call: &ApiCall) -> String {
             }
             a
         }
-        ApiCall::EndSession | ApiCall::presence_connect() | ApiCall::PresenceDisconnect => {
-            String::new()
+        ApiCall::PresenceConnect { max_attempts } => {
+            if *max_attempts == ATTEMPTS_FOREVER {
+                String::new()
+            } else {
+                format!("max_attempts={max_attempts}")
+            }
         }
+        ApiCall::PresenceData { map } => {
+            let mut a = String::new();
+            for (k, v) in map {
+                if !a.is_empty() {
+                    a.push_str(", ");
+                }
+                let _ = write!(a, "{}={}", one_line(k), one_line(v));
+            }
+            a
+        }
+        ApiCall::PresenceSignalVisibility { visible } => visible.to_string(),
+        ApiCall::EndSession | ApiCall::PresenceDisconnect => String::new(),
     };
     format!("{}({args})", call.name())
 }
@@ -223,8 +274,20 @@ pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
                     Step::User(UserIntent::Login { visitor_id }) => {
                         format!("Customer->>App: [{n}] login {visitor_id}")
                     }
+                    Step::User(u @ UserIntent::PresenceData { .. }) => {
+                        format!(
+                            "Customer->>App: [{n}] {}",
+                            step_words(&Step::User(u.clone())).trim_start_matches("user ")
+                        )
+                    }
                     Step::User(u) => format!("Customer->>App: [{n}] {}", u.name()),
                     Step::Agent(a) => format!("Agent->>Server: [{n}] {}", agent_word(*a)),
+                    Step::AgentSignal { .. } => {
+                        format!(
+                            "Agent->>Server: [{n}] {}",
+                            step_words(s).trim_start_matches("agent ")
+                        )
+                    }
                     Step::Lifecycle(l) => {
                         format!("Note over App,SDK: [{n}] app {}", lifecycle_word(*l))
                     }
@@ -313,5 +376,52 @@ mod tests {
         assert!(m.contains("Customer->>App: [1] tap_cobrowse"), "{m}");
         assert!(m.contains("App->>SDK: start_session(GLANCE_KEYTYPE_RANDOM)"));
         assert!(m.contains("Agent->>Server: [2] join"));
+    }
+
+    #[test]
+    fn the_new_steps_calls_and_config_keys_read_in_words() {
+        let steps = parse_scenario(
+            r#"{"config":{"consent_policy":"agent_may_start","agent_start":true,"limits":"web_compatible"}}
+{"user":"launch"}
+{"user":"login","visitor_id":"cust-42"}
+{"user":"presence_data","map":{"page":"cart"}}
+{"agent":"signal","event":"open_page","map":{"page":"checkout"}}
+{"agent":"start_without_terms"}
+{"api":{"call":"presence_connect","max_attempts":2}}
+{"api":{"call":"presence_signal_visibility","visible":false}}
+"#,
+        )
+        .unwrap();
+        let records = World::run(&steps).expect("the world settles");
+        let lines = interleave(&steps, &records);
+        let t = timeline(&lines).unwrap();
+        for want in [
+            "consent_policy=agent_may_start agent_start=true limits=web_compatible\n",
+            "step 3: user presence_data page=cart\n",
+            "step 4: agent signal open_page page=checkout\n",
+            "EventPresenceSignal event=open_page page=checkout\n",
+            "step 5: agent start_without_terms\n",
+            "EventPresenceStartSession request_id=",
+            "presence_connect(max_attempts=2)",
+            "presence_signal_visibility(false)",
+            "presence_data(page=cart)",
+        ] {
+            assert!(t.contains(want), "{want}\n{t}");
+        }
+        let plain = timeline(&[TraceLine::Step(Step::Config(Default::default()))]).unwrap();
+        assert_eq!(
+            plain,
+            "step 0: config group_id=19921 custom_ui=true seed=7\n"
+        );
+        let m = mermaid(&lines).unwrap();
+        assert!(
+            m.contains("Agent->>Server: [4] signal open_page page=checkout"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Customer->>App: [3] presence_data page=cart"),
+            "{m}"
+        );
+        assert!(m.contains("Agent->>Server: [5] start_without_terms"), "{m}");
     }
 }

@@ -13,10 +13,11 @@
 
 use crate::oracle::Invariant;
 use crate::sim::{Hooks, NotSettled, World, WorldOptions};
-use crate::transcript::{Observed, Record, ScenarioConfig, Step};
+use crate::transcript::{EventRecord, Observed, Record, ScenarioConfig, Step, WireFrame};
 use cobrowse_visitor_core::{
-    ApiCall, ControllerOutput, InitParams, Lifecycle, StartKey, TermsStatus, UiDirective,
-    UiElement, UserIntent, TERMS_EVENT,
+    ApiCall, CallName, ConsentPolicy, ControllerOutput, Event, InitParams, Lifecycle,
+    NetworkChange, ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
+    TERMS_EVENT,
 };
 use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
@@ -82,10 +83,39 @@ pub enum Bug {
     DefaultUiOn,
     /// The app forgets `presence_set_default_ui(false)` after `presence_connect`.
     PresenceDefaultUiKept,
+    /// An SDK core that takes an agent's start without the terms dialog
+    /// (`EventPresenceStartSession`) whatever the app's consent policy and the group's
+    /// settings say (INV-CONSENT-POLICY).
+    AgentStartIgnoresPolicy,
+    /// An SDK core that loses count of `connect(maxAttempts: n)` when the link comes back:
+    /// it makes n + 1 attempts in the restore's round (INV-CONNECT-ATTEMPTS).
+    DoubleConnectOnRestore,
+    /// The app connects presence again when it comes back to the foreground after
+    /// `EventPresenceNotConfigured` (lenient core) (INV-NOT-CONFIGURED).
+    ConnectAfterNotConfigured,
+    /// An SDK core that does not send the visitor's presence data again when presence
+    /// reconnects (S-F20) (INV-PRESENCE-DATA).
+    NoDataOnReconnect,
+    /// An SDK core whose `EventPresenceSendFail` always names `presence_signal_agent`, also
+    /// for a refused `presence_signal_visibility` (INV-SEND-FAIL-REFUSES).
+    SendFailNamesAgent,
 }
 
 impl Bug {
-    /// Every bug.
+    /// Issue 14's bugs, one per invariant of the wider presence surface (spec.md §10.2), measured
+    /// by `conformance/tests/presence_surface_accuracy.rs` on worlds that reach those paths
+    /// (agent starts, groups without presence, presence data, direct presence calls). Not in
+    /// [`Bug::ALL`]: `tests/check_accuracy.rs`'s worlds never reach them.
+    pub const PRESENCE_SURFACE: [Bug; 5] = [
+        Bug::AgentStartIgnoresPolicy,
+        Bug::DoubleConnectOnRestore,
+        Bug::ConnectAfterNotConfigured,
+        Bug::NoDataOnReconnect,
+        Bug::SendFailNamesAgent,
+    ];
+
+    /// Every bug of the contract's invariants (those `tests/check_accuracy.rs` measures;
+    /// issue 14's are [`Bug::PRESENCE_SURFACE`]).
     pub const ALL: [Bug; 26] = [
         Bug::TestGroupOnLogin,
         Bug::TestGroupOnLogout,
@@ -136,6 +166,11 @@ impl Bug {
             }
             Bug::NoDisconnectOnLogout | Bug::NoDisconnectOnExit => Invariant::DisconnectOnLogout,
             Bug::DefaultUiOn | Bug::PresenceDefaultUiKept => Invariant::CustomUi,
+            Bug::AgentStartIgnoresPolicy => Invariant::ConsentPolicy,
+            Bug::DoubleConnectOnRestore => Invariant::ConnectAttempts,
+            Bug::ConnectAfterNotConfigured => Invariant::NotConfigured,
+            Bug::NoDataOnReconnect => Invariant::PresenceData,
+            Bug::SendFailNamesAgent => Invariant::SendFailRefuses,
         }
     }
 
@@ -155,6 +190,7 @@ impl Bug {
                 | Bug::StartsOnShowTerms
                 | Bug::StartsAfterDecline
                 | Bug::ReusesConsent
+                | Bug::ConnectAfterNotConfigured
         )
     }
 
@@ -183,7 +219,16 @@ impl Bug {
             Some(Step::Config(c)) => c.clone(),
             _ => ScenarioConfig::default(),
         };
-        let mut world = World::with_options(&config, WorldOptions::default());
+        // the SDK core that takes every agent start: as if both sides had opted in
+        let played = match self {
+            Bug::AgentStartIgnoresPolicy => ScenarioConfig {
+                consent_policy: ConsentPolicy::AgentMayStart,
+                agent_start: true,
+                ..config.clone()
+            },
+            _ => config.clone(),
+        };
+        let mut world = World::with_options(&played, WorldOptions::default());
         let mut app = BuggyApp::new(self);
         for (i, step) in steps.iter().enumerate() {
             world
@@ -191,7 +236,7 @@ impl Bug {
                 .map_err(|e| e.not_settled())?;
         }
         let records = world.take_transcript();
-        Ok(app.rewrite(records))
+        Ok(app.rewrite_sdk(app.rewrite(records), steps, &config))
     }
 }
 
@@ -211,6 +256,8 @@ struct BuggyApp {
     accepted_before: bool,
     /// Outputs the app makes on its own, in order.
     queue: VecDeque<ControllerOutput>,
+    /// `EventPresenceNotConfigured` came since the latest `init_visitor`.
+    not_configured: bool,
     /// The next `api` record is the bug's own call.
     mark_next: bool,
     /// The output being handed on is the app's own (not the controller's): passed as is.
@@ -229,10 +276,93 @@ impl BuggyApp {
             inits: 0,
             accepted_before: false,
             queue: VecDeque::new(),
+            not_configured: false,
             mark_next: false,
             extra: false,
             marked: BTreeSet::new(),
         }
+    }
+
+    /// The transcript as the bug's SDK core would have written it, for the SDK cores of
+    /// [`Bug::PRESENCE_SURFACE`]; `config` is the scenario's (the service's settings as the
+    /// group has them).
+    fn rewrite_sdk(
+        &self,
+        records: Vec<Record>,
+        steps: &[Step],
+        config: &ScenarioConfig,
+    ) -> Vec<Record> {
+        let mut out: Vec<Record> = Vec::with_capacity(records.len());
+        let restored = |r: &Record| {
+            matches!(
+                steps.get(r.step),
+                Some(Step::Network(NetworkChange::Restored))
+            )
+        };
+        let code = |r: Option<&Record>| match r.map(|r| &r.observed) {
+            Some(Observed::Event(e)) => Some(e.code().to_owned()),
+            _ => None,
+        };
+        // the bound of the latest accepted `presence_connect` (0: forever)
+        let mut bound = 0u32;
+        for (i, r) in records.iter().enumerate() {
+            if let Observed::Api(ApiCall::PresenceConnect { max_attempts }) = &r.observed {
+                let refused = matches!(
+                    records.get(i + 1).map(|n| &n.observed),
+                    Some(Observed::Error(_))
+                ) || code(records.get(i + 1))
+                    .is_some_and(|c| c.starts_with("EventInvalid"));
+                if !refused {
+                    bound = u32::try_from(*max_attempts).unwrap_or(0);
+                }
+            }
+            match (self.bug, &r.observed) {
+                // the service's settings as the group has them
+                (Bug::AgentStartIgnoresPolicy, Observed::Recv(f)) => {
+                    if let Some(ServerFrame::Settings { v, key_length, .. }) = f.typed() {
+                        out.push(Record {
+                            step: r.step,
+                            observed: Observed::Recv(WireFrame::Typed(ServerFrame::Settings {
+                                v: *v,
+                                key_length: *key_length,
+                                agent_start: config.agent_start,
+                            })),
+                        });
+                        continue;
+                    }
+                }
+                (Bug::DoubleConnectOnRestore, Observed::Send(f))
+                    if f.frame_type() == Some("presence_connect") && restored(r) =>
+                {
+                    for _ in 0..bound {
+                        out.push(r.clone());
+                    }
+                }
+                (Bug::NoDataOnReconnect, Observed::Send(f))
+                    if f.frame_type() == Some("presence_data")
+                        && code(records.get(i + 1)).as_deref()
+                            == Some("EventPresenceConnected") =>
+                {
+                    continue;
+                }
+                (
+                    Bug::SendFailNamesAgent,
+                    Observed::Event(EventRecord::Typed(Event::PresenceSendFail { code, .. })),
+                ) => {
+                    out.push(Record {
+                        step: r.step,
+                        observed: Observed::Event(EventRecord::Typed(Event::PresenceSendFail {
+                            call: CallName::PresenceSignalAgent,
+                            code: *code,
+                        })),
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+            out.push(r.clone());
+        }
+        out
     }
 
     fn in_step(&self, intent: &UserIntent) -> bool {
@@ -298,6 +428,11 @@ impl Hooks for BuggyApp {
             (Bug::ConnectOnForeground, Step::Lifecycle(Lifecycle::Foreground)) if logged_in => {
                 self.own(ApiCall::presence_connect());
             }
+            (Bug::ConnectAfterNotConfigured, Step::Lifecycle(Lifecycle::Foreground))
+                if logged_in && self.not_configured =>
+            {
+                self.own(ApiCall::presence_connect());
+            }
             _ => {}
         }
         Ok(())
@@ -314,10 +449,14 @@ impl Hooks for BuggyApp {
                 if let ApiCall::InitVisitor(p) = call {
                     self.visitor_id = p.visitor_id.clone();
                     self.inits = self.inits.saturating_add(1);
+                    self.not_configured = false;
                 }
                 if terms_status(call) == Some(TermsStatus::Accepted) {
                     self.accepted_before = true;
                 }
+            }
+            Observed::Event(e) if e.code() == "EventPresenceNotConfigured" => {
+                self.not_configured = true;
             }
             Observed::Event(e) => match (self.bug, e.code()) {
                 (Bug::KeyShownOneClick, "EventConnectedToSession") => {

@@ -2,7 +2,8 @@
 //! simulated [`World`], as opposed to the oracle's safety checks on a transcript.
 //!
 //! - [`agreement`] holds whenever the world has settled with the link up (INV-AGREEMENT):
-//!   the service's view of the visitor equals the SDK's state and what the app was told.
+//!   the service's view of the visitor equals the SDK's state and what the app was told,
+//!   the visitor's presence data included.
 //! - [`healed`] holds at the end of a *healed* world: any scenario followed by
 //!   [`heal_suffix`] (link restored, foreground, time past every bound of §7), where every
 //!   liveness property (LIVE-…) must have delivered.
@@ -127,6 +128,16 @@ pub fn agreement(w: &World) -> Option<Finding> {
     ) {
         return Some(f);
     }
+    // the agent's view of the visitor: the data the app set, merged (S-A80, S-F20)
+    if matches!(r.presence, Presence::Connected { .. }) {
+        if let Some(f) = agree(
+            "presence data",
+            format!("{:?}", server.presence_data()),
+            format!("{:?}", r.presence_data),
+        ) {
+            return Some(f);
+        }
+    }
     let sdk_session = match &r.session {
         Session::Running { key, guests, .. } => Some((key.clone(), *guests)),
         _ => None,
@@ -175,7 +186,11 @@ pub fn healed(w: &World) -> Vec<Finding> {
         w.controller().state(),
         ControllerState::Running(app) if matches!(app.identity, Identity::LoggedIn(_))
     );
-    if logged_in && id.is_some() && !matches!(r.presence, Presence::Connected { .. }) {
+    // presence configured for the group: the SDK was not told otherwise since the latest
+    // init (S-F27; a re-init looks again, S-A04)
+    let configured = r.presence != Presence::NotConfigured;
+    if logged_in && id.is_some() && configured && !matches!(r.presence, Presence::Connected { .. })
+    {
         out.push(finding(
             Property::Presence,
             format!(

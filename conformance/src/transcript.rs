@@ -4,7 +4,7 @@
 
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Event;
-use cobrowse_visitor_core::{ClientFrame, KeyType, ServerFrame};
+use cobrowse_visitor_core::{ClientFrame, ConsentPolicy, KeyType, Limits, ServerFrame};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UserIntent};
 use serde::de::DeserializeOwned;
@@ -39,7 +39,10 @@ fn api_fields(call: &str) -> Option<(&'static [&'static str], &'static [&'static
         "set_default_ui" | "presence_set_default_ui" => (&["enabled"], &["enabled"]),
         "start_session" => (&["key"], &[]),
         "presence_signal_agent" => (&["event", "map"], &["event"]),
-        "end_session" | "presence_connect" | "presence_disconnect" => (&[], &[]),
+        "presence_connect" => (&["max_attempts"], &[]),
+        "presence_data" => (&["map"], &["map"]),
+        "presence_signal_visibility" => (&["visible"], &["visible"]),
+        "end_session" | "presence_disconnect" => (&[], &[]),
         _ => return None,
     })
 }
@@ -58,7 +61,7 @@ pub fn parse_api(v: &Value) -> Result<ApiCall, String> {
         .ok_or_else(|| "bad api call: expected a string field `call`".to_owned())?;
     let (allowed, required) = api_fields(call).ok_or_else(|| {
         format!(
-            "bad api call: unknown call `{call}`, expected init_visitor, set_default_ui, start_session, end_session, presence_connect, presence_set_default_ui, presence_signal_agent or presence_disconnect"
+            "bad api call: unknown call `{call}`, expected init_visitor, set_default_ui, start_session, end_session, presence_connect, presence_set_default_ui, presence_signal_agent, presence_disconnect, presence_data or presence_signal_visibility"
         )
     })?;
     if let Some(extra) = obj
@@ -178,6 +181,43 @@ pub struct ScenarioConfig {
     /// Seeds the simulated server's random keys.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// The app's consent policy (spec.md §3.3a, §13.1): whether an agent may start a session
+    /// without the terms dialog when the group allows it too. Not written when it is the
+    /// default, so a scenario without it writes the same config line as before.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub consent_policy: ConsentPolicy,
+    /// The group's settings allow an agent start without terms (`settings.agent_start`,
+    /// §13.1); default `false`, not written then.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub agent_start: bool,
+    /// Presence is enabled for the group (§13.1): `false` makes the service answer
+    /// `presence_connect` with `presence_not_configured`. Default `true`, not written then.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub presence: bool,
+    /// The SDK's limits profile (§3.3a); default `glance5`, not written then.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: Limits,
+}
+
+impl ScenarioConfig {
+    /// Whether it sets a key of spec.md §13.1 (`consent_policy`, `agent_start`, `presence`,
+    /// `limits`) to other than its default: then a plain trace of its run starts with the
+    /// config line, since what `check` judges depends on it (INV-CONSENT-POLICY), and a
+    /// scenario without one writes the same plain trace as before.
+    pub fn beyond_contract(&self) -> bool {
+        let d = ScenarioConfig::default();
+        self.consent_policy != d.consent_policy
+            || self.agent_start != d.agent_start
+            || self.presence != d.presence
+            || self.limits != d.limits
+    }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_group() -> i32 {
@@ -196,6 +236,10 @@ impl Default for ScenarioConfig {
             group_id: default_group(),
             custom_ui: true,
             seed: default_seed(),
+            consent_policy: ConsentPolicy::default(),
+            agent_start: false,
+            presence: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -213,6 +257,9 @@ pub enum AgentAction {
     StartPresenceSession,
     /// Ends the session.
     EndSession,
+    /// Starts a session from the customer's record without the terms dialog
+    /// (`presence_start_session`, §13.1); the SDK's consent policy decides (S-F25 / S-F26).
+    StartWithoutTerms,
 }
 
 impl AgentAction {
@@ -223,6 +270,7 @@ impl AgentAction {
             AgentAction::Leave => "leave",
             AgentAction::StartPresenceSession => "start_presence_session",
             AgentAction::EndSession => "end_session",
+            AgentAction::StartWithoutTerms => "start_without_terms",
         }
     }
 }
@@ -241,6 +289,15 @@ pub enum Step {
     Network(NetworkChange),
     /// `{"agent": "..."}`.
     Agent(AgentAction),
+    /// `{"agent": "signal", "event": "...", "map": {...}}`: the agent sends the visitor a
+    /// custom signal (`presence_signal`, §13.1). Its own variant, so that [`AgentAction`]
+    /// stays a plain word.
+    AgentSignal {
+        /// The signal's name: 1–255 characters, not `terms` (spec.md §8.2).
+        event: String,
+        /// Its properties: at most 16 entries of at most 255 characters, no key `event`.
+        map: BTreeMap<String, String>,
+    },
     /// `{"advance_ms": n}`.
     AdvanceMs(u64),
     /// `{"api": {"call": ...}}`: a direct SDK call.
@@ -258,6 +315,10 @@ impl<'a> arbitrary::Arbitrary<'a> for ScenarioConfig {
             },
             custom_ui: u.arbitrary()?,
             seed: u.arbitrary()?,
+            consent_policy: u.arbitrary()?,
+            agent_start: u.arbitrary()?,
+            presence: u.arbitrary()?,
+            limits: u.arbitrary()?,
         })
     }
 }
@@ -270,10 +331,16 @@ impl Step {
             Step::User(UserIntent::Login { visitor_id }) => {
                 json!({"user": "login", "visitor_id": visitor_id})
             }
+            Step::User(UserIntent::PresenceData { map }) => {
+                json!({"user": "presence_data", "map": map})
+            }
             Step::User(u) => json!({ "user": u.name() }),
             Step::Lifecycle(l) => json!({ "lifecycle": l }),
             Step::Network(n) => json!({ "network": n }),
             Step::Agent(a) => json!({ "agent": a }),
+            Step::AgentSignal { event, map } => {
+                json!({"agent": "signal", "event": event, "map": map})
+            }
             Step::AdvanceMs(ms) => json!({ "advance_ms": ms }),
             Step::Api(call) => json!({ "api": call }),
         }
@@ -298,7 +365,8 @@ impl Step {
             .find(|k| obj.contains_key(**k))
             .ok_or_else(|| format!("expected a step with one of the keys {}", kinds.join(", ")))?;
         let allowed: &[&str] = match *kind {
-            "user" => &["user", "visitor_id"],
+            "user" => &["user", "visitor_id", "map"],
+            "agent" => &["agent", "event", "map"],
             k => std::slice::from_ref(kinds.iter().find(|x| **x == k).unwrap_or(&"")),
         };
         if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -343,14 +411,24 @@ impl Step {
                     "end_session" => UserIntent::EndSession,
                     "logout" => UserIntent::Logout,
                     "exit" => UserIntent::Exit,
+                    "presence_data" => {
+                        let map = obj
+                            .get("map")
+                            .ok_or_else(|| "`presence_data` needs an object `map`".to_owned())
+                            .and_then(|m| string_map(m, "presence_data"))?;
+                        UserIntent::PresenceData { map }
+                    }
                     other => {
                         return Err(format!(
-                            "unknown user action `{other}`, expected launch, tap_cobrowse, login, accept_terms, decline_terms, end_session, logout or exit"
+                            "unknown user action `{other}`, expected launch, tap_cobrowse, login, accept_terms, decline_terms, end_session, logout, exit or presence_data"
                         ))
                     }
                 };
                 if obj.contains_key("visitor_id") && !matches!(intent, UserIntent::Login { .. }) {
                     return Err("`visitor_id` goes only with `login`".to_owned());
+                }
+                if obj.contains_key("map") && !matches!(intent, UserIntent::PresenceData { .. }) {
+                    return Err("`map` goes only with `presence_data`".to_owned());
                 }
                 Ok(Step::User(intent))
             }
@@ -366,15 +444,27 @@ impl Step {
                 "restored" => Ok(Step::Network(NetworkChange::Restored)),
                 other => Err(format!("unknown network `{other}`, expected lost or restored")),
             },
-            "agent" => match word()? {
-                "join" => Ok(Step::Agent(AgentAction::Join)),
-                "leave" => Ok(Step::Agent(AgentAction::Leave)),
-                "start_presence_session" => Ok(Step::Agent(AgentAction::StartPresenceSession)),
-                "end_session" => Ok(Step::Agent(AgentAction::EndSession)),
-                other => Err(format!(
-                    "unknown agent action `{other}`, expected join, leave, start_presence_session or end_session"
-                )),
-            },
+            "agent" => {
+                let w = word()?;
+                if w != "signal" {
+                    if let Some(extra) = ["event", "map"].iter().find(|k| obj.contains_key(**k)) {
+                        return Err(format!("`{extra}` goes only with the agent's `signal`"));
+                    }
+                }
+                match w {
+                    "join" => Ok(Step::Agent(AgentAction::Join)),
+                    "leave" => Ok(Step::Agent(AgentAction::Leave)),
+                    "start_presence_session" => {
+                        Ok(Step::Agent(AgentAction::StartPresenceSession))
+                    }
+                    "end_session" => Ok(Step::Agent(AgentAction::EndSession)),
+                    "start_without_terms" => Ok(Step::Agent(AgentAction::StartWithoutTerms)),
+                    "signal" => agent_signal(obj),
+                    other => Err(format!(
+                        "unknown agent action `{other}`, expected join, leave, start_presence_session, end_session, start_without_terms or signal"
+                    )),
+                }
+            }
             "advance_ms" => val
                 .as_u64()
                 .filter(|ms| *ms <= MAX_ADVANCE_MS)
@@ -386,6 +476,47 @@ impl Step {
             _ => Err("unknown step".to_owned()),
         }
     }
+}
+
+/// A JSON object of strings (a `map` of a scenario step), or what `what` expected instead.
+fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("`{what}` needs `map` to be an object of strings"))?;
+    obj.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            _ => Err(format!(
+                "`{what}`'s `map` must have string values; `{k}` is not a string"
+            )),
+        })
+        .collect()
+}
+
+/// `{"agent": "signal", "event": …, "map": {…}}`: the signal must be one the service may send
+/// (spec.md §8.2, `presence_signal`: `event` 1–255 characters and not `terms`, `map` at most 16
+/// entries of at most 255 characters and no key `event`), so that the step is the agent's and
+/// never a malformed frame.
+fn agent_signal(obj: &Map<String, Value>) -> Result<Step, String> {
+    let event = obj
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the agent's `signal` needs a string `event`".to_owned())?
+        .to_owned();
+    let map = match obj.get("map") {
+        None => BTreeMap::new(),
+        Some(m) => string_map(m, "signal")?,
+    };
+    let frame = ServerFrame::PresenceSignal { event, map };
+    if let Err(e) = frame.validate() {
+        return Err(format!(
+            "bad agent signal ({e}): expected `event` of 1 to 255 characters other than `terms`, and a `map` of at most 16 entries of at most 255 characters without the key `event`"
+        ));
+    }
+    let ServerFrame::PresenceSignal { event, map } = frame else {
+        return Err("bad agent signal".to_owned());
+    };
+    Ok(Step::AgentSignal { event, map })
 }
 
 /// A frame as a record shows it: one of the core's own frames, kept typed, or JSON that is not
@@ -1205,10 +1336,11 @@ fn read_trace_lines(text: &str, quick: bool) -> Result<Vec<(usize, TraceLine)>, 
         };
         let parsed = if obj.contains_key("step") {
             record_from_object(obj).map(TraceLine::Record)
-        } else if let Some(kind) = RECORD_KINDS
-            .iter()
-            .find(|k| **k != "api" && obj.contains_key(**k))
-        {
+        } else if let Some(kind) = RECORD_KINDS.iter().find(|k| {
+            // `api` is a scenario step's key too, and so is `event` in the agent's `signal`
+            // step (spec.md §13.1)
+            **k != "api" && !(**k == "event" && obj.contains_key("agent")) && obj.contains_key(**k)
+        }) {
             Err(format!(
                 "a `{kind}` record without `step`; expected a record {{\"step\": n, {kind}: …}} or a scenario line"
             ))
@@ -1243,6 +1375,43 @@ mod tests {
         for s in &steps {
             assert_eq!(&Step::from_json(&s.to_json()).unwrap(), s);
         }
+        // the vocabulary of spec.md §13.1
+        let text = r#"{"config": {"consent_policy": "agent_may_start", "agent_start": true, "presence": false, "limits": "web_compatible"}}
+{"agent": "signal", "event": "open_page", "map": {"page": "checkout"}}
+{"agent": "signal", "event": "ping"}
+{"agent": "start_without_terms"}
+{"user": "presence_data", "map": {"page": "cart"}}
+{"api": {"call": "presence_connect", "max_attempts": 3}}
+{"api": {"call": "presence_connect"}}
+{"api": {"call": "presence_data", "map": {"a": "b"}}}
+{"api": {"call": "presence_signal_visibility", "visible": false}}
+"#;
+        let steps = parse_scenario(text).unwrap();
+        assert_eq!(steps.len(), 9);
+        let Step::Config(c) = &steps[0] else { panic!() };
+        assert_eq!(c.consent_policy, ConsentPolicy::AgentMayStart);
+        assert!(c.agent_start && !c.presence);
+        assert_eq!(c.limits, Limits::WebCompatible);
+        assert_eq!(
+            steps[2],
+            Step::AgentSignal {
+                event: "ping".into(),
+                map: BTreeMap::new()
+            }
+        );
+        assert_eq!(
+            steps[5],
+            Step::Api(ApiCall::PresenceConnect { max_attempts: 3 })
+        );
+        assert_eq!(steps[6], Step::Api(ApiCall::presence_connect()));
+        // a config with none of the new keys writes them not
+        assert_eq!(
+            Step::Config(ScenarioConfig::default()).to_json(),
+            json!({"config": {"group_id": 19921, "custom_ui": true, "seed": 7}})
+        );
+        for s in &steps {
+            assert_eq!(&Step::from_json(&s.to_json()).unwrap(), s);
+        }
     }
 
     #[test]
@@ -1258,6 +1427,75 @@ mod tests {
         assert!(e.message.contains("whole number"));
         let e = parse_scenario("{\"user\": \"launch\", \"x\": 1}").unwrap_err();
         assert!(e.message.contains("unexpected key"));
+        // the new steps and keys, as strictly
+        for (line, expected) in [
+            (r#"{"config": {"consent_policy": "always"}}"#, "bad config"),
+            (r#"{"config": {"limits": "glance6"}}"#, "bad config"),
+            (r#"{"config": {"presence": "no"}}"#, "bad config"),
+            (r#"{"agent": "signal"}"#, "needs a string `event`"),
+            (
+                r#"{"agent": "signal", "event": "terms"}"#,
+                "bad agent signal",
+            ),
+            (r#"{"agent": "signal", "event": ""}"#, "bad agent signal"),
+            (
+                r#"{"agent": "signal", "event": "e", "map": {"event": "x"}}"#,
+                "bad agent signal",
+            ),
+            (
+                r#"{"agent": "signal", "event": "e", "map": {"n": 1}}"#,
+                "string values",
+            ),
+            (
+                r#"{"agent": "signal", "event": "e", "map": []}"#,
+                "object of strings",
+            ),
+            (
+                r#"{"agent": "join", "event": "e"}"#,
+                "only with the agent's `signal`",
+            ),
+            (
+                r#"{"agent": "start_without_terms", "map": {}}"#,
+                "only with the agent's",
+            ),
+            (
+                r#"{"agent": "signal", "event": "e", "x": 1}"#,
+                "unexpected key",
+            ),
+            (r#"{"user": "presence_data"}"#, "needs an object `map`"),
+            (
+                r#"{"user": "launch", "map": {}}"#,
+                "`map` goes only with `presence_data`",
+            ),
+            (
+                r#"{"user": "login", "visitor_id": "a", "map": {}}"#,
+                "`map` goes only",
+            ),
+            (
+                r#"{"api": {"call": "presence_connect", "max_attempts": "3"}}"#,
+                "bad api call",
+            ),
+            (
+                r#"{"api": {"call": "presence_connect", "max_attempts": 3000000000}}"#,
+                "bad api call",
+            ),
+            (
+                r#"{"api": {"call": "presence_data"}}"#,
+                "needs the field `map`",
+            ),
+            (
+                r#"{"api": {"call": "presence_signal_visibility"}}"#,
+                "needs the field `visible`",
+            ),
+            (
+                r#"{"api": {"call": "presence_signal_visibility", "visible": true, "x": 1}}"#,
+                "unexpected field",
+            ),
+        ] {
+            let e = parse_scenario(&format!("{{\"user\": \"launch\"}}\n{line}")).unwrap_err();
+            assert_eq!(e.line, 2, "{line}");
+            assert!(e.message.contains(expected), "{line}: {}", e.message);
+        }
     }
 
     /// What [`WireFrame::from_json`] must decide: typed exactly when the frame writes `v`.
@@ -1374,12 +1612,35 @@ mod tests {
                 request_id: None,
             },
             ClientFrame::AppState { foreground: true },
+            ClientFrame::PresenceData {
+                map: BTreeMap::new(),
+            },
+            ClientFrame::PresenceData {
+                map: [("page".to_owned(), "cart".to_owned())].into(),
+            },
+            ClientFrame::PresenceVisibility { visible: false },
         ];
         let server = [
             ServerFrame::Settings {
                 v: 1,
                 key_length: 4,
+                agent_start: false,
             },
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+                agent_start: true,
+            },
+            ServerFrame::PresenceSignal {
+                event: "open_page".into(),
+                map: [("page".to_owned(), "checkout".to_owned())].into(),
+            },
+            ServerFrame::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+            },
+            ServerFrame::PresenceStartSession { request_id: 4 },
+            ServerFrame::PresenceNotConfigured {},
             ServerFrame::InitFailed { reason: "r".into() },
             ServerFrame::SessionStarted {
                 sessionkey: "1".into(),
@@ -1531,7 +1792,29 @@ mod tests {
             Event::PresenceConnected,
             Event::PresenceConnectFail {
                 reason: "x".into(),
-                retry_ms: u64::MAX,
+                retry_ms: Some(u64::MAX),
+            },
+            Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: None,
+            },
+            Event::PresenceSignal {
+                event: "open_page".into(),
+                map: [
+                    ("page".to_owned(), "checkout".to_owned()),
+                    ("reason".to_owned(), "r".to_owned()),
+                ]
+                .into(),
+            },
+            Event::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+            },
+            Event::PresenceStartSession { request_id: 12 },
+            Event::PresenceNotConfigured,
+            Event::PresenceSendFail {
+                call: CallName::PresenceSignalVisibility,
+                code: ErrorCode::PresenceSendFail,
             },
             Event::PresenceShowTerms { request_id: 7 },
             Event::PresenceDisconnected,
@@ -1559,6 +1842,8 @@ mod tests {
                 "error",
                 "retry_ms",
                 "request_id",
+                "event",
+                "page",
                 "other",
             ] {
                 assert_eq!(
@@ -1580,6 +1865,84 @@ mod tests {
             serde_json::from_str(r#"{"code":"EventPresenceBlur","properties":{"sdk":"swift"}}"#)
                 .unwrap();
         assert!(matches!(x, EventRecord::Json { .. }));
+        // the new events: typed exactly when the event writes that very JSON
+        for (text, typed) in [
+            (
+                r#"{"code":"EventPresenceConnectFail","properties":{"reason":"timeout"}}"#,
+                true,
+            ),
+            (
+                r#"{"code":"EventPresenceConnectFail","properties":{"reason":"t","retry_ms":"x"}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceConnectFail","properties":{"reason":"t","retry_ms":"01"}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceSignal","properties":{"event":"e","page":"p"}}"#,
+                true,
+            ),
+            (
+                r#"{"code":"EventPresenceSignal","properties":{"page":"p"}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceSignal","properties":{"event":"e","n":1}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceStartSession","properties":{"request_id":"3"}}"#,
+                true,
+            ),
+            (
+                r#"{"code":"EventPresenceStartSession","properties":{"request_id":3}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceStartSession","properties":{}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceNotConfigured","properties":{}}"#,
+                true,
+            ),
+            (
+                r#"{"code":"EventPresenceNotConfigured","properties":{"x":"y"}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceSendFail","properties":{"call":"presence_signal_agent","error":"presence_send_fail"}}"#,
+                true,
+            ),
+            (
+                r#"{"code":"EventPresenceSendFail","properties":{"call":"fly","error":"presence_send_fail"}}"#,
+                false,
+            ),
+            (
+                r#"{"code":"EventPresenceSendFail","properties":{"call":"presence_signal_agent"}}"#,
+                false,
+            ),
+        ] {
+            let rec: EventRecord = serde_json::from_str(text).unwrap();
+            assert_eq!(matches!(rec, EventRecord::Typed(_)), typed, "{text}");
+            let back: Value = serde_json::to_value(&rec).unwrap();
+            assert_eq!(back, serde_json::from_str::<Value>(text).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_agent_signal_line_in_a_trace_is_a_scenario_line() {
+        let text = "{\"agent\": \"signal\", \"event\": \"open_page\"}\n{\"event\": {\"code\": \"EventPresenceBlur\"}}";
+        for read in [parse_trace, parse_trace_general] {
+            let e = read(text).unwrap_err();
+            assert_eq!(e.line, 2, "{e}");
+            let lines = read("{\"agent\": \"signal\", \"event\": \"open_page\"}").unwrap();
+            assert!(matches!(
+                &lines[0].1,
+                TraceLine::Step(Step::AgentSignal { .. })
+            ));
+        }
     }
 
     #[test]

@@ -225,3 +225,63 @@ fn agents_while_offline() {
 fn ignored_oneclick_then_background() {
     journey("ignored_oneclick_then_background");
 }
+
+/// The agent's custom signal (S-F24): refused by the service while the visitor is not
+/// present, then delivered as `EventPresenceSignal` with the map's entries as properties.
+#[test]
+fn agent_custom_signal() {
+    journey("agent_custom_signal");
+}
+
+/// An agent start under the default policy (S-F26, decision 13): the group allows it, the app
+/// does not, so it becomes the terms flow; the service accepts the start after `accepted`.
+#[test]
+fn agent_start_terms_required() {
+    journey("agent_start_terms_required");
+}
+
+/// An agent start with both the app and the group opted in (S-F25, C-E26): a session without
+/// the terms dialog, its key never shown, the session indicator shown.
+#[test]
+fn agent_start_both_opted_in() {
+    journey("agent_start_both_opted_in");
+}
+
+/// A group without presence (S-F27): `EventPresenceNotConfigured`, no retry in a minute, the
+/// agent cannot reach the visitor, a manual session still works; logout sends no
+/// `presence_disconnect`, and the next login's re-init looks again (C-E02, S-A04).
+#[test]
+fn group_without_presence() {
+    journey("group_without_presence");
+}
+
+/// `connect(maxAttempts)` by direct calls: 0 refused (S-A45), a bounded connect made offline
+/// waits for the link and connects on the restore (S-A43, S-N02), and a bound of 1 connects
+/// at the first attempt. (The simulated service answers every connect of a known visitor, so
+/// the attempts are never used up here; the exhausted path is `traces/clean/INV-CONNECT-ATTEMPTS.jsonl`.)
+#[test]
+fn connect_max_attempts() {
+    journey("connect_max_attempts");
+}
+
+/// Presence data (S-A80, S-F20): set before the login (forgotten by the login's re-init with
+/// a new visitor id), set while offline and sent on the connect, merged and sent on every
+/// change, and sent whole again after a network loss.
+#[test]
+fn presence_data_across_loss() {
+    journey("presence_data_across_loss");
+}
+
+/// Presence messages while the link is down (S-A58, S-A71): refused with
+/// `EventPresenceSendFail`, nothing queued; sent again once presence is back.
+#[test]
+fn signal_while_offline_send_fail() {
+    journey("signal_while_offline_send_fail");
+}
+
+/// The `web_compatible` limits (§3.3a): a 51-character visitor id and one with `~` are refused
+/// naming the profile; 50 characters are accepted and presence connects.
+#[test]
+fn web_compatible_visitor_id() {
+    journey("web_compatible_visitor_id");
+}

@@ -158,3 +158,41 @@ fn a_dialog_the_customer_sees_holds_presence() {
         Some(Property::BackgroundSuspend)
     );
 }
+
+/// A group without presence owes no presence (LIVE-PRESENCE's "presence configured", from
+/// `EventPresenceNotConfigured`), after the heal suffix too.
+#[test]
+fn a_group_without_presence_owes_no_presence() {
+    let text = "{\"config\":{\"presence\":false}}\n{\"user\":\"launch\"}\n{\"user\":\"login\",\"visitor_id\":\"cust-42\"}\n";
+    assert!(judge(&steps(text)).expect("settles").is_empty());
+    let config = ScenarioConfig {
+        presence: false,
+        ..ScenarioConfig::default()
+    };
+    let mut w = World::new(&config);
+    for (i, s) in steps(text).iter().enumerate() {
+        w.apply(i, s).expect("the world settles");
+    }
+    assert!(healed(&w).is_empty(), "{:?}", healed(&w));
+}
+
+/// The service keeps the visitor's presence data as the SDK merged it (INV-AGREEMENT), across
+/// a network loss: `judge` finds nothing after any step of the seed journey.
+#[test]
+fn presence_data_agrees_after_every_step() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/presence_data_across_loss.jsonl"
+    ))
+    .expect("scenario");
+    let s = steps(&text);
+    assert!(judge(&s).expect("settles").is_empty());
+    let mut w = World::new(&ScenarioConfig::default());
+    for (i, step) in s.iter().enumerate() {
+        w.apply(i, step).expect("settles");
+        if i == 7 {
+            // presence up with both entries merged
+            assert_eq!(w.server().presence_data().len(), 2);
+        }
+    }
+}

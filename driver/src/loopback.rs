@@ -28,7 +28,7 @@ use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{ClientFrame, SdkConfig, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,11 @@ pub struct ServerConfig {
     pub lockstep: bool,
     /// Serve `wss://` with this configuration (see [`tls_server_config`]); `None`: `ws://`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The group's settings let an agent start a session without terms (`settings.agent_start`,
+    /// a scenario's `agent_start`, spec.md §13.1).
+    pub agent_start: bool,
+    /// Presence is enabled for the group (a scenario's `presence`, spec.md §13.1).
+    pub presence: bool,
 }
 
 impl ServerConfig {
@@ -92,6 +97,8 @@ impl ServerConfig {
             clock: Clock::tokio(),
             lockstep: false,
             tls: None,
+            agent_start: false,
+            presence: true,
         }
     }
 }
@@ -131,6 +138,11 @@ pub struct ServerStatus {
 
 enum Control {
     Agent(AgentAction, oneshot::Sender<Result<(), &'static str>>),
+    AgentSignal(
+        String,
+        BTreeMap<String, String>,
+        oneshot::Sender<Result<(), &'static str>>,
+    ),
     Network(bool, oneshot::Sender<()>),
     Drop(oneshot::Sender<()>),
     SendRaw(String, oneshot::Sender<()>),
@@ -155,6 +167,16 @@ impl ServerControl {
         action: AgentAction,
     ) -> Result<Result<(), &'static str>, ServerError> {
         self.ask(|tx| Control::Agent(action, tx)).await
+    }
+
+    /// The agent sends the visitor a custom signal (`presence_signal`); the inner `Err` is
+    /// `visitor_not_present` when the visitor's presence is not connected.
+    pub async fn agent_signal(
+        &self,
+        event: String,
+        map: BTreeMap<String, String>,
+    ) -> Result<Result<(), &'static str>, ServerError> {
+        self.ask(|tx| Control::AgentSignal(event, map, tx)).await
     }
 
     /// Network down: the open connection is dropped (no close frame, as when a network
@@ -233,7 +255,8 @@ impl LoopbackServer {
         let tls = config.tls.clone();
         let task = ServerTask {
             tls: config.tls.map(tokio_rustls::TlsAcceptor::from),
-            logic: sim::Server::new(config.group_id, config.seed, config.session_grace),
+            logic: sim::Server::new(config.group_id, config.seed, config.session_grace)
+                .with_group(config.agent_start, config.presence),
             clock: config.clock,
             lockstep: config.lockstep,
             listener,
@@ -424,6 +447,12 @@ impl ServerTask {
         match control {
             Control::Agent(action, reply) => {
                 let result = self.logic.agent(action);
+                self.flush().await;
+                self.publish(false);
+                let _ = reply.send(result.map_err(|r| r.code()));
+            }
+            Control::AgentSignal(event, map, reply) => {
+                let result = self.logic.agent_signal(&event, &map);
                 self.flush().await;
                 self.publish(false);
                 let _ = reply.send(result.map_err(|r| r.code()));

@@ -133,6 +133,22 @@ scenario_tests! {
     agents_while_offline => "scenarios/agents_while_offline.jsonl",
     // an ignored one-click request does not keep presence up in the background
     ignored_oneclick_then_background => "scenarios/ignored_oneclick_then_background.jsonl",
+    // issue 14: the agent's custom signal reaches the app
+    agent_custom_signal => "scenarios/agent_custom_signal.jsonl",
+    // issue 14: an agent start under the default policy is the terms flow
+    agent_start_terms_required => "scenarios/agent_start_terms_required.jsonl",
+    // issue 14: an agent start with the app and the group both opted in
+    agent_start_both_opted_in => "scenarios/agent_start_both_opted_in.jsonl",
+    // issue 14: a group without presence: not configured, not retried
+    group_without_presence => "scenarios/group_without_presence.jsonl",
+    // issue 14: connect(maxAttempts) from a direct call
+    connect_max_attempts => "scenarios/connect_max_attempts.jsonl",
+    // issue 14: presence data before and after connect and across a network loss
+    presence_data_across_loss => "scenarios/presence_data_across_loss.jsonl",
+    // issue 14: a terms answer while offline is EventPresenceSendFail
+    signal_while_offline_send_fail => "scenarios/signal_while_offline_send_fail.jsonl",
+    // issue 14: the web_compatible limits refuse a 51-character visitor id
+    web_compatible_visitor_id => "scenarios/web_compatible_visitor_id.jsonl",
 }
 
 /// Every journey in `scenarios/` is played over the sockets above (ws:// and wss://,

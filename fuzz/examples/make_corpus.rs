@@ -103,6 +103,10 @@ fn op_of(step: &Step) -> Option<Op> {
         Step::Lifecycle(l) => Op::Lifecycle(*l),
         Step::Network(n) => Op::Network(*n),
         Step::Agent(a) => Op::Agent(*a),
+        Step::AgentSignal { event, map } => Op::AgentSignal {
+            event: event.clone(),
+            map: map.clone(),
+        },
         Step::AdvanceMs(ms) => Op::Advance {
             ms: *ms,
             exact: true,

@@ -47,10 +47,12 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
 use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::{ConsentPolicy, Limits};
 use cobrowse_visitor_core::{
     Controller, ControllerError, ControllerOutput, ControllerState, UserIntent,
 };
 use cobrowse_visitor_core::{Input, Lifecycle, NetworkChange, Sdk, SdkConfig, State};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const TARGET: &str = "drive_core";
@@ -81,6 +83,13 @@ pub enum Op {
     Network(NetworkChange),
     /// The agent acts on the simulated server (nothing without one).
     Agent(AgentAction),
+    /// The agent sends the visitor a custom signal (`{"agent": "signal", …}`, spec.md §13.1).
+    AgentSignal {
+        /// The signal's name.
+        event: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
     /// Time passes. `exact`: wake at every deadline on the way, as `sim::World` does (up to
     /// [`MAX_EXACT_WAKES`]); else wake once, late, at the end (spec.md §2 allows any `t' ≥ t`).
     Advance {
@@ -119,6 +128,13 @@ impl Op {
             Op::Lifecycle(l) => (Step::Lifecycle(*l), false),
             Op::Network(n) => (Step::Network(*n), true),
             Op::Agent(a) => (Step::Agent(*a), true),
+            Op::AgentSignal { event, map } => (
+                Step::AgentSignal {
+                    event: event.clone(),
+                    map: map.clone(),
+                },
+                true,
+            ),
             Op::Advance { ms, exact } => (Step::AdvanceMs(*ms), *exact),
             Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => (stand_in, false),
         }
@@ -180,11 +196,13 @@ fn timings(u: &mut Unstructured<'_>) -> SdkConfig {
         reconnect_backoff_max,
         background_suspend,
         default_key_length: input::byte(u),
+        // the consent policy and limits are the config's (the world sets them)
+        ..SdkConfig::default()
     }
 }
 
 fn op(u: &mut Unstructured<'_>) -> Op {
-    match input::byte(u) % 11 {
+    match input::byte(u) % 12 {
         0 => Op::User(input::intent(u)),
         1 => Op::Api(input::call(u)),
         2 => Op::Frame(input::frame(u)),
@@ -204,6 +222,10 @@ fn op(u: &mut Unstructured<'_>) -> Op {
             exact: false,
         },
         9 => Op::Tick,
+        11 => {
+            let (event, map) = input::agent_signal(u);
+            Op::AgentSignal { event, map }
+        }
         _ => {
             let back_ms = input::u16_le(u);
             let input = match input::byte(u) % 5 {
@@ -220,7 +242,9 @@ fn op(u: &mut Unstructured<'_>) -> Op {
 
 impl CoreInput {
     /// Reads an input: a flags byte (bit 0 `custom_ui`, bit 1 server answers, bit 2 short
-    /// timings), group id, seed, the timings if flagged, then ops until the input ends.
+    /// timings, bit 3 `consent_policy: agent_may_start`, bit 4 the group's `agent_start`,
+    /// bit 5 `presence: false`, bits 6–7 the limits profile as [`input::config`] reads it),
+    /// group id, seed, the timings if flagged, then ops until the input ends.
     pub fn read(data: &[u8]) -> CoreInput {
         let mut u = Unstructured::new(data);
         let flags = input::byte(&mut u);
@@ -228,6 +252,18 @@ impl CoreInput {
             custom_ui: flags & 1 == 1,
             group_id: input::group_id(&mut u),
             seed: input::small_u64(&mut u),
+            consent_policy: if flags & 8 == 8 {
+                ConsentPolicy::AgentMayStart
+            } else {
+                ConsentPolicy::TermsRequired
+            },
+            agent_start: flags & 16 == 16,
+            presence: flags & 32 == 0,
+            limits: match flags >> 6 {
+                1 => Limits::GlanceCore,
+                2 => Limits::WebCompatible,
+                _ => Limits::Glance5,
+            },
         };
         let timings = (flags & 4 == 4).then(|| timings(&mut u));
         let mut ops = Vec::new();
@@ -245,7 +281,19 @@ impl CoreInput {
     /// Writes the input so that [`CoreInput::read`] reads it back (default timings only).
     pub fn write(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.byte(u8::from(self.config.custom_ui) | (u8::from(self.auto_server) << 1));
+        let limits = match self.config.limits {
+            Limits::Glance5 => 0,
+            Limits::GlanceCore => 1,
+            Limits::WebCompatible => 2,
+        };
+        w.byte(
+            u8::from(self.config.custom_ui)
+                | (u8::from(self.auto_server) << 1)
+                | (u8::from(self.config.consent_policy == ConsentPolicy::AgentMayStart) << 3)
+                | (u8::from(self.config.agent_start) << 4)
+                | (u8::from(!self.config.presence) << 5)
+                | (limits << 6),
+        );
         w.group_id(self.config.group_id);
         w.small_u64(self.config.seed);
         for op in &self.ops {
@@ -281,6 +329,10 @@ impl CoreInput {
                 Op::Agent(a) => {
                     w.byte(6);
                     w.agent(*a);
+                }
+                Op::AgentSignal { event, map } => {
+                    w.byte(11);
+                    w.agent_signal(event, map);
                 }
                 Op::Advance { ms, exact } => {
                     w.byte(if *exact { 7 } else { 8 });
@@ -597,7 +649,12 @@ impl Run {
         let (step, _) = op.step();
         let (world, watch) = (&mut self.world, &mut self.watch);
         match op {
-            Op::User(_) | Op::Api(_) | Op::Lifecycle(_) | Op::Network(_) | Op::Agent(_) => {
+            Op::User(_)
+            | Op::Api(_)
+            | Op::Lifecycle(_)
+            | Op::Network(_)
+            | Op::Agent(_)
+            | Op::AgentSignal { .. } => {
                 return Ok(world.apply_with(index, &step, watch)?);
             }
             Op::Advance { exact, .. } => {
@@ -727,26 +784,27 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
     let bypassed = watch.bypassed;
     let choice = std::mem::take(&mut watch.group_choice);
     match watch.oracle.finish().into_iter().find(|v| {
-        crate::judged_by_drive_core(v.invariant, bypassed) && !(bypassed && choice.excused(v))
+        crate::judged_by_drive_core(v.invariant, bypassed)
+            && !(bypassed && choice.excused(v))
     }) {
         Some(v) => Err(v.into()),
         None => Ok(()),
     }
 }
 
-/// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
-/// a scenario could not have (the scenario reader refuses it) is not played.
 /// Whether `drive_core` judges agreement and progress on `input` (see [`Run::play_all`]).
 fn progress_judged(input: &CoreInput) -> bool {
     input.auto_server
         && input.ops.iter().all(|op| match op {
-            Op::User(_) | Op::Network(_) | Op::Agent(_) => true,
+            Op::User(_) | Op::Network(_) | Op::Agent(_) | Op::AgentSignal { .. } => true,
             Op::Lifecycle(l) => *l != Lifecycle::Terminate,
             Op::Advance { exact, .. } => *exact,
             Op::Api(_) | Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => false,
         })
 }
 
+/// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
+/// a scenario could not have (the scenario reader refuses it) is not played.
 pub fn run(input: &CoreInput) -> Result<(), Failure> {
     if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
         config: Some(input.config.clone()),
@@ -827,6 +885,22 @@ mod tests {
                     visitor_id: "cust-42".into(),
                 }),
                 Op::Api(ApiCall::presence_connect()),
+                Op::Api(ApiCall::PresenceConnect { max_attempts: 2 }),
+                Op::Api(ApiCall::PresenceData {
+                    map: [("page".to_owned(), "cart".to_owned())].into(),
+                }),
+                Op::Api(ApiCall::PresenceSignalVisibility { visible: true }),
+                Op::Frame(ServerFrame::PresenceStartSession { request_id: 4 }),
+                Op::Frame(ServerFrame::PresenceNotConfigured {}),
+                Op::Frame(ServerFrame::PresenceSignal {
+                    event: "open_page".into(),
+                    map: [("page".to_owned(), "checkout".to_owned())].into(),
+                }),
+                Op::AgentSignal {
+                    event: "open_page".into(),
+                    map: BTreeMap::new(),
+                },
+                Op::Agent(AgentAction::StartWithoutTerms),
                 Op::Frame(ServerFrame::PresenceShowTerms { request_id: 300 }),
                 Op::Bytes(br#"{"type":"presence_blur"}"#.to_vec()),
                 Op::Lifecycle(Lifecycle::Terminate),

@@ -13,9 +13,9 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig};
-use cobrowse_visitor_core::ServerFrame;
 use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
+use cobrowse_visitor_core::{ConsentPolicy, Limits, ServerFrame};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -42,6 +42,8 @@ pub struct Choices {
     pub map_keys: Vec<String>,
     /// Signal map values.
     pub map_values: Vec<String>,
+    /// The agent's `presence_signal` event names (spec.md §8.2: not `terms`).
+    pub agent_events: Vec<String>,
 }
 
 /// The choices, built once.
@@ -89,17 +91,23 @@ pub static CHOICES: LazyLock<Choices> = LazyLock::new(|| {
             t.push(rep("t", 1025));
             t
         },
+        agent_events: {
+            let mut e = v(&["open_page", "terms", "", "event"]);
+            e.push(rep("e", 255));
+            e.push(rep("e", 256));
+            e
+        },
         signal_events: {
             let mut e = v(&["terms", "hello", ""]);
             e.push(rep("e", 256));
             e
         },
         map_keys: {
-            let mut k = v(&["status", "x"]);
+            let mut k = v(&["status", "x", "page", "event"]);
             k.push(rep("k", 256));
             k
         },
-        map_values: v(&["displayed", "accepted", "declined", "maybe", ""]),
+        map_values: v(&["displayed", "accepted", "declined", "maybe", "", "cart"]),
     }
 });
 
@@ -179,13 +187,66 @@ pub fn group_id(u: &mut Unstructured<'_>) -> i32 {
     }
 }
 
-/// A scenario config: flags (bit 0 `custom_ui`), group id, seed.
+/// A scenario config: flags (bit 0 `custom_ui`, bit 1 `consent_policy: agent_may_start`,
+/// bit 2 `agent_start`, bit 3 `presence: false`, bits 4–5 the limits profile: 0 and 3
+/// `glance5`, 1 `glance_core`, 2 `web_compatible`), group id, seed. A flags byte of 0 or 1
+/// is the contract's config of before spec.md §13.1.
 pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
     let flags = byte(u);
     ScenarioConfig {
         custom_ui: flags & 1 == 1,
         group_id: group_id(u),
         seed: small_u64(u),
+        consent_policy: if flags & 2 == 2 {
+            ConsentPolicy::AgentMayStart
+        } else {
+            ConsentPolicy::TermsRequired
+        },
+        agent_start: flags & 4 == 4,
+        presence: flags & 8 == 0,
+        limits: match (flags >> 4) & 3 {
+            1 => Limits::GlanceCore,
+            2 => Limits::WebCompatible,
+            _ => Limits::Glance5,
+        },
+    }
+}
+
+/// A string map: a byte of entries (at most `max`), then each key and value from `keys` and
+/// `values`.
+pub fn map(
+    u: &mut Unstructured<'_>,
+    max: usize,
+    keys: &[String],
+    values: &[String],
+) -> BTreeMap<String, String> {
+    let entries = usize::from(byte(u)).min(max);
+    let mut map = BTreeMap::new();
+    for _ in 0..entries {
+        let k = text(u, keys);
+        let v = text(u, values);
+        map.insert(k, v);
+    }
+    map
+}
+
+/// Entries of a presence data map (`presence_data`): up to 40 (the merged bound is 32).
+pub const MAX_DATA_ENTRIES: usize = 40;
+
+/// The agent's custom signal (`{"agent": "signal", …}`): an event and a map.
+pub fn agent_signal(u: &mut Unstructured<'_>) -> (String, BTreeMap<String, String>) {
+    let c = &*CHOICES;
+    let event = text(u, &c.agent_events);
+    (event, map(u, 20, &c.map_keys, &c.map_values))
+}
+
+/// `connect(maxAttempts)`: byte 0 is `-1` (forever), `1..0xF0` the byte minus one (so 0, the
+/// refused bound, and small bounds), else 4 raw bytes.
+pub fn max_attempts(u: &mut Unstructured<'_>) -> i32 {
+    match byte(u) {
+        0 => cobrowse_visitor_core::ATTEMPTS_FOREVER,
+        b if b < 0xF0 => i32::from(b) - 1,
+        _ => i32::from_le_bytes(raw(u)),
     }
 }
 
@@ -193,7 +254,7 @@ pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
 pub fn intent(u: &mut Unstructured<'_>) -> UserIntent {
     match byte(u) {
         DERIVED => UserIntent::arbitrary(u).unwrap_or(UserIntent::Launch),
-        b => match b % 8 {
+        b => match b % 9 {
             0 => UserIntent::Launch,
             1 => UserIntent::TapCobrowse,
             2 => UserIntent::Login {
@@ -203,18 +264,22 @@ pub fn intent(u: &mut Unstructured<'_>) -> UserIntent {
             4 => UserIntent::DeclineTerms,
             5 => UserIntent::EndSession,
             6 => UserIntent::Logout,
-            _ => UserIntent::Exit,
+            7 => UserIntent::Exit,
+            _ => UserIntent::PresenceData {
+                map: map(u, MAX_DATA_ENTRIES, &CHOICES.map_keys, &CHOICES.map_values),
+            },
         },
     }
 }
 
 /// An agent action.
 pub fn agent(u: &mut Unstructured<'_>) -> AgentAction {
-    match byte(u) % 4 {
+    match byte(u) % 5 {
         0 => AgentAction::Join,
         1 => AgentAction::Leave,
         2 => AgentAction::StartPresenceSession,
-        _ => AgentAction::EndSession,
+        3 => AgentAction::EndSession,
+        _ => AgentAction::StartWithoutTerms,
     }
 }
 
@@ -254,7 +319,7 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
     let c = &*CHOICES;
     match byte(u) {
         DERIVED => ApiCall::arbitrary(u).unwrap_or(ApiCall::EndSession),
-        b => match b % 8 {
+        b => match b % 10 {
             0 => {
                 let group_id = group_id(u);
                 let token = text(u, &c.texts);
@@ -285,22 +350,24 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
                 },
             },
             3 => ApiCall::EndSession,
-            4 => ApiCall::presence_connect(),
+            4 => ApiCall::PresenceConnect {
+                max_attempts: max_attempts(u),
+            },
             5 => ApiCall::PresenceSetDefaultUi {
                 enabled: byte(u) % 2 == 1,
             },
             6 => {
                 let event = text(u, &c.signal_events);
-                let entries = usize::from(byte(u)).min(20);
-                let mut map = BTreeMap::new();
-                for _ in 0..entries {
-                    let k = text(u, &c.map_keys);
-                    let v = text(u, &c.map_values);
-                    map.insert(k, v);
-                }
+                let map = map(u, 20, &c.map_keys, &c.map_values);
                 ApiCall::PresenceSignalAgent { event, map }
             }
-            _ => ApiCall::PresenceDisconnect,
+            7 => ApiCall::PresenceDisconnect,
+            8 => ApiCall::PresenceData {
+                map: map(u, MAX_DATA_ENTRIES, &c.map_keys, &c.map_values),
+            },
+            _ => ApiCall::PresenceSignalVisibility {
+                visible: byte(u) % 2 == 1,
+            },
         },
     }
 }
@@ -310,10 +377,11 @@ pub fn frame(u: &mut Unstructured<'_>) -> ServerFrame {
     let c = &*CHOICES;
     match byte(u) {
         DERIVED => ServerFrame::arbitrary(u).unwrap_or(ServerFrame::PresenceBlur {}),
-        b => match b % 10 {
+        b => match b % 13 {
             0 => ServerFrame::Settings {
                 v: small_u32(u) ^ 1,
                 key_length: byte(u),
+                agent_start: byte(u) % 2 == 1,
             },
             1 => ServerFrame::InitFailed {
                 reason: text(u, &c.reasons),
@@ -337,7 +405,15 @@ pub fn frame(u: &mut Unstructured<'_>) -> ServerFrame {
             8 => ServerFrame::PresenceShowTerms {
                 request_id: small_u64(u),
             },
-            _ => ServerFrame::PresenceBlur {},
+            9 => ServerFrame::PresenceBlur {},
+            10 => {
+                let (event, map) = agent_signal(u);
+                ServerFrame::PresenceSignal { event, map }
+            }
+            11 => ServerFrame::PresenceStartSession {
+                request_id: small_u64(u),
+            },
+            _ => ServerFrame::PresenceNotConfigured {},
         },
     }
 }
@@ -427,7 +503,18 @@ impl Writer {
 
     /// See [`config`].
     pub fn config(&mut self, c: &ScenarioConfig) {
-        self.byte(u8::from(c.custom_ui));
+        let limits = match c.limits {
+            Limits::Glance5 => 0,
+            Limits::GlanceCore => 1,
+            Limits::WebCompatible => 2,
+        };
+        self.byte(
+            u8::from(c.custom_ui)
+                | u8::from(c.consent_policy == ConsentPolicy::AgentMayStart) << 1
+                | u8::from(c.agent_start) << 2
+                | u8::from(!c.presence) << 3
+                | limits << 4,
+        );
         self.group_id(c.group_id);
         self.small_u64(c.seed);
     }
@@ -446,6 +533,50 @@ impl Writer {
             UserIntent::EndSession => self.byte(5),
             UserIntent::Logout => self.byte(6),
             UserIntent::Exit => self.byte(7),
+            UserIntent::PresenceData { map } => {
+                self.byte(8);
+                self.map(
+                    map,
+                    MAX_DATA_ENTRIES,
+                    &CHOICES.map_keys,
+                    &CHOICES.map_values,
+                );
+            }
+        }
+    }
+
+    /// See [`map`]: at most `max` entries are written.
+    pub fn map(
+        &mut self,
+        map: &BTreeMap<String, String>,
+        max: usize,
+        keys: &[String],
+        values: &[String],
+    ) {
+        let n = map.len().min(max);
+        self.byte(u8::try_from(n).unwrap_or(u8::MAX));
+        for (k, v) in map.iter().take(n) {
+            self.text(k, keys);
+            self.text(v, values);
+        }
+    }
+
+    /// See [`agent_signal`].
+    pub fn agent_signal(&mut self, event: &str, map: &BTreeMap<String, String>) {
+        let c = &*CHOICES;
+        self.text(event, &c.agent_events);
+        self.map(map, 20, &c.map_keys, &c.map_values);
+    }
+
+    /// See [`max_attempts`].
+    pub fn max_attempts(&mut self, n: i32) {
+        match n {
+            cobrowse_visitor_core::ATTEMPTS_FOREVER => self.byte(0),
+            n if (0..0xEF).contains(&n) => self.byte(u8::try_from(n + 1).unwrap_or(0xF0)),
+            n => {
+                self.byte(0xF0);
+                self.bytes.extend(n.to_le_bytes());
+            }
         }
     }
 
@@ -456,6 +587,7 @@ impl Writer {
             AgentAction::Leave => 1,
             AgentAction::StartPresenceSession => 2,
             AgentAction::EndSession => 3,
+            AgentAction::StartWithoutTerms => 4,
         });
     }
 
@@ -532,7 +664,10 @@ impl Writer {
                 }
             }
             ApiCall::EndSession => self.byte(3),
-            ApiCall::presence_connect() => self.byte(4),
+            ApiCall::PresenceConnect { max_attempts } => {
+                self.byte(4);
+                self.max_attempts(*max_attempts);
+            }
             ApiCall::PresenceSetDefaultUi { enabled } => {
                 self.byte(5);
                 self.byte(u8::from(*enabled));
@@ -540,13 +675,17 @@ impl Writer {
             ApiCall::PresenceSignalAgent { event, map } => {
                 self.byte(6);
                 self.text(event, &c.signal_events);
-                self.byte(u8::try_from(map.len().min(20)).unwrap_or(20));
-                for (k, v) in map.iter().take(20) {
-                    self.text(k, &c.map_keys);
-                    self.text(v, &c.map_values);
-                }
+                self.map(map, 20, &c.map_keys, &c.map_values);
             }
             ApiCall::PresenceDisconnect => self.byte(7),
+            ApiCall::PresenceData { map } => {
+                self.byte(8);
+                self.map(map, MAX_DATA_ENTRIES, &c.map_keys, &c.map_values);
+            }
+            ApiCall::PresenceSignalVisibility { visible } => {
+                self.byte(9);
+                self.byte(u8::from(*visible));
+            }
         }
     }
 
@@ -554,10 +693,15 @@ impl Writer {
     pub fn frame(&mut self, f: &ServerFrame) {
         let c = &*CHOICES;
         match f {
-            ServerFrame::Settings { v, key_length } => {
+            ServerFrame::Settings {
+                v,
+                key_length,
+                agent_start,
+            } => {
                 self.byte(0);
                 self.small_u32(v ^ 1);
                 self.byte(*key_length);
+                self.byte(u8::from(*agent_start));
             }
             ServerFrame::InitFailed { reason } => {
                 self.byte(1);
@@ -589,6 +733,15 @@ impl Writer {
                 self.small_u64(*request_id);
             }
             ServerFrame::PresenceBlur {} => self.byte(9),
+            ServerFrame::PresenceSignal { event, map } => {
+                self.byte(10);
+                self.agent_signal(event, map);
+            }
+            ServerFrame::PresenceStartSession { request_id } => {
+                self.byte(11);
+                self.small_u64(*request_id);
+            }
+            ServerFrame::PresenceNotConfigured {} => self.byte(12),
         }
     }
 }

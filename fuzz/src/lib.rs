@@ -32,7 +32,7 @@ use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind};
 /// (`LIVE-*`): `drive_core` wakes the core late on purpose (spec.md §2 allows any `t' ≥ t`),
 /// and those bounds assume a core woken at its deadlines; nor the replay ([`replayed`]).
 /// `drive_scenario` judges them.
-pub const DRIVE_CORE_CHECKS: [&str; 22] = [
+pub const DRIVE_CORE_CHECKS: [&str; 27] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -52,6 +52,11 @@ pub const DRIVE_CORE_CHECKS: [&str; 22] = [
     "INV-NO-SEND-OFFLINE",
     "INV-KEY-MATCHES-REQUEST",
     "INV-CONTROLLER-CALLS-ACCEPTED",
+    "INV-CONSENT-POLICY",
+    "INV-CONNECT-ATTEMPTS",
+    "INV-NOT-CONFIGURED",
+    "INV-PRESENCE-DATA",
+    "INV-SEND-FAIL-REFUSES",
     "INV-REFUSED-UNCHANGED",
     "INV-TIMER-NOT-EARLY",
     "INV-DETERMINISTIC",
@@ -60,7 +65,7 @@ pub const DRIVE_CORE_CHECKS: [&str; 22] = [
 /// The invariant IDs `drive_scenario` checks: every transcript invariant and trace-time
 /// progress property on the simulator's interleaved transcript, and `INV-DETERMINISTIC` on two
 /// runs of the same scenario.
-pub const DRIVE_SCENARIO_CHECKS: [&str; 27] = [
+pub const DRIVE_SCENARIO_CHECKS: [&str; 32] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -82,6 +87,11 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 27] = [
     "INV-CONTROLLER-CALLS-ACCEPTED",
     "INV-SDK-REPLAY",
     "INV-CONTROLLER-REPLAY",
+    "INV-CONSENT-POLICY",
+    "INV-CONNECT-ATTEMPTS",
+    "INV-NOT-CONFIGURED",
+    "INV-PRESENCE-DATA",
+    "INV-SEND-FAIL-REFUSES",
     "LIVE-INIT",
     "LIVE-PRESENCE",
     "LIVE-SESSION-RESOLVES",

@@ -96,6 +96,7 @@ fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
             group_id: 40,
             custom_ui: false,
             seed: 6,
+            ..ScenarioConfig::default()
         },
         None,
         vec![
@@ -103,6 +104,7 @@ fn a_wake_up_after_a_refusal_is_a_line_of_its_own() {
             Op::Frame(ServerFrame::Settings {
                 v: 1,
                 key_length: 4,
+                agent_start: false,
             }),
             Op::User(UserIntent::Login {
                 visitor_id: "cust-42".into(),
@@ -131,6 +133,7 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
             group_id: i32::MAX,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::Api(ApiCall::InitVisitor(long.clone())),
@@ -220,6 +223,7 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
         Op::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 4,
+            agent_start: false,
         }),
         Op::User(UserIntent::Login {
             visitor_id: "cust-42".into(),
@@ -227,6 +231,7 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
         Op::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 4,
+            agent_start: false,
         }),
         Op::Frame(ServerFrame::PresenceConnected {}),
         Op::Frame(ServerFrame::PresenceShowTerms { request_id: 1 }),
@@ -251,6 +256,7 @@ fn a_group_the_app_chose_itself_is_not_a_finding() {
             group_id: 40,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::Api(ApiCall::InitVisitor(app_group.clone())),
@@ -271,6 +277,7 @@ fn a_group_the_app_chose_itself_is_not_a_finding() {
             group_id: 40,
             custom_ui: false,
             seed: 0,
+            ..ScenarioConfig::default()
         },
         auto_server: true,
         timings: None,
@@ -299,6 +306,7 @@ fn a_long_offline_advance_replays_every_backoff() {
             group_id: 19921,
             custom_ui: true,
             seed: 0,
+            ..ScenarioConfig::default()
         }),
         steps: vec![
             Step::User(UserIntent::Launch),
@@ -308,6 +316,103 @@ fn a_long_offline_advance_replays_every_backoff() {
             Step::Lifecycle(Lifecycle::Background),
             Step::Lifecycle(Lifecycle::Foreground),
             Step::AdvanceMs(327_745_531),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}
+
+/// crash-cc0327cd (drive_core, issue 14): a `user presence_data` while the first
+/// `init_visitor` is pending, or with data the SDK refuses. The controller passed it through
+/// (C-U70) and the SDK refused it (S-A92, S-A81): a refused controller call,
+/// INV-CONTROLLER-CALLS-ACCEPTED. Fixed in the core: the controller refuses such an intent
+/// itself (C-U71, C-U72), so no check is skipped any more.
+#[test]
+fn c_u70_refuses_presence_data_the_sdk_would_refuse() {
+    use cobrowse_visitor_conformance::oracle::check_trace;
+    use cobrowse_visitor_conformance::oracle::interleave;
+    use cobrowse_visitor_conformance::sim::World;
+    use std::collections::BTreeMap;
+    let too_long = BTreeMap::from([("page".to_owned(), "p".repeat(256))]);
+    let steps = vec![
+        Step::User(UserIntent::Launch),
+        Step::User(UserIntent::PresenceData { map: too_long }),
+    ];
+    let records = World::run(&steps).expect("settles");
+    let lines: Vec<_> = interleave(&steps, &records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let found = check_trace(&lines);
+    assert!(found.is_empty(), "{found:?}");
+    // and during the first init, with the server silent (the fuzzer's input)
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: false,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::PresenceData {
+                map: BTreeMap::new(),
+            }),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash-2726b6de (drive_core, issue 14): under `limits: web_compatible` the controller
+/// validated a login under the default profile and passed a 62-character id the SDK refuses:
+/// a refused controller `init_visitor`, INV-CONTROLLER-CALLS-ACCEPTED. Fixed in the core: the
+/// controller has the SDK's limits (`ControllerConfig::limits`, C-U21).
+#[test]
+fn controller_validates_login_under_the_sdks_limits() {
+    use cobrowse_visitor_conformance::oracle::{check_trace, interleave};
+    use cobrowse_visitor_conformance::sim::World;
+    use cobrowse_visitor_core::Limits;
+    let steps = vec![
+        Step::Config(ScenarioConfig {
+            limits: Limits::WebCompatible,
+            ..ScenarioConfig::default()
+        }),
+        Step::User(UserIntent::Launch),
+        Step::User(UserIntent::Login {
+            visitor_id: "v".repeat(62),
+        }),
+    ];
+    let records = World::run(&steps).expect("settles");
+    let lines: Vec<_> = interleave(&steps, &records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let found = check_trace(&lines);
+    assert!(found.is_empty(), "{found:?}");
+    let scenario = FuzzScenario::from_steps(&steps);
+    if let Err(f) = scenario::run(&scenario) {
+        panic!("{f}");
+    }
+}
+
+/// crash-574afd42 (drive_scenario, issue 14): the app's own `init_visitor` with another group
+/// than the config's, in a scenario whose config sets a key of spec.md §13.1: read plain, the
+/// config line (now kept, `oracle::plain`) made the config's group the reference, and the
+/// app's own choice, excused on the interleaved reading, was flagged on the plain one.
+#[test]
+fn an_own_group_choice_is_excused_on_the_plain_reading_too() {
+    use cobrowse_visitor_core::ConsentPolicy;
+    let s = FuzzScenario {
+        config: Some(ScenarioConfig {
+            group_id: 100,
+            consent_policy: ConsentPolicy::AgentMayStart,
+            ..ScenarioConfig::default()
+        }),
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(InitParams::anonymous(19921))),
+            Step::User(UserIntent::Launch),
         ],
     };
     if let Err(f) = scenario::run(&s) {

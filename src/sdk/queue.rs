@@ -10,8 +10,9 @@ pub(super) const QUEUE_CAPACITY: usize = 8;
 
 /// An output waiting in the queue, as [`Output`] but a third of its size: `Output` is as
 /// large as its largest frame (`init`, 128 bytes), a slot here as an [`Event`]. Frames
-/// without strings are inline, frames with one string move it in, and only `init` and
-/// `presence_signal` (which copy or move strings anyway) are boxed. [`Sdk::poll_output`]
+/// without strings are inline (`presence_visibility` too: a string-free input allocates
+/// nothing), frames with one string move it in, and only `init`, `presence_signal` and
+/// `presence_data` (which copy or move strings and maps anyway) are boxed. [`Sdk::poll_output`]
 /// turns it back into the same `Output`.
 pub(super) enum Queued {
     Event(Event),
@@ -27,6 +28,8 @@ pub(super) enum QueuedFrame {
     PresenceConnect(String),
     PresenceDisconnect,
     AppState(bool),
+    PresenceVisibility(bool),
+    Pause(bool),
     Boxed(Box<ClientFrame>),
 }
 
@@ -41,11 +44,11 @@ impl Queued {
             ClientFrame::PresenceConnect { visitor_id } => QueuedFrame::PresenceConnect(visitor_id),
             ClientFrame::PresenceDisconnect {} => QueuedFrame::PresenceDisconnect,
             ClientFrame::AppState { foreground } => QueuedFrame::AppState(foreground),
+            ClientFrame::PresenceVisibility { visible } => QueuedFrame::PresenceVisibility(visible),
+            ClientFrame::Pause { paused } => QueuedFrame::Pause(paused),
             f @ (ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
             | ClientFrame::PresenceData { .. }
-            | ClientFrame::PresenceVisibility { .. }
-            | ClientFrame::Pause { .. }
             | ClientFrame::UserMessage { .. }
             | ClientFrame::UserState { .. }) => QueuedFrame::Boxed(Box::new(f)),
         })
@@ -69,6 +72,8 @@ impl QueuedFrame {
             QueuedFrame::PresenceConnect(visitor_id) => ClientFrame::PresenceConnect { visitor_id },
             QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
             QueuedFrame::AppState(foreground) => ClientFrame::AppState { foreground },
+            QueuedFrame::PresenceVisibility(visible) => ClientFrame::PresenceVisibility { visible },
+            QueuedFrame::Pause(paused) => ClientFrame::Pause { paused },
             QueuedFrame::Boxed(f) => *f,
         }
     }
@@ -99,6 +104,10 @@ impl QueuedFrame {
             QueuedFrame::AppState(foreground) => ClientFrame::AppState {
                 foreground: *foreground,
             },
+            QueuedFrame::Pause(paused) => ClientFrame::Pause { paused: *paused },
+            QueuedFrame::PresenceVisibility(visible) => {
+                ClientFrame::PresenceVisibility { visible: *visible }
+            }
             QueuedFrame::Boxed(f) => (**f).clone(),
         }
     }

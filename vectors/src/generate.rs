@@ -179,11 +179,15 @@ pub fn vector(journey: &str, scenario: &str, text: &str) -> Result<Vector, GenEr
         Some(Step::Config(c)) => c.clone(),
         _ => ScenarioConfig::default(),
     };
-    let options = WorldOptions::default();
+    let mut options = WorldOptions::default();
+    // the world runs the SDK with the scenario's consent policy and limits (§13.1)
+    options.sdk.consent_policy = config.consent_policy;
+    options.sdk.limits = config.limits;
     let sdk_config = SdkConfigJson::from(&options.sdk);
     let controller_config = ControllerConfig {
         group_id: config.group_id,
         custom_ui: config.custom_ui,
+        limits: config.limits,
     };
     let mut world = World::with_options(&config, options);
     let mut rec = Recorder {

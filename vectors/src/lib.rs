@@ -13,11 +13,12 @@
 #![deny(missing_docs)]
 
 use cobrowse_visitor_core::{
-    ApiCall, CallName, ClientFrame, Controller, ControllerConfig, ControllerInput,
-    ControllerOutput, ErrorCode, Event, Input, Instant, KeyType, Lifecycle, NetworkChange, Output,
-    Sdk, SdkConfig, ServerFrame, UiDirective, UserIntent,
+    ApiCall, CallName, ClientFrame, ConsentPolicy, Controller, ControllerConfig, ControllerInput,
+    ControllerOutput, ErrorCode, Event, Input, Instant, KeyType, Lifecycle, Limits, NetworkChange,
+    Output, Sdk, SdkConfig, ServerFrame, UiDirective, UserIntent,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[cfg(feature = "generate")]
@@ -62,6 +63,17 @@ pub struct SdkConfigJson {
     pub reconnect_backoff_max_ms: u64,
     pub background_suspend_ms: u64,
     pub default_key_length: u8,
+    /// The consent policy (spec.md §3.3a); absent when it is the default, so a vector of a
+    /// journey that does not set it reads as before.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub consent_policy: ConsentPolicy,
+    /// The limits profile (§3.3a); absent when it is the default.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: Limits,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn ms(d: Duration) -> u64 {
@@ -82,6 +94,8 @@ impl From<&SdkConfig> for SdkConfigJson {
             reconnect_backoff_max_ms: ms(c.reconnect_backoff_max),
             background_suspend_ms: ms(c.background_suspend),
             default_key_length: c.default_key_length,
+            consent_policy: c.consent_policy,
+            limits: c.limits,
         }
     }
 }
@@ -101,6 +115,8 @@ impl From<&SdkConfigJson> for SdkConfig {
             reconnect_backoff_max: d(c.reconnect_backoff_max_ms),
             background_suspend: d(c.background_suspend_ms),
             default_key_length: c.default_key_length,
+            consent_policy: c.consent_policy,
+            limits: c.limits,
         }
     }
 }
@@ -112,6 +128,13 @@ impl From<&SdkConfigJson> for SdkConfig {
 pub struct ControllerConfigJson {
     pub group_id: i32,
     pub custom_ui: bool,
+    /// Absent for the default profile (`glance5`), so earlier vectors read the same.
+    #[serde(default, skip_serializing_if = "is_default_limits")]
+    pub limits: Limits,
+}
+
+fn is_default_limits(l: &Limits) -> bool {
+    *l == Limits::default()
 }
 
 impl From<&ControllerConfig> for ControllerConfigJson {
@@ -119,6 +142,7 @@ impl From<&ControllerConfig> for ControllerConfigJson {
         ControllerConfigJson {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
+            limits: c.limits,
         }
     }
 }
@@ -128,6 +152,7 @@ impl From<&ControllerConfigJson> for ControllerConfig {
         ControllerConfig {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
+            limits: c.limits,
         }
     }
 }
@@ -212,7 +237,9 @@ pub enum EventJson {
     PresenceConnected {},
     PresenceConnectFail {
         reason: String,
-        retry_ms: u64,
+        /// Absent after the last attempt of `connect(maxAttempts)`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_ms: Option<u64>,
     },
     PresenceShowTerms {
         request_id: u64,
@@ -221,6 +248,18 @@ pub enum EventJson {
     PresenceBlur {},
     ConnectionWarning {},
     ClearWarning {},
+    PresenceSignal {
+        event: String,
+        map: BTreeMap<String, String>,
+    },
+    PresenceStartSession {
+        request_id: u64,
+    },
+    PresenceNotConfigured {},
+    PresenceSendFail {
+        call: String,
+        code: String,
+    },
 }
 
 /// A name or code the core does not know.
@@ -278,6 +317,18 @@ impl From<&Event> for EventJson {
             Event::PresenceBlur => J::PresenceBlur {},
             Event::ConnectionWarning => J::ConnectionWarning {},
             Event::ClearWarning => J::ClearWarning {},
+            Event::PresenceSignal { event, map } => J::PresenceSignal {
+                event: event.clone(),
+                map: map.clone(),
+            },
+            Event::PresenceStartSession { request_id } => J::PresenceStartSession {
+                request_id: *request_id,
+            },
+            Event::PresenceNotConfigured => J::PresenceNotConfigured {},
+            Event::PresenceSendFail { call, code } => J::PresenceSendFail {
+                call: call.as_str().to_owned(),
+                code: code.as_str().to_owned(),
+            },
             // `Event` is non-exhaustive; a new variant must be added to the format first
             #[allow(unreachable_patterns)]
             _ => J::ConnectionWarning {},
@@ -337,6 +388,18 @@ impl TryFrom<&EventJson> for Event {
             J::PresenceBlur {} => Event::PresenceBlur,
             J::ConnectionWarning {} => Event::ConnectionWarning,
             J::ClearWarning {} => Event::ClearWarning,
+            J::PresenceSignal { event, map } => Event::PresenceSignal {
+                event: event.clone(),
+                map: map.clone(),
+            },
+            J::PresenceStartSession { request_id } => Event::PresenceStartSession {
+                request_id: *request_id,
+            },
+            J::PresenceNotConfigured {} => Event::PresenceNotConfigured,
+            J::PresenceSendFail { call, code } => Event::PresenceSendFail {
+                call: call_name(call)?,
+                code: error_code(code)?,
+            },
         })
     }
 }
@@ -408,6 +471,14 @@ pub enum ControllerOutputJson {
     Call(ApiCall),
     /// `ControllerOutput::Ui`: the contract's `ui` record (`{"show": "terms"}`).
     Ui(UiDirective),
+    /// `ControllerOutput::AgentSignal`: the agent's custom signal, handed to the app (no
+    /// transcript record).
+    AgentSignal {
+        /// The signal's name.
+        event: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
 }
 
 impl From<&ControllerOutput> for ControllerOutputJson {
@@ -415,6 +486,10 @@ impl From<&ControllerOutput> for ControllerOutputJson {
         match o {
             ControllerOutput::Call(c) => ControllerOutputJson::Call(c.clone()),
             ControllerOutput::Ui(u) => ControllerOutputJson::Ui(u.clone()),
+            ControllerOutput::AgentSignal { event, map } => ControllerOutputJson::AgentSignal {
+                event: event.clone(),
+                map: map.clone(),
+            },
         }
     }
 }

@@ -1374,13 +1374,22 @@ pub struct Controller {
 
 #[uniffi::export]
 impl Controller {
-    /// A new controller.
+    /// A new controller, judging login ids under the default limits (`glance5`).
     #[uniffi::constructor]
     pub fn new(config: ControllerConfig) -> Arc<Self> {
+        Controller::with_limits(config, Limits::Glance5)
+    }
+
+    /// A new controller for an SDK core configured with `limits` (`SdkConfig.limits`): a
+    /// login id is judged by the same profile, so the controller never makes a call the core
+    /// refuses.
+    #[uniffi::constructor]
+    pub fn with_limits(config: ControllerConfig, limits: Limits) -> Arc<Self> {
         Arc::new(Controller {
             inner: Mutex::new(core::Controller::new(core::ControllerConfig {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
+                limits: core_limits(limits),
             })),
         })
     }
@@ -1400,10 +1409,13 @@ impl Controller {
     ) -> Result<Arc<Self>, RestoreError> {
         let snapshot = core::ControllerSnapshot::from_json(&snapshot)?;
         let core_sdk = lock(&sdk.inner);
+        // the limits are the restored core's, as the snapshot's controller had them
+        let limits = snapshot.config.limits;
         let c = core::Controller::restore(
             core::ControllerConfig {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
+                limits,
             },
             snapshot,
             &core_sdk,
@@ -1702,6 +1714,31 @@ mod tests {
             group_id: 19921,
             custom_ui: true,
         });
+        let web = Controller::with_limits(
+            ControllerConfig {
+                group_id: 19921,
+                custom_ui: true,
+            },
+            Limits::WebCompatible,
+        );
+        web.handle_input(ControllerInput::User {
+            intent: UserIntent::Launch,
+        })
+        .unwrap();
+        let refused = web
+            .handle_input(ControllerInput::User {
+                intent: UserIntent::Login {
+                    visitor_id: "v".repeat(51),
+                },
+            })
+            .expect_err("51 characters under web_compatible");
+        assert!(matches!(
+            refused,
+            ControllerError::Refused {
+                code: ErrorCode::InvalidParameter,
+                ..
+            }
+        ));
         let err = c
             .handle_input(ControllerInput::User {
                 intent: UserIntent::TapCobrowse,

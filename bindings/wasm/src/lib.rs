@@ -34,7 +34,11 @@ export interface SdkConfig {
   limits?: "glance5" | "glance_core" | "web_compatible";
 }
 /** `group_id`: an Int32, as the seed's; the core refuses zero and negative ones. */
-export interface ControllerConfig { group_id: number; custom_ui: boolean; }
+export interface ControllerConfig {
+  group_id: number; custom_ui: boolean;
+  /** The SDK core's limits (spec.md §3.3a): login ids are judged by them; "glance5" when absent. */
+  limits?: "glance5" | "glance_core" | "web_compatible";
+}
 /** An API call, as the contract's `api` record. `key`: absent (the visitor id), "GLANCE_KEYTYPE_RANDOM" or a custom key. */
 export type ApiCall =
   | { call: "init_visitor"; group_id: number; token?: string; name?: string; email?: string; phone?: string; visitor_id?: string | null }

@@ -41,16 +41,24 @@ thread_local! {
     static PLAIN_WITH_CONFIG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The new oracle's violations, without the progress properties and the replay the old one
-/// never had (`InvariantKind::Liveness`, `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY`, added
-/// after the cut).
+/// The new oracle's violations, without the progress properties, the replay and the
+/// presence surface's invariants the old one never had (`InvariantKind::Liveness`,
+/// `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY`, and issue 14's `INV-CONSENT-POLICY`,
+/// `INV-CONNECT-ATTEMPTS`, `INV-NOT-CONFIGURED`, `INV-PRESENCE-DATA`,
+/// `INV-SEND-FAIL-REFUSES`, added after the cut).
 fn plain(v: &[Violation]) -> Vec<Plain> {
     v.iter()
         .filter(|v| v.invariant.kind() != super::InvariantKind::Liveness)
         .filter(|v| {
             !matches!(
                 v.invariant,
-                super::Invariant::SdkReplay | super::Invariant::ControllerReplay
+                super::Invariant::SdkReplay
+                    | super::Invariant::ControllerReplay
+                    | super::Invariant::ConsentPolicy
+                    | super::Invariant::ConnectAttempts
+                    | super::Invariant::NotConfigured
+                    | super::Invariant::PresenceData
+                    | super::Invariant::SendFailRefuses
             )
         })
         .filter(|v| compared(v.invariant.id()))

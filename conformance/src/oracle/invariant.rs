@@ -65,8 +65,12 @@ pub enum Invariant {
     TermsOrder,
     /// `INV-CONSENT`: a non-refused `start_session` without key while a visitor id is set
     /// happens only while an `accepted` answer for the latest request is unconsumed (the start
-    /// consumes it); after `declined`, no such start for that request. Reason: a one-click
-    /// session shares the customer's screen, which needs their explicit consent each time.
+    /// consumes it); after `declined`, no such start for that request. The one other grant is
+    /// the consent policy's: an `EventPresenceStartSession` that `INV-CONSENT-POLICY` allows
+    /// grants one such start the same way (voided the same ways, and by a later
+    /// `EventPresenceShowTerms`). Reason: a one-click session shares the customer's screen,
+    /// which needs their explicit consent each time, unless the app and the group both let
+    /// the agent start it.
     Consent,
     /// `INV-ONE-SESSION`: a non-refused `start_session` while a session is starting, running
     /// or ending is a violation, and so is an `EventConnectedToSession` while a previous
@@ -136,6 +140,39 @@ pub enum Invariant {
     /// what the integration controller gives for the `user` and `lifecycle` lines and the
     /// events, in order. Reason: the same, for the app's side.
     ControllerReplay,
+    /// `INV-CONSENT-POLICY`: `EventPresenceStartSession` only when the trace's config line
+    /// says `consent_policy` `agent_may_start` (without one: the default, `terms_required`)
+    /// and the latest `settings` the SDK received says `agent_start` `true` (a trace without
+    /// `recv` records is judged by the config alone). Reason: an agent may skip the customer's
+    /// consent only if both the app and the group opted in; under the default an agent's start
+    /// is the terms flow (S-F25, S-F26).
+    ConsentPolicy,
+    /// `INV-CONNECT-ATTEMPTS`: after an accepted `presence_connect` with `max_attempts` n ≥ 1,
+    /// at most n `send presence_connect` in one connect round (the round ends at
+    /// `EventPresenceConnected`, `EventClearWarning`, `EventPresenceBlur` or a
+    /// `send presence_disconnect`, each of which may start a new one); after an
+    /// `EventPresenceConnectFail` without `retry_ms`, no `send presence_connect` until the
+    /// next accepted `presence_connect`. Reason: `connect(maxAttempts)` bounds the attempts;
+    /// a visitor who gave up must not keep knocking (S-F21b, S-T06c).
+    ConnectAttempts,
+    /// `INV-NOT-CONFIGURED`: after `EventPresenceNotConfigured`, no accepted
+    /// `presence_connect` and no `send presence_connect` until an accepted `init_visitor`.
+    /// Reason: presence is off for the group; retrying forever is the bug this replaces
+    /// (S-F27, S-A46, S-A04).
+    NotConfigured,
+    /// `INV-PRESENCE-DATA`: by the end of the step of every `EventPresenceConnected`, and of
+    /// every accepted `presence_data` while presence is up, the latest `send presence_data`
+    /// since presence came up carries the merge of every accepted `presence_data` since the
+    /// latest accepted `init_visitor` that changed the visitor id (none is owed while that
+    /// merge is empty). Reason: the agent's view of the visitor must show the app's latest
+    /// data, also after a reconnect (S-A80, S-F20).
+    PresenceData,
+    /// `INV-SEND-FAIL-REFUSES`: `EventPresenceSendFail` comes only right after an `api`
+    /// record of `presence_signal_agent` or `presence_signal_visibility`, naming that call;
+    /// the call then counts as refused (no `send presence_signal` / `presence_visibility` for
+    /// it). Reason: a presence message that could not go out is an error the app must see,
+    /// not a silent drop (S-A58, S-A71).
+    SendFailRefuses,
     /// `INV-REFUSED-UNCHANGED` (machine level): an input that returns `Err` leaves
     /// `Sdk::state()` exactly as it was, and a refused user intent leaves `Controller::state()`
     /// as it was. Reason: callers may retry or ignore a refusal only if it did nothing.
@@ -176,7 +213,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 29] = [
+    pub const ALL: [Invariant; 34] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -198,6 +235,11 @@ impl Invariant {
         Invariant::ControllerCallsAccepted,
         Invariant::SdkReplay,
         Invariant::ControllerReplay,
+        Invariant::ConsentPolicy,
+        Invariant::ConnectAttempts,
+        Invariant::NotConfigured,
+        Invariant::PresenceData,
+        Invariant::SendFailRefuses,
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
@@ -232,6 +274,11 @@ impl Invariant {
             Invariant::ControllerCallsAccepted => "INV-CONTROLLER-CALLS-ACCEPTED",
             Invariant::SdkReplay => "INV-SDK-REPLAY",
             Invariant::ControllerReplay => "INV-CONTROLLER-REPLAY",
+            Invariant::ConsentPolicy => "INV-CONSENT-POLICY",
+            Invariant::ConnectAttempts => "INV-CONNECT-ATTEMPTS",
+            Invariant::NotConfigured => "INV-NOT-CONFIGURED",
+            Invariant::PresenceData => "INV-PRESENCE-DATA",
+            Invariant::SendFailRefuses => "INV-SEND-FAIL-REFUSES",
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
@@ -271,7 +318,12 @@ impl Invariant {
             | Invariant::KeyMatchesRequest
             | Invariant::ControllerCallsAccepted
             | Invariant::SdkReplay
-            | Invariant::ControllerReplay => InvariantKind::Spec,
+            | Invariant::ControllerReplay
+            | Invariant::ConsentPolicy
+            | Invariant::ConnectAttempts
+            | Invariant::NotConfigured
+            | Invariant::PresenceData
+            | Invariant::SendFailRefuses => InvariantKind::Spec,
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }

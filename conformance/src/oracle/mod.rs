@@ -13,7 +13,8 @@
 //! ## How a trace is read
 //!
 //! - **Refusals.** An `api` record is refused when the very next record is an `error` record or
-//!   an `EventInvalidState` / `EventInvalidParameter` event of the same step; a `recv` record
+//!   an `EventInvalidState` / `EventInvalidParameter` event of the same step (for
+//!   `presence_signal_agent` and `presence_signal_visibility`, also `EventPresenceSendFail`); a `recv` record
 //!   is refused when the very next record is an `error` record of the same step. Invariants
 //!   judge only calls and frames that were not refused. (The same-step condition keeps an
 //!   `error` that refuses the *next* scenario step from being read as the refusal of the last
@@ -208,6 +209,23 @@ pub fn read_trace_with(
         oracle.read(*n, item)?;
     }
     Ok(oracle.finish())
+}
+
+/// A plain trace of a scenario's transcript (contract, "Reading a trace"): the records, after
+/// the scenario's config line when it sets a key of spec.md §13.1
+/// ([`crate::transcript::ScenarioConfig::beyond_contract`]), as `cobrowse run` prints them
+/// without `--interleave`.
+pub fn plain(steps: &[Step], records: &[Record]) -> Vec<TraceLine> {
+    let config = match steps.first() {
+        Some(Step::Config(c)) if c.beyond_contract() => {
+            Some(TraceLine::Step(Step::Config(c.clone())))
+        }
+        _ => None,
+    };
+    config
+        .into_iter()
+        .chain(records.iter().cloned().map(TraceLine::Record))
+        .collect()
 }
 
 /// Interleaves a scenario with its transcript: each scenario line comes just before the

@@ -743,7 +743,7 @@ impl Oracle {
                     self.manual_due = None;
                 }
             }
-            ApiCall::PresenceDisconnect | ApiCall::presence_connect() => {
+            ApiCall::PresenceDisconnect | ApiCall::PresenceConnect { .. } => {
                 if matches!(call, ApiCall::PresenceDisconnect)
                     && matches!(self.logout_due, Some(d) if d.step == step)
                 {
@@ -795,7 +795,7 @@ impl Oracle {
                     _ => SessionPhase::Ending,
                 };
             }
-            ApiCall::presence_connect() => {
+            ApiCall::PresenceConnect { .. } => {
                 if !self.initialized {
                     self.push(
                         Invariant::InitFirst,
@@ -830,6 +830,8 @@ impl Oracle {
                 }
             }
             ApiCall::PresenceDisconnect => self.presence_connected = false,
+            // calls the frozen oracle predates: nothing it judges
+            ApiCall::PresenceData { .. } | ApiCall::PresenceSignalVisibility { .. } => {}
         }
     }
 

@@ -24,7 +24,7 @@
 use super::checks::Checks;
 use super::Violation;
 use crate::transcript::{EventRecord, Observed, ReceivedFrame, Record, SentFrame, Step, TraceLine};
-use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective};
+use cobrowse_visitor_core::{ApiCall, CallName, ConsentPolicy, ServerFrame, StartKey, UiDirective};
 
 /// The session as the transcript shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +142,14 @@ pub(super) struct Reading {
     connected: bool,
     /// The key the latest start asked for, until that session connects, ends or fails.
     asked: Option<KeyAsked>,
+    /// The config's `consent_policy` (spec.md §3.3a; `terms_required` without one).
+    consent_policy: ConsentPolicy,
+    /// A `recv` record came (the trace records what the SDK received).
+    recv_seen: bool,
+    /// The latest `settings` the SDK received says `agent_start` `true`; with the value
+    /// before that `recv` record, in case the next line refuses it.
+    agent_start: bool,
+    agent_start_before: bool,
 }
 
 impl Default for Reading {
@@ -158,6 +166,10 @@ impl Default for Reading {
             session: SessionPhase::Idle,
             connected: false,
             asked: None,
+            consent_policy: ConsentPolicy::TermsRequired,
+            recv_seen: false,
+            agent_start: false,
+            agent_start_before: false,
         }
     }
 }
@@ -219,6 +231,26 @@ impl Reading {
         }
     }
 
+    /// Whether an `EventPresenceStartSession` is allowed now (INV-CONSENT-POLICY, §3.3a): the
+    /// config says `consent_policy` `agent_may_start`, and the latest `settings` the SDK
+    /// received says `agent_start` `true` (a trace without `recv` records so far cannot show
+    /// it: the config alone decides).
+    pub(super) fn agent_start_allowed(&self) -> bool {
+        self.agent_start_refusal().is_none()
+    }
+
+    /// Why an `EventPresenceStartSession` is not allowed now (`None` when it is): which side
+    /// did not opt in (§3.3a).
+    pub(super) fn agent_start_refusal(&self) -> Option<&'static str> {
+        if self.consent_policy != ConsentPolicy::AgentMayStart {
+            Some("the app's consent_policy is terms_required (the config line's, or the default)")
+        } else if self.recv_seen && !self.agent_start {
+            Some("the latest settings the SDK received do not say agent_start")
+        } else {
+            None
+        }
+    }
+
     /// What a `start_session` with `key` asks for now.
     pub(super) fn key_asked(&self, key: &StartKey) -> KeyAsked {
         match key {
@@ -238,6 +270,7 @@ impl Reading {
         match step {
             Step::Config(c) if index == 0 => {
                 self.custom_ui = c.custom_ui;
+                self.consent_policy = c.consent_policy;
                 self.config = true;
                 self.config_group = Some(c.group_id);
             }
@@ -251,6 +284,22 @@ impl Reading {
     /// Updates the facts after every checker saw `rec`.
     fn apply(&mut self, rec: &Judged<'_>) {
         match rec.seen {
+            Seen::Received(frame) => {
+                self.recv_seen = true;
+                self.agent_start_before = self.agent_start;
+                if frame.frame_type() == Some("settings") {
+                    self.agent_start = match frame.typed() {
+                        Some(ServerFrame::Settings { agent_start, .. }) => *agent_start,
+                        Some(_) => false,
+                        None => {
+                            frame.to_json().get("agent_start")
+                                == Some(&serde_json::Value::Bool(true))
+                        }
+                    };
+                }
+            }
+            // a refused frame changed nothing
+            Seen::RefusedFrame => self.agent_start = self.agent_start_before,
             Seen::Accepted(ApiCall::InitVisitor(p)) => self.visitor_id = p.visitor_id.clone(),
             Seen::Accepted(ApiCall::StartSession { key }) => {
                 self.asked = Some(self.key_asked(key));
@@ -287,20 +336,34 @@ impl Reading {
     }
 }
 
-/// `code` is an event that refuses the `api` call just before it.
-fn is_refusal_event(code: &str) -> bool {
-    code == "EventInvalidState" || code == "EventInvalidParameter"
+/// `code` is an event that refuses the `api` call `call` just before it: `EventInvalidState`
+/// and `EventInvalidParameter` any call, `EventPresenceSendFail` the two presence messages
+/// (spec.md §10, S-A58, S-A71).
+pub(super) fn is_refusal_event(code: &str, call: &ApiCall) -> bool {
+    code == "EventInvalidState"
+        || code == "EventInvalidParameter"
+        || (code == "EventPresenceSendFail" && sends_presence_message(call))
+}
+
+/// `presence_signal_agent` or `presence_signal_visibility`: the calls `EventPresenceSendFail`
+/// refuses.
+pub(super) fn sends_presence_message(call: &ApiCall) -> bool {
+    matches!(
+        call.name(),
+        CallName::PresenceSignalAgent | CallName::PresenceSignalVisibility
+    )
 }
 
 /// Whether `record` (an `api` or `recv` record) was refused, given the line after it: `next`
 /// is the next record, or `None` for a scenario line or the end of the trace. A refusal is an
 /// `error` record of the same step, or for an `api` record also an `EventInvalidState` /
-/// `EventInvalidParameter` of the same step.
+/// `EventInvalidParameter` of the same step (or an `EventPresenceSendFail`, for the two
+/// presence messages).
 fn refused(record: &Record, next: Option<&Record>) -> bool {
     match next {
         Some(n) if n.step == record.step => match (&record.observed, &n.observed) {
             (_, Observed::Error(_)) => true,
-            (Observed::Api(_), Observed::Event(e)) => is_refusal_event(e.code()),
+            (Observed::Api(call), Observed::Event(e)) => is_refusal_event(e.code(), call),
             _ => false,
         },
         _ => false,

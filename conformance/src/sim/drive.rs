@@ -63,7 +63,8 @@ impl DriveError<Infallible> {
 /// How a world is built: what [`World::new`] takes by default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorldOptions {
-    /// The SDK core's timer durations.
+    /// The SDK core's timer durations (its consent policy and limits are the scenario's
+    /// config's, §13.1).
     pub sdk: cobrowse_visitor_core::SdkConfig,
     /// Whether the simulated server hears the SDK and answers (else frames the SDK sends go
     /// nowhere, the server sends nothing and agent steps do nothing: a harness that plays the
@@ -328,6 +329,17 @@ impl World {
                             hooks,
                             refusal.code(),
                             format!("the agent cannot {} now", action.name()),
+                        )?;
+                    }
+                }
+            }
+            Step::AgentSignal { event, map } => {
+                if self.server_answers {
+                    if let Err(refusal) = self.server.agent_signal(event, map) {
+                        self.refuse(
+                            hooks,
+                            refusal.code(),
+                            "the agent cannot signal now".to_owned(),
                         )?;
                     }
                 }

@@ -2,8 +2,8 @@
 //! presence and one-click requests (spec.md §13).
 
 use crate::transcript::AgentAction;
-use cobrowse_visitor_core::{ClientFrame, Instant, ServerFrame, PROTOCOL_VERSION};
-use std::collections::VecDeque;
+use cobrowse_visitor_core::{ClientFrame, Instant, ServerFrame, PROTOCOL_VERSION, TERMS_EVENT};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Digits in the simulated group's random keys.
@@ -31,11 +31,34 @@ struct ServerSession {
     guests_sent: u32,
 }
 
+/// What the agent's latest request to a present visitor was (spec.md §13.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    /// `presence_show_terms` (the one-click button): a start needs `terms accepted` for it.
+    Terms,
+    /// `presence_start_session` (an agent start without the dialog): a start may follow it
+    /// when the group allows it (`agent_start`), else only `terms accepted` for it (S-F26).
+    AgentStart,
+}
+
 /// The simulated Glance service for one visitor: settings lookup, sessions and guests,
 /// presence and one-click requests.
 #[derive(Clone, Debug)]
 pub struct Server {
     group_id: i32,
+    /// The group's `settings.agent_start` (§13.1).
+    agent_start: bool,
+    /// Presence is enabled for the group (§13.1): else `presence_connect` is answered with
+    /// `presence_not_configured`.
+    presence_enabled: bool,
+    /// The visitor's presence data (the latest `presence_data` frame's map) and visibility,
+    /// while presence is connected.
+    presence_data: BTreeMap<String, String>,
+    visible: Option<bool>,
+    /// The latest request of the agent to the present visitor, and whether the visitor's
+    /// consent for it is in (`terms accepted` for it); forgotten with presence, consumed by
+    /// the start it allows.
+    request: Option<(u64, Request, bool)>,
     key_length: u8,
     session_grace: Duration,
     rng: SplitMix64,
@@ -60,6 +83,11 @@ impl Server {
     pub fn new(group_id: i32, seed: u64, session_grace: Duration) -> Self {
         Server {
             group_id,
+            agent_start: false,
+            presence_enabled: true,
+            presence_data: BTreeMap::new(),
+            visible: None,
+            request: None,
             key_length: SIM_KEY_LENGTH,
             session_grace,
             rng: SplitMix64(seed),
@@ -73,6 +101,49 @@ impl Server {
             refusals: 0,
             out: VecDeque::new(),
         }
+    }
+
+    /// This server with the group's settings of a scenario's config (§13.1): `agent_start`
+    /// (sent in `settings`) and whether presence is enabled.
+    pub fn with_group(mut self, agent_start: bool, presence: bool) -> Self {
+        self.agent_start = agent_start;
+        self.presence_enabled = presence;
+        self
+    }
+
+    /// The visitor's presence data as the service holds it (the latest `presence_data`
+    /// frame's map; empty without presence).
+    pub fn presence_data(&self) -> &BTreeMap<String, String> {
+        &self.presence_data
+    }
+
+    /// The visitor's visibility as the latest `presence_visibility` frame said (`None`
+    /// before one, and without presence).
+    pub fn visible(&self) -> Option<bool> {
+        self.visible
+    }
+
+    /// Presence ends: what the service knew of it goes with it.
+    fn presence_gone(&mut self) {
+        self.presence = false;
+        self.presence_data.clear();
+        self.visible = None;
+        self.request = None;
+    }
+
+    /// Whether a start with the visitor id as key may create a session now (§13.1): after
+    /// `terms accepted` for the latest request, or after an agent start the group allows.
+    /// Consumes the grant.
+    fn take_consent(&mut self) -> bool {
+        let granted = match self.request {
+            Some((_, _, true)) => true,
+            Some((_, Request::AgentStart, false)) => self.agent_start,
+            None | Some((_, Request::Terms, false)) => false,
+        };
+        if granted {
+            self.request = None;
+        }
+        granted
     }
 
     /// Whether the visitor is connected (frames reach it).
@@ -151,7 +222,7 @@ impl Server {
                 ServerFrame::Settings {
                     v: PROTOCOL_VERSION,
                     key_length: self.key_length,
-                    agent_start: false,
+                    agent_start: self.agent_start,
                 }
             } else {
                 ServerFrame::InitFailed {
@@ -180,6 +251,18 @@ impl Server {
         match frame {
             ClientFrame::Init { .. } => {}
             ClientFrame::StartSession { key } => {
+                // the visitor id as key: a new one-click session needs the customer's consent
+                // (or the group's agent start) for the latest request (§13.1)
+                let one_click = self.session.is_none()
+                    && key.is_some()
+                    && key.as_deref() == announced.as_deref();
+                if one_click && !self.take_consent() {
+                    self.refusals += 1;
+                    self.push(ServerFrame::SessionRefused {
+                        reason: "consent_required".into(),
+                    });
+                    return;
+                }
                 let reply = match (&self.session, key) {
                     // a start sent again after a reconnect: the same session
                     (Some(s), None) => ServerFrame::SessionStarted {
@@ -227,6 +310,9 @@ impl Server {
                     self.push(ServerFrame::SessionEnded { reason });
                 }
             },
+            ClientFrame::PresenceConnect { .. } if !self.presence_enabled => {
+                self.push(ServerFrame::PresenceNotConfigured {});
+            }
             ClientFrame::PresenceConnect { visitor_id } => {
                 // presence is for the visitor this connection identified
                 if announced.as_ref() == Some(visitor_id) {
@@ -238,18 +324,38 @@ impl Server {
                     });
                 }
             }
-            ClientFrame::PresenceDisconnect {} => self.presence = false,
-            ClientFrame::PresenceSignal { .. }
-            | ClientFrame::AppState { .. }
-            | ClientFrame::PresenceData { .. }
-            | ClientFrame::PresenceVisibility { .. } => {}
+            ClientFrame::PresenceDisconnect {} => self.presence_gone(),
+            // presence data and visibility belong to a presence connection
+            ClientFrame::PresenceData { .. } | ClientFrame::PresenceVisibility { .. }
+                if !self.presence =>
+            {
+                self.refusals += 1;
+            }
+            ClientFrame::PresenceData { map } => self.presence_data = map.clone(),
+            ClientFrame::PresenceVisibility { visible } => self.visible = Some(*visible),
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id: Some(r),
+            } if event == TERMS_EVENT => {
+                if let Some((latest, _, consent)) = &mut self.request {
+                    if *latest == *r {
+                        match map.get("status").map(String::as_str) {
+                            Some("accepted") => *consent = true,
+                            Some("declined") => self.request = None,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            ClientFrame::PresenceSignal { .. } | ClientFrame::AppState { .. } => {}
         }
     }
 
     /// The visitor's connection dropped: presence goes with it, and the next connection
     /// must identify itself again.
     pub fn connection_lost(&mut self, now: Instant) {
-        self.presence = false;
+        self.presence_gone();
         self.announced = None;
         if self.offline_since.is_none() {
             self.offline_since = Some(now);
@@ -265,6 +371,23 @@ impl Server {
                 self.session = None;
             }
         }
+    }
+
+    /// The agent sends the visitor a custom signal (`presence_signal`, §13.1); `Err` unless
+    /// the visitor is present.
+    pub fn agent_signal(
+        &mut self,
+        event: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<(), AgentRefusal> {
+        if !self.presence {
+            return Err(AgentRefusal::VisitorNotPresent);
+        }
+        self.push(ServerFrame::PresenceSignal {
+            event: event.to_owned(),
+            map: map.clone(),
+        });
+        Ok(())
     }
 
     /// An agent acts; `Err` when the action is not possible now. What the agent does while
@@ -294,7 +417,17 @@ impl Server {
                 }
                 self.next_request += 1;
                 let request_id = self.next_request;
+                self.request = Some((request_id, Request::Terms, false));
                 self.push(ServerFrame::PresenceShowTerms { request_id });
+            }
+            AgentAction::StartWithoutTerms => {
+                if !self.presence {
+                    return Err(AgentRefusal::VisitorNotPresent);
+                }
+                self.next_request += 1;
+                let request_id = self.next_request;
+                self.request = Some((request_id, Request::AgentStart, false));
+                self.push(ServerFrame::PresenceStartSession { request_id });
             }
             AgentAction::EndSession => {
                 let s = self.session.take().ok_or(AgentRefusal::NoSession)?;
@@ -319,7 +452,8 @@ pub enum AgentRefusal {
     NoSession,
     /// `leave` with no agent in the session.
     NoAgentInSession,
-    /// `start_presence_session` while the visitor is not present.
+    /// `start_presence_session`, `start_without_terms` or `signal` while the visitor is not
+    /// present.
     VisitorNotPresent,
 }
 
@@ -331,5 +465,163 @@ impl AgentRefusal {
             AgentRefusal::NoAgentInSession => "no_agent_in_session",
             AgentRefusal::VisitorNotPresent => "visitor_not_present",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const ID: &str = "cust-42";
+
+    /// A server whose visitor's connection announced `ID`, settings answered.
+    fn announced(agent_start: bool, presence: bool) -> Server {
+        let mut s =
+            Server::new(19921, 7, Duration::from_secs(60)).with_group(agent_start, presence);
+        s.receive(&ClientFrame::Init {
+            v: PROTOCOL_VERSION,
+            group_id: 19921,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: Some(ID.into()),
+        });
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::Settings {
+                v: PROTOCOL_VERSION,
+                key_length: SIM_KEY_LENGTH,
+                agent_start,
+            })
+        );
+        s
+    }
+
+    fn present(agent_start: bool) -> Server {
+        let mut s = announced(agent_start, true);
+        s.receive(&ClientFrame::PresenceConnect {
+            visitor_id: ID.into(),
+        });
+        assert_eq!(s.poll(), Some(ServerFrame::PresenceConnected {}));
+        s
+    }
+
+    fn one_click(s: &mut Server) -> Option<ServerFrame> {
+        s.receive(&ClientFrame::StartSession {
+            key: Some(ID.into()),
+        });
+        s.poll()
+    }
+
+    fn terms(s: &mut Server, status: &str, request_id: u64) {
+        s.receive(&ClientFrame::PresenceSignal {
+            event: TERMS_EVENT.into(),
+            map: BTreeMap::from([("status".to_owned(), status.to_owned())]),
+            request_id: Some(request_id),
+        });
+    }
+
+    #[test]
+    fn a_group_without_presence_says_so() {
+        let mut s = announced(false, false);
+        s.receive(&ClientFrame::PresenceConnect {
+            visitor_id: ID.into(),
+        });
+        assert_eq!(s.poll(), Some(ServerFrame::PresenceNotConfigured {}));
+        assert!(!s.presence());
+        assert_eq!(
+            s.agent(AgentAction::StartWithoutTerms),
+            Err(AgentRefusal::VisitorNotPresent)
+        );
+        assert_eq!(
+            s.agent_signal("open_page", &BTreeMap::new()),
+            Err(AgentRefusal::VisitorNotPresent)
+        );
+    }
+
+    #[test]
+    fn presence_data_and_visibility_belong_to_presence() {
+        let data = BTreeMap::from([("page".to_owned(), "cart".to_owned())]);
+        let mut s = announced(false, true);
+        s.receive(&ClientFrame::PresenceData { map: data.clone() });
+        s.receive(&ClientFrame::PresenceVisibility { visible: false });
+        assert_eq!(s.refusals(), 2);
+        assert!(s.presence_data().is_empty());
+        assert_eq!(s.visible(), None);
+        let mut s = present(false);
+        s.receive(&ClientFrame::PresenceData { map: data.clone() });
+        s.receive(&ClientFrame::PresenceVisibility { visible: false });
+        assert_eq!((s.presence_data(), s.visible()), (&data, Some(false)));
+        // each frame replaces the data
+        s.receive(&ClientFrame::PresenceData {
+            map: BTreeMap::new(),
+        });
+        assert!(s.presence_data().is_empty());
+        s.receive(&ClientFrame::PresenceData { map: data });
+        s.receive(&ClientFrame::PresenceDisconnect {});
+        assert!(s.presence_data().is_empty());
+        assert_eq!((s.visible(), s.refusals()), (None, 0));
+    }
+
+    #[test]
+    fn a_one_click_start_needs_consent_for_the_latest_request() {
+        let refused = Some(ServerFrame::SessionRefused {
+            reason: "consent_required".into(),
+        });
+        let started = Some(ServerFrame::SessionStarted {
+            sessionkey: ID.into(),
+        });
+        let mut s = present(false);
+        assert_eq!(one_click(&mut s), refused);
+        s.agent(AgentAction::StartPresenceSession).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceShowTerms { request_id: 1 })
+        );
+        s.agent(AgentAction::StartPresenceSession).unwrap();
+        let _ = s.poll();
+        terms(&mut s, "accepted", 1); // an answer to an older request
+        assert_eq!(one_click(&mut s), refused);
+        terms(&mut s, "accepted", 2);
+        assert_eq!(one_click(&mut s), started);
+        assert_eq!(s.refusals(), 2);
+        // an agent start: the group's setting decides, else the terms do
+        let mut s = present(false);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceStartSession { request_id: 1 })
+        );
+        assert_eq!(one_click(&mut s), refused);
+        terms(&mut s, "accepted", 1);
+        assert_eq!(one_click(&mut s), started);
+        let mut s = present(true);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        let _ = s.poll();
+        assert_eq!(one_click(&mut s), started);
+        // one start per grant; and the grant goes with presence
+        s.receive(&ClientFrame::EndSession {});
+        let _ = s.poll();
+        assert_eq!(one_click(&mut s), refused);
+        s.agent(AgentAction::StartWithoutTerms).unwrap();
+        let _ = s.poll();
+        s.receive(&ClientFrame::PresenceDisconnect {});
+        assert_eq!(one_click(&mut s), refused);
+    }
+
+    #[test]
+    fn the_agents_signal_reaches_a_present_visitor() {
+        let mut s = present(false);
+        let map = BTreeMap::from([("page".to_owned(), "checkout".to_owned())]);
+        s.agent_signal("open_page", &map).unwrap();
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::PresenceSignal {
+                event: "open_page".into(),
+                map
+            })
+        );
     }
 }

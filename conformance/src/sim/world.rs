@@ -7,7 +7,7 @@ use super::server::Server;
 use crate::transcript::{Record, ScenarioConfig, Step};
 use cobrowse_visitor_core::Instant;
 use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput};
-use cobrowse_visitor_core::{Output, Sdk};
+use cobrowse_visitor_core::{Output, Sdk, SdkConfig};
 use std::collections::VecDeque;
 
 /// The whole simulated world: app (controller), SDK core, network, server, agent, clock.
@@ -44,11 +44,18 @@ impl World {
             max_moves,
         } = options;
         World {
-            server: Server::new(config.group_id, config.seed, sdk_config.session_grace),
-            sdk: Sdk::new(sdk_config),
+            server: Server::new(config.group_id, config.seed, sdk_config.session_grace)
+                .with_group(config.agent_start, config.presence),
+            // the app's consent policy and limits are the scenario's (§13.1)
+            sdk: Sdk::new(SdkConfig {
+                consent_policy: config.consent_policy,
+                limits: config.limits,
+                ..sdk_config
+            }),
             controller: Controller::new(ControllerConfig {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
+                limits: config.limits,
             }),
             server_answers,
             now: Instant::ZERO,

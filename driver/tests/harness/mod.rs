@@ -259,12 +259,19 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
         Time::Manual => Clock::manual(&manual),
         Time::Tokio => Clock::tokio(),
     };
-    let sdk = SdkConfig::default();
+    // the app's consent policy and limits are the SDK's configuration (spec.md §13.1)
+    let sdk = SdkConfig {
+        consent_policy: config.consent_policy,
+        limits: config.limits,
+        ..SdkConfig::default()
+    };
 
     let mut server_config = ServerConfig::new(config.group_id, config.seed);
     server_config.session_grace = sdk.session_grace;
     server_config.clock = clock.clone();
     server_config.lockstep = options.delivery == Delivery::Lockstep;
+    server_config.agent_start = config.agent_start;
+    server_config.presence = config.presence;
     if options.tls {
         server_config.tls = Some(tls::loopback_server());
     }
@@ -300,6 +307,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
         controller: Controller::new(ControllerConfig {
             group_id: config.group_id,
             custom_ui: config.custom_ui,
+            limits: config.limits,
         }),
         dstatus: driver.status(),
         driver,
@@ -413,6 +421,17 @@ impl App {
                     .expect("server running");
                 if let Err(code) = result {
                     self.refuse(code, format!("the agent cannot {} now", action.name()));
+                }
+            }
+            Act::Step(Step::AgentSignal { event, map }) => {
+                let result = within(
+                    "the agent",
+                    self.server.agent_signal(event.clone(), map.clone()),
+                )
+                .await
+                .expect("server running");
+                if let Err(code) = result {
+                    self.refuse(code, "the agent cannot signal now".to_owned());
                 }
             }
             Act::Step(Step::AdvanceMs(ms)) => self.advance(*ms).await,
@@ -763,7 +782,14 @@ pub fn assert_same_apart_from_interleaving(real: &[Record], sim: &[Record]) {
 /// The invariant checker finds no violation, on the records alone and interleaved with the
 /// scenario lines (the simulator counterparts of fault lines).
 pub fn assert_no_violation(lines: &[Line], records: &[Record]) {
-    let violations = oracle::check_records(records);
+    // the plain trace, as `cobrowse run` prints it: after the config line when that sets a
+    // key of spec.md §13.1 (what INV-CONSENT-POLICY judges by)
+    let plain: Vec<(usize, TraceLine)> = oracle::plain(&sim_steps(lines), records)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let violations = oracle::check_trace(&plain);
     assert!(
         violations.is_empty(),
         "invariant violations:\n{}\n--- transcript\n{}",

@@ -24,6 +24,11 @@
 //! | `INV-REFUSED-NO-EFFECT` | [`refusals::RefusedNoEffect`] |
 //! | `INV-CONTROLLER-CALLS-ACCEPTED` | [`refusals::ControllerCallsAccepted`] |
 //! | `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY` | [`replay::Replay`] |
+//! | `INV-CONSENT-POLICY` | [`presence_surface::ConsentPolicy`] |
+//! | `INV-CONNECT-ATTEMPTS` | [`presence_surface::ConnectAttempts`] |
+//! | `INV-NOT-CONFIGURED` | [`presence_surface::NotConfigured`] |
+//! | `INV-PRESENCE-DATA` | [`presence_surface::PresenceData`] |
+//! | `INV-SEND-FAIL-REFUSES` | [`presence_surface::SendFailRefuses`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
 //! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
 //! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
@@ -35,6 +40,7 @@ mod init;
 mod link;
 mod manual_random;
 mod presence;
+mod presence_surface;
 mod progress;
 mod refusals;
 mod replay;
@@ -112,6 +118,11 @@ pub(super) struct Checks {
     refused_no_effect: refusals::RefusedNoEffect,
     controller_calls_accepted: refusals::ControllerCallsAccepted,
     replay: replay::Replay,
+    consent_policy: presence_surface::ConsentPolicy,
+    connect_attempts: presence_surface::ConnectAttempts,
+    not_configured: presence_surface::NotConfigured,
+    presence_data: presence_surface::PresenceData,
+    send_fail_refuses: presence_surface::SendFailRefuses,
     init_completes: progress::InitCompletes,
     presence_connects: progress::PresenceConnects,
     session_resolves: progress::SessionResolves,
@@ -140,8 +151,8 @@ impl Checks {
     /// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
     /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
     /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
-    /// checks last.
-    fn all(&mut self) -> [&mut dyn Check; 25] {
+    /// checks last, after the presence surface's (issue 14).
+    fn all(&mut self) -> [&mut dyn Check; 30] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -163,6 +174,11 @@ impl Checks {
             &mut self.refused_no_effect,
             &mut self.controller_calls_accepted,
             &mut self.replay,
+            &mut self.consent_policy,
+            &mut self.connect_attempts,
+            &mut self.not_configured,
+            &mut self.presence_data,
+            &mut self.send_fail_refuses,
             &mut self.init_completes,
             &mut self.presence_connects,
             &mut self.session_resolves,

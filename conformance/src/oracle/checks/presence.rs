@@ -14,7 +14,8 @@ pub(super) struct NoDisconnectOnBackground;
 
 impl Check for NoDisconnectOnBackground {
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
-        let Seen::Asked(call @ (ApiCall::PresenceDisconnect | ApiCall::PresenceConnect { .. })) = rec.seen
+        let Seen::Asked(call @ (ApiCall::PresenceDisconnect | ApiCall::PresenceConnect { .. })) =
+            rec.seen
         else {
             return;
         };

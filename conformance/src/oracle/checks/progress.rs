@@ -264,8 +264,9 @@ fn owe(pending: &mut Option<Pending>, owed: bool, now: u64, bound: u64, line: us
 /// `exit` since, and no direct `api` step anywhere before: an app that calls the SDK itself
 /// may keep presence off, also by a call made before the login, such as an `init_visitor`
 /// with another group id that makes the login's own refused), the link up and the app in front (per the `network`
-/// and `lifecycle` steps) and presence configured for the group (no `EventPresenceConnectFail`
-/// with reason `not_configured` since that init), presence is up within
+/// and `lifecycle` steps) and presence configured for the group (no `EventPresenceNotConfigured`,
+/// nor, in a trace from before that event, `EventPresenceConnectFail` with reason
+/// `not_configured`, since that init), presence is up within
 /// `presence_connect_timeout` + the largest backoff (40 s) of the last of those conditions
 /// beginning, or of presence going down while they hold.
 #[derive(Clone, Debug)]
@@ -375,6 +376,11 @@ impl Check for PresenceConnects {
                 event,
                 ..
             } if event.prop("reason").as_deref() == Some(NOT_CONFIGURED) => self.configured = false,
+            // the service's own answer (S-F27): not configured until a re-init looks again
+            Seen::Event {
+                code: "EventPresenceNotConfigured",
+                ..
+            } => self.configured = false,
             _ => {}
         }
         if let Some(up) = presence_moves(&rec.seen) {

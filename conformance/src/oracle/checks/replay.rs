@@ -189,7 +189,10 @@ impl Replay {
 
     fn drain_controller(&mut self) {
         while let Some(o) = self.controller.poll_output() {
-            self.controller_out.push_back(o);
+            // an agent signal is handed to the app's own code: no record shows it (§3.4)
+            if !matches!(o, ControllerOutput::AgentSignal { .. }) {
+                self.controller_out.push_back(o);
+            }
         }
     }
 
@@ -369,6 +372,13 @@ impl Check for Replay {
                 self.controller = Controller::new(ControllerConfig {
                     group_id: c.group_id,
                     custom_ui: c.custom_ui,
+                    limits: c.limits,
+                });
+                // the app's consent policy and limits are the SDK's configuration (§3.3a)
+                self.sdk = Sdk::new(SdkConfig {
+                    consent_policy: c.consent_policy,
+                    limits: c.limits,
+                    ..SdkConfig::default()
                 });
             }
             return;
@@ -382,7 +392,7 @@ impl Check for Replay {
         }
         self.step = Some((index, line));
         self.direct_call = false;
-        self.agent_step = matches!(step, Step::Agent(_));
+        self.agent_step = matches!(step, Step::Agent(_) | Step::AgentSignal { .. });
         self.step_is_user = matches!(step, Step::User(_));
         self.user_refused = false;
         self.any_record = false;
@@ -417,7 +427,7 @@ impl Check for Replay {
                 self.target = Some(self.now.saturating_add(Duration::from_millis(*ms)));
             }
             Step::Api(_) => self.direct_call = true,
-            Step::Config(_) | Step::Agent(_) => {}
+            Step::Config(_) | Step::Agent(_) | Step::AgentSignal { .. } => {}
         }
     }
 

@@ -88,7 +88,9 @@ impl Check for TermsOrder {
 /// `EventPresenceDisconnected`, an accepted `init_visitor` with another visitor id, or the
 /// accepted start of any session voids it. The first three end the presence connection or
 /// the visitor, and with them the pending request; a start leaves an unanswered request
-/// pending.
+/// pending. The consent policy's grant (§3.3a): an `EventPresenceStartSession` that
+/// INV-CONSENT-POLICY allows grants one start the same way (a later `EventPresenceShowTerms`
+/// replaces it, as any new request does).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Consent {
     /// An `EventPresenceShowTerms` came, not yet answered or voided.
@@ -117,6 +119,17 @@ impl Check for Consent {
             return;
         }
         match rec.seen {
+            Seen::Event {
+                code: "EventPresenceStartSession",
+                ..
+            } => {
+                // the policy's grant, when both sides opted in; else no grant at all (and
+                // INV-CONSENT-POLICY names the event)
+                self.pending = false;
+                self.declined = false;
+                self.consent = ctx.agent_start_allowed();
+                return;
+            }
             Seen::Accepted(ApiCall::StartSession { key }) => {
                 if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
                     // any session's start voids the consent (not a request still unanswered)
