@@ -242,6 +242,9 @@ impl Sdk {
             }
             None => (Row::SR03, Session::Idle),
         };
+        // the link is down until the IO layer connects: the app's banner says so, so that
+        // S-N02's EventClearWarning on the new link has its pair (INV-WARNING-PAIRED)
+        out.push_back(Queued::Event(Event::ConnectionWarning));
         let mut rows = Rows::default();
         rows.push(row);
         Ok(Sdk {
