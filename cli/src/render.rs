@@ -58,6 +58,12 @@ fn step_words(step: &Step) -> String {
         Step::User(UserIntent::PresenceData { map }) => {
             format!("user presence_data{}", map_words(map))
         }
+        Step::User(UserIntent::SendMessage { name, map }) => {
+            format!("user send_message {}{}", one_line(name), map_words(map))
+        }
+        Step::User(UserIntent::SetUserState { name, value }) => {
+            format!("user set_user_state {}={}", one_line(name), one_line(value))
+        }
         Step::User(u) => format!("user {}", u.name()),
         Step::Lifecycle(l) => format!("lifecycle {}", lifecycle_word(*l)),
         Step::Network(n) => format!(
@@ -71,6 +77,10 @@ fn step_words(step: &Step) -> String {
         Step::AgentSignal { event, map } => {
             format!("agent signal {}{}", one_line(event), map_words(map))
         }
+        Step::AgentMessage { name, map } => {
+            format!("agent message {}{}", one_line(name), map_words(map))
+        }
+        Step::Relaunch { away_ms } => format!("relaunch after {away_ms} ms away"),
         Step::AdvanceMs(ms) => format!("advance {ms} ms"),
         Step::Api(call) => format!("api {} (direct call)", call_words(call)),
     }
@@ -147,6 +157,17 @@ fn call_words(call: &ApiCall) -> String {
             a
         }
         ApiCall::PresenceSignalVisibility { visible } => visible.to_string(),
+        ApiCall::Pause { paused } => paused.to_string(),
+        ApiCall::SendUserMessage { name, map } => {
+            let mut a = one_line(name);
+            for (k, v) in map {
+                let _ = write!(a, ", {}={}", one_line(k), one_line(v));
+            }
+            a
+        }
+        ApiCall::SetUserState { name, value } => {
+            format!("{}={}", one_line(name), one_line(value))
+        }
         ApiCall::EndSession | ApiCall::PresenceDisconnect => String::new(),
     };
     format!("{}({args})", call.name())
@@ -209,6 +230,7 @@ fn element_word(e: UiElement) -> &'static str {
         UiElement::SessionKey => "session_key",
         UiElement::Terms => "terms",
         UiElement::SessionIndicator => "session_indicator",
+        UiElement::SessionPaused => "session_paused",
     }
 }
 
@@ -274,7 +296,11 @@ pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
                     Step::User(UserIntent::Login { visitor_id }) => {
                         format!("Customer->>App: [{n}] login {visitor_id}")
                     }
-                    Step::User(u @ UserIntent::PresenceData { .. }) => {
+                    Step::User(
+                        u @ (UserIntent::PresenceData { .. }
+                        | UserIntent::SendMessage { .. }
+                        | UserIntent::SetUserState { .. }),
+                    ) => {
                         format!(
                             "Customer->>App: [{n}] {}",
                             step_words(&Step::User(u.clone())).trim_start_matches("user ")
@@ -282,7 +308,7 @@ pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
                     }
                     Step::User(u) => format!("Customer->>App: [{n}] {}", u.name()),
                     Step::Agent(a) => format!("Agent->>Server: [{n}] {}", agent_word(*a)),
-                    Step::AgentSignal { .. } => {
+                    Step::AgentSignal { .. } | Step::AgentMessage { .. } => {
                         format!(
                             "Agent->>Server: [{n}] {}",
                             step_words(s).trim_start_matches("agent ")
@@ -291,6 +317,7 @@ pub fn mermaid(lines: &[TraceLine]) -> Result<String, String> {
                     Step::Lifecycle(l) => {
                         format!("Note over App,SDK: [{n}] app {}", lifecycle_word(*l))
                     }
+                    Step::Relaunch { .. } => format!("Note over App,SDK: [{n}] {}", step_words(s)),
                     Step::Network(_) => format!("Note over SDK,Server: [{n}] {}", step_words(s)),
                     Step::Api(_) => format!("Note over App,SDK: [{n}] {}", step_words(s)),
                     Step::Config(_) | Step::AdvanceMs(_) => {

@@ -8,6 +8,8 @@
 //!   [`heal_suffix`] (link restored, foreground, time past every bound of §7), where every
 //!   liveness property (LIVE-…) must have delivered.
 //! - [`suspended`] holds after [`background_suffix`] (LIVE-BACKGROUND-SUSPEND).
+//! - [`restart_transparent`] compares a scenario with the same scenario relaunched after a
+//!   settled step, both healed (LIVE-RESTART-TRANSPARENT).
 
 use crate::sim::World;
 use crate::transcript::Step;
@@ -32,6 +34,9 @@ pub enum Property {
     GuestCount,
     /// `LIVE-BACKGROUND-SUSPEND`: presence is suspended in the background.
     BackgroundSuspend,
+    /// `LIVE-RESTART-TRANSPARENT`: a relaunch after a settled step changes nothing the
+    /// service sees once healed, apart from the restart's documented effects.
+    RestartTransparent,
 }
 
 impl Property {
@@ -44,6 +49,7 @@ impl Property {
             Property::SessionResolves => "LIVE-SESSION-RESOLVES",
             Property::GuestCount => "LIVE-GUEST-COUNT",
             Property::BackgroundSuspend => "LIVE-BACKGROUND-SUSPEND",
+            Property::RestartTransparent => "LIVE-RESTART-TRANSPARENT",
         }
     }
 }
@@ -150,7 +156,152 @@ pub fn agreement(w: &World) -> Option<Finding> {
     ) {
         return Some(f);
     }
+    // the running session's pause and user state (§13.2): the service's are the SDK's, and
+    // the app shows `session_paused` exactly when paused (C-U80)
+    if let Session::Running {
+        paused, user_state, ..
+    } = &r.session
+    {
+        if let Some(f) = agree("paused", server.paused().to_string(), paused.to_string()) {
+            return Some(f);
+        }
+        if let Some(f) = agree(
+            "user state",
+            format!("{:?}", server.user_state()),
+            format!("{:?}", Some(user_state)),
+        ) {
+            return Some(f);
+        }
+        if let ControllerState::Running(app) = w.controller().state() {
+            if app.paused != *paused {
+                return Some(finding(
+                    Property::Agreement,
+                    format!(
+                        "paused: the SDK's session is paused={paused}, the app shows session_paused={}",
+                        app.paused
+                    ),
+                ));
+            }
+        }
+    }
     None
+}
+
+/// What the service sees of the visitor, for LIVE-RESTART-TRANSPARENT: visitor id, session
+/// key, paused, user state, the agent count the app was told, presence connected, presence
+/// data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceView {
+    /// The visitor id the visitor's connection announced.
+    pub visitor_id: Option<Option<String>>,
+    /// The session's key, if the service has one.
+    pub session: Option<String>,
+    /// The session is paused.
+    pub paused: bool,
+    /// The session's user state.
+    pub user_state: Option<std::collections::BTreeMap<String, String>>,
+    /// The agent count the app was told (the SDK's running session's), if one runs.
+    pub guests_told: Option<u32>,
+    /// Presence connected at the service.
+    pub presence: bool,
+    /// The presence data the service holds.
+    pub presence_data: std::collections::BTreeMap<String, String>,
+}
+
+impl ServiceView {
+    /// The view of `w`'s service (and the agent count its app was told).
+    pub fn of(w: &World) -> ServiceView {
+        let server = w.server();
+        ServiceView {
+            visitor_id: server.announced().map(|id| id.map(str::to_owned)),
+            session: server.session().map(|(k, _)| k.to_owned()),
+            paused: server.paused(),
+            user_state: server.user_state().cloned(),
+            guests_told: w.sdk().session_info().map(|(_, g, _)| g),
+            presence: server.presence(),
+            presence_data: server.presence_data().clone(),
+        }
+    }
+}
+
+/// Whether a `relaunch` inserted now is one LIVE-RESTART-TRANSPARENT judges (spec.md §10.4):
+/// the world has settled with the link up, the SDK core and the controller both give a
+/// snapshot (`ready`, launched and not exited), the lookup is done, no session is starting or
+/// ending and no terms request or dialog is open (the restart's documented effects drop
+/// those, §5.6, §6.1).
+pub fn relaunch_judged(w: &World) -> bool {
+    let Phase::Ready(r) = &w.sdk().state().phase else {
+        return false;
+    };
+    let dialog = match (w.controller().state(), &r.presence) {
+        (ControllerState::Running(app), Presence::Connected { terms }) => {
+            app.terms_shown || *terms != Terms::None
+        }
+        (ControllerState::Running(app), _) => app.terms_shown,
+        _ => return false,
+    };
+    w.network_up()
+        && r.lookup == Lookup::Done
+        && matches!(r.session, Session::Idle | Session::Running { .. })
+        && !dialog
+        && w.sdk().snapshot(0).is_some()
+        && w.controller().snapshot().is_some()
+}
+
+/// LIVE-RESTART-TRANSPARENT: plays `steps` twice, once as they are and once with
+/// `{"relaunch": {"away_ms": away_ms}}` inserted after line `k` (0-based, the config line
+/// counted), `away_ms` below the grace; both are healed ([`heal_suffix`]) and the service's
+/// views ([`ServiceView`]) must be equal. `Ok(None)` also when the relaunch is not one the
+/// property judges there ([`relaunch_judged`], or `away_ms` not below the grace).
+pub fn restart_transparent(
+    steps: &[Step],
+    k: usize,
+    away_ms: u64,
+) -> Result<Option<Finding>, crate::sim::NotSettled> {
+    let config = match steps.first() {
+        Some(Step::Config(c)) => c.clone(),
+        _ => crate::transcript::ScenarioConfig::default(),
+    };
+    let grace = cobrowse_visitor_core::SdkConfig::default().session_grace;
+    if u128::from(away_ms) >= grace.as_millis() || k >= steps.len() {
+        return Ok(None);
+    }
+    let play = |with: bool| -> Result<Option<World>, crate::sim::NotSettled> {
+        let mut w = World::new(&config);
+        let mut i = 0;
+        for (n, s) in steps.iter().enumerate() {
+            w.apply(i, s)?;
+            i += 1;
+            if with && n == k {
+                if !relaunch_judged(&w) {
+                    return Ok(None);
+                }
+                w.apply(i, &Step::Relaunch { away_ms })?;
+                i += 1;
+            }
+        }
+        for s in heal_suffix() {
+            w.apply(i, &s)?;
+            i += 1;
+        }
+        Ok(Some(w))
+    };
+    let Some(relaunched) = play(true)? else {
+        return Ok(None);
+    };
+    let Some(plain) = play(false)? else {
+        return Ok(None);
+    };
+    let (a, b) = (ServiceView::of(&plain), ServiceView::of(&relaunched));
+    Ok((a != b).then(|| {
+        finding(
+            Property::RestartTransparent,
+            format!(
+                "after a relaunch of {away_ms} ms after line {} and the heal suffix, the service sees {b:?}; without it, {a:?}",
+                k + 1
+            ),
+        )
+    }))
 }
 
 /// The liveness properties at the end of a healed world (after [`heal_suffix`]).

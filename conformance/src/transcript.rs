@@ -43,6 +43,9 @@ fn api_fields(call: &str) -> Option<(&'static [&'static str], &'static [&'static
         "presence_data" => (&["map"], &["map"]),
         "presence_signal_visibility" => (&["visible"], &["visible"]),
         "end_session" | "presence_disconnect" => (&[], &[]),
+        "pause" => (&["paused"], &["paused"]),
+        "send_user_message" => (&["name", "map"], &["name"]),
+        "set_user_state" => (&["name", "value"], &["name", "value"]),
         _ => return None,
     })
 }
@@ -61,7 +64,7 @@ pub fn parse_api(v: &Value) -> Result<ApiCall, String> {
         .ok_or_else(|| "bad api call: expected a string field `call`".to_owned())?;
     let (allowed, required) = api_fields(call).ok_or_else(|| {
         format!(
-            "bad api call: unknown call `{call}`, expected init_visitor, set_default_ui, start_session, end_session, presence_connect, presence_set_default_ui, presence_signal_agent, presence_disconnect, presence_data or presence_signal_visibility"
+            "bad api call: unknown call `{call}`, expected init_visitor, set_default_ui, start_session, end_session, presence_connect, presence_set_default_ui, presence_signal_agent, presence_disconnect, presence_data, presence_signal_visibility, pause, send_user_message or set_user_state"
         )
     })?;
     if let Some(extra) = obj
@@ -298,6 +301,22 @@ pub enum Step {
         /// Its properties: at most 16 entries of at most 255 characters, no key `event`.
         map: BTreeMap<String, String>,
     },
+    /// `{"agent": "message", "name": "...", "map": {...}}`: an agent in the running session
+    /// sends the visitor a user message (`user_message`, §13.2).
+    AgentMessage {
+        /// The message's name: 1–255 characters (spec.md §8.2).
+        name: String,
+        /// Its properties: at most 16 entries of at most 255 characters, no key `name`.
+        map: BTreeMap<String, String>,
+    },
+    /// `{"relaunch": {"away_ms": n}}`: the app process is killed after the previous step
+    /// settled and relaunched `away_ms` later (§13.2): the world snapshots the SDK core and
+    /// the controller, the service sees the connection drop, and the app comes back with
+    /// `Sdk::restore` and `Controller::restore`.
+    Relaunch {
+        /// How long the app is away, in milliseconds (at most [`MAX_ADVANCE_MS`]).
+        away_ms: u64,
+    },
     /// `{"advance_ms": n}`.
     AdvanceMs(u64),
     /// `{"api": {"call": ...}}`: a direct SDK call.
@@ -334,6 +353,12 @@ impl Step {
             Step::User(UserIntent::PresenceData { map }) => {
                 json!({"user": "presence_data", "map": map})
             }
+            Step::User(UserIntent::SendMessage { name, map }) => {
+                json!({"user": "send_message", "name": name, "map": map})
+            }
+            Step::User(UserIntent::SetUserState { name, value }) => {
+                json!({"user": "set_user_state", "name": name, "value": value})
+            }
             Step::User(u) => json!({ "user": u.name() }),
             Step::Lifecycle(l) => json!({ "lifecycle": l }),
             Step::Network(n) => json!({ "network": n }),
@@ -341,6 +366,10 @@ impl Step {
             Step::AgentSignal { event, map } => {
                 json!({"agent": "signal", "event": event, "map": map})
             }
+            Step::AgentMessage { name, map } => {
+                json!({"agent": "message", "name": name, "map": map})
+            }
+            Step::Relaunch { away_ms } => json!({"relaunch": {"away_ms": away_ms}}),
             Step::AdvanceMs(ms) => json!({ "advance_ms": ms }),
             Step::Api(call) => json!({ "api": call }),
         }
@@ -359,14 +388,15 @@ impl Step {
             "agent",
             "advance_ms",
             "api",
+            "relaunch",
         ];
         let kind = kinds
             .iter()
             .find(|k| obj.contains_key(**k))
             .ok_or_else(|| format!("expected a step with one of the keys {}", kinds.join(", ")))?;
         let allowed: &[&str] = match *kind {
-            "user" => &["user", "visitor_id", "map"],
-            "agent" => &["agent", "event", "map"],
+            "user" => &["user", "visitor_id", "map", "name", "value"],
+            "agent" => &["agent", "event", "map", "name"],
             k => std::slice::from_ref(kinds.iter().find(|x| **x == k).unwrap_or(&"")),
         };
         if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -418,17 +448,46 @@ impl Step {
                             .and_then(|m| string_map(m, "presence_data"))?;
                         UserIntent::PresenceData { map }
                     }
+                    "toggle_pause" => UserIntent::TogglePause,
+                    "send_message" => {
+                        let name = text_field(obj, "send_message", "name")?;
+                        let map = match obj.get("map") {
+                            None => BTreeMap::new(),
+                            Some(m) => string_map(m, "send_message")?,
+                        };
+                        UserIntent::SendMessage { name, map }
+                    }
+                    "set_user_state" => UserIntent::SetUserState {
+                        name: text_field(obj, "set_user_state", "name")?,
+                        value: text_field(obj, "set_user_state", "value")?,
+                    },
                     other => {
                         return Err(format!(
-                            "unknown user action `{other}`, expected launch, tap_cobrowse, login, accept_terms, decline_terms, end_session, logout, exit or presence_data"
+                            "unknown user action `{other}`, expected launch, tap_cobrowse, login, accept_terms, decline_terms, end_session, logout, exit, presence_data, toggle_pause, send_message or set_user_state"
                         ))
                     }
                 };
                 if obj.contains_key("visitor_id") && !matches!(intent, UserIntent::Login { .. }) {
                     return Err("`visitor_id` goes only with `login`".to_owned());
                 }
-                if obj.contains_key("map") && !matches!(intent, UserIntent::PresenceData { .. }) {
-                    return Err("`map` goes only with `presence_data`".to_owned());
+                if obj.contains_key("map")
+                    && !matches!(
+                        intent,
+                        UserIntent::PresenceData { .. } | UserIntent::SendMessage { .. }
+                    )
+                {
+                    return Err("`map` goes only with `presence_data` and `send_message`".to_owned());
+                }
+                if obj.contains_key("name")
+                    && !matches!(
+                        intent,
+                        UserIntent::SendMessage { .. } | UserIntent::SetUserState { .. }
+                    )
+                {
+                    return Err("`name` goes only with `send_message` and `set_user_state`".to_owned());
+                }
+                if obj.contains_key("value") && !matches!(intent, UserIntent::SetUserState { .. }) {
+                    return Err("`value` goes only with `set_user_state`".to_owned());
                 }
                 Ok(Step::User(intent))
             }
@@ -446,10 +505,14 @@ impl Step {
             },
             "agent" => {
                 let w = word()?;
-                if w != "signal" {
-                    if let Some(extra) = ["event", "map"].iter().find(|k| obj.contains_key(**k)) {
-                        return Err(format!("`{extra}` goes only with the agent's `signal`"));
-                    }
+                if w != "signal" && obj.contains_key("event") {
+                    return Err("`event` goes only with the agent's `signal`".to_owned());
+                }
+                if w != "message" && obj.contains_key("name") {
+                    return Err("`name` goes only with the agent's `message`".to_owned());
+                }
+                if w != "signal" && w != "message" && obj.contains_key("map") {
+                    return Err("`map` goes only with the agent's `signal` and `message`".to_owned());
                 }
                 match w {
                     "join" => Ok(Step::Agent(AgentAction::Join)),
@@ -460,8 +523,9 @@ impl Step {
                     "end_session" => Ok(Step::Agent(AgentAction::EndSession)),
                     "start_without_terms" => Ok(Step::Agent(AgentAction::StartWithoutTerms)),
                     "signal" => agent_signal(obj),
+                    "message" => agent_message(obj),
                     other => Err(format!(
-                        "unknown agent action `{other}`, expected join, leave, start_presence_session, end_session, start_without_terms or signal"
+                        "unknown agent action `{other}`, expected join, leave, start_presence_session, end_session, start_without_terms, signal or message"
                     )),
                 }
             }
@@ -473,6 +537,20 @@ impl Step {
                     format!("`advance_ms` must be a whole number of milliseconds, at most {MAX_ADVANCE_MS} (7 days)")
                 }),
             "api" => parse_api(val).map(Step::Api),
+            "relaunch" => {
+                let bad = || {
+                    format!("`relaunch` must be {{\"away_ms\": n}}, a whole number of milliseconds at most {MAX_ADVANCE_MS} (7 days)")
+                };
+                let r = val.as_object().ok_or_else(bad)?;
+                if let Some(extra) = r.keys().find(|k| k.as_str() != "away_ms") {
+                    return Err(format!("unexpected key `{extra}` in `relaunch`, expected away_ms"));
+                }
+                r.get("away_ms")
+                    .and_then(Value::as_u64)
+                    .filter(|ms| *ms <= MAX_ADVANCE_MS)
+                    .map(|away_ms| Step::Relaunch { away_ms })
+                    .ok_or_else(bad)
+            }
             _ => Err("unknown step".to_owned()),
         }
     }
@@ -517,6 +595,40 @@ fn agent_signal(obj: &Map<String, Value>) -> Result<Step, String> {
         return Err("bad agent signal".to_owned());
     };
     Ok(Step::AgentSignal { event, map })
+}
+
+/// A string field `key` of a user step `what`, or an error naming both.
+fn text_field(obj: &Map<String, Value>, what: &str, key: &str) -> Result<String, String> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{what}` needs a string `{key}`"))
+}
+
+/// `{"agent": "message", "name": …, "map": {…}}`: the message must be one the service may
+/// send (spec.md §8.2, `user_message`: `name` 1–255 characters, `map` at most 16 entries of at
+/// most 255 characters and no key `name`), so that the step is the agent's and never a
+/// malformed frame.
+fn agent_message(obj: &Map<String, Value>) -> Result<Step, String> {
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the agent's `message` needs a string `name`".to_owned())?
+        .to_owned();
+    let map = match obj.get("map") {
+        None => BTreeMap::new(),
+        Some(m) => string_map(m, "message")?,
+    };
+    let frame = ServerFrame::UserMessage { name, map };
+    if let Err(e) = frame.validate() {
+        return Err(format!(
+            "bad agent message ({e}): expected `name` of 1 to 255 characters, and a `map` of at most 16 entries of at most 255 characters without the key `name`"
+        ));
+    }
+    let ServerFrame::UserMessage { name, map } = frame else {
+        return Err("bad agent message".to_owned());
+    };
+    Ok(Step::AgentMessage { name, map })
 }
 
 /// A frame as a record shows it: one of the core's own frames, kept typed, or JSON that is not
@@ -574,6 +686,9 @@ impl FrameType for ClientFrame {
             ClientFrame::AppState { .. } => "app_state",
             ClientFrame::PresenceData { .. } => "presence_data",
             ClientFrame::PresenceVisibility { .. } => "presence_visibility",
+            ClientFrame::Pause { .. } => "pause",
+            ClientFrame::UserMessage { .. } => "user_message",
+            ClientFrame::UserState { .. } => "user_state",
         }
     }
 
@@ -581,12 +696,15 @@ impl FrameType for ClientFrame {
         match self {
             ClientFrame::Init { .. } => 7,
             ClientFrame::PresenceSignal { .. } => 3,
+            ClientFrame::UserMessage { .. } => 2,
             ClientFrame::StartSession { .. }
             | ClientFrame::ResumeSession { .. }
             | ClientFrame::PresenceConnect { .. }
             | ClientFrame::AppState { .. }
             | ClientFrame::PresenceData { .. }
-            | ClientFrame::PresenceVisibility { .. } => 1,
+            | ClientFrame::PresenceVisibility { .. }
+            | ClientFrame::Pause { .. }
+            | ClientFrame::UserState { .. } => 1,
             ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => 0,
         }
     }
@@ -628,6 +746,11 @@ impl FrameType for ClientFrame {
             ClientFrame::PresenceVisibility { visible } => {
                 sorted_map!(s, "type" => ty, "visible" => visible)
             }
+            ClientFrame::Pause { paused } => sorted_map!(s, "paused" => paused, "type" => ty),
+            ClientFrame::UserMessage { name, map } => {
+                sorted_map!(s, "map" => map, "name" => name, "type" => ty)
+            }
+            ClientFrame::UserState { state } => sorted_map!(s, "state" => state, "type" => ty),
         }
     }
 }
@@ -648,13 +771,14 @@ impl FrameType for ServerFrame {
             ServerFrame::PresenceSignal { .. } => "presence_signal",
             ServerFrame::PresenceStartSession { .. } => "presence_start_session",
             ServerFrame::PresenceNotConfigured {} => "presence_not_configured",
+            ServerFrame::UserMessage { .. } => "user_message",
         }
     }
 
     fn field_count(&self) -> usize {
         match self {
             ServerFrame::Settings { agent_start, .. } => 2 + usize::from(*agent_start),
-            ServerFrame::PresenceSignal { .. } => 2,
+            ServerFrame::PresenceSignal { .. } | ServerFrame::UserMessage { .. } => 2,
             ServerFrame::InitFailed { .. }
             | ServerFrame::SessionStarted { .. }
             | ServerFrame::SessionRefused { .. }
@@ -701,6 +825,9 @@ impl FrameType for ServerFrame {
             }
             ServerFrame::PresenceSignal { event, map } => {
                 sorted_map!(s, "event" => event, "map" => map, "type" => ty)
+            }
+            ServerFrame::UserMessage { name, map } => {
+                sorted_map!(s, "map" => map, "name" => name, "type" => ty)
             }
             ServerFrame::PresenceConnected {}
             | ServerFrame::PresenceBlur {}
@@ -856,6 +983,14 @@ fn typed_event(code: &str, properties: &BTreeMap<String, Value>) -> Option<Event
             map: properties
                 .iter()
                 .filter(|(k, _)| k.as_str() != "event")
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+        },
+        "EventMessageReceived" => Event::MessageReceived {
+            name: text("name")?.to_owned(),
+            map: properties
+                .iter()
+                .filter(|(k, _)| k.as_str() != "name")
                 .map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
                 .collect::<Option<_>>()?,
         },
@@ -1412,6 +1547,89 @@ mod tests {
         for s in &steps {
             assert_eq!(&Step::from_json(&s.to_json()).unwrap(), s);
         }
+        // the vocabulary of spec.md §13.2
+        let text = r#"{"user": "toggle_pause"}
+{"user": "send_message", "name": "hello", "map": {"page": "cart"}}
+{"user": "send_message", "name": "ping"}
+{"user": "set_user_state", "name": "step", "value": "2"}
+{"agent": "message", "name": "note", "map": {"text": "hi"}}
+{"agent": "message", "name": "ping"}
+{"relaunch": {"away_ms": 30000}}
+{"api": {"call": "pause", "paused": true}}
+{"api": {"call": "send_user_message", "name": "n", "map": {}}}
+{"api": {"call": "set_user_state", "name": "n", "value": "v"}}
+"#;
+        let steps = parse_scenario(text).unwrap();
+        assert_eq!(steps.len(), 10);
+        assert_eq!(steps[0], Step::User(UserIntent::TogglePause));
+        assert_eq!(
+            steps[2],
+            Step::User(UserIntent::SendMessage {
+                name: "ping".into(),
+                map: BTreeMap::new()
+            })
+        );
+        assert_eq!(steps[6], Step::Relaunch { away_ms: 30_000 });
+        for s in &steps {
+            assert_eq!(&Step::from_json(&s.to_json()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn the_vocabulary_of_13_2_is_read_strictly() {
+        for (line, expected) in [
+            (r#"{"user": "send_message"}"#, "needs a string `name`"),
+            (
+                r#"{"user": "set_user_state", "name": "n"}"#,
+                "needs a string `value`",
+            ),
+            (
+                r#"{"user": "toggle_pause", "name": "n"}"#,
+                "`name` goes only with",
+            ),
+            (
+                r#"{"user": "launch", "value": "v"}"#,
+                "`value` goes only with",
+            ),
+            (
+                r#"{"user": "set_user_state", "name": "n", "value": "v", "map": {}}"#,
+                "`map` goes only with",
+            ),
+            (r#"{"agent": "message"}"#, "needs a string `name`"),
+            (r#"{"agent": "message", "name": ""}"#, "bad agent message"),
+            (
+                r#"{"agent": "message", "name": "n", "map": {"name": "x"}}"#,
+                "bad agent message",
+            ),
+            (
+                r#"{"agent": "message", "name": "n", "map": {"a": 1}}"#,
+                "not a string",
+            ),
+            (r#"{"agent": "join", "name": "n"}"#, "`name` goes only with"),
+            (
+                r#"{"agent": "signal", "event": "e", "name": "n"}"#,
+                "`name` goes only with",
+            ),
+            (r#"{"relaunch": 5}"#, "`relaunch` must be"),
+            (r#"{"relaunch": {}}"#, "`relaunch` must be"),
+            (r#"{"relaunch": {"away_ms": -1}}"#, "`relaunch` must be"),
+            (
+                r#"{"relaunch": {"away_ms": 604800001}}"#,
+                "`relaunch` must be",
+            ),
+            (
+                r#"{"relaunch": {"away_ms": 1, "x": 2}}"#,
+                "unexpected key `x` in `relaunch`",
+            ),
+            (
+                r#"{"relaunch": {"away_ms": 1}, "x": 2}"#,
+                "unexpected key `x`",
+            ),
+        ] {
+            let e = parse_scenario(&format!("{{\"user\": \"launch\"}}\n{line}")).unwrap_err();
+            assert_eq!(e.line, 2, "{line}");
+            assert!(e.message.contains(expected), "{line}: {}", e.message);
+        }
     }
 
     #[test]
@@ -1619,8 +1837,27 @@ mod tests {
                 map: [("page".to_owned(), "cart".to_owned())].into(),
             },
             ClientFrame::PresenceVisibility { visible: false },
+            ClientFrame::Pause { paused: true },
+            ClientFrame::UserMessage {
+                name: "hello".into(),
+                map: [("page".to_owned(), "cart".to_owned())].into(),
+            },
+            ClientFrame::UserState {
+                state: BTreeMap::new(),
+            },
+            ClientFrame::UserState {
+                state: [("step".to_owned(), "2".to_owned())].into(),
+            },
         ];
         let server = [
+            ServerFrame::UserMessage {
+                name: "note".into(),
+                map: BTreeMap::new(),
+            },
+            ServerFrame::UserMessage {
+                name: "note".into(),
+                map: [("text".to_owned(), "hi".to_owned())].into(),
+            },
             ServerFrame::Settings {
                 v: 1,
                 key_length: 4,
@@ -1817,6 +2054,14 @@ mod tests {
                 code: ErrorCode::PresenceSendFail,
             },
             Event::PresenceShowTerms { request_id: 7 },
+            Event::MessageReceived {
+                name: "note".into(),
+                map: [("text".to_owned(), "hi".to_owned())].into(),
+            },
+            Event::MessageReceived {
+                name: "n".into(),
+                map: BTreeMap::new(),
+            },
             Event::PresenceDisconnected,
             Event::PresenceBlur,
             Event::ConnectionWarning,
@@ -1844,6 +2089,8 @@ mod tests {
                 "request_id",
                 "event",
                 "page",
+                "name",
+                "text",
                 "other",
             ] {
                 assert_eq!(

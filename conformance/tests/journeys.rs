@@ -285,3 +285,33 @@ fn signal_while_offline_send_fail() {
 fn web_compatible_visitor_id() {
     journey("web_compatible_visitor_id");
 }
+
+/// Issue 15: a one-click session paused by the customer, across a network loss (the core
+/// tells the service again on the new link), resumed, paused again and ended (the notice goes
+/// with the session); a pause without a session is refused.
+#[test]
+fn pause_oneclick_across_loss() {
+    journey("pause_oneclick_across_loss");
+}
+
+/// Issue 15: an agent's message refused without a session, then shown to the app in a manual
+/// session; the app's message and user state reach the agent, the state again after a loss;
+/// after the session a state is refused by the SDK.
+#[test]
+fn agent_message_and_user_state() {
+    journey("agent_message_and_user_state");
+}
+
+/// Issue 15: the app is killed mid-session (manual, paused, with a user state) and
+/// relaunched within the grace: the session resumes, its key is shown again, paused.
+#[test]
+fn relaunch_manual_session() {
+    journey("relaunch_manual_session");
+}
+
+/// Issue 15: a one-click session continued across a relaunch never shows its key; away
+/// longer than the grace ends it with `restart_expired`; after `exit` the app comes back new.
+#[test]
+fn relaunch_oneclick_session() {
+    journey("relaunch_oneclick_session");
+}

@@ -39,6 +39,7 @@ fn ids_and_printed_form_are_the_specs() {
         Property::SessionResolves,
         Property::GuestCount,
         Property::BackgroundSuspend,
+        Property::RestartTransparent,
     ]
     .iter()
     .map(|p| p.id())
@@ -51,7 +52,8 @@ fn ids_and_printed_form_are_the_specs() {
             "LIVE-PRESENCE",
             "LIVE-SESSION-RESOLVES",
             "LIVE-GUEST-COUNT",
-            "LIVE-BACKGROUND-SUSPEND"
+            "LIVE-BACKGROUND-SUSPEND",
+            "LIVE-RESTART-TRANSPARENT"
         ]
     );
     let spec = include_str!("../../spec.md");

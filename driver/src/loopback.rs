@@ -143,6 +143,11 @@ enum Control {
         BTreeMap<String, String>,
         oneshot::Sender<Result<(), &'static str>>,
     ),
+    AgentMessage(
+        String,
+        BTreeMap<String, String>,
+        oneshot::Sender<Result<(), &'static str>>,
+    ),
     Network(bool, oneshot::Sender<()>),
     Drop(oneshot::Sender<()>),
     SendRaw(String, oneshot::Sender<()>),
@@ -177,6 +182,16 @@ impl ServerControl {
         map: BTreeMap<String, String>,
     ) -> Result<Result<(), &'static str>, ServerError> {
         self.ask(|tx| Control::AgentSignal(event, map, tx)).await
+    }
+
+    /// An agent in the running session sends the visitor a message (`user_message`); the
+    /// inner `Err` is `no_session` when no session runs.
+    pub async fn agent_message(
+        &self,
+        name: String,
+        map: BTreeMap<String, String>,
+    ) -> Result<Result<(), &'static str>, ServerError> {
+        self.ask(|tx| Control::AgentMessage(name, map, tx)).await
     }
 
     /// Network down: the open connection is dropped (no close frame, as when a network
@@ -453,6 +468,12 @@ impl ServerTask {
             }
             Control::AgentSignal(event, map, reply) => {
                 let result = self.logic.agent_signal(&event, &map);
+                self.flush().await;
+                self.publish(false);
+                let _ = reply.send(result.map_err(|r| r.code()));
+            }
+            Control::AgentMessage(name, map, reply) => {
+                let result = self.logic.agent_message(&name, &map);
                 self.flush().await;
                 self.publish(false);
                 let _ = reply.send(result.map_err(|r| r.code()));

@@ -90,6 +90,19 @@ pub enum Op {
         /// Its properties.
         map: BTreeMap<String, String>,
     },
+    /// An agent in the running session sends the visitor a message (`{"agent": "message",
+    /// …}`, spec.md §13.2).
+    AgentMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
+    /// The app process is killed and relaunched (`{"relaunch": …}`, spec.md §13.2).
+    Relaunch {
+        /// How long the app is away.
+        away_ms: u64,
+    },
     /// Time passes. `exact`: wake at every deadline on the way, as `sim::World` does (up to
     /// [`MAX_EXACT_WAKES`]); else wake once, late, at the end (spec.md §2 allows any `t' ≥ t`).
     Advance {
@@ -135,6 +148,14 @@ impl Op {
                 },
                 true,
             ),
+            Op::AgentMessage { name, map } => (
+                Step::AgentMessage {
+                    name: name.clone(),
+                    map: map.clone(),
+                },
+                true,
+            ),
+            Op::Relaunch { away_ms } => (Step::Relaunch { away_ms: *away_ms }, true),
             Op::Advance { ms, exact } => (Step::AdvanceMs(*ms), *exact),
             Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => (stand_in, false),
         }
@@ -202,7 +223,7 @@ fn timings(u: &mut Unstructured<'_>) -> SdkConfig {
 }
 
 fn op(u: &mut Unstructured<'_>) -> Op {
-    match input::byte(u) % 12 {
+    match input::byte(u) % 14 {
         0 => Op::User(input::intent(u)),
         1 => Op::Api(input::call(u)),
         2 => Op::Frame(input::frame(u)),
@@ -226,6 +247,13 @@ fn op(u: &mut Unstructured<'_>) -> Op {
             let (event, map) = input::agent_signal(u);
             Op::AgentSignal { event, map }
         }
+        12 => {
+            let (name, map) = input::user_message(u);
+            Op::AgentMessage { name, map }
+        }
+        13 => Op::Relaunch {
+            away_ms: input::duration_ms(u, false),
+        },
         _ => {
             let back_ms = input::u16_le(u);
             let input = match input::byte(u) % 5 {
@@ -333,6 +361,14 @@ impl CoreInput {
                 Op::AgentSignal { event, map } => {
                     w.byte(11);
                     w.agent_signal(event, map);
+                }
+                Op::AgentMessage { name, map } => {
+                    w.byte(12);
+                    w.user_message(name, map);
+                }
+                Op::Relaunch { away_ms } => {
+                    w.byte(13);
+                    w.duration_ms(*away_ms, false);
                 }
                 Op::Advance { ms, exact } => {
                     w.byte(if *exact { 7 } else { 8 });
@@ -654,7 +690,9 @@ impl Run {
             | Op::Lifecycle(_)
             | Op::Network(_)
             | Op::Agent(_)
-            | Op::AgentSignal { .. } => {
+            | Op::AgentSignal { .. }
+            | Op::AgentMessage { .. }
+            | Op::Relaunch { .. } => {
                 return Ok(world.apply_with(index, &step, watch)?);
             }
             Op::Advance { exact, .. } => {
@@ -784,8 +822,7 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
     let bypassed = watch.bypassed;
     let choice = std::mem::take(&mut watch.group_choice);
     match watch.oracle.finish().into_iter().find(|v| {
-        crate::judged_by_drive_core(v.invariant, bypassed)
-            && !(bypassed && choice.excused(v))
+        crate::judged_by_drive_core(v.invariant, bypassed) && !(bypassed && choice.excused(v))
     }) {
         Some(v) => Err(v.into()),
         None => Ok(()),
@@ -796,7 +833,12 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
 fn progress_judged(input: &CoreInput) -> bool {
     input.auto_server
         && input.ops.iter().all(|op| match op {
-            Op::User(_) | Op::Network(_) | Op::Agent(_) | Op::AgentSignal { .. } => true,
+            Op::User(_)
+            | Op::Network(_)
+            | Op::Agent(_)
+            | Op::AgentSignal { .. }
+            | Op::AgentMessage { .. }
+            | Op::Relaunch { .. } => true,
             Op::Lifecycle(l) => *l != Lifecycle::Terminate,
             Op::Advance { exact, .. } => *exact,
             Op::Api(_) | Op::Frame(_) | Op::Bytes(_) | Op::Tick | Op::Stale { .. } => false,
@@ -807,6 +849,7 @@ fn progress_judged(input: &CoreInput) -> bool {
 /// a scenario could not have (the scenario reader refuses it) is not played.
 pub fn run(input: &CoreInput) -> Result<(), Failure> {
     if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
+        relaunch_probe: 0,
         config: Some(input.config.clone()),
         steps: Vec::new(),
     }) {

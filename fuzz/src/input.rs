@@ -240,6 +240,22 @@ pub fn agent_signal(u: &mut Unstructured<'_>) -> (String, BTreeMap<String, Strin
     (event, map(u, 20, &c.map_keys, &c.map_values))
 }
 
+/// A user message (`send_user_message`, the agent's `user_message`): a name and a map, from
+/// the agent's event names (valid ones, the empty one, one too long) and the map choices.
+pub fn user_message(u: &mut Unstructured<'_>) -> (String, BTreeMap<String, String>) {
+    let c = &*CHOICES;
+    let name = text(u, &c.agent_events);
+    (name, map(u, 20, &c.map_keys, &c.map_values))
+}
+
+/// A user state (`set_user_state`): a name from the map keys and a value from the map
+/// values.
+pub fn user_state(u: &mut Unstructured<'_>) -> (String, String) {
+    let c = &*CHOICES;
+    let name = text(u, &c.map_keys);
+    (name, text(u, &c.map_values))
+}
+
 /// `connect(maxAttempts)`: byte 0 is `-1` (forever), `1..0xF0` the byte minus one (so 0, the
 /// refused bound, and small bounds), else 4 raw bytes.
 pub fn max_attempts(u: &mut Unstructured<'_>) -> i32 {
@@ -254,7 +270,7 @@ pub fn max_attempts(u: &mut Unstructured<'_>) -> i32 {
 pub fn intent(u: &mut Unstructured<'_>) -> UserIntent {
     match byte(u) {
         DERIVED => UserIntent::arbitrary(u).unwrap_or(UserIntent::Launch),
-        b => match b % 9 {
+        b => match b % 12 {
             0 => UserIntent::Launch,
             1 => UserIntent::TapCobrowse,
             2 => UserIntent::Login {
@@ -265,9 +281,18 @@ pub fn intent(u: &mut Unstructured<'_>) -> UserIntent {
             5 => UserIntent::EndSession,
             6 => UserIntent::Logout,
             7 => UserIntent::Exit,
-            _ => UserIntent::PresenceData {
+            8 => UserIntent::PresenceData {
                 map: map(u, MAX_DATA_ENTRIES, &CHOICES.map_keys, &CHOICES.map_values),
             },
+            9 => UserIntent::TogglePause,
+            10 => {
+                let (name, map) = user_message(u);
+                UserIntent::SendMessage { name, map }
+            }
+            _ => {
+                let (name, value) = user_state(u);
+                UserIntent::SetUserState { name, value }
+            }
         },
     }
 }
@@ -319,7 +344,7 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
     let c = &*CHOICES;
     match byte(u) {
         DERIVED => ApiCall::arbitrary(u).unwrap_or(ApiCall::EndSession),
-        b => match b % 10 {
+        b => match b % 13 {
             0 => {
                 let group_id = group_id(u);
                 let token = text(u, &c.texts);
@@ -365,9 +390,20 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
             8 => ApiCall::PresenceData {
                 map: map(u, MAX_DATA_ENTRIES, &c.map_keys, &c.map_values),
             },
-            _ => ApiCall::PresenceSignalVisibility {
+            9 => ApiCall::PresenceSignalVisibility {
                 visible: byte(u) % 2 == 1,
             },
+            10 => ApiCall::Pause {
+                paused: byte(u) % 2 == 1,
+            },
+            11 => {
+                let (name, map) = user_message(u);
+                ApiCall::SendUserMessage { name, map }
+            }
+            _ => {
+                let (name, value) = user_state(u);
+                ApiCall::SetUserState { name, value }
+            }
         },
     }
 }
@@ -377,7 +413,7 @@ pub fn frame(u: &mut Unstructured<'_>) -> ServerFrame {
     let c = &*CHOICES;
     match byte(u) {
         DERIVED => ServerFrame::arbitrary(u).unwrap_or(ServerFrame::PresenceBlur {}),
-        b => match b % 13 {
+        b => match b % 14 {
             0 => ServerFrame::Settings {
                 v: small_u32(u) ^ 1,
                 key_length: byte(u),
@@ -413,7 +449,11 @@ pub fn frame(u: &mut Unstructured<'_>) -> ServerFrame {
             11 => ServerFrame::PresenceStartSession {
                 request_id: small_u64(u),
             },
-            _ => ServerFrame::PresenceNotConfigured {},
+            12 => ServerFrame::PresenceNotConfigured {},
+            _ => {
+                let (name, map) = user_message(u);
+                ServerFrame::UserMessage { name, map }
+            }
         },
     }
 }
@@ -542,7 +582,30 @@ impl Writer {
                     &CHOICES.map_values,
                 );
             }
+            UserIntent::TogglePause => self.byte(9),
+            UserIntent::SendMessage { name, map } => {
+                self.byte(10);
+                self.user_message(name, map);
+            }
+            UserIntent::SetUserState { name, value } => {
+                self.byte(11);
+                self.user_state(name, value);
+            }
         }
+    }
+
+    /// See [`user_message`].
+    pub fn user_message(&mut self, name: &str, map: &BTreeMap<String, String>) {
+        let c = &*CHOICES;
+        self.text(name, &c.agent_events);
+        self.map(map, 20, &c.map_keys, &c.map_values);
+    }
+
+    /// See [`user_state`].
+    pub fn user_state(&mut self, name: &str, value: &str) {
+        let c = &*CHOICES;
+        self.text(name, &c.map_keys);
+        self.text(value, &c.map_values);
     }
 
     /// See [`map`]: at most `max` entries are written.
@@ -686,6 +749,18 @@ impl Writer {
                 self.byte(9);
                 self.byte(u8::from(*visible));
             }
+            ApiCall::Pause { paused } => {
+                self.byte(10);
+                self.byte(u8::from(*paused));
+            }
+            ApiCall::SendUserMessage { name, map } => {
+                self.byte(11);
+                self.user_message(name, map);
+            }
+            ApiCall::SetUserState { name, value } => {
+                self.byte(12);
+                self.user_state(name, value);
+            }
         }
     }
 
@@ -742,6 +817,10 @@ impl Writer {
                 self.small_u64(*request_id);
             }
             ServerFrame::PresenceNotConfigured {} => self.byte(12),
+            ServerFrame::UserMessage { name, map } => {
+                self.byte(13);
+                self.user_message(name, map);
+            }
         }
     }
 }

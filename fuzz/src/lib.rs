@@ -32,7 +32,7 @@ use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind};
 /// (`LIVE-*`): `drive_core` wakes the core late on purpose (spec.md §2 allows any `t' ≥ t`),
 /// and those bounds assume a core woken at its deadlines; nor the replay ([`replayed`]).
 /// `drive_scenario` judges them.
-pub const DRIVE_CORE_CHECKS: [&str; 27] = [
+pub const DRIVE_CORE_CHECKS: [&str; 32] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -57,6 +57,11 @@ pub const DRIVE_CORE_CHECKS: [&str; 27] = [
     "INV-NOT-CONFIGURED",
     "INV-PRESENCE-DATA",
     "INV-SEND-FAIL-REFUSES",
+    "INV-PAUSE-RUNNING",
+    "INV-PAUSE-SHOWN",
+    "INV-MESSAGE-IN-SESSION",
+    "INV-RESTORE-KEY-HIDDEN",
+    "INV-RESTORE-GROUP",
     "INV-REFUSED-UNCHANGED",
     "INV-TIMER-NOT-EARLY",
     "INV-DETERMINISTIC",
@@ -65,7 +70,7 @@ pub const DRIVE_CORE_CHECKS: [&str; 27] = [
 /// The invariant IDs `drive_scenario` checks: every transcript invariant and trace-time
 /// progress property on the simulator's interleaved transcript, and `INV-DETERMINISTIC` on two
 /// runs of the same scenario.
-pub const DRIVE_SCENARIO_CHECKS: [&str; 32] = [
+pub const DRIVE_SCENARIO_CHECKS: [&str; 37] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -92,6 +97,11 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 32] = [
     "INV-NOT-CONFIGURED",
     "INV-PRESENCE-DATA",
     "INV-SEND-FAIL-REFUSES",
+    "INV-PAUSE-RUNNING",
+    "INV-PAUSE-SHOWN",
+    "INV-MESSAGE-IN-SESSION",
+    "INV-RESTORE-KEY-HIDDEN",
+    "INV-RESTORE-GROUP",
     "LIVE-INIT",
     "LIVE-PRESENCE",
     "LIVE-SESSION-RESOLVES",
@@ -103,14 +113,16 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 32] = [
 /// The agreement and progress properties (spec.md §10.4) `drive_scenario` checks on every
 /// scenario without direct `api` steps (and `drive_core` on every input a scenario could say,
 /// with the service answering): `INV-AGREEMENT` after every step, the liveness
-/// properties after the heal suffix, `LIVE-BACKGROUND-SUSPEND` after the background suffix.
-pub const DRIVE_SCENARIO_PROGRESS: [&str; 6] = [
+/// properties after the heal suffix, `LIVE-BACKGROUND-SUSPEND` after the background suffix,
+/// and `LIVE-RESTART-TRANSPARENT` with a relaunch the input places after a settled step.
+pub const DRIVE_SCENARIO_PROGRESS: [&str; 7] = [
     "INV-AGREEMENT",
     "LIVE-INIT",
     "LIVE-PRESENCE",
     "LIVE-SESSION-RESOLVES",
     "LIVE-GUEST-COUNT",
     "LIVE-BACKGROUND-SUSPEND",
+    "LIVE-RESTART-TRANSPARENT",
 ];
 
 /// The invariant IDs `decode_frame` checks: a frame the SDK refuses leaves its state as it was.
@@ -126,7 +138,7 @@ pub const CHECK_TRACE_CHECKS: [&str; 0] = [];
 /// or, in `drive_core`, the host terminates the SDK while the app runs on), the app no longer
 /// is the controller, so these are not judged from that op on. Everything else must still
 /// hold, because the SDK core enforces it whatever the app calls.
-pub const CONTROLLER_DUTIES: [Invariant; 4] = [
+pub const CONTROLLER_DUTIES: [Invariant; 5] = [
     // a random-key session the app started itself: the app must show the key
     Invariant::KeyShownManual,
     // a presence_connect the app made itself: the app must switch the default UI off
@@ -136,6 +148,8 @@ pub const CONTROLLER_DUTIES: [Invariant; 4] = [
     // the controller's calls after the host terminated the SDK under it are refused (the
     // oracle itself skips this one when there are `api` steps)
     Invariant::ControllerCallsAccepted,
+    // a pause the app made itself: the controller's notice does not know of it
+    Invariant::PauseShown,
 ];
 
 /// Whether `invariant` is judged for an input that has (`bypassed`) or has not yet gone
@@ -187,6 +201,7 @@ mod tests {
             Property::SessionResolves,
             Property::GuestCount,
             Property::BackgroundSuspend,
+            Property::RestartTransparent,
         ];
         let ids: Vec<&str> = all.iter().map(|p| p.id()).collect();
         assert_eq!(DRIVE_SCENARIO_PROGRESS.to_vec(), ids);

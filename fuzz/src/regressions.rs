@@ -128,6 +128,7 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
         ..InitParams::anonymous(19921)
     };
     let s = FuzzScenario {
+        relaunch_probe: 0,
         config: Some(ScenarioConfig {
             // u32::MAX when found; the group id is an Int32 now: its largest
             group_id: i32::MAX,
@@ -162,6 +163,7 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
 #[test]
 fn a_direct_init_with_another_group_before_login_owes_no_presence() {
     let s = FuzzScenario {
+        relaunch_probe: 0,
         config: None,
         steps: vec![
             Step::Api(ApiCall::InitVisitor(InitParams::identified(15, "a"))),
@@ -252,6 +254,7 @@ fn a_one_millisecond_re_arm_does_not_wake_every_advance_to_its_budget() {
 fn a_group_the_app_chose_itself_is_not_a_finding() {
     let app_group = InitParams::anonymous(19921);
     let s = FuzzScenario {
+        relaunch_probe: 0,
         config: Some(ScenarioConfig {
             group_id: 40,
             custom_ui: true,
@@ -302,6 +305,7 @@ fn a_group_the_app_chose_itself_is_not_a_finding() {
 #[test]
 fn a_long_offline_advance_replays_every_backoff() {
     let s = FuzzScenario {
+        relaunch_probe: 0,
         config: Some(ScenarioConfig {
             group_id: 19921,
             custom_ui: true,
@@ -405,6 +409,7 @@ fn controller_validates_login_under_the_sdks_limits() {
 fn an_own_group_choice_is_excused_on_the_plain_reading_too() {
     use cobrowse_visitor_core::ConsentPolicy;
     let s = FuzzScenario {
+        relaunch_probe: 0,
         config: Some(ScenarioConfig {
             group_id: 100,
             consent_policy: ConsentPolicy::AgentMayStart,

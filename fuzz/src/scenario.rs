@@ -36,20 +36,30 @@ pub struct FuzzScenario {
     pub config: Option<ScenarioConfig>,
     /// The other lines.
     pub steps: Vec<Step>,
+    /// LIVE-RESTART-TRANSPARENT's probe (the first byte's bits 1–7): 0 for none, else a
+    /// relaunch after line `(probe − 1) mod lines` of `probe × 7919 mod 59 999` ms.
+    pub relaunch_probe: u8,
 }
 
 fn step(u: &mut Unstructured<'_>) -> Step {
-    match input::byte(u) % 7 {
+    match input::byte(u) % 9 {
         0 => Step::User(input::intent(u)),
         1 => Step::Lifecycle(input::lifecycle(u, false)),
         2 => Step::Network(input::network(u)),
         3 => Step::Agent(input::agent(u)),
         4 => Step::AdvanceMs(input::duration_ms(u, true)),
         5 => Step::Api(input::call(u)),
-        _ => {
+        6 => {
             let (event, map) = input::agent_signal(u);
             Step::AgentSignal { event, map }
         }
+        7 => {
+            let (name, map) = input::user_message(u);
+            Step::AgentMessage { name, map }
+        }
+        _ => Step::Relaunch {
+            away_ms: input::duration_ms(u, false),
+        },
     }
 }
 
@@ -58,12 +68,17 @@ impl FuzzScenario {
     /// steps until the input ends.
     pub fn read(data: &[u8]) -> FuzzScenario {
         let mut u = Unstructured::new(data);
-        let config = (input::byte(&mut u) & 1 == 1).then(|| input::config(&mut u));
+        let first = input::byte(&mut u);
+        let config = (first & 1 == 1).then(|| input::config(&mut u));
         let mut steps = Vec::new();
         while !u.is_empty() && steps.len() < MAX_STEPS {
             steps.push(step(&mut u));
         }
-        FuzzScenario { config, steps }
+        FuzzScenario {
+            config,
+            steps,
+            relaunch_probe: first >> 1,
+        }
     }
 
     /// The scenario of a parsed scenario file.
@@ -72,10 +87,12 @@ impl FuzzScenario {
             Some((Step::Config(c), rest)) => FuzzScenario {
                 config: Some(c.clone()),
                 steps: rest.to_vec(),
+                relaunch_probe: 0,
             },
             _ => FuzzScenario {
                 config: None,
                 steps: steps.to_vec(),
+                relaunch_probe: 0,
             },
         }
     }
@@ -83,10 +100,11 @@ impl FuzzScenario {
     /// Writes the scenario so that [`FuzzScenario::read`] reads it back.
     pub fn write(&self) -> Vec<u8> {
         let mut w = Writer::default();
+        let probe = self.relaunch_probe.min(0x7F) << 1;
         match &self.config {
-            None => w.byte(0),
+            None => w.byte(probe),
             Some(c) => {
-                w.byte(1);
+                w.byte(probe | 1);
                 w.config(c);
             }
         }
@@ -119,6 +137,14 @@ impl FuzzScenario {
                 Step::AgentSignal { event, map } => {
                     w.byte(6);
                     w.agent_signal(event, map);
+                }
+                Step::AgentMessage { name, map } => {
+                    w.byte(7);
+                    w.user_message(name, map);
+                }
+                Step::Relaunch { away_ms } => {
+                    w.byte(8);
+                    w.duration_ms(*away_ms, false);
                 }
                 // only the first line is a config; a later one is not written
                 Step::Config(_) => {}
@@ -263,6 +289,17 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             return Err(fail(format!(
                 "{f} (after the heal suffix of spec.md §10.4)"
             )));
+        }
+        // LIVE-RESTART-TRANSPARENT: the same scenario relaunched after the line the input
+        // chose (when the world is settled there with the link up, §10.4)
+        if let (Some(p), false) = (scenario.relaunch_probe.checked_sub(1), parsed.is_empty()) {
+            let k = usize::from(p) % parsed.len();
+            let away = u64::from(scenario.relaunch_probe) * 7_919 % 59_999;
+            if let Some(f) =
+                liveness::restart_transparent(&parsed, k, away).map_err(|e| fail(e.to_string()))?
+            {
+                return Err(fail(format!("{f} (spec.md §10.4)")));
+            }
         }
     }
     Ok(())

@@ -11,7 +11,7 @@
 //! a reconstruction that went wrong fails here, not in a binding's test.
 
 use crate::{
-    controller_step, replay, ControllerConfigJson, ControllerInputJson, SdkConfigJson, SdkInput,
+    controller_step_in, replay, ControllerConfigJson, ControllerInputJson, SdkConfigJson, SdkInput,
     SdkOutput, SdkStep, Vector, FORMAT,
 };
 use cobrowse_visitor_conformance::sim::{FedKind, Hooks, SdkFed, World, WorldOptions};
@@ -44,13 +44,19 @@ struct Recorder {
     /// Events queued by the SDK and not yet handed to the controller.
     events: VecDeque<Event>,
     shadow: Controller,
+    /// The configurations a relaunch needs.
+    controller_config: ControllerConfig,
+    sdk_config: cobrowse_visitor_core::SdkConfig,
+    /// Whether the latest relaunch restored the core.
+    restored: bool,
     sdk: Vec<SdkStep>,
     controller: Vec<crate::ControllerStep>,
 }
 
 impl Recorder {
     fn give(&mut self, input: ControllerInputJson) -> Result<(), GenError> {
-        let step = controller_step(&mut self.shadow, input)
+        let context = Some((&self.controller_config, &self.sdk_config));
+        let step = controller_step_in(&mut self.shadow, context, input)
             .map_err(|e| GenError(format!("controller input: {e}")))?;
         self.controller.push(step);
         Ok(())
@@ -79,6 +85,13 @@ impl Recorder {
                 _ => SdkInput::Network(NetworkChange::Restored),
             },
             FedKind::Timeout => SdkInput::Timeout {},
+            FedKind::Restore => match &self.line {
+                Some(Step::Relaunch { away_ms }) => SdkInput::Relaunch {
+                    away_ms: *away_ms,
+                    restored: self.restored,
+                },
+                _ => return Err(bad("no relaunch line")),
+            },
             FedKind::Bytes => return Err(bad("raw bytes (no scenario feeds them)")),
         })
     }
@@ -94,6 +107,19 @@ impl Hooks for Recorder {
             _ => None,
         };
         Ok(())
+    }
+
+    fn relaunched(&mut self, snapshot: Option<&cobrowse_visitor_core::Snapshot>, unix_ms: u64) {
+        self.restored = snapshot.is_some();
+        // the shadow controller is relaunched as the world's is (a failure shows as a shadow
+        // that parted from the world's at the next user intent)
+        let input = ControllerInputJson::Relaunch {
+            sdk_snapshot: snapshot.map(cobrowse_visitor_core::Snapshot::to_json),
+            unix_ms,
+        };
+        if self.give(input).is_err() {
+            self.shadow = Controller::new(self.controller_config.clone());
+        }
     }
 
     fn record(&mut self, record: &Record) -> Result<(), GenError> {
@@ -189,13 +215,20 @@ pub fn vector(journey: &str, scenario: &str, text: &str) -> Result<Vector, GenEr
         custom_ui: config.custom_ui,
         limits: config.limits,
     };
-    let mut world = World::with_options(&config, options);
+    let mut world = World::with_options(&config, options.clone());
     let mut rec = Recorder {
         line: None,
         line_change: None,
         last_record: None,
         events: VecDeque::new(),
         shadow: Controller::new(controller_config.clone()),
+        controller_config: controller_config.clone(),
+        sdk_config: cobrowse_visitor_core::SdkConfig {
+            consent_policy: config.consent_policy,
+            limits: config.limits,
+            ..options.sdk.clone()
+        },
+        restored: false,
         sdk: Vec::new(),
         controller: Vec::new(),
     };

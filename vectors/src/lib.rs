@@ -191,6 +191,16 @@ pub enum SdkInput {
     Network(NetworkChange),
     /// `Input::Timeout`.
     Timeout {},
+    /// The app process was killed and relaunched (spec.md §5.6, §13.2 `relaunch`): the core
+    /// is replaced by `Sdk::restore(sdk_config, snapshot, group_id, now, now)` of the
+    /// snapshot the current core gives at `now − away_ms` (`Sdk::snapshot`), or by a new
+    /// `Sdk` when `restored` is `false`; the outputs are what the new core queued.
+    Relaunch {
+        /// How long the app was away, in milliseconds.
+        away_ms: u64,
+        /// Whether the new core was restored (else new).
+        restored: bool,
+    },
 }
 
 /// An SDK-core output other than the final `Timeout`.
@@ -260,6 +270,10 @@ pub enum EventJson {
         call: String,
         code: String,
     },
+    MessageReceived {
+        name: String,
+        map: BTreeMap<String, String>,
+    },
 }
 
 /// A name or code the core does not know.
@@ -328,6 +342,10 @@ impl From<&Event> for EventJson {
             Event::PresenceSendFail { call, code } => J::PresenceSendFail {
                 call: call.as_str().to_owned(),
                 code: code.as_str().to_owned(),
+            },
+            Event::MessageReceived { name, map } => J::MessageReceived {
+                name: name.clone(),
+                map: map.clone(),
             },
             // `Event` is non-exhaustive; a new variant must be added to the format first
             #[allow(unreachable_patterns)]
@@ -400,6 +418,10 @@ impl TryFrom<&EventJson> for Event {
                 call: call_name(call)?,
                 code: error_code(code)?,
             },
+            J::MessageReceived { name, map } => Event::MessageReceived {
+                name: name.clone(),
+                map: map.clone(),
+            },
         })
     }
 }
@@ -440,6 +462,16 @@ pub enum ControllerInputJson {
     Lifecycle(Lifecycle),
     /// `ControllerInput::Event`.
     Event(EventJson),
+    /// The app process was killed and relaunched (spec.md §6.1): the controller is replaced
+    /// by `Controller::restore(controller_config, snapshot, &sdk)` of its own snapshot, `sdk`
+    /// being the core restored from `sdk_snapshot` (JSON, `Snapshot::to_json`) at wall-clock
+    /// `unix_ms`; by a new `Controller` when `sdk_snapshot` is `null`.
+    Relaunch {
+        /// The SDK core's snapshot the app was restored from.
+        sdk_snapshot: Option<String>,
+        /// The wall clock at the relaunch, in milliseconds.
+        unix_ms: u64,
+    },
 }
 
 impl From<&ControllerInput> for ControllerInputJson {
@@ -459,6 +491,9 @@ impl TryFrom<&ControllerInputJson> for ControllerInput {
             ControllerInputJson::User(u) => ControllerInput::User(u.clone()),
             ControllerInputJson::Lifecycle(l) => ControllerInput::Lifecycle(*l),
             ControllerInputJson::Event(e) => ControllerInput::Event(e.try_into()?),
+            ControllerInputJson::Relaunch { .. } => {
+                return Err(Unknown("relaunch (not a controller input)".to_owned()))
+            }
         })
     }
 }
@@ -479,6 +514,14 @@ pub enum ControllerOutputJson {
         /// Its properties.
         map: BTreeMap<String, String>,
     },
+    /// `ControllerOutput::AgentMessage`: an agent's message in the session, handed to the
+    /// app (no transcript record).
+    AgentMessage {
+        /// The message's name.
+        name: String,
+        /// Its properties.
+        map: BTreeMap<String, String>,
+    },
 }
 
 impl From<&ControllerOutput> for ControllerOutputJson {
@@ -490,14 +533,41 @@ impl From<&ControllerOutput> for ControllerOutputJson {
                 event: event.clone(),
                 map: map.clone(),
             },
+            ControllerOutput::AgentMessage { name, map } => ControllerOutputJson::AgentMessage {
+                name: name.clone(),
+                map: map.clone(),
+            },
         }
     }
 }
 
 /// Feeds the SDK core one step's input and drains it into the step it produced.
 pub fn sdk_step(sdk: &mut Sdk, now: u64, input: SdkInput) -> Result<SdkStep, Unknown> {
+    sdk_step_in(sdk, None, now, input)
+}
+
+/// [`sdk_step`] in a vector's context: the SDK configuration and the app's group id, which a
+/// [`SdkInput::Relaunch`] needs (without them it is [`Unknown`]).
+pub fn sdk_step_in(
+    sdk: &mut Sdk,
+    context: Option<(&SdkConfig, i32)>,
+    now: u64,
+    input: SdkInput,
+) -> Result<SdkStep, Unknown> {
     let at = Instant::from_millis(now);
+    if let SdkInput::Relaunch { away_ms, restored } = &input {
+        let (config, group_id) =
+            context.ok_or_else(|| Unknown("relaunch without a vector's context".to_owned()))?;
+        let saved = now.saturating_sub(*away_ms);
+        *sdk = match (restored, sdk.snapshot(saved)) {
+            (true, Some(snapshot)) => Sdk::restore(config.clone(), snapshot, group_id, at, now)
+                .map_err(|e| Unknown(format!("restore: {e}")))?,
+            (true, None) => return Err(Unknown("relaunch: no snapshot to restore".to_owned())),
+            (false, _) => Sdk::new(config.clone()),
+        };
+    }
     let result = match &input {
+        SdkInput::Relaunch { .. } => Ok(()),
         SdkInput::Api(c) => sdk.handle_input(at, Input::Api(c.clone())),
         SdkInput::Frame(f) => sdk.handle_input(at, Input::Frame(f.clone())),
         SdkInput::Bytes(b) => sdk.handle_bytes(at, b.as_bytes()),
@@ -528,7 +598,40 @@ pub fn controller_step(
     controller: &mut Controller,
     input: ControllerInputJson,
 ) -> Result<ControllerStep, Unknown> {
-    let result = controller.handle_input(ControllerInput::try_from(&input)?);
+    controller_step_in(controller, None, input)
+}
+
+/// [`controller_step`] in a vector's context: the controller's and the SDK core's
+/// configurations, which a [`ControllerInputJson::Relaunch`] needs (without them it is
+/// [`Unknown`]).
+pub fn controller_step_in(
+    controller: &mut Controller,
+    context: Option<(&ControllerConfig, &SdkConfig)>,
+    input: ControllerInputJson,
+) -> Result<ControllerStep, Unknown> {
+    let result = if let ControllerInputJson::Relaunch {
+        sdk_snapshot,
+        unix_ms,
+    } = &input
+    {
+        let (config, sdk_config) =
+            context.ok_or_else(|| Unknown("relaunch without a vector's context".to_owned()))?;
+        *controller = match (sdk_snapshot, controller.snapshot()) {
+            (Some(text), Some(mine)) => {
+                let snapshot = cobrowse_visitor_core::Snapshot::from_json(text)
+                    .map_err(|e| Unknown(format!("snapshot: {e}")))?;
+                let at = Instant::from_millis(*unix_ms);
+                let sdk = Sdk::restore(sdk_config.clone(), snapshot, config.group_id, at, *unix_ms)
+                    .map_err(|e| Unknown(format!("restore: {e}")))?;
+                Controller::restore(config.clone(), mine, &sdk)
+                    .map_err(|e| Unknown(format!("restore: {e}")))?
+            }
+            _ => Controller::new(config.clone()),
+        };
+        Ok(())
+    } else {
+        controller.handle_input(ControllerInput::try_from(&input)?)
+    };
     let rows = controller
         .last_rows()
         .iter()
@@ -573,14 +676,18 @@ impl std::fmt::Display for Mismatch {
 /// replayer the bindings' replays mirror.
 pub fn replay(v: &Vector) -> Result<(), Mismatch> {
     let text = |x: &dyn erased::Json| x.json();
-    let mut sdk = Sdk::new(SdkConfig::from(&v.sdk_config));
+    let sdk_config = SdkConfig::from(&v.sdk_config);
+    let controller_config = ControllerConfig::from(&v.controller_config);
+    let mut sdk = Sdk::new(sdk_config.clone());
     for (i, want) in v.sdk.iter().enumerate() {
-        let got = sdk_step(&mut sdk, want.now, want.input.clone()).map_err(|e| Mismatch {
-            machine: "sdk",
-            step: i,
-            expected: text(want),
-            got: e.to_string(),
-        })?;
+        let context = Some((&sdk_config, controller_config.group_id));
+        let got =
+            sdk_step_in(&mut sdk, context, want.now, want.input.clone()).map_err(|e| Mismatch {
+                machine: "sdk",
+                step: i,
+                expected: text(want),
+                got: e.to_string(),
+            })?;
         if &got != want {
             return Err(Mismatch {
                 machine: "sdk",
@@ -590,14 +697,18 @@ pub fn replay(v: &Vector) -> Result<(), Mismatch> {
             });
         }
     }
-    let mut controller = Controller::new(ControllerConfig::from(&v.controller_config));
+    let mut controller = Controller::new(controller_config.clone());
     for (i, want) in v.controller.iter().enumerate() {
-        let got = controller_step(&mut controller, want.input.clone()).map_err(|e| Mismatch {
-            machine: "controller",
-            step: i,
-            expected: text(want),
-            got: e.to_string(),
-        })?;
+        let context = Some((&controller_config, &sdk_config));
+        let got =
+            controller_step_in(&mut controller, context, want.input.clone()).map_err(|e| {
+                Mismatch {
+                    machine: "controller",
+                    step: i,
+                    expected: text(want),
+                    got: e.to_string(),
+                }
+            })?;
         if &got != want {
             return Err(Mismatch {
                 machine: "controller",

@@ -206,6 +206,13 @@ impl Sdk {
             SdkInput::Lifecycle(l) => self.inner.handle_input(at, Input::Lifecycle(l)),
             SdkInput::Network(n) => self.inner.handle_input(at, Input::Network(n)),
             SdkInput::Timeout {} => self.inner.handle_input(at, Input::Timeout),
+            // not an input of the core: a vector's relaunch replaces the core
+            SdkInput::Relaunch { .. } => {
+                return Err(refusal(
+                    "invalid_value",
+                    "relaunch is not an input: the app restores a new core from a snapshot",
+                ))
+            }
         };
         result.map_err(|e| refusal(e.code().as_str(), &e.to_string()))
     }

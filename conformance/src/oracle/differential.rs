@@ -45,7 +45,9 @@ thread_local! {
 /// presence surface's invariants the old one never had (`InvariantKind::Liveness`,
 /// `INV-SDK-REPLAY`, `INV-CONTROLLER-REPLAY`, and issue 14's `INV-CONSENT-POLICY`,
 /// `INV-CONNECT-ATTEMPTS`, `INV-NOT-CONFIGURED`, `INV-PRESENCE-DATA`,
-/// `INV-SEND-FAIL-REFUSES`, added after the cut).
+/// `INV-SEND-FAIL-REFUSES`, and issue 15's `INV-PAUSE-RUNNING`, `INV-PAUSE-SHOWN`,
+/// `INV-MESSAGE-IN-SESSION`, `INV-RESTORE-KEY-HIDDEN`, `INV-RESTORE-GROUP`, added after the
+/// cut).
 fn plain(v: &[Violation]) -> Vec<Plain> {
     v.iter()
         .filter(|v| v.invariant.kind() != super::InvariantKind::Liveness)
@@ -59,6 +61,11 @@ fn plain(v: &[Violation]) -> Vec<Plain> {
                     | super::Invariant::NotConfigured
                     | super::Invariant::PresenceData
                     | super::Invariant::SendFailRefuses
+                    | super::Invariant::PauseRunning
+                    | super::Invariant::PauseShown
+                    | super::Invariant::MessageInSession
+                    | super::Invariant::RestoreKeyHidden
+                    | super::Invariant::RestoreGroup
             )
         })
         .filter(|v| compared(v.invariant.id()))

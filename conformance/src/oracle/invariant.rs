@@ -173,6 +173,31 @@ pub enum Invariant {
     /// it). Reason: a presence message that could not go out is an error the app must see,
     /// not a silent drop (S-A58, S-A71).
     SendFailRefuses,
+    /// `INV-PAUSE-RUNNING`: an accepted `pause` only while a session runs, between its
+    /// `EventConnectedToSession` and its end (`EventSessionEnded`, or an accepted
+    /// `end_session`). Reason: only a running session can be paused (S-A101); a pause the SDK
+    /// took otherwise would leave the app, the SDK and the service disagreeing.
+    PauseRunning,
+    /// `INV-PAUSE-SHOWN` (needs scenario lines; the crate's controller): at the end of every
+    /// step, `session_paused` is shown exactly while the running session is paused by the
+    /// app (its latest accepted `pause` said `true`), and hidden once the session ends; a
+    /// `relaunch` empties the screen. Reason: the customer must see that the agent sees
+    /// nothing, and never a paused notice for a session that is gone (C-U80, C-E12, C-R01).
+    PauseShown,
+    /// `INV-MESSAGE-IN-SESSION`: `EventMessageReceived` only while a session runs; an
+    /// accepted `send_user_message` or `set_user_state` only while a session runs. Reason:
+    /// user messages and states belong to a session's agents (S-F30, S-A111, S-A121).
+    MessageInSession,
+    /// `INV-RESTORE-KEY-HIDDEN` (needs scenario lines): a one-click session (`keytype`
+    /// `visitor_id`) running at a `relaunch` never shows `session_key` from the relaunch until
+    /// it ends. Reason: a restored one-click session's key is still the customer's visitor id
+    /// (C-R01).
+    RestoreKeyHidden,
+    /// `INV-RESTORE-GROUP` (needs scenario lines): after a `relaunch`, every accepted
+    /// `init_visitor` and every `send init` carries the reference group id, and the session
+    /// running at the relaunch is resumed with its own key. Reason: a restore never changes
+    /// the group id, nor the session it continues (§5.6).
+    RestoreGroup,
     /// `INV-REFUSED-UNCHANGED` (machine level): an input that returns `Err` leaves
     /// `Sdk::state()` exactly as it was, and a refused user intent leaves `Controller::state()`
     /// as it was. Reason: callers may retry or ignore a refusal only if it did nothing.
@@ -213,7 +238,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 34] = [
+    pub const ALL: [Invariant; 39] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -240,6 +265,11 @@ impl Invariant {
         Invariant::NotConfigured,
         Invariant::PresenceData,
         Invariant::SendFailRefuses,
+        Invariant::PauseRunning,
+        Invariant::PauseShown,
+        Invariant::MessageInSession,
+        Invariant::RestoreKeyHidden,
+        Invariant::RestoreGroup,
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
@@ -279,6 +309,11 @@ impl Invariant {
             Invariant::NotConfigured => "INV-NOT-CONFIGURED",
             Invariant::PresenceData => "INV-PRESENCE-DATA",
             Invariant::SendFailRefuses => "INV-SEND-FAIL-REFUSES",
+            Invariant::PauseRunning => "INV-PAUSE-RUNNING",
+            Invariant::PauseShown => "INV-PAUSE-SHOWN",
+            Invariant::MessageInSession => "INV-MESSAGE-IN-SESSION",
+            Invariant::RestoreKeyHidden => "INV-RESTORE-KEY-HIDDEN",
+            Invariant::RestoreGroup => "INV-RESTORE-GROUP",
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
@@ -323,7 +358,12 @@ impl Invariant {
             | Invariant::ConnectAttempts
             | Invariant::NotConfigured
             | Invariant::PresenceData
-            | Invariant::SendFailRefuses => InvariantKind::Spec,
+            | Invariant::SendFailRefuses
+            | Invariant::PauseRunning
+            | Invariant::PauseShown
+            | Invariant::MessageInSession
+            | Invariant::RestoreKeyHidden
+            | Invariant::RestoreGroup => InvariantKind::Spec,
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }
@@ -347,6 +387,9 @@ impl Invariant {
                 | Invariant::ControllerCallsAccepted
                 | Invariant::SdkReplay
                 | Invariant::ControllerReplay
+                | Invariant::PauseShown
+                | Invariant::RestoreKeyHidden
+                | Invariant::RestoreGroup
                 | Invariant::InitCompletes
                 | Invariant::PresenceConnects
                 | Invariant::SessionResolves

@@ -666,7 +666,14 @@ impl Oracle {
         }
         match &record.observed {
             Observed::Api(call) if refused => {
-                if self.refused_calls.len() < MAX_HELD_REFUSALS {
+                // issue 15 (after the cut): the controller's pass-through of the app's own
+                // messages and states is judged by the SDK, as a direct call is
+                let passed_through = matches!(
+                    call,
+                    ApiCall::SendUserMessage { .. } | ApiCall::SetUserState { .. }
+                );
+                if passed_through {
+                } else if self.refused_calls.len() < MAX_HELD_REFUSALS {
                     self.refused_calls.push(violation(
                         Invariant::ControllerCallsAccepted,
                         line,
@@ -831,7 +838,11 @@ impl Oracle {
             }
             ApiCall::PresenceDisconnect => self.presence_connected = false,
             // calls the frozen oracle predates: nothing it judges
-            ApiCall::PresenceData { .. } | ApiCall::PresenceSignalVisibility { .. } => {}
+            ApiCall::PresenceData { .. }
+            | ApiCall::PresenceSignalVisibility { .. }
+            | ApiCall::Pause { .. }
+            | ApiCall::SendUserMessage { .. }
+            | ApiCall::SetUserState { .. } => {}
         }
     }
 

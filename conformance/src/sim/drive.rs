@@ -99,6 +99,9 @@ pub enum FedKind {
     Network,
     /// A timer wake-up (`Input::Timeout`).
     Timeout,
+    /// No input: a relaunched process's core, made by `Sdk::restore` (its queued outputs),
+    /// or a new one (none) (§13.2 `relaunch`).
+    Restore,
 }
 
 impl FedKind {
@@ -240,6 +243,14 @@ pub trait Hooks {
         to.extend(self.app(out));
     }
 
+    /// The app process is killed and relaunched (a `relaunch` step, §13.2): `snapshot` is
+    /// the SDK core's snapshot the world restores from (`None`: the app comes back new, or
+    /// the controller had none), taken at wall-clock `unix_ms`; called before the new core's
+    /// outputs are fed on ([`FedKind::Restore`]).
+    fn relaunched(&mut self, snapshot: Option<&cobrowse_visitor_core::Snapshot>, unix_ms: u64) {
+        let _ = (snapshot, unix_ms);
+    }
+
     /// An output the app makes on its own when the controller has none (a test's buggy
     /// integration; polled until `None`, each one a move). The default makes none.
     fn app_extra(&mut self) -> Option<ControllerOutput> {
@@ -344,10 +355,76 @@ impl World {
                     }
                 }
             }
+            Step::AgentMessage { name, map } => {
+                if self.server_answers {
+                    if let Err(refusal) = self.server.agent_message(name, map) {
+                        self.refuse(
+                            hooks,
+                            refusal.code(),
+                            "the agent cannot send a message now".to_owned(),
+                        )?;
+                    }
+                }
+            }
+            Step::Relaunch { away_ms } => self.relaunch(hooks, *away_ms)?,
             Step::AdvanceMs(ms) => self.advance(hooks, *ms)?,
             Step::Api(call) => self.call_sdk(hooks, call.clone())?,
         }
         self.settle_with(hooks)
+    }
+
+    /// `relaunch` (§13.2): the app process is killed (the world has settled after the
+    /// previous step), the service sees its connection drop, `away_ms` pass for the service
+    /// only (the dead process's timers do not fire), then the app comes back: with
+    /// `Sdk::restore` and `Controller::restore` of the snapshots taken at the kill (the wall
+    /// clock is the simulated one), or new and unlaunched when there is no snapshot (before
+    /// the first `EventVisitorInitialized`, after `exit`).
+    fn relaunch<H: Hooks>(&mut self, hooks: &mut H, away_ms: u64) -> Driven<(), H::Stop> {
+        self.settle_with(hooks)?;
+        self.relaunches = self.relaunches.saturating_add(1);
+        let sdk_snapshot = self.sdk.snapshot(self.now.as_millis());
+        let controller_snapshot = self.controller.snapshot();
+        self.pending.clear();
+        if self.network_up && self.server_answers {
+            self.server.connection_lost(self.now);
+        }
+        self.now = self.now.saturating_add(Duration::from_millis(away_ms));
+        if self.network_up && self.server_answers {
+            // the new process's connection (answered below when the core asks for one)
+            self.server.connection_restored(self.now);
+        }
+        let kept = match (&sdk_snapshot, &controller_snapshot) {
+            (Some(s), Some(_)) => Some(s),
+            _ => None,
+        };
+        hooks.relaunched(kept, self.now.as_millis());
+        let restored = match (sdk_snapshot, controller_snapshot) {
+            (Some(s), Some(c)) => Sdk::restore(
+                self.sdk_config.clone(),
+                s,
+                self.controller_config.group_id,
+                self.now,
+                self.now.as_millis(),
+            )
+            .ok()
+            .and_then(|sdk| {
+                Controller::restore(self.controller_config.clone(), c, &sdk)
+                    .ok()
+                    .map(|controller| (sdk, controller))
+            }),
+            _ => None,
+        };
+        let (sdk, controller) = restored.unwrap_or_else(|| {
+            (
+                Sdk::new(self.sdk_config.clone()),
+                Controller::new(self.controller_config.clone()),
+            )
+        });
+        self.sdk = sdk;
+        self.controller = controller;
+        let now = self.now;
+        self.feed_by(hooks, now, FedKind::Restore, |_, _| Ok(()))
+            .map(|_| ())
     }
 
     /// `advance_ms`: settle, then wake as [`Hooks::wake`] says, settling after each wake-up;
@@ -556,7 +633,8 @@ impl World {
                     ControllerOutput::Call(call) => self.call_sdk(hooks, call)?,
                     ControllerOutput::Ui(ui) => self.record_with(hooks, Observed::Ui(ui))?,
                     // the app's own business; the transcript has the event
-                    ControllerOutput::AgentSignal { .. } => {}
+                    ControllerOutput::AgentSignal { .. }
+                    | ControllerOutput::AgentMessage { .. } => {}
                 }
             }
             self.app_out = outs;

@@ -29,6 +29,10 @@ struct ServerSession {
     guests: u32,
     /// The guest count the visitor was last told (a frame that was delivered).
     guests_sent: u32,
+    /// Paused by the visitor's latest `pause` frame (§13.2).
+    paused: bool,
+    /// The user state of the latest `user_state` frame (§13.2).
+    user_state: BTreeMap<String, String>,
 }
 
 /// What the agent's latest request to a present visitor was (spec.md §13.1).
@@ -73,8 +77,11 @@ pub struct Server {
     announced: Option<Option<String>>,
     /// Why the session ended while the visitor was offline (told on `resume_session`).
     ended_offline: Option<(String, String)>,
-    /// Frames the service refused because the connection had not identified itself.
+    /// Frames the service refused because the connection had not identified itself, or
+    /// that need a session when there was none.
     refusals: u32,
+    /// The `user_message`s the visitor sent in its sessions, oldest first (§13.2).
+    user_messages: Vec<(String, BTreeMap<String, String>)>,
     out: VecDeque<ServerFrame>,
 }
 
@@ -99,6 +106,7 @@ impl Server {
             announced: None,
             ended_offline: None,
             refusals: 0,
+            user_messages: Vec::new(),
             out: VecDeque::new(),
         }
     }
@@ -183,6 +191,23 @@ impl Server {
     /// The visitor id of the latest `init` frame.
     pub fn visitor_id(&self) -> Option<&str> {
         self.visitor_id.as_deref()
+    }
+
+    /// Whether the running session is paused, as the visitor's latest `pause` frame said
+    /// (`false` without a session).
+    pub fn paused(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.paused)
+    }
+
+    /// The running session's user state, as the latest `user_state` frame said (`None`
+    /// without a session).
+    pub fn user_state(&self) -> Option<&BTreeMap<String, String>> {
+        self.session.as_ref().map(|s| &s.user_state)
+    }
+
+    /// The `user_message`s the visitor sent in a session, oldest first.
+    pub fn user_messages(&self) -> &[(String, BTreeMap<String, String>)] {
+        &self.user_messages
     }
 
     /// Whether the visitor is present (connected to presence).
@@ -281,6 +306,8 @@ impl Server {
                             key: key.clone(),
                             guests: 0,
                             guests_sent: 0,
+                            paused: false,
+                            user_state: BTreeMap::new(),
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -349,6 +376,27 @@ impl Server {
                 }
             }
             ClientFrame::PresenceSignal { .. } | ClientFrame::AppState { .. } => {}
+            // pause, user messages and state belong to a session (§13.2)
+            ClientFrame::Pause { .. }
+            | ClientFrame::UserMessage { .. }
+            | ClientFrame::UserState { .. }
+                if self.session.is_none() =>
+            {
+                self.refusals += 1;
+            }
+            ClientFrame::Pause { paused } => {
+                if let Some(s) = &mut self.session {
+                    s.paused = *paused;
+                }
+            }
+            ClientFrame::UserState { state } => {
+                if let Some(s) = &mut self.session {
+                    s.user_state = state.clone();
+                }
+            }
+            ClientFrame::UserMessage { name, map } => {
+                self.user_messages.push((name.clone(), map.clone()));
+            }
         }
     }
 
@@ -385,6 +433,23 @@ impl Server {
         }
         self.push(ServerFrame::PresenceSignal {
             event: event.to_owned(),
+            map: map.clone(),
+        });
+        Ok(())
+    }
+
+    /// An agent in the running session sends the visitor a message (`user_message`, §13.2);
+    /// `Err` unless a session runs. One sent while the visitor is offline is lost.
+    pub fn agent_message(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<(), AgentRefusal> {
+        if self.session.is_none() {
+            return Err(AgentRefusal::NoSession);
+        }
+        self.push(ServerFrame::UserMessage {
+            name: name.to_owned(),
             map: map.clone(),
         });
         Ok(())
@@ -448,7 +513,7 @@ impl Server {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AgentRefusal {
-    /// `join`, `leave` or `end_session` with no session.
+    /// `join`, `leave`, `end_session` or `message` with no session.
     NoSession,
     /// `leave` with no agent in the session.
     NoAgentInSession,

@@ -27,6 +27,12 @@ pub struct World {
     pub(super) transcript: Vec<Record>,
     /// What the app hands on for one controller output (kept for its allocation).
     pub(super) app_out: Vec<ControllerOutput>,
+    /// The SDK core's configuration, for a relaunched process.
+    pub(super) sdk_config: SdkConfig,
+    /// The controller's configuration (its group id is the app's), for a relaunched process.
+    pub(super) controller_config: ControllerConfig,
+    /// Relaunches played so far (`relaunch` steps, §13.2).
+    pub(super) relaunches: u32,
 }
 
 impl World {
@@ -43,20 +49,25 @@ impl World {
             server_answers,
             max_moves,
         } = options;
+        // the app's consent policy and limits are the scenario's (§13.1)
+        let sdk_config = SdkConfig {
+            consent_policy: config.consent_policy,
+            limits: config.limits,
+            ..sdk_config
+        };
+        let controller_config = ControllerConfig {
+            group_id: config.group_id,
+            custom_ui: config.custom_ui,
+            limits: config.limits,
+        };
         World {
             server: Server::new(config.group_id, config.seed, sdk_config.session_grace)
                 .with_group(config.agent_start, config.presence),
-            // the app's consent policy and limits are the scenario's (§13.1)
-            sdk: Sdk::new(SdkConfig {
-                consent_policy: config.consent_policy,
-                limits: config.limits,
-                ..sdk_config
-            }),
-            controller: Controller::new(ControllerConfig {
-                group_id: config.group_id,
-                custom_ui: config.custom_ui,
-                limits: config.limits,
-            }),
+            sdk: Sdk::new(sdk_config.clone()),
+            controller: Controller::new(controller_config.clone()),
+            sdk_config,
+            controller_config,
+            relaunches: 0,
             server_answers,
             now: Instant::ZERO,
             network_up: true,
@@ -136,6 +147,11 @@ impl World {
     /// Whether the simulated network is up.
     pub fn network_up(&self) -> bool {
         self.network_up
+    }
+
+    /// How many `relaunch` steps this world has played.
+    pub fn relaunches(&self) -> u32 {
+        self.relaunches
     }
 
     /// The scenario line the records now carry as `step` (the last line begun).

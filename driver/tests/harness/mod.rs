@@ -434,6 +434,20 @@ impl App {
                     self.refuse(code, "the agent cannot signal now".to_owned());
                 }
             }
+            Act::Step(Step::AgentMessage { name, map }) => {
+                let result = within(
+                    "the agent",
+                    self.server.agent_message(name.clone(), map.clone()),
+                )
+                .await
+                .expect("server running");
+                if let Err(code) = result {
+                    self.refuse(code, "the agent cannot send a message now".to_owned());
+                }
+            }
+            Act::Step(Step::Relaunch { .. }) => {
+                panic!("a relaunch is not played over the sockets (see e2e.rs)")
+            }
             Act::Step(Step::AdvanceMs(ms)) => self.advance(*ms).await,
             Act::Step(Step::Api(call)) => self.call_sdk(call.clone()).await,
             Act::Fault(fault) => {
@@ -569,7 +583,8 @@ impl App {
                     ControllerOutput::Call(call) => self.call_sdk(call).await,
                     ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
                     // the app's own business; the transcript has the event
-                    ControllerOutput::AgentSignal { .. } => {}
+                    ControllerOutput::AgentSignal { .. }
+                    | ControllerOutput::AgentMessage { .. } => {}
                 }
                 continue;
             }

@@ -29,6 +29,11 @@
 //! | `INV-NOT-CONFIGURED` | [`presence_surface::NotConfigured`] |
 //! | `INV-PRESENCE-DATA` | [`presence_surface::PresenceData`] |
 //! | `INV-SEND-FAIL-REFUSES` | [`presence_surface::SendFailRefuses`] |
+//! | `INV-PAUSE-RUNNING` | [`session_extras::PauseRunning`] |
+//! | `INV-PAUSE-SHOWN` | [`session_extras::PauseShown`] |
+//! | `INV-MESSAGE-IN-SESSION` | [`session_extras::MessageInSession`] |
+//! | `INV-RESTORE-KEY-HIDDEN` | [`session_extras::RestoreKeyHidden`] |
+//! | `INV-RESTORE-GROUP` | [`session_extras::RestoreGroup`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
 //! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
 //! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
@@ -45,6 +50,7 @@ mod progress;
 mod refusals;
 mod replay;
 mod session;
+mod session_extras;
 mod session_key;
 mod terms;
 
@@ -123,6 +129,11 @@ pub(super) struct Checks {
     not_configured: presence_surface::NotConfigured,
     presence_data: presence_surface::PresenceData,
     send_fail_refuses: presence_surface::SendFailRefuses,
+    pause_running: session_extras::PauseRunning,
+    pause_shown: session_extras::PauseShown,
+    message_in_session: session_extras::MessageInSession,
+    restore_key_hidden: session_extras::RestoreKeyHidden,
+    restore_group: session_extras::RestoreGroup,
     init_completes: progress::InitCompletes,
     presence_connects: progress::PresenceConnects,
     session_resolves: progress::SessionResolves,
@@ -139,6 +150,7 @@ impl Checks {
             } else {
                 replay::Replay::default()
             },
+            pause_shown: session_extras::PauseShown::for_reference_controller(reference_controller),
             ..Checks::default()
         }
     }
@@ -151,8 +163,9 @@ impl Checks {
     /// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
     /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
     /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
-    /// checks last, after the presence surface's (issue 14).
-    fn all(&mut self) -> [&mut dyn Check; 30] {
+    /// checks last, after the presence surface's (issue 14) and the rest of the session's
+    /// (issue 15).
+    fn all(&mut self) -> [&mut dyn Check; 35] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -179,6 +192,11 @@ impl Checks {
             &mut self.not_configured,
             &mut self.presence_data,
             &mut self.send_fail_refuses,
+            &mut self.pause_running,
+            &mut self.pause_shown,
+            &mut self.message_in_session,
+            &mut self.restore_key_hidden,
+            &mut self.restore_group,
             &mut self.init_completes,
             &mut self.presence_connects,
             &mut self.session_resolves,

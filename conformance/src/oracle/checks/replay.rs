@@ -96,6 +96,9 @@ pub(super) struct Replay {
     /// the length of its output queue: the contract writes the custom key of that text (which
     /// the SDK refuses, S-A25) the same way, so a refusal there is the custom key's.
     undo: Option<(Box<Sdk>, usize)>,
+    /// The machines' configurations (the config line's), for a relaunched process.
+    sdk_config: SdkConfig,
+    controller_config: ControllerConfig,
 }
 
 impl Default for Replay {
@@ -121,6 +124,8 @@ impl Default for Replay {
             wire: (false, false),
             reference_controller: false,
             undo: None,
+            sdk_config: SdkConfig::default(),
+            controller_config: ControllerConfig::default(),
         }
     }
 }
@@ -190,7 +195,10 @@ impl Replay {
     fn drain_controller(&mut self) {
         while let Some(o) = self.controller.poll_output() {
             // an agent signal is handed to the app's own code: no record shows it (§3.4)
-            if !matches!(o, ControllerOutput::AgentSignal { .. }) {
+            if !matches!(
+                o,
+                ControllerOutput::AgentSignal { .. } | ControllerOutput::AgentMessage { .. }
+            ) {
                 self.controller_out.push_back(o);
             }
         }
@@ -347,6 +355,55 @@ impl Replay {
         self.exit = None;
     }
 
+    /// A `relaunch` line (§13.2): both machines are snapshotted at the replay's time, `away_ms`
+    /// pass, and they come back restored (or new without a snapshot), as the world does; what
+    /// the restored machines queue is the step's to record.
+    fn relaunch(&mut self, away_ms: u64) {
+        let sdk_snapshot = self.sdk.snapshot(self.now.as_millis());
+        let controller_snapshot = self.controller.snapshot();
+        self.sdk_out.clear();
+        self.controller_out.clear();
+        self.now = self.now.saturating_add(Duration::from_millis(away_ms));
+        // the world restores when both machines have a snapshot; an app's own integration is
+        // taken to keep its SDK's whenever there is one
+        let controller_snapshot = match controller_snapshot {
+            Some(c) => Some(Some(c)),
+            None if !self.reference_controller => Some(None),
+            None => None,
+        };
+        let restored = match (sdk_snapshot, controller_snapshot) {
+            (Some(s), Some(c)) => Sdk::restore(
+                self.sdk_config.clone(),
+                s,
+                self.controller_config.group_id,
+                self.now,
+                self.now.as_millis(),
+            )
+            .ok()
+            .and_then(|sdk| match c {
+                Some(c) => Controller::restore(self.controller_config.clone(), c, &sdk)
+                    .ok()
+                    .map(|c| (sdk, c)),
+                None => Some((sdk, Controller::new(self.controller_config.clone()))),
+            }),
+            _ => None,
+        };
+        let (sdk, controller) = restored.unwrap_or_else(|| {
+            (
+                Sdk::new(self.sdk_config.clone()),
+                Controller::new(self.controller_config.clone()),
+            )
+        });
+        self.sdk = sdk;
+        self.controller = controller;
+        self.drain();
+        if self.reference_controller {
+            self.drain_controller();
+        } else {
+            while self.controller.poll_output().is_some() {}
+        }
+    }
+
     /// A `recv` record not refused by the line after it was accepted.
     fn resolve_implicit(&mut self, out: &mut Vec<Violation>) {
         if matches!(self.awaiting, Some(a) if !a.api) {
@@ -369,17 +426,19 @@ impl Check for Replay {
         }
         if let Step::Config(c) = step {
             if index == 0 {
-                self.controller = Controller::new(ControllerConfig {
+                self.controller_config = ControllerConfig {
                     group_id: c.group_id,
                     custom_ui: c.custom_ui,
                     limits: c.limits,
-                });
+                };
+                self.controller = Controller::new(self.controller_config.clone());
                 // the app's consent policy and limits are the SDK's configuration (§3.3a)
-                self.sdk = Sdk::new(SdkConfig {
+                self.sdk_config = SdkConfig {
                     consent_policy: c.consent_policy,
                     limits: c.limits,
                     ..SdkConfig::default()
-                });
+                };
+                self.sdk = Sdk::new(self.sdk_config.clone());
             }
             return;
         }
@@ -392,7 +451,10 @@ impl Check for Replay {
         }
         self.step = Some((index, line));
         self.direct_call = false;
-        self.agent_step = matches!(step, Step::Agent(_) | Step::AgentSignal { .. });
+        self.agent_step = matches!(
+            step,
+            Step::Agent(_) | Step::AgentSignal { .. } | Step::AgentMessage { .. }
+        );
         self.step_is_user = matches!(step, Step::User(_));
         self.user_refused = false;
         self.any_record = false;
@@ -427,7 +489,11 @@ impl Check for Replay {
                 self.target = Some(self.now.saturating_add(Duration::from_millis(*ms)));
             }
             Step::Api(_) => self.direct_call = true,
-            Step::Config(_) | Step::Agent(_) | Step::AgentSignal { .. } => {}
+            Step::Relaunch { away_ms } => self.relaunch(*away_ms),
+            Step::Config(_)
+            | Step::Agent(_)
+            | Step::AgentSignal { .. }
+            | Step::AgentMessage { .. } => {}
         }
     }
 
@@ -639,6 +705,7 @@ fn describe_controller(o: &ControllerOutput) -> String {
         ControllerOutput::Call(c) => format!("call `{}`", c.name()),
         ControllerOutput::Ui(u) => format!("ui `{}`", serde_json::to_string(u).unwrap_or_default()),
         ControllerOutput::AgentSignal { event, .. } => format!("agent signal `{event}`"),
+        ControllerOutput::AgentMessage { name, .. } => format!("agent message `{name}`"),
     }
 }
 
