@@ -107,6 +107,11 @@ fn op_of(step: &Step) -> Option<Op> {
             event: event.clone(),
             map: map.clone(),
         },
+        Step::AgentMessage { name, map } => Op::AgentMessage {
+            name: name.clone(),
+            map: map.clone(),
+        },
+        Step::Relaunch { away_ms } => Op::Relaunch { away_ms: *away_ms },
         Step::AdvanceMs(ms) => Op::Advance {
             ms: *ms,
             exact: true,

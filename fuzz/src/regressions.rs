@@ -424,3 +424,238 @@ fn an_own_group_choice_is_excused_on_the_plain_reading_too() {
         panic!("{f}");
     }
 }
+
+/// crash-336b1c66 (drive_core, issue 15): launched with a silent server (no
+/// `EventVisitorInitialized`, so no snapshot), relaunched: the app came back new, and its own
+/// direct `init_visitor` with group 2 is the new process's first: the app's choice of group
+/// (`GroupChoice` now starts again after a relaunch that brought the app back new), not a
+/// broken INV-GROUP-STABLE or INV-RESTORE-GROUP.
+#[test]
+fn a_new_process_after_a_relaunch_chooses_its_group_again() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: false,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::Relaunch { away_ms: 64 },
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Network(NetworkChange::Lost),
+            Op::Api(ApiCall::InitVisitor(InitParams::anonymous(2))),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): a warning left uncleared by a process the host terminated,
+/// then a relaunch (new process) and a loss there: two warnings in a row, but of two
+/// processes. INV-WARNING-PAIRED and INV-NO-SEND-OFFLINE start anew at a `relaunch` line.
+#[test]
+fn a_relaunch_starts_a_new_warning_banner() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::Network(NetworkChange::Lost),
+            Op::Lifecycle(cobrowse_visitor_core::Lifecycle::Terminate),
+            Op::Relaunch { away_ms: 1_160_000 },
+            Op::User(UserIntent::Launch),
+            Op::Network(NetworkChange::Lost),
+            Op::Network(NetworkChange::Restored),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): a group without presence, the app relaunched: the restored
+/// controller connects presence again (C-R01) with no re-init. A new process keeps no
+/// presence (§5.6) and looks again, so INV-NOT-CONFIGURED starts anew at a `relaunch` line.
+#[test]
+fn a_relaunch_looks_for_presence_again() {
+    let input = CoreInput {
+        config: ScenarioConfig {
+            presence: false,
+            ..ScenarioConfig::default()
+        },
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Relaunch { away_ms: 1_000 },
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): a start in flight when the app was killed (no answer from a
+/// silent server), relaunched, and a new start: the restore keeps only a running session
+/// (§5.6), so the reader drops the starting one at the `relaunch` line (INV-ONE-SESSION).
+#[test]
+fn a_start_in_flight_is_gone_after_a_relaunch() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::Network(NetworkChange::Lost),
+            Op::User(UserIntent::TapCobrowse),
+            Op::Relaunch { away_ms: 1_000 },
+            Op::Network(NetworkChange::Restored),
+            Op::User(UserIntent::TapCobrowse),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): the button shown, the host terminated the SDK, the app
+/// relaunched new and launched offline in the background: its tap is on a button the new
+/// process never drew. INV-MANUAL-RANDOM's button starts hidden at a `relaunch` line.
+#[test]
+fn a_relaunched_screen_starts_empty() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::Network(NetworkChange::Lost),
+            Op::Lifecycle(cobrowse_visitor_core::Lifecycle::Terminate),
+            Op::Relaunch { away_ms: 20_000 },
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::TapCobrowse),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): the network lost, the app relaunched before it ever
+/// initialized (a new process), then launched: the new core believed its link up, so the
+/// heal suffix's `network restored` did nothing and the service never heard of the visitor
+/// (LIVE-INIT). The world now tells a new process that the network is down (§13.2).
+#[test]
+fn a_new_process_hears_the_network_is_down() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::Network(NetworkChange::Lost),
+            Op::Relaunch { away_ms: 4_103 },
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::TogglePause),
+            Op::Agent(AgentAction::EndSession),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): paused, the link lost, unpaused while offline (the core
+/// sends nothing then), the link back: S-N02 re-sends a pause only when paused, so a service
+/// that kept the old `paused` disagreed (INV-AGREEMENT). The simulated service's pause and
+/// user state now go with the connection, as S-N02's re-sending assumes (§13.2).
+#[test]
+fn an_unpause_while_offline_reaches_the_service() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::User(UserIntent::AcceptTerms),
+            Op::Agent(AgentAction::Join),
+            Op::User(UserIntent::TogglePause),
+            Op::Network(NetworkChange::Lost),
+            Op::Advance {
+                ms: 10_528,
+                exact: true,
+            },
+            Op::Agent(AgentAction::Join),
+            Op::User(UserIntent::TogglePause),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash-ca1467a7 (drive_core, issue 15): the app's own `init_visitor` with group 6 held the
+/// SDK to that group (the controller's 19921 refused, S-A02); a session ran; at the relaunch
+/// `Sdk::restore` refused the snapshot of another group than the app's (§5.6), and the world
+/// brought the app back new without a word, so the oracle still saw the session run. The
+/// world now records `error` `restore_refused`, and the reader drops the session there.
+#[test]
+fn a_refused_restore_is_recorded_and_ends_what_ran() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::Api(ApiCall::InitVisitor(InitParams::anonymous(6))),
+            Op::User(UserIntent::Launch),
+            Op::Api(ApiCall::StartSession {
+                key: cobrowse_visitor_core::StartKey::Random,
+            }),
+            Op::Relaunch { away_ms: 1_160_000 },
+            Op::User(UserIntent::Launch),
+            Op::Api(ApiCall::StartSession {
+                key: cobrowse_visitor_core::StartKey::Random,
+            }),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash (drive_core, issue 15): a one-click start in flight at a relaunch is gone with the
+/// old process (§5.6); INV-KEY-HIDDEN-PRESENCE held it on, and flagged the key of the manual
+/// session the customer started after. It now forgets a one-click session the reader says
+/// is gone at the `relaunch` line (a running one is carried across).
+#[test]
+fn a_one_click_start_in_flight_is_gone_after_a_relaunch() {
+    let input = CoreInput {
+        config: ScenarioConfig::default(),
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::Network(NetworkChange::Lost),
+            Op::User(UserIntent::AcceptTerms),
+            Op::Relaunch { away_ms: 1_000 },
+            Op::Network(NetworkChange::Restored),
+            Op::User(UserIntent::TapCobrowse),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}

@@ -220,7 +220,7 @@ mod tests {
                 // judged only with `--reference-controller`, which `check_trace` reads without
                 let reference_only = path
                     .file_stem()
-                    .is_some_and(|s| s == "INV-CONTROLLER-REPLAY");
+                    .is_some_and(|s| s == "INV-CONTROLLER-REPLAY" || s == "INV-PAUSE-SHOWN");
                 assert_eq!(found.is_empty(), reference_only, "{}", path.display());
                 assert!(run(text.as_bytes()).is_ok(), "{}", path.display());
                 n += 1;

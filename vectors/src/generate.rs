@@ -49,6 +49,8 @@ struct Recorder {
     sdk_config: cobrowse_visitor_core::SdkConfig,
     /// Whether the latest relaunch restored the core.
     restored: bool,
+    /// The core fed the input being recorded has its link down after it.
+    restored_link_down: bool,
     sdk: Vec<SdkStep>,
     controller: Vec<crate::ControllerStep>,
 }
@@ -80,8 +82,13 @@ impl Recorder {
                 Some(Step::Lifecycle(l)) => SdkInput::Lifecycle(*l),
                 _ => SdkInput::Lifecycle(Lifecycle::Terminate),
             },
-            FedKind::Network => match &self.line_change {
-                Some(Step::Network(n)) => SdkInput::Network(*n),
+            FedKind::Network => match (&self.line_change, &self.line) {
+                (Some(Step::Network(n)), _) => SdkInput::Network(*n),
+                // a new process's platform says the network is down (§13.2); a restored
+                // core's Connect is answered with Restored
+                (_, Some(Step::Relaunch { .. })) if self.restored_link_down => {
+                    SdkInput::Network(NetworkChange::Lost)
+                }
                 _ => SdkInput::Network(NetworkChange::Restored),
             },
             FedKind::Timeout => SdkInput::Timeout {},
@@ -139,6 +146,10 @@ impl Hooks for Recorder {
     }
 
     fn sdk_input(&mut self, fed: SdkFed<'_>) -> Result<(), GenError> {
+        self.restored_link_down = matches!(
+            fed.sdk.state().link,
+            cobrowse_visitor_core::Link::Down { .. }
+        );
         let input = self.input_of(fed.kind)?;
         let is_line_change =
             matches!(fed.kind, FedKind::Lifecycle | FedKind::Network) && self.line_change.is_some();
@@ -229,6 +240,7 @@ pub fn vector(journey: &str, scenario: &str, text: &str) -> Result<Vector, GenEr
             ..options.sdk.clone()
         },
         restored: false,
+        restored_link_down: false,
         sdk: Vec::new(),
         controller: Vec::new(),
     };

@@ -13,6 +13,12 @@ use cobrowse_visitor_core::ApiCall;
 /// accepted init with any other group than the first one's is still the SDK's doing, and is
 /// never excused.
 ///
+/// A `relaunch` step (spec.md §13.2) is a new process, whose first accepted init the app may
+/// choose again (a trace cannot always tell a restored process from a new one: with the
+/// network down both say only `EventConnectionWarning`; a restored core refuses another
+/// group, S-A02, so its acceptance is left to INV-SDK-REPLAY); `INV-RESTORE-GROUP` at such an
+/// init, or at a `send init` that carries the chosen group, is excused the same way.
+///
 /// Fed the lines of an interleaved trace in order, numbered as the oracle numbers them; an
 /// `api` record is refused, as the oracle reads it, when the very next record is an `error` or
 /// a refusal event of the same step.
@@ -26,8 +32,22 @@ pub struct GroupChoice {
     pending: Option<(usize, usize, i32)>,
     /// The group id of the first accepted `init_visitor`.
     first: Option<i32>,
-    /// The lines of accepted `init_visitor` records carrying `first`.
+    /// The lines of accepted `init_visitor` records carrying `first`, when that is not the
+    /// config's group.
     with_first: Vec<usize>,
+    /// The lines of `send init` records carrying the group of the first accepted init of
+    /// their process.
+    sent_first: Vec<usize>,
+    /// An earlier process's first accepted init carried another group than the config's.
+    chose_before: bool,
+    /// The lines of accepted inits with the config's group in a later process, after such a
+    /// choice: the app split the visitor across groups itself.
+    back_to_config: Vec<usize>,
+    /// A relaunch came, after which an accepted init carried another group than the config's
+    /// (the line of the first such init): from there on, which process holds which group is
+    /// the app's doing, and group violations are its own.
+    chose_after_relaunch: Option<usize>,
+    relaunched: bool,
 }
 
 impl GroupChoice {
@@ -51,6 +71,14 @@ impl GroupChoice {
     /// A scenario line.
     pub fn observe_step(&mut self, step: &Step) {
         self.settle();
+        if let Step::Relaunch { .. } = step {
+            self.relaunched = true;
+            // a new process chooses its group again
+            if self.first.is_some() && self.first != self.config_group {
+                self.chose_before = true;
+            }
+            self.first = None;
+        }
         if let (0, Step::Config(c)) = (self.steps, step) {
             self.config_group = Some(c.group_id);
         }
@@ -72,6 +100,17 @@ impl GroupChoice {
             }
         }
         self.settle();
+        if let Observed::Send(f) = &r.observed {
+            if let (Some("init"), Some(first)) = (f.frame_type(), self.first) {
+                let group = f
+                    .to_json()
+                    .get("group_id")
+                    .and_then(serde_json::Value::as_i64);
+                if group == Some(i64::from(first)) && self.config_group != Some(first) {
+                    self.sent_first.push(line);
+                }
+            }
+        }
         if let Observed::Api(ApiCall::InitVisitor(p)) = &r.observed {
             self.pending = Some((line, r.step, p.group_id));
         }
@@ -81,8 +120,18 @@ impl GroupChoice {
     fn settle(&mut self) {
         if let Some((line, _, group)) = self.pending.take() {
             let first = *self.first.get_or_insert(group);
-            if group == first {
+            // the app's choice: its process's first group, which is not the config's
+            if group == first && self.config_group.is_some_and(|g| g != first) {
                 self.with_first.push(line);
+            }
+            if self.chose_before && Some(group) == self.config_group {
+                self.back_to_config.push(line);
+            }
+            if self.relaunched
+                && self.config_group.is_some_and(|g| g != group)
+                && self.chose_after_relaunch.is_none()
+            {
+                self.chose_after_relaunch = Some(line);
             }
         }
     }
@@ -93,8 +142,21 @@ impl GroupChoice {
     pub fn excused(&self, v: &Violation) -> bool {
         let mut now = self.clone();
         now.settle();
-        v.invariant == Invariant::GroupStable
-            && now.config_group.is_some_and(|g| now.first != Some(g))
-            && now.with_first.contains(&v.line)
+        if matches!(
+            v.invariant,
+            Invariant::GroupStable | Invariant::RestoreGroup
+        ) && now.chose_after_relaunch.is_some_and(|at| v.line >= at)
+        {
+            return true;
+        }
+        match v.invariant {
+            Invariant::GroupStable => {
+                now.with_first.contains(&v.line) || now.back_to_config.contains(&v.line)
+            }
+            Invariant::RestoreGroup => {
+                now.with_first.contains(&v.line) || now.sent_first.contains(&v.line)
+            }
+            _ => false,
+        }
     }
 }

@@ -277,6 +277,14 @@ impl Reading {
             Step::Config(_) => {}
             _ => self.interleaved = true,
         }
+        // a relaunch (§13.2) keeps only a running session (§5.6): a starting or ending one is
+        // gone with the old process, without an event
+        if matches!(step, Step::Relaunch { .. })
+            && matches!(self.session, SessionPhase::Starting | SessionPhase::Ending)
+        {
+            self.session = SessionPhase::Idle;
+            self.connected = false;
+        }
         self.cur_step = Some((index, matches!(step, Step::Lifecycle(_))));
         index
     }
@@ -430,6 +438,12 @@ impl Reader {
                 self.judge(judge(seen), checks, out);
             }
             Observed::Ui(ui) => self.judge(judge(Seen::Ui(ui)), checks, out),
+            // a relaunch whose snapshots were refused (§13.2): the app came back new, and a
+            // session that ran is gone with the old process
+            Observed::Error(e) if e.code == crate::sim::RESTORE_REFUSED => {
+                self.reading.session = SessionPhase::Idle;
+                self.reading.connected = false;
+            }
             // The lookahead of the record before it, or the refusal of the step itself.
             Observed::Error(_) if !had_pending && first_of_step => {
                 self.judge(judge(Seen::StepRefused), checks, out)

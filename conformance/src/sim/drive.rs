@@ -39,6 +39,11 @@ pub struct NotSettled {
     pub moves: usize,
 }
 
+/// The `error` code of a `relaunch` that brought the app back new although its core had a
+/// snapshot or a session (§13.2: a restore refused the snapshots, or the controller had
+/// none): a session that ran is gone.
+pub const RESTORE_REFUSED: &str = "restore_refused";
+
 /// Why a drive with hooks stopped early.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DriveError<S> {
@@ -398,6 +403,9 @@ impl World {
             _ => None,
         };
         hooks.relaunched(kept, self.now.as_millis());
+        let had_snapshots = sdk_snapshot.is_some() && controller_snapshot.is_some();
+        // a session the old core had (the app coming back new loses it without an event)
+        let had_session = self.sdk.is_session_active();
         let restored = match (sdk_snapshot, controller_snapshot) {
             (Some(s), Some(c)) => Sdk::restore(
                 self.sdk_config.clone(),
@@ -414,17 +422,32 @@ impl World {
             }),
             _ => None,
         };
-        let (sdk, controller) = restored.unwrap_or_else(|| {
+        let (sdk, controller) = restored.clone().unwrap_or_else(|| {
             (
                 Sdk::new(self.sdk_config.clone()),
                 Controller::new(self.controller_config.clone()),
             )
         });
+        let new = restored.is_none();
+        if new && (had_snapshots || had_session) {
+            // the app's own misuse (a direct init with another group than the config's): the
+            // snapshot is refused whole (§5.6) and the app comes back new
+            self.refuse(
+                hooks,
+                RESTORE_REFUSED,
+                "no snapshot restored; the app comes back new and its session is gone".to_owned(),
+            )?;
+        }
         self.sdk = sdk;
         self.controller = controller;
         let now = self.now;
-        self.feed_by(hooks, now, FedKind::Restore, |_, _| Ok(()))
-            .map(|_| ())
+        let _ = self.feed_by(hooks, now, FedKind::Restore, |_, _| Ok(()))?;
+        // a new process's IO layer hears from the platform that the network is down (a
+        // restored core starts with its link down and asks to connect)
+        if new && !self.network_up {
+            self.sdk_input(hooks, Input::Network(NetworkChange::Lost))?;
+        }
+        Ok(())
     }
 
     /// `advance_ms`: settle, then wake as [`Hooks::wake`] says, settling after each wake-up;

@@ -13,7 +13,7 @@ mod world;
 
 pub use drive::{
     DriveError, Driven, FedKind, Hooks, NoHooks, NotSettled, SdkFed, Split, Wake, WorldOptions,
-    MAX_SETTLE_MOVES,
+    MAX_SETTLE_MOVES, RESTORE_REFUSED,
 };
 pub use server::{AgentRefusal, Server, SIM_KEY_LENGTH};
 pub use world::World;

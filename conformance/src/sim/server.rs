@@ -29,7 +29,7 @@ struct ServerSession {
     guests: u32,
     /// The guest count the visitor was last told (a frame that was delivered).
     guests_sent: u32,
-    /// Paused by the visitor's latest `pause` frame (§13.2).
+    /// Paused by the visitor's latest `pause` frame on this connection (§13.2).
     paused: bool,
     /// The user state of the latest `user_state` frame (§13.2).
     user_state: BTreeMap<String, String>,
@@ -405,6 +405,12 @@ impl Server {
     pub fn connection_lost(&mut self, now: Instant) {
         self.presence_gone();
         self.announced = None;
+        // the pause and the user state are told on each connection (S-N02 sends them again
+        // after `resume_session`): they go with the connection, the session stays
+        if let Some(session) = &mut self.session {
+            session.paused = false;
+            session.user_state.clear();
+        }
         if self.offline_since.is_none() {
             self.offline_since = Some(now);
         }

@@ -3,6 +3,7 @@
 use super::Check;
 use crate::oracle::reader::{Judged, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
+use crate::transcript::Step;
 
 /// `INV-WARNING-PAIRED`: `EventClearWarning` only after an uncleared `EventConnectionWarning`,
 /// and no second warning before the clear.
@@ -13,6 +14,13 @@ pub(super) struct WarningPaired {
 }
 
 impl Check for WarningPaired {
+    /// A `relaunch` (§13.2) is a new process: the old one's banner went with it.
+    fn on_step(&mut self, _: &Reading, _: usize, _: usize, step: &Step, _: &mut Vec<Violation>) {
+        if let Step::Relaunch { .. } = step {
+            self.warning = false;
+        }
+    }
+
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         let Seen::Event { code, .. } = rec.seen else {
             return;
@@ -52,6 +60,13 @@ pub(super) struct NoSendOffline {
 }
 
 impl Check for NoSendOffline {
+    /// A `relaunch` (§13.2) is a new process: its own warning says whether its link is down.
+    fn on_step(&mut self, _: &Reading, _: usize, _: usize, step: &Step, _: &mut Vec<Violation>) {
+        if let Step::Relaunch { .. } = step {
+            self.offline = false;
+        }
+    }
+
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
             Seen::Send(_) if self.offline => out.push(violation(

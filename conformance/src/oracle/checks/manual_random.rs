@@ -33,6 +33,8 @@ impl Check for ManualRandom {
             }
             // The app is gone, and with it everything it drew.
             Step::User(UserIntent::Exit) => self.button_shown = false,
+            // a relaunched process starts with an empty screen (§13.2); what it shows, it draws
+            Step::Relaunch { .. } => self.button_shown = false,
             _ => {}
         }
     }

@@ -104,6 +104,14 @@ pub(super) struct NotConfigured {
 }
 
 impl Check for NotConfigured {
+    /// A `relaunch` (§13.2) is a new process: presence is not kept (§5.6), and it looks again
+    /// as a re-init does.
+    fn on_step(&mut self, _: &Reading, _: usize, _: usize, step: &Step, _: &mut Vec<Violation>) {
+        if let Step::Relaunch { .. } = step {
+            self.since = None;
+        }
+    }
+
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
             Seen::Event {
@@ -177,6 +185,14 @@ impl PresenceData {
 }
 
 impl Check for PresenceData {
+    /// A `relaunch` (§13.2): presence is not kept (§5.6); the restored core sends its data
+    /// again when presence comes up.
+    fn on_step(&mut self, _: &Reading, _: usize, _: usize, step: &Step, _: &mut Vec<Violation>) {
+        if let Step::Relaunch { .. } = step {
+            self.down();
+        }
+    }
+
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
         let due = Due {
             step: rec.step,

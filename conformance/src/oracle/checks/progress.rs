@@ -71,8 +71,9 @@ impl Check for InitCompletes {
         _out: &mut Vec<Violation>,
     ) {
         self.clock.on_step(index, step);
-        // an app that exits before the lookup answers is never initialised (S-L05)
-        if matches!(step, Step::User(UserIntent::Exit)) {
+        // an app that exits before the lookup answers is never initialised (S-L05); a
+        // relaunched process does not finish the old one's lookup (§5.6: restored, it is done)
+        if matches!(step, Step::User(UserIntent::Exit) | Step::Relaunch { .. }) {
             self.pending = None;
         }
     }
@@ -132,6 +133,11 @@ impl Check for SessionResolves {
         _out: &mut Vec<Violation>,
     ) {
         self.clock.on_step(index, step);
+        // a start or end in flight is gone with the old process (§5.6)
+        if let Step::Relaunch { .. } = step {
+            self.start = None;
+            self.end = None;
+        }
     }
 
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
@@ -350,6 +356,14 @@ impl Check for PresenceConnects {
             }
             Step::Network(n) => self.link_up = *n == NetworkChange::Restored,
             Step::Lifecycle(l) => self.foreground = *l == Lifecycle::Foreground,
+            // a new process in front, presence not kept (§5.6): owed anew from here, and the
+            // group is asked again
+            Step::Relaunch { .. } => {
+                self.foreground = true;
+                self.up = false;
+                self.configured = true;
+                self.pending = None;
+            }
             _ => {}
         }
         self.update(line);
@@ -555,6 +569,14 @@ impl Check for BackgroundSuspends {
         self.clock.on_step(index, step);
         if let Step::Lifecycle(l) = step {
             self.background = *l == Lifecycle::Background;
+        }
+        // a new process in front, presence and any dialog gone (§5.6, §6.1)
+        if let Step::Relaunch { .. } = step {
+            self.background = false;
+            self.up = false;
+            self.dialog = false;
+            self.consent = false;
+            self.pending = None;
         }
         self.update(line);
     }

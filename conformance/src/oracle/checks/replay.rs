@@ -388,6 +388,7 @@ impl Replay {
             }),
             _ => None,
         };
+        let new = restored.is_none();
         let (sdk, controller) = restored.unwrap_or_else(|| {
             (
                 Sdk::new(self.sdk_config.clone()),
@@ -397,6 +398,9 @@ impl Replay {
         self.sdk = sdk;
         self.controller = controller;
         self.drain();
+        if new && !self.link_up {
+            self.feed(Input::Network(NetworkChange::Lost));
+        }
         if self.reference_controller {
             self.drain_controller();
         } else {

@@ -10,7 +10,7 @@
 //! `EventSessionEnded` (S-R02).
 
 use super::Check;
-use crate::oracle::reader::{Judged, Reading, Seen};
+use crate::oracle::reader::{Judged, Reading, Seen, SessionPhase};
 use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::{SentFrame, Step};
 use cobrowse_visitor_core::{ApiCall, ClientFrame, UiDirective, UiElement};
@@ -55,9 +55,10 @@ impl Running {
         }
     }
 
-    /// A session runs and is not ending.
-    fn runs(&self) -> bool {
-        self.session.is_some() && !self.ending
+    /// A session runs and is not ending: by this tracker and by the reader, whose session
+    /// phase also knows what a `relaunch` dropped (§13.2).
+    fn runs(&self, ctx: &Reading) -> bool {
+        self.session.is_some() && !self.ending && ctx.session() == SessionPhase::Running
     }
 }
 
@@ -69,9 +70,9 @@ pub(super) struct PauseRunning {
 }
 
 impl Check for PauseRunning {
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         if let Seen::Accepted(ApiCall::Pause { paused }) = rec.seen {
-            if !self.running.runs() {
+            if !self.running.runs(ctx) {
                 out.push(violation(
                     Invariant::PauseRunning,
                     rec.line,
@@ -91,7 +92,7 @@ pub(super) struct MessageInSession {
 }
 
 impl Check for MessageInSession {
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         let what = match rec.seen {
             Seen::Event {
                 code: "EventMessageReceived",
@@ -104,7 +105,7 @@ impl Check for MessageInSession {
             _ => None,
         };
         if let Some(what) = what {
-            if !self.running.runs() {
+            if !self.running.runs(ctx) {
                 out.push(violation(
                     Invariant::MessageInSession,
                     rec.line,
@@ -117,8 +118,9 @@ impl Check for MessageInSession {
 }
 
 /// `INV-PAUSE-SHOWN` (*steps*, the crate's controller): at the end of every step,
-/// `session_paused` is shown exactly when a session runs and the latest accepted `pause` in
-/// it said `true`; a `relaunch` empties the screen (a new process), whose controller draws
+/// `session_paused` is shown exactly when a session is connected (from its
+/// `EventConnectedToSession` until its `EventSessionEnded`, an accepted `end_session` not
+/// ending it here) and the latest accepted `pause` in it said `true`; a `relaunch` empties the screen (a new process), whose controller draws
 /// again what it shows.
 #[derive(Clone, Debug, Default)]
 pub(super) struct PauseShown {
@@ -153,7 +155,10 @@ impl PauseShown {
         if !self.judged || self.direct || self.flagged || !ctx.has_scenario() {
             return;
         }
-        let owed = self.running.runs() && self.paused;
+        // the notice goes with the session's end (C-E12), not with an accepted end_session
+        let connected = self.running.session.is_some()
+            && matches!(ctx.session(), SessionPhase::Running | SessionPhase::Ending);
+        let owed = connected && self.paused;
         if owed != self.shown {
             self.flagged = true;
             let message = if owed {
@@ -184,9 +189,9 @@ impl Check for PauseShown {
         }
     }
 
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
         match rec.seen {
-            Seen::Accepted(ApiCall::Pause { paused }) if self.running.runs() => {
+            Seen::Accepted(ApiCall::Pause { paused }) if self.running.runs(ctx) => {
                 self.paused = *paused;
             }
             Seen::Ui(UiDirective::Show {
@@ -199,7 +204,7 @@ impl Check for PauseShown {
             _ => {}
         }
         self.running.on(&rec.seen);
-        if !self.running.runs() {
+        if self.running.session.is_none() {
             self.paused = false;
         }
     }
@@ -222,21 +227,26 @@ pub(super) struct RestoreKeyHidden {
 impl Check for RestoreKeyHidden {
     fn on_step(
         &mut self,
-        _ctx: &Reading,
+        ctx: &Reading,
         line: usize,
         _index: usize,
         step: &Step,
         _out: &mut Vec<Violation>,
     ) {
         if let Step::Relaunch { .. } = step {
-            let one_click = matches!(&self.running.session, Some((_, t)) if t == "visitor_id");
+            let one_click = self.running.runs(ctx)
+                && matches!(&self.running.session, Some((_, t)) if t == "visitor_id");
             if one_click {
                 self.continued = Some(line);
             }
         }
     }
 
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        // the session is gone (a refused restore at the relaunch, §13.2)
+        if ctx.session() == SessionPhase::Idle {
+            self.continued = None;
+        }
         if let (
             Seen::Ui(UiDirective::Show {
                 element: UiElement::SessionKey,
@@ -296,7 +306,7 @@ fn sent_field(frame: &SentFrame, field: &str) -> Option<Value> {
 impl Check for RestoreGroup {
     fn on_step(
         &mut self,
-        _ctx: &Reading,
+        ctx: &Reading,
         _line: usize,
         _index: usize,
         step: &Step,
@@ -304,11 +314,19 @@ impl Check for RestoreGroup {
     ) {
         if let Step::Relaunch { .. } = step {
             self.relaunched = true;
-            self.resume_key = self.running.session.as_ref().map(|(k, _)| k.clone());
+            self.resume_key = if self.running.runs(ctx) {
+                self.running.session.as_ref().map(|(k, _)| k.clone())
+            } else {
+                None
+            };
         }
     }
 
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        // the session is gone (a refused restore at the relaunch, §13.2)
+        if ctx.session() == SessionPhase::Idle {
+            self.resume_key = None;
+        }
         match rec.seen {
             Seen::Accepted(ApiCall::InitVisitor(p)) => {
                 if let (true, Some(g)) = (self.relaunched, self.reference(ctx)) {

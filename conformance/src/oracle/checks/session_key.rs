@@ -4,8 +4,9 @@
 //! [`KeyHiddenPresence`]'s own.
 
 use super::Check;
-use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen};
+use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen, SessionPhase};
 use crate::oracle::{violation, Invariant, Violation};
+use crate::transcript::Step;
 use cobrowse_visitor_core::{ApiCall, UiDirective, UiElement};
 
 /// `INV-KEY-MATCHES-REQUEST`: `EventConnectedToSession`'s `sessionkey` is the one the start
@@ -136,6 +137,16 @@ pub(super) struct KeyHiddenPresence {
 }
 
 impl Check for KeyHiddenPresence {
+    /// A `relaunch` (§13.2) carries a running one-click session across (its key stays hidden,
+    /// INV-RESTORE-KEY-HIDDEN too); one starting or ending there is gone (§5.6), as the
+    /// reader's session phase says.
+    fn on_step(&mut self, ctx: &Reading, _: usize, _: usize, step: &Step, _: &mut Vec<Violation>) {
+        if matches!(step, Step::Relaunch { .. }) && ctx.session() == SessionPhase::Idle {
+            self.oneclick = false;
+            self.connected = false;
+        }
+    }
+
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
             Seen::Accepted(ApiCall::StartSession { key }) => {
