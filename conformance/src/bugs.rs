@@ -19,6 +19,7 @@ use cobrowse_visitor_core::{
     NetworkChange, ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
     TERMS_EVENT,
 };
+use cobrowse_visitor_core::{ClientFrame, KeyType};
 use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
 
@@ -99,9 +100,35 @@ pub enum Bug {
     /// An SDK core whose `EventPresenceSendFail` always names `presence_signal_agent`, also
     /// for a refused `presence_signal_visibility` (INV-SEND-FAIL-REFUSES).
     SendFailNamesAgent,
+    /// An SDK core that accepts `pause` without a running session (S-A101)
+    /// (INV-PAUSE-RUNNING).
+    PauseWithoutSession,
+    /// The app leaves `session_paused` on screen when the session ends (C-E12)
+    /// (INV-PAUSE-SHOWN).
+    PausedNoticeKept,
+    /// An SDK core that hands the app an agent's `user_message` that came with no session
+    /// (S-F30) (INV-MESSAGE-IN-SESSION).
+    MessageWithoutSession,
+    /// The relaunched app shows a restored one-click session's key (C-R01)
+    /// (INV-RESTORE-KEY-HIDDEN).
+    KeyShownAfterRestore,
+    /// A restored core announces itself with the test build's group id (§5.6)
+    /// (INV-RESTORE-GROUP).
+    RestoreWithTestGroup,
 }
 
 impl Bug {
+    /// Issue 15's bugs, one per invariant of the rest of a session (spec.md §10.2), measured
+    /// by `conformance/tests/session_extras_accuracy.rs` on worlds that pause, message and
+    /// relaunch. Not in [`Bug::ALL`].
+    pub const SESSION_EXTRAS: [Bug; 5] = [
+        Bug::PauseWithoutSession,
+        Bug::PausedNoticeKept,
+        Bug::MessageWithoutSession,
+        Bug::KeyShownAfterRestore,
+        Bug::RestoreWithTestGroup,
+    ];
+
     /// Issue 14's bugs, one per invariant of the wider presence surface (spec.md §10.2), measured
     /// by `conformance/tests/presence_surface_accuracy.rs` on worlds that reach those paths
     /// (agent starts, groups without presence, presence data, direct presence calls). Not in
@@ -171,6 +198,11 @@ impl Bug {
             Bug::ConnectAfterNotConfigured => Invariant::NotConfigured,
             Bug::NoDataOnReconnect => Invariant::PresenceData,
             Bug::SendFailNamesAgent => Invariant::SendFailRefuses,
+            Bug::PauseWithoutSession => Invariant::PauseRunning,
+            Bug::PausedNoticeKept => Invariant::PauseShown,
+            Bug::MessageWithoutSession => Invariant::MessageInSession,
+            Bug::KeyShownAfterRestore => Invariant::RestoreKeyHidden,
+            Bug::RestoreWithTestGroup => Invariant::RestoreGroup,
         }
     }
 
@@ -236,7 +268,8 @@ impl Bug {
                 .map_err(|e| e.not_settled())?;
         }
         let records = world.take_transcript();
-        Ok(app.rewrite_sdk(app.rewrite(records), steps, &config))
+        let records = app.rewrite_sdk(app.rewrite(records), steps, &config);
+        Ok(session_extras(self, records, steps))
     }
 }
 
@@ -400,6 +433,119 @@ impl BuggyApp {
         }
         out
     }
+}
+
+/// The transcript as the integrations of [`Bug::SESSION_EXTRAS`] would have written it.
+fn session_extras(bug: Bug, records: Vec<Record>, steps: &[Step]) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::with_capacity(records.len());
+    // the running session's key and whether it is one-click
+    let mut session: Option<(String, bool)> = None;
+    let mut skip_refusal = false;
+    for r in records {
+        let step = steps.get(r.step);
+        let refusal = match &r.observed {
+            Observed::Error(_) => true,
+            Observed::Event(e) => e.code() == "EventInvalidState",
+            _ => false,
+        };
+        if skip_refusal && refusal {
+            continue;
+        }
+        skip_refusal = false;
+        if let Observed::Event(EventRecord::Typed(e)) = &r.observed {
+            match e {
+                Event::ConnectedToSession {
+                    sessionkey,
+                    keytype,
+                } => session = Some((sessionkey.clone(), *keytype == KeyType::VisitorId)),
+                Event::SessionEnded { .. } => session = None,
+                _ => {}
+            }
+        }
+        match (bug, &r.observed, step) {
+            // the lenient core: the pause's refusal is not written, the frame is sent
+            (Bug::PauseWithoutSession, Observed::Api(ApiCall::Pause { paused }), _)
+                if session.is_none() =>
+            {
+                out.push(r.clone());
+                out.push(Record {
+                    step: r.step,
+                    observed: Observed::Send(WireFrame::Typed(ClientFrame::Pause {
+                        paused: *paused,
+                    })),
+                });
+                skip_refusal = true;
+                continue;
+            }
+            (
+                Bug::PausedNoticeKept,
+                Observed::Ui(UiDirective::Hide {
+                    element: UiElement::SessionPaused,
+                }),
+                _,
+            ) => continue,
+            // the service relays a late message and the core hands it on
+            (
+                Bug::MessageWithoutSession,
+                Observed::Error(_),
+                Some(Step::AgentMessage { name, map }),
+            ) => {
+                out.push(Record {
+                    step: r.step,
+                    observed: Observed::Recv(WireFrame::Typed(ServerFrame::UserMessage {
+                        name: name.clone(),
+                        map: map.clone(),
+                    })),
+                });
+                out.push(Record {
+                    step: r.step,
+                    observed: Observed::Event(EventRecord::Typed(Event::MessageReceived {
+                        name: name.clone(),
+                        map: map.clone(),
+                    })),
+                });
+                continue;
+            }
+            (
+                Bug::KeyShownAfterRestore,
+                Observed::Ui(UiDirective::Show {
+                    element: UiElement::SessionIndicator,
+                    ..
+                }),
+                Some(Step::Relaunch { .. }),
+            ) => {
+                out.push(r.clone());
+                if let Some((key, true)) = &session {
+                    out.push(Record {
+                        step: r.step,
+                        observed: Observed::Ui(UiDirective::Show {
+                            element: UiElement::SessionKey,
+                            key: Some(key.clone()),
+                        }),
+                    });
+                }
+                continue;
+            }
+            (Bug::RestoreWithTestGroup, Observed::Send(f), Some(Step::Relaunch { .. })) => {
+                if let Some(ClientFrame::Init { .. }) = f.typed() {
+                    let mut frame = f.typed().cloned();
+                    if let Some(ClientFrame::Init { group_id, .. }) = &mut frame {
+                        *group_id = TEST_GROUP_ID;
+                    }
+                    if let Some(frame) = frame {
+                        out.push(Record {
+                            step: r.step,
+                            observed: Observed::Send(WireFrame::Typed(frame)),
+                        });
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(r);
+    }
+    out
 }
 
 fn terms_status(call: &ApiCall) -> Option<TermsStatus> {

@@ -120,19 +120,22 @@ impl Check for MessageInSession {
 /// `INV-PAUSE-SHOWN` (*steps*, the crate's controller): at the end of every step,
 /// `session_paused` is shown exactly when a session is connected (from its
 /// `EventConnectedToSession` until its `EventSessionEnded`, an accepted `end_session` not
-/// ending it here) and the latest accepted `pause` in it said `true`; a `relaunch` empties the screen (a new process), whose controller draws
+/// ending it here; a `relaunch` that drops it, §5.6, does) and the latest accepted `pause` in
+/// it said `true`; a `relaunch` empties the screen (a new process), whose controller draws
 /// again what it shows.
 #[derive(Clone, Debug, Default)]
 pub(super) struct PauseShown {
     /// Judged (the trace is the crate's controller's).
     judged: bool,
     running: Running,
-    /// The latest accepted `pause` in the running session said `true`.
+    /// The latest accepted `pause` in the connected session said `true`.
     paused: bool,
     /// The last `session_paused` directive was `show`.
     shown: bool,
-    /// The current step's line; an `api` step came (the app called the SDK itself).
-    step: Option<usize>,
+    /// The step being read: its index and line; whether the trace is interleaved.
+    step: Option<(usize, usize)>,
+    interleaved: bool,
+    /// An `api` step came (the app called the SDK itself).
     direct: bool,
     /// Already flagged: one violation per trace is enough to read it.
     flagged: bool,
@@ -148,25 +151,27 @@ impl PauseShown {
     }
 
     /// The step at `line` ended: the screen must agree.
-    fn judge(&mut self, ctx: &Reading, out: &mut Vec<Violation>) {
-        let Some(line) = self.step else {
-            return;
-        };
-        if !self.judged || self.direct || self.flagged || !ctx.has_scenario() {
+    fn judge(&mut self, line: usize, out: &mut Vec<Violation>) {
+        if !self.judged || self.direct || self.flagged || !self.interleaved {
             return;
         }
-        // the notice goes with the session's end (C-E12), not with an accepted end_session
-        let connected = self.running.session.is_some()
-            && matches!(ctx.session(), SessionPhase::Running | SessionPhase::Ending);
-        let owed = connected && self.paused;
+        let owed = self.running.session.is_some() && self.paused;
         if owed != self.shown {
             self.flagged = true;
             let message = if owed {
-                "the step ended with the running session paused by the app, but session_paused is not shown (C-U80, C-R01)"
+                "the step ended with the connected session paused by the app, but session_paused is not shown (C-U80, C-R01)"
             } else {
-                "the step ended with session_paused shown, but no running session is paused (C-U80, C-E12)"
+                "the step ended with session_paused shown, but no connected session is paused (C-U80, C-E12)"
             };
             out.push(violation(Invariant::PauseShown, line, message.to_owned()));
+        }
+    }
+
+    /// The reader says no session is on (a relaunch dropped it, §13.2): neither is ours.
+    fn follow(&mut self, ctx: &Reading) {
+        if ctx.session() == SessionPhase::Idle {
+            self.running.session = None;
+            self.paused = false;
         }
     }
 }
@@ -176,20 +181,24 @@ impl Check for PauseShown {
         &mut self,
         ctx: &Reading,
         line: usize,
-        _index: usize,
+        index: usize,
         step: &Step,
-        out: &mut Vec<Violation>,
+        _out: &mut Vec<Violation>,
     ) {
-        self.judge(ctx, out);
-        self.step = Some(line);
+        self.step = Some((index, line));
+        self.interleaved = ctx.has_scenario();
         match step {
             Step::Api(_) => self.direct = true,
-            Step::Relaunch { .. } => self.shown = false,
+            Step::Relaunch { .. } => {
+                self.shown = false;
+                self.follow(ctx);
+            }
             _ => {}
         }
     }
 
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+        self.follow(ctx);
         match rec.seen {
             Seen::Accepted(ApiCall::Pause { paused }) if self.running.runs(ctx) => {
                 self.paused = *paused;
@@ -209,8 +218,13 @@ impl Check for PauseShown {
         }
     }
 
-    fn finish(&mut self, ctx: &Reading, out: &mut Vec<Violation>) {
-        self.judge(ctx, out);
+    fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
+        if let Some((index, line)) = self.step {
+            if Some(index) != current {
+                self.step = None;
+                self.judge(line, out);
+            }
+        }
     }
 }
 
