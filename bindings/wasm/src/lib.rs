@@ -50,7 +50,10 @@ export type ApiCall =
   | { call: "presence_signal_agent"; event: string; map?: Record<string, string> }
   | { call: "presence_disconnect" }
   | { call: "presence_data"; map: Record<string, string> }
-  | { call: "presence_signal_visibility"; visible: boolean };
+  | { call: "presence_signal_visibility"; visible: boolean }
+  | { call: "pause"; paused: boolean }
+  | { call: "send_user_message"; name: string; map?: Record<string, string> }
+  | { call: "set_user_state"; name: string; value: string };
 /** A server frame (spec.md §8.2). */
 export type ServerFrame =
   | { type: "settings"; v: number; key_length: number; agent_start?: boolean }
@@ -65,7 +68,8 @@ export type ServerFrame =
   | { type: "presence_blur" }
   | { type: "presence_signal"; event: string; map: Record<string, string> }
   | { type: "presence_start_session"; request_id: number }
-  | { type: "presence_not_configured" };
+  | { type: "presence_not_configured" }
+  | { type: "user_message"; name: string; map: Record<string, string> };
 /** A client frame (spec.md §8.1); send `JSON.stringify(frame)`. */
 export type ClientFrame =
   | { type: "init"; v: number; group_id: number; token: string; name: string; email: string; phone: string; visitor_id: string | null }
@@ -77,7 +81,10 @@ export type ClientFrame =
   | { type: "presence_signal"; event: string; map: Record<string, string>; request_id: number | null }
   | { type: "app_state"; foreground: boolean }
   | { type: "presence_data"; map: Record<string, string> }
-  | { type: "presence_visibility"; visible: boolean };
+  | { type: "presence_visibility"; visible: boolean }
+  | { type: "pause"; paused: boolean }
+  | { type: "user_message"; name: string; map: Record<string, string> }
+  | { type: "user_state"; state: Record<string, string> };
 export type KeyType = "random" | "visitor_id" | "custom";
 export type Lifecycle = "background" | "foreground" | "terminate";
 export type NetworkChange = "lost" | "restored";
@@ -100,23 +107,33 @@ export type SdkEvent =
   | { type: "presence_signal"; event: string; map: Record<string, string> }
   | { type: "presence_start_session"; request_id: number }
   | { type: "presence_not_configured" }
-  | { type: "presence_send_fail"; call: string; code: string };
+  | { type: "presence_send_fail"; call: string; code: string }
+  | { type: "message_received"; name: string; map: Record<string, string> };
+/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it. */
 export type SdkInput =
   | { api: ApiCall } | { frame: ServerFrame } | { bytes: string }
-  | { lifecycle: Lifecycle } | { network: NetworkChange } | { timeout: {} };
+  | { lifecycle: Lifecycle } | { network: NetworkChange } | { timeout: {} }
+  | { relaunch: { away_ms: number; restored: boolean } };
 /** `timeout` ends a drain: the next deadline in ms, or null. */
 export type SdkOutput =
   | { event: SdkEvent } | { transmit: ClientFrame } | { connect: {} } | { timeout: number | null };
 export type UserIntent =
   | "launch" | "tap_cobrowse" | { login: { visitor_id: string } } | "accept_terms"
   | "decline_terms" | "end_session" | "logout" | "exit"
-  | { presence_data: { map: Record<string, string> } };
-export type UiElement = "cobrowse_button" | "session_key" | "terms" | "session_indicator";
+  | { presence_data: { map: Record<string, string> } } | "toggle_pause"
+  | { send_message: { name: string; map: Record<string, string> } }
+  | { set_user_state: { name: string; value: string } };
+export type UiElement =
+  | "cobrowse_button" | "session_key" | "terms" | "session_indicator" | "session_paused";
 export type UiDirective = { show: UiElement; key?: string } | { hide: UiElement };
-export type ControllerInput = { user: UserIntent } | { lifecycle: Lifecycle } | { event: SdkEvent };
+/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it. */
+export type ControllerInput =
+  | { user: UserIntent } | { lifecycle: Lifecycle } | { event: SdkEvent }
+  | { relaunch: { sdk_snapshot: string | null; unix_ms: number } };
 export type ControllerOutput =
   | { call: ApiCall } | { ui: UiDirective }
-  | { agent_signal: { event: string; map: Record<string, string> } };
+  | { agent_signal: { event: string; map: Record<string, string> } }
+  | { agent_message: { name: string; map: Record<string, string> } };
 /** What is thrown: an Error with the spec's refusal code (spec.md §9). */
 export interface CobrowseError extends Error { code: string; }
 "#;
