@@ -470,7 +470,10 @@ mod tests {
             key_length: 4,
             agent_start: false,
         };
-        assert_eq!(f.encode(), br#"{"type":"settings","v":1,"key_length":4}"#.to_vec());
+        assert_eq!(
+            f.encode(),
+            br#"{"type":"settings","v":1,"key_length":4}"#.to_vec()
+        );
     }
 
     #[test]

@@ -92,8 +92,7 @@ pub use api::{
     validate_visitor_id, ApiCall, CallName, InitParams, Limits, ParameterError, StartKey,
     TermsStatus, ATTEMPTS_FOREVER, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_GROUP_ID, MAX_NAME,
     MAX_PHONE, MAX_PRESENCE_DATA_ENTRIES, MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT,
-    MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE, MAX_VISITOR_ID_WEB, MIN_GROUP_ID,
-    TERMS_EVENT,
+    MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE, MAX_VISITOR_ID_WEB, MIN_GROUP_ID, TERMS_EVENT,
 };
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,
@@ -109,9 +108,9 @@ pub use frames::{
 pub use redact::{Redaction, PLACEHOLDER};
 pub use rows::Row;
 pub use sdk::{
-    AppVisibility, ConsentPolicy, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange, Output, Phase,
-    PhaseKind, Presence, PresenceKind, Ready, Sdk, SdkConfig, Session, SessionKind, Settings,
-    State, StateKind, Terms,
+    AppVisibility, ConsentPolicy, Input, KeyRequest, Lifecycle, Link, Lookup, NetworkChange,
+    Output, Phase, PhaseKind, Presence, PresenceKind, Ready, Sdk, SdkConfig, Session, SessionKind,
+    Settings, State, StateKind, Terms,
 };
 pub use time::Instant;
 pub use timers::{Timer, Timers};

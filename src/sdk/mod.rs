@@ -17,8 +17,8 @@ pub use state::{
 };
 
 use crate::api::{
-    validate_max_attempts, validate_presence_data, validate_session_key, validate_signal,
-    ApiCall, InitParams, StartKey, TermsStatus,
+    validate_max_attempts, validate_presence_data, validate_session_key, validate_signal, ApiCall,
+    InitParams, StartKey, TermsStatus,
 };
 use crate::errors::{ApiError, Error, ProtocolError};
 use crate::events::Event;
@@ -1030,7 +1030,7 @@ fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), Ap
         }
         Phase::Ready(r) => {
             cx.row(Row::SA04); // keeps session, presence and settings until the lookup answers
-            // the data is the visitor's; a new lookup may find presence configured
+                               // the data is the visitor's; a new lookup may find presence configured
             if r.visitor.visitor_id != p.visitor_id {
                 r.presence_data.clear();
             }

@@ -44,9 +44,7 @@ impl Queued {
             f @ (ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
             | ClientFrame::PresenceData { .. }
-            | ClientFrame::PresenceVisibility { .. }) => {
-                QueuedFrame::Boxed(Box::new(f))
-            }
+            | ClientFrame::PresenceVisibility { .. }) => QueuedFrame::Boxed(Box::new(f)),
         })
     }
 
