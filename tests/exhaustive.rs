@@ -194,7 +194,7 @@ fn controller_agrees_in_every_reachable_state() {
             Event::PresenceConnected,
             Event::PresenceConnectFail {
                 reason: "timeout".into(),
-                retry_ms: 1_000,
+                retry_ms: Some(1_000),
             },
             Event::PresenceShowTerms { request_id: 1 },
             Event::PresenceShowTerms { request_id: 2 },

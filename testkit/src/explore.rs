@@ -111,7 +111,8 @@ fn abstract_sdk(s: &State, last_request: u64) -> State {
                 match terms {
                     Terms::Shown { request_id }
                     | Terms::Displayed { request_id }
-                    | Terms::Accepted { request_id } => rename(request_id),
+                    | Terms::Accepted { request_id }
+                    | Terms::AgentStart { request_id } => rename(request_id),
                     Terms::None => {}
                 }
             }

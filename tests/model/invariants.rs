@@ -8,6 +8,7 @@
 //! against the real core and controller with `oracle::machine`'s checks.
 
 use super::machines::{drain, drain_ctl, CtlRef, SdkRef};
+use super::reference::MConfig;
 use super::strategies::{api_call, terms_call, weighted, GROUP, OTHER_GROUP, VID};
 use super::sut::{jsonl, GroupChoice};
 use super::transition::{CtlModel, CtlTransition, SdkModel};
@@ -310,7 +311,11 @@ fn inv_init_first() {
                 .position(|x| event(x, "EventVisitorInitialized").is_some())
                 .unwrap_or(r.len());
             calls(r).any(|(i, c)| {
-                i < first && matches!(c, ApiCall::StartSession { .. } | ApiCall::presence_connect())
+                i < first
+                    && matches!(
+                        c,
+                        ApiCall::StartSession { .. } | ApiCall::PresenceConnect { .. }
+                    )
             })
         },
         30.0,
@@ -347,7 +352,7 @@ fn inv_presence_needs_id() {
                     id = Some(p.visitor_id.is_some());
                     false
                 }
-                ApiCall::presence_connect() => id == Some(false),
+                ApiCall::PresenceConnect { .. } => id == Some(false),
                 _ => false,
             })
         },
@@ -646,7 +651,7 @@ fn inv_custom_ui() {
         // with custom UI, presence was connected (so both duties arose)
         |s, r| {
             matches!(s.first(), Some(Step::Config(c)) if c.custom_ui)
-                && calls(r).any(|(_, c)| matches!(c, ApiCall::presence_connect()))
+                && calls(r).any(|(_, c)| matches!(c, ApiCall::PresenceConnect { .. }))
         },
         30.0,
     );
@@ -832,15 +837,30 @@ fn inv_controller_calls_accepted() {
 // ---- machine-level invariants -----------------------------------------------------------------
 
 /// Raw SDK input sequences (the model's generator), as `(time, input)` lists.
-fn raw_sdk_inputs() -> impl Strategy<Value = Vec<(u64, Input)>> {
+/// Raw inputs the SDK generator makes, with the configuration (§3.3a) they were made for.
+#[derive(Clone, Debug)]
+struct RawSdk {
+    cfg: MConfig,
+    inputs: Vec<(u64, Input)>,
+}
+
+impl RawSdk {
+    /// A new core configured as the inputs were made for.
+    fn sdk(&self) -> Sdk {
+        Sdk::new(self.cfg.sdk_config())
+    }
+}
+
+fn raw_sdk_inputs() -> impl Strategy<Value = RawSdk> {
     SdkRef::sequential_strategy(1..=64).prop_map(|(init, transitions, _)| {
         let mut m: SdkModel = init;
+        let cfg = m.sdk.cfg;
         let mut inputs = vec![];
         for t in &transitions {
             m = m.apply(t);
             inputs.extend(m.last.iter().map(|(at, i, _)| (*at, i.clone())));
         }
-        inputs
+        RawSdk { cfg, inputs }
     })
 }
 
@@ -890,10 +910,10 @@ fn inv_refused_unchanged() {
         "INV-REFUSED-UNCHANGED",
         "proptest-regressions/inv_refused_unchanged_sdk.txt",
         raw_sdk_inputs(),
-        |inputs| {
-            let mut sdk = Sdk::default();
+        |raw| {
+            let mut sdk = raw.sdk();
             let mut refusals = 0;
-            for (at, input) in inputs {
+            for (at, input) in &raw.inputs {
                 let before = sdk.state().clone();
                 let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
                 drain(&mut sdk);
@@ -949,10 +969,10 @@ fn inv_timer_not_early() {
         "INV-TIMER-NOT-EARLY",
         "proptest-regressions/inv_timer_not_early.txt",
         raw_sdk_inputs(),
-        |inputs| {
-            let mut sdk = Sdk::default();
+        |raw| {
+            let mut sdk = raw.sdk();
             let mut fired = 0;
-            for (at, input) in inputs {
+            for (at, input) in &raw.inputs {
                 let before = sdk.state().clone();
                 let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
                 let mut out = drain(&mut sdk);
@@ -989,11 +1009,11 @@ fn inv_deterministic() {
         "INV-DETERMINISTIC",
         "proptest-regressions/inv_deterministic_sdk.txt",
         raw_sdk_inputs(),
-        |inputs| {
+        |raw| {
             let run = || {
-                let mut sdk = Sdk::default();
+                let mut sdk = raw.sdk();
                 let mut trace = vec![];
-                for (at, input) in inputs {
+                for (at, input) in &raw.inputs {
                     let r = sdk.handle_input(Instant::from_millis(*at), input.clone());
                     trace.push(format!(
                         "{r:?} {:?} {:?} {:?}",
@@ -1049,6 +1069,7 @@ fn inv_timer_not_early_durations_at_least_1_ms() {
         reconnect_backoff_max: Duration::ZERO,
         background_suspend: Duration::ZERO,
         default_key_length: 0,
+        ..SdkConfig::default()
     };
     let mut sdk = Sdk::new(zero);
     assert_eq!(sdk.config().start_timeout, Duration::from_millis(1));
