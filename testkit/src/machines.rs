@@ -108,6 +108,67 @@ impl ReferenceStateMachine for SdkRef {
     }
 }
 
+/// The inputs that take a new core to presence connected for the visitor id `cust-42`, with
+/// the group's settings saying `agent_start` as given (all at 0 ms).
+pub fn connected_prefix(agent_start: bool) -> Vec<Input> {
+    use cobrowse_visitor_core::{ApiCall, InitParams, ServerFrame};
+    vec![
+        Input::Api(ApiCall::InitVisitor(InitParams::identified(
+            GROUP,
+            super::strategies::VID,
+        ))),
+        Input::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start,
+        }),
+        Input::Api(ApiCall::presence_connect()),
+        Input::Frame(ServerFrame::PresenceConnected {}),
+    ]
+}
+
+/// The SDK generator started from a core that has just connected presence for a visitor id
+/// ([`connected_prefix`]), under any configuration of §3.3a and with `agent_start` either
+/// way: the one-click and agent-start rows are within a few inputs. The prefix is not in the
+/// transitions; [`SdkConnectedRef::prefix_of`] recovers it.
+pub struct SdkConnectedRef;
+
+impl SdkConnectedRef {
+    /// The prefix a generated case started with.
+    pub fn prefix_of(init: &SdkModel) -> Vec<Input> {
+        connected_prefix(init.sdk.ready().is_some_and(|r| r.agent_start))
+    }
+}
+
+impl ReferenceStateMachine for SdkConnectedRef {
+    type State = SdkModel;
+    type Transition = SdkTransition;
+
+    fn init_state() -> BoxedStrategy<SdkModel> {
+        (proptest::sample::select(MConfig::all()), any::<bool>())
+            .prop_map(|(cfg, agent_start)| {
+                let mut m = SdkModel {
+                    sdk: MSdk::with_config(cfg),
+                    ..SdkModel::default()
+                };
+                for input in connected_prefix(agent_start) {
+                    m = m.apply(&SdkTransition::Input(input));
+                }
+                m.last.clear();
+                m
+            })
+            .boxed()
+    }
+
+    fn transitions(state: &SdkModel) -> BoxedStrategy<SdkTransition> {
+        sdk_transition(state)
+    }
+
+    fn apply(state: SdkModel, t: &SdkTransition) -> SdkModel {
+        state.apply(t)
+    }
+}
+
 /// Drains the core until `Output::Timeout`, which must carry `poll_timeout()`; returns what
 /// came before it.
 pub fn drain(sdk: &mut Sdk) -> Vec<Output> {
@@ -286,6 +347,32 @@ impl StateMachineTest for SdkTest {
 
     fn init_test(r: &SdkModel) -> SdkSut {
         SdkSut::new(r.sdk.cfg)
+    }
+
+    fn apply(mut sut: SdkSut, r: &SdkModel, _t: SdkTransition) -> SdkSut {
+        for (at, input, want) in &r.last {
+            sut.feed(*at, input, Some(want));
+        }
+        sut
+    }
+}
+
+/// [`SdkTest`] from presence connected ([`SdkConnectedRef`]): the real core is fed the same
+/// prefix (its own checks, not the model's: the model took it in `init_state`).
+pub struct SdkConnectedTest;
+
+impl StateMachineTest for SdkConnectedTest {
+    type SystemUnderTest = SdkSut;
+    type Reference = SdkConnectedRef;
+
+    fn init_test(r: &SdkModel) -> SdkSut {
+        let mut sut = SdkSut::new(r.sdk.cfg);
+        for input in SdkConnectedRef::prefix_of(r) {
+            sut.feed(0, &input, None);
+        }
+        let state = sdk_state_with(sut.sdk.state(), sut.cfg);
+        assert_eq!(state, r.sdk, "the prefix leaves core and model alike");
+        sut
     }
 
     fn apply(mut sut: SdkSut, r: &SdkModel, _t: SdkTransition) -> SdkSut {

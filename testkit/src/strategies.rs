@@ -640,7 +640,7 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                             reason: "busy".into(),
                         }),
                     ));
-                    v.push((2, frame(ServerFrame::PresenceNotConfigured {})));
+                    v.push((4, frame(ServerFrame::PresenceNotConfigured {})));
                     v.push((1, presence_msg()));
                 }
                 MPresence::NotConfigured => {
@@ -670,7 +670,7 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                     v.push((1, frame(ServerFrame::PresenceBlur {})));
                     v.push((1, api(ApiCall::PresenceDisconnect)));
                     v.push((
-                        5,
+                        8,
                         (1u64..6)
                             .prop_map(|request_id| {
                                 SdkTransition::Input(Input::Frame(
@@ -686,14 +686,15 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                             .boxed(),
                     ));
                     v.push((3, presence_msg()));
+                    // a pending request moves on: the customer answers, the app starts
                     match t {
-                        MTerms::Shown(_) => v.push((10, api(terms_call("displayed")))),
+                        MTerms::Shown(_) => v.push((25, api(terms_call("displayed")))),
                         MTerms::Displayed(_) => {
-                            v.push((8, api(terms_call("accepted"))));
-                            v.push((3, api(terms_call("declined"))));
+                            v.push((20, api(terms_call("accepted"))));
+                            v.push((4, api(terms_call("declined"))));
                         }
                         MTerms::Accepted(_) | MTerms::AgentStart(_) => v.push((
-                            10,
+                            30,
                             api(ApiCall::StartSession {
                                 key: StartKey::VisitorId,
                             }),
