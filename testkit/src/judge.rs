@@ -317,6 +317,63 @@ impl PresenceJudge {
     }
 }
 
+impl PresenceJudge {
+    /// Judges a simulated world's records of one step, which show the SDK's inputs only as
+    /// `api` and `recv` records: each such record and the `send` / `event` records after it
+    /// (until the next one) are one input and its outputs, refused when an `error` record or
+    /// the call's refusal event follows it; `send` / `event` records before the first are the
+    /// outputs of inputs no record shows (lifecycle, network, timers), judged as such.
+    pub fn observe_records(
+        &mut self,
+        records: &[cobrowse_visitor_conformance::transcript::Record],
+    ) -> Vec<Finding> {
+        use cobrowse_visitor_conformance::transcript::{EventRecord, Observed};
+        let mut found = vec![];
+        let mut input = Input::Timeout;
+        let mut accepted = true;
+        let mut out: Vec<Output> = vec![];
+        let mut flush = |j: &mut PresenceJudge, input: &Input, accepted: bool, out: &[Output]| {
+            found.extend(j.observe(input, accepted, out));
+        };
+        for r in records {
+            match &r.observed {
+                Observed::Api(c) => {
+                    flush(self, &input, accepted, &out);
+                    (input, accepted, out) = (Input::Api(c.clone()), true, vec![]);
+                }
+                Observed::Recv(f) => {
+                    flush(self, &input, accepted, &out);
+                    let frame = f.typed().cloned();
+                    accepted = frame.is_some();
+                    input = frame.map_or(Input::Timeout, Input::Frame);
+                    out = vec![];
+                }
+                Observed::Error(_) => accepted = false,
+                Observed::Event(EventRecord::Typed(e)) => {
+                    let refusal = matches!(
+                        e,
+                        Event::InvalidState { .. }
+                            | Event::InvalidParameter { .. }
+                            | Event::PresenceSendFail { .. }
+                    );
+                    if refusal && matches!(input, Input::Api(_)) && out.is_empty() {
+                        accepted = false;
+                    }
+                    out.push(Output::Event(e.clone()));
+                }
+                Observed::Send(f) => {
+                    if let Some(f) = f.typed() {
+                        out.push(Output::Transmit(f.clone()));
+                    }
+                }
+                Observed::Event(EventRecord::Json { .. }) | Observed::Ui(_) => {}
+            }
+        }
+        flush(self, &input, accepted, &out);
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The judges can fail: hand-written input/output sequences that break each invariant
