@@ -97,7 +97,9 @@ pub fn visitor_id_ok_under(limits: Limits, id: &str) -> bool {
 /// takes at §7's defaults): the consent policy and the limits profile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MConfig {
+    /// §3.3a `consent_policy`: whether S-F25 can grant a start (default `terms_required`).
     pub consent_policy: ConsentPolicy,
+    /// §3.3a `limits`: the profile S-A06 judges a visitor id by (default `glance5`).
     pub limits: Limits,
 }
 
