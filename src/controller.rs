@@ -548,9 +548,10 @@ impl Controller {
                 // leave presence, then forget the visitor id
                 rows.push(Row::CU50);
                 if presence_on(app.presence) {
-                    app.presence = PresenceView::Off;
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
+                // presence=off also after not_configured: the next login looks again (C-E02)
+                app.presence = PresenceView::Off;
                 if app.terms_shown {
                     app.terms_shown = false;
                     out.push(hide(UiElement::Terms));
@@ -813,5 +814,52 @@ fn offer_button(app: &mut App, out: &mut Vec<ControllerOutput>) {
         out.push(ControllerOutput::Ui(UiDirective::show(
             UiElement::CobrowseButton,
         )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(c: &mut Controller) -> Vec<ControllerOutput> {
+        std::iter::from_fn(|| c.poll_output()).collect()
+    }
+
+    fn presence(c: &Controller) -> PresenceView {
+        match c.state() {
+            ControllerState::Running(app) => app.presence,
+            s => panic!("expected running, got {s:?}"),
+        }
+    }
+
+    /// C-U50 sets presence=off whatever it was (spec.md §6), `not_configured` included; only
+    /// the disconnect call depends on it ("if presence connecting or connected").
+    #[test]
+    fn c_u50_logout_turns_not_configured_presence_off() {
+        let mut c = Controller::new(ControllerConfig {
+            group_id: SEED_GROUP_ID,
+            custom_ui: true,
+        });
+        let initialized = Event::VisitorInitialized {
+            settings_loaded: true,
+        };
+        c.handle_user(UserIntent::Launch).unwrap();
+        c.handle_event(&initialized);
+        c.handle_user(UserIntent::Login {
+            visitor_id: "cust-42".into(),
+        })
+        .unwrap();
+        c.handle_event(&initialized);
+        c.handle_event(&Event::PresenceNotConfigured);
+        drain(&mut c);
+        assert_eq!(presence(&c), PresenceView::NotConfigured);
+        c.handle_user(UserIntent::Logout).unwrap();
+        assert_eq!(
+            drain(&mut c),
+            vec![ControllerOutput::Call(ApiCall::InitVisitor(
+                InitParams::anonymous(SEED_GROUP_ID)
+            ))]
+        );
+        assert_eq!(presence(&c), PresenceView::Off);
     }
 }

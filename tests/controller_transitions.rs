@@ -8,8 +8,8 @@ use cobrowse_visitor_core::ErrorCode;
 use cobrowse_visitor_core::Row;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Controller, ControllerConfig, ControllerError, ControllerOutput, Event,
-    InitParams, Input, Instant, KeyType, Lifecycle, Output, ParameterError, Sdk, ServerFrame,
-    StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
+    InitParams, Input, Instant, KeyType, Lifecycle, Limits, Output, ParameterError, Sdk,
+    ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
 };
 use cobrowse_visitor_core::{App, ControllerState, Identity, Origin, PresenceView, SessionView};
 
@@ -426,7 +426,9 @@ fn c_u21_login_with_a_bad_visitor_id_is_refused() {
         ] {
             h.refuse(
                 UserIntent::Login { visitor_id: bad },
-                ControllerError::InvalidVisitorId(ParameterError::VisitorId),
+                ControllerError::InvalidVisitorId(ParameterError::VisitorId {
+                    limits: Limits::Glance5,
+                }),
             );
         }
     }
@@ -623,6 +625,20 @@ fn c_u50_logout_without_presence() {
         vec![call(ApiCall::PresenceDisconnect), init_anon()]
     );
     assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
+}
+
+/// C-U50 after C-E28: presence was not configured, so there is nothing to disconnect, and
+/// presence is `off` afterwards (spec.md §6: "presence=off" whatever it was), so the next
+/// login's re-init connects again (C-E02).
+#[test]
+fn c_u50_logout_when_presence_not_configured() {
+    let mut h = H::logged_in();
+    h.event(Event::PresenceNotConfigured);
+    assert_eq!(h.app().presence, PresenceView::NotConfigured);
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    h.assert_rows(&[Row::CU50]);
+    assert_eq!(h.app().identity, Identity::Anonymous);
+    assert_eq!(h.app().presence, PresenceView::Off);
 }
 
 /// C-U51: logout while not logged in is refused.
@@ -1034,7 +1050,7 @@ fn c_e40_other_events_change_nothing() {
         h.ignore(
             Event::PresenceConnectFail {
                 reason: "busy".into(),
-                retry_ms: 1000,
+                retry_ms: Some(1000),
             },
             Row::CE40,
         );
@@ -1216,7 +1232,7 @@ impl World {
             .iter()
             .filter_map(|o| match o {
                 ControllerOutput::Call(c) => Some(c.clone()),
-                ControllerOutput::Ui(_) => None,
+                ControllerOutput::Ui(_) | ControllerOutput::AgentSignal { .. } => None,
             })
             .collect()
     }
@@ -1239,6 +1255,7 @@ fn settings() -> ServerFrame {
     ServerFrame::Settings {
         v: PROTOCOL_VERSION,
         key_length: 4,
+        agent_start: false,
     }
 }
 
@@ -1404,5 +1421,194 @@ fn user_intents_print_as_the_contract_words() {
     ];
     for (intent, word) in words {
         assert_eq!(intent.name(), word);
+    }
+}
+
+// ---- issue 14: the presence surface (spec.md §6) --------------------------------------------
+
+fn page(value: &str) -> std::collections::BTreeMap<String, String> {
+    [("page".to_owned(), value.to_owned())].into()
+}
+
+/// C-U70: the app's presence data is passed through as `presence_data`, whatever the state
+/// of presence and however large (the SDK judges it, S-A80 / S-A81); nothing changes.
+#[test]
+fn c_u70_presence_data_passes_through() {
+    let oversize: std::collections::BTreeMap<String, String> =
+        (0..40).map(|i| (i.to_string(), "v".repeat(300))).collect();
+    for mut h in [
+        H::launched(true),
+        H::initialized(false),
+        H::logged_in(),
+        H::terms_shown(),
+        H::one_click_running(),
+    ] {
+        for map in [page("cart"), oversize.clone()] {
+            let before = h.state().clone();
+            assert_eq!(
+                h.user(UserIntent::PresenceData { map: map.clone() }),
+                vec![call(ApiCall::PresenceData { map })]
+            );
+            h.assert_rows(&[Row::CU70]);
+            assert_eq!(h.state(), &before);
+        }
+    }
+    // refused like every intent before launch and after exit
+    H::new(true).refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::NotLaunched,
+    );
+    H::exited().refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::Exited,
+    );
+}
+
+/// C-E26: an agent start the policy allowed (S-F25) starts the one-click session at once:
+/// the button is hidden, `start_session()` with the visitor id; its key is never shown, the
+/// indicator is (C-E10).
+#[test]
+fn c_e26_agent_start_starts_a_one_click_session() {
+    let mut h = H::presence_connected();
+    assert!(h.app().button_shown);
+    assert_eq!(
+        h.event(Event::PresenceStartSession { request_id: 3 }),
+        vec![
+            hide(UiElement::CobrowseButton),
+            call(ApiCall::StartSession {
+                key: StartKey::VisitorId
+            })
+        ]
+    );
+    h.assert_rows(&[Row::CE26]);
+    assert_eq!(h.app().session, SessionView::Starting(Origin::OneClick));
+    assert!(!h.app().button_shown);
+    assert_eq!(
+        h.event(connected(VID, KeyType::VisitorId)),
+        vec![show(UiElement::SessionIndicator)]
+    );
+    h.assert_rows(&[Row::CE10]);
+    // its guard: presence off, or a session already there
+    for mut h in [
+        H::initialized(true),
+        H::manual_running(),
+        H::one_click_starting(),
+    ] {
+        h.ignore(Event::PresenceStartSession { request_id: 4 }, Row::CE40);
+    }
+}
+
+/// C-E27: the agent's signal is handed to the app (`AgentSignal`), nothing else.
+#[test]
+fn c_e27_agent_signal_is_handed_to_the_app() {
+    for mut h in [H::presence_connected(), H::manual_running()] {
+        let before = h.state().clone();
+        assert_eq!(
+            h.event(Event::PresenceSignal {
+                event: "open_page".into(),
+                map: page("checkout"),
+            }),
+            vec![ControllerOutput::AgentSignal {
+                event: "open_page".into(),
+                map: page("checkout"),
+            }]
+        );
+        h.assert_rows(&[Row::CE27]);
+        assert_eq!(h.state(), &before);
+    }
+}
+
+/// C-E28: not configured: presence is no longer offered; the next login's re-init tries
+/// again (C-E02, "off or not_configured").
+#[test]
+fn c_e28_not_configured_stops_offering_presence() {
+    let mut h = H::logged_in();
+    assert_eq!(h.event(Event::PresenceNotConfigured), vec![]);
+    h.assert_rows(&[Row::CE28]);
+    assert_eq!(h.app().presence, PresenceView::NotConfigured);
+    // a later EventVisitorInitialized without a login does not connect
+    h.ignore(initialized_event(), Row::CE40);
+    // exit has nothing to disconnect
+    let mut x = H { c: h.c.clone() };
+    assert_eq!(
+        x.user(UserIntent::Exit),
+        vec![hide(UiElement::CobrowseButton)]
+    );
+    // logout, login: presence is asked for again
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![
+            call(ApiCall::presence_connect()),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false })
+        ]
+    );
+    h.assert_rows(&[Row::CE02]);
+    assert_eq!(h.app().presence, PresenceView::Connecting);
+}
+
+/// C-E02 with presence not configured at the time of the re-init (a login's
+/// `EventVisitorInitialized` after C-E28): presence is asked for again.
+#[test]
+fn c_e02_reconnects_after_not_configured() {
+    // not configured seen while anonymous (C-E28 applies in any state)
+    let mut c = H::logged_in();
+    c.user(UserIntent::Logout);
+    c.event(Event::PresenceNotConfigured);
+    assert_eq!(c.app().presence, PresenceView::NotConfigured);
+    c.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        c.event(initialized_event()),
+        vec![
+            call(ApiCall::presence_connect()),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false })
+        ]
+    );
+    c.assert_rows(&[Row::CE02]);
+}
+
+/// C-E29: `EventPresenceConnectFail` without `retry_ms` (connect(maxAttempts) gave up):
+/// presence is off; with `retry_ms` it is C-E40.
+#[test]
+fn c_e29_connect_gave_up_turns_presence_off() {
+    let mut h = H::logged_in();
+    assert_eq!(
+        h.event(Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: None,
+        }),
+        vec![]
+    );
+    h.assert_rows(&[Row::CE29]);
+    assert_eq!(h.app().presence, PresenceView::Off);
+    // nothing to disconnect on logout
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    let mut h = H::logged_in();
+    h.ignore(
+        Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: Some(2_000),
+        },
+        Row::CE40,
+    );
+    assert_eq!(h.app().presence, PresenceView::Connecting);
+}
+
+/// C-E40: `EventPresenceSendFail` changes nothing in the controller.
+#[test]
+fn c_e40_send_fail_changes_nothing() {
+    for mut h in [H::logged_in(), H::presence_connected()] {
+        h.ignore(
+            Event::PresenceSendFail {
+                call: CallName::PresenceSignalAgent,
+                code: ErrorCode::PresenceSendFail,
+            },
+            Row::CE40,
+        );
     }
 }

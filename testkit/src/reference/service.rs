@@ -84,6 +84,7 @@ impl MServer {
                 ServerFrame::Settings {
                     v: PROTOCOL_VERSION,
                     key_length: SIM_KEY_LENGTH,
+                    agent_start: false,
                 }
             } else {
                 ServerFrame::InitFailed {
@@ -177,9 +178,14 @@ impl MServer {
                 }
             }
             ClientFrame::PresenceDisconnect {} => self.presence = false,
+            // §13 as the simulator on this branch plays it: presence data and visibility are
+            // not kept (§13.1's service that keeps them comes with the simulator's issue-14
+            // vocabulary)
             ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
-            | ClientFrame::AppState { .. } => {}
+            | ClientFrame::AppState { .. }
+            | ClientFrame::PresenceData { .. }
+            | ClientFrame::PresenceVisibility { .. } => {}
         }
     }
 

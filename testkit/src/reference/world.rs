@@ -178,6 +178,8 @@ impl MWorld {
                     self.sdk_input(Input::Api(call));
                 }
                 ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
+                // §3.4: handed to the app's own code, not a transcript record (the event is)
+                ControllerOutput::AgentSignal { .. } => {}
             }
             return true;
         }
