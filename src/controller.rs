@@ -691,6 +691,11 @@ impl Controller {
                 // the policy and the group allowed it (S-F25): a one-click session, its key
                 // never shown; the customer sees the session indicator once it connects
                 rows.push(Row::CE26);
+                // the agent's start replaces a request whose terms are on screen (S-F25)
+                if app.terms_shown {
+                    app.terms_shown = false;
+                    out.push(hide(UiElement::Terms));
+                }
                 app.session = SessionView::Starting(Origin::OneClick);
                 if app.button_shown {
                     app.button_shown = false;
@@ -836,10 +841,7 @@ mod tests {
     /// the disconnect call depends on it ("if presence connecting or connected").
     #[test]
     fn c_u50_logout_turns_not_configured_presence_off() {
-        let mut c = Controller::new(ControllerConfig {
-            group_id: SEED_GROUP_ID,
-            custom_ui: true,
-        });
+        let mut c = Controller::new(ControllerConfig::default());
         let initialized = Event::VisitorInitialized {
             settings_loaded: true,
         };

@@ -23,6 +23,7 @@ fn cfg(custom_ui: bool) -> ControllerConfig {
     ControllerConfig {
         group_id: GROUP,
         custom_ui,
+        ..ControllerConfig::default()
     }
 }
 
@@ -101,6 +102,8 @@ fn refusal_row(err: &ControllerError) -> Row {
         ControllerError::NoTermsShown => Row::CU32,
         ControllerError::NoSession => Row::CU41,
         ControllerError::NotLoggedIn => Row::CU51,
+        ControllerError::NotInitialized => Row::CU72,
+        ControllerError::InvalidPresenceData(_) => Row::CU71,
         other => panic!("{other:?} has no refusal row here yet"),
     }
 }
@@ -282,12 +285,14 @@ fn c_u01_launch_inits_without_visitor_id() {
             session: SessionView::None,
             terms_shown: false,
             button_shown: false,
+            presence_data: Default::default(),
         }
     );
     // the configured group id
     let mut c = Controller::new(ControllerConfig {
         group_id: 20393,
         custom_ui: false,
+        ..ControllerConfig::default()
     });
     c.handle_user(UserIntent::Launch).unwrap();
     assert_eq!(
@@ -1430,28 +1435,25 @@ fn page(value: &str) -> std::collections::BTreeMap<String, String> {
     [("page".to_owned(), value.to_owned())].into()
 }
 
-/// C-U70: the app's presence data is passed through as `presence_data`, whatever the state
-/// of presence and however large (the SDK judges it, S-A80 / S-A81); nothing changes.
+/// C-U70: the app's presence data is passed through once initialized, merged into the
+/// controller's copy (so that C-U71 refuses what S-A81 would).
 #[test]
 fn c_u70_presence_data_passes_through() {
-    let oversize: std::collections::BTreeMap<String, String> =
-        (0..40).map(|i| (i.to_string(), "v".repeat(300))).collect();
     for mut h in [
-        H::launched(true),
         H::initialized(false),
         H::logged_in(),
         H::terms_shown(),
         H::one_click_running(),
     ] {
-        for map in [page("cart"), oversize.clone()] {
-            let before = h.state().clone();
-            assert_eq!(
-                h.user(UserIntent::PresenceData { map: map.clone() }),
-                vec![call(ApiCall::PresenceData { map })]
-            );
-            h.assert_rows(&[Row::CU70]);
-            assert_eq!(h.state(), &before);
-        }
+        let before = h.app().clone();
+        assert_eq!(
+            h.user(UserIntent::PresenceData { map: page("cart") }),
+            vec![call(ApiCall::PresenceData { map: page("cart") })]
+        );
+        h.assert_rows(&[Row::CU70]);
+        let mut want = before;
+        want.presence_data.extend(page("cart"));
+        assert_eq!(h.app(), &want);
     }
     // refused like every intent before launch and after exit
     H::new(true).refuse(
@@ -1462,6 +1464,50 @@ fn c_u70_presence_data_passes_through() {
         UserIntent::PresenceData { map: page("cart") },
         ControllerError::Exited,
     );
+}
+
+/// C-U72: before the first `EventVisitorInitialized` the core would refuse the data
+/// (S-A91 / S-A92): the controller refuses the intent itself, nothing changes.
+#[test]
+fn c_u72_presence_data_before_init_is_refused() {
+    let mut h = H::launched(true);
+    h.refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::NotInitialized,
+    );
+    h.assert_rows(&[Row::CU72]);
+}
+
+/// C-U71: data the core would refuse (S-A81: an entry over 255 characters, or more than 32
+/// entries once merged) is refused by the controller; its merged copy is unchanged.
+#[test]
+fn c_u71_presence_data_the_core_would_refuse() {
+    let long: std::collections::BTreeMap<String, String> =
+        [("page".to_owned(), "v".repeat(256))].into();
+    let mut h = H::logged_in();
+    h.refuse(
+        UserIntent::PresenceData { map: long },
+        ControllerError::InvalidPresenceData(ParameterError::PresenceData),
+    );
+    h.assert_rows(&[Row::CU71]);
+    // 32 entries pass, a 33rd new key does not, a replaced one does
+    let full: std::collections::BTreeMap<String, String> =
+        (0..32).map(|i| (i.to_string(), String::new())).collect();
+    h.user(UserIntent::PresenceData { map: full });
+    h.assert_rows(&[Row::CU70]);
+    h.refuse(
+        UserIntent::PresenceData {
+            map: page("one_more"),
+        },
+        ControllerError::InvalidPresenceData(ParameterError::PresenceData),
+    );
+    h.user(UserIntent::PresenceData {
+        map: [("0".to_owned(), "x".to_owned())].into(),
+    });
+    h.assert_rows(&[Row::CU70]);
+    // a new visitor id starts from empty, as the core's does (S-A04)
+    h.user(UserIntent::Logout);
+    assert!(h.app().presence_data.is_empty());
 }
 
 /// C-E26: an agent start the policy allowed (S-F25) starts the one-click session at once:
@@ -1496,6 +1542,19 @@ fn c_e26_agent_start_starts_a_one_click_session() {
     ] {
         h.ignore(Event::PresenceStartSession { request_id: 4 }, Row::CE40);
     }
+    // the agent's start replaces a request whose terms are on screen
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.event(Event::PresenceStartSession { request_id: 5 }),
+        vec![
+            hide(UiElement::Terms),
+            call(ApiCall::StartSession {
+                key: StartKey::VisitorId
+            })
+        ]
+    );
+    h.assert_rows(&[Row::CE26]);
+    assert!(!h.app().terms_shown);
 }
 
 /// C-E27: the agent's signal is handed to the app (`AgentSignal`), nothing else.

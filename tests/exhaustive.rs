@@ -242,6 +242,7 @@ fn controller_agrees_in_every_reachable_state() {
         let config = ControllerConfig {
             group_id: 19921,
             custom_ui,
+            ..ControllerConfig::default()
         };
         let root = (Controller::new(config.clone()), MCtl::new(19921, custom_ui));
         let mut seen = HashSet::from([root.1.clone()]);

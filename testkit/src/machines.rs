@@ -28,6 +28,7 @@ pub fn world_start(custom_ui: bool, seed: u64, misuse: bool) -> WorldModel {
         group_id: GROUP,
         custom_ui,
         seed,
+        ..ScenarioConfig::default()
     });
     let mut world = MWorld::new(GROUP, custom_ui);
     world.apply(0, &step);
@@ -208,10 +209,18 @@ impl Default for SdkSut {
 impl SdkSut {
     /// A new core configured as `cfg`.
     pub fn new(cfg: MConfig) -> Self {
+        // the trace starts with the config line that names the policy and the limits, which
+        // INV-CONSENT-POLICY judges by (the contract's plain trace after a config line)
+        let mut check = TraceCheck::raw();
+        check.step(&Step::Config(ScenarioConfig {
+            consent_policy: cfg.consent_policy,
+            limits: cfg.limits,
+            ..ScenarioConfig::default()
+        }));
         SdkSut {
             sdk: Sdk::new(cfg.sdk_config()),
             cfg,
-            check: TraceCheck::raw(),
+            check,
             step: 0,
             inputs: vec![],
         }
@@ -312,21 +321,8 @@ impl SdkSut {
                 _ => {}
             }
         }
-        let first_line = self.check.line() + 1;
         for observed in records {
             self.check.record(&Record { step, observed });
-        }
-        if self
-            .sdk
-            .last_rows()
-            .contains(&cobrowse_visitor_core::Row::SA26)
-        {
-            // the policy's grant (S-A26): see `TraceCheck::excuse`
-            self.check.excuse(
-                cobrowse_visitor_conformance::oracle::Invariant::Consent,
-                first_line,
-                self.check.line(),
-            );
         }
         let v = self.check.violations();
         if !v.is_empty() {
@@ -424,6 +420,7 @@ impl StateMachineTest for CtlTest {
             Controller::new(ControllerConfig {
                 group_id: GROUP,
                 custom_ui: r.ctl.custom_ui,
+                ..ControllerConfig::default()
             }),
             vec![],
         )

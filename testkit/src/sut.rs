@@ -149,12 +149,14 @@ pub fn ctl_state(c: &Controller) -> MCtl {
             },
             terms_shown: a.terms_shown,
             button_shown: a.button_shown,
+            presence_data: a.presence_data.clone(),
         }),
     };
     MCtl {
         phase,
         group_id: c.config().group_id,
         custom_ui: c.config().custom_ui,
+        limits: c.config().limits,
     }
 }
 
@@ -176,6 +178,12 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         announced: s.announced().map(|a| a.map(str::to_owned)),
         ended_offline: model.ended_offline.clone(),
         out: model.out.clone(),
+        // the group's settings are the model's (the config); the data is the server's getter
+        agent_start: model.agent_start,
+        presence_enabled: model.presence_enabled,
+        presence_data: s.presence_data().clone(),
+        // the pending request is not a getter of the server: the model's own
+        request: model.request,
     }
 }
 
@@ -264,9 +272,6 @@ pub struct TraceCheck {
     /// The lines (1-based, inclusive ranges) of steps that feed the core inputs no record
     /// shows: `exit` (the host's `Terminate`) and `advance_ms` (timers).
     hidden_inputs: Vec<(usize, usize)>,
-    /// Violations the harness knows to be the oracle's gap, not the machine's: (invariant,
-    /// first line, last line). See [`TraceCheck::excuse`].
-    excused: Vec<(Invariant, usize, usize)>,
 }
 
 impl TraceCheck {
@@ -306,17 +311,6 @@ impl TraceCheck {
         self.line
     }
 
-    /// Excuses violations of `invariant` reported at the lines `from..=to`. The one use: a
-    /// one-click start granted by the consent policy (S-A26). This branch's oracle judges
-    /// INV-CONSENT as it stood before issue 14 (only `terms accepted` grants a start); the
-    /// restated INV-CONSENT and INV-CONSENT-POLICY come with the oracle's issue-14 checks
-    /// (branch p14-conf). Until then the model suite judges the policy's grant itself
-    /// (`inv_consent_policy`), and only the records of an input the machine followed
-    /// through S-A26 are excused.
-    pub fn excuse(&mut self, invariant: Invariant, from: usize, to: usize) {
-        self.excused.push((invariant, from, to));
-    }
-
     /// A refusal followed, in the same step, by a send that an input without a record caused
     /// (the host's `Terminate` after `exit`, a later timer of an `advance_ms`): the transcript
     /// cannot tell them apart, so with direct `api` steps (the only way a refusal happens in
@@ -343,11 +337,7 @@ impl TraceCheck {
             .filter(|v| {
                 let duty = api && APP_DUTIES.contains(&v.invariant);
                 let chosen = api && self.group_choice.excused(v);
-                let excused = self
-                    .excused
-                    .iter()
-                    .any(|(i, from, to)| *i == v.invariant && (*from..=*to).contains(&v.line));
-                !(duty || chosen || excused || self.hidden_cause(v))
+                !(duty || chosen || self.hidden_cause(v))
             })
             .collect()
     }

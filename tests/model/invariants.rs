@@ -96,6 +96,7 @@ fn scenario_after(
                 group_id: GROUP,
                 custom_ui,
                 seed,
+                ..ScenarioConfig::default()
             }))
             .chain(prefix.iter().filter(|_| launch).cloned())
             .chain(steps)
@@ -954,6 +955,7 @@ fn inv_refused_unchanged() {
             let mut c = Controller::new(ControllerConfig {
                 group_id: GROUP,
                 custom_ui: *custom_ui,
+                ..ControllerConfig::default()
             });
             let mut refusals = 0;
             for t in transitions {

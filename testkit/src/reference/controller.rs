@@ -3,7 +3,7 @@
 //! intents change nothing and output nothing (INV-REFUSED-UNCHANGED).
 
 use super::{
-    visitor_id_ok, CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows,
+    visitor_id_ok_under, CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows,
 };
 use cobrowse_visitor_core::{
     ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row, StartKey, TermsStatus,
@@ -170,6 +170,7 @@ static USER: &[R<UserIntent>] = &[
                 session: CSession::None,
                 terms_shown: false,
                 button_shown: false,
+                presence_data: Default::default(),
             });
             cx.init(None);
         }),
@@ -212,7 +213,7 @@ static USER: &[R<UserIntent>] = &[
     },
     R {
         row: Row::CU21,
-        when: |_, i| matches!(i, UserIntent::Login { visitor_id } if !visitor_id_ok(visitor_id)),
+        when: |c, i| matches!(i, UserIntent::Login { visitor_id } if !visitor_id_ok_under(c.limits, visitor_id)),
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {
@@ -229,6 +230,8 @@ static USER: &[R<UserIntent>] = &[
         then: Then::Go(|cx, i| {
             if let UserIntent::Login { visitor_id } = i {
                 cx.a().identity = CIdentity::LoggingIn(visitor_id.clone());
+                // "presence_data emptied (S-A04 empties the core's)"
+                cx.a().presence_data.clear();
                 cx.init(Some(visitor_id.clone()));
             }
         }),
@@ -306,6 +309,7 @@ static USER: &[R<UserIntent>] = &[
             let a = cx.a();
             a.presence = CPresence::Off;
             a.identity = CIdentity::Anonymous;
+            a.presence_data.clear();
             cx.hide_terms_offer();
             cx.init(None);
         }),
@@ -336,16 +340,46 @@ static USER: &[R<UserIntent>] = &[
         }),
     },
     R {
+        row: Row::CU72,
+        when: |c, i| matches!(i, UserIntent::PresenceData { .. }) && has(c, |a| !a.initialized),
+        then: Then::Refuse(ErrorCode::NotInitialized),
+    },
+    R {
+        row: Row::CU71,
+        when: |c, i| match i {
+            UserIntent::PresenceData { map } => {
+                has(c, |a| !presence_data_ok(&a.presence_data, map))
+            }
+            _ => false,
+        },
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
         row: Row::CU70,
         when: |_, i| matches!(i, UserIntent::PresenceData { .. }),
         then: Then::Go(|cx, i| {
             if let UserIntent::PresenceData { map } = i {
-                // "the app's data, passed through; the SDK judges it"
+                // "presence_data merged with m"; "the app's data, passed through"
+                cx.a()
+                    .presence_data
+                    .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
                 cx.call(ApiCall::PresenceData { map: map.clone() });
             }
         }),
     },
 ];
+
+/// §3.3 `presence_data`: "entries of ≤ 255 characters, merged …; at most 32 entries once
+/// merged".
+fn presence_data_ok(
+    current: &std::collections::BTreeMap<String, String>,
+    map: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    let short = |t: &String| t.chars().count() <= 255;
+    let mut merged = current.clone();
+    merged.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    map.iter().all(|(k, v)| short(k) && short(v)) && merged.len() <= 32
+}
 
 /// C-U50 / C-U60's "presence connecting or connected".
 fn asked_presence(p: CPresence) -> bool {
@@ -513,6 +547,11 @@ static EVENTS: &[R<Event>] = &[
                 })
         },
         then: Then::Go(|cx, _| {
+            // "ui:hide terms if shown (the agent's start replaces the request)"
+            if cx.a().terms_shown {
+                cx.a().terms_shown = false;
+                cx.hide(UiElement::Terms);
+            }
             let a = cx.a();
             a.session = CSession::Starting(COrigin::OneClick);
             if a.button_shown {

@@ -353,6 +353,8 @@ pub struct CApp {
     pub session: CSession,
     pub terms_shown: bool,
     pub button_shown: bool,
+    /// §4.2 `presence_data`: "the presence data passed to the core for this visitor, merged".
+    pub presence_data: std::collections::BTreeMap<String, String>,
 }
 
 /// §4.2 `ControllerState`.
@@ -369,6 +371,8 @@ pub struct MCtl {
     pub phase: CPhase,
     pub group_id: i32,
     pub custom_ui: bool,
+    /// `ControllerConfig::limits`: C-U21 judges a login id by them.
+    pub limits: Limits,
 }
 
 /// What one controller input must do.
@@ -386,6 +390,7 @@ impl MCtl {
             phase: CPhase::NotLaunched,
             group_id,
             custom_ui,
+            limits: Limits::Glance5,
         }
     }
 

@@ -114,6 +114,11 @@ impl MWorld {
                     self.refuse(code);
                 }
             }
+            Step::AgentSignal { event, map } => {
+                if let Err(code) = self.server.agent_signal(event, map) {
+                    self.refuse(code);
+                }
+            }
             Step::AdvanceMs(ms) => {
                 let target = self.now.saturating_add(*ms);
                 self.settle();
