@@ -419,6 +419,47 @@ pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
     /// Writes the frame as `serde_json::to_value(self)` writes it: its fields and `type` in
     /// key order (a record's JSON is the same bytes whichever way the frame is held).
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+    /// A frame read from JSON `text` as this crate writes it, by a reader that need not be
+    /// strict ([`WireFrame::from_text`] keeps it only when it writes that very text back):
+    /// serde's by default; a frame type may read its own faster.
+    fn from_written(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// Every field of every [`ClientFrame`], as [`ClientFrame::from_written`] reads them: in one
+/// pass, without the tagged enum's buffering; what a frame does not have is ignored (the
+/// frame read is kept only when it writes the text back).
+#[derive(Deserialize)]
+struct ClientFields<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    v: Option<u32>,
+    group_id: Option<i32>,
+    token: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    visitor_id: Option<String>,
+    key: Option<String>,
+    sessionkey: Option<String>,
+    event: Option<String>,
+    map: Option<BTreeMap<String, String>>,
+    request_id: Option<u64>,
+    foreground: Option<bool>,
+}
+
+/// [`ClientFields`] for [`ServerFrame`].
+#[derive(Deserialize)]
+struct ServerFields<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    v: Option<u32>,
+    key_length: Option<u8>,
+    reason: Option<String>,
+    sessionkey: Option<String>,
+    guestcount: Option<u32>,
+    request_id: Option<u64>,
 }
 
 /// `(key, value)` pairs as a JSON object, in the order given.
@@ -492,6 +533,40 @@ impl FrameType for ClientFrame {
             }
         }
     }
+
+    fn from_written(text: &str) -> Option<Self> {
+        let f: ClientFields = serde_json::from_str(text).ok()?;
+        Some(match f.ty {
+            "init" => ClientFrame::Init {
+                v: f.v?,
+                group_id: f.group_id?,
+                token: f.token?,
+                name: f.name?,
+                email: f.email?,
+                phone: f.phone?,
+                visitor_id: f.visitor_id,
+            },
+            "start_session" => ClientFrame::StartSession { key: f.key },
+            "end_session" => ClientFrame::EndSession {},
+            "resume_session" => ClientFrame::ResumeSession {
+                sessionkey: f.sessionkey?,
+            },
+            "presence_connect" => ClientFrame::PresenceConnect {
+                visitor_id: f.visitor_id?,
+            },
+            "presence_disconnect" => ClientFrame::PresenceDisconnect {},
+            "presence_signal" => ClientFrame::PresenceSignal {
+                event: f.event?,
+                map: f.map?,
+                request_id: f.request_id,
+            },
+            "app_state" => ClientFrame::AppState {
+                foreground: f.foreground?,
+            },
+            // another frame: serde's reader
+            _ => return serde_json::from_str(text).ok(),
+        })
+    }
 }
 
 impl FrameType for ServerFrame {
@@ -550,6 +625,33 @@ impl FrameType for ServerFrame {
             }
         }
     }
+
+    fn from_written(text: &str) -> Option<Self> {
+        let f: ServerFields = serde_json::from_str(text).ok()?;
+        Some(match f.ty {
+            "settings" => ServerFrame::Settings {
+                v: f.v?,
+                key_length: f.key_length?,
+            },
+            "init_failed" => ServerFrame::InitFailed { reason: f.reason? },
+            "session_started" => ServerFrame::SessionStarted {
+                sessionkey: f.sessionkey?,
+            },
+            "session_refused" => ServerFrame::SessionRefused { reason: f.reason? },
+            "guest_count" => ServerFrame::GuestCount {
+                guestcount: f.guestcount?,
+            },
+            "session_ended" => ServerFrame::SessionEnded { reason: f.reason? },
+            "presence_connected" => ServerFrame::PresenceConnected {},
+            "presence_connect_failed" => ServerFrame::PresenceConnectFailed { reason: f.reason? },
+            "presence_show_terms" => ServerFrame::PresenceShowTerms {
+                request_id: f.request_id?,
+            },
+            "presence_blur" => ServerFrame::PresenceBlur {},
+            // another frame: serde's reader
+            _ => return serde_json::from_str(text).ok(),
+        })
+    }
 }
 
 impl<T: FrameType> WireFrame<T> {
@@ -573,7 +675,7 @@ impl<T: FrameType> WireFrame<T> {
     /// the text's JSON is the frame's own, which is what `from_json` decides); any other
     /// text goes through `from_json`.
     fn from_text(text: &str) -> Self {
-        if let Ok(t) = serde_json::from_str::<T>(text) {
+        if let Some(t) = T::from_written(text) {
             if writes_exactly(&Sorted(&t), text) {
                 return WireFrame::Typed(t);
             }
@@ -1101,6 +1203,58 @@ fn writes_exactly<S: Serialize + ?Sized>(value: &S, text: &str) -> bool {
     serde_json::to_writer(&mut same, value).is_ok() && same.0.is_empty()
 }
 
+/// Every field of every [`ApiCall`], as [`api_from_written`] reads them (see
+/// [`ClientFields`]).
+#[derive(Deserialize)]
+struct ApiFields<'a> {
+    call: &'a str,
+    group_id: Option<i32>,
+    token: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    visitor_id: Option<String>,
+    enabled: Option<bool>,
+    key: Option<String>,
+    event: Option<String>,
+    map: Option<BTreeMap<String, String>>,
+}
+
+/// An `api` call read from JSON `text` as this crate writes it, by a reader that need not be
+/// strict ([`api_from_text`] keeps it only when it writes that very text back): in one pass,
+/// without the tagged enum's buffering.
+fn api_from_written(text: &str) -> Option<ApiCall> {
+    let f: ApiFields = serde_json::from_str(text).ok()?;
+    Some(match f.call {
+        "init_visitor" => ApiCall::InitVisitor(cobrowse_visitor_core::InitParams {
+            group_id: f.group_id?,
+            token: f.token.unwrap_or_default(),
+            name: f.name.unwrap_or_default(),
+            email: f.email.unwrap_or_default(),
+            phone: f.phone.unwrap_or_default(),
+            visitor_id: f.visitor_id,
+        }),
+        "set_default_ui" => ApiCall::SetDefaultUi {
+            enabled: f.enabled?,
+        },
+        "start_session" => ApiCall::StartSession {
+            key: cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()),
+        },
+        "end_session" => ApiCall::EndSession,
+        "presence_connect" => ApiCall::PresenceConnect,
+        "presence_set_default_ui" => ApiCall::PresenceSetDefaultUi {
+            enabled: f.enabled?,
+        },
+        "presence_signal_agent" => ApiCall::PresenceSignalAgent {
+            event: f.event?,
+            map: f.map.unwrap_or_default(),
+        },
+        "presence_disconnect" => ApiCall::PresenceDisconnect,
+        // another call: serde's reader
+        _ => return serde_json::from_str(text).ok(),
+    })
+}
+
 /// [`parse_api`] of the JSON `text` (a well-formed JSON value). An `api` call as this crate
 /// writes it is read straight from the text: when the call read from it writes that very
 /// text, its JSON is the call's own, which [`parse_api`] reads as that call (every call's
@@ -1108,7 +1262,7 @@ fn writes_exactly<S: Serialize + ?Sized>(value: &S, text: &str) -> bool {
 /// itself: `tests::api_calls_read_back_as_written`). Any other text goes through
 /// [`parse_api`]; `None` where it refuses.
 fn api_from_text(text: &str) -> Option<ApiCall> {
-    if let Ok(call) = serde_json::from_str::<ApiCall>(text) {
+    if let Some(call) = api_from_written(text) {
         if writes_exactly(&call, text) {
             return Some(call);
         }
@@ -1828,6 +1982,7 @@ mod tests {
                 Ok(call.clone())
             );
             assert_eq!(api_from_text(&text), Some(call.clone()), "{text}");
+            assert_eq!(api_from_written(&text), Some(call.clone()), "{text}");
             assert!(writes_exactly(&call, &text));
         }
         assert!(!writes_exactly(
@@ -1838,5 +1993,85 @@ mod tests {
             &ApiCall::EndSession,
             r#"{"call":"end_session"} "#
         ));
+    }
+
+    /// Every frame as written reads back through its type's own reader
+    /// ([`FrameType::from_written`]), not serde's tagged one.
+    #[test]
+    fn written_frames_read_back_through_their_own_reader() {
+        fn check<T: FrameType + Clone + std::fmt::Debug>(frames: &[T]) {
+            for f in frames {
+                let text = serde_json::to_string(&Sorted(f)).unwrap();
+                assert_eq!(T::from_written(&text).as_ref(), Some(f), "{text}");
+                assert!(writes_exactly(&Sorted(f), &text));
+                assert_eq!(
+                    WireFrame::<T>::from_text(&text),
+                    WireFrame::Typed(f.clone())
+                );
+            }
+        }
+        check(&[
+            ClientFrame::Init {
+                v: 1,
+                group_id: -5,
+                token: "t".into(),
+                name: "".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: None,
+            },
+            ClientFrame::Init {
+                v: 1,
+                group_id: 19921,
+                token: "t".into(),
+                name: "n\u{e9}\"".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: Some("cust-1".into()),
+            },
+            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: Some("k".into()),
+            },
+            ClientFrame::EndSession {},
+            ClientFrame::ResumeSession {
+                sessionkey: "1".into(),
+            },
+            ClientFrame::PresenceConnect {
+                visitor_id: "v".into(),
+            },
+            ClientFrame::PresenceDisconnect {},
+            ClientFrame::PresenceSignal {
+                event: "terms".into(),
+                map: [("status".to_owned(), "accepted".to_owned())].into(),
+                request_id: Some(3),
+            },
+            ClientFrame::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+                request_id: None,
+            },
+            ClientFrame::AppState { foreground: true },
+            ClientFrame::AppState { foreground: false },
+        ]);
+        check(&[
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+            },
+            ServerFrame::InitFailed { reason: "r".into() },
+            ServerFrame::SessionStarted {
+                sessionkey: "1".into(),
+            },
+            ServerFrame::SessionRefused { reason: "r".into() },
+            ServerFrame::GuestCount { guestcount: 2 },
+            ServerFrame::SessionEnded { reason: "r".into() },
+            ServerFrame::PresenceConnected {},
+            ServerFrame::PresenceConnectFailed { reason: "r".into() },
+            ServerFrame::PresenceShowTerms {
+                request_id: u64::MAX,
+            },
+            ServerFrame::PresenceBlur {},
+        ]);
     }
 }
