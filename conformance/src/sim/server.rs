@@ -160,7 +160,7 @@ impl Server {
             self.push(answer);
             return;
         }
-        let Some(announced) = self.announced.clone() else {
+        if self.announced.is_none() {
             self.refusals += 1;
             let refusal = match frame {
                 ClientFrame::StartSession { .. } => Some(ServerFrame::SessionRefused {
@@ -175,7 +175,7 @@ impl Server {
                 self.push(f);
             }
             return;
-        };
+        }
         match frame {
             ClientFrame::Init { .. } => {}
             ClientFrame::StartSession { key } => {
@@ -228,7 +228,7 @@ impl Server {
             },
             ClientFrame::PresenceConnect { visitor_id } => {
                 // presence is for the visitor this connection identified
-                if announced.as_ref() == Some(visitor_id) {
+                if matches!(&self.announced, Some(Some(a)) if a == visitor_id) {
                     self.presence = true;
                     self.push(ServerFrame::PresenceConnected {});
                 } else {
