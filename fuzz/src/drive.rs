@@ -715,13 +715,15 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
             TraceLine::Step(_) => None,
         })
         .collect();
-    let mut text = String::new();
+    // each record written as its line, straight into one buffer
+    let mut bytes = Vec::with_capacity(records.len() * 128);
     for r in &records {
-        let json = serde_json::to_string(r)
+        serde_json::to_writer(&mut bytes, r)
             .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
-        text.push_str(&json);
-        text.push('\n');
+        bytes.push(b'\n');
     }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Finding::Property(format!("a record writes bytes that are not UTF-8: {e}")))?;
     let read = parse_trace(&text)
         .map_err(|e| Finding::Property(format!("the trace does not read back: {e}")))?;
     if read.len() != records.len() {

@@ -177,18 +177,15 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             "the transcript does not read back from JSON: {e}"
         )))
     })?;
-    let numbered: Vec<(usize, TraceLine)> = lines
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .collect();
-    if read_back != numbered {
+    // each line read back as the line it was, numbered from 1 (compared in place)
+    let same = |(i, ((n, a), b)): (usize, (&(usize, TraceLine), &TraceLine))| *n == i + 1 && a == b;
+    if read_back.len() != lines.len() || !read_back.iter().zip(&lines).enumerate().all(same) {
         let at = read_back
             .iter()
-            .zip(&numbered)
-            .position(|(a, b)| a != b)
-            .unwrap_or(read_back.len().min(numbered.len()));
+            .zip(&lines)
+            .enumerate()
+            .position(|x| !same(x))
+            .unwrap_or(read_back.len().min(lines.len()));
         return Err(with_trace(fail(format!(
             "the transcript does not read back as itself from line {}",
             at + 1
