@@ -103,40 +103,28 @@ pub fn agreement(w: &World) -> Option<Finding> {
         return None;
     }
     let server = w.server();
-    let agree = |what: &str, service: String, sdk: String| {
+    // compared as values, written (as `Debug` writes them) only into a finding
+    fn agree<T: PartialEq + std::fmt::Debug>(what: &str, service: T, sdk: T) -> Option<Finding> {
         (service != sdk).then(|| {
             finding(
                 Property::Agreement,
-                format!("{what}: the service has {service}, the SDK {sdk}"),
+                format!("{what}: the service has {service:?}, the SDK {sdk:?}"),
             )
         })
-    };
+    }
     let sdk_id = r.visitor.visitor_id.as_deref();
-    if let Some(f) = agree(
-        "visitor id",
-        format!("{:?}", server.announced()),
-        format!("{:?}", Some(sdk_id)),
-    ) {
+    if let Some(f) = agree("visitor id", server.announced(), Some(sdk_id)) {
         return Some(f);
     }
     let sdk_present = matches!(r.presence, Presence::Connected { .. } | Presence::Blurred);
-    if let Some(f) = agree(
-        "presence",
-        server.presence().to_string(),
-        sdk_present.to_string(),
-    ) {
+    if let Some(f) = agree("presence", server.presence(), sdk_present) {
         return Some(f);
     }
     let sdk_session = match &r.session {
-        Session::Running { key, guests, .. } => Some((key.clone(), *guests)),
+        Session::Running { key, guests, .. } => Some((key.as_str(), *guests)),
         _ => None,
     };
-    let service_session = server.session().map(|(k, g)| (k.to_owned(), g));
-    if let Some(f) = agree(
-        "session",
-        format!("{service_session:?}"),
-        format!("{sdk_session:?}"),
-    ) {
+    if let Some(f) = agree("session", server.session(), sdk_session) {
         return Some(f);
     }
     None
