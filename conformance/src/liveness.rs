@@ -220,23 +220,30 @@ pub fn suspended(w: &World) -> Option<Finding> {
 /// ([`healed`]), then the background suffix ([`suspended`]). The scenario must not call the
 /// SDK directly (`api` steps): an app that misuses the API can keep presence off itself.
 pub fn judge(steps: &[Step]) -> Result<Vec<Finding>, crate::sim::NotSettled> {
+    let (w, mut found) = play_and_agree(steps)?;
+    found.extend(heal_and_judge(&w, steps.len())?);
+    Ok(found)
+}
+
+/// The first part of [`judge`]: plays the scenario in a world of its own, judging
+/// INV-AGREEMENT after every line; returns the world as played (its transcript is the one
+/// [`World::run`] gives) for [`heal_and_judge`] (a harness that plays a scenario twice for
+/// determinism judges one of the plays).
+pub fn play_and_agree(steps: &[Step]) -> Result<(World, Vec<Finding>), crate::sim::NotSettled> {
     let config = match steps.first() {
         Some(Step::Config(c)) => c.clone(),
         _ => crate::transcript::ScenarioConfig::default(),
     };
     let mut w = World::new(&config);
     let mut found = Vec::new();
-    let mut i = 0;
-    for s in steps {
+    for (i, s) in steps.iter().enumerate() {
         w.apply(i, s)?;
-        i += 1;
         found.extend(agreement(&w).map(|f| Finding {
-            message: format!("after line {i}: {}", f.message),
+            message: format!("after line {}: {}", i + 1, f.message),
             ..f
         }));
     }
-    found.extend(heal_and_judge(&w, i)?);
-    Ok(found)
+    Ok((w, found))
 }
 
 /// From any settled world, without changing it: the heal suffix and [`healed`], then the

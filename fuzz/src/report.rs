@@ -48,12 +48,16 @@ impl fmt::Display for Failure {
 
 /// A scenario as the contract's JSON Lines (what `cobrowse run` reads).
 pub fn scenario_jsonl(steps: &[Step]) -> String {
-    let mut out = String::new();
+    // each line as `Value`'s `Display` writes it, straight into one buffer
+    let mut out = Vec::with_capacity(steps.len() * 32);
     for s in steps {
-        out.push_str(&s.to_json().to_string());
-        out.push('\n');
+        if serde_json::to_writer(&mut out, &s.to_json()).is_err() {
+            // (a `Value` always writes; were it not so, the line as `Display` writes it)
+            out.extend_from_slice(s.to_json().to_string().as_bytes());
+        }
+        out.push(b'\n');
     }
-    out
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// One trace line as JSON (a scenario line or a transcript record).
@@ -103,9 +107,10 @@ mod tests {
     use cobrowse_visitor_conformance::sim::World;
     use cobrowse_visitor_conformance::transcript::parse_scenario;
 
-    /// `trace_jsonl` writes each line as `trace_line_json` does, one a line.
+    /// `trace_jsonl` writes each line as `trace_line_json` does, one a line; `scenario_jsonl`
+    /// each step as its JSON `Value` displays.
     #[test]
-    fn trace_jsonl_is_the_lines_one_a_line() {
+    fn jsonl_is_the_lines_one_a_line() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -117,6 +122,11 @@ mod tests {
                 .map(|l| format!("{}\n", trace_line_json(l)))
                 .collect();
             assert_eq!(trace_jsonl(&lines), each);
+            let each: String = steps
+                .iter()
+                .map(|s| format!("{}\n", s.to_json()))
+                .collect();
+            assert_eq!(scenario_jsonl(&steps), each);
             n += lines.len();
         }
         assert!(n > 100, "{n}");
