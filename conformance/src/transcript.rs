@@ -551,7 +551,7 @@ pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
     /// key order (a record's JSON is the same bytes whichever way the frame is held).
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
     /// A frame read from JSON `text` as this crate writes it, by a reader that need not be
-    /// strict ([`WireFrame::from_text`] keeps it only when it writes that very text back):
+    /// strict (`WireFrame::from_text` keeps it only when it writes that very text back):
     /// serde's by default; a frame type may read its own faster.
     fn from_written(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
