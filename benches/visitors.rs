@@ -66,6 +66,7 @@ fn initialised_visitor(i: usize) -> Sdk {
         Input::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 4,
+            agent_start: false,
         }),
     );
     while !matches!(sdk.poll_output(), Output::Timeout(_)) {}

@@ -586,9 +586,10 @@ impl Controller {
                 // leave presence, then forget the visitor id
                 rows.push(Row::CU50);
                 if presence_on(app.presence) {
-                    app.presence = PresenceView::Off;
                     out.push(call(ApiCall::PresenceDisconnect));
                 }
+                // presence=off also after not_configured: the next login looks again (C-E02)
+                app.presence = PresenceView::Off;
                 if app.terms_shown {
                     app.terms_shown = false;
                     out.push(hide(UiElement::Terms));
@@ -750,6 +751,11 @@ impl Controller {
                 // the policy and the group allowed it (S-F25): a one-click session, its key
                 // never shown; the customer sees the session indicator once it connects
                 rows.push(Row::CE26);
+                // the agent's start replaces a request whose terms are on screen (S-F25)
+                if app.terms_shown {
+                    app.terms_shown = false;
+                    out.push(hide(UiElement::Terms));
+                }
                 app.session = SessionView::Starting(Origin::OneClick);
                 if app.button_shown {
                     app.button_shown = false;
@@ -1012,5 +1018,49 @@ impl Controller {
         c.state = ControllerState::Running(app);
         c.out.extend(out);
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(c: &mut Controller) -> Vec<ControllerOutput> {
+        std::iter::from_fn(|| c.poll_output()).collect()
+    }
+
+    fn presence(c: &Controller) -> PresenceView {
+        match c.state() {
+            ControllerState::Running(app) => app.presence,
+            s => panic!("expected running, got {s:?}"),
+        }
+    }
+
+    /// C-U50 sets presence=off whatever it was (spec.md §6), `not_configured` included; only
+    /// the disconnect call depends on it ("if presence connecting or connected").
+    #[test]
+    fn c_u50_logout_turns_not_configured_presence_off() {
+        let mut c = Controller::new(ControllerConfig::default());
+        let initialized = Event::VisitorInitialized {
+            settings_loaded: true,
+        };
+        c.handle_user(UserIntent::Launch).unwrap();
+        c.handle_event(&initialized);
+        c.handle_user(UserIntent::Login {
+            visitor_id: "cust-42".into(),
+        })
+        .unwrap();
+        c.handle_event(&initialized);
+        c.handle_event(&Event::PresenceNotConfigured);
+        drain(&mut c);
+        assert_eq!(presence(&c), PresenceView::NotConfigured);
+        c.handle_user(UserIntent::Logout).unwrap();
+        assert_eq!(
+            drain(&mut c),
+            vec![ControllerOutput::Call(ApiCall::InitVisitor(
+                InitParams::anonymous(SEED_GROUP_ID)
+            ))]
+        );
+        assert_eq!(presence(&c), PresenceView::Off);
     }
 }

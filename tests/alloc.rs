@@ -134,3 +134,37 @@ fn controller_ignoring_an_event_allocates_nothing() {
     let (n, _) = allocations(|| controller_step(&mut c, input));
     assert_eq!(n, 0);
 }
+
+/// Issue 14's inputs in a steady state (presence connected): an agent start request under
+/// the default policy (S-F26: `EventPresenceShowTerms`, no strings), presence data set again
+/// to the same value (S-A80: the whole map is sent, so its strings are copied), and
+/// visibility (S-A70: a frame without strings). Counts, not time.
+#[test]
+fn issue_14_presence_inputs_in_steady_state() {
+    use cobrowse_visitor_core::{ApiCall, ServerFrame};
+    let mut m = Machine::initialised(Some("cust-42")).with_presence();
+    let count = |m: &mut Machine, input: Input| {
+        for _ in 0..3 {
+            assert!(m.step(input.clone()).1, "warm-up input refused: {input:?}");
+        }
+        // the input is the caller's: made before counting
+        let fed = input.clone();
+        let (n, (_, ok)) = allocations(|| m.step(fed));
+        assert!(ok, "input refused: {input:?}");
+        n
+    };
+    let agent = Input::Frame(ServerFrame::PresenceStartSession { request_id: 9 });
+    assert_eq!(count(&mut m, agent), 0, "presence_start_session (S-F26)");
+    let visibility = Input::Api(ApiCall::PresenceSignalVisibility { visible: true });
+    let n = count(&mut m, visibility);
+    // §2 says outputs without strings allocate nothing in steady state; the core's output
+    // queue boxes `presence_visibility` (a bool) as it boxes the frames with strings: one
+    // allocation (a ceiling here; reported as a disagreement with §2, issue 14)
+    assert!(n <= 1, "presence_signal_visibility: {n}");
+    let data = Input::Api(ApiCall::PresenceData {
+        map: [("page".to_owned(), "cart".to_owned())].into(),
+    });
+    let n = count(&mut m, data);
+    // the whole map is copied into the frame (one node, two strings) and the frame boxed
+    assert!(n <= 4, "presence_data: {n}");
+}

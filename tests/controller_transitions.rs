@@ -8,8 +8,8 @@ use cobrowse_visitor_core::ErrorCode;
 use cobrowse_visitor_core::Row;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Controller, ControllerConfig, ControllerError, ControllerOutput, Event,
-    InitParams, Input, Instant, KeyType, Lifecycle, Output, ParameterError, Sdk, ServerFrame,
-    StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
+    InitParams, Input, Instant, KeyType, Lifecycle, Limits, Output, ParameterError, Sdk,
+    ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
 };
 use cobrowse_visitor_core::{App, ControllerState, Identity, Origin, PresenceView, SessionView};
 
@@ -23,6 +23,7 @@ fn cfg(custom_ui: bool) -> ControllerConfig {
     ControllerConfig {
         group_id: GROUP,
         custom_ui,
+        ..ControllerConfig::default()
     }
 }
 
@@ -101,6 +102,8 @@ fn refusal_row(err: &ControllerError) -> Row {
         ControllerError::NoTermsShown => Row::CU32,
         ControllerError::NoSession => Row::CU41,
         ControllerError::NotLoggedIn => Row::CU51,
+        ControllerError::NotInitialized => Row::CU72,
+        ControllerError::InvalidPresenceData(_) => Row::CU71,
         other => panic!("{other:?} has no refusal row here yet"),
     }
 }
@@ -282,12 +285,14 @@ fn c_u01_launch_inits_without_visitor_id() {
             session: SessionView::None,
             terms_shown: false,
             button_shown: false,
+            presence_data: Default::default(),
         }
     );
     // the configured group id
     let mut c = Controller::new(ControllerConfig {
         group_id: 20393,
         custom_ui: false,
+        ..ControllerConfig::default()
     });
     c.handle_user(UserIntent::Launch).unwrap();
     assert_eq!(
@@ -426,7 +431,9 @@ fn c_u21_login_with_a_bad_visitor_id_is_refused() {
         ] {
             h.refuse(
                 UserIntent::Login { visitor_id: bad },
-                ControllerError::InvalidVisitorId(ParameterError::VisitorId),
+                ControllerError::InvalidVisitorId(ParameterError::VisitorId {
+                    limits: Limits::Glance5,
+                }),
             );
         }
     }
@@ -623,6 +630,20 @@ fn c_u50_logout_without_presence() {
         vec![call(ApiCall::PresenceDisconnect), init_anon()]
     );
     assert_eq!(h.app().session, SessionView::Running(Origin::OneClick));
+}
+
+/// C-U50 after C-E28: presence was not configured, so there is nothing to disconnect, and
+/// presence is `off` afterwards (spec.md §6: "presence=off" whatever it was), so the next
+/// login's re-init connects again (C-E02).
+#[test]
+fn c_u50_logout_when_presence_not_configured() {
+    let mut h = H::logged_in();
+    h.event(Event::PresenceNotConfigured);
+    assert_eq!(h.app().presence, PresenceView::NotConfigured);
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    h.assert_rows(&[Row::CU50]);
+    assert_eq!(h.app().identity, Identity::Anonymous);
+    assert_eq!(h.app().presence, PresenceView::Off);
 }
 
 /// C-U51: logout while not logged in is refused.
@@ -1034,7 +1055,7 @@ fn c_e40_other_events_change_nothing() {
         h.ignore(
             Event::PresenceConnectFail {
                 reason: "busy".into(),
-                retry_ms: 1000,
+                retry_ms: Some(1000),
             },
             Row::CE40,
         );
@@ -1216,7 +1237,7 @@ impl World {
             .iter()
             .filter_map(|o| match o {
                 ControllerOutput::Call(c) => Some(c.clone()),
-                ControllerOutput::Ui(_) => None,
+                ControllerOutput::Ui(_) | ControllerOutput::AgentSignal { .. } => None,
             })
             .collect()
     }
@@ -1239,6 +1260,7 @@ fn settings() -> ServerFrame {
     ServerFrame::Settings {
         v: PROTOCOL_VERSION,
         key_length: 4,
+        agent_start: false,
     }
 }
 
@@ -1404,5 +1426,248 @@ fn user_intents_print_as_the_contract_words() {
     ];
     for (intent, word) in words {
         assert_eq!(intent.name(), word);
+    }
+}
+
+// ---- issue 14: the presence surface (spec.md §6) --------------------------------------------
+
+fn page(value: &str) -> std::collections::BTreeMap<String, String> {
+    [("page".to_owned(), value.to_owned())].into()
+}
+
+/// C-U70: the app's presence data is passed through once initialized, merged into the
+/// controller's copy (so that C-U71 refuses what S-A81 would).
+#[test]
+fn c_u70_presence_data_passes_through() {
+    for mut h in [
+        H::initialized(false),
+        H::logged_in(),
+        H::terms_shown(),
+        H::one_click_running(),
+    ] {
+        let before = h.app().clone();
+        assert_eq!(
+            h.user(UserIntent::PresenceData { map: page("cart") }),
+            vec![call(ApiCall::PresenceData { map: page("cart") })]
+        );
+        h.assert_rows(&[Row::CU70]);
+        let mut want = before;
+        want.presence_data.extend(page("cart"));
+        assert_eq!(h.app(), &want);
+    }
+    // refused like every intent before launch and after exit
+    H::new(true).refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::NotLaunched,
+    );
+    H::exited().refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::Exited,
+    );
+}
+
+/// C-U72: before the first `EventVisitorInitialized` the core would refuse the data
+/// (S-A91 / S-A92): the controller refuses the intent itself, nothing changes.
+#[test]
+fn c_u72_presence_data_before_init_is_refused() {
+    let mut h = H::launched(true);
+    h.refuse(
+        UserIntent::PresenceData { map: page("cart") },
+        ControllerError::NotInitialized,
+    );
+    h.assert_rows(&[Row::CU72]);
+}
+
+/// C-U71: data the core would refuse (S-A81: an entry over 255 characters, or more than 32
+/// entries once merged) is refused by the controller; its merged copy is unchanged.
+#[test]
+fn c_u71_presence_data_the_core_would_refuse() {
+    let long: std::collections::BTreeMap<String, String> =
+        [("page".to_owned(), "v".repeat(256))].into();
+    let mut h = H::logged_in();
+    h.refuse(
+        UserIntent::PresenceData { map: long },
+        ControllerError::InvalidPresenceData(ParameterError::PresenceData),
+    );
+    h.assert_rows(&[Row::CU71]);
+    // 32 entries pass, a 33rd new key does not, a replaced one does
+    let full: std::collections::BTreeMap<String, String> =
+        (0..32).map(|i| (i.to_string(), String::new())).collect();
+    h.user(UserIntent::PresenceData { map: full });
+    h.assert_rows(&[Row::CU70]);
+    h.refuse(
+        UserIntent::PresenceData {
+            map: page("one_more"),
+        },
+        ControllerError::InvalidPresenceData(ParameterError::PresenceData),
+    );
+    h.user(UserIntent::PresenceData {
+        map: [("0".to_owned(), "x".to_owned())].into(),
+    });
+    h.assert_rows(&[Row::CU70]);
+    // a new visitor id starts from empty, as the core's does (S-A04)
+    h.user(UserIntent::Logout);
+    assert!(h.app().presence_data.is_empty());
+}
+
+/// C-E26: an agent start the policy allowed (S-F25) starts the one-click session at once:
+/// the button is hidden, `start_session()` with the visitor id; its key is never shown, the
+/// indicator is (C-E10).
+#[test]
+fn c_e26_agent_start_starts_a_one_click_session() {
+    let mut h = H::presence_connected();
+    assert!(h.app().button_shown);
+    assert_eq!(
+        h.event(Event::PresenceStartSession { request_id: 3 }),
+        vec![
+            hide(UiElement::CobrowseButton),
+            call(ApiCall::StartSession {
+                key: StartKey::VisitorId
+            })
+        ]
+    );
+    h.assert_rows(&[Row::CE26]);
+    assert_eq!(h.app().session, SessionView::Starting(Origin::OneClick));
+    assert!(!h.app().button_shown);
+    assert_eq!(
+        h.event(connected(VID, KeyType::VisitorId)),
+        vec![show(UiElement::SessionIndicator)]
+    );
+    h.assert_rows(&[Row::CE10]);
+    // its guard: presence off, or a session already there
+    for mut h in [
+        H::initialized(true),
+        H::manual_running(),
+        H::one_click_starting(),
+    ] {
+        h.ignore(Event::PresenceStartSession { request_id: 4 }, Row::CE40);
+    }
+    // the agent's start replaces a request whose terms are on screen
+    let mut h = H::terms_shown();
+    assert_eq!(
+        h.event(Event::PresenceStartSession { request_id: 5 }),
+        vec![
+            hide(UiElement::Terms),
+            call(ApiCall::StartSession {
+                key: StartKey::VisitorId
+            })
+        ]
+    );
+    h.assert_rows(&[Row::CE26]);
+    assert!(!h.app().terms_shown);
+}
+
+/// C-E27: the agent's signal is handed to the app (`AgentSignal`), nothing else.
+#[test]
+fn c_e27_agent_signal_is_handed_to_the_app() {
+    for mut h in [H::presence_connected(), H::manual_running()] {
+        let before = h.state().clone();
+        assert_eq!(
+            h.event(Event::PresenceSignal {
+                event: "open_page".into(),
+                map: page("checkout"),
+            }),
+            vec![ControllerOutput::AgentSignal {
+                event: "open_page".into(),
+                map: page("checkout"),
+            }]
+        );
+        h.assert_rows(&[Row::CE27]);
+        assert_eq!(h.state(), &before);
+    }
+}
+
+/// C-E28: not configured: presence is no longer offered; the next login's re-init tries
+/// again (C-E02, "off or not_configured").
+#[test]
+fn c_e28_not_configured_stops_offering_presence() {
+    let mut h = H::logged_in();
+    assert_eq!(h.event(Event::PresenceNotConfigured), vec![]);
+    h.assert_rows(&[Row::CE28]);
+    assert_eq!(h.app().presence, PresenceView::NotConfigured);
+    // a later EventVisitorInitialized without a login does not connect
+    h.ignore(initialized_event(), Row::CE40);
+    // exit has nothing to disconnect
+    let mut x = H { c: h.c.clone() };
+    assert_eq!(
+        x.user(UserIntent::Exit),
+        vec![hide(UiElement::CobrowseButton)]
+    );
+    // logout, login: presence is asked for again
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    h.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        h.event(initialized_event()),
+        vec![
+            call(ApiCall::presence_connect()),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false })
+        ]
+    );
+    h.assert_rows(&[Row::CE02]);
+    assert_eq!(h.app().presence, PresenceView::Connecting);
+}
+
+/// C-E02 with presence not configured at the time of the re-init (a login's
+/// `EventVisitorInitialized` after C-E28): presence is asked for again.
+#[test]
+fn c_e02_reconnects_after_not_configured() {
+    // not configured seen while anonymous (C-E28 applies in any state)
+    let mut c = H::logged_in();
+    c.user(UserIntent::Logout);
+    c.event(Event::PresenceNotConfigured);
+    assert_eq!(c.app().presence, PresenceView::NotConfigured);
+    c.user(UserIntent::Login {
+        visitor_id: VID.into(),
+    });
+    assert_eq!(
+        c.event(initialized_event()),
+        vec![
+            call(ApiCall::presence_connect()),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false })
+        ]
+    );
+    c.assert_rows(&[Row::CE02]);
+}
+
+/// C-E29: `EventPresenceConnectFail` without `retry_ms` (connect(maxAttempts) gave up):
+/// presence is off; with `retry_ms` it is C-E40.
+#[test]
+fn c_e29_connect_gave_up_turns_presence_off() {
+    let mut h = H::logged_in();
+    assert_eq!(
+        h.event(Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: None,
+        }),
+        vec![]
+    );
+    h.assert_rows(&[Row::CE29]);
+    assert_eq!(h.app().presence, PresenceView::Off);
+    // nothing to disconnect on logout
+    assert_eq!(h.user(UserIntent::Logout), vec![init_anon()]);
+    let mut h = H::logged_in();
+    h.ignore(
+        Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: Some(2_000),
+        },
+        Row::CE40,
+    );
+    assert_eq!(h.app().presence, PresenceView::Connecting);
+}
+
+/// C-E40: `EventPresenceSendFail` changes nothing in the controller.
+#[test]
+fn c_e40_send_fail_changes_nothing() {
+    for mut h in [H::logged_in(), H::presence_connected()] {
+        h.ignore(
+            Event::PresenceSendFail {
+                call: CallName::PresenceSignalAgent,
+                code: ErrorCode::PresenceSendFail,
+            },
+            Row::CE40,
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Bounded exhaustive exploration: every scenario of up to `EXHAUSTIVE_DEPTH` steps over the
-//! finite alphabet of the testkit's `explore` (18 letters: user intents, agent actions, lifecycle,
-//! network, "advance to the next deadline", "advance 60 s"), breadth first, states
-//! deduplicated. On every step explored:
+//! finite alphabet of the testkit's `explore` (19 letters: user intents — `presence_data` once
+//! the app is initialized —, agent actions, lifecycle, network, "advance to the next
+//! deadline", "advance 60 s"), breadth first, states deduplicated. On every step explored:
 //!
 //! - the real world follows the reference model (the testkit's `reference`): the same records, the
 //!   same SDK, controller and server states;
@@ -9,12 +9,20 @@
 //!   its scenario lines, so every invariant is judged, INV-CONTROLLER-CALLS-ACCEPTED included:
 //!   the alphabet has no direct `api` steps);
 //! - a refused user intent leaves the controller as it was (INV-REFUSED-UNCHANGED);
+//! - issue 14's invariants the simulator can reach (INV-PRESENCE-DATA above all: the
+//!   `presence_data` letter, reconnects, suspensions; INV-CONSENT-POLICY's grant for every
+//!   one-click start) hold on the SDK's records (`judge::PresenceJudge`);
 //! - INV-AGREEMENT holds, and from the state reached the heal suffix delivers every liveness
 //!   property (LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES, LIVE-GUEST-COUNT) and the
 //!   background suffix LIVE-BACKGROUND-SUSPEND (spec.md §10.4).
 //!
 //! CI runs it at depth 10 in debug (8 without custom UI). The deep run, in release:
 //! `EXHAUSTIVE_DEPTH=12 cargo test --release --test exhaustive -- --nocapture`.
+//!
+//! The simulator of this branch plays none of issue 14's agent steps (a custom signal, an
+//! agent start, a group without presence), so `exhaustive_sdk_presence` explores the SDK
+//! core alone over an alphabet with every new call and frame, against the reference model,
+//! and judges issue 14's invariants there (`EXHAUSTIVE_SDK_DEPTH`, default 6).
 //! (Times are printed, never asserted.)
 
 use cobrowse_visitor_testkit::{explore, reference, sut};
@@ -22,6 +30,7 @@ use cobrowse_visitor_testkit::{explore, reference, sut};
 use cobrowse_visitor_conformance::liveness;
 use cobrowse_visitor_conformance::oracle::machine;
 use cobrowse_visitor_conformance::transcript::{ScenarioConfig, Step};
+use cobrowse_visitor_testkit::judge::PresenceJudge;
 use explore::{explore, Explored};
 use reference::MWorld;
 use std::time::Instant;
@@ -35,6 +44,8 @@ struct Walk {
     model: MWorld,
     check: TraceCheck,
     steps: usize,
+    /// Issue 14's invariants, on the SDK's records (this branch's oracle predates them).
+    judge: PresenceJudge,
 }
 
 fn run(custom_ui: bool, depth: usize) -> Explored {
@@ -47,6 +58,7 @@ fn run(custom_ui: bool, depth: usize) -> Explored {
         model: MWorld::new(config.group_id, custom_ui),
         check: TraceCheck::default(),
         steps: 1,
+        judge: PresenceJudge::new(cobrowse_visitor_core::ConsentPolicy::TermsRequired),
     };
     root.model.apply(0, &first);
     root.check.step(&first);
@@ -73,6 +85,9 @@ fn run(custom_ui: bool, depth: usize) -> Explored {
             let v = walk.check.violations();
             if !v.is_empty() {
                 return Err(v.iter().map(|v| format!("{v}\n")).collect());
+            }
+            if let Some(f) = walk.judge.observe_records(records).first() {
+                return Err(f.to_string());
             }
             // agreement and progress (spec.md §10.4) from every state reached
             if let Some(f) = liveness::agreement(after) {
@@ -158,6 +173,9 @@ fn controller_agrees_in_every_reachable_state() {
         UserIntent::EndSession,
         UserIntent::Logout,
         UserIntent::Exit,
+        UserIntent::PresenceData {
+            map: [("page".to_owned(), "cart".to_owned())].into(),
+        },
     ]
     .into_iter()
     .map(C::User)
@@ -194,7 +212,21 @@ fn controller_agrees_in_every_reachable_state() {
             Event::PresenceConnected,
             Event::PresenceConnectFail {
                 reason: "timeout".into(),
-                retry_ms: 1_000,
+                retry_ms: Some(1_000),
+            },
+            Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: None,
+            },
+            Event::PresenceStartSession { request_id: 3 },
+            Event::PresenceSignal {
+                event: "open_page".into(),
+                map: [("page".to_owned(), "checkout".to_owned())].into(),
+            },
+            Event::PresenceNotConfigured,
+            Event::PresenceSendFail {
+                call: CallName::PresenceSignalAgent,
+                code: ErrorCode::PresenceSendFail,
             },
             Event::PresenceShowTerms { request_id: 1 },
             Event::PresenceShowTerms { request_id: 2 },
@@ -210,6 +242,7 @@ fn controller_agrees_in_every_reachable_state() {
         let config = ControllerConfig {
             group_id: 19921,
             custom_ui,
+            ..ControllerConfig::default()
         };
         let root = (Controller::new(config.clone()), MCtl::new(19921, custom_ui));
         let mut seen = HashSet::from([root.1.clone()]);
@@ -250,3 +283,105 @@ fn controller_agrees_in_every_reachable_state() {
 }
 
 use reference::MCtl;
+
+/// Depth of the SDK core's exploration in CI (debug build) unless `EXHAUSTIVE_SDK_DEPTH`
+/// says otherwise.
+const SDK_CI_DEPTH: usize = 6;
+
+/// The SDK core alone, every sequence of up to `SDK_CI_DEPTH` letters of the testkit's
+/// `sdk_alphabet` (issue 14's calls and frames beside the ones they interact with, lifecycle,
+/// network, the next deadline), breadth first, states deduplicated, from two roots under each
+/// consent policy: a new core, and a core with presence connected for a visitor id whose
+/// settings say `agent_start`. On every input: the core follows the reference model (result,
+/// outputs, state, rows) under its configuration, and the judges of INV-CONSENT-POLICY,
+/// INV-CONNECT-ATTEMPTS, INV-NOT-CONFIGURED and INV-PRESENCE-DATA find nothing.
+#[test]
+fn exhaustive_sdk_presence() {
+    use cobrowse_visitor_core::{ConsentPolicy, Input, Limits, Sdk};
+    use cobrowse_visitor_testkit::explore::{explore_sdk, sdk_alphabet};
+    use cobrowse_visitor_testkit::judge::PresenceJudge;
+    use cobrowse_visitor_testkit::machines::connected_prefix;
+    use reference::{MConfig, MSdk};
+    use std::hash::{Hash, Hasher};
+
+    let depth = std::env::var("EXHAUSTIVE_SDK_DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(SDK_CI_DEPTH);
+    let alphabet = sdk_alphabet();
+    let t = Instant::now();
+    let (mut states, mut edges) = (0, 0);
+    for policy in [ConsentPolicy::AgentMayStart, ConsentPolicy::TermsRequired] {
+        let cfg = MConfig {
+            consent_policy: policy,
+            limits: Limits::Glance5,
+        };
+        for prefix in [vec![], connected_prefix(true)] {
+            let mut sdk = Sdk::new(cfg.sdk_config());
+            let mut model = MSdk::with_config(cfg);
+            let mut judge = PresenceJudge::new(policy);
+            for input in &prefix {
+                let result = sdk.handle_input(cobrowse_visitor_core::Instant::ZERO, input.clone());
+                let out = cobrowse_visitor_testkit::machines::drain(&mut sdk);
+                model = model.input(0, input).next;
+                assert!(judge.observe(input, result.is_ok(), &out).is_empty());
+            }
+            let e = explore_sdk(
+                sdk,
+                (model, judge),
+                &alphabet,
+                depth,
+                |(_, j)| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    j.key().hash(&mut h);
+                    h.finish()
+                },
+                |(model, judge), _, at, input: &Input, result, out, after| {
+                    let want = model.input(at, input);
+                    if result != want.result || out != want.out.as_slice() {
+                        return Err(format!(
+                            "{input:?}: real {result:?} {out:?}, model {:?} {:?}",
+                            want.result, want.out
+                        ));
+                    }
+                    let got = sut::sdk_state_with(after.state(), cfg);
+                    if got != want.next {
+                        return Err(format!(
+                            "{input:?}: state differs\n-- real:  {got:?}\n-- model: {:?}",
+                            want.next
+                        ));
+                    }
+                    if after.last_rows() != want.rows.as_slice() {
+                        return Err(format!(
+                            "{input:?}: rows {:?}, model {:?}",
+                            after.last_rows(),
+                            want.rows
+                        ));
+                    }
+                    *model = want.next;
+                    let found = judge.observe(input, result.is_ok(), out);
+                    match found.first() {
+                        None => Ok(()),
+                        Some(f) => Err(f.to_string()),
+                    }
+                },
+            );
+            states += e.states;
+            edges += e.edges;
+            println!(
+                "exhaustive SDK ({}, prefix of {}): depth {}, {} states, {} inputs; new states per depth {:?}",
+                policy.as_str(),
+                prefix.len(),
+                e.depth,
+                e.states,
+                e.edges,
+                e.per_depth
+            );
+        }
+    }
+    println!(
+        "exhaustive SDK: {states} states, {edges} inputs, {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(states > 4);
+}

@@ -19,6 +19,7 @@ use cobrowse_visitor_core::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Ready, Session, Settings, State,
     Terms,
 };
+use cobrowse_visitor_core::{ConsentPolicy, Limits};
 use cobrowse_visitor_core::{PhaseKind, PresenceKind, ServerFrameKind, SessionKind, StateKind};
 use std::collections::BTreeMap;
 
@@ -78,6 +79,7 @@ fn settings(key_length: u8) -> ServerFrame {
     ServerFrame::Settings {
         v: PROTOCOL_VERSION,
         key_length,
+        agent_start: false,
     }
 }
 
@@ -109,8 +111,33 @@ fn presence_connect_frame() -> ClientFrame {
     }
 }
 
+/// The property names the tests compare (`Event::properties` returns owned names, as an
+/// agent's signal brings its own keys).
+const PROPERTY_NAMES: [&str; 11] = [
+    "call",
+    "error",
+    "event",
+    "guestcount",
+    "keytype",
+    "page",
+    "reason",
+    "request_id",
+    "retry_ms",
+    "sessionkey",
+    "settings",
+];
+
 fn props(e: &Event) -> Vec<(&'static str, String)> {
-    e.properties().into_iter().collect()
+    e.properties()
+        .into_iter()
+        .map(|(k, v)| {
+            let name = PROPERTY_NAMES
+                .iter()
+                .find(|n| **n == k)
+                .unwrap_or_else(|| panic!("property {k} is not in PROPERTY_NAMES"));
+            (*name, v)
+        })
+        .collect()
 }
 
 /// The row that refuses `call` with `err`, from spec.md §5.1 and §9.
@@ -128,10 +155,16 @@ fn refusal_row(call: &ApiCall, err: &ApiError) -> Row {
         (ApiCall::EndSession, ApiError::SessionActive(_)) => Row::SA33,
         (_, ApiError::NoSession) => Row::SA32,
         (_, ApiError::ConsentRequired) => Row::SA24,
+        (ApiCall::PresenceConnect { .. }, ApiError::InvalidParameter(_)) => Row::SA45,
+        (ApiCall::PresenceData { .. }, ApiError::InvalidParameter(_)) => Row::SA81,
         (_, ApiError::NoVisitorId) => Row::SA41,
+        (_, ApiError::PresenceNotConfigured) => Row::SA46,
         (_, ApiError::PresenceActive(_)) => Row::SA42,
         (ApiCall::PresenceSignalAgent { .. }, ApiError::PresenceNotConnected) => Row::SA51,
+        (ApiCall::PresenceSignalAgent { .. }, ApiError::PresenceSendFail(_)) => Row::SA58,
         (ApiCall::PresenceDisconnect, ApiError::PresenceNotConnected) => Row::SA61,
+        (ApiCall::PresenceSignalVisibility { .. }, ApiError::PresenceNotConnected) => Row::SA72,
+        (ApiCall::PresenceSignalVisibility { .. }, ApiError::PresenceSendFail(_)) => Row::SA71,
         (
             _,
             ApiError::TermsOutOfOrder {
@@ -278,6 +311,30 @@ impl H {
         );
     }
 
+    /// A presence message refused because presence is wanted but not connected (S-A58,
+    /// S-A71): `EventPresenceSendFail` naming the call, not `EventInvalidState`.
+    #[track_caller]
+    fn refuse_send_fail(&mut self, call: ApiCall) {
+        let name = call.name();
+        let kind = self.presence().kind();
+        let e = self.refuse(call, ApiError::PresenceSendFail(kind));
+        assert_eq!(e.code(), "EventPresenceSendFail");
+        assert_eq!(
+            e,
+            Event::PresenceSendFail {
+                call: name,
+                code: ErrorCode::PresenceSendFail
+            }
+        );
+        assert_eq!(
+            props(&e),
+            vec![
+                ("call", name.as_str().to_owned()),
+                ("error", "presence_send_fail".to_owned())
+            ]
+        );
+    }
+
     #[track_caller]
     fn refuse_param(&mut self, call: ApiCall, err: ApiError, code: ErrorCode) {
         let name = call.name();
@@ -324,6 +381,82 @@ impl H {
 
     fn identified() -> H {
         H::initialized_with(InitParams::identified(GROUP, VID))
+    }
+
+    /// A core configured with `policy`, identified, whose settings say `agent_start`, with
+    /// presence connected.
+    fn connected_under(policy: ConsentPolicy, agent_start: bool) -> H {
+        let mut h = H::with(SdkConfig {
+            consent_policy: policy,
+            ..SdkConfig::default()
+        });
+        h.api(init(InitParams::identified(GROUP, VID)));
+        h.now = 100;
+        h.recv(ServerFrame::Settings {
+            v: PROTOCOL_VERSION,
+            key_length: 4,
+            agent_start,
+        });
+        h.now += 10;
+        h.api(ApiCall::presence_connect());
+        h.now += 10;
+        h.recv(ServerFrame::PresenceConnected {});
+        h
+    }
+
+    /// Presence not configured for the group (S-F27).
+    fn not_configured() -> H {
+        let mut h = H::presence_connecting();
+        h.now += 10;
+        h.recv(ServerFrame::PresenceNotConfigured {});
+        h
+    }
+
+    /// Every state where presence is wanted but not connected (§4.1): connecting,
+    /// retry_wait, awaiting_link, blurred, suspended.
+    fn presence_wanted_not_connected() -> Vec<H> {
+        let retry_wait = {
+            let mut h = H::presence_connecting();
+            h.recv(ServerFrame::PresenceConnectFailed {
+                reason: "busy".into(),
+            });
+            h
+        };
+        let awaiting_link = {
+            let mut h = H::terms_displayed(3);
+            h.net(NetworkChange::Lost);
+            h
+        };
+        let blurred = {
+            let mut h = H::presence_connected();
+            h.recv(ServerFrame::PresenceBlur {});
+            h
+        };
+        let suspended = {
+            let mut h = H::presence_connected();
+            h.life(Lifecycle::Background);
+            h.advance(60_000);
+            h
+        };
+        let all = vec![
+            H::presence_connecting(),
+            retry_wait,
+            awaiting_link,
+            blurred,
+            suspended,
+        ];
+        let kinds: Vec<PresenceKind> = all.iter().map(|h| h.presence().kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                PresenceKind::Connecting,
+                PresenceKind::RetryWait,
+                PresenceKind::AwaitingLink,
+                PresenceKind::Blurred,
+                PresenceKind::Suspended
+            ]
+        );
+        all
     }
 
     fn presence_connecting() -> H {
@@ -447,23 +580,33 @@ fn s_a06_init_fields_are_validated() {
         ),
         (
             bad(&|p| p.visitor_id = Some(String::new())),
-            ParameterError::VisitorId,
+            ParameterError::VisitorId {
+                limits: Limits::Glance5,
+            },
         ),
         (
             bad(&|p| p.visitor_id = Some("a".repeat(63))),
-            ParameterError::VisitorId,
+            ParameterError::VisitorId {
+                limits: Limits::Glance5,
+            },
         ),
         (
             bad(&|p| p.visitor_id = Some("cust 42".into())),
-            ParameterError::VisitorId,
+            ParameterError::VisitorId {
+                limits: Limits::Glance5,
+            },
         ),
         (
             bad(&|p| p.visitor_id = Some("cust.42".into())),
-            ParameterError::VisitorId,
+            ParameterError::VisitorId {
+                limits: Limits::Glance5,
+            },
         ),
         (
             bad(&|p| p.visitor_id = Some("cüst".into())),
-            ParameterError::VisitorId,
+            ParameterError::VisitorId {
+                limits: Limits::Glance5,
+            },
         ),
         (bad(&|p| p.name = "n".repeat(64)), ParameterError::Name),
         (bad(&|p| p.email = "e".repeat(128)), ParameterError::Email),
@@ -1341,25 +1484,17 @@ fn s_a57_malformed_signals_are_invalid_parameter() {
     }
 }
 
-/// S-A51: signals need a connected presence.
+/// S-A51: signals need presence: with presence off (never connected, disconnected by the
+/// app) or not configured, a signal is the app's misuse (`EventInvalidState`). While
+/// presence is wanted but not connected, it is S-A58's send failure.
 #[test]
 fn s_a51_signal_without_connected_presence_is_invalid_state() {
-    let blurred = {
+    let disconnected = {
         let mut h = H::presence_connected();
-        h.recv(ServerFrame::PresenceBlur {});
+        h.api(ApiCall::PresenceDisconnect);
         h
     };
-    let link_down = {
-        let mut h = H::terms_displayed(3);
-        h.net(NetworkChange::Lost);
-        h
-    };
-    for mut h in [
-        H::identified(),
-        H::presence_connecting(),
-        blurred,
-        link_down,
-    ] {
+    for mut h in [H::identified(), disconnected, H::not_configured()] {
         h.refuse_state(
             terms(TermsStatus::Displayed),
             ApiError::PresenceNotConnected,
@@ -1581,11 +1716,14 @@ fn s_f01_settings_complete_the_first_init() {
             visitor: p,
             settings: Settings {
                 key_length: 6,
-                loaded: true
+                loaded: true,
+                agent_start: false,
             },
             lookup: Lookup::Done,
             session: Session::Idle,
             presence: Presence::Off,
+            max_attempts: None,
+            presence_data: BTreeMap::new(),
         }
     );
     assert_eq!(h.deadline(Timer::InitLookup), None);
@@ -1611,7 +1749,8 @@ fn s_f02_init_failed_still_initializes_with_defaults() {
         h.ready().settings,
         Settings {
             key_length: 4,
-            loaded: false
+            loaded: false,
+            agent_start: false
         }
     );
     assert_eq!(h.deadline(Timer::InitLookup), None);
@@ -1639,7 +1778,8 @@ fn s_f03_reinit_settings_answer() {
         r.settings,
         Settings {
             key_length: 8,
-            loaded: true
+            loaded: true,
+            agent_start: false
         }
     );
     assert_eq!(r.lookup, Lookup::Done);
@@ -1666,7 +1806,8 @@ fn s_f04_reinit_init_failed_keeps_settings() {
         r.settings,
         Settings {
             key_length: 4,
-            loaded: true
+            loaded: true,
+            agent_start: false
         }
     );
     assert_eq!(r.lookup, Lookup::Done);
@@ -1979,7 +2120,7 @@ fn s_f21_presence_connect_failed_retries_with_backoff() {
     h.assert_rows(&[Row::SF21]);
     let e = Event::PresenceConnectFail {
         reason: "busy".into(),
-        retry_ms: 1_000,
+        retry_ms: Some(1_000),
     };
     assert_eq!(outs, vec![ev(e.clone())]);
     assert_eq!(e.code(), "EventPresenceConnectFail");
@@ -2009,7 +2150,7 @@ fn s_f21_backoff_doubles_up_to_30_s() {
             }),
             vec![ev(Event::PresenceConnectFail {
                 reason: "busy".into(),
-                retry_ms: delay
+                retry_ms: Some(delay)
             })]
         );
         assert_eq!(
@@ -2032,7 +2173,7 @@ fn s_f21_backoff_doubles_up_to_30_s() {
         }),
         vec![ev(Event::PresenceConnectFail {
             reason: "busy".into(),
-            retry_ms: 1_000
+            retry_ms: Some(1_000)
         })]
     );
 }
@@ -2089,12 +2230,8 @@ fn s_f23_presence_blur() {
     h.assert_rows(&[Row::SF23]);
     assert_eq!(Event::PresenceBlur.code(), "EventPresenceBlur");
     assert_eq!(h.presence(), &Presence::Blurred);
-    // the pending request is gone
-    h.refuse_state(
-        terms(TermsStatus::Accepted),
-        ApiError::PresenceNotConnected,
-        ErrorCode::PresenceNotConnected,
-    );
+    // the pending request is gone: a presence message while blurred could not be sent (S-A58)
+    h.refuse_send_fail(terms(TermsStatus::Accepted));
 }
 
 /// S-F99: a frame the state does not expect is refused and changes nothing.
@@ -2251,6 +2388,7 @@ fn s_f98_invalid_frames_are_refused() {
             ServerFrame::Settings {
                 v: 2,
                 key_length: 4,
+                agent_start: false,
             },
             ProtocolError::Frame(FrameError::Version { got: 2 }),
         );
@@ -2834,11 +2972,14 @@ fn s_t01_init_lookup_timeout_initializes_with_defaults() {
             visitor: p,
             settings: Settings {
                 key_length: 4,
-                loaded: false
+                loaded: false,
+                agent_start: false
             },
             lookup: Lookup::Done,
             session: Session::Idle,
             presence: Presence::Off,
+            max_attempts: None,
+            presence_data: BTreeMap::new(),
         }
     );
     assert_eq!(h.state().timers.next(), None);
@@ -2865,7 +3006,8 @@ fn s_t01_uses_the_configured_default_key_length() {
         h.ready().settings,
         Settings {
             key_length: 9,
-            loaded: false
+            loaded: false,
+            agent_start: false
         }
     );
 }
@@ -2889,7 +3031,8 @@ fn s_t02_reinit_lookup_timeout() {
         r.settings,
         Settings {
             key_length: 4,
-            loaded: true
+            loaded: true,
+            agent_start: false
         }
     );
     assert_eq!(h.session(), &h.running_random_key());
@@ -3101,7 +3244,7 @@ fn s_t06a_presence_connect_timeout() {
         h.advance(1),
         vec![ev(Event::PresenceConnectFail {
             reason: "timeout".into(),
-            retry_ms: 1_000
+            retry_ms: Some(1_000)
         })]
     );
     h.assert_rows(&[Row::ST06a]);
@@ -3126,7 +3269,7 @@ fn s_t06b_presence_retry() {
         h.advance(10_000),
         vec![ev(Event::PresenceConnectFail {
             reason: "timeout".into(),
-            retry_ms: 2_000
+            retry_ms: Some(2_000)
         })]
     );
 }
@@ -3326,4 +3469,555 @@ fn unexpected_frame_messages_name_frame_and_state() {
         e.to_string(),
         "unexpected `presence_blur` frame while awaiting_link"
     );
+}
+
+// ---- issue 14: the presence surface (spec.md §3.3, §3.3a, §5) --------------------------------
+
+fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn data_call(pairs: &[(&str, &str)]) -> ApiCall {
+    ApiCall::PresenceData { map: data(pairs) }
+}
+
+fn connect_at_most(max_attempts: i32) -> ApiCall {
+    ApiCall::PresenceConnect { max_attempts }
+}
+
+fn agent_signal() -> ServerFrame {
+    ServerFrame::PresenceSignal {
+        event: "open_page".into(),
+        map: data(&[("page", "checkout")]),
+    }
+}
+
+/// S-A26: under `agent_may_start`, with the group's `agent_start`, an agent's start request
+/// grants one `start_session()` with the visitor id: the session starts (as S-A20) and the
+/// grant is used up.
+#[test]
+fn s_a26_agent_start_grants_one_visitor_id_start() {
+    let mut h = H::connected_under(ConsentPolicy::AgentMayStart, true);
+    h.recv(ServerFrame::PresenceStartSession { request_id: 5 });
+    h.now += 10;
+    let outs = h.api(start(StartKey::VisitorId));
+    h.assert_rows(&[Row::SA26, Row::SA20]);
+    assert_eq!(
+        outs,
+        vec![tx(ClientFrame::StartSession {
+            key: Some(VID.into())
+        })]
+    );
+    assert_eq!(
+        h.session(),
+        &Session::Starting {
+            request: KeyRequest::VisitorId(VID.into())
+        }
+    );
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected { terms: Terms::None },
+        "the grant is for one start"
+    );
+    assert_eq!(h.deadline(Timer::SessionStart), h.after(15_000));
+    // the session is refused; the grant is gone with the start (S-A24)
+    h.recv(ServerFrame::SessionRefused {
+        reason: "busy".into(),
+    });
+    h.refuse_state(
+        start(StartKey::VisitorId),
+        ApiError::ConsentRequired,
+        ErrorCode::ConsentRequired,
+    );
+}
+
+/// S-A20 voids the policy's grant too: a random start after an allowed agent start.
+#[test]
+fn s_a20_a_random_start_voids_an_agent_start_grant() {
+    let mut h = H::connected_under(ConsentPolicy::AgentMayStart, true);
+    h.recv(ServerFrame::PresenceStartSession { request_id: 5 });
+    h.api(start(StartKey::Random));
+    h.assert_rows(&[Row::SA20]);
+    assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
+}
+
+/// S-A45: `presence_connect(n)` with n = 0 or n < −1 is an invalid parameter, before any
+/// presence state is looked at.
+#[test]
+fn s_a45_bad_max_attempts_is_an_invalid_parameter() {
+    for mut h in [
+        H::identified(),
+        H::presence_connected(),
+        H::not_configured(),
+    ] {
+        for n in [0, -2, i32::MIN] {
+            h.refuse_param(
+                connect_at_most(n),
+                ApiError::InvalidParameter(ParameterError::MaxAttempts),
+                ErrorCode::InvalidParameter,
+            );
+        }
+    }
+    // -1 (forever) and any n ≥ 1 are accepted
+    for n in [-1, 1, i32::MAX] {
+        let mut h = H::identified();
+        h.api(connect_at_most(n));
+        h.assert_rows(&[Row::SA40]);
+        let want = u32::try_from(n).ok();
+        assert_eq!(h.ready().max_attempts, want);
+    }
+}
+
+/// S-A46: after `EventPresenceNotConfigured`, `presence_connect` is refused until a re-init
+/// (S-A04), which puts presence back to `off`.
+#[test]
+fn s_a46_connect_after_not_configured_is_refused_until_a_reinit() {
+    let mut h = H::not_configured();
+    for call in [ApiCall::presence_connect(), connect_at_most(3)] {
+        h.refuse_state(
+            call,
+            ApiError::PresenceNotConfigured,
+            ErrorCode::PresenceNotConfigured,
+        );
+    }
+    // S-A04: the re-init looks again
+    let p = InitParams::identified(GROUP, VID);
+    assert_eq!(h.api(init(p.clone())), vec![tx(init_frame(&p))]);
+    h.assert_rows(&[Row::SA04]);
+    assert_eq!(h.presence(), &Presence::Off);
+    h.recv(settings(4));
+    assert_eq!(
+        h.api(ApiCall::presence_connect()),
+        vec![tx(presence_connect_frame())]
+    );
+    h.assert_rows(&[Row::SA40]);
+}
+
+/// S-A05 does not apply to `not_configured`: the visitor id may change (and S-A04 then turns
+/// presence off, which keeps §4.1's "presence off whenever the visitor id is null").
+#[test]
+fn s_a05_not_configured_allows_a_visitor_id_change() {
+    let mut h = H::not_configured();
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.assert_rows(&[Row::SA04]);
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.ready().visitor.visitor_id, None);
+}
+
+/// S-A44: after a failed settings lookup, `presence_connect` with the link up tries the
+/// lookup again (`init`, its answer silent: S-F05 / S-F06), then connects as S-A40.
+#[test]
+fn s_a44_connect_after_a_failed_lookup_tries_it_again() {
+    let mut h = H::new();
+    let p = InitParams::identified(GROUP, VID);
+    h.api(init(p.clone()));
+    h.now = 100;
+    h.recv(ServerFrame::InitFailed {
+        reason: "down".into(),
+    });
+    assert!(!h.ready().settings.loaded);
+    h.now += 10;
+    let outs = h.api(ApiCall::presence_connect());
+    h.assert_rows(&[Row::SA44, Row::SA40]);
+    assert_eq!(outs, vec![tx(init_frame(&p)), tx(presence_connect_frame())]);
+    assert_eq!(h.ready().lookup, Lookup::Reattaching);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    assert_eq!(h.deadline(Timer::PresenceConnect), h.after(10_000));
+    // the answer updates the settings silently (S-F05)
+    assert_eq!(
+        h.recv(ServerFrame::Settings {
+            v: PROTOCOL_VERSION,
+            key_length: 6,
+            agent_start: true,
+        }),
+        vec![]
+    );
+    h.assert_rows(&[Row::SF05]);
+    assert_eq!(
+        h.ready().settings,
+        Settings {
+            key_length: 6,
+            loaded: true,
+            agent_start: true
+        }
+    );
+    assert_eq!(h.ready().lookup, Lookup::Done);
+    // with the settings loaded, a later connect is plain S-A40
+    h.api(ApiCall::PresenceDisconnect);
+    h.api(ApiCall::presence_connect());
+    h.assert_rows(&[Row::SA40]);
+}
+
+/// S-A58: a signal while presence is wanted but not connected could not be sent:
+/// `EventPresenceSendFail`, the call refused, nothing sent.
+#[test]
+fn s_a58_signal_while_presence_is_down_is_a_send_fail() {
+    for mut h in H::presence_wanted_not_connected() {
+        h.refuse_send_fail(terms(TermsStatus::Displayed));
+        h.refuse_send_fail(ApiCall::PresenceSignalAgent {
+            event: "ping".into(),
+            map: BTreeMap::new(),
+        });
+    }
+}
+
+/// S-A72: visibility with presence off or not configured is the app's misuse.
+#[test]
+fn s_a72_visibility_without_presence_is_invalid_state() {
+    for mut h in [H::identified(), H::ready_anonymous(), H::not_configured()] {
+        h.refuse_state(
+            ApiCall::PresenceSignalVisibility { visible: true },
+            ApiError::PresenceNotConnected,
+            ErrorCode::PresenceNotConnected,
+        );
+    }
+}
+
+/// S-A71: visibility while presence is wanted but not connected: `EventPresenceSendFail`.
+#[test]
+fn s_a71_visibility_while_presence_is_down_is_a_send_fail() {
+    for mut h in H::presence_wanted_not_connected() {
+        h.refuse_send_fail(ApiCall::PresenceSignalVisibility { visible: false });
+    }
+}
+
+/// S-A70: visibility while connected is sent as `presence_visibility`.
+#[test]
+fn s_a70_visibility_while_connected_is_sent() {
+    let mut h = H::terms_shown(2);
+    let before = h.state().clone();
+    for visible in [false, true] {
+        assert_eq!(
+            h.api(ApiCall::PresenceSignalVisibility { visible }),
+            vec![tx(ClientFrame::PresenceVisibility { visible })]
+        );
+        h.assert_rows(&[Row::SA70]);
+    }
+    assert_eq!(h.state(), &before, "visibility is not state");
+}
+
+/// S-A80 and S-F20: presence data is merged (a key set again replaces its value), kept while
+/// presence is off, sent whole when presence connects and on every change while connected;
+/// S-A04 empties it for a new visitor id and keeps it for the same one.
+#[test]
+fn s_a80_presence_data_is_merged_and_sent_whole() {
+    let mut h = H::identified();
+    assert_eq!(h.api(data_call(&[("page", "cart")])), vec![]);
+    h.assert_rows(&[Row::SA80]);
+    assert_eq!(h.ready().presence_data, data(&[("page", "cart")]));
+    h.api(ApiCall::presence_connect());
+    // S-F20: the whole map before the event
+    assert_eq!(
+        h.recv(ServerFrame::PresenceConnected {}),
+        vec![
+            tx(ClientFrame::PresenceData {
+                map: data(&[("page", "cart")])
+            }),
+            ev(Event::PresenceConnected)
+        ]
+    );
+    h.assert_rows(&[Row::SF20]);
+    assert_eq!(
+        h.api(data_call(&[("state", "paying"), ("page", "checkout")])),
+        vec![tx(ClientFrame::PresenceData {
+            map: data(&[("page", "checkout"), ("state", "paying")])
+        })]
+    );
+    h.assert_rows(&[Row::SA80]);
+    // the empty map changes nothing but is sent whole while connected
+    assert_eq!(
+        h.api(data_call(&[])),
+        vec![tx(ClientFrame::PresenceData {
+            map: data(&[("page", "checkout"), ("state", "paying")])
+        })]
+    );
+    // S-A04: the same visitor id keeps the data; another empties it
+    h.api(ApiCall::PresenceDisconnect);
+    h.api(init(InitParams::identified(GROUP, VID)));
+    assert_eq!(h.ready().presence_data.len(), 2);
+    h.api(init(InitParams::identified(GROUP, "cust-7")));
+    assert_eq!(h.ready().presence_data, BTreeMap::new());
+}
+
+/// S-A81: a key or value over 255 characters, or more than 32 entries once merged, is an
+/// invalid parameter; replacing a key of a full map is not.
+#[test]
+fn s_a81_oversize_presence_data_is_an_invalid_parameter() {
+    let mut h = H::presence_connected();
+    let long = "v".repeat(256);
+    let full: Vec<(String, String)> = (0..32).map(|i| (format!("k{i}"), String::new())).collect();
+    let full_call = ApiCall::PresenceData {
+        map: full.iter().cloned().collect(),
+    };
+    let bad = [
+        data_call(&[("page", &long)]),
+        data_call(&[(&long, "x")]),
+        ApiCall::PresenceData {
+            map: (0..33).map(|i| (format!("k{i}"), String::new())).collect(),
+        },
+    ];
+    for call in bad {
+        h.refuse_param(
+            call,
+            ApiError::InvalidParameter(ParameterError::PresenceData),
+            ErrorCode::InvalidParameter,
+        );
+    }
+    // 255 characters and 32 entries are the limits themselves
+    h.api(data_call(&[("k0", &"v".repeat(255))]));
+    h.api(full_call);
+    assert_eq!(h.ready().presence_data.len(), 32);
+    h.refuse_param(
+        data_call(&[("one_more", "x")]),
+        ApiError::InvalidParameter(ParameterError::PresenceData),
+        ErrorCode::InvalidParameter,
+    );
+    h.api(data_call(&[("k31", "replaced")]));
+    h.assert_rows(&[Row::SA80]);
+}
+
+/// S-F21b: a failed attempt that is the last of `connect(maxAttempts)` gives up:
+/// `EventPresenceConnectFail` without `retry_ms`, presence off, no timer.
+#[test]
+fn s_f21b_the_last_failed_attempt_gives_up() {
+    let mut h = H::identified();
+    h.api(connect_at_most(2));
+    let fail = || ServerFrame::PresenceConnectFailed {
+        reason: "busy".into(),
+    };
+    // the first of two is retried (S-F21)
+    h.recv(fail());
+    h.assert_rows(&[Row::SF21]);
+    assert_eq!(h.advance(1_000), vec![tx(presence_connect_frame())]);
+    h.assert_rows(&[Row::ST06b]);
+    let e = Event::PresenceConnectFail {
+        reason: "busy".into(),
+        retry_ms: None,
+    };
+    assert_eq!(h.recv(fail()), vec![ev(e.clone())]);
+    h.assert_rows(&[Row::SF21b]);
+    assert_eq!(props(&e), vec![("reason", "busy".to_owned())]);
+    assert_eq!(h.presence(), &Presence::Off);
+    for timer in [
+        Timer::PresenceConnect,
+        Timer::PresenceRetry,
+        Timer::PresenceSuspend,
+    ] {
+        assert_eq!(h.deadline(timer), None);
+    }
+    // the app may try again (S-A40)
+    h.api(connect_at_most(1));
+    h.assert_rows(&[Row::SA40]);
+    assert_eq!(h.recv(fail()), vec![ev(e)]);
+    h.assert_rows(&[Row::SF21b]);
+}
+
+/// S-F24: the agent's custom signal, as `EventPresenceSignal` with the signal's `event` and
+/// its map's entries as properties; only while connected.
+#[test]
+fn s_f24_agent_signal_becomes_an_event() {
+    let mut h = H::terms_shown(3);
+    let before = h.state().clone();
+    let e = Event::PresenceSignal {
+        event: "open_page".into(),
+        map: data(&[("page", "checkout")]),
+    };
+    assert_eq!(h.recv(agent_signal()), vec![ev(e.clone())]);
+    h.assert_rows(&[Row::SF24]);
+    assert_eq!(e.code(), "EventPresenceSignal");
+    assert_eq!(
+        props(&e),
+        vec![
+            ("event", "open_page".to_owned()),
+            ("page", "checkout".to_owned())
+        ]
+    );
+    assert_eq!(h.state(), &before, "a signal is not state");
+    let mut h = H::presence_connecting();
+    h.refuse_frame(
+        agent_signal(),
+        ProtocolError::UnexpectedFrame {
+            frame: ServerFrameKind::PresenceSignal,
+            state: StateKind::Presence(PresenceKind::Connecting),
+        },
+    );
+}
+
+/// S-F25: `presence_start_session` under `agent_may_start` with the group's `agent_start`:
+/// `EventPresenceStartSession`, terms=agent_start (replacing any earlier request).
+#[test]
+fn s_f25_agent_start_allowed_by_policy_and_group() {
+    let mut h = H::connected_under(ConsentPolicy::AgentMayStart, true);
+    h.recv(ServerFrame::PresenceShowTerms { request_id: 4 });
+    let e = Event::PresenceStartSession { request_id: 5 };
+    assert_eq!(
+        h.recv(ServerFrame::PresenceStartSession { request_id: 5 }),
+        vec![ev(e.clone())]
+    );
+    h.assert_rows(&[Row::SF25]);
+    assert_eq!(e.code(), "EventPresenceStartSession");
+    assert_eq!(props(&e), vec![("request_id", "5".to_owned())]);
+    assert_eq!(
+        h.presence(),
+        &Presence::Connected {
+            terms: Terms::AgentStart { request_id: 5 }
+        }
+    );
+}
+
+/// S-F26: otherwise — the default policy, or a group without `agent_start` — the agent's
+/// start request is the terms flow: `EventPresenceShowTerms`, terms=shown, and a visitor-id
+/// start still needs the customer's accepted terms.
+#[test]
+fn s_f26_agent_start_otherwise_is_the_terms_flow() {
+    for (policy, agent_start) in [
+        (ConsentPolicy::TermsRequired, false),
+        (ConsentPolicy::TermsRequired, true),
+        (ConsentPolicy::AgentMayStart, false),
+    ] {
+        let mut h = H::connected_under(policy, agent_start);
+        assert_eq!(
+            h.recv(ServerFrame::PresenceStartSession { request_id: 5 }),
+            vec![ev(Event::PresenceShowTerms { request_id: 5 })]
+        );
+        h.assert_rows(&[Row::SF26]);
+        assert_eq!(
+            h.presence(),
+            &Presence::Connected {
+                terms: Terms::Shown { request_id: 5 }
+            }
+        );
+        h.refuse_state(
+            start(StartKey::VisitorId),
+            ApiError::ConsentRequired,
+            ErrorCode::ConsentRequired,
+        );
+        // the customer's answer is for the agent's request
+        h.api(terms(TermsStatus::Displayed));
+        assert_eq!(
+            h.api(terms(TermsStatus::Accepted)),
+            vec![tx(terms_frame("accepted", 5))]
+        );
+    }
+    // the default configuration is `terms_required`
+    assert_eq!(
+        SdkConfig::default().consent_policy,
+        ConsentPolicy::TermsRequired
+    );
+}
+
+/// S-F27: `presence_not_configured` answers a connect: `EventPresenceNotConfigured`,
+/// presence not_configured, no retry; outside `connecting` it is unexpected.
+#[test]
+fn s_f27_presence_not_configured_stops_connecting() {
+    let mut h = H::presence_connecting();
+    assert_eq!(
+        h.recv(ServerFrame::PresenceNotConfigured {}),
+        vec![ev(Event::PresenceNotConfigured)]
+    );
+    h.assert_rows(&[Row::SF27]);
+    assert_eq!(
+        Event::PresenceNotConfigured.code(),
+        "EventPresenceNotConfigured"
+    );
+    assert_eq!(props(&Event::PresenceNotConfigured), vec![]);
+    assert_eq!(h.presence(), &Presence::NotConfigured);
+    assert_eq!(h.state().timers.next(), None);
+    // S-L04: nothing to disconnect
+    assert_eq!(h.life(Lifecycle::Terminate), vec![]);
+    h.assert_rows(&[Row::SL04]);
+    let mut h = H::presence_connected();
+    h.refuse_frame(
+        ServerFrame::PresenceNotConfigured {},
+        ProtocolError::UnexpectedFrame {
+            frame: ServerFrameKind::PresenceNotConfigured,
+            state: StateKind::Presence(PresenceKind::Connected),
+        },
+    );
+}
+
+/// S-T06c: the last attempt of `connect(maxAttempts)` times out: `EventPresenceConnectFail`
+/// (timeout) without `retry_ms`, presence off.
+#[test]
+fn s_t06c_the_last_attempt_times_out() {
+    let mut h = H::identified();
+    h.api(connect_at_most(1));
+    assert_eq!(
+        h.advance(10_000),
+        vec![ev(Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: None
+        })]
+    );
+    h.assert_rows(&[Row::ST06c]);
+    assert_eq!(h.presence(), &Presence::Off);
+    assert_eq!(h.state().timers.next(), None);
+    // a bound is per connect round: a restored link starts a new one (S-N02)
+    let mut h = H::identified();
+    h.api(connect_at_most(1));
+    h.net(NetworkChange::Lost);
+    h.now += 100;
+    h.net(NetworkChange::Restored);
+    assert_eq!(h.presence(), &Presence::Connecting { attempt: 0 });
+    h.advance(10_000);
+    h.assert_rows(&[Row::ST06c]);
+}
+
+/// S-T07 suspends a connected presence whose only request is an agent start (a grant is
+/// not an answer in progress, unlike a displayed or accepted terms request, S-T07b).
+#[test]
+fn s_t07_suspends_presence_with_an_agent_start_pending() {
+    let mut h = H::connected_under(ConsentPolicy::AgentMayStart, true);
+    h.recv(ServerFrame::PresenceStartSession { request_id: 5 });
+    h.life(Lifecycle::Background);
+    assert_eq!(
+        h.advance(60_000),
+        vec![tx(ClientFrame::PresenceDisconnect {})]
+    );
+    h.assert_rows(&[Row::ST07]);
+    assert_eq!(h.presence(), &Presence::Suspended);
+}
+
+/// §3.3a / S-A06: a visitor id is judged by the active limits profile, at each profile's
+/// edge, and the error names the profile and its limit.
+#[test]
+fn s_a06_visitor_id_limits_profiles() {
+    for (limits, most, tilde) in [
+        (Limits::Glance5, 62usize, true),
+        (Limits::GlanceCore, 100, true),
+        (Limits::WebCompatible, 50, false),
+    ] {
+        let cfg = SdkConfig {
+            limits,
+            ..SdkConfig::default()
+        };
+        let mut ok = "v".repeat(most);
+        ok.replace_range(0..1, if tilde { "~" } else { "-" });
+        let mut h = H::with(cfg.clone());
+        h.api(init(InitParams::identified(GROUP, &ok)));
+        h.assert_rows(&[Row::SA01]);
+        for bad in ["v".repeat(most + 1), String::new(), "a~b".into()] {
+            if bad == "a~b" && tilde {
+                continue;
+            }
+            let mut h = H::with(cfg.clone());
+            let e = h.refuse(
+                init(InitParams::identified(GROUP, &bad)),
+                ApiError::InvalidParameter(ParameterError::VisitorId { limits }),
+            );
+            assert_eq!(
+                e,
+                Event::InvalidParameter {
+                    call: cobrowse_visitor_core::CallName::InitVisitor,
+                    code: ErrorCode::InvalidParameter
+                }
+            );
+            let message = ParameterError::VisitorId { limits }.to_string();
+            assert!(message.contains(&most.to_string()), "{message}");
+            assert!(message.contains(limits.as_str()), "{message}");
+        }
+    }
 }

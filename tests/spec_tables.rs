@@ -147,6 +147,8 @@ enum Atom {
     Call(CallName),
     Show(String),
     Hide(String),
+    /// `AgentSignal{…}`: the controller hands the agent's signal to the app (§3.4).
+    AgentSignal,
 }
 
 #[derive(Debug, Default)]
@@ -199,7 +201,8 @@ fn head(s: &str) -> &str {
 /// body    := "event:" Code[(…)] | "send:" type[(…)] | "connect" | "arm:" timer[(…)]
 ///          | "disarm:" timer ("," timer)* | "refused(" code (" / " code)* ")"
 ///          | "call:" name[(…)] | "ui:show " element[(…)] | "ui:hide " element
-///          | "ui:hide of every shown element" | "offer" | "as " row
+///          | "ui:hide of every shown element" | "offer" | ["then "] "as " row
+///          | "AgentSignal{…}"
 /// ```
 fn outputs(cell: &str) -> Outs {
     let mut o = Outs::default();
@@ -221,8 +224,11 @@ fn outputs(cell: &str) -> Outs {
             };
             let must = !(cond || cond_here || commented_if);
             let mut push = |a: Atom| o.listed.push((a, must));
+            let body = body.strip_prefix("then ").unwrap_or(&body).to_owned();
             if body == "offer" {
                 o.offer = true;
+            } else if body.starts_with("AgentSignal{") {
+                push(Atom::AgentSignal);
             } else if body == "connect" {
                 push(Atom::Connect);
             } else if body == "ui:hide of every shown element" {
@@ -287,7 +293,8 @@ struct Next {
 /// part   := field "=" value (" or " value)* [" if " cond] [" (" comment ")"]
 ///         | field " " value ("/" value)* " → " value        a move between named values
 ///         | element (" shown" | " hidden")                  controller: terms, button
-///         | "as " row " with " part                          another row's next, and more
+///         | ["then "] "as " row [" with " part]              another row's next, and more
+///         | field " emptied"                                 the field is emptied
 ///         | "all timers disarmed" | "initialized" | "exited" | "running{…}"
 /// value  := word ["{…}" | "(…)"]                            the word is the field's value
 /// ```
@@ -298,7 +305,7 @@ fn next_fields(cell: &str) -> Next {
     }
     for part in split_top(cell, "; ") {
         let (part, _) = strip_comments(part);
-        let mut part = part.as_str();
+        let mut part = part.strip_prefix("then ").unwrap_or(&part);
         if let Some(rest) = part.strip_prefix("as ") {
             let (row, more) = rest.split_once(" with ").unwrap_or((rest, ""));
             n.also
@@ -320,17 +327,25 @@ fn next_fields(cell: &str) -> Next {
         } else if part.starts_with("running{") {
             n.fields
                 .insert("phase".into(), Some(["running".into()].into()));
+        } else if let Some(field) = part.strip_suffix(" emptied") {
+            n.fields.insert(field.to_owned(), None);
         } else if let Some((field, value)) = part.split_once('=') {
-            let value = value.replace(", or ", " or ");
-            let values = split_top(&value, " or ")
+            let value = value.trim().replace(", or ", " or ");
+            let alts = split_top(&value, " or ");
+            // a value is named when it is one word (with its `{…}` / `(…)`); prose
+            // (`presence_data merged with m`) names none
+            let concrete = alts.iter().all(|v| {
+                let h = head(v);
+                h.len() > 1
+                    && h.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    && !v[h.len()..].contains(' ')
+            });
+            let values = alts
                 .into_iter()
                 .map(|v| head(v).to_owned())
                 .collect::<BTreeSet<_>>();
-            let concrete = values
-                .iter()
-                .all(|v| v.len() > 1 && v.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
             n.fields
-                .insert(field.to_owned(), concrete.then_some(values));
+                .insert(field.trim().to_owned(), concrete.then_some(values));
         } else if let Some((from, to)) = part.split_once(" → ") {
             let field = from.split(' ').next().unwrap_or(from);
             n.fields
@@ -448,7 +463,18 @@ fn sdk_view(s: &State) -> View {
             } else {
                 "default"
             };
-            v.insert("settings", format!("{kind}{{{}}}", r.settings.key_length));
+            v.insert(
+                "settings",
+                format!(
+                    "{kind}{{{},agent_start={}}}",
+                    r.settings.key_length, r.settings.agent_start
+                ),
+            );
+            v.insert(
+                "max_attempts",
+                r.max_attempts.map_or("none".to_owned(), |n| n.to_string()),
+            );
+            v.insert("presence_data", format!("{:?}", r.presence_data));
             v.insert("lookup", format!("{:?}", r.lookup).to_lowercase());
             let detail = match &r.session {
                 Session::Idle => String::new(),
@@ -488,6 +514,7 @@ fn sdk_view(s: &State) -> View {
                     Terms::Shown { request_id } => format!("shown{{{request_id}}}"),
                     Terms::Displayed { request_id } => format!("displayed{{{request_id}}}"),
                     Terms::Accepted { request_id } => format!("accepted{{{request_id}}}"),
+                    Terms::AgentStart { request_id } => format!("agent_start{{{request_id}}}"),
                 },
                 _ => "none".to_owned(),
             };
@@ -536,6 +563,7 @@ fn ctl_view(c: &ControllerState) -> View {
                     PresenceView::Off => "off",
                     PresenceView::Connecting => "connecting",
                     PresenceView::Connected => "connected",
+                    PresenceView::NotConfigured => "not_configured",
                 }
                 .into(),
             );
@@ -588,6 +616,8 @@ fn implied(field: &str) -> &'static [&'static str] {
             "guests",
             "presence",
             "terms",
+            "max_attempts",
+            "presence_data",
             "initialized",
             "identity",
             "origin",
@@ -685,9 +715,12 @@ fn check(
     }
     let refused = listed.iter().any(|(a, _)| matches!(a, Atom::Refused(_)));
     if refused && seen.api {
-        // §5: a refused API call queues EventInvalidState, or EventInvalidParameter where listed
-        let param = listed.contains(&(Atom::Event("EventInvalidParameter".into()), true));
-        if !param {
+        // §5: a refused API call queues EventInvalidState, or EventInvalidParameter /
+        // EventPresenceSendFail where listed
+        let other = ["EventInvalidParameter", "EventPresenceSendFail"]
+            .iter()
+            .any(|e| listed.contains(&(Atom::Event((*e).into()), true)));
+        if !other {
             listed.push((Atom::Event("EventInvalidState".into()), true));
         }
     }
@@ -829,16 +862,38 @@ fn sdk_inputs() -> Vec<Input> {
             map: BTreeMap::new(),
         },
         ApiCall::PresenceDisconnect,
+        ApiCall::PresenceConnect { max_attempts: 1 },
+        ApiCall::PresenceConnect { max_attempts: 0 },
+        ApiCall::PresenceData {
+            map: [("page".to_owned(), "cart".to_owned())].into(),
+        },
+        ApiCall::PresenceData {
+            map: [("page".to_owned(), "v".repeat(256))].into(),
+        },
+        ApiCall::PresenceSignalVisibility { visible: false },
     ];
     let frames = [
         ServerFrame::Settings {
             v: 1,
             key_length: 6,
+            agent_start: false,
+        },
+        ServerFrame::Settings {
+            v: 1,
+            key_length: 6,
+            agent_start: true,
         },
         ServerFrame::Settings {
             v: 2,
             key_length: 4,
+            agent_start: false,
         },
+        ServerFrame::PresenceSignal {
+            event: "open_page".into(),
+            map: [("page".to_owned(), "checkout".to_owned())].into(),
+        },
+        ServerFrame::PresenceStartSession { request_id: 2 },
+        ServerFrame::PresenceNotConfigured {},
         ServerFrame::InitFailed {
             reason: "unknown_group".into(),
         },
@@ -1071,6 +1126,13 @@ fn ctl_inputs() -> Vec<CtlInput> {
         UserIntent::EndSession,
         UserIntent::Logout,
         UserIntent::Exit,
+        UserIntent::PresenceData {
+            map: [("page".to_owned(), "cart".to_owned())].into(),
+        },
+        // over S-A81's 255 characters: C-U71
+        UserIntent::PresenceData {
+            map: [("page".to_owned(), "c".repeat(256))].into(),
+        },
     ];
     let events = [
         Event::VisitorInitialized {
@@ -1110,7 +1172,21 @@ fn ctl_inputs() -> Vec<CtlInput> {
         Event::PresenceConnected,
         Event::PresenceConnectFail {
             reason: "timeout".into(),
-            retry_ms: 1_000,
+            retry_ms: Some(1_000),
+        },
+        Event::PresenceConnectFail {
+            reason: "timeout".into(),
+            retry_ms: None,
+        },
+        Event::PresenceStartSession { request_id: 1 },
+        Event::PresenceSignal {
+            event: "open_page".into(),
+            map: BTreeMap::new(),
+        },
+        Event::PresenceNotConfigured,
+        Event::PresenceSendFail {
+            call: CallName::PresenceSignalVisibility,
+            code: ErrorCode::PresenceSendFail,
         },
         Event::PresenceShowTerms { request_id: 1 },
         Event::PresenceDisconnected,
@@ -1160,6 +1236,7 @@ fn ctl_step(c: &Controller, input: &CtlInput) -> (Controller, Seen) {
                     .unwrap_or_default()
                     .to_owned(),
             ),
+            ControllerOutput::AgentSignal { .. } => Atom::AgentSignal,
         })
         .collect();
     if let Err(code) = result {
@@ -1186,6 +1263,7 @@ fn explore_controller(table: &BTreeMap<Row, SpecRow>, custom_ui: bool) -> Report
     let root = Controller::new(ControllerConfig {
         group_id: GROUP,
         custom_ui,
+        ..ControllerConfig::default()
     });
     let mut seen_states = HashSet::new();
     seen_states.insert(root.state().clone());
@@ -1254,8 +1332,9 @@ fn spec_table_cells_follow_the_grammar() {
 }
 
 /// The SDK core follows §5 row by row, and every row of §5 is exercised. Three explorations:
-/// from a new core; from one with presence connected for a
-/// visitor id (so that the deep one-click rows are within reach); and from a new core whose
+/// from a new core; from one with presence connected for a visitor id (so that the deep
+/// one-click rows are within reach), configured `agent_may_start` with settings that say
+/// `agent_start` (S-F25, S-A26) and the `glance_core` limits; and from a new core whose
 /// session grace (10 s) is shorter than its start timeout (15 s), the only way a starting
 /// session can outlive its grace (S-T05a) — the rows hold for every configuration.
 #[test]
@@ -1271,6 +1350,7 @@ fn sdk_follows_spec_table() {
         Input::Frame(ServerFrame::Settings {
             v: 1,
             key_length: 6,
+            agent_start: true,
         }),
         Input::Api(ApiCall::presence_connect()),
         Input::Frame(ServerFrame::PresenceConnected {}),
@@ -1279,10 +1359,17 @@ fn sdk_follows_spec_table() {
         session_grace: std::time::Duration::from_secs(10),
         ..SdkConfig::default()
     };
+    // the consent policy that lets S-F25 / S-A26 happen (the prefix's settings say
+    // `agent_start`), under another limits profile (§3.3a)
+    let agent_may_start = SdkConfig {
+        consent_policy: cobrowse_visitor_core::ConsentPolicy::AgentMayStart,
+        limits: cobrowse_visitor_core::Limits::GlanceCore,
+        ..SdkConfig::default()
+    };
     let (mut states, mut transitions) = (0, 0);
     for (config, prefix) in [
         (SdkConfig::default(), &[][..]),
-        (SdkConfig::default(), &present[..]),
+        (agent_may_start, &present[..]),
         (short_grace, &[][..]),
     ] {
         let mut seen = HashSet::new();

@@ -110,28 +110,21 @@ pub fn agreement(w: &World) -> Option<Finding> {
         return None;
     }
     let server = w.server();
-    let agree = |what: &str, service: String, sdk: String| {
+    // compared as values, written (as `Debug` writes them) only into a finding
+    fn agree<T: PartialEq + std::fmt::Debug>(what: &str, service: T, sdk: T) -> Option<Finding> {
         (service != sdk).then(|| {
             finding(
                 Property::Agreement,
-                format!("{what}: the service has {service}, the SDK {sdk}"),
+                format!("{what}: the service has {service:?}, the SDK {sdk:?}"),
             )
         })
-    };
+    }
     let sdk_id = r.visitor.visitor_id.as_deref();
-    if let Some(f) = agree(
-        "visitor id",
-        format!("{:?}", server.announced()),
-        format!("{:?}", Some(sdk_id)),
-    ) {
+    if let Some(f) = agree("visitor id", server.announced(), Some(sdk_id)) {
         return Some(f);
     }
     let sdk_present = matches!(r.presence, Presence::Connected { .. } | Presence::Blurred);
-    if let Some(f) = agree(
-        "presence",
-        server.presence().to_string(),
-        sdk_present.to_string(),
-    ) {
+    if let Some(f) = agree("presence", server.presence(), sdk_present) {
         return Some(f);
     }
     // the agent's view of the visitor: the data the app set, merged (S-A80, S-F20)
@@ -145,15 +138,10 @@ pub fn agreement(w: &World) -> Option<Finding> {
         }
     }
     let sdk_session = match &r.session {
-        Session::Running { key, guests, .. } => Some((key.clone(), *guests)),
+        Session::Running { key, guests, .. } => Some((key.as_str(), *guests)),
         _ => None,
     };
-    let service_session = server.session().map(|(k, g)| (k.to_owned(), g));
-    if let Some(f) = agree(
-        "session",
-        format!("{service_session:?}"),
-        format!("{sdk_session:?}"),
-    ) {
+    if let Some(f) = agree("session", server.session(), sdk_session) {
         return Some(f);
     }
     // the running session's pause and user state (§13.2): the service's are the SDK's, and
@@ -398,23 +386,30 @@ pub fn suspended(w: &World) -> Option<Finding> {
 /// ([`healed`]), then the background suffix ([`suspended`]). The scenario must not call the
 /// SDK directly (`api` steps): an app that misuses the API can keep presence off itself.
 pub fn judge(steps: &[Step]) -> Result<Vec<Finding>, crate::sim::NotSettled> {
+    let (w, mut found) = play_and_agree(steps)?;
+    found.extend(heal_and_judge(&w, steps.len())?);
+    Ok(found)
+}
+
+/// The first part of [`judge`]: plays the scenario in a world of its own, judging
+/// INV-AGREEMENT after every line; returns the world as played (its transcript is the one
+/// [`World::run`] gives) for [`heal_and_judge`] (a harness that plays a scenario twice for
+/// determinism judges one of the plays).
+pub fn play_and_agree(steps: &[Step]) -> Result<(World, Vec<Finding>), crate::sim::NotSettled> {
     let config = match steps.first() {
         Some(Step::Config(c)) => c.clone(),
         _ => crate::transcript::ScenarioConfig::default(),
     };
     let mut w = World::new(&config);
     let mut found = Vec::new();
-    let mut i = 0;
-    for s in steps {
+    for (i, s) in steps.iter().enumerate() {
         w.apply(i, s)?;
-        i += 1;
         found.extend(agreement(&w).map(|f| Finding {
-            message: format!("after line {i}: {}", f.message),
+            message: format!("after line {}: {}", i + 1, f.message),
             ..f
         }));
     }
-    found.extend(heal_and_judge(&w, i)?);
-    Ok(found)
+    Ok((w, found))
 }
 
 /// From any settled world, without changing it: the heal suffix and [`healed`], then the

@@ -9,6 +9,7 @@ use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UserIntent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -661,6 +662,48 @@ pub trait FrameType: Serialize + DeserializeOwned + PartialEq {
     /// Writes the frame as `serde_json::to_value(self)` writes it: its fields and `type` in
     /// key order (a record's JSON is the same bytes whichever way the frame is held).
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+    /// A frame read from JSON `text` as this crate writes it, by a reader that need not be
+    /// strict (`WireFrame::from_text` keeps it only when it writes that very text back):
+    /// serde's by default; a frame type may read its own faster.
+    fn from_written(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// Every field of every [`ClientFrame`], as [`ClientFrame::from_written`] reads them: in one
+/// pass, without the tagged enum's buffering; what a frame does not have is ignored (the
+/// frame read is kept only when it writes the text back).
+#[derive(Deserialize)]
+struct ClientFields<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    v: Option<u32>,
+    group_id: Option<i32>,
+    token: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    visitor_id: Option<String>,
+    key: Option<String>,
+    sessionkey: Option<String>,
+    event: Option<String>,
+    map: Option<BTreeMap<String, String>>,
+    request_id: Option<u64>,
+    foreground: Option<bool>,
+}
+
+/// [`ClientFields`] for [`ServerFrame`].
+#[derive(Deserialize)]
+struct ServerFields<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    v: Option<u32>,
+    key_length: Option<u8>,
+    reason: Option<String>,
+    sessionkey: Option<String>,
+    guestcount: Option<u32>,
+    request_id: Option<u64>,
+    agent_start: Option<bool>,
 }
 
 /// `(key, value)` pairs as a JSON object, in the order given.
@@ -753,6 +796,40 @@ impl FrameType for ClientFrame {
             ClientFrame::UserState { state } => sorted_map!(s, "state" => state, "type" => ty),
         }
     }
+
+    fn from_written(text: &str) -> Option<Self> {
+        let f: ClientFields = serde_json::from_str(text).ok()?;
+        Some(match f.ty {
+            "init" => ClientFrame::Init {
+                v: f.v?,
+                group_id: f.group_id?,
+                token: f.token?,
+                name: f.name?,
+                email: f.email?,
+                phone: f.phone?,
+                visitor_id: f.visitor_id,
+            },
+            "start_session" => ClientFrame::StartSession { key: f.key },
+            "end_session" => ClientFrame::EndSession {},
+            "resume_session" => ClientFrame::ResumeSession {
+                sessionkey: f.sessionkey?,
+            },
+            "presence_connect" => ClientFrame::PresenceConnect {
+                visitor_id: f.visitor_id?,
+            },
+            "presence_disconnect" => ClientFrame::PresenceDisconnect {},
+            "presence_signal" => ClientFrame::PresenceSignal {
+                event: f.event?,
+                map: f.map?,
+                request_id: f.request_id,
+            },
+            "app_state" => ClientFrame::AppState {
+                foreground: f.foreground?,
+            },
+            // another frame: serde's reader
+            _ => return serde_json::from_str(text).ok(),
+        })
+    }
 }
 
 impl FrameType for ServerFrame {
@@ -834,6 +911,34 @@ impl FrameType for ServerFrame {
             | ServerFrame::PresenceNotConfigured {} => sorted_map!(s, "type" => ty),
         }
     }
+
+    fn from_written(text: &str) -> Option<Self> {
+        let f: ServerFields = serde_json::from_str(text).ok()?;
+        Some(match f.ty {
+            "settings" => ServerFrame::Settings {
+                v: f.v?,
+                key_length: f.key_length?,
+                agent_start: f.agent_start.unwrap_or(false),
+            },
+            "init_failed" => ServerFrame::InitFailed { reason: f.reason? },
+            "session_started" => ServerFrame::SessionStarted {
+                sessionkey: f.sessionkey?,
+            },
+            "session_refused" => ServerFrame::SessionRefused { reason: f.reason? },
+            "guest_count" => ServerFrame::GuestCount {
+                guestcount: f.guestcount?,
+            },
+            "session_ended" => ServerFrame::SessionEnded { reason: f.reason? },
+            "presence_connected" => ServerFrame::PresenceConnected {},
+            "presence_connect_failed" => ServerFrame::PresenceConnectFailed { reason: f.reason? },
+            "presence_show_terms" => ServerFrame::PresenceShowTerms {
+                request_id: f.request_id?,
+            },
+            "presence_blur" => ServerFrame::PresenceBlur {},
+            // another frame: serde's reader
+            _ => return serde_json::from_str(text).ok(),
+        })
+    }
 }
 
 impl<T: FrameType> WireFrame<T> {
@@ -849,6 +954,21 @@ impl<T: FrameType> WireFrame<T> {
             (Ok(t), Some(obj)) if obj.len() == t.field_count() + 1 => WireFrame::Typed(t),
             _ => WireFrame::Json(v),
         }
+    }
+
+    /// [`WireFrame::from_json`] of the JSON `text`, without building its `Value` for a frame
+    /// as this crate writes it: the frame read from the text is typed when it writes that
+    /// very text back (then the text's JSON is the frame's own, which is what `from_json`
+    /// decides); any other text goes through `from_json`. `None` when the text is not a JSON
+    /// value that `Value` reads (a `RawValue` also takes a number out of `f64`'s range,
+    /// which the general reader refuses: that line is the general reader's to name).
+    fn from_text(text: &str) -> Option<Self> {
+        if let Some(t) = T::from_written(text) {
+            if writes_exactly(&Sorted(&t), text) {
+                return Some(WireFrame::Typed(t));
+            }
+        }
+        serde_json::from_str(text).ok().map(WireFrame::from_json)
     }
 
     /// The frame as JSON.
@@ -887,6 +1007,15 @@ impl<T: FrameType> WireFrame<T> {
 impl<T: FrameType> From<T> for WireFrame<T> {
     fn from(frame: T) -> Self {
         WireFrame::Typed(frame)
+    }
+}
+
+/// A frame written as [`FrameType::serialize_sorted`] writes it.
+struct Sorted<'a, T>(&'a T);
+
+impl<T: FrameType> Serialize for Sorted<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_sorted(s)
     }
 }
 
@@ -1342,17 +1471,18 @@ pub fn parse_scenario(text: &str) -> Result<Vec<Step>, ParseError> {
 }
 
 /// A record line as [`quick_record`] reads it: `step`, and each kind present or not (a kind
-/// that is present is never `None`, even when it is `null`).
+/// that is present is never `None`, even when it is `null`). An `api` call and a frame are
+/// kept as the line's own text, which [`api_from_text`] and [`WireFrame::from_text`] read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QuickRecord {
+struct QuickRecord<'a> {
     step: u64,
-    #[serde(default, deserialize_with = "present")]
-    api: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    send: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    recv: Option<Value>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    api: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    send: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    recv: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "present")]
     event: Option<EventJson>,
     #[serde(default, deserialize_with = "present")]
@@ -1366,6 +1496,101 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
+}
+
+/// Whether `value` writes exactly `text` (serde_json's compact form), compared as it is
+/// written, without building the text.
+fn writes_exactly<S: Serialize + ?Sized>(value: &S, text: &str) -> bool {
+    /// The bytes still to be written; a write that differs from them fails the writer.
+    struct Same<'a>(&'a [u8]);
+    impl std::io::Write for Same<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.0.strip_prefix(buf) {
+                Some(rest) => {
+                    self.0 = rest;
+                    Ok(buf.len())
+                }
+                None => Err(std::io::ErrorKind::InvalidData.into()),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut same = Same(text.as_bytes());
+    serde_json::to_writer(&mut same, value).is_ok() && same.0.is_empty()
+}
+
+/// Every field of every [`ApiCall`], as [`api_from_written`] reads them (see
+/// [`ClientFields`]).
+#[derive(Deserialize)]
+struct ApiFields<'a> {
+    call: &'a str,
+    group_id: Option<i32>,
+    token: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    visitor_id: Option<String>,
+    enabled: Option<bool>,
+    key: Option<String>,
+    event: Option<String>,
+    map: Option<BTreeMap<String, String>>,
+    max_attempts: Option<i32>,
+}
+
+/// An `api` call read from JSON `text` as this crate writes it, by a reader that need not be
+/// strict ([`api_from_text`] keeps it only when it writes that very text back): in one pass,
+/// without the tagged enum's buffering.
+fn api_from_written(text: &str) -> Option<ApiCall> {
+    let f: ApiFields = serde_json::from_str(text).ok()?;
+    Some(match f.call {
+        "init_visitor" => ApiCall::InitVisitor(cobrowse_visitor_core::InitParams {
+            group_id: f.group_id?,
+            token: f.token.unwrap_or_default(),
+            name: f.name.unwrap_or_default(),
+            email: f.email.unwrap_or_default(),
+            phone: f.phone.unwrap_or_default(),
+            visitor_id: f.visitor_id,
+        }),
+        "set_default_ui" => ApiCall::SetDefaultUi {
+            enabled: f.enabled?,
+        },
+        "start_session" => ApiCall::StartSession {
+            key: cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()),
+        },
+        "end_session" => ApiCall::EndSession,
+        "presence_connect" => ApiCall::PresenceConnect {
+            max_attempts: f
+                .max_attempts
+                .unwrap_or(cobrowse_visitor_core::ATTEMPTS_FOREVER),
+        },
+        "presence_set_default_ui" => ApiCall::PresenceSetDefaultUi {
+            enabled: f.enabled?,
+        },
+        "presence_signal_agent" => ApiCall::PresenceSignalAgent {
+            event: f.event?,
+            map: f.map.unwrap_or_default(),
+        },
+        "presence_disconnect" => ApiCall::PresenceDisconnect,
+        // another call: serde's reader
+        _ => return serde_json::from_str(text).ok(),
+    })
+}
+
+/// [`parse_api`] of the JSON `text` (a well-formed JSON value). An `api` call as this crate
+/// writes it is read straight from the text: when the call read from it writes that very
+/// text, its JSON is the call's own, which [`parse_api`] reads as that call (every call's
+/// JSON has only its fields, its required ones, an `Int32` group id, and reads back as
+/// itself: `tests::api_calls_read_back_as_written`). Any other text goes through
+/// [`parse_api`]; `None` where it refuses.
+fn api_from_text(text: &str) -> Option<ApiCall> {
+    if let Some(call) = api_from_written(text) {
+        if writes_exactly(&call, text) {
+            return Some(call);
+        }
+    }
+    parse_api(&serde_json::from_str(text).ok()?).ok()
 }
 
 /// Reads a well-formed record line in one pass, without building the line's JSON object
@@ -1386,7 +1611,7 @@ fn quick_record(line: &str) -> Option<Record> {
             ui: None,
             error: None,
             ..
-        } => Observed::Api(parse_api(&v).ok()?),
+        } => Observed::Api(api_from_text(v.get())?),
         QuickRecord {
             api: None,
             send: Some(v),
@@ -1395,7 +1620,7 @@ fn quick_record(line: &str) -> Option<Record> {
             ui: None,
             error: None,
             ..
-        } => Observed::Send(WireFrame::from_json(v)),
+        } => Observed::Send(WireFrame::from_text(v.get())?),
         QuickRecord {
             api: None,
             send: None,
@@ -1404,7 +1629,7 @@ fn quick_record(line: &str) -> Option<Record> {
             ui: None,
             error: None,
             ..
-        } => Observed::Recv(WireFrame::from_json(v)),
+        } => Observed::Recv(WireFrame::from_text(v.get())?),
         QuickRecord {
             api: None,
             send: None,
@@ -2207,5 +2432,339 @@ mod tests {
             panic!()
         };
         assert_eq!(serde_json::to_string(r).unwrap(), ui);
+    }
+
+    /// A JSON object's fields in the order written (`Value` sorts them), each value as
+    /// written.
+    struct Fields(Vec<(String, Box<RawValue>)>);
+
+    impl<'de> Deserialize<'de> for Fields {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Fields;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Fields, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(e) = m.next_entry()? {
+                        out.push(e);
+                    }
+                    Ok(Fields(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// The object `fields`, keys in this order, with `sep` after each `:` and `,`.
+    fn object(fields: &[(String, String)], sep: &str) -> String {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}:{sep}{v}", Value::from(k.as_str())))
+            .collect();
+        format!("{{{}}}", body.join(&format!(",{sep}")))
+    }
+
+    /// The JSON text `inner` (an object's, fields in the order written) and the variations a
+    /// trace might hold instead, each kept in the order written: a field left out, set to
+    /// another value, one more (first or last), the keys reversed, spaces, a string with an
+    /// escape, and the same JSON written by `Value` (keys sorted).
+    fn written_variations(inner: &str) -> Vec<String> {
+        let mut out = vec![inner.to_owned()];
+        let Ok(Fields(fields)) = serde_json::from_str::<Fields>(inner) else {
+            return out;
+        };
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .map(|(k, v)| (k, v.get().to_owned()))
+            .collect();
+        out.push(object(&fields, " "));
+        out.push(object(
+            &fields.iter().rev().cloned().collect::<Vec<_>>(),
+            "",
+        ));
+        out.push(serde_json::from_str::<Value>(inner).unwrap().to_string());
+        for (i, (k, v)) in fields.iter().enumerate() {
+            let mut left_out = fields.clone();
+            left_out.remove(i);
+            out.push(object(&left_out, ""));
+            let escaped = v
+                .strip_prefix('"')
+                .and_then(|rest| rest.chars().next().filter(char::is_ascii_alphanumeric))
+                .map(|c| format!("\"\\u{:04x}{}", u32::from(c), &v[2..]));
+            let others = [
+                "null",
+                "1",
+                "-1",
+                "1.0",
+                "-0",
+                "300",
+                "18446744073709551615",
+                "2147483648",
+                "-2147483649",
+                "\"1\"",
+                "\"\"",
+                "true",
+                "{}",
+                "{\"a\":\"b\"}",
+                "[]",
+                // JSON a `RawValue` takes and `Value` refuses (found by `check_trace`)
+                "20E393",
+                "-1e400",
+                "{\"a\":1e400}",
+            ];
+            for other in others.iter().map(|o| (*o).to_owned()).chain(escaped) {
+                let mut changed = fields.clone();
+                changed[i] = (k.clone(), other);
+                out.push(object(&changed, ""));
+            }
+            let mut twice = fields.clone();
+            twice.push((k.clone(), v.clone()));
+            out.push(object(&twice, ""));
+        }
+        for at_end in [false, true] {
+            let mut more = fields.clone();
+            more.insert(
+                if at_end { more.len() } else { 0 },
+                ("x".to_owned(), "1".to_owned()),
+            );
+            out.push(object(&more, ""));
+        }
+        out
+    }
+
+    /// Every record line of `traces/` and of the seed scenarios' transcripts, as written.
+    fn record_lines() -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        jsonl_files(&root.join("traces"), &mut files);
+        let mut lines: Vec<String> = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        let mut scenarios = Vec::new();
+        jsonl_files(&root.join("scenarios"), &mut scenarios);
+        assert!(!files.is_empty() && !scenarios.is_empty());
+        for f in &scenarios {
+            let steps = parse_scenario(&std::fs::read_to_string(f).unwrap()).unwrap();
+            let records = crate::sim::World::run(&steps).expect("the world settles");
+            lines.extend(records.iter().map(|r| serde_json::to_string(r).unwrap()));
+        }
+        lines.retain(|l| l.contains("\"step\""));
+        lines
+    }
+
+    /// The one-pass reader reads `api` calls and frames from the line's text (typed when
+    /// they write that very text back): on every record line of the traces and the seed
+    /// transcripts, and on each variation of its call or frame written in its own key order
+    /// (and otherwise), it reads as the general reader.
+    #[test]
+    fn text_read_calls_and_frames_read_as_the_general_reader() {
+        let mut texts = Vec::new();
+        for line in record_lines() {
+            let Ok(Fields(fields)) = serde_json::from_str::<Fields>(&line) else {
+                continue;
+            };
+            let step = fields
+                .iter()
+                .find(|(k, _)| k == "step")
+                .map(|(_, v)| v.get());
+            for (kind, inner) in &fields {
+                if !["api", "send", "recv", "event"].contains(&kind.as_str()) {
+                    continue;
+                }
+                for v in written_variations(inner.get()) {
+                    let step = step.unwrap_or("0");
+                    texts.push(format!("{{\"step\":{step},\"{kind}\":{v}}}"));
+                    texts.push(format!("{{\"{kind}\": {v}, \"step\": {step}}}"));
+                }
+            }
+        }
+        let (mut typed, mut other, mut general) = (0, 0, 0);
+        for t in &texts {
+            let slow = match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(obj)) => Some(record_from_json(&obj)),
+                _ => None,
+            };
+            match quick_record(t) {
+                Some(r) => {
+                    match &r.observed {
+                        Observed::Api(_)
+                        | Observed::Send(WireFrame::Typed(_))
+                        | Observed::Recv(WireFrame::Typed(_))
+                        | Observed::Event(EventRecord::Typed(_)) => typed += 1,
+                        _ => other += 1,
+                    }
+                    assert_eq!(slow, Some(Ok(r)), "{t}");
+                }
+                None => general += 1,
+            }
+        }
+        assert!(
+            typed > 1000 && other > 1000 && general > 1000,
+            "{typed} {other} {general}"
+        );
+    }
+
+    /// Every `api` call writes JSON that [`parse_api`] reads as that call, and reads from
+    /// its own text as that call (what [`api_from_text`] relies on).
+    #[test]
+    fn api_calls_read_back_as_written() {
+        use cobrowse_visitor_core::{InitParams, StartKey};
+        let mut calls = vec![
+            ApiCall::SetDefaultUi { enabled: true },
+            ApiCall::SetDefaultUi { enabled: false },
+            ApiCall::StartSession {
+                key: StartKey::Random,
+            },
+            ApiCall::StartSession {
+                key: StartKey::VisitorId,
+            },
+            ApiCall::StartSession {
+                key: StartKey::Custom("k".into()),
+            },
+            ApiCall::EndSession,
+            ApiCall::presence_connect(),
+            ApiCall::PresenceConnect { max_attempts: 3 },
+            ApiCall::PresenceConnect { max_attempts: 0 },
+            ApiCall::PresenceSetDefaultUi { enabled: true },
+            ApiCall::PresenceData {
+                map: BTreeMap::from([("page".to_owned(), "cart".to_owned())]),
+            },
+            ApiCall::PresenceSignalVisibility { visible: false },
+            ApiCall::PresenceSignalAgent {
+                event: "terms".into(),
+                map: BTreeMap::new(),
+            },
+            ApiCall::terms(cobrowse_visitor_core::TermsStatus::Accepted),
+            ApiCall::PresenceDisconnect,
+        ];
+        for group_id in [i32::MIN, -1, 0, 1, 19921, i32::MAX] {
+            let mut p = InitParams::anonymous(group_id);
+            calls.push(ApiCall::InitVisitor(p.clone()));
+            p.visitor_id = Some("cust-1".into());
+            p.name = "n\u{e9}\"".into();
+            calls.push(ApiCall::InitVisitor(p));
+        }
+        for call in calls {
+            let text = serde_json::to_string(&call).unwrap();
+            assert_eq!(
+                parse_api(&serde_json::to_value(&call).unwrap()),
+                Ok(call.clone())
+            );
+            assert_eq!(api_from_text(&text), Some(call.clone()), "{text}");
+            assert_eq!(api_from_written(&text), Some(call.clone()), "{text}");
+            assert!(writes_exactly(&call, &text));
+        }
+        assert!(!writes_exactly(
+            &ApiCall::EndSession,
+            r#"{"call": "end_session"}"#
+        ));
+        assert!(!writes_exactly(
+            &ApiCall::EndSession,
+            r#"{"call":"end_session"} "#
+        ));
+    }
+
+    /// Every frame as written reads back through its type's own reader
+    /// ([`FrameType::from_written`]), not serde's tagged one.
+    #[test]
+    fn written_frames_read_back_through_their_own_reader() {
+        fn check<T: FrameType + Clone + std::fmt::Debug>(frames: &[T]) {
+            for f in frames {
+                let text = serde_json::to_string(&Sorted(f)).unwrap();
+                assert_eq!(T::from_written(&text).as_ref(), Some(f), "{text}");
+                assert!(writes_exactly(&Sorted(f), &text));
+                assert_eq!(
+                    WireFrame::<T>::from_text(&text),
+                    Some(WireFrame::Typed(f.clone()))
+                );
+            }
+        }
+        check(&[
+            ClientFrame::Init {
+                v: 1,
+                group_id: -5,
+                token: "t".into(),
+                name: "".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: None,
+            },
+            ClientFrame::Init {
+                v: 1,
+                group_id: 19921,
+                token: "t".into(),
+                name: "n\u{e9}\"".into(),
+                email: "e".into(),
+                phone: "p".into(),
+                visitor_id: Some("cust-1".into()),
+            },
+            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: Some("k".into()),
+            },
+            ClientFrame::EndSession {},
+            ClientFrame::ResumeSession {
+                sessionkey: "1".into(),
+            },
+            ClientFrame::PresenceConnect {
+                visitor_id: "v".into(),
+            },
+            ClientFrame::PresenceDisconnect {},
+            ClientFrame::PresenceSignal {
+                event: "terms".into(),
+                map: [("status".to_owned(), "accepted".to_owned())].into(),
+                request_id: Some(3),
+            },
+            ClientFrame::PresenceSignal {
+                event: "x".into(),
+                map: BTreeMap::new(),
+                request_id: None,
+            },
+            ClientFrame::AppState { foreground: true },
+            ClientFrame::AppState { foreground: false },
+            ClientFrame::PresenceData {
+                map: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+            },
+            ClientFrame::PresenceVisibility { visible: true },
+        ]);
+        check(&[
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+                agent_start: false,
+            },
+            ServerFrame::Settings {
+                v: 1,
+                key_length: 4,
+                agent_start: true,
+            },
+            ServerFrame::PresenceSignal {
+                event: "e".into(),
+                map: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+            },
+            ServerFrame::PresenceStartSession { request_id: 1 },
+            ServerFrame::PresenceNotConfigured {},
+            ServerFrame::InitFailed { reason: "r".into() },
+            ServerFrame::SessionStarted {
+                sessionkey: "1".into(),
+            },
+            ServerFrame::SessionRefused { reason: "r".into() },
+            ServerFrame::GuestCount { guestcount: 2 },
+            ServerFrame::SessionEnded { reason: "r".into() },
+            ServerFrame::PresenceConnected {},
+            ServerFrame::PresenceConnectFailed { reason: "r".into() },
+            ServerFrame::PresenceShowTerms {
+                request_id: u64::MAX,
+            },
+            ServerFrame::PresenceBlur {},
+        ]);
     }
 }

@@ -43,6 +43,7 @@ use cobrowse_visitor_conformance::sim::{
 };
 use cobrowse_visitor_conformance::transcript::{
     parse_trace, AgentAction, Observed, Record, ScenarioConfig, Step, TraceLine, WireFrame,
+    MAX_GROUP_ID,
 };
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
@@ -491,6 +492,9 @@ struct Watch {
     exact_wakes: usize,
     sdk_before: Option<State>,
     ctl_before: Option<ControllerState>,
+    /// Where in `obs.lines` the records judged but not yet taken from the world go
+    /// ([`Watch::take_records`]).
+    pending: Vec<usize>,
 }
 
 impl Watch {
@@ -504,6 +508,40 @@ impl Watch {
             self.oracle.observe(n, l);
             self.group_choice.observe(n, l);
         }
+        self.judge()
+    }
+
+    /// A record as the world made it: judged at once, as [`Watch::line`] does, and kept
+    /// in the observation when the world hands it over ([`Watch::take_records`]; a record
+    /// is not copied).
+    fn record(&mut self, record: &Record) -> Result<(), Finding> {
+        self.pending.push(self.obs.lines.len());
+        // a stand-in, until the record itself comes
+        self.obs.lines.push(TraceLine::Step(Step::AdvanceMs(0)));
+        self.obs.bypassed.push(self.bypassed);
+        let n = self.obs.lines.len();
+        self.oracle.observe_record(n, record);
+        self.group_choice.observe_record(n, record);
+        self.judge()
+    }
+
+    /// Puts the world's records, the ones [`Watch::record`] judged (in the same order),
+    /// in their places in the observation.
+    fn take_records(&mut self, records: impl ExactSizeIterator<Item = Record>) {
+        assert_eq!(
+            records.len(),
+            self.pending.len(),
+            "the world's records are the ones its hooks were shown"
+        );
+        for (at, record) in self.pending.drain(..).zip(records) {
+            if let Some(l) = self.obs.lines.get_mut(at) {
+                *l = TraceLine::Record(record);
+            }
+        }
+    }
+
+    /// What the oracle found in the latest line, if `drive_core` judges it.
+    fn judge(&mut self) -> Result<(), Finding> {
         let found = self.oracle.violations();
         let fresh = found.get(self.seen..).unwrap_or(&[]);
         self.seen = found.len();
@@ -539,7 +577,7 @@ impl Hooks for Watch {
     /// A record, as the world made it: the oracle judges it at once (the JSON round trip is
     /// proven once per input, on the whole trace: [`round_trip`]).
     fn record(&mut self, record: &Record) -> Result<(), Finding> {
-        Watch::line(self, TraceLine::Record(record.clone()))
+        Watch::record(self, record)
     }
 
     fn before_sdk_input(&mut self, sdk: &Sdk) {
@@ -629,6 +667,8 @@ impl Run {
 
     fn play(mut self, input: &CoreInput) -> (Observation, Result<(), Finding>) {
         let result = self.play_all(input);
+        // the records of an op that stopped early
+        self.watch.take_records(self.world.drain_transcript());
         (self.watch.obs, result)
     }
 
@@ -637,8 +677,8 @@ impl Run {
             .apply_with(0, &Step::Config(input.config.clone()), &mut self.watch)?;
         for op in &input.ops {
             self.apply(op)?;
-            // the trace is what the watch read back; the world's own copy is not needed
-            self.world.clear_transcript();
+            // the op's records, judged as they came, to the observation
+            self.watch.take_records(self.world.drain_transcript());
             self.watch.obs.states.push((
                 self.world.sdk().state().clone(),
                 self.world.controller().state().clone(),
@@ -770,13 +810,15 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
             TraceLine::Step(_) => None,
         })
         .collect();
-    let mut text = String::new();
+    // each record written as its line, straight into one buffer
+    let mut bytes = Vec::with_capacity(records.len() * 128);
     for r in &records {
-        let json = serde_json::to_string(r)
+        serde_json::to_writer(&mut bytes, r)
             .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
-        text.push_str(&json);
-        text.push('\n');
+        bytes.push(b'\n');
     }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Finding::Property(format!("a record writes bytes that are not UTF-8: {e}")))?;
     let read = parse_trace(&text)
         .map_err(|e| Finding::Property(format!("the trace does not read back: {e}")))?;
     if read.len() != records.len() {
@@ -845,14 +887,18 @@ fn progress_judged(input: &CoreInput) -> bool {
         })
 }
 
+/// Whether the scenario reader refuses `config` (then the input is not played): exactly when
+/// its group id is not a positive `Int32` (`Step::from_json`; the test
+/// `config_refused_is_the_readers_verdict` holds this to [`crate::scenario::reader_refuses`],
+/// which writes the config line and reads it).
+fn config_refused(config: &ScenarioConfig) -> bool {
+    !(1..=MAX_GROUP_ID).contains(&config.group_id)
+}
+
 /// Plays the input twice and judges it; `Err` is the finding, ready to print. A config that
 /// a scenario could not have (the scenario reader refuses it) is not played.
 pub fn run(input: &CoreInput) -> Result<(), Failure> {
-    if crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
-        relaunch_probe: 0,
-        config: Some(input.config.clone()),
-        steps: Vec::new(),
-    }) {
+    if config_refused(&input.config) {
         return Ok(());
     }
     let (first, result) = Run::new(input).play(input);
@@ -965,5 +1011,34 @@ mod tests {
             ],
         };
         assert_eq!(CoreInput::read(&input.write()), input);
+    }
+
+    #[test]
+    fn config_refused_is_the_readers_verdict() {
+        let mut groups: Vec<i32> = (-1..=0xEF).collect();
+        groups.extend([
+            i32::MIN,
+            -2,
+            cobrowse_visitor_core::SEED_GROUP_ID,
+            MAX_GROUP_ID - 1,
+            MAX_GROUP_ID,
+        ]);
+        for group_id in groups {
+            for custom_ui in [false, true] {
+                for seed in [0, 7, 0xEF, 0xF0, u64::MAX] {
+                    let config = ScenarioConfig {
+                        group_id,
+                        custom_ui,
+                        seed,
+                        ..ScenarioConfig::default()
+                    };
+                    let reader = crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
+                        config: Some(config.clone()),
+                        steps: Vec::new(),
+                    });
+                    assert_eq!(config_refused(&config), reader, "{config:?}");
+                }
+            }
+        }
     }
 }

@@ -192,9 +192,12 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
         )));
     }
     // a world that does not settle is a finding (`cobrowse run` exits 1 on it)
-    let run = || World::run(&parsed).map_err(|e| fail(e.to_string()));
-    let records = run()?;
-    if let Some(v) = machine::deterministic(&records, &run()?) {
+    let direct_api = steps.iter().any(|s| matches!(s, Step::Api(_)));
+    let records = World::run(&parsed).map_err(|e| fail(e.to_string()))?;
+    // the second play is the one progress is judged on (below)
+    let (again, agreement) =
+        liveness::play_and_agree(&parsed).map_err(|e| fail(e.to_string()))?;
+    if let Some(v) = machine::deterministic(&records, again.transcript()) {
         return Err(fail(headline(&v)));
     }
     // what `cobrowse check` reads must be what was recorded
@@ -211,24 +214,20 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             "the transcript does not read back from JSON: {e}"
         )))
     })?;
-    let numbered: Vec<(usize, TraceLine)> = lines
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .collect();
-    if read_back != numbered {
+    // each line read back as the line it was, numbered from 1 (compared in place)
+    let same = |(i, ((n, a), b)): (usize, (&(usize, TraceLine), &TraceLine))| *n == i + 1 && a == b;
+    if read_back.len() != lines.len() || !read_back.iter().zip(&lines).enumerate().all(same) {
         let at = read_back
             .iter()
-            .zip(&numbered)
-            .position(|(a, b)| a != b)
-            .unwrap_or(read_back.len().min(numbered.len()));
+            .zip(&lines)
+            .enumerate()
+            .position(|x| !same(x))
+            .unwrap_or(read_back.len().min(lines.len()));
         return Err(with_trace(fail(format!(
             "the transcript does not read back as itself from line {}",
             at + 1
         ))));
     }
-    let direct_api = steps.iter().any(|s| matches!(s, Step::Api(_)));
     // the scenario line of each trace line, and of each record
     let mut cause = Vec::with_capacity(lines.len());
     let mut current = None;
@@ -292,7 +291,10 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     // LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES, LIVE-GUEST-COUNT, then the background
     // suffix and LIVE-BACKGROUND-SUSPEND; not for an app that calls the SDK directly
     if !direct_api {
-        let found = liveness::judge(&parsed).map_err(|e| fail(e.to_string()))?;
+        let mut found = agreement;
+        found.extend(
+            liveness::heal_and_judge(&again, parsed.len()).map_err(|e| fail(e.to_string()))?,
+        );
         if let Some(f) = found.first() {
             return Err(fail(format!(
                 "{f} (after the heal suffix of spec.md §10.4)"

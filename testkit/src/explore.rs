@@ -29,6 +29,13 @@ pub enum Letter {
     Step(fn() -> Step),
     /// `advance_ms` to the next armed deadline (disabled when none is armed).
     NextDeadline,
+    /// A step enabled once the app is initialized (the first `EventVisitorInitialized`).
+    /// The one use: `presence_data` (C-U70), which the controller passes through and the SDK
+    /// refuses while its first `init_visitor` is pending (S-A92) — a refusal that
+    /// INV-CONTROLLER-CALLS-ACCEPTED forbids (a disagreement of spec.md's C-U70 with that
+    /// invariant, reported with issue 14's model work). The letter is the app that sets its
+    /// presence data once the visitor is initialized.
+    AfterInit(fn() -> Step),
 }
 
 fn login() -> Step {
@@ -37,7 +44,13 @@ fn login() -> Step {
     })
 }
 
-pub const ALPHABET: [Letter; 18] = [
+fn presence_data() -> Step {
+    Step::User(UserIntent::PresenceData {
+        map: [("page".to_owned(), "cart".to_owned())].into(),
+    })
+}
+
+pub const ALPHABET: [Letter; 19] = [
     Letter::Step(|| Step::User(UserIntent::Launch)),
     Letter::Step(|| Step::User(UserIntent::TapCobrowse)),
     Letter::Step(login),
@@ -46,6 +59,7 @@ pub const ALPHABET: [Letter; 18] = [
     Letter::Step(|| Step::User(UserIntent::EndSession)),
     Letter::Step(|| Step::User(UserIntent::Logout)),
     Letter::Step(|| Step::User(UserIntent::Exit)),
+    Letter::AfterInit(presence_data),
     Letter::Step(|| Step::Lifecycle(Lifecycle::Background)),
     Letter::Step(|| Step::Lifecycle(Lifecycle::Foreground)),
     Letter::Step(|| Step::Network(NetworkChange::Lost)),
@@ -67,6 +81,12 @@ impl Letter {
                 .sdk()
                 .poll_timeout()
                 .map(|t| Step::AdvanceMs(t.as_millis().saturating_sub(world.now().as_millis()))),
+            Letter::AfterInit(f) => match world.controller().state() {
+                cobrowse_visitor_core::ControllerState::Running(app) if app.initialized => {
+                    Some(f())
+                }
+                _ => None,
+            },
         }
     }
 }
@@ -111,7 +131,8 @@ fn abstract_sdk(s: &State, last_request: u64) -> State {
                 match terms {
                     Terms::Shown { request_id }
                     | Terms::Displayed { request_id }
-                    | Terms::Accepted { request_id } => rename(request_id),
+                    | Terms::Accepted { request_id }
+                    | Terms::AgentStart { request_id } => rename(request_id),
                     Terms::None => {}
                 }
             }
@@ -251,6 +272,215 @@ pub fn explore<D: Clone>(
                         data,
                         path,
                     });
+                }
+            }
+        }
+        stats.depth = d + 1;
+        stats.per_depth.push(next.len());
+        stats.states += next.len();
+        frontier = next;
+        if frontier.is_empty() {
+            break;
+        }
+    }
+    stats
+}
+
+// ---- the SDK core alone ------------------------------------------------------------------------
+
+/// One letter of the SDK core's alphabet: an input at the core's `now`, or `Input::Timeout`
+/// at the next deadline (disabled when none is armed).
+#[derive(Clone, Debug)]
+pub enum SdkLetter {
+    /// This input, at the time of the last one.
+    Now(cobrowse_visitor_core::Input),
+    /// `Input::Timeout` at the next deadline.
+    NextDeadline,
+}
+
+/// The SDK alphabet of issue 14's exploration: the calls, frames, lifecycle and network
+/// changes that move presence, consent and presence data (the new ones with the old ones
+/// they interact with), and the next deadline.
+pub fn sdk_alphabet() -> Vec<SdkLetter> {
+    use cobrowse_visitor_core::{
+        ApiCall, InitParams, Input, Lifecycle, NetworkChange, ServerFrame, StartKey, TermsStatus,
+    };
+    let page = |v: &str| -> std::collections::BTreeMap<String, String> {
+        [("page".to_owned(), v.to_owned())].into()
+    };
+    let api = [
+        ApiCall::InitVisitor(InitParams::identified(
+            cobrowse_visitor_core::SEED_GROUP_ID,
+            VID,
+        )),
+        ApiCall::InitVisitor(InitParams::identified(
+            cobrowse_visitor_core::SEED_GROUP_ID,
+            "cust-7",
+        )),
+        ApiCall::presence_connect(),
+        ApiCall::PresenceConnect { max_attempts: 1 },
+        ApiCall::PresenceConnect { max_attempts: 0 },
+        ApiCall::StartSession {
+            key: StartKey::VisitorId,
+        },
+        ApiCall::EndSession,
+        ApiCall::terms(TermsStatus::Displayed),
+        ApiCall::terms(TermsStatus::Accepted),
+        ApiCall::PresenceDisconnect,
+        ApiCall::PresenceData { map: page("cart") },
+        ApiCall::PresenceData {
+            map: page(&"v".repeat(256)),
+        },
+        ApiCall::PresenceSignalVisibility { visible: false },
+    ];
+    let frames = [
+        ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: true,
+        },
+        ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: false,
+        },
+        ServerFrame::InitFailed {
+            reason: "down".into(),
+        },
+        ServerFrame::PresenceConnected {},
+        ServerFrame::PresenceConnectFailed {
+            reason: "busy".into(),
+        },
+        ServerFrame::PresenceShowTerms { request_id: 1 },
+        ServerFrame::PresenceStartSession { request_id: 2 },
+        ServerFrame::PresenceSignal {
+            event: "open_page".into(),
+            map: page("checkout"),
+        },
+        ServerFrame::PresenceNotConfigured {},
+        ServerFrame::PresenceBlur {},
+        ServerFrame::SessionStarted {
+            sessionkey: VID.into(),
+        },
+    ];
+    api.into_iter()
+        .map(Input::Api)
+        .chain(frames.into_iter().map(Input::Frame))
+        .chain([
+            Input::Lifecycle(Lifecycle::Background),
+            Input::Lifecycle(Lifecycle::Foreground),
+            Input::Network(NetworkChange::Lost),
+            Input::Network(NetworkChange::Restored),
+        ])
+        .map(SdkLetter::Now)
+        .chain([SdkLetter::NextDeadline])
+        .collect()
+}
+
+/// The SDK core's state with time taken relative to `now` (deadlines hashed relative) and
+/// the attempt counters capped as [`state_key`] caps them — except a presence attempt under a
+/// `max_attempts` bound, which decides when the round gives up and is kept as it is.
+pub fn sdk_state_key(s: &State) -> u64 {
+    let mut a = s.clone();
+    a.now = Instant::ZERO;
+    a.timers = Timers::default();
+    if let Link::Down { attempt } = &mut a.link {
+        *attempt = (*attempt).min(LINK_ATTEMPT_CAP);
+    }
+    if let Phase::Ready(r) = &mut a.phase {
+        let bounded = r.max_attempts.is_some();
+        if let Presence::Connecting { attempt } | Presence::RetryWait { attempt } = &mut r.presence
+        {
+            if !bounded {
+                *attempt = (*attempt).min(PRESENCE_ATTEMPT_CAP);
+            }
+        }
+    }
+    let mut h = DefaultHasher::new();
+    a.hash(&mut h);
+    for (t, at) in s.timers.armed() {
+        (t, at.as_millis().saturating_sub(s.now.as_millis())).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// A node of the SDK search: the core, the caller's data, the inputs from the root.
+type SdkNode<D> = (
+    cobrowse_visitor_core::Sdk,
+    D,
+    Vec<(u64, cobrowse_visitor_core::Input)>,
+);
+
+/// Explores every sequence of up to `depth` letters of `alphabet` from `root` (breadth
+/// first). `edge` is called for every input fed, with the caller's data of the parent (cloned
+/// for the child: update it), the core before, the time and input, the result, the outputs
+/// and the core after; an `Err` stops the search with the inputs that led there. States are
+/// deduplicated by [`sdk_state_key`] and `data_key` of the caller's data.
+pub fn explore_sdk<D: Clone>(
+    root: cobrowse_visitor_core::Sdk,
+    data: D,
+    alphabet: &[SdkLetter],
+    depth: usize,
+    data_key: impl Fn(&D) -> u64,
+    mut edge: impl FnMut(
+        &mut D,
+        &cobrowse_visitor_core::Sdk,
+        u64,
+        &cobrowse_visitor_core::Input,
+        Result<(), cobrowse_visitor_core::ErrorCode>,
+        &[cobrowse_visitor_core::Output],
+        &cobrowse_visitor_core::Sdk,
+    ) -> Result<(), String>,
+) -> Explored {
+    use cobrowse_visitor_core::{Input, Output};
+    let key = |s: &cobrowse_visitor_core::Sdk, d: &D| {
+        let mut h = DefaultHasher::new();
+        (sdk_state_key(s.state()), data_key(d)).hash(&mut h);
+        h.finish()
+    };
+    let mut seen = HashSet::from([key(&root, &data)]);
+    let mut frontier: Vec<SdkNode<D>> = vec![(root, data, vec![])];
+    let mut stats = Explored {
+        states: 1,
+        per_depth: vec![1],
+        ..Explored::default()
+    };
+    for d in 0..depth {
+        let mut next = vec![];
+        for (sdk, data, path) in &frontier {
+            for letter in alphabet {
+                let now = sdk.state().now.as_millis();
+                let (at, input) = match letter {
+                    SdkLetter::Now(i) => (now, i.clone()),
+                    SdkLetter::NextDeadline => match sdk.poll_timeout() {
+                        Some(t) => (t.as_millis(), Input::Timeout),
+                        None => continue,
+                    },
+                };
+                let mut child = sdk.clone();
+                let mut data = data.clone();
+                let result = child
+                    .handle_input(Instant::from_millis(at), input.clone())
+                    .map_err(|e| e.code());
+                let mut out = vec![];
+                loop {
+                    match child.poll_output() {
+                        Output::Timeout(_) => break,
+                        o => out.push(o),
+                    }
+                }
+                stats.edges += 1;
+                let mut p = path.clone();
+                p.push((at, input.clone()));
+                if let Err(why) = edge(&mut data, sdk, at, &input, result, &out, &child) {
+                    let list: String = p
+                        .iter()
+                        .map(|(t, i)| format!("  at {t} ms: {i:?}\n"))
+                        .collect();
+                    panic!("{why}\n-- inputs:\n{list}");
+                }
+                if seen.insert(key(&child, &data)) {
+                    next.push((child, data, p));
                 }
             }
         }

@@ -10,12 +10,15 @@
 //! - [`machines`]: the proptest-state-machine glue;
 //! - [`runner`]: how a proptest-state-machine test is run, shrunk and recorded;
 //! - [`explore`]: the bounded exhaustive explorer;
+//! - [`judge`]: machine-level judges of issue 14's invariants over a core's inputs and
+//!   outputs;
 //! - [`fixtures`]: the benchmark and allocation-test fixtures.
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
 pub mod explore;
 pub mod fixtures;
+pub mod judge;
 pub mod machines;
 pub mod reference;
 pub mod runner;

@@ -1,9 +1,9 @@
 //! proptest-state-machine glue: the model as `ReferenceStateMachine`, the real machines as
 //! `StateMachineTest`, at the three levels (world, SDK core, controller).
 
-use super::reference::{MCtl, MWorld};
+use super::reference::{MConfig, MCtl, MSdk, MWorld};
 use super::strategies::{ctl_transition, sdk_transition, world_transition, GROUP};
-use super::sut::{ctl_state, sdk_state, TraceCheck, WorldSut};
+use super::sut::{ctl_state, sdk_state_with, TraceCheck, WorldSut};
 use super::transition::{
     CtlModel, CtlTransition, SdkModel, SdkTransition, WorldModel, WorldTransition,
 };
@@ -28,6 +28,7 @@ pub fn world_start(custom_ui: bool, seed: u64, misuse: bool) -> WorldModel {
         group_id: GROUP,
         custom_ui,
         seed,
+        ..ScenarioConfig::default()
     });
     let mut world = MWorld::new(GROUP, custom_ui);
     world.apply(0, &step);
@@ -85,8 +86,79 @@ impl ReferenceStateMachine for SdkRef {
     type State = SdkModel;
     type Transition = SdkTransition;
 
+    /// A new core under any configuration of §3.3a (both consent policies, every limits
+    /// profile); the default one in half the cases.
     fn init_state() -> BoxedStrategy<SdkModel> {
-        Just(SdkModel::default()).boxed()
+        prop_oneof![
+            1 => Just(MConfig::default()),
+            1 => proptest::sample::select(MConfig::all()),
+        ]
+        .prop_map(|cfg| SdkModel {
+            sdk: MSdk::with_config(cfg),
+            ..SdkModel::default()
+        })
+        .boxed()
+    }
+
+    fn transitions(state: &SdkModel) -> BoxedStrategy<SdkTransition> {
+        sdk_transition(state)
+    }
+
+    fn apply(state: SdkModel, t: &SdkTransition) -> SdkModel {
+        state.apply(t)
+    }
+}
+
+/// The inputs that take a new core to presence connected for the visitor id `cust-42`, with
+/// the group's settings saying `agent_start` as given (all at 0 ms).
+pub fn connected_prefix(agent_start: bool) -> Vec<Input> {
+    use cobrowse_visitor_core::{ApiCall, InitParams, ServerFrame};
+    vec![
+        Input::Api(ApiCall::InitVisitor(InitParams::identified(
+            GROUP,
+            super::strategies::VID,
+        ))),
+        Input::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start,
+        }),
+        Input::Api(ApiCall::presence_connect()),
+        Input::Frame(ServerFrame::PresenceConnected {}),
+    ]
+}
+
+/// The SDK generator started from a core that has just connected presence for a visitor id
+/// ([`connected_prefix`]), under any configuration of §3.3a and with `agent_start` either
+/// way: the one-click and agent-start rows are within a few inputs. The prefix is not in the
+/// transitions; [`SdkConnectedRef::prefix_of`] recovers it.
+pub struct SdkConnectedRef;
+
+impl SdkConnectedRef {
+    /// The prefix a generated case started with.
+    pub fn prefix_of(init: &SdkModel) -> Vec<Input> {
+        connected_prefix(init.sdk.ready().is_some_and(|r| r.agent_start))
+    }
+}
+
+impl ReferenceStateMachine for SdkConnectedRef {
+    type State = SdkModel;
+    type Transition = SdkTransition;
+
+    fn init_state() -> BoxedStrategy<SdkModel> {
+        (proptest::sample::select(MConfig::all()), any::<bool>())
+            .prop_map(|(cfg, agent_start)| {
+                let mut m = SdkModel {
+                    sdk: MSdk::with_config(cfg),
+                    ..SdkModel::default()
+                };
+                for input in connected_prefix(agent_start) {
+                    m = m.apply(&SdkTransition::Input(input));
+                }
+                m.last.clear();
+                m
+            })
+            .boxed()
     }
 
     fn transitions(state: &SdkModel) -> BoxedStrategy<SdkTransition> {
@@ -121,6 +193,8 @@ pub fn drain(sdk: &mut Sdk) -> Vec<Output> {
 /// The real core, its transcript checked by the oracle, and the inputs so far.
 pub struct SdkSut {
     pub sdk: Sdk,
+    /// The core's configuration, for the projection into the model's terms.
+    pub cfg: MConfig,
     pub check: TraceCheck,
     pub step: usize,
     pub inputs: Vec<(u64, Input)>,
@@ -128,16 +202,30 @@ pub struct SdkSut {
 
 impl Default for SdkSut {
     fn default() -> Self {
-        SdkSut {
-            sdk: Sdk::default(),
-            check: TraceCheck::raw(),
-            step: 0,
-            inputs: vec![],
-        }
+        SdkSut::new(MConfig::default())
     }
 }
 
 impl SdkSut {
+    /// A new core configured as `cfg`.
+    pub fn new(cfg: MConfig) -> Self {
+        // the trace starts with the config line that names the policy and the limits, which
+        // INV-CONSENT-POLICY judges by (the contract's plain trace after a config line)
+        let mut check = TraceCheck::raw();
+        check.step(&Step::Config(ScenarioConfig {
+            consent_policy: cfg.consent_policy,
+            limits: cfg.limits,
+            ..ScenarioConfig::default()
+        }));
+        SdkSut {
+            sdk: Sdk::new(cfg.sdk_config()),
+            cfg,
+            check,
+            step: 0,
+            inputs: vec![],
+        }
+    }
+
     /// Feeds one input and checks it against `want` (if given) and the machine invariants.
     pub fn feed(&mut self, at: u64, input: &Input, want: Option<&super::reference::SdkStep>) {
         self.inputs.push((at, input.clone()));
@@ -190,7 +278,7 @@ impl SdkSut {
                     ),
                 );
             }
-            let state = sdk_state(&after);
+            let state = sdk_state_with(&after, self.cfg);
             if state != want.next {
                 fail(
                     &self.inputs,
@@ -253,8 +341,34 @@ impl StateMachineTest for SdkTest {
     type SystemUnderTest = SdkSut;
     type Reference = SdkRef;
 
-    fn init_test(_: &SdkModel) -> SdkSut {
-        SdkSut::default()
+    fn init_test(r: &SdkModel) -> SdkSut {
+        SdkSut::new(r.sdk.cfg)
+    }
+
+    fn apply(mut sut: SdkSut, r: &SdkModel, _t: SdkTransition) -> SdkSut {
+        for (at, input, want) in &r.last {
+            sut.feed(*at, input, Some(want));
+        }
+        sut
+    }
+}
+
+/// [`SdkTest`] from presence connected ([`SdkConnectedRef`]): the real core is fed the same
+/// prefix (its own checks, not the model's: the model took it in `init_state`).
+pub struct SdkConnectedTest;
+
+impl StateMachineTest for SdkConnectedTest {
+    type SystemUnderTest = SdkSut;
+    type Reference = SdkConnectedRef;
+
+    fn init_test(r: &SdkModel) -> SdkSut {
+        let mut sut = SdkSut::new(r.sdk.cfg);
+        for input in SdkConnectedRef::prefix_of(r) {
+            sut.feed(0, &input, None);
+        }
+        let state = sdk_state_with(sut.sdk.state(), sut.cfg);
+        assert_eq!(state, r.sdk, "the prefix leaves core and model alike");
+        sut
     }
 
     fn apply(mut sut: SdkSut, r: &SdkModel, _t: SdkTransition) -> SdkSut {
@@ -306,6 +420,7 @@ impl StateMachineTest for CtlTest {
             Controller::new(ControllerConfig {
                 group_id: GROUP,
                 custom_ui: r.ctl.custom_ui,
+                ..ControllerConfig::default()
             }),
             vec![],
         )

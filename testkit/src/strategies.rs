@@ -14,6 +14,7 @@ use super::transition::{
 use cobrowse_visitor_conformance::transcript::{AgentAction, Step};
 use cobrowse_visitor_core::{
     ApiCall, Event, InitParams, Input, KeyType, Lifecycle, NetworkChange, ServerFrame, StartKey,
+    ATTEMPTS_FOREVER,
 };
 use cobrowse_visitor_core::{CallName, ErrorCode, UserIntent};
 use proptest::prelude::*;
@@ -60,8 +61,32 @@ pub fn login_id() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// Visitor ids at each limits profile's edge (§3.3a: 50 for `web_compatible`, 62 for
+/// `glance5`, 100 for `glance_core`), one under, at and over it, with and without `~` (which
+/// only `web_compatible` refuses).
+pub fn visitor_id_near_limits() -> BoxedStrategy<String> {
+    let edge = |n: usize, tilde: bool| {
+        let mut id = "v".repeat(n);
+        if tilde {
+            id.replace_range(0..1, "~");
+        }
+        id
+    };
+    let mut ids = vec![];
+    for limit in [50usize, 62, 100] {
+        for n in [limit - 1, limit, limit + 1] {
+            for tilde in [false, true] {
+                ids.push(edge(n, tilde));
+            }
+        }
+    }
+    ids.push("cust~42".to_owned());
+    proptest::sample::select(ids).boxed()
+}
+
 pub fn init_params() -> BoxedStrategy<InitParams> {
     prop_oneof![
+        2 => visitor_id_near_limits().prop_map(|id| InitParams::identified(GROUP, &id)),
         4 => Just(InitParams::anonymous(GROUP)),
         4 => Just(InitParams::identified(GROUP, VID)),
         1 => Just(InitParams::identified(GROUP, OTHER_VID)),
@@ -135,6 +160,55 @@ pub fn start_key() -> BoxedStrategy<StartKey> {
     .boxed()
 }
 
+/// `presence_connect(n)`: forever (`-1`, absent), small bounds, and the refused 0, −2 and
+/// `i32::MIN` (S-A45).
+pub fn connect_call() -> BoxedStrategy<ApiCall> {
+    prop_oneof![
+        6 => Just(ATTEMPTS_FOREVER),
+        2 => Just(1),
+        2 => Just(2),
+        1 => Just(3),
+        1 => Just(0),
+        1 => Just(-2),
+        1 => Just(i32::MIN),
+        1 => Just(i32::MAX),
+    ]
+    .prop_map(|max_attempts| ApiCall::PresenceConnect { max_attempts })
+    .boxed()
+}
+
+fn entries(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// `presence_data(map)`: small maps that replace each other's keys, the empty map, 32 new
+/// keys (at the merged limit or past it, depending on what is set), and oversize keys and
+/// values (S-A81).
+pub fn presence_data_call() -> BoxedStrategy<ApiCall> {
+    prop_oneof![
+        4 => Just(entries(&[("page", "cart")])),
+        3 => Just(entries(&[("page", "checkout"), ("state", "paying")])),
+        1 => Just(BTreeMap::new()),
+        1 => Just((0..32).map(|i| (format!("k{i}"), String::new())).collect()),
+        1 => Just((0..33).map(|i| (format!("k{i}"), String::new())).collect()),
+        1 => Just(entries(&[("page", &"v".repeat(255))])),
+        1 => Just(entries(&[("page", &"v".repeat(256))])),
+        1 => Just(entries(&[(&"k".repeat(256), "x")])),
+    ]
+    .prop_map(|map| ApiCall::PresenceData { map })
+    .boxed()
+}
+
+/// `presence_signal_visibility(visible)`.
+pub fn visibility_call() -> BoxedStrategy<ApiCall> {
+    any::<bool>()
+        .prop_map(|visible| ApiCall::PresenceSignalVisibility { visible })
+        .boxed()
+}
+
 /// Any API call, valid or not.
 pub fn api_call() -> BoxedStrategy<ApiCall> {
     prop_oneof![
@@ -143,9 +217,11 @@ pub fn api_call() -> BoxedStrategy<ApiCall> {
         1 => any::<bool>().prop_map(|enabled| ApiCall::PresenceSetDefaultUi { enabled }),
         3 => start_key().prop_map(|key| ApiCall::StartSession { key }),
         2 => Just(ApiCall::EndSession),
-        2 => Just(ApiCall::presence_connect()),
+        3 => connect_call(),
         3 => signal(),
         2 => Just(ApiCall::PresenceDisconnect),
+        2 => presence_data_call(),
+        2 => visibility_call(),
     ]
     .boxed()
 }
@@ -159,11 +235,38 @@ fn reason() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// The agent's custom signals (`presence_signal`): valid ones, and the ones §8.2 refuses
+/// (`terms`, an empty event, a map with the key `event`).
+pub fn agent_signal() -> BoxedStrategy<ServerFrame> {
+    prop_oneof![
+        4 => Just(ServerFrame::PresenceSignal { event: "open_page".into(), map: entries(&[("page", "checkout")]) }),
+        2 => Just(ServerFrame::PresenceSignal { event: "hint".into(), map: BTreeMap::new() }),
+        1 => Just(ServerFrame::PresenceSignal { event: "terms".into(), map: entries(&[("status", "accepted")]) }),
+        1 => Just(ServerFrame::PresenceSignal { event: String::new(), map: BTreeMap::new() }),
+        1 => Just(ServerFrame::PresenceSignal { event: "x".into(), map: entries(&[("event", "y")]) }),
+    ]
+    .boxed()
+}
+
+/// `settings` with `agent_start` either way.
+pub fn settings_frame(key_length: u8) -> BoxedStrategy<ServerFrame> {
+    any::<bool>()
+        .prop_map(move |agent_start| ServerFrame::Settings {
+            v: 1,
+            key_length,
+            agent_start,
+        })
+        .boxed()
+}
+
 /// Any server frame, in range or not.
 pub fn server_frame() -> BoxedStrategy<ServerFrame> {
     prop_oneof![
-        2 => (prop_oneof![8 => Just(1u32), 1 => Just(2u32)], prop_oneof![6 => 1u8..=16, 1 => Just(0u8), 1 => Just(17u8)])
-            .prop_map(|(v, key_length)| ServerFrame::Settings { v, key_length }),
+        2 => (prop_oneof![8 => Just(1u32), 1 => Just(2u32)], prop_oneof![6 => 1u8..=16, 1 => Just(0u8), 1 => Just(17u8)], any::<bool>())
+            .prop_map(|(v, key_length, agent_start)| ServerFrame::Settings { v, key_length, agent_start }),
+        2 => agent_signal(),
+        2 => prop_oneof![1u64..4, Just(u64::MAX)].prop_map(|request_id| ServerFrame::PresenceStartSession { request_id }),
+        1 => Just(ServerFrame::PresenceNotConfigured {}),
         1 => reason().prop_map(|reason| ServerFrame::InitFailed { reason }),
         2 => prop_oneof![
             3 => Just("4821".to_owned()),
@@ -323,6 +426,18 @@ fn api(c: ApiCall) -> BoxedStrategy<SdkTransition> {
     just(SdkTransition::Input(Input::Api(c)))
 }
 
+/// A presence message of the app's: data, visibility, a custom signal (S-A50, S-A58, S-A70,
+/// S-A71, S-A80).
+fn presence_msg() -> BoxedStrategy<SdkTransition> {
+    prop_oneof![
+        3 => presence_data_call(),
+        2 => visibility_call(),
+        1 => Just(ApiCall::PresenceSignalAgent { event: "page".into(), map: entries(&[("url", "/cart")]) }),
+    ]
+    .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+    .boxed()
+}
+
 /// A key the server might send for `req` (right or wrong).
 fn started_key(req: &MRequest, key_length: u8) -> BoxedStrategy<String> {
     let right = match req {
@@ -408,11 +523,12 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
         MPhase::Initializing(_) => {
             v.push((
                 10,
-                (1u8..=16)
-                    .prop_map(|key_length| {
+                (1u8..=16, any::<bool>())
+                    .prop_map(|(key_length, agent_start)| {
                         SdkTransition::Input(Input::Frame(ServerFrame::Settings {
                             v: 1,
                             key_length,
+                            agent_start,
                         }))
                     })
                     .boxed(),
@@ -426,13 +542,12 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
         }
         MPhase::Terminated => {}
         MPhase::Ready(r) => {
-            if r.lookup_pending {
+            if r.lookup_pending || r.reattaching {
                 v.push((
                     4,
-                    frame(ServerFrame::Settings {
-                        v: 1,
-                        key_length: 6,
-                    }),
+                    settings_frame(6)
+                        .prop_map(|f| SdkTransition::Input(Input::Frame(f)))
+                        .boxed(),
                 ));
                 v.push((
                     2,
@@ -506,7 +621,9 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                 MPresence::Off => {
                     v.push((
                         pick(r.visitor.visitor_id.is_some(), 10, 2),
-                        api(ApiCall::presence_connect()),
+                        connect_call()
+                            .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                            .boxed(),
                     ));
                     if r.visitor.visitor_id.is_none() {
                         v.push((
@@ -523,6 +640,21 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                             reason: "busy".into(),
                         }),
                     ));
+                    v.push((4, frame(ServerFrame::PresenceNotConfigured {})));
+                    v.push((1, presence_msg()));
+                }
+                MPresence::NotConfigured => {
+                    v.push((
+                        4,
+                        connect_call()
+                            .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                            .boxed(),
+                    ));
+                    v.push((
+                        3,
+                        api(ApiCall::InitVisitor(InitParams::identified(GROUP, VID))),
+                    ));
+                    v.push((1, presence_msg()));
                 }
                 MPresence::Connected(t) => {
                     v.push((
@@ -537,14 +669,32 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                     ));
                     v.push((1, frame(ServerFrame::PresenceBlur {})));
                     v.push((1, api(ApiCall::PresenceDisconnect)));
+                    v.push((
+                        8,
+                        (1u64..6)
+                            .prop_map(|request_id| {
+                                SdkTransition::Input(Input::Frame(
+                                    ServerFrame::PresenceStartSession { request_id },
+                                ))
+                            })
+                            .boxed(),
+                    ));
+                    v.push((
+                        2,
+                        agent_signal()
+                            .prop_map(|f| SdkTransition::Input(Input::Frame(f)))
+                            .boxed(),
+                    ));
+                    v.push((3, presence_msg()));
+                    // a pending request moves on: the customer answers, the app starts
                     match t {
-                        MTerms::Shown(_) => v.push((10, api(terms_call("displayed")))),
+                        MTerms::Shown(_) => v.push((25, api(terms_call("displayed")))),
                         MTerms::Displayed(_) => {
-                            v.push((8, api(terms_call("accepted"))));
-                            v.push((3, api(terms_call("declined"))));
+                            v.push((20, api(terms_call("accepted"))));
+                            v.push((4, api(terms_call("declined"))));
                         }
-                        MTerms::Accepted(_) => v.push((
-                            10,
+                        MTerms::Accepted(_) | MTerms::AgentStart(_) => v.push((
+                            30,
                             api(ApiCall::StartSession {
                                 key: StartKey::VisitorId,
                             }),
@@ -552,7 +702,10 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                         MTerms::None => {}
                     }
                 }
-                _ => v.push((1, api(ApiCall::PresenceDisconnect))),
+                _ => {
+                    v.push((1, api(ApiCall::PresenceDisconnect)));
+                    v.push((1, presence_msg()));
+                }
             }
         }
     }
@@ -583,7 +736,13 @@ pub fn event() -> BoxedStrategy<Event> {
         1 => call.clone().prop_map(|call| Event::InvalidParameter { call, code: ErrorCode::InvalidParameter }),
         2 => call.prop_map(|call| Event::InvalidState { call, code: ErrorCode::SessionActive }),
         2 => Just(Event::PresenceConnected),
-        1 => Just(Event::PresenceConnectFail { reason: "timeout".into(), retry_ms: 1_000 }),
+        1 => Just(Event::PresenceConnectFail { reason: "timeout".into(), retry_ms: Some(1_000) }),
+        1 => Just(Event::PresenceConnectFail { reason: "timeout".into(), retry_ms: None }),
+        2 => (1u64..4).prop_map(|request_id| Event::PresenceStartSession { request_id }),
+        1 => Just(Event::PresenceSignal { event: "open_page".into(), map: entries(&[("page", "checkout")]) }),
+        1 => Just(Event::PresenceNotConfigured),
+        1 => prop_oneof![Just(CallName::PresenceSignalAgent), Just(CallName::PresenceSignalVisibility)]
+            .prop_map(|call| Event::PresenceSendFail { call, code: ErrorCode::PresenceSendFail }),
         3 => (1u64..4).prop_map(|request_id| Event::PresenceShowTerms { request_id }),
         2 => Just(Event::PresenceDisconnected),
         1 => Just(Event::PresenceBlur),
@@ -618,6 +777,17 @@ pub fn ctl_transition(m: &CtlModel) -> BoxedStrategy<CtlTransition> {
         (2, intent(UserIntent::EndSession)),
         (2, intent(UserIntent::Logout)),
         (1, intent(UserIntent::Exit)),
+        (
+            1,
+            presence_data_call()
+                .prop_map(|c| match c {
+                    ApiCall::PresenceData { map } => {
+                        CtlTransition::User(UserIntent::PresenceData { map })
+                    }
+                    _ => unreachable!("presence_data_call makes presence_data calls"),
+                })
+                .boxed(),
+        ),
         (1, lifecycle().prop_map(CtlTransition::Lifecycle).boxed()),
         (20, event().prop_map(CtlTransition::Event).boxed()),
     ])

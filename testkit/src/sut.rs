@@ -6,8 +6,8 @@
 //! invariant oracle ([`cobrowse_visitor_conformance::oracle`]) finds nothing.
 
 use super::reference::{
-    CApp, CIdentity, COrigin, CPhase, CPresence, CSession, MCtl, MPhase, MPresence, MReady,
-    MRequest, MSdk, MServer, MSession, MSrvSession, MTerms, MWorld, T,
+    CApp, CIdentity, COrigin, CPhase, CPresence, CSession, MConfig, MCtl, MPhase, MPresence,
+    MReady, MRequest, MSdk, MServer, MSession, MSrvSession, MTerms, MWorld, T,
 };
 pub use cobrowse_visitor_conformance::oracle::GroupChoice;
 use cobrowse_visitor_conformance::oracle::{machine, Invariant, Oracle, Violation};
@@ -36,8 +36,14 @@ fn timer(t: Timer) -> T {
     }
 }
 
-/// The crate's SDK state as the model's.
+/// The crate's SDK state as the model's, for a core with the default configuration.
 pub fn sdk_state(s: &State) -> MSdk {
+    sdk_state_with(s, MConfig::default())
+}
+
+/// The crate's SDK state as the model's, for a core configured as `cfg` (the state does not
+/// carry the configuration; the harness knows it).
+pub fn sdk_state_with(s: &State, cfg: MConfig) -> MSdk {
     let phase = match &s.phase {
         Phase::Uninitialized => MPhase::Uninitialized,
         Phase::Initializing { visitor } => MPhase::Initializing(visitor.clone()),
@@ -76,10 +82,15 @@ pub fn sdk_state(s: &State) -> MSdk {
                     Terms::Shown { request_id } => MTerms::Shown(*request_id),
                     Terms::Displayed { request_id } => MTerms::Displayed(*request_id),
                     Terms::Accepted { request_id } => MTerms::Accepted(*request_id),
+                    Terms::AgentStart { request_id } => MTerms::AgentStart(*request_id),
                 }),
                 Presence::Blurred => MPresence::Blurred,
                 Presence::Suspended => MPresence::Suspended,
+                Presence::NotConfigured => MPresence::NotConfigured,
             },
+            agent_start: r.settings.agent_start,
+            max_attempts: r.max_attempts,
+            presence_data: r.presence_data.clone(),
         }),
     };
     MSdk {
@@ -97,6 +108,7 @@ pub fn sdk_state(s: &State) -> MSdk {
             .map(|(t, at)| (timer(t), at.as_millis()))
             .collect(),
         now: s.now.as_millis(),
+        cfg,
     }
 }
 
@@ -124,6 +136,7 @@ pub fn ctl_state(c: &Controller) -> MCtl {
                 PresenceView::Off => CPresence::Off,
                 PresenceView::Connecting => CPresence::Connecting,
                 PresenceView::Connected => CPresence::Connected,
+                PresenceView::NotConfigured => CPresence::NotConfigured,
             },
             session: match a.session {
                 SessionView::None => CSession::None,
@@ -136,12 +149,14 @@ pub fn ctl_state(c: &Controller) -> MCtl {
             },
             terms_shown: a.terms_shown,
             button_shown: a.button_shown,
+            presence_data: a.presence_data.clone(),
         }),
     };
     MCtl {
         phase,
         group_id: c.config().group_id,
         custom_ui: c.config().custom_ui,
+        limits: c.config().limits,
     }
 }
 
@@ -163,6 +178,12 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         announced: s.announced().map(|a| a.map(str::to_owned)),
         ended_offline: model.ended_offline.clone(),
         out: model.out.clone(),
+        // the group's settings are the model's (the config); the data is the server's getter
+        agent_start: model.agent_start,
+        presence_enabled: model.presence_enabled,
+        presence_data: s.presence_data().clone(),
+        // the pending request is not a getter of the server: the model's own
+        request: model.request,
     }
 }
 
@@ -283,6 +304,11 @@ impl TraceCheck {
         self.line += 1;
         self.oracle.observe_record(self.line, r);
         self.group_choice.observe_record(self.line, r);
+    }
+
+    /// The line of the last step or record observed.
+    pub fn line(&self) -> usize {
+        self.line
     }
 
     /// A refusal followed, in the same step, by a send that an input without a record caused

@@ -257,7 +257,7 @@ impl Server {
             self.push(answer);
             return;
         }
-        let Some(announced) = self.announced.clone() else {
+        if self.announced.is_none() {
             self.refusals += 1;
             let refusal = match frame {
                 ClientFrame::StartSession { .. } => Some(ServerFrame::SessionRefused {
@@ -272,7 +272,7 @@ impl Server {
                 self.push(f);
             }
             return;
-        };
+        }
         match frame {
             ClientFrame::Init { .. } => {}
             ClientFrame::StartSession { key } => {
@@ -280,7 +280,7 @@ impl Server {
                 // (or the group's agent start) for the latest request (§13.1)
                 let one_click = self.session.is_none()
                     && key.is_some()
-                    && key.as_deref() == announced.as_deref();
+                    && key.as_deref() == self.announced.as_ref().and_then(|a| a.as_deref());
                 if one_click && !self.take_consent() {
                     self.refusals += 1;
                     self.push(ServerFrame::SessionRefused {
@@ -342,7 +342,7 @@ impl Server {
             }
             ClientFrame::PresenceConnect { visitor_id } => {
                 // presence is for the visitor this connection identified
-                if announced.as_ref() == Some(visitor_id) {
+                if matches!(&self.announced, Some(Some(a)) if a == visitor_id) {
                     self.presence = true;
                     self.push(ServerFrame::PresenceConnected {});
                 } else {

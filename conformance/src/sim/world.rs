@@ -124,6 +124,12 @@ impl World {
         self.transcript.clear();
     }
 
+    /// Hands over the records so far, keeping the room they took (a harness that judges
+    /// each record as it comes, through its hooks, and keeps them).
+    pub fn drain_transcript(&mut self) -> std::vec::Drain<'_, Record> {
+        self.transcript.drain(..)
+    }
+
     /// The SDK core.
     pub fn sdk(&self) -> &Sdk {
         &self.sdk

@@ -2,10 +2,12 @@
 //! SDK-event rows (C-E…), each an id, a guard and an effect, in the spec's order. Refused
 //! intents change nothing and output nothing (INV-REFUSED-UNCHANGED).
 
-use super::{CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows};
+use super::{
+    visitor_id_ok_under, CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows,
+};
 use cobrowse_visitor_core::{
-    validate_visitor_id, ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row,
-    StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
+    ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row, StartKey, TermsStatus,
+    UiDirective, UiElement, UserIntent,
 };
 
 /// One controller input under way.
@@ -168,6 +170,7 @@ static USER: &[R<UserIntent>] = &[
                 session: CSession::None,
                 terms_shown: false,
                 button_shown: false,
+                presence_data: Default::default(),
             });
             cx.init(None);
         }),
@@ -210,7 +213,7 @@ static USER: &[R<UserIntent>] = &[
     },
     R {
         row: Row::CU21,
-        when: |_, i| matches!(i, UserIntent::Login { visitor_id } if validate_visitor_id(visitor_id).is_err()),
+        when: |c, i| matches!(i, UserIntent::Login { visitor_id } if !visitor_id_ok_under(c.limits, visitor_id)),
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {
@@ -227,6 +230,8 @@ static USER: &[R<UserIntent>] = &[
         then: Then::Go(|cx, i| {
             if let UserIntent::Login { visitor_id } = i {
                 cx.a().identity = CIdentity::LoggingIn(visitor_id.clone());
+                // "presence_data emptied (S-A04 empties the core's)"
+                cx.a().presence_data.clear();
                 cx.init(Some(visitor_id.clone()));
             }
         }),
@@ -297,12 +302,14 @@ static USER: &[R<UserIntent>] = &[
         row: Row::CU50,
         when: |_, i| *i == UserIntent::Logout,
         then: Then::Go(|cx, _| {
-            if cx.a().presence != CPresence::Off {
+            // "call:presence_disconnect if presence connecting or connected"
+            if asked_presence(cx.a().presence) {
                 cx.call(ApiCall::PresenceDisconnect);
             }
             let a = cx.a();
             a.presence = CPresence::Off;
             a.identity = CIdentity::Anonymous;
+            a.presence_data.clear();
             cx.hide_terms_offer();
             cx.init(None);
         }),
@@ -312,7 +319,7 @@ static USER: &[R<UserIntent>] = &[
         when: |_, i| *i == UserIntent::Exit,
         then: Then::Go(|cx, _| {
             let a = cx.a().clone();
-            if a.presence != CPresence::Off {
+            if asked_presence(a.presence) {
                 cx.call(ApiCall::PresenceDisconnect);
             }
             // "ui:hide of every shown element". The spec does not order them (no invariant
@@ -332,7 +339,52 @@ static USER: &[R<UserIntent>] = &[
             cx.c.phase = CPhase::Exited;
         }),
     },
+    R {
+        row: Row::CU72,
+        when: |c, i| matches!(i, UserIntent::PresenceData { .. }) && has(c, |a| !a.initialized),
+        then: Then::Refuse(ErrorCode::NotInitialized),
+    },
+    R {
+        row: Row::CU71,
+        when: |c, i| match i {
+            UserIntent::PresenceData { map } => {
+                has(c, |a| !presence_data_ok(&a.presence_data, map))
+            }
+            _ => false,
+        },
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::CU70,
+        when: |_, i| matches!(i, UserIntent::PresenceData { .. }),
+        then: Then::Go(|cx, i| {
+            if let UserIntent::PresenceData { map } = i {
+                // "presence_data merged with m"; "the app's data, passed through"
+                cx.a()
+                    .presence_data
+                    .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+                cx.call(ApiCall::PresenceData { map: map.clone() });
+            }
+        }),
+    },
 ];
+
+/// §3.3 `presence_data`: "entries of ≤ 255 characters, merged …; at most 32 entries once
+/// merged".
+fn presence_data_ok(
+    current: &std::collections::BTreeMap<String, String>,
+    map: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    let short = |t: &String| t.chars().count() <= 255;
+    let mut merged = current.clone();
+    merged.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    map.iter().all(|(k, v)| short(k) && short(v)) && merged.len() <= 32
+}
+
+/// C-U50 / C-U60's "presence connecting or connected".
+fn asked_presence(p: CPresence) -> bool {
+    matches!(p, CPresence::Connecting | CPresence::Connected)
+}
 
 // ---- §6 SDK events ----------------------------------------------------------------------------
 
@@ -345,7 +397,8 @@ fn logged_in(cx: &mut Cx) {
     let a = cx.a();
     if let CIdentity::LoggingIn(id) = &a.identity {
         a.identity = CIdentity::LoggedIn(id.clone());
-        if a.presence == CPresence::Off {
+        // "presence=connecting if off or not_configured (the re-init looked again, S-A04)"
+        if matches!(a.presence, CPresence::Off | CPresence::NotConfigured) {
             a.presence = CPresence::Connecting;
             cx.call(ApiCall::presence_connect());
             if cx.c.custom_ui {
@@ -484,6 +537,53 @@ static EVENTS: &[R<Event>] = &[
         row: Row::CE25,
         when: |_, e| *e == Event::ConnectionWarning,
         then: Then::Go(|cx, _| cx.hide_terms_offer()),
+    },
+    R {
+        row: Row::CE26,
+        when: |c, e| {
+            matches!(e, Event::PresenceStartSession { .. })
+                && has(c, |a| {
+                    a.presence != CPresence::Off && a.session == CSession::None
+                })
+        },
+        then: Then::Go(|cx, _| {
+            // "ui:hide terms if shown (the agent's start replaces the request)"
+            if cx.a().terms_shown {
+                cx.a().terms_shown = false;
+                cx.hide(UiElement::Terms);
+            }
+            let a = cx.a();
+            a.session = CSession::Starting(COrigin::OneClick);
+            if a.button_shown {
+                a.button_shown = false;
+                cx.hide(UiElement::CobrowseButton);
+            }
+            cx.call(ApiCall::StartSession {
+                key: StartKey::VisitorId,
+            });
+        }),
+    },
+    R {
+        row: Row::CE27,
+        when: |_, e| matches!(e, Event::PresenceSignal { .. }),
+        then: Then::Go(|cx, e| {
+            if let Event::PresenceSignal { event, map } = e {
+                cx.out.push(ControllerOutput::AgentSignal {
+                    event: event.clone(),
+                    map: map.clone(),
+                });
+            }
+        }),
+    },
+    R {
+        row: Row::CE28,
+        when: |_, e| *e == Event::PresenceNotConfigured,
+        then: Then::Go(|cx, _| cx.a().presence = CPresence::NotConfigured),
+    },
+    R {
+        row: Row::CE29,
+        when: |_, e| matches!(e, Event::PresenceConnectFail { retry_ms: None, .. }),
+        then: Then::Go(|cx, _| cx.a().presence = CPresence::Off),
     },
     R {
         row: Row::CE30,

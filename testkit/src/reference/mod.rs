@@ -13,7 +13,7 @@
 //! (inputs, outputs, frames, events, rows, error codes) and their field rules (§3.3, §8.3),
 //! which are data, not behaviour.
 
-use cobrowse_visitor_core::{ErrorCode, InitParams, KeyType, Row};
+use cobrowse_visitor_core::{ConsentPolicy, ErrorCode, InitParams, KeyType, Limits, Row};
 use std::collections::BTreeMap;
 
 mod controller;
@@ -72,9 +72,60 @@ impl T {
 
 // ---- §3.3 field rules -------------------------------------------------------------------------
 
-/// §3.3: `visitor_id` is 1–62 characters of `[A-Za-z0-9-_~]`.
+/// §3.3 / §3.3a: `visitor_id` under the default limits (`glance5`): 1–62 characters of
+/// `[A-Za-z0-9-_~]`. The controller judges a `login` id by this profile (§3.3a).
 pub fn visitor_id_ok(id: &str) -> bool {
-    cobrowse_visitor_core::validate_visitor_id(id).is_ok()
+    visitor_id_ok_under(Limits::Glance5, id)
+}
+
+/// §3.3a's table, read as written: `glance5` 1–62 characters of `[A-Za-z0-9-_~]`;
+/// `glance_core` 1–100 of the same; `web_compatible` 1–50 of `[A-Za-z0-9-_]` (no `~`).
+/// Written from the table, not through `Limits`' methods: the profile names are data, the
+/// numbers are the spec's.
+pub fn visitor_id_ok_under(limits: Limits, id: &str) -> bool {
+    let (most, tilde) = match limits {
+        Limits::Glance5 => (62, true),
+        Limits::GlanceCore => (100, true),
+        Limits::WebCompatible => (50, false),
+    };
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (tilde && c == '~');
+    (1..=most).contains(&id.chars().count()) && id.chars().all(allowed)
+}
+
+/// §3.3a: the part of `SdkConfig` the rows read besides the timer durations (which the model
+/// takes at §7's defaults): the consent policy and the limits profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MConfig {
+    /// §3.3a `consent_policy`: whether S-F25 can grant a start (default `terms_required`).
+    pub consent_policy: ConsentPolicy,
+    /// §3.3a `limits`: the profile S-A06 judges a visitor id by (default `glance5`).
+    pub limits: Limits,
+}
+
+impl MConfig {
+    /// Every combination of §3.3a's two fields (2 policies × 3 profiles).
+    pub fn all() -> Vec<MConfig> {
+        let mut v = vec![];
+        for consent_policy in [ConsentPolicy::TermsRequired, ConsentPolicy::AgentMayStart] {
+            for limits in [Limits::Glance5, Limits::GlanceCore, Limits::WebCompatible] {
+                v.push(MConfig {
+                    consent_policy,
+                    limits,
+                });
+            }
+        }
+        v
+    }
+
+    /// The crate's `SdkConfig` with §7's durations and these two fields.
+    pub fn sdk_config(self) -> cobrowse_visitor_core::SdkConfig {
+        cobrowse_visitor_core::SdkConfig {
+            consent_policy: self.consent_policy,
+            limits: self.limits,
+            ..cobrowse_visitor_core::SdkConfig::default()
+        }
+    }
 }
 
 /// §3.3: a custom key is 1–63 characters of `[A-Za-z0-9-_]`, not `GLANCE_KEYTYPE_RANDOM`.
@@ -105,6 +156,12 @@ pub struct MReady {
     pub reattaching: bool,
     pub session: MSession,
     pub presence: MPresence,
+    /// `settings.agent_start` (§4.1; false by default and after a failed lookup).
+    pub agent_start: bool,
+    /// `max_attempts`: `None` forever, else n ≥ 1 (S-A40, S-A43).
+    pub max_attempts: Option<u32>,
+    /// `presence_data`: the merged map (S-A80; emptied by S-A04 with a new visitor id).
+    pub presence_data: BTreeMap<String, String>,
 }
 
 /// §4.1 `request`.
@@ -154,6 +211,8 @@ pub enum MTerms {
     Shown(u64),
     Displayed(u64),
     Accepted(u64),
+    /// `agent_start {request_id}`: the grant of S-F25.
+    AgentStart(u64),
 }
 
 /// §4.1 `presence`.
@@ -166,6 +225,8 @@ pub enum MPresence {
     Connected(MTerms),
     Blurred,
     Suspended,
+    /// `not_configured` (S-F27): no connect until a re-init (S-A46, S-A04).
+    NotConfigured,
 }
 
 /// §4.1 `State`.
@@ -182,6 +243,8 @@ pub struct MSdk {
     pub timers: BTreeMap<T, u64>,
     /// The time of the last accepted input (ms).
     pub now: u64,
+    /// The configuration the rows read (§3.3a); fixed for the core's life.
+    pub cfg: MConfig,
 }
 
 impl Default for MSdk {
@@ -196,11 +259,20 @@ impl Default for MSdk {
             presence_default_ui: true,
             timers: BTreeMap::new(),
             now: 0,
+            cfg: MConfig::default(),
         }
     }
 }
 
 impl MSdk {
+    /// A new core (as [`Default`]) under `cfg`.
+    pub fn with_config(cfg: MConfig) -> Self {
+        MSdk {
+            cfg,
+            ..MSdk::default()
+        }
+    }
+
     pub fn ready(&self) -> Option<&MReady> {
         match &self.phase {
             MPhase::Ready(r) => Some(r),
@@ -259,6 +331,8 @@ pub enum CPresence {
     Off,
     Connecting,
     Connected,
+    /// `not_configured` (C-E28).
+    NotConfigured,
 }
 
 /// §4.2 `session`; `Ending(origin, connected)` remembers whether it had connected (C-U40).
@@ -279,6 +353,8 @@ pub struct CApp {
     pub session: CSession,
     pub terms_shown: bool,
     pub button_shown: bool,
+    /// §4.2 `presence_data`: "the presence data passed to the core for this visitor, merged".
+    pub presence_data: std::collections::BTreeMap<String, String>,
 }
 
 /// §4.2 `ControllerState`.
@@ -295,6 +371,8 @@ pub struct MCtl {
     pub phase: CPhase,
     pub group_id: i32,
     pub custom_ui: bool,
+    /// `ControllerConfig::limits`: C-U21 judges a login id by them.
+    pub limits: Limits,
 }
 
 /// What one controller input must do.
@@ -312,6 +390,7 @@ impl MCtl {
             phase: CPhase::NotLaunched,
             group_id,
             custom_ui,
+            limits: Limits::Glance5,
         }
     }
 

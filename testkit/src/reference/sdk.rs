@@ -8,15 +8,16 @@
 //! `EventInvalidParameter` or `EventInvalidState` (§9's last column).
 
 use super::{
-    backoff, MPhase, MPresence, MReady, MRequest, MSdk, MSession, MTerms, Rows, SdkStep,
-    BACKGROUND_SUSPEND, DEFAULT_KEY_LENGTH, END_TIMEOUT, INIT_TIMEOUT, PRESENCE_BACKOFF,
-    PRESENCE_CONNECT_TIMEOUT, RECONNECT_BACKOFF, SESSION_GRACE, START_TIMEOUT, T,
+    backoff, visitor_id_ok_under, MPhase, MPresence, MReady, MRequest, MSdk, MSession, MTerms,
+    Rows, SdkStep, BACKGROUND_SUSPEND, DEFAULT_KEY_LENGTH, END_TIMEOUT, INIT_TIMEOUT,
+    PRESENCE_BACKOFF, PRESENCE_CONNECT_TIMEOUT, RECONNECT_BACKOFF, SESSION_GRACE, START_TIMEOUT, T,
 };
 use cobrowse_visitor_core::{
-    validate_session_key, validate_signal, ApiCall, ClientFrame, ErrorCode, Event, FrameError,
-    InitParams, Input, Lifecycle, NetworkChange, Output, Row, ServerFrame, StartKey, TermsStatus,
-    PROTOCOL_VERSION,
+    validate_session_key, validate_signal, ApiCall, ClientFrame, ConsentPolicy, ErrorCode, Event,
+    FrameError, InitParams, Input, Lifecycle, NetworkChange, Output, Row, ServerFrame, StartKey,
+    TermsStatus, PROTOCOL_VERSION,
 };
+use std::collections::BTreeMap;
 
 // ---- the machinery of one input ---------------------------------------------------------------
 
@@ -118,10 +119,12 @@ impl MSdk {
                 if let Err(code) = r {
                     // §2 Refusal / §9: a refused call also queues its Glance event
                     let call = call.name();
+                    // §9's last column: the Glance event of the code
                     cx.event(match code {
                         ErrorCode::InvalidParameter | ErrorCode::GroupIdMismatch => {
                             Event::InvalidParameter { call, code }
                         }
+                        ErrorCode::PresenceSendFail => Event::PresenceSendFail { call, code },
                         _ => Event::InvalidState { call, code },
                     });
                 }
@@ -234,15 +237,14 @@ fn first_group(s: &MSdk) -> Option<i32> {
 /// §3.3's `init_visitor` row, read from its wording rather than from the core's
 /// `InitParams::validate`: `group_id` 1..=2^31−1 (an `Int32`, as the seed's, and positive);
 /// `token` ≤ 1024, `name` ≤ 63, `email` ≤ 127, `phone` ≤ 31 characters; `visitor_id` null or
-/// 1–62 characters of `[A-Za-z0-9-_~]`.
-fn init_breaks_3_3(p: &InitParams) -> bool {
+/// a visitor id under the active limits (§3.3a).
+fn init_breaks_3_3(s: &MSdk, p: &InitParams) -> bool {
     let longer = |text: &str, most: usize| text.chars().count() > most;
-    let id_char = |c: char| c.is_ascii_alphanumeric() || "-_~".contains(c);
     let group_ok = (1..=2_147_483_647).contains(&i64::from(p.group_id));
     let id_ok = p
         .visitor_id
         .as_deref()
-        .is_none_or(|id| (1..=62).contains(&id.chars().count()) && id.chars().all(id_char));
+        .is_none_or(|id| visitor_id_ok_under(s.cfg.limits, id));
     !group_ok
         || longer(&p.token, 1024)
         || longer(&p.name, 63)
@@ -300,6 +302,9 @@ fn default_ready(visitor: InitParams) -> MReady {
         reattaching: false,
         session: MSession::Idle,
         presence: MPresence::Off,
+        agent_start: false,
+        max_attempts: None,
+        presence_data: BTreeMap::new(),
     }
 }
 
@@ -307,8 +312,12 @@ fn default_ready(visitor: InitParams) -> MReady {
 
 /// S-A20's effect (also "as S-A20" of S-A22, S-A23).
 fn start_request(cx: &mut Cx, request: MRequest) {
-    // S-A20 "terms accepted → none": the start of any session voids an accepted consent
-    if matches!(cx.r().presence, MPresence::Connected(MTerms::Accepted(_))) {
+    // S-A20 "terms accepted or agent_start → none": the start of any session voids a
+    // consent, the customer's or the policy's
+    if matches!(
+        cx.r().presence,
+        MPresence::Connected(MTerms::Accepted(_) | MTerms::AgentStart(_))
+    ) {
         cx.r().presence = MPresence::Connected(MTerms::None);
     }
     let key = request.wire_key();
@@ -330,9 +339,84 @@ fn signal_frame(c: &ApiCall, request_id: Option<u64>) -> ClientFrame {
 
 fn answered(cx: &mut Cx) -> Option<u64> {
     match terms(&cx.s) {
-        Some(MTerms::Shown(r) | MTerms::Displayed(r) | MTerms::Accepted(r)) => Some(r),
+        Some(
+            MTerms::Shown(r) | MTerms::Displayed(r) | MTerms::Accepted(r) | MTerms::AgentStart(r),
+        ) => Some(r),
         _ => None,
     }
+}
+
+/// `presence_connect(n)`'s `n` (absent: −1, forever).
+fn connect_bound(c: &ApiCall) -> Option<i32> {
+    match c {
+        ApiCall::PresenceConnect { max_attempts } => Some(*max_attempts),
+        _ => None,
+    }
+}
+
+/// §4.1 `max_attempts`: none for −1, else n (S-A45 has refused every other n < 1).
+fn max_attempts(c: &ApiCall) -> Option<u32> {
+    connect_bound(c)
+        .filter(|n| *n != -1)
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+/// S-A40's effect (also "then as S-A40" of S-A44).
+fn connect_now(cx: &mut Cx, c: &ApiCall) {
+    let visitor_id = visitor_id(&cx.s).unwrap_or_default().to_owned();
+    cx.r().presence = MPresence::Connecting(0);
+    cx.r().max_attempts = max_attempts(c);
+    cx.send(ClientFrame::PresenceConnect { visitor_id });
+    cx.arm(T::PresenceConnect, PRESENCE_CONNECT_TIMEOUT);
+}
+
+/// The state column "presence=off or not_configured" (S-A51, S-A61, S-A72).
+fn presence_off_or_not_configured(s: &MSdk) -> bool {
+    matches!(presence(s), Some(MPresence::Off | MPresence::NotConfigured))
+}
+
+/// §4.1's "presence wanted but not connected": awaiting_link, connecting, retry_wait,
+/// blurred or suspended (S-A58, S-A71).
+fn wanted_not_connected(s: &MSdk) -> bool {
+    matches!(
+        presence(s),
+        Some(
+            MPresence::AwaitingLink
+                | MPresence::Connecting(_)
+                | MPresence::RetryWait(_)
+                | MPresence::Blurred
+                | MPresence::Suspended
+        )
+    )
+}
+
+fn visibility(c: &ApiCall) -> Option<bool> {
+    match c {
+        ApiCall::PresenceSignalVisibility { visible } => Some(*visible),
+        _ => None,
+    }
+}
+
+fn data(c: &ApiCall) -> Option<&BTreeMap<String, String>> {
+    match c {
+        ApiCall::PresenceData { map } => Some(map),
+        _ => None,
+    }
+}
+
+/// §3.3's `presence_data` row: "entries of ≤ 255 characters, merged into the visitor's data
+/// (a key set again replaces its value); at most 32 entries once merged".
+fn data_breaks_3_3(s: &MSdk, m: &BTreeMap<String, String>) -> bool {
+    let long = |t: &str| t.chars().count() > 255;
+    let mut merged: Vec<&str> = ready(s)
+        .map(|r| r.presence_data.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for k in m.keys() {
+        if !merged.contains(&k.as_str()) {
+            merged.push(k);
+        }
+    }
+    m.iter().any(|(k, v)| long(k) || long(v)) || merged.len() > 32
 }
 
 static API: &[R<ApiCall>] = &[
@@ -343,7 +427,7 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA06,
-        when: |_, c| init(c).is_some_and(init_breaks_3_3),
+        when: |s, c| init(c).is_some_and(|p| init_breaks_3_3(s, p)),
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {
@@ -374,7 +458,7 @@ static API: &[R<ApiCall>] = &[
     R {
         row: Row::SA05,
         when: |s, c| {
-            presence(s).is_some_and(|p| *p != MPresence::Off)
+            presence(s).is_some_and(|p| *p != MPresence::Off && *p != MPresence::NotConfigured)
                 && init(c).is_some_and(|p| p.visitor_id.as_deref() != visitor_id(s))
         },
         then: Then::Refuse(ErrorCode::VisitorIdChangeWithPresence),
@@ -386,6 +470,14 @@ static API: &[R<ApiCall>] = &[
             let p = init(c).cloned().unwrap_or_else(|| unreachable!());
             cx.send(init_frame(&p));
             let r = cx.r();
+            // "presence not_configured → off (the new lookup may find it configured)"
+            if r.presence == MPresence::NotConfigured {
+                r.presence = MPresence::Off;
+            }
+            // "presence_data emptied if p.visitor_id ≠ visitor.visitor_id"
+            if p.visitor_id != r.visitor.visitor_id {
+                r.presence_data.clear();
+            }
             r.visitor = p;
             r.lookup_pending = true;
             r.reattaching = false;
@@ -405,9 +497,11 @@ static API: &[R<ApiCall>] = &[
                     c,
                     ApiCall::StartSession { .. }
                         | ApiCall::EndSession
-                        | ApiCall::presence_connect()
+                        | ApiCall::PresenceConnect { .. }
                         | ApiCall::PresenceSignalAgent { .. }
                         | ApiCall::PresenceDisconnect
+                        | ApiCall::PresenceData { .. }
+                        | ApiCall::PresenceSignalVisibility { .. }
                 )
         },
         then: Then::Refuse(ErrorCode::InitPending),
@@ -459,6 +553,21 @@ static API: &[R<ApiCall>] = &[
         then: Then::Go(|cx, _| {
             let id = visitor_id(&cx.s).unwrap_or_default().to_owned();
             // the consent is for exactly one start (§4.1)
+            cx.r().presence = MPresence::Connected(MTerms::None);
+            cx.rows.push(Row::SA20);
+            start_request(cx, MRequest::VisitorId(id));
+        }),
+    },
+    R {
+        row: Row::SA26,
+        when: |s, c| {
+            start(c) == Some(&StartKey::VisitorId)
+                && visitor_id(s).is_some()
+                && matches!(terms(s), Some(MTerms::AgentStart(_)))
+        },
+        then: Then::Go(|cx, _| {
+            let id = visitor_id(&cx.s).unwrap_or_default().to_owned();
+            // "terms=none": the policy's grant is for one start, as the customer's
             cx.r().presence = MPresence::Connected(MTerms::None);
             cx.rows.push(Row::SA20);
             start_request(cx, MRequest::VisitorId(id));
@@ -522,47 +631,78 @@ static API: &[R<ApiCall>] = &[
     // presence is on, `None` included) — so the two readings (S-A41 first: `no_visitor_id`;
     // S-A42 first: `presence_active`) never differ, and `follow` finding no row would say so.
     R {
+        row: Row::SA45,
+        when: |_, c| connect_bound(c).is_some_and(|n| n == 0 || n < -1),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
         row: Row::SA41,
         when: |s, c| {
-            *c == ApiCall::presence_connect()
+            connect_bound(c).is_some()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_none()
         },
         then: Then::Refuse(ErrorCode::NoVisitorId),
     },
     R {
+        row: Row::SA46,
+        when: |s, c| {
+            connect_bound(c).is_some()
+                && presence(s) == Some(&MPresence::NotConfigured)
+                && visitor_id(s).is_some()
+        },
+        then: Then::Refuse(ErrorCode::PresenceNotConfigured),
+    },
+    R {
         row: Row::SA42,
         when: |s, c| {
-            *c == ApiCall::presence_connect()
+            connect_bound(c).is_some()
                 && presence(s).is_some_and(|p| *p != MPresence::Off)
                 && visitor_id(s).is_some()
         },
         then: Then::Refuse(ErrorCode::PresenceActive),
     },
     R {
+        row: Row::SA44,
+        when: |s, c| {
+            connect_bound(c).is_some()
+                && presence(s) == Some(&MPresence::Off)
+                && link_up(s)
+                && ready(s).is_some_and(|r| !r.loaded && !r.lookup_pending && !r.reattaching)
+                && visitor_id(s).is_some()
+        },
+        then: Then::Go(|cx, c| {
+            // "lookup=reattaching; send:init (the failed lookup tried again)"
+            let visitor = cx.r().visitor.clone();
+            cx.send(init_frame(&visitor));
+            cx.r().reattaching = true;
+            // "then as S-A40"
+            cx.rows.push(Row::SA40);
+            connect_now(cx, c);
+        }),
+    },
+    R {
         row: Row::SA40,
         when: |s, c| {
-            *c == ApiCall::presence_connect()
+            connect_bound(c).is_some()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_some()
                 && link_up(s)
         },
-        then: Then::Go(|cx, _| {
-            let visitor_id = visitor_id(&cx.s).unwrap_or_default().to_owned();
-            cx.r().presence = MPresence::Connecting(0);
-            cx.send(ClientFrame::PresenceConnect { visitor_id });
-            cx.arm(T::PresenceConnect, PRESENCE_CONNECT_TIMEOUT);
-        }),
+        then: Then::Go(connect_now),
     },
     R {
         row: Row::SA43,
         when: |s, c| {
-            *c == ApiCall::presence_connect()
+            connect_bound(c).is_some()
                 && presence(s) == Some(&MPresence::Off)
                 && visitor_id(s).is_some()
                 && !link_up(s)
         },
-        then: Then::Go(|cx, _| cx.r().presence = MPresence::AwaitingLink),
+        then: Then::Go(|cx, c| {
+            cx.r().presence = MPresence::AwaitingLink;
+            cx.r().max_attempts = max_attempts(c);
+        }),
     },
     R {
         row: Row::SA57,
@@ -571,8 +711,13 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA51,
-        when: |s, c| signal(c).is_some() && terms(s).is_none(),
+        when: |s, c| signal(c).is_some() && presence_off_or_not_configured(s),
         then: Then::Refuse(ErrorCode::PresenceNotConnected),
+    },
+    R {
+        row: Row::SA58,
+        when: |s, c| signal(c).is_some() && wanted_not_connected(s),
+        then: Then::Refuse(ErrorCode::PresenceSendFail),
     },
     R {
         row: Row::SA50,
@@ -624,7 +769,7 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA61,
-        when: |s, c| *c == ApiCall::PresenceDisconnect && presence(s) == Some(&MPresence::Off),
+        when: |s, c| *c == ApiCall::PresenceDisconnect && presence_off_or_not_configured(s),
         then: Then::Refuse(ErrorCode::PresenceNotConnected),
     },
     R {
@@ -637,6 +782,45 @@ static API: &[R<ApiCall>] = &[
                 cx.disarm(t);
             }
             cx.event(Event::PresenceDisconnected);
+        }),
+    },
+    R {
+        row: Row::SA72,
+        when: |s, c| visibility(c).is_some() && presence_off_or_not_configured(s),
+        then: Then::Refuse(ErrorCode::PresenceNotConnected),
+    },
+    R {
+        row: Row::SA71,
+        when: |s, c| visibility(c).is_some() && wanted_not_connected(s),
+        then: Then::Refuse(ErrorCode::PresenceSendFail),
+    },
+    R {
+        row: Row::SA70,
+        when: |s, c| visibility(c).is_some() && terms(s).is_some(),
+        then: Then::Go(|cx, c| {
+            let visible = visibility(c).unwrap_or_default();
+            cx.send(ClientFrame::PresenceVisibility { visible });
+        }),
+    },
+    R {
+        row: Row::SA81,
+        when: |s, c| data(c).is_some_and(|m| data_breaks_3_3(s, m)),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::SA80,
+        when: |_, c| data(c).is_some(),
+        then: Then::Go(|cx, c| {
+            let m = data(c).cloned().unwrap_or_default();
+            let r = cx.r();
+            for (k, v) in m {
+                r.presence_data.insert(k, v);
+            }
+            // "send:presence_data(whole merged map) if presence=connected"
+            if terms(&cx.s).is_some() {
+                let map = cx.r().presence_data.clone();
+                cx.send(ClientFrame::PresenceData { map });
+            }
         }),
     },
 ];
@@ -667,6 +851,17 @@ fn settings(f: &ServerFrame) -> Option<u8> {
     }
 }
 
+/// §8.2 `settings.agent_start` (absent: false).
+fn agent_start(f: &ServerFrame) -> bool {
+    matches!(
+        f,
+        ServerFrame::Settings {
+            agent_start: true,
+            ..
+        }
+    )
+}
+
 fn init_failed(f: &ServerFrame) -> bool {
     matches!(f, ServerFrame::InitFailed { .. })
 }
@@ -685,6 +880,21 @@ fn reason(f: &ServerFrame) -> String {
         | ServerFrame::SessionEnded { reason }
         | ServerFrame::PresenceConnectFailed { reason } => reason.clone(),
         _ => String::new(),
+    }
+}
+
+fn agent_start_request(f: &ServerFrame) -> Option<u64> {
+    match f {
+        ServerFrame::PresenceStartSession { request_id } => Some(*request_id),
+        _ => None,
+    }
+}
+
+/// S-F21b / S-T06c's guard: presence=connecting{a} and a+1 ≥ max_attempts (a bound is set).
+fn last_attempt(s: &MSdk) -> bool {
+    match (presence(s), ready(s).and_then(|r| r.max_attempts)) {
+        (Some(MPresence::Connecting(a)), Some(max)) => u64::from(*a) + 1 >= u64::from(max),
+        _ => false,
     }
 }
 
@@ -708,6 +918,7 @@ static FRAMES: &[R<ServerFrame>] = &[
             if let MPhase::Initializing(p) = &cx.s.phase {
                 let mut r = default_ready(p.clone());
                 r.key_length = settings(f).unwrap_or(DEFAULT_KEY_LENGTH);
+                r.agent_start = agent_start(f);
                 r.loaded = true;
                 cx.s.phase = MPhase::Ready(r);
             }
@@ -736,6 +947,7 @@ static FRAMES: &[R<ServerFrame>] = &[
         then: Then::Go(|cx, f| {
             let r = cx.r();
             r.key_length = settings(f).unwrap_or(DEFAULT_KEY_LENGTH);
+            r.agent_start = agent_start(f);
             r.loaded = true;
             r.lookup_pending = false;
             cx.disarm(T::InitLookup);
@@ -761,6 +973,7 @@ static FRAMES: &[R<ServerFrame>] = &[
         then: Then::Go(|cx, f| {
             let r = cx.r();
             r.key_length = settings(f).unwrap_or(DEFAULT_KEY_LENGTH);
+            r.agent_start = agent_start(f);
             r.loaded = true;
             r.reattaching = false;
         }),
@@ -873,7 +1086,24 @@ static FRAMES: &[R<ServerFrame>] = &[
             if cx.s.background {
                 cx.arm(T::PresenceSuspend, BACKGROUND_SUSPEND);
             }
+            // "send:presence_data(presence_data) if not empty"
+            let map = cx.r().presence_data.clone();
+            if !map.is_empty() {
+                cx.send(ClientFrame::PresenceData { map });
+            }
             cx.event(Event::PresenceConnected);
+        }),
+    },
+    R {
+        row: Row::SF21b,
+        when: |s, f| last_attempt(s) && matches!(f, ServerFrame::PresenceConnectFailed { .. }),
+        then: Then::Go(|cx, f| {
+            cx.r().presence = MPresence::Off;
+            cx.disarm(T::PresenceConnect);
+            cx.event(Event::PresenceConnectFail {
+                reason: reason(f),
+                retry_ms: None,
+            });
         }),
     },
     R {
@@ -890,7 +1120,7 @@ static FRAMES: &[R<ServerFrame>] = &[
                 cx.arm(T::PresenceRetry, retry_ms);
                 cx.event(Event::PresenceConnectFail {
                     reason: reason(f),
-                    retry_ms,
+                    retry_ms: Some(retry_ms),
                 });
             }
         }),
@@ -913,6 +1143,54 @@ static FRAMES: &[R<ServerFrame>] = &[
         then: Then::Go(|cx, _| {
             cx.r().presence = MPresence::Blurred;
             cx.event(Event::PresenceBlur);
+        }),
+    },
+    R {
+        row: Row::SF24,
+        when: |s, f| terms(s).is_some() && matches!(f, ServerFrame::PresenceSignal { .. }),
+        then: Then::Go(|cx, f| {
+            if let ServerFrame::PresenceSignal { event, map } = f {
+                cx.event(Event::PresenceSignal {
+                    event: event.clone(),
+                    map: map.clone(),
+                });
+            }
+        }),
+    },
+    R {
+        row: Row::SF25,
+        when: |s, f| {
+            terms(s).is_some()
+                && agent_start_request(f).is_some()
+                && s.cfg.consent_policy == ConsentPolicy::AgentMayStart
+                && ready(s).is_some_and(|r| r.agent_start)
+        },
+        then: Then::Go(|cx, f| {
+            let request_id = agent_start_request(f).unwrap_or_default();
+            cx.r().presence = MPresence::Connected(MTerms::AgentStart(request_id));
+            cx.event(Event::PresenceStartSession { request_id });
+        }),
+    },
+    R {
+        row: Row::SF26,
+        when: |s, f| terms(s).is_some() && agent_start_request(f).is_some(),
+        then: Then::Go(|cx, f| {
+            // "terms=shown{r}: the terms flow, as S-F22"
+            let request_id = agent_start_request(f).unwrap_or_default();
+            cx.r().presence = MPresence::Connected(MTerms::Shown(request_id));
+            cx.event(Event::PresenceShowTerms { request_id });
+        }),
+    },
+    R {
+        row: Row::SF27,
+        when: |s, f| {
+            matches!(presence(s), Some(MPresence::Connecting(_)))
+                && matches!(f, ServerFrame::PresenceNotConfigured {})
+        },
+        then: Then::Go(|cx, _| {
+            cx.r().presence = MPresence::NotConfigured;
+            cx.disarm(T::PresenceConnect);
+            cx.event(Event::PresenceNotConfigured);
         }),
     },
     R {
@@ -1020,7 +1298,7 @@ static LIFECYCLE: &[R<Lifecycle>] = &[
                     reason: "terminated".into(),
                 }),
             }
-            if r.presence != MPresence::Off {
+            if r.presence != MPresence::Off && r.presence != MPresence::NotConfigured {
                 cx.send(ClientFrame::PresenceDisconnect {});
                 cx.event(Event::PresenceDisconnected);
             }
@@ -1221,6 +1499,17 @@ static TIMERS: &[R<T>] = &[
         }),
     },
     R {
+        row: Row::ST06c,
+        when: |s, t| *t == T::PresenceConnect && last_attempt(s),
+        then: Then::Go(|cx, _| {
+            cx.r().presence = MPresence::Off;
+            cx.event(Event::PresenceConnectFail {
+                reason: "timeout".into(),
+                retry_ms: None,
+            });
+        }),
+    },
+    R {
         row: Row::ST06a,
         when: |s, t| {
             *t == T::PresenceConnect && matches!(presence(s), Some(MPresence::Connecting(_)))
@@ -1232,7 +1521,7 @@ static TIMERS: &[R<T>] = &[
                 cx.arm(T::PresenceRetry, retry_ms);
                 cx.event(Event::PresenceConnectFail {
                     reason: "timeout".into(),
-                    retry_ms,
+                    retry_ms: Some(retry_ms),
                 });
             }
         }),
@@ -1257,7 +1546,9 @@ static TIMERS: &[R<T>] = &[
                 && matches!(
                     presence(s),
                     Some(
-                        MPresence::Connected(MTerms::None | MTerms::Shown(_)) | MPresence::Blurred
+                        MPresence::Connected(
+                            MTerms::None | MTerms::Shown(_) | MTerms::AgentStart(_)
+                        ) | MPresence::Blurred
                     )
                 )
         },

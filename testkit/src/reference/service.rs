@@ -4,7 +4,7 @@
 use super::{SESSION_GRACE, SIM_KEY_LENGTH};
 use cobrowse_visitor_conformance::transcript::AgentAction;
 use cobrowse_visitor_core::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The service's session: its key and agents.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -37,6 +37,16 @@ pub struct MServer {
     pub ended_offline: Option<(String, String)>,
     /// Frames on their way to the visitor.
     pub out: VecDeque<ServerFrame>,
+    /// §13.1 `agent_start`: the group's settings allow an agent start without terms.
+    pub agent_start: bool,
+    /// §13.1 `presence`: presence is enabled for the group.
+    pub presence_enabled: bool,
+    /// §13.1: "keeps the visitor's presence data (each presence_data frame replaces it; it is
+    /// forgotten with the presence connection)".
+    pub presence_data: BTreeMap<String, String>,
+    /// The latest request to the present visitor: its id, whether it was the agent's start
+    /// without terms, and whether the visitor's consent for it is in.
+    pub request: Option<(u64, bool, bool)>,
 }
 
 impl MServer {
@@ -52,6 +62,26 @@ impl MServer {
             announced: None,
             ended_offline: None,
             out: VecDeque::new(),
+            agent_start: false,
+            presence_enabled: true,
+            presence_data: BTreeMap::new(),
+            request: None,
+        }
+    }
+
+    /// Presence ends: what the service knew of it goes with it.
+    fn presence_gone(&mut self) {
+        self.presence = false;
+        self.presence_data.clear();
+        self.request = None;
+    }
+
+    /// §13.1: "a start_session with the visitor id as key is accepted only after terms
+    /// accepted for its latest request or after its own presence_start_session": consumed.
+    fn consent(&mut self) -> bool {
+        match self.request.take() {
+            Some((_, agent_start, consented)) => (agent_start && self.agent_start) || consented,
+            None => false,
         }
     }
 
@@ -84,6 +114,7 @@ impl MServer {
                 ServerFrame::Settings {
                     v: PROTOCOL_VERSION,
                     key_length: SIM_KEY_LENGTH,
+                    agent_start: self.agent_start,
                 }
             } else {
                 ServerFrame::InitFailed {
@@ -110,6 +141,11 @@ impl MServer {
         };
         match f {
             ClientFrame::StartSession { key } => {
+                // a new session with the visitor id as key needs consent (§13.1)
+                let one_click_unconsented = self.session.is_none()
+                    && key.is_some()
+                    && key.as_deref() == announced.as_deref()
+                    && !self.consent();
                 let reply = match (&self.session, key) {
                     // "answers a re-sent start_session with the existing session"
                     (Some(s), None) => ServerFrame::SessionStarted {
@@ -120,6 +156,9 @@ impl MServer {
                     },
                     (Some(_), Some(_)) => ServerFrame::SessionRefused {
                         reason: "session_exists".into(),
+                    },
+                    (None, Some(_)) if one_click_unconsented => ServerFrame::SessionRefused {
+                        reason: "consent_required".into(),
                     },
                     (None, k) => {
                         let key = match k {
@@ -167,7 +206,11 @@ impl MServer {
             ClientFrame::PresenceConnect { visitor_id } => {
                 // "presence_connect for another visitor id than the connection's init fails
                 // the same way"
-                if announced.as_deref() == Some(visitor_id.as_str()) {
+                if announced.as_deref() == Some(visitor_id.as_str()) && !self.presence_enabled {
+                    // §13.1: "a group with presence: false answers presence_connect with
+                    // presence_not_configured"
+                    self.tell(ServerFrame::PresenceNotConfigured {});
+                } else if announced.as_deref() == Some(visitor_id.as_str()) {
                     self.presence = true;
                     self.tell(ServerFrame::PresenceConnected {});
                 } else {
@@ -176,17 +219,39 @@ impl MServer {
                     });
                 }
             }
-            ClientFrame::PresenceDisconnect {} => self.presence = false,
+            ClientFrame::PresenceDisconnect {} => self.presence_gone(),
+            ClientFrame::PresenceData { map } if self.presence => {
+                self.presence_data = map.clone();
+            }
+            ClientFrame::PresenceSignal {
+                event,
+                map,
+                request_id,
+            } if event == "terms" => {
+                // the visitor's answer to its latest request
+                if let Some((latest, _, consented)) = &mut self.request {
+                    if *request_id == Some(*latest) {
+                        match map.get("status").map(String::as_str) {
+                            Some("accepted") => *consented = true,
+                            Some("declined") => self.request = None,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            // without presence these are refused (not kept); visibility is not modelled
             ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
-            | ClientFrame::AppState { .. } => {}
+            | ClientFrame::AppState { .. }
+            | ClientFrame::PresenceData { .. }
+            | ClientFrame::PresenceVisibility { .. } => {}
         }
     }
 
     /// The visitor's connection dropped: presence goes with it; the next connection must
     /// identify itself again.
     pub fn lost(&mut self, now: u64) {
-        self.presence = false;
+        self.presence_gone();
         self.announced = None;
         self.offline_since.get_or_insert(now);
     }
@@ -200,6 +265,22 @@ impl MServer {
                 self.session = None;
             }
         }
+    }
+
+    /// §13.1 `agent signal`: "only while the visitor's presence is connected".
+    pub fn agent_signal(
+        &mut self,
+        event: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<(), &'static str> {
+        if !self.presence {
+            return Err("visitor_not_present");
+        }
+        self.tell(ServerFrame::PresenceSignal {
+            event: event.to_owned(),
+            map: map.clone(),
+        });
+        Ok(())
     }
 
     /// An agent acts; `Err(code)` when it cannot now.
@@ -229,7 +310,18 @@ impl MServer {
                 }
                 self.last_request += 1;
                 let request_id = self.last_request;
+                self.request = Some((request_id, false, false));
                 self.tell(ServerFrame::PresenceShowTerms { request_id });
+            }
+            AgentAction::StartWithoutTerms => {
+                // §13.1: "only while presence is connected; the consent policy decides"
+                if !self.presence {
+                    return Err("visitor_not_present");
+                }
+                self.last_request += 1;
+                let request_id = self.last_request;
+                self.request = Some((request_id, true, false));
+                self.tell(ServerFrame::PresenceStartSession { request_id });
             }
             AgentAction::EndSession => {
                 let s = self.session.take().ok_or("no_session")?;

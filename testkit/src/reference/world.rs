@@ -114,6 +114,11 @@ impl MWorld {
                     self.refuse(code);
                 }
             }
+            Step::AgentSignal { event, map } => {
+                if let Err(code) = self.server.agent_signal(event, map) {
+                    self.refuse(code);
+                }
+            }
             Step::AdvanceMs(ms) => {
                 let target = self.now.saturating_add(*ms);
                 self.settle();
@@ -178,6 +183,8 @@ impl MWorld {
                     self.sdk_input(Input::Api(call));
                 }
                 ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
+                // §3.4: handed to the app's own code, not a transcript record (the event is)
+                ControllerOutput::AgentSignal { .. } => {}
             }
             return true;
         }

@@ -63,16 +63,19 @@ fun apiCall(o: Obj): ApiCall = when (o["call"].str()) {
     "start_session" -> ApiCall.StartSession(when (val k = o["key"]) {
         null -> StartKey.VisitorId; "GLANCE_KEYTYPE_RANDOM" -> StartKey.Random; else -> StartKey.Custom(k.str()) })
     "end_session" -> ApiCall.EndSession
-    "presence_connect" -> ApiCall.PresenceConnect
+    "presence_connect" -> ApiCall.PresenceConnect(Math.toIntExact((o["max_attempts"] ?: -1L).long()))
     "presence_set_default_ui" -> ApiCall.PresenceSetDefaultUi(o["enabled"] as Boolean)
     "presence_signal_agent" -> ApiCall.PresenceSignalAgent(o["event"].str(),
         ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
     "presence_disconnect" -> ApiCall.PresenceDisconnect
+    "presence_data" -> ApiCall.PresenceData(((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
+    "presence_signal_visibility" -> ApiCall.PresenceSignalVisibility(o["visible"] as Boolean)
     else -> error("unknown call $o")
 }
 
 fun serverFrame(o: Obj): ServerFrame = when (o["type"].str()) {
-    "settings" -> ServerFrame.Settings(o["v"].long().toUInt(), o["key_length"].long().toUByte())
+    "settings" -> ServerFrame.Settings(o["v"].long().toUInt(), o["key_length"].long().toUByte(),
+        (o["agent_start"] ?: false) as Boolean)
     "init_failed" -> ServerFrame.InitFailed(o["reason"].str())
     "session_started" -> ServerFrame.SessionStarted(o["sessionkey"].str())
     "session_refused" -> ServerFrame.SessionRefused(o["reason"].str())
@@ -82,6 +85,9 @@ fun serverFrame(o: Obj): ServerFrame = when (o["type"].str()) {
     "presence_connect_failed" -> ServerFrame.PresenceConnectFailed(o["reason"].str())
     "presence_show_terms" -> ServerFrame.PresenceShowTerms(o["request_id"].long().toULong())
     "presence_blur" -> ServerFrame.PresenceBlur
+    "presence_signal" -> ServerFrame.PresenceSignal(o["event"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
+    "presence_start_session" -> ServerFrame.PresenceStartSession(o["request_id"].long().toULong())
+    "presence_not_configured" -> ServerFrame.PresenceNotConfigured
     else -> error("unknown frame $o")
 }
 
@@ -94,12 +100,16 @@ fun event(o: Obj): Event = when (o["type"].str()) {
     "invalid_parameter" -> Event.InvalidParameter(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
     "invalid_state" -> Event.InvalidState(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
     "presence_connected" -> Event.PresenceConnected
-    "presence_connect_fail" -> Event.PresenceConnectFail(o["reason"].str(), o["retry_ms"].long().toULong())
+    "presence_connect_fail" -> Event.PresenceConnectFail(o["reason"].str(), (o["retry_ms"] as Long?)?.toULong())
     "presence_show_terms" -> Event.PresenceShowTerms(o["request_id"].long().toULong())
     "presence_disconnected" -> Event.PresenceDisconnected
     "presence_blur" -> Event.PresenceBlur
     "connection_warning" -> Event.ConnectionWarning
     "clear_warning" -> Event.ClearWarning
+    "presence_signal" -> Event.PresenceSignal(o["event"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
+    "presence_start_session" -> Event.PresenceStartSession(o["request_id"].long().toULong())
+    "presence_not_configured" -> Event.PresenceNotConfigured
+    "presence_send_fail" -> Event.PresenceSendFail(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
     else -> error("unknown event $o")
 }
 
@@ -107,7 +117,10 @@ fun userIntent(v: Any?): UserIntent = when (v) {
     "launch" -> UserIntent.Launch; "tap_cobrowse" -> UserIntent.TapCobrowse
     "accept_terms" -> UserIntent.AcceptTerms; "decline_terms" -> UserIntent.DeclineTerms
     "end_session" -> UserIntent.EndSession; "logout" -> UserIntent.Logout; "exit" -> UserIntent.Exit
-    else -> UserIntent.Login(v.obj()["login"].obj()["visitor_id"].str())
+    else -> v.obj().one().let { (name, fields) -> when (name) {
+        "login" -> UserIntent.Login(fields.obj()["visitor_id"].str())
+        "presence_data" -> UserIntent.PresenceData(fields.obj()["map"].obj().mapValues { it.value.str() })
+        else -> error("unknown intent $v") } }
 }
 
 // --- binding values -> vector JSON
@@ -121,12 +134,17 @@ fun eventJson(e: Event): Obj = when (e) {
     is Event.InvalidParameter -> mapOf("type" to "invalid_parameter", "call" to snake(e.call.name), "code" to snake(e.code.name))
     is Event.InvalidState -> mapOf("type" to "invalid_state", "call" to snake(e.call.name), "code" to snake(e.code.name))
     is Event.PresenceConnected -> mapOf("type" to "presence_connected")
-    is Event.PresenceConnectFail -> mapOf("type" to "presence_connect_fail", "reason" to e.reason, "retry_ms" to e.retryMs.toLong())
+    is Event.PresenceConnectFail -> mapOf("type" to "presence_connect_fail", "reason" to e.reason) +
+        (e.retryMs?.let { mapOf("retry_ms" to it.toLong()) } ?: emptyMap())
     is Event.PresenceShowTerms -> mapOf("type" to "presence_show_terms", "request_id" to e.requestId.toLong())
     is Event.PresenceDisconnected -> mapOf("type" to "presence_disconnected")
     is Event.PresenceBlur -> mapOf("type" to "presence_blur")
     is Event.ConnectionWarning -> mapOf("type" to "connection_warning")
     is Event.ClearWarning -> mapOf("type" to "clear_warning")
+    is Event.PresenceSignal -> mapOf("type" to "presence_signal", "event" to e.event, "map" to e.map)
+    is Event.PresenceStartSession -> mapOf("type" to "presence_start_session", "request_id" to e.requestId.toLong())
+    is Event.PresenceNotConfigured -> mapOf("type" to "presence_not_configured")
+    is Event.PresenceSendFail -> mapOf("type" to "presence_send_fail", "call" to snake(e.call.name), "code" to snake(e.code.name))
 }
 
 fun frameJson(f: ClientFrame): Obj = when (f) {
@@ -139,6 +157,8 @@ fun frameJson(f: ClientFrame): Obj = when (f) {
     is ClientFrame.PresenceDisconnect -> mapOf("type" to "presence_disconnect")
     is ClientFrame.PresenceSignal -> mapOf("type" to "presence_signal", "event" to f.event, "map" to f.map, "request_id" to f.requestId?.toLong())
     is ClientFrame.AppState -> mapOf("type" to "app_state", "foreground" to f.foreground)
+    is ClientFrame.PresenceData -> mapOf("type" to "presence_data", "map" to f.map)
+    is ClientFrame.PresenceVisibility -> mapOf("type" to "presence_visibility", "visible" to f.visible)
 }
 
 fun apiJson(c: ApiCall): Obj = when (c) {
@@ -150,10 +170,13 @@ fun apiJson(c: ApiCall): Obj = when (c) {
         is StartKey.Random -> mapOf("call" to "start_session", "key" to "GLANCE_KEYTYPE_RANDOM")
         is StartKey.Custom -> mapOf("call" to "start_session", "key" to k.key) }
     is ApiCall.EndSession -> mapOf("call" to "end_session")
-    is ApiCall.PresenceConnect -> mapOf("call" to "presence_connect")
+    is ApiCall.PresenceConnect -> if (c.maxAttempts == -1) mapOf("call" to "presence_connect")
+        else mapOf("call" to "presence_connect", "max_attempts" to c.maxAttempts.toLong())
     is ApiCall.PresenceSetDefaultUi -> mapOf("call" to "presence_set_default_ui", "enabled" to c.enabled)
     is ApiCall.PresenceSignalAgent -> mapOf("call" to "presence_signal_agent", "event" to c.event, "map" to c.map)
     is ApiCall.PresenceDisconnect -> mapOf("call" to "presence_disconnect")
+    is ApiCall.PresenceData -> mapOf("call" to "presence_data", "map" to c.map)
+    is ApiCall.PresenceSignalVisibility -> mapOf("call" to "presence_signal_visibility", "visible" to c.visible)
 }
 
 fun controllerOutputJson(o: ControllerOutput): Obj = when (o) {
@@ -162,6 +185,7 @@ fun controllerOutputJson(o: ControllerOutput): Obj = when (o) {
         is UiDirective.Show -> mapOf("ui" to (mapOf("show" to snake(d.element.name)) + (d.key?.let { mapOf("key" to it) } ?: emptyMap())))
         is UiDirective.Hide -> mapOf("ui" to mapOf("hide" to snake(d.element.name)))
     }
+    is ControllerOutput.AgentSignal -> mapOf("agent_signal" to mapOf("event" to o.event, "map" to o.map))
 }
 
 // --- the replay
@@ -220,14 +244,17 @@ fun replay(v: Obj): String? {
     Sdk(SdkConfig(ms("init_timeout_ms"), ms("start_timeout_ms"), ms("end_timeout_ms"), ms("session_grace_ms"),
         ms("presence_connect_timeout_ms"), ms("presence_backoff_base_ms"), ms("presence_backoff_max_ms"),
         ms("reconnect_backoff_base_ms"), ms("reconnect_backoff_max_ms"), ms("background_suspend_ms"),
-        sc["default_key_length"].long().toUByte())).use { sdk ->
+        sc["default_key_length"].long().toUByte(),
+        enumOf(ConsentPolicy.values(), (sc["consent_policy"] ?: "terms_required").str()),
+        enumOf(Limits.values(), (sc["limits"] ?: "glance5").str()))).use { sdk ->
         for ((i, want) in v["sdk"].list().withIndex()) {
             val got = sdkStep(sdk, want.obj())
             if (got != want) return "sdk step $i: expected $want, got $got"
         }
     }
     val cc = v["controller_config"].obj()
-    Controller(ControllerConfig(Math.toIntExact(cc["group_id"].long()), cc["custom_ui"] as Boolean)).use { c ->
+    Controller.withLimits(ControllerConfig(Math.toIntExact(cc["group_id"].long()), cc["custom_ui"] as Boolean),
+        enumOf(Limits.values(), (cc["limits"] ?: "glance5").str())).use { c ->
         for ((i, want) in v["controller"].list().withIndex()) {
             val got = controllerStep(c, want.obj())
             if (got != want) return "controller step $i: expected $want, got $got"
@@ -258,6 +285,7 @@ fun preloginManualJourney() {
             when (val o = app.pollOutput() ?: break) {
                 is ControllerOutput.Ui -> screen.add(o.directive)
                 is ControllerOutput.Call -> { sdk.handleInput(now, Input.Api(o.call)); drainSdk() }
+                is ControllerOutput.AgentSignal -> {}
             }
         }
     }
@@ -308,6 +336,7 @@ fun oneClickAcceptedJourney() {
             when (val o = app.pollOutput() ?: break) {
                 is ControllerOutput.Ui -> screen.add(o.directive)
                 is ControllerOutput.Call -> { sdk.handleInput(0uL, Input.Api(o.call)); drainSdk() }
+                is ControllerOutput.AgentSignal -> {}
             }
         }
     }

@@ -27,6 +27,11 @@ def variant(enum_cls, tag, **fields):
 def tagged(enum_cls, obj):
     """`{"type": "session_started", "sessionkey": "1"}` -> ServerFrame.SESSION_STARTED(...)."""
     fields = {k: (ENUM_FIELDS[k][v.upper()] if k in ENUM_FIELDS else v) for k, v in obj.items() if k != "type"}
+    # fields the JSON leaves out at their default (spec.md §8.2, §14)
+    if enum_cls is cv.ServerFrame and obj["type"] == "settings":
+        fields.setdefault("agent_start", False)
+    if enum_cls is cv.Event and obj["type"] == "presence_connect_fail":
+        fields.setdefault("retry_ms", None)
     return variant(enum_cls, obj["type"], **fields)
 
 
@@ -47,6 +52,8 @@ def api_call(obj):
         return cv.ApiCall.START_SESSION(key=key)
     if call == "presence_signal_agent":
         return cv.ApiCall.PRESENCE_SIGNAL_AGENT(event=obj["event"], map=dict(obj.get("map", {})))
+    if call == "presence_connect":
+        return cv.ApiCall.PRESENCE_CONNECT(max_attempts=obj.get("max_attempts", -1))
     return variant(cv.ApiCall, call, **{k: v for k, v in obj.items() if k != "call"})
 
 
@@ -73,8 +80,11 @@ def vname(obj):
 
 
 def untagged(obj):
-    """An enum variant -> `{"type": "<variant>", <fields>}`."""
-    return {"type": vname(obj), **{k: plain(v) for k, v in vars(obj).items()}}
+    """An enum variant -> `{"type": "<variant>", <fields>}`; `retry_ms` left out when null."""
+    fields = {k: plain(v) for k, v in vars(obj).items()}
+    if vname(obj) == "presence_connect_fail" and fields.get("retry_ms") is None:
+        fields.pop("retry_ms", None)
+    return {"type": vname(obj), **fields}
 
 
 def api_json(call):
@@ -87,6 +97,8 @@ def api_json(call):
             return {"call": name, "key": RANDOM}
         if key.is_CUSTOM():
             return {"call": name, "key": key.key}
+        return {"call": name}
+    if name == "presence_connect" and call.max_attempts == -1:
         return {"call": name}
     return {"call": name, **{k: plain(v) for k, v in vars(call).items()}}
 
@@ -102,6 +114,8 @@ def sdk_output_json(o):
 def controller_output_json(o):
     if o.is_CALL():
         return {"call": api_json(o.call)}
+    if o.is_AGENT_SIGNAL():
+        return {"agent_signal": {"event": o.event, "map": dict(o.map)}}
     d = o.directive
     if d.is_SHOW():
         ui = {"show": plain(d.element)}
@@ -160,12 +174,17 @@ def controller_step(c, want):
 
 def replay(v):
     """The first mismatch as text, or None."""
-    sdk = cv.Sdk(cv.SdkConfig(**v["sdk_config"]))
+    cfg = dict(v["sdk_config"])
+    cfg["consent_policy"] = cv.ConsentPolicy[cfg.get("consent_policy", "terms_required").upper()]
+    cfg["limits"] = cv.Limits[cfg.get("limits", "glance5").upper()]
+    sdk = cv.Sdk(cv.SdkConfig(**cfg))
     for i, want in enumerate(v["sdk"]):
         got = sdk_step(sdk, want)
         if got != want:
             return f"sdk step {i}: expected {want}, got {got}"
-    c = cv.Controller(cv.ControllerConfig(**v["controller_config"]))
+    ccfg = dict(v["controller_config"])
+    limits = cv.Limits[ccfg.pop("limits", "glance5").upper()]
+    c = cv.Controller.with_limits(cv.ControllerConfig(**ccfg), limits)
     for i, want in enumerate(v["controller"]):
         got = controller_step(c, want)
         if got != want:

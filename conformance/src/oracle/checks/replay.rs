@@ -271,7 +271,12 @@ impl Replay {
     }
 
     /// An `api` or `recv` record may only come once the SDK's earlier outputs are recorded.
-    fn drained(&mut self, line: usize, what: &str, out: &mut Vec<Violation>) -> bool {
+    fn drained(
+        &mut self,
+        line: usize,
+        what: &dyn std::fmt::Display,
+        out: &mut Vec<Violation>,
+    ) -> bool {
         if let Some(next) = self.sdk_out.front() {
             let message = format!(
                 "{what} before the SDK's earlier output {} was recorded (outputs are drained at once)",
@@ -546,8 +551,8 @@ impl Check for Replay {
                         }
                     }
                 }
-                let what = format!("`{}`", call.name());
-                if self.drained(rec.line, &what, out) {
+                // (the call's name is written only into a violation)
+                if self.drained(rec.line, &format_args!("`{}`", call.name()), out) {
                     self.undo = matches!(
                         call,
                         ApiCall::StartSession {
@@ -565,7 +570,7 @@ impl Check for Replay {
             }
             Seen::Received(frame) => {
                 self.resolve_implicit(out);
-                if !self.drained(rec.line, "a received frame", out) {
+                if !self.drained(rec.line, &"a received frame", out) {
                     return;
                 }
                 let refused = match frame {
