@@ -8,7 +8,8 @@
 
 use crate::api::CallName;
 use crate::api::{
-    validate_presence_data, ApiCall, InitParams, Limits, ParameterError, StartKey, TermsStatus,
+    validate_presence_data, validate_user_message, validate_user_state, ApiCall, InitParams,
+    Limits, ParameterError, StartKey, TermsStatus,
 };
 use crate::errors::ErrorCode;
 use crate::events::{Event, KeyType};
@@ -253,9 +254,12 @@ pub enum ControllerError {
     /// `tap_cobrowse` while the button is not shown.
     #[error("the cobrowse button is not shown")]
     ButtonNotShown,
-    /// `toggle_pause` while no session is running.
-    #[error("no running session to pause")]
+    /// `toggle_pause`, `send_message` or `set_user_state` while no session is running.
+    #[error("no running session")]
     NotRunning,
+    /// `send_message` or `set_user_state` with a field the SDK core would refuse.
+    #[error("invalid message: {0}")]
+    InvalidMessage(ParameterError),
     /// `presence_data` before the first `EventVisitorInitialized`.
     #[error("the SDK is not initialized yet")]
     NotInitialized,
@@ -288,6 +292,7 @@ impl ControllerError {
             ControllerError::Exited => ErrorCode::Exited,
             ControllerError::ButtonNotShown => ErrorCode::ButtonNotShown,
             ControllerError::NotRunning => ErrorCode::SessionNotRunning,
+            ControllerError::InvalidMessage(_) => ErrorCode::InvalidParameter,
             ControllerError::NotInitialized => ErrorCode::NotInitialized,
             ControllerError::InvalidPresenceData(_) => ErrorCode::InvalidParameter,
             ControllerError::InvalidVisitorId(_) => ErrorCode::InvalidParameter,
@@ -388,6 +393,10 @@ pub struct App {
     /// screen exactly then.
     #[serde(default)]
     pub paused: bool,
+    /// The user state set in the running session, merged (as the core merges it, S-A120),
+    /// so that C-U84 refuses what S-A122 would. Emptied when the session ends.
+    #[serde(default)]
+    pub user_state: BTreeMap<String, String>,
     /// The presence data passed to the SDK for this visitor, merged (as the core merges it,
     /// S-A80): so that C-U70 refuses what the core would. Emptied with the visitor id.
     #[serde(default)]
@@ -493,6 +502,7 @@ impl Controller {
                     button_shown: false,
                     paused: false,
                     presence_data: BTreeMap::new(),
+                    user_state: BTreeMap::new(),
                 });
                 out.push(call(ApiCall::InitVisitor(InitParams::anonymous(group_id))));
                 return Ok(());
@@ -642,12 +652,29 @@ impl Controller {
                     hide(UiElement::SessionPaused)
                 });
             }
+            // the core would refuse either without a running session (S-A111, S-A121) or
+            // with a bad field (S-A112, S-A122): refused here, so no call is
+            UserIntent::SendMessage { .. } | UserIntent::SetUserState { .. }
+                if !matches!(app.session, SessionView::Running(_)) =>
+            {
+                rows.push(Row::CU85);
+                return Err(ControllerError::NotRunning);
+            }
             UserIntent::SendMessage { name, map } => {
+                if let Err(e) = validate_user_message(&name, &map) {
+                    rows.push(Row::CU84);
+                    return Err(ControllerError::InvalidMessage(e));
+                }
                 rows.push(Row::CU82);
                 out.push(call(ApiCall::SendUserMessage { name, map }));
             }
             UserIntent::SetUserState { name, value } => {
+                if let Err(e) = validate_user_state(&app.user_state, &name, &value) {
+                    rows.push(Row::CU84);
+                    return Err(ControllerError::InvalidMessage(e));
+                }
                 rows.push(Row::CU83);
+                app.user_state.insert(name.clone(), value.clone());
                 out.push(call(ApiCall::SetUserState { name, value }));
             }
         }
@@ -876,6 +903,7 @@ fn hide_session(app: &mut App, out: &mut Vec<ControllerOutput>) {
         out.push(hide(UiElement::SessionIndicator));
     }
     app.paused = false;
+    app.user_state.clear();
 }
 
 fn hide(e: UiElement) -> ControllerOutput {
@@ -984,6 +1012,7 @@ impl Controller {
         if !matches!(app.session, SessionView::Running(_)) {
             app.session = SessionView::None;
             app.paused = false;
+            app.user_state.clear();
         }
         if let SessionView::Running(origin) = app.session {
             out.push(ControllerOutput::Ui(UiDirective::show(

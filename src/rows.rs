@@ -297,6 +297,10 @@ rows! {
     CU81 = "C-U81",
     /// `toggle_pause`.
     CU80 = "C-U80",
+    /// `send_message` / `set_user_state` with no running session.
+    CU85 = "C-U85",
+    /// `send_message` / `set_user_state` with a field the core would refuse.
+    CU84 = "C-U84",
     /// `send_message`: the app's message to the agents, passed through.
     CU82 = "C-U82",
     /// `set_user_state`: passed through.
