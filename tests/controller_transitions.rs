@@ -12,6 +12,8 @@ use cobrowse_visitor_core::{
     ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent, PROTOCOL_VERSION,
 };
 use cobrowse_visitor_core::{App, ControllerState, Identity, Origin, PresenceView, SessionView};
+use cobrowse_visitor_core::{NetworkChange, SdkConfig};
+use std::collections::BTreeMap;
 
 const GROUP: i32 = 19921;
 const VID: &str = "cust-42";
@@ -104,6 +106,7 @@ fn refusal_row(err: &ControllerError) -> Row {
         ControllerError::NotLoggedIn => Row::CU51,
         ControllerError::NotInitialized => Row::CU72,
         ControllerError::InvalidPresenceData(_) => Row::CU71,
+        ControllerError::InvalidMessage(_) => Row::CU84,
         other => panic!("{other:?} has no refusal row here yet"),
     }
 }
@@ -140,7 +143,12 @@ impl H {
     #[track_caller]
     fn refuse(&mut self, intent: UserIntent, err: ControllerError) {
         let before = self.c.state().clone();
-        let row = refusal_row(&err);
+        let row = match (&intent, &err) {
+            // `session_not_running`: C-U81 for a pause, C-U85 for a message or state
+            (UserIntent::TogglePause, ControllerError::NotRunning) => Row::CU81,
+            (_, ControllerError::NotRunning) => Row::CU85,
+            _ => refusal_row(&err),
+        };
         assert_eq!(self.c.handle_user(intent), Err(err));
         self.assert_rows(&[row]);
         assert_eq!(drain(&mut self.c), vec![]);
@@ -286,6 +294,8 @@ fn c_u01_launch_inits_without_visitor_id() {
             terms_shown: false,
             button_shown: false,
             presence_data: Default::default(),
+            paused: false,
+            user_state: Default::default(),
         }
     );
     // the configured group id
@@ -1237,7 +1247,9 @@ impl World {
             .iter()
             .filter_map(|o| match o {
                 ControllerOutput::Call(c) => Some(c.clone()),
-                ControllerOutput::Ui(_) | ControllerOutput::AgentSignal { .. } => None,
+                ControllerOutput::Ui(_)
+                | ControllerOutput::AgentSignal { .. }
+                | ControllerOutput::AgentMessage { .. } => None,
             })
             .collect()
     }
@@ -1670,4 +1682,339 @@ fn c_e40_send_fail_changes_nothing() {
             Row::CE40,
         );
     }
+}
+
+// ---- issue 15: pause, user messages and state (C-U80–C-U85, C-E31), restore (§6.1) ---------
+
+fn entries(e: &[(&str, &str)]) -> BTreeMap<String, String> {
+    e.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn send_message(name: &str, e: &[(&str, &str)]) -> UserIntent {
+    UserIntent::SendMessage {
+        name: name.to_owned(),
+        map: entries(e),
+    }
+}
+
+fn set_state(name: &str, value: &str) -> UserIntent {
+    UserIntent::SetUserState {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// Controllers in a state without a running session: initialised, starting, ending.
+fn not_running() -> Vec<H> {
+    let mut ending = H::manual_running();
+    ending.user(UserIntent::EndSession);
+    vec![H::initialized(true), H::manual_starting(), ending]
+}
+
+/// C-U80: `toggle_pause` in a running session flips `paused`, calls `pause(paused)` and
+/// shows `session_paused` when now paused, hides it when not.
+#[test]
+fn c_u80_toggle_pause_calls_pause_and_shows_the_notice() {
+    let mut h = H::manual_running();
+    assert_eq!(
+        h.user(UserIntent::TogglePause),
+        vec![
+            call(ApiCall::Pause { paused: true }),
+            show(UiElement::SessionPaused)
+        ]
+    );
+    h.assert_rows(&[Row::CU80]);
+    assert!(h.app().paused);
+    assert_eq!(
+        h.user(UserIntent::TogglePause),
+        vec![
+            call(ApiCall::Pause { paused: false }),
+            hide(UiElement::SessionPaused)
+        ]
+    );
+    h.assert_rows(&[Row::CU80]);
+    assert!(!h.app().paused);
+    // a one-click session pauses the same way
+    let mut h = H::one_click_running();
+    assert_eq!(
+        h.user(UserIntent::TogglePause),
+        vec![
+            call(ApiCall::Pause { paused: true }),
+            show(UiElement::SessionPaused)
+        ]
+    );
+}
+
+/// C-U81: `toggle_pause` without a running session is refused (`session_not_running`),
+/// nothing changes.
+#[test]
+fn c_u81_toggle_pause_without_a_running_session_is_refused() {
+    for mut h in not_running() {
+        h.refuse(UserIntent::TogglePause, ControllerError::NotRunning);
+    }
+    assert_eq!(
+        ControllerError::NotRunning.code(),
+        ErrorCode::SessionNotRunning
+    );
+}
+
+/// C-U82: `send_message` in a running session is passed through as `send_user_message`;
+/// the state does not change.
+#[test]
+fn c_u82_send_message_is_passed_through() {
+    let mut h = H::manual_running();
+    let before = h.state().clone();
+    assert_eq!(
+        h.user(send_message("cart_opened", &[("items", "3")])),
+        vec![call(ApiCall::SendUserMessage {
+            name: "cart_opened".into(),
+            map: entries(&[("items", "3")]),
+        })]
+    );
+    h.assert_rows(&[Row::CU82]);
+    assert_eq!(h.state(), &before);
+}
+
+/// C-U83: `set_user_state` in a running session merges into `user_state` and is passed
+/// through as `set_user_state`.
+#[test]
+fn c_u83_set_user_state_merges_and_is_passed_through() {
+    let mut h = H::manual_running();
+    assert_eq!(
+        h.user(set_state("step", "cart")),
+        vec![call(ApiCall::SetUserState {
+            name: "step".into(),
+            value: "cart".into(),
+        })]
+    );
+    h.assert_rows(&[Row::CU83]);
+    h.user(set_state("tier", "gold"));
+    h.user(set_state("step", "payment"));
+    h.assert_rows(&[Row::CU83]);
+    assert_eq!(
+        h.app().user_state,
+        entries(&[("step", "payment"), ("tier", "gold")])
+    );
+}
+
+/// C-U84: a field that breaks §3.3, or a 17th state, is refused (`invalid_parameter`), as
+/// the core would (S-A112 / S-A122); nothing changes.
+#[test]
+fn c_u84_a_message_or_state_the_core_would_refuse_is_refused() {
+    use cobrowse_visitor_core::ParameterError as P;
+    let mut h = H::manual_running();
+    let long = "x".repeat(256);
+    for intent in [
+        send_message("", &[]),
+        send_message(&long, &[]),
+        send_message("n", &[("k", &long)]),
+        UserIntent::SendMessage {
+            name: "n".into(),
+            map: (0..17).map(|i| (format!("k{i}"), String::new())).collect(),
+        },
+    ] {
+        h.refuse(intent, ControllerError::InvalidMessage(P::UserMessage));
+    }
+    for intent in [
+        set_state("", "v"),
+        set_state(&long, "v"),
+        set_state("n", &long),
+    ] {
+        h.refuse(intent, ControllerError::InvalidMessage(P::UserState));
+    }
+    for i in 0..16 {
+        h.user(set_state(&format!("s{i}"), "v"));
+    }
+    h.refuse(
+        set_state("s16", "v"),
+        ControllerError::InvalidMessage(P::UserState),
+    );
+    // a name already set is not a 17th
+    h.user(set_state("s0", "w"));
+    h.assert_rows(&[Row::CU83]);
+    assert_eq!(
+        ControllerError::InvalidMessage(P::UserState).code(),
+        ErrorCode::InvalidParameter
+    );
+}
+
+/// C-U85: `send_message` / `set_user_state` without a running session are refused
+/// (`session_not_running`) before their fields are judged.
+#[test]
+fn c_u85_messages_and_state_without_a_running_session_are_refused() {
+    for mut h in not_running() {
+        h.refuse(send_message("n", &[]), ControllerError::NotRunning);
+        h.refuse(set_state("n", "v"), ControllerError::NotRunning);
+        h.refuse(send_message("", &[]), ControllerError::NotRunning);
+        h.refuse(set_state("", "v"), ControllerError::NotRunning);
+    }
+}
+
+/// C-E31: `EventMessageReceived` is handed to the app as `AgentMessage{name, map}`; the state
+/// does not change. C-E12 then ends a paused session: the notice goes between the key and the
+/// indicator, `paused` false, `user_state` emptied.
+#[test]
+fn c_e31_an_agent_message_is_handed_to_the_app() {
+    let mut h = H::manual_running();
+    let before = h.state().clone();
+    assert_eq!(
+        h.event(Event::MessageReceived {
+            name: "note".into(),
+            map: entries(&[("text", "hi")]),
+        }),
+        vec![ControllerOutput::AgentMessage {
+            name: "note".into(),
+            map: entries(&[("text", "hi")]),
+        }]
+    );
+    h.assert_rows(&[Row::CE31]);
+    assert_eq!(h.state(), &before);
+}
+
+/// C-E12 (issue 15): a paused session's end hides `session_paused` (after the key, before the
+/// indicator) and empties `paused` and `user_state`.
+#[test]
+fn c_e12_a_paused_session_ended_hides_the_notice() {
+    let mut h = H::manual_running();
+    h.user(UserIntent::TogglePause);
+    h.user(set_state("step", "cart"));
+    assert_eq!(
+        h.event(ended("agent_ended")),
+        vec![
+            hide(UiElement::SessionKey),
+            hide(UiElement::SessionPaused),
+            hide(UiElement::SessionIndicator),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    h.assert_rows(&[Row::CE12]);
+    assert!(!h.app().paused);
+    assert!(h.app().user_state.is_empty());
+    // ending after running, paused: the same on its end
+    let mut h = H::one_click_running();
+    h.user(UserIntent::TogglePause);
+    h.user(UserIntent::EndSession);
+    assert!(h.app().paused, "paused until the session ends");
+    assert_eq!(
+        h.event(ended("visitor_ended")),
+        vec![
+            hide(UiElement::SessionPaused),
+            hide(UiElement::SessionIndicator),
+            show(UiElement::CobrowseButton),
+        ]
+    );
+    assert!(!h.app().paused);
+}
+
+/// An SDK core running a random-key session `KEY` (anonymous), for a restore.
+fn sdk_running() -> Sdk {
+    let mut sdk = Sdk::new(SdkConfig::default());
+    let at = Instant::from_millis(0);
+    sdk.handle_input(
+        at,
+        Input::Api(ApiCall::InitVisitor(InitParams::anonymous(GROUP))),
+    )
+    .unwrap();
+    sdk.handle_input(
+        at,
+        Input::Frame(ServerFrame::Settings {
+            v: PROTOCOL_VERSION,
+            key_length: 4,
+            agent_start: false,
+        }),
+    )
+    .unwrap();
+    sdk.handle_input(
+        at,
+        Input::Api(ApiCall::StartSession {
+            key: StartKey::Random,
+        }),
+    )
+    .unwrap();
+    sdk.handle_input(
+        at,
+        Input::Frame(ServerFrame::SessionStarted {
+            sessionkey: KEY.into(),
+        }),
+    )
+    .unwrap();
+    while !matches!(sdk.poll_output(), Output::Timeout(_)) {}
+    sdk
+}
+
+/// C-R01: the restored controller draws again what its state says is on screen — a running
+/// manual session's indicator, its paused notice, its key (the restored core's) — drops the
+/// terms and a starting or ending session, and connects presence again for a logged-in
+/// customer.
+#[test]
+fn c_r01_restore_draws_the_running_session_again() {
+    let mut h = H::manual_running();
+    h.user(UserIntent::TogglePause);
+    h.user(set_state("step", "cart"));
+    let snap = h.c.snapshot().expect("running");
+    let sdk = Sdk::restore(
+        SdkConfig::default(),
+        sdk_running().snapshot(0).expect("ready"),
+        GROUP,
+        Instant::from_millis(0),
+        0,
+    )
+    .expect("restores");
+    let mut c = Controller::restore(cfg(true), snap, &sdk).expect("restores");
+    assert_eq!(c.last_rows(), &[Row::CR01]);
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            show(UiElement::SessionIndicator),
+            show(UiElement::SessionPaused),
+            show_key(KEY),
+        ]
+    );
+    let ControllerState::Running(a) = c.state() else {
+        panic!("running")
+    };
+    assert_eq!(a.session, SessionView::Running(Origin::Manual));
+    assert!(a.paused);
+    assert_eq!(a.user_state, entries(&[("step", "cart")]));
+    assert!(!a.button_shown && !a.terms_shown);
+
+    // logged in with the terms up: terms dropped, the button offered, presence again
+    let h = H::terms_shown();
+    let snap = h.c.snapshot().expect("running");
+    let mut c = Controller::restore(cfg(true), snap, &sdk).expect("restores");
+    assert_eq!(c.last_rows(), &[Row::CR01]);
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            show(UiElement::CobrowseButton),
+            call(ApiCall::presence_connect()),
+            call(ApiCall::PresenceSetDefaultUi { enabled: false }),
+        ]
+    );
+    let ControllerState::Running(a) = c.state() else {
+        panic!("running")
+    };
+    assert_eq!(a.identity, Identity::LoggedIn(VID.into()));
+    assert_eq!(a.presence, PresenceView::Connecting);
+    assert!(!a.terms_shown);
+
+    // a starting session is dropped: session none, the button offered
+    let h = H::manual_starting();
+    let mut c = Controller::restore(cfg(true), h.c.snapshot().unwrap(), &sdk).unwrap();
+    assert_eq!(drain(&mut c), vec![show(UiElement::CobrowseButton)]);
+    // another group's snapshot is refused
+    assert!(Controller::restore(
+        ControllerConfig {
+            group_id: 7,
+            ..cfg(true)
+        },
+        H::manual_running().c.snapshot().unwrap(),
+        &sdk
+    )
+    .is_err());
+    // nothing to continue before launch
+    assert!(H::new(true).c.snapshot().is_none());
+    let _ = NetworkChange::Restored;
 }

@@ -21,6 +21,7 @@ use cobrowse_visitor_core::{
 };
 use cobrowse_visitor_core::{ConsentPolicy, Limits};
 use cobrowse_visitor_core::{PhaseKind, PresenceKind, ServerFrameKind, SessionKind, StateKind};
+use cobrowse_visitor_core::{RestoreError, Snapshot, RESTART_EXPIRED};
 use std::collections::BTreeMap;
 
 const GROUP: i32 = 19921;
@@ -146,6 +147,11 @@ fn refusal_row(call: &ApiCall, err: &ApiError) -> Row {
         (_, ApiError::Terminated) => Row::SA90,
         (_, ApiError::NotInitialized) => Row::SA91,
         (_, ApiError::InitPending) => Row::SA92,
+        (ApiCall::Pause { .. }, ApiError::SessionNotRunning(_)) => Row::SA101,
+        (ApiCall::SendUserMessage { .. }, ApiError::InvalidParameter(_)) => Row::SA112,
+        (ApiCall::SendUserMessage { .. }, ApiError::SessionNotRunning(_)) => Row::SA111,
+        (ApiCall::SetUserState { .. }, ApiError::SessionNotRunning(_)) => Row::SA121,
+        (ApiCall::SetUserState { .. }, ApiError::InvalidParameter(_)) => Row::SA122,
         (ApiCall::InitVisitor(_), ApiError::InvalidParameter(_)) => Row::SA06,
         (ApiCall::StartSession { .. }, ApiError::InvalidParameter(_)) => Row::SA25,
         (ApiCall::PresenceSignalAgent { .. }, ApiError::InvalidParameter(_)) => Row::SA57,
@@ -531,6 +537,8 @@ impl H {
             key: KEY.into(),
             keytype: KeyType::Random,
             guests: 0,
+            paused: false,
+            user_state: BTreeMap::new(),
         }
     }
 }
@@ -2010,7 +2018,9 @@ fn s_f12_guest_count_while_running() {
         &Session::Running {
             key: KEY.into(),
             keytype: KeyType::Random,
-            guests: 2
+            guests: 2,
+            paused: false,
+            user_state: BTreeMap::new(),
         }
     );
     assert_eq!(
@@ -4020,4 +4030,461 @@ fn s_a06_visitor_id_limits_profiles() {
             assert!(message.contains(limits.as_str()), "{message}");
         }
     }
+}
+
+// ---- issue 15: pause, user messages and state (S-A100–S-A122, S-F30), restore (§5.6) --------
+
+fn pause(paused: bool) -> ApiCall {
+    ApiCall::Pause { paused }
+}
+
+fn message(name: &str, entries: &[(&str, &str)]) -> ApiCall {
+    ApiCall::SendUserMessage {
+        name: name.to_owned(),
+        map: entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+fn user_state(name: &str, value: &str) -> ApiCall {
+    ApiCall::SetUserState {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn state_map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The running session's `paused` and `user_state`.
+fn paused_and_state(h: &H) -> (bool, BTreeMap<String, String>) {
+    match h.session() {
+        Session::Running {
+            paused, user_state, ..
+        } => (*paused, user_state.clone()),
+        other => panic!("expected a running session, got {other:?}"),
+    }
+}
+
+/// S-A100: `pause(p)` in a running session sets `paused` and sends `pause(p)`; no event
+/// (the app asked for it). Unpausing sends `pause(false)`.
+#[test]
+fn s_a100_pause_sets_the_flag_and_tells_the_service() {
+    let mut h = H::running_random();
+    assert_eq!(
+        h.api(pause(true)),
+        vec![tx(ClientFrame::Pause { paused: true })]
+    );
+    h.assert_rows(&[Row::SA100]);
+    assert_eq!(paused_and_state(&h), (true, BTreeMap::new()));
+    // the same again is sent again (the row has no guard)
+    assert_eq!(
+        h.api(pause(true)),
+        vec![tx(ClientFrame::Pause { paused: true })]
+    );
+    h.assert_rows(&[Row::SA100]);
+    assert_eq!(
+        h.api(pause(false)),
+        vec![tx(ClientFrame::Pause { paused: false })]
+    );
+    h.assert_rows(&[Row::SA100]);
+    assert_eq!(paused_and_state(&h), (false, BTreeMap::new()));
+    // offline: the flag is kept, nothing is transmitted (S-N02 re-sends it)
+    h.net(NetworkChange::Lost);
+    assert_eq!(h.api(pause(true)), vec![]);
+    h.assert_rows(&[Row::SA100]);
+    assert!(paused_and_state(&h).0);
+}
+
+/// S-A101: `pause` without a running session (idle, starting, ending) is refused with
+/// `session_not_running` and `EventInvalidState`; nothing changes. In `initializing` S-A92
+/// refuses it first (`init_pending`).
+#[test]
+fn s_a101_pause_without_a_running_session_is_refused() {
+    for mut h in [
+        H::ready_anonymous(),
+        H::starting_random(),
+        H::ending_random(),
+    ] {
+        let kind = h.session().kind();
+        h.refuse_state(
+            pause(true),
+            ApiError::SessionNotRunning(kind),
+            ErrorCode::SessionNotRunning,
+        );
+    }
+    let mut h = H::new();
+    h.api(init(InitParams::anonymous(GROUP)));
+    h.refuse_state(pause(true), ApiError::InitPending, ErrorCode::InitPending);
+}
+
+/// S-A110: a message in a running session is sent as `user_message(n, m)`; no state changes.
+#[test]
+fn s_a110_a_user_message_is_sent_in_the_running_session() {
+    let mut h = H::running_random();
+    let before = h.state().clone();
+    assert_eq!(
+        h.api(message("cart_opened", &[("items", "3")])),
+        vec![tx(ClientFrame::UserMessage {
+            name: "cart_opened".into(),
+            map: state_map(&[("items", "3")]),
+        })]
+    );
+    h.assert_rows(&[Row::SA110]);
+    assert_eq!(h.state(), &before);
+    // the limits themselves: a 255-character name, 16 entries of 255 characters
+    let long = "n".repeat(255);
+    let full: BTreeMap<String, String> = (0..16)
+        .map(|i| (format!("k{i:0>253}"), "v".repeat(255)))
+        .collect();
+    let call = ApiCall::SendUserMessage {
+        name: long.clone(),
+        map: full.clone(),
+    };
+    assert_eq!(
+        h.api(call),
+        vec![tx(ClientFrame::UserMessage {
+            name: long,
+            map: full
+        })]
+    );
+    h.assert_rows(&[Row::SA110]);
+}
+
+/// S-A111: a well-formed message without a running session is refused with
+/// `session_not_running`.
+#[test]
+fn s_a111_a_user_message_without_a_running_session_is_refused() {
+    for mut h in [
+        H::ready_anonymous(),
+        H::starting_random(),
+        H::ending_random(),
+    ] {
+        let kind = h.session().kind();
+        h.refuse_state(
+            message("cart_opened", &[]),
+            ApiError::SessionNotRunning(kind),
+            ErrorCode::SessionNotRunning,
+        );
+    }
+}
+
+/// S-A112: a message whose name or map breaks §3.3 is an invalid parameter in any state
+/// (before S-A111 in the table's order), with `EventInvalidParameter`.
+#[test]
+fn s_a112_a_bad_user_message_is_an_invalid_parameter() {
+    let long = "x".repeat(256);
+    let seventeen: Vec<(String, String)> =
+        (0..17).map(|i| (format!("k{i}"), String::new())).collect();
+    let bad = || {
+        vec![
+            message("", &[]),
+            message(&long, &[]),
+            message("n", &[("k", &long)]),
+            message("n", &[(&long, "v")]),
+            ApiCall::SendUserMessage {
+                name: "n".into(),
+                map: seventeen.iter().cloned().collect(),
+            },
+        ]
+    };
+    for mut h in [H::running_random(), H::ready_anonymous()] {
+        for call in bad() {
+            h.refuse_param(
+                call,
+                ApiError::InvalidParameter(ParameterError::UserMessage),
+                ErrorCode::InvalidParameter,
+            );
+        }
+    }
+}
+
+/// S-A120: a user state in a running session is merged (a name set again replaces its
+/// value) and the whole merged map is sent as `user_state`.
+#[test]
+fn s_a120_user_state_is_merged_and_sent_whole() {
+    let mut h = H::running_random();
+    assert_eq!(
+        h.api(user_state("step", "cart")),
+        vec![tx(ClientFrame::UserState {
+            state: state_map(&[("step", "cart")])
+        })]
+    );
+    h.assert_rows(&[Row::SA120]);
+    assert_eq!(
+        h.api(user_state("tier", "gold")),
+        vec![tx(ClientFrame::UserState {
+            state: state_map(&[("step", "cart"), ("tier", "gold")])
+        })]
+    );
+    assert_eq!(
+        h.api(user_state("step", "payment")),
+        vec![tx(ClientFrame::UserState {
+            state: state_map(&[("step", "payment"), ("tier", "gold")])
+        })]
+    );
+    h.assert_rows(&[Row::SA120]);
+    assert_eq!(
+        paused_and_state(&h),
+        (false, state_map(&[("step", "payment"), ("tier", "gold")]))
+    );
+    // an empty value is a value
+    h.api(user_state("tier", ""));
+    assert_eq!(
+        paused_and_state(&h).1,
+        state_map(&[("step", "payment"), ("tier", "")])
+    );
+}
+
+/// S-A121: `set_user_state` without a running session is refused with
+/// `session_not_running` (before its fields are judged).
+#[test]
+fn s_a121_user_state_without_a_running_session_is_refused() {
+    for mut h in [
+        H::ready_anonymous(),
+        H::starting_random(),
+        H::ending_random(),
+    ] {
+        let kind = h.session().kind();
+        h.refuse_state(
+            user_state("step", "cart"),
+            ApiError::SessionNotRunning(kind),
+            ErrorCode::SessionNotRunning,
+        );
+        // S-A121 comes before S-A122: a bad field is still `session_not_running`
+        h.refuse_state(
+            user_state("", "cart"),
+            ApiError::SessionNotRunning(kind),
+            ErrorCode::SessionNotRunning,
+        );
+    }
+}
+
+/// S-A122: in a running session, a name or value that breaks §3.3, or a 17th state, is an
+/// invalid parameter; a 16th state and a name set again are not.
+#[test]
+fn s_a122_a_bad_user_state_or_a_17th_is_an_invalid_parameter() {
+    let mut h = H::running_random();
+    let long = "x".repeat(256);
+    for call in [
+        user_state("", "v"),
+        user_state(&long, "v"),
+        user_state("n", &long),
+    ] {
+        h.refuse_param(
+            call,
+            ApiError::InvalidParameter(ParameterError::UserState),
+            ErrorCode::InvalidParameter,
+        );
+    }
+    for i in 0..16 {
+        h.api(user_state(&format!("s{i}"), "v"));
+        h.assert_rows(&[Row::SA120]);
+    }
+    h.refuse_param(
+        user_state("s16", "v"),
+        ApiError::InvalidParameter(ParameterError::UserState),
+        ErrorCode::InvalidParameter,
+    );
+    // a name already set is not a 17th
+    h.api(user_state("s3", "again"));
+    h.assert_rows(&[Row::SA120]);
+    assert_eq!(paused_and_state(&h).1.len(), 16);
+}
+
+/// S-F30: an agent's `user_message` in a running session is `EventMessageReceived` with the
+/// name and the map's entries as properties; the state does not change.
+#[test]
+fn s_f30_an_agent_message_is_event_message_received() {
+    let mut h = H::running_random();
+    let before = h.state().clone();
+    let e = Event::MessageReceived {
+        name: "note".into(),
+        map: state_map(&[("text", "hi")]),
+    };
+    assert_eq!(
+        h.recv(ServerFrame::UserMessage {
+            name: "note".into(),
+            map: state_map(&[("text", "hi")]),
+        }),
+        vec![ev(e.clone())]
+    );
+    h.assert_rows(&[Row::SF30]);
+    assert_eq!(h.state(), &before);
+    assert_eq!(e.code(), "EventMessageReceived");
+    assert_eq!(
+        e.properties(),
+        state_map(&[("name", "note"), ("text", "hi")])
+    );
+    // without a running session the frame is unexpected (S-F99)
+    for mut h in [
+        H::ready_anonymous(),
+        H::starting_random(),
+        H::ending_random(),
+    ] {
+        let kind = h.session().kind();
+        h.refuse_frame(
+            ServerFrame::UserMessage {
+                name: "note".into(),
+                map: BTreeMap::new(),
+            },
+            ProtocolError::UnexpectedFrame {
+                frame: ServerFrameKind::UserMessage,
+                state: StateKind::Session(kind),
+            },
+        );
+    }
+}
+
+/// S-N02's issue 15 part: after `resume_session` the running session's pause (when paused)
+/// and its user state (when not empty) are sent again, in that order.
+#[test]
+fn s_n02_resends_the_pause_and_the_user_state_after_resume() {
+    let mut h = H::running_random();
+    h.api(pause(true));
+    h.api(user_state("step", "cart"));
+    h.net(NetworkChange::Lost);
+    h.now += 10;
+    let out = h.net(NetworkChange::Restored);
+    h.assert_rows(&[Row::SN02]);
+    assert_eq!(
+        out,
+        vec![
+            ev(Event::ClearWarning),
+            tx(init_frame(&InitParams::anonymous(GROUP))),
+            tx(ClientFrame::ResumeSession {
+                sessionkey: KEY.into()
+            }),
+            tx(ClientFrame::Pause { paused: true }),
+            tx(ClientFrame::UserState {
+                state: state_map(&[("step", "cart")])
+            }),
+        ]
+    );
+    // unpaused and no state: only the resume
+    let mut h = H::running_random();
+    h.api(pause(true));
+    h.api(pause(false));
+    h.net(NetworkChange::Lost);
+    let out = h.net(NetworkChange::Restored);
+    assert_eq!(
+        out,
+        vec![
+            ev(Event::ClearWarning),
+            tx(init_frame(&InitParams::anonymous(GROUP))),
+            tx(ClientFrame::ResumeSession {
+                sessionkey: KEY.into()
+            }),
+        ]
+    );
+}
+
+/// `Sdk::restore` of `h`'s snapshot taken at wall clock `saved`, `away` ms later, at `now`.
+fn restore_from(h: &H, saved: u64, away: u64, now: u64) -> Sdk {
+    let snap = h.sdk.snapshot(saved).expect("a ready core has a snapshot");
+    let snap = Snapshot::from_json(&snap.to_json()).expect("reads back");
+    Sdk::restore(SdkConfig::default(), snap, GROUP, t(now), saved + away).expect("restores")
+}
+
+/// S-R01: a running session away less than the grace comes back running (key, keytype,
+/// 0 guests, paused, user state), link down, presence off; outputs `Connect` then
+/// `EventConnectionWarning`; the reconnect and the rest of the grace are armed.
+#[test]
+fn s_r01_a_running_session_within_the_grace_is_restored_running() {
+    let mut h = H::running_random();
+    h.recv(ServerFrame::GuestCount { guestcount: 2 });
+    h.api(pause(true));
+    h.api(user_state("step", "cart"));
+    let mut sdk = restore_from(&h, 1_000_000, 20_000, 5);
+    assert_eq!(sdk.last_rows(), &[Row::SR01]);
+    let st = sdk.state().clone();
+    let Phase::Ready(r) = &st.phase else {
+        panic!("a restored core is ready")
+    };
+    assert_eq!(
+        r.session,
+        Session::Running {
+            key: KEY.into(),
+            keytype: KeyType::Random,
+            guests: 0,
+            paused: true,
+            user_state: state_map(&[("step", "cart")]),
+        }
+    );
+    assert_eq!(r.presence, Presence::Off);
+    assert_eq!(r.lookup, Lookup::Done);
+    assert_eq!(st.link, Link::Down { attempt: 0 });
+    assert_eq!(st.app, AppVisibility::Foreground);
+    assert_eq!(
+        drain(&mut sdk),
+        vec![Output::Connect, ev(Event::ConnectionWarning)]
+    );
+    assert_eq!(st.timers.deadline(Timer::Reconnect), Some(t(5 + 1_000)));
+    assert_eq!(st.timers.deadline(Timer::SessionGrace), Some(t(5 + 40_000)));
+}
+
+/// S-R02: a running session away the grace or longer is ended by the restore:
+/// `EventSessionEnded(restart_expired)`, session idle.
+#[test]
+fn s_r02_a_running_session_past_the_grace_ends_with_restart_expired() {
+    let h = H::running_random();
+    for away in [60_000, 600_000] {
+        let mut sdk = restore_from(&h, 7, away, 0);
+        assert_eq!(sdk.last_rows(), &[Row::SR02]);
+        assert_eq!(
+            drain(&mut sdk),
+            vec![
+                Output::Connect,
+                ev(Event::SessionEnded {
+                    reason: RESTART_EXPIRED.into()
+                }),
+                ev(Event::ConnectionWarning)
+            ]
+        );
+        let Phase::Ready(r) = &sdk.state().phase else {
+            panic!("ready")
+        };
+        assert_eq!(r.session, Session::Idle);
+        assert_eq!(sdk.state().timers.deadline(Timer::SessionGrace), None);
+        assert_eq!(
+            sdk.state().timers.deadline(Timer::Reconnect),
+            Some(t(1_000))
+        );
+    }
+}
+
+/// S-R03: no running session (idle, or a starting or ending one, which is not kept): the
+/// restored core is idle, `Connect` and `EventConnectionWarning`, no grace.
+#[test]
+fn s_r03_without_a_running_session_the_restore_is_idle() {
+    for h in [
+        H::ready_anonymous(),
+        H::starting_random(),
+        H::ending_random(),
+    ] {
+        let mut sdk = restore_from(&h, 0, 5, 0);
+        assert_eq!(sdk.last_rows(), &[Row::SR03]);
+        assert_eq!(
+            drain(&mut sdk),
+            vec![Output::Connect, ev(Event::ConnectionWarning)]
+        );
+        let Phase::Ready(r) = &sdk.state().phase else {
+            panic!("ready")
+        };
+        assert_eq!(r.session, Session::Idle);
+        assert_eq!(r.visitor, InitParams::anonymous(GROUP));
+        assert_eq!(sdk.state().timers.deadline(Timer::SessionGrace), None);
+    }
+    // INV-RESTORE-GROUP: another group's snapshot is refused whole
+    let snap = H::ready_anonymous().sdk.snapshot(0).expect("ready");
+    assert!(matches!(
+        Sdk::restore(SdkConfig::default(), snap, OTHER_GROUP, t(0), 0),
+        Err(RestoreError::GroupId { .. })
+    ));
 }

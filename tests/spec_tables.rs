@@ -58,6 +58,10 @@ fn rows() -> BTreeMap<Row, SpecRow> {
             .split(" | ")
             .map(str::trim)
             .collect();
+        // §5.6 / §6.1's restore rows: `row | snapshot or state | next | outputs`
+        if cells.len() == 4 && (cells[0].starts_with("S-R") || cells[0].starts_with("C-R")) {
+            continue;
+        }
         assert_eq!(cells.len(), 6, "a table row has six cells: {line}");
         let id = Row::from_id(cells[0]).unwrap_or_else(|| {
             panic!(
@@ -76,6 +80,36 @@ fn rows() -> BTreeMap<Row, SpecRow> {
             "row {} appears twice",
             cells[0]
         );
+    }
+    rows
+}
+
+/// The rows of §5.6 and §6.1 (restore after an app restart): `| S-R` / `| C-R` lines of four
+/// cells (row, snapshot or state, next, outputs).
+fn restore_rows() -> BTreeMap<Row, SpecRow> {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec.md"))
+        .expect("spec.md is readable");
+    let mut rows = BTreeMap::new();
+    for line in spec.lines() {
+        if !(line.starts_with("| S-R") || line.starts_with("| C-R")) {
+            continue;
+        }
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(str::trim)
+            .collect();
+        assert_eq!(cells.len(), 4, "a restore row has four cells: {line}");
+        let id = Row::from_id(cells[0])
+            .unwrap_or_else(|| panic!("spec.md row {} is not a Row", cells[0]));
+        let row = SpecRow {
+            id,
+            state: cells[1].to_owned(),
+            next: cells[2].to_owned(),
+            outputs: cells[3].to_owned(),
+        };
+        assert!(rows.insert(id, row).is_none(), "row {} twice", cells[0]);
     }
     rows
 }
@@ -149,6 +183,8 @@ enum Atom {
     Hide(String),
     /// `AgentSignal{…}`: the controller hands the agent's signal to the app (§3.4).
     AgentSignal,
+    /// `AgentMessage{…}`: the controller hands the agent's message to the app (§3.4).
+    AgentMessage,
 }
 
 #[derive(Debug, Default)]
@@ -202,7 +238,8 @@ fn head(s: &str) -> &str {
 ///          | "disarm:" timer ("," timer)* | "refused(" code (" / " code)* ")"
 ///          | "call:" name[(…)] | "ui:show " element[(…)] | "ui:hide " element
 ///          | "ui:hide of every shown element" | "offer" | ["then "] "as " row
-///          | "AgentSignal{…}"
+///          | "AgentSignal{…}" | "AgentMessage{…}"
+///          | "else " body                            the alternative of a conditional atom
 /// ```
 fn outputs(cell: &str) -> Outs {
     let mut o = Outs::default();
@@ -223,12 +260,19 @@ fn outputs(cell: &str) -> Outs {
                 None => (atom.clone(), false),
             };
             let must = !(cond || cond_here || commented_if);
-            let mut push = |a: Atom| o.listed.push((a, must));
             let body = body.strip_prefix("then ").unwrap_or(&body).to_owned();
+            // `a if c, else b`: the alternative is as conditional as the first
+            let (body, must) = match body.strip_prefix("else ") {
+                Some(b) => (b.to_owned(), false),
+                None => (body, must),
+            };
+            let mut push = |a: Atom| o.listed.push((a, must));
             if body == "offer" {
                 o.offer = true;
             } else if body.starts_with("AgentSignal{") {
                 push(Atom::AgentSignal);
+            } else if body.starts_with("AgentMessage{") {
+                push(Atom::AgentMessage);
             } else if body == "connect" {
                 push(Atom::Connect);
             } else if body == "ui:hide of every shown element" {
@@ -344,6 +388,8 @@ fn next_fields(cell: &str) -> Next {
                 .into_iter()
                 .map(|v| head(v).to_owned())
                 .collect::<BTreeSet<_>>();
+            // `user_state[n]=v`: an entry of the field
+            let field = field.split('[').next().unwrap_or(field);
             n.fields
                 .insert(field.trim().to_owned(), concrete.then_some(values));
         } else if let Some((from, to)) = part.split_once(" → ") {
@@ -496,8 +542,15 @@ fn sdk_view(s: &State) -> View {
                         .to_owned(),
                     );
                 }
-                Session::Running { guests, .. } => {
+                Session::Running {
+                    guests,
+                    paused,
+                    user_state,
+                    ..
+                } => {
                     v.insert("guests", guests.to_string());
+                    v.insert("paused", paused.to_string());
+                    v.insert("user_state", format!("{user_state:?}"));
                 }
                 _ => {}
             }
@@ -581,6 +634,8 @@ fn ctl_view(c: &ControllerState) -> View {
             }
             v.insert("terms", shown(a.terms_shown));
             v.insert("button", shown(a.button_shown));
+            v.insert("paused", a.paused.to_string());
+            v.insert("user_state", format!("{:?}", a.user_state));
         }
     }
     v
@@ -622,8 +677,10 @@ fn implied(field: &str) -> &'static [&'static str] {
             "identity",
             "origin",
             "button",
+            "paused",
+            "user_state",
         ],
-        "session" => &["request", "guests", "origin"],
+        "session" => &["request", "guests", "origin", "paused", "user_state"],
         "presence" => &["terms"],
         "link" => &[],
         _ => &[],
@@ -871,6 +928,25 @@ fn sdk_inputs() -> Vec<Input> {
             map: [("page".to_owned(), "v".repeat(256))].into(),
         },
         ApiCall::PresenceSignalVisibility { visible: false },
+        // issue 15: S-A100/101, S-A110–112, S-A120–122
+        ApiCall::Pause { paused: true },
+        ApiCall::Pause { paused: false },
+        ApiCall::SendUserMessage {
+            name: "cart_opened".into(),
+            map: [("items".to_owned(), "3".to_owned())].into(),
+        },
+        ApiCall::SendUserMessage {
+            name: String::new(),
+            map: BTreeMap::new(),
+        },
+        ApiCall::SetUserState {
+            name: "step".into(),
+            value: "payment".into(),
+        },
+        ApiCall::SetUserState {
+            name: "step".into(),
+            value: "v".repeat(256),
+        },
     ];
     let frames = [
         ServerFrame::Settings {
@@ -928,6 +1004,11 @@ fn sdk_inputs() -> Vec<Input> {
         },
         ServerFrame::PresenceShowTerms { request_id: 1 },
         ServerFrame::PresenceBlur {},
+        // S-F30
+        ServerFrame::UserMessage {
+            name: "note".into(),
+            map: [("text".to_owned(), "hi".to_owned())].into(),
+        },
     ];
     api.into_iter()
         .map(Input::Api)
@@ -1133,6 +1214,24 @@ fn ctl_inputs() -> Vec<CtlInput> {
         UserIntent::PresenceData {
             map: [("page".to_owned(), "c".repeat(256))].into(),
         },
+        // issue 15: C-U80–C-U85
+        UserIntent::TogglePause,
+        UserIntent::SendMessage {
+            name: "cart_opened".into(),
+            map: BTreeMap::new(),
+        },
+        UserIntent::SendMessage {
+            name: String::new(),
+            map: BTreeMap::new(),
+        },
+        UserIntent::SetUserState {
+            name: "step".into(),
+            value: "payment".into(),
+        },
+        UserIntent::SetUserState {
+            name: String::new(),
+            value: "payment".into(),
+        },
     ];
     let events = [
         Event::VisitorInitialized {
@@ -1193,6 +1292,11 @@ fn ctl_inputs() -> Vec<CtlInput> {
         Event::PresenceBlur,
         Event::ConnectionWarning,
         Event::ClearWarning,
+        // C-E31
+        Event::MessageReceived {
+            name: "note".into(),
+            map: BTreeMap::new(),
+        },
     ];
     intents
         .into_iter()
@@ -1237,6 +1341,7 @@ fn ctl_step(c: &Controller, input: &CtlInput) -> (Controller, Seen) {
                     .to_owned(),
             ),
             ControllerOutput::AgentSignal { .. } => Atom::AgentSignal,
+            ControllerOutput::AgentMessage { .. } => Atom::AgentMessage,
         })
         .collect();
     if let Err(code) = result {
@@ -1311,7 +1416,17 @@ fn spec_table_cells_follow_the_grammar() {
     let table = rows();
     assert!(table.keys().any(|k| k.is_sdk()) && table.keys().any(|k| !k.is_sdk()));
     // spec.md's tables and the Row enum hold the same rows
-    let in_spec: Vec<Row> = table.keys().copied().collect();
+    let restore = restore_rows();
+    let in_spec: Vec<Row> = table
+        .keys()
+        .chain(restore.keys())
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for row in restore.values() {
+        let _ = outputs(&row.outputs);
+    }
     let mut in_enum = Row::ALL.to_vec();
     in_enum.sort();
     assert_eq!(

@@ -65,10 +65,14 @@ pub fn sdk_state_with(s: &State, cfg: MConfig) -> MSdk {
                     key,
                     keytype,
                     guests,
+                    paused,
+                    user_state,
                 } => MSession::Running {
                     key: key.clone(),
                     keytype: *keytype,
                     guests: *guests,
+                    paused: *paused,
+                    user_state: user_state.clone(),
                 },
                 Session::Ending { keytype } => MSession::Ending(*keytype),
             },
@@ -150,6 +154,8 @@ pub fn ctl_state(c: &Controller) -> MCtl {
             terms_shown: a.terms_shown,
             button_shown: a.button_shown,
             presence_data: a.presence_data.clone(),
+            paused: a.paused,
+            user_state: a.user_state.clone(),
         }),
     };
     MCtl {
@@ -170,6 +176,8 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
             guests,
             // what the visitor was told is not a getter of the server: the model's own
             told: model.session.as_ref().map_or(0, |m| m.told),
+            paused: s.paused(),
+            user_state: s.user_state().cloned().unwrap_or_default(),
         }),
         presence: s.presence(),
         last_request: s.last_request(),
@@ -184,6 +192,7 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         presence_data: s.presence_data().clone(),
         // the pending request is not a getter of the server: the model's own
         request: model.request,
+        user_messages: s.user_messages().to_vec(),
     }
 }
 

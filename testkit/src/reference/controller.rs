@@ -171,6 +171,8 @@ static USER: &[R<UserIntent>] = &[
                 terms_shown: false,
                 button_shown: false,
                 presence_data: Default::default(),
+                paused: false,
+                user_state: Default::default(),
             });
             cx.init(None);
         }),
@@ -324,12 +326,14 @@ static USER: &[R<UserIntent>] = &[
             }
             // "ui:hide of every shown element". The spec does not order them (no invariant
             // depends on it); the model fixes one — the app's own elements, then the
-            // session's: button, terms, key, indicator (open question for spec.md §6).
+            // session's: button, terms, key, paused notice, indicator (C-E12's order for the
+            // session's; open question for spec.md §6).
             let (key, indicator) = session_ui(a.session);
             for (shown, element) in [
                 (a.button_shown, UiElement::CobrowseButton),
                 (a.terms_shown, UiElement::Terms),
                 (key, UiElement::SessionKey),
+                (indicator && a.paused, UiElement::SessionPaused),
                 (indicator, UiElement::SessionIndicator),
             ] {
                 if shown {
@@ -367,7 +371,100 @@ static USER: &[R<UserIntent>] = &[
             }
         }),
     },
+    R {
+        row: Row::CU81,
+        when: |c, i| *i == UserIntent::TogglePause && !session_running(c),
+        then: Then::Refuse(ErrorCode::SessionNotRunning),
+    },
+    R {
+        row: Row::CU80,
+        when: |_, i| *i == UserIntent::TogglePause,
+        then: Then::Go(|cx, _| {
+            let a = cx.a();
+            a.paused = !a.paused;
+            let paused = a.paused;
+            cx.call(ApiCall::Pause { paused });
+            if paused {
+                cx.show(UiElement::SessionPaused);
+            } else {
+                cx.hide(UiElement::SessionPaused);
+            }
+        }),
+    },
+    R {
+        row: Row::CU85,
+        when: |c, i| {
+            matches!(
+                i,
+                UserIntent::SendMessage { .. } | UserIntent::SetUserState { .. }
+            ) && !session_running(c)
+        },
+        then: Then::Refuse(ErrorCode::SessionNotRunning),
+    },
+    R {
+        row: Row::CU84,
+        when: |c, i| match i {
+            UserIntent::SendMessage { name, map } => !message_ok(name, map),
+            UserIntent::SetUserState { name, value } => {
+                has(c, |a| !user_state_ok(&a.user_state, name, value))
+            }
+            _ => false,
+        },
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::CU82,
+        when: |_, i| matches!(i, UserIntent::SendMessage { .. }),
+        then: Then::Go(|cx, i| {
+            if let UserIntent::SendMessage { name, map } = i {
+                cx.call(ApiCall::SendUserMessage {
+                    name: name.clone(),
+                    map: map.clone(),
+                });
+            }
+        }),
+    },
+    R {
+        row: Row::CU83,
+        when: |_, i| matches!(i, UserIntent::SetUserState { .. }),
+        then: Then::Go(|cx, i| {
+            if let UserIntent::SetUserState { name, value } = i {
+                cx.a().user_state.insert(name.clone(), value.clone());
+                cx.call(ApiCall::SetUserState {
+                    name: name.clone(),
+                    value: value.clone(),
+                });
+            }
+        }),
+    },
 ];
+
+/// §4.2 `session=running`.
+fn session_running(c: &MCtl) -> bool {
+    has(c, |a| matches!(a.session, CSession::Running(_)))
+}
+
+/// §3.3 `send_user_message`: "`name` 1–255 characters, `map` ≤ 16 entries of ≤ 255
+/// characters".
+fn message_ok(name: &str, map: &std::collections::BTreeMap<String, String>) -> bool {
+    let short = |t: &str| t.chars().count() <= 255;
+    !name.is_empty()
+        && short(name)
+        && map.len() <= 16
+        && map.iter().all(|(k, v)| short(k) && short(v))
+}
+
+/// §3.3 `set_user_state`: "`name` 1–255, `value` ≤ 255 characters; at most 16 states in a
+/// session once merged".
+fn user_state_ok(
+    current: &std::collections::BTreeMap<String, String>,
+    name: &str,
+    value: &str,
+) -> bool {
+    let short = |t: &str| t.chars().count() <= 255;
+    let merged = current.len() + usize::from(!current.contains_key(name));
+    !name.is_empty() && short(name) && short(value) && merged <= 16
+}
 
 /// §3.3 `presence_data`: "entries of ≤ 255 characters, merged …; at most 32 entries once
 /// merged".
@@ -482,10 +579,18 @@ static EVENTS: &[R<Event>] = &[
             if key {
                 cx.hide(UiElement::SessionKey);
             }
+            // "ui:hide session_paused (if paused)"
+            if indicator && cx.a().paused {
+                cx.hide(UiElement::SessionPaused);
+            }
             if indicator {
                 cx.hide(UiElement::SessionIndicator);
             }
-            cx.a().session = CSession::None;
+            // "session=none; paused=false; user_state emptied"
+            let a = cx.a();
+            a.session = CSession::None;
+            a.paused = false;
+            a.user_state.clear();
             cx.offer();
         }),
     },
@@ -570,6 +675,18 @@ static EVENTS: &[R<Event>] = &[
             if let Event::PresenceSignal { event, map } = e {
                 cx.out.push(ControllerOutput::AgentSignal {
                     event: event.clone(),
+                    map: map.clone(),
+                });
+            }
+        }),
+    },
+    R {
+        row: Row::CE31,
+        when: |_, e| matches!(e, Event::MessageReceived { .. }),
+        then: Then::Go(|cx, e| {
+            if let Event::MessageReceived { name, map } = e {
+                cx.out.push(ControllerOutput::AgentMessage {
+                    name: name.clone(),
                     map: map.clone(),
                 });
             }

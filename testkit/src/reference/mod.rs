@@ -200,6 +200,10 @@ pub enum MSession {
         key: String,
         keytype: KeyType,
         guests: u32,
+        /// `paused` (S-A100; re-sent by S-N02).
+        paused: bool,
+        /// `user_state`, merged (S-A120; re-sent whole by S-N02).
+        user_state: BTreeMap<String, String>,
     },
     Ending(KeyType),
 }
@@ -355,6 +359,12 @@ pub struct CApp {
     pub button_shown: bool,
     /// §4.2 `presence_data`: "the presence data passed to the core for this visitor, merged".
     pub presence_data: std::collections::BTreeMap<String, String>,
+    /// §4.2 `paused`: "the running session is paused by `toggle_pause` (`session_paused` is
+    /// on screen exactly then)".
+    pub paused: bool,
+    /// §4.2 `user_state`: "the user state set in the running session, merged […]; emptied
+    /// when the session ends".
+    pub user_state: std::collections::BTreeMap<String, String>,
 }
 
 /// §4.2 `ControllerState`.

@@ -502,6 +502,9 @@ static API: &[R<ApiCall>] = &[
                         | ApiCall::PresenceDisconnect
                         | ApiCall::PresenceData { .. }
                         | ApiCall::PresenceSignalVisibility { .. }
+                        | ApiCall::Pause { .. }
+                        | ApiCall::SendUserMessage { .. }
+                        | ApiCall::SetUserState { .. }
                 )
         },
         then: Then::Refuse(ErrorCode::InitPending),
@@ -823,7 +826,107 @@ static API: &[R<ApiCall>] = &[
             }
         }),
     },
+    R {
+        row: Row::SA101,
+        when: |s, c| matches!(c, ApiCall::Pause { .. }) && !running(s),
+        then: Then::Refuse(ErrorCode::SessionNotRunning),
+    },
+    R {
+        row: Row::SA100,
+        when: |_, c| matches!(c, ApiCall::Pause { .. }),
+        then: Then::Go(|cx, c| {
+            let p = matches!(c, ApiCall::Pause { paused: true });
+            if let MSession::Running { paused, .. } = &mut cx.r().session {
+                *paused = p;
+            }
+            cx.send(ClientFrame::Pause { paused: p });
+        }),
+    },
+    R {
+        row: Row::SA112,
+        when: |_, c| message(c).is_some_and(|(n, m)| message_breaks_3_3(n, m)),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::SA111,
+        when: |s, c| message(c).is_some() && !running(s),
+        then: Then::Refuse(ErrorCode::SessionNotRunning),
+    },
+    R {
+        row: Row::SA110,
+        when: |_, c| message(c).is_some(),
+        then: Then::Go(|cx, c| {
+            let (name, map) = message(c).unwrap_or_else(|| unreachable!());
+            cx.send(ClientFrame::UserMessage {
+                name: name.to_owned(),
+                map: map.clone(),
+            });
+        }),
+    },
+    R {
+        row: Row::SA121,
+        when: |s, c| state_call(c).is_some() && !running(s),
+        then: Then::Refuse(ErrorCode::SessionNotRunning),
+    },
+    R {
+        row: Row::SA122,
+        when: |s, c| state_call(c).is_some_and(|(n, v)| state_breaks_3_3(s, n, v)),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
+        row: Row::SA120,
+        when: |_, c| state_call(c).is_some(),
+        then: Then::Go(|cx, c| {
+            let (n, v) = state_call(c).unwrap_or_else(|| unreachable!());
+            let (n, v) = (n.to_owned(), v.to_owned());
+            if let MSession::Running { user_state, .. } = &mut cx.r().session {
+                user_state.insert(n, v);
+                // "send:user_state(whole merged map)"
+                let state = user_state.clone();
+                cx.send(ClientFrame::UserState { state });
+            }
+        }),
+    },
 ];
+
+/// `session=running` (§4.1).
+fn running(s: &MSdk) -> bool {
+    matches!(session(s), Some(MSession::Running { .. }))
+}
+
+fn message(c: &ApiCall) -> Option<(&str, &BTreeMap<String, String>)> {
+    match c {
+        ApiCall::SendUserMessage { name, map } => Some((name, map)),
+        _ => None,
+    }
+}
+
+fn state_call(c: &ApiCall) -> Option<(&str, &str)> {
+    match c {
+        ApiCall::SetUserState { name, value } => Some((name, value)),
+        _ => None,
+    }
+}
+
+/// §3.3's `send_user_message` row: "`name` 1–255 characters, `map` ≤ 16 entries of ≤ 255
+/// characters".
+fn message_breaks_3_3(n: &str, m: &BTreeMap<String, String>) -> bool {
+    let long = |t: &str| t.chars().count() > 255;
+    n.is_empty() || long(n) || m.len() > 16 || m.iter().any(|(k, v)| long(k) || long(v))
+}
+
+/// §3.3's `set_user_state` row: "`name` 1–255, `value` ≤ 255 characters; at most 16 states
+/// in a session once merged".
+fn state_breaks_3_3(s: &MSdk, n: &str, v: &str) -> bool {
+    let long = |t: &str| t.chars().count() > 255;
+    let merged = match session(s) {
+        Some(MSession::Running { user_state, .. }) => {
+            user_state.len() + usize::from(!user_state.contains_key(n))
+        }
+        _ => 1,
+    };
+    n.is_empty() || long(n) || long(v) || merged > 16
+}
 
 // ---- §5.2 server frames -----------------------------------------------------------------------
 
@@ -1011,6 +1114,8 @@ static FRAMES: &[R<ServerFrame>] = &[
                 key: key.clone(),
                 keytype,
                 guests: 0,
+                paused: false,
+                user_state: BTreeMap::new(),
             };
             cx.disarm(T::SessionStart);
             cx.event(Event::ConnectedToSession {
@@ -1191,6 +1296,18 @@ static FRAMES: &[R<ServerFrame>] = &[
             cx.r().presence = MPresence::NotConfigured;
             cx.disarm(T::PresenceConnect);
             cx.event(Event::PresenceNotConfigured);
+        }),
+    },
+    R {
+        row: Row::SF30,
+        when: |s, f| running(s) && matches!(f, ServerFrame::UserMessage { .. }),
+        then: Then::Go(|cx, f| {
+            if let ServerFrame::UserMessage { name, map } = f {
+                cx.event(Event::MessageReceived {
+                    name: name.clone(),
+                    map: map.clone(),
+                });
+            }
         }),
     },
     R {
@@ -1388,8 +1505,20 @@ static NETWORK: &[R<NetworkChange>] = &[
                 Some(MSession::Starting(req)) => cx.send(ClientFrame::StartSession {
                     key: req.wire_key(),
                 }),
-                Some(MSession::Running { key, .. }) => {
-                    cx.send(ClientFrame::ResumeSession { sessionkey: key })
+                Some(MSession::Running {
+                    key,
+                    paused,
+                    user_state,
+                    ..
+                }) => {
+                    cx.send(ClientFrame::ResumeSession { sessionkey: key });
+                    // "then send:pause(true) if paused and send:user_state if not empty"
+                    if paused {
+                        cx.send(ClientFrame::Pause { paused: true });
+                    }
+                    if !user_state.is_empty() {
+                        cx.send(ClientFrame::UserState { state: user_state });
+                    }
                 }
                 Some(MSession::Ending(_)) => {
                     cx.send(ClientFrame::EndSession {});

@@ -13,6 +13,11 @@ pub struct MSrvSession {
     pub guests: u32,
     /// The agent count the visitor was last told (a frame that went out while online).
     pub told: u32,
+    /// §13.2: "keeps the running session's `paused` flag (each `pause` frame sets it)" for
+    /// the visitor's connection.
+    pub paused: bool,
+    /// §13.2: "and its user state (each `user_state` frame replaces it)".
+    pub user_state: BTreeMap<String, String>,
 }
 
 /// What the service believes.
@@ -47,6 +52,8 @@ pub struct MServer {
     /// The latest request to the present visitor: its id, whether it was the agent's start
     /// without terms, and whether the visitor's consent for it is in.
     pub request: Option<(u64, bool, bool)>,
+    /// §13.2: "keeps every `user_message` the visitor sent" (in a session), oldest first.
+    pub user_messages: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl MServer {
@@ -66,6 +73,7 @@ impl MServer {
             presence_enabled: true,
             presence_data: BTreeMap::new(),
             request: None,
+            user_messages: vec![],
         }
     }
 
@@ -170,6 +178,8 @@ impl MServer {
                             key: key.clone(),
                             guests: 0,
                             told: 0,
+                            paused: false,
+                            user_state: BTreeMap::new(),
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -239,6 +249,25 @@ impl MServer {
                     }
                 }
             }
+            // §13.2: "refuses (counts in `refusals`, no answer) a `pause`, `user_message` or
+            // `user_state` frame when it has no session" (refusals are not modelled)
+            ClientFrame::Pause { .. }
+            | ClientFrame::UserMessage { .. }
+            | ClientFrame::UserState { .. }
+                if self.session.is_none() => {}
+            ClientFrame::Pause { paused } => {
+                if let Some(s) = &mut self.session {
+                    s.paused = *paused;
+                }
+            }
+            ClientFrame::UserState { state } => {
+                if let Some(s) = &mut self.session {
+                    s.user_state = state.clone();
+                }
+            }
+            ClientFrame::UserMessage { name, map } => {
+                self.user_messages.push((name.clone(), map.clone()));
+            }
             // without presence these are refused (not kept); visibility is not modelled
             ClientFrame::Init { .. }
             | ClientFrame::PresenceSignal { .. }
@@ -253,6 +282,11 @@ impl MServer {
     pub fn lost(&mut self, now: u64) {
         self.presence_gone();
         self.announced = None;
+        // §13.2: "a lost connection forgets both" (the pause and the user state)
+        if let Some(s) = &mut self.session {
+            s.paused = false;
+            s.user_state.clear();
+        }
         self.offline_since.get_or_insert(now);
     }
 
@@ -278,6 +312,23 @@ impl MServer {
         }
         self.tell(ServerFrame::PresenceSignal {
             event: event.to_owned(),
+            map: map.clone(),
+        });
+        Ok(())
+    }
+
+    /// §13.2 `agent message`: "an agent in the running session sends the visitor a
+    /// `user_message` […]; refused (`error` `no_session`) when the service has no session".
+    pub fn agent_message(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<(), &'static str> {
+        if self.session.is_none() {
+            return Err("no_session");
+        }
+        self.tell(ServerFrame::UserMessage {
+            name: name.to_owned(),
             map: map.clone(),
         });
         Ok(())

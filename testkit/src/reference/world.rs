@@ -119,6 +119,16 @@ impl MWorld {
                     self.refuse(code);
                 }
             }
+            Step::AgentMessage { name, map } => {
+                if let Err(code) = self.server.agent_message(name, map) {
+                    self.refuse(code);
+                }
+            }
+            Step::Relaunch { .. } => {
+                // NOT MODELLED: §13.2's relaunch (snapshot, restore) is not in the reference
+                // world; the world generators do not produce it. Fail loudly if reached.
+                unimplemented!("the reference world does not model `relaunch` (§13.2)")
+            }
             Step::AdvanceMs(ms) => {
                 let target = self.now.saturating_add(*ms);
                 self.settle();
@@ -184,7 +194,7 @@ impl MWorld {
                 }
                 ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
                 // §3.4: handed to the app's own code, not a transcript record (the event is)
-                ControllerOutput::AgentSignal { .. } => {}
+                ControllerOutput::AgentSignal { .. } | ControllerOutput::AgentMessage { .. } => {}
             }
             return true;
         }
