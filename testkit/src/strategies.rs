@@ -209,6 +209,69 @@ pub fn visibility_call() -> BoxedStrategy<ApiCall> {
         .boxed()
 }
 
+/// `pause(paused)` (S-A100 / S-A101).
+pub fn pause_call() -> BoxedStrategy<ApiCall> {
+    any::<bool>()
+        .prop_map(|paused| ApiCall::Pause { paused })
+        .boxed()
+}
+
+/// A user message's name and map (§3.3 `send_user_message`): small ones, the limits
+/// themselves, and ones past them (S-A112: an empty or 256-character name, a 17th entry, an
+/// oversize key or value).
+pub fn user_message() -> BoxedStrategy<(String, BTreeMap<String, String>)> {
+    prop_oneof![
+        6 => Just(("cart_opened".to_owned(), entries(&[("items", "3")]))),
+        3 => Just(("note".to_owned(), BTreeMap::new())),
+        1 => Just(("n".repeat(255), (0..16).map(|i| (format!("k{i}"), "v".repeat(255))).collect())),
+        1 => Just((String::new(), BTreeMap::new())),
+        1 => Just(("n".repeat(256), BTreeMap::new())),
+        1 => Just(("m".to_owned(), (0..17).map(|i| (format!("k{i}"), String::new())).collect())),
+        1 => Just(("m".to_owned(), entries(&[("k", &"v".repeat(256))]))),
+    ]
+    .boxed()
+}
+
+/// `send_user_message(name, map)` (S-A110–S-A112).
+pub fn user_message_call() -> BoxedStrategy<ApiCall> {
+    user_message()
+        .prop_map(|(name, map)| ApiCall::SendUserMessage { name, map })
+        .boxed()
+}
+
+/// A user state's name and value (§3.3 `set_user_state`): a few names that replace each
+/// other's values, 16 distinct ones over a long run (so a 17th can be reached), and names or
+/// values past the limits (S-A122).
+pub fn user_state() -> BoxedStrategy<(String, String)> {
+    prop_oneof![
+        6 => prop_oneof![Just("step"), Just("tier")].prop_map(|n| (n.to_owned(), "payment".to_owned())),
+        2 => (0u8..20).prop_map(|i| (format!("s{i}"), "v".to_owned())),
+        1 => Just(("step".to_owned(), String::new())),
+        1 => Just((String::new(), "v".to_owned())),
+        1 => Just(("n".repeat(256), "v".to_owned())),
+        1 => Just(("step".to_owned(), "v".repeat(256))),
+    ]
+    .boxed()
+}
+
+/// `set_user_state(name, value)` (S-A120–S-A122).
+pub fn user_state_call() -> BoxedStrategy<ApiCall> {
+    user_state()
+        .prop_map(|(name, value)| ApiCall::SetUserState { name, value })
+        .boxed()
+}
+
+/// An agent's `user_message` frame (S-F30), valid or not (§8.2: no key `name`).
+pub fn user_message_frame() -> BoxedStrategy<ServerFrame> {
+    prop_oneof![
+        4 => Just(ServerFrame::UserMessage { name: "note".into(), map: entries(&[("text", "hi")]) }),
+        1 => Just(ServerFrame::UserMessage { name: "note".into(), map: BTreeMap::new() }),
+        1 => Just(ServerFrame::UserMessage { name: String::new(), map: BTreeMap::new() }),
+        1 => Just(ServerFrame::UserMessage { name: "note".into(), map: entries(&[("name", "x")]) }),
+    ]
+    .boxed()
+}
+
 /// Any API call, valid or not.
 pub fn api_call() -> BoxedStrategy<ApiCall> {
     prop_oneof![
@@ -222,6 +285,9 @@ pub fn api_call() -> BoxedStrategy<ApiCall> {
         2 => Just(ApiCall::PresenceDisconnect),
         2 => presence_data_call(),
         2 => visibility_call(),
+        1 => pause_call(),
+        1 => user_message_call(),
+        1 => user_state_call(),
     ]
     .boxed()
 }
@@ -286,6 +352,7 @@ pub fn server_frame() -> BoxedStrategy<ServerFrame> {
         1 => reason().prop_map(|reason| ServerFrame::PresenceConnectFailed { reason }),
         2 => prop_oneof![1u64..4, Just(u64::MAX)].prop_map(|request_id| ServerFrame::PresenceShowTerms { request_id }),
         1 => Just(ServerFrame::PresenceBlur {}),
+        1 => user_message_frame(),
     ]
     .boxed()
 }
@@ -359,6 +426,7 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
     let anonymous = app.is_some_and(|a| a.identity == CIdentity::Anonymous);
     let logged_in = app.is_some_and(|a| a.identity != CIdentity::Anonymous);
     let session = app.is_some_and(|a| a.session != CSession::None);
+    let running = app.is_some_and(|a| matches!(a.session, CSession::Running(_)));
     let srv_session = w.server.session.is_some();
     let guests = w.server.session.as_ref().is_some_and(|s| s.guests > 0);
     let present = w.server.presence;
@@ -379,6 +447,32 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
         (pick(terms, 30, 1), user(UserIntent::AcceptTerms)),
         (pick(terms, 8, 1), user(UserIntent::DeclineTerms)),
         (pick(session, 4, 1), user(UserIntent::EndSession)),
+        (pick(running, 4, 1), user(UserIntent::TogglePause)),
+        (
+            pick(running, 3, 1),
+            user_message()
+                .prop_map(|(name, map)| {
+                    WorldTransition::Step(Step::User(UserIntent::SendMessage { name, map }))
+                })
+                .boxed(),
+        ),
+        (
+            pick(running, 3, 1),
+            user_state()
+                .prop_map(|(name, value)| {
+                    WorldTransition::Step(Step::User(UserIntent::SetUserState { name, value }))
+                })
+                .boxed(),
+        ),
+        (
+            pick(srv_session, 3, 1),
+            prop_oneof![
+                Just(("note".to_owned(), entries(&[("text", "hi")]))),
+                Just(("ping".to_owned(), BTreeMap::new())),
+            ]
+            .prop_map(|(name, map)| WorldTransition::Step(Step::AgentMessage { name, map }))
+            .boxed(),
+        ),
         (pick(logged_in, 2, 1), user(UserIntent::Logout)),
         (1, user(UserIntent::Exit)),
         (
@@ -606,6 +700,30 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                         }),
                     ));
                     v.push((4, api(ApiCall::EndSession)));
+                    v.push((
+                        4,
+                        pause_call()
+                            .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                            .boxed(),
+                    ));
+                    v.push((
+                        3,
+                        user_message_call()
+                            .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                            .boxed(),
+                    ));
+                    v.push((
+                        5,
+                        user_state_call()
+                            .prop_map(|c| SdkTransition::Input(Input::Api(c)))
+                            .boxed(),
+                    ));
+                    v.push((
+                        2,
+                        user_message_frame()
+                            .prop_map(|f| SdkTransition::Input(Input::Frame(f)))
+                            .boxed(),
+                    ));
                 }
                 MSession::Ending(_) => {
                     v.push((
@@ -748,6 +866,7 @@ pub fn event() -> BoxedStrategy<Event> {
         1 => Just(Event::PresenceBlur),
         1 => Just(Event::ConnectionWarning),
         1 => Just(Event::ClearWarning),
+        1 => Just(Event::MessageReceived { name: "note".into(), map: entries(&[("text", "hi")]) }),
     ]
     .boxed()
 }
@@ -763,6 +882,7 @@ pub fn ctl_transition(m: &CtlModel) -> BoxedStrategy<CtlTransition> {
     let button = app.is_some_and(|a| a.button_shown);
     let terms = app.is_some_and(|a| a.terms_shown);
     let not_launched = c.phase == CPhase::NotLaunched;
+    let running = app.is_some_and(|a| matches!(a.session, CSession::Running(_)));
     weighted(vec![
         (pick(not_launched, 20, 1), intent(UserIntent::Launch)),
         (pick(button, 6, 1), intent(UserIntent::TapCobrowse)),
@@ -785,6 +905,21 @@ pub fn ctl_transition(m: &CtlModel) -> BoxedStrategy<CtlTransition> {
                         CtlTransition::User(UserIntent::PresenceData { map })
                     }
                     _ => unreachable!("presence_data_call makes presence_data calls"),
+                })
+                .boxed(),
+        ),
+        (pick(running, 4, 1), intent(UserIntent::TogglePause)),
+        (
+            pick(running, 2, 1),
+            user_message()
+                .prop_map(|(name, map)| CtlTransition::User(UserIntent::SendMessage { name, map }))
+                .boxed(),
+        ),
+        (
+            pick(running, 3, 1),
+            user_state()
+                .prop_map(|(name, value)| {
+                    CtlTransition::User(UserIntent::SetUserState { name, value })
                 })
                 .boxed(),
         ),

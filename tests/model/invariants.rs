@@ -1306,3 +1306,392 @@ fn inv_presence_data() {
         10.0,
     );
 }
+
+// ---- issue 15: pause, restore -----------------------------------------------------------------
+
+/// `INV-PAUSE-RUNNING` at the machine level: the core accepts `pause` only while its session
+/// is `running` (S-A100 / S-A101), a session is running whenever `Sdk::is_paused` says
+/// paused, and a new running session starts unpaused with no user state (S-F10); the
+/// controller accepts `toggle_pause` only with a running session (C-U81) and its `paused`
+/// equals whether `session_paused` is on screen (§4.2; C-U80, C-E12, C-U60).
+#[test]
+fn inv_pause_running_machine() {
+    use cobrowse_visitor_core::{
+        ControllerOutput, ControllerState, Phase, Session, SessionView, UiDirective, UiElement,
+    };
+    let id = "INV-PAUSE-RUNNING";
+    machine_property(
+        id,
+        "proptest-regressions/inv_pause_running_sdk.txt",
+        raw_sdk_inputs(),
+        |raw| {
+            let mut sdk = raw.sdk();
+            let mut pauses = 0;
+            for (at, input) in &raw.inputs {
+                let running_before = matches!(
+                    &sdk.state().phase,
+                    Phase::Ready(r) if matches!(r.session, Session::Running { .. })
+                );
+                let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
+                drain(&mut sdk);
+                if matches!(input, Input::Api(ApiCall::Pause { .. })) && result.is_ok() {
+                    if !running_before {
+                        return Err(format!(
+                            "pause accepted without a running session ({input:?} at {at})"
+                        ));
+                    }
+                    pauses += 1;
+                }
+                let running_after = matches!(
+                    &sdk.state().phase,
+                    Phase::Ready(r) if matches!(r.session, Session::Running { .. })
+                );
+                if sdk.is_paused() && !running_after {
+                    return Err(format!(
+                        "is_paused without a running session after {input:?} at {at}"
+                    ));
+                }
+                if !running_before && running_after {
+                    if let Phase::Ready(r) = &sdk.state().phase {
+                        if let Session::Running {
+                            paused, user_state, ..
+                        } = &r.session
+                        {
+                            if *paused || !user_state.is_empty() {
+                                return Err(format!(
+                                    "a new running session is paused={paused} with state {user_state:?}"
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(pauses)
+        },
+        5.0,
+    );
+    machine_property(
+        id,
+        "proptest-regressions/inv_pause_running_controller.txt",
+        raw_ctl_inputs(),
+        |(custom_ui, transitions)| {
+            let mut c = Controller::new(ControllerConfig {
+                group_id: GROUP,
+                custom_ui: *custom_ui,
+                ..ControllerConfig::default()
+            });
+            let mut shown = false;
+            let mut pauses = 0;
+            for t in transitions {
+                match t {
+                    CtlTransition::User(i) => {
+                        let running = matches!(
+                            c.state(),
+                            ControllerState::Running(a) if matches!(a.session, SessionView::Running(_))
+                        );
+                        let ok = c.handle_user(i.clone()).is_ok();
+                        if ok && *i == UserIntent::TogglePause {
+                            if !running {
+                                return Err(
+                                    "toggle_pause accepted without a running session".into()
+                                );
+                            }
+                            pauses += 1;
+                        }
+                    }
+                    CtlTransition::Event(e) => {
+                        // a core never starts or fails a start over a connected session: the
+                        // rest of the sequence is outside its order (C-E10 / C-E11 would leave
+                        // the notice, as they leave the indicator), and is not judged
+                        let connected = matches!(
+                            c.state(),
+                            ControllerState::Running(a) if matches!(
+                                a.session,
+                                SessionView::Running(_) | SessionView::Ending { connected: true, .. }
+                            )
+                        );
+                        if connected
+                            && matches!(
+                                e,
+                                cobrowse_visitor_core::Event::StartSessionFailed { .. }
+                                    | cobrowse_visitor_core::Event::ConnectedToSession { .. }
+                            )
+                        {
+                            break;
+                        }
+                        c.handle_event(e)
+                    }
+                    CtlTransition::Lifecycle(l) => c.handle_lifecycle(*l),
+                }
+                while let Some(o) = c.poll_output() {
+                    match o {
+                        ControllerOutput::Ui(UiDirective::Show {
+                            element: UiElement::SessionPaused,
+                            ..
+                        }) => shown = true,
+                        ControllerOutput::Ui(UiDirective::Hide {
+                            element: UiElement::SessionPaused,
+                        }) => shown = false,
+                        _ => {}
+                    }
+                }
+                let (paused, connected) = match c.state() {
+                    ControllerState::Running(a) => (
+                        a.paused,
+                        matches!(
+                            a.session,
+                            SessionView::Running(_)
+                                | SessionView::Ending {
+                                    connected: true,
+                                    ..
+                                }
+                        ),
+                    ),
+                    // exit hides every shown element (C-U60)
+                    _ => (false, false),
+                };
+                // not judged: `paused` with no connected session. Raw sequences reach it where
+                // a connected session's view is replaced without C-E12 — `accept_terms` over an
+                // external session that connected while the terms were up (C-E10 then C-U30),
+                // the same way they leave the session indicator on screen (reported)
+                let _ = connected;
+                if paused != shown {
+                    return Err(format!(
+                        "controller paused={paused}, session_paused shown={shown} after {t:?}"
+                    ));
+                }
+            }
+            Ok(pauses)
+        },
+        5.0,
+    );
+}
+
+/// What a restart must carry over (§5.6): the visitor, the settings, a running session's
+/// key, keytype, pause and user state, the presence data and the two default-UI flags.
+#[derive(Debug, PartialEq)]
+struct Carried {
+    visitor: InitParams,
+    settings: cobrowse_visitor_core::Settings,
+    session: Option<(
+        String,
+        cobrowse_visitor_core::KeyType,
+        bool,
+        std::collections::BTreeMap<String, String>,
+    )>,
+    presence_data: std::collections::BTreeMap<String, String>,
+    default_ui: (bool, bool),
+}
+
+fn carried(sdk: &Sdk) -> Option<Carried> {
+    use cobrowse_visitor_core::{Phase, Session};
+    let s = sdk.state();
+    let Phase::Ready(r) = &s.phase else {
+        return None;
+    };
+    Some(Carried {
+        visitor: r.visitor.clone(),
+        settings: r.settings,
+        session: match &r.session {
+            Session::Running {
+                key,
+                keytype,
+                paused,
+                user_state,
+                ..
+            } => Some((key.clone(), *keytype, *paused, user_state.clone())),
+            _ => None,
+        },
+        presence_data: r.presence_data.clone(),
+        default_ui: (s.default_ui, s.presence_default_ui),
+    })
+}
+
+/// `LIVE-RESTART-TRANSPARENT` at the machine level (§10.4 states it for worlds; §5.6 for the
+/// core): after every input of a generated sequence that leaves the core `ready`,
+/// `Sdk::restore(config, sdk.snapshot(u), group, now, u + away)` with away < `session_grace`,
+/// then `Network(Restored)`, gives a core that carries the same visitor, settings, running
+/// session (key, keytype, paused, user state), presence data and default-UI flags — the
+/// restart's documented effects aside: presence off, a starting or ending session dropped,
+/// guests 0 (S-R01, S-R03). The new link re-sends `init`, `resume_session`, then the pause and
+/// the user state (S-N02). Away ≥ the grace ends a running session with `restart_expired`
+/// (S-R02).
+#[test]
+fn live_restart_transparent_machine() {
+    use cobrowse_visitor_core::{ClientFrame, Event, Phase, Presence, Session, Snapshot};
+    machine_property(
+        "LIVE-RESTART-TRANSPARENT",
+        "proptest-regressions/live_restart_transparent_machine.txt",
+        raw_sdk_inputs(),
+        |raw| {
+            let config = raw.sdk().config().clone();
+            let grace = u64::try_from(config.session_grace.as_millis()).unwrap_or(u64::MAX);
+            let mut sdk = raw.sdk();
+            let mut running_restores = 0;
+            for (n, (at, input)) in raw.inputs.iter().enumerate() {
+                let _ = sdk.handle_input(Instant::from_millis(*at), input.clone());
+                drain(&mut sdk);
+                let Some(before) = carried(&sdk) else {
+                    continue;
+                };
+                let unix = 1_700_000_000_000 + *at;
+                let snap = sdk.snapshot(unix).ok_or("a ready core has a snapshot")?;
+                let snap = Snapshot::from_json(&snap.to_json()).map_err(|e| e.to_string())?;
+                let now = Instant::from_millis(*at);
+                for away in [(n as u64 * 7_919) % grace, grace + (n as u64 % 3) * 1_000] {
+                    let mut next = Sdk::restore(
+                        config.clone(),
+                        snap.clone(),
+                        before.visitor.group_id,
+                        now,
+                        unix + away,
+                    )
+                    .map_err(|e| format!("restore refused: {e:?} after input {n}"))?;
+                    let queued = drain(&mut next);
+                    let expired = away >= grace && before.session.is_some();
+                    if expired
+                        != queued.contains(&Output::Event(Event::SessionEnded {
+                            reason: cobrowse_visitor_core::RESTART_EXPIRED.into(),
+                        }))
+                    {
+                        return Err(format!("away {away} ms: restart_expired is {expired} by S-R01/S-R02, outputs {queued:?}"));
+                    }
+                    next.handle_input(now, Input::Network(NetworkChange::Restored))
+                        .map_err(|e| e.to_string())?;
+                    let sent: Vec<ClientFrame> = drain(&mut next)
+                        .into_iter()
+                        .filter_map(|o| match o {
+                            Output::Transmit(f) => Some(f),
+                            _ => None,
+                        })
+                        .collect();
+                    let mut want = Carried {
+                        session: if expired {
+                            None
+                        } else {
+                            before.session.clone()
+                        },
+                        ..carried(&sdk).ok_or("ready")?
+                    };
+                    want.visitor = before.visitor.clone();
+                    let got = carried(&next).ok_or("a restored core is ready")?;
+                    if got != want {
+                        return Err(format!(
+                            "away {away} ms after input {n}: restored {got:?}, had {want:?}"
+                        ));
+                    }
+                    let Phase::Ready(r) = &next.state().phase else {
+                        return Err("a restored core is ready".into());
+                    };
+                    if r.presence != Presence::Off {
+                        return Err(format!("restored presence {:?}, not off", r.presence));
+                    }
+                    if let Session::Running { guests, .. } = r.session {
+                        if guests != 0 {
+                            return Err(format!("restored guests {guests}, not 0"));
+                        }
+                    }
+                    // S-N02: init, then resume_session, the pause and the state
+                    let mut want_sent = vec![];
+                    if let (Some((key, _, paused, state)), false) = (&want.session, expired) {
+                        want_sent.push(ClientFrame::ResumeSession {
+                            sessionkey: key.clone(),
+                        });
+                        if *paused {
+                            want_sent.push(ClientFrame::Pause { paused: true });
+                        }
+                        if !state.is_empty() {
+                            want_sent.push(ClientFrame::UserState {
+                                state: state.clone(),
+                            });
+                        }
+                    }
+                    if !matches!(sent.first(), Some(ClientFrame::Init { .. }))
+                        || sent[1..] != want_sent[..]
+                    {
+                        return Err(format!(
+                            "after the restore the new link sent {sent:?}, not init then {want_sent:?}"
+                        ));
+                    }
+                    running_restores += u32::from(want.session.is_some());
+                }
+            }
+            Ok(running_restores)
+        },
+        10.0,
+    );
+}
+
+/// `INV-RESTORE-GROUP` at the machine level: a snapshot restored with another group id, of
+/// another format or crate version, or from corrupted JSON is refused whole (`RestoreError`),
+/// whatever state the core was in; the snapshot of a core that is not `ready` is `None`.
+#[test]
+fn inv_restore_group_machine() {
+    use cobrowse_visitor_core::{RestoreError, Snapshot};
+    machine_property(
+        "INV-RESTORE-GROUP",
+        "proptest-regressions/inv_restore_group_machine.txt",
+        raw_sdk_inputs(),
+        |raw| {
+            let config = raw.sdk().config().clone();
+            let mut sdk = raw.sdk();
+            let mut refusals = 0;
+            for (n, (at, input)) in raw.inputs.iter().enumerate() {
+                let _ = sdk.handle_input(Instant::from_millis(*at), input.clone());
+                drain(&mut sdk);
+                let now = Instant::from_millis(*at);
+                let Some(snap) = sdk.snapshot(*at) else {
+                    if carried(&sdk).is_some() {
+                        return Err("a ready core gave no snapshot".into());
+                    }
+                    continue;
+                };
+                let group = snap.visitor.group_id;
+                for other in [group.wrapping_add(1), OTHER_GROUP, GROUP] {
+                    if other == group {
+                        continue;
+                    }
+                    match Sdk::restore(config.clone(), snap.clone(), other, now, *at) {
+                        Err(RestoreError::GroupId { .. }) => refusals += 1,
+                        r => {
+                            return Err(format!(
+                                "group {other} restored a group {group} snapshot: {:?} (input {n})",
+                                r.map(|s| s.state().clone())
+                            ))
+                        }
+                    }
+                }
+                let versions = [
+                    Snapshot {
+                        format: snap.format + 1,
+                        ..snap.clone()
+                    },
+                    Snapshot {
+                        crate_version: format!("{}-other", snap.crate_version),
+                        ..snap.clone()
+                    },
+                ];
+                for v in versions {
+                    if !matches!(
+                        Sdk::restore(config.clone(), v, group, now, *at),
+                        Err(RestoreError::Version { .. })
+                    ) {
+                        return Err("another version restored".into());
+                    }
+                }
+                let json = snap.to_json();
+                for bad in [
+                    json[..json.len() / 2].to_owned(),
+                    json.replacen("\"visitor\"", "\"visiter\"", 1),
+                    String::new(),
+                ] {
+                    if !matches!(Snapshot::from_json(&bad), Err(RestoreError::Corrupt(_))) {
+                        return Err(format!("corrupted JSON read as a snapshot: {bad}"));
+                    }
+                }
+            }
+            Ok(refusals)
+        },
+        10.0,
+    );
+}

@@ -7,6 +7,10 @@
 //! - [`invariants`]: one property per invariant ID of spec.md §10 (issue 14's four —
 //!   INV-CONSENT-POLICY, INV-CONNECT-ATTEMPTS, INV-NOT-CONFIGURED, INV-PRESENCE-DATA — judged
 //!   on the core by the testkit's `judge`, as this branch's oracle does not know them yet);
+//!   Issue 15's at the machine level: INV-PAUSE-RUNNING (core and controller),
+//!   LIVE-RESTART-TRANSPARENT (a restore after every ready input carries the visitor, the
+//!   running session with its pause and user state, the presence data; S-N02 re-sends them)
+//!   and INV-RESTORE-GROUP (another group, version or corrupted JSON is refused whole);
 //! - [`properties`]: serde round trips of every frame, input and output;
 //! - [`oracle_edges`]: the oracle on hand-written violating traces (what generated, correct
 //!   traces never show).
