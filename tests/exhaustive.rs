@@ -22,7 +22,11 @@
 //! The simulator of this branch plays none of issue 14's agent steps (a custom signal, an
 //! agent start, a group without presence), so `exhaustive_sdk_presence` explores the SDK
 //! core alone over an alphabet with every new call and frame, against the reference model,
-//! and judges issue 14's invariants there (`EXHAUSTIVE_SDK_DEPTH`, default 6).
+//! and judges issue 14's invariants there (`EXHAUSTIVE_SDK_DEPTH`, default 6). Issue 15's
+//! calls and frame (pause, user message and state, the agent's `user_message`) are in that
+//! SDK alphabet and in the controller's fixed point (toggle_pause, send_message,
+//! set_user_state, EventMessageReceived); the world's alphabet has none of them (a world
+//! letter multiplies the deep run; the model suite's world generators play them).
 //! (Times are printed, never asserted.)
 
 use cobrowse_visitor_testkit::{explore, reference, sut};
@@ -176,6 +180,20 @@ fn controller_agrees_in_every_reachable_state() {
         UserIntent::PresenceData {
             map: [("page".to_owned(), "cart".to_owned())].into(),
         },
+        // issue 15: C-U80-C-U85
+        UserIntent::TogglePause,
+        UserIntent::SendMessage {
+            name: "cart_opened".into(),
+            map: Default::default(),
+        },
+        UserIntent::SendMessage {
+            name: String::new(),
+            map: Default::default(),
+        },
+        UserIntent::SetUserState {
+            name: "step".into(),
+            value: "cart".into(),
+        },
     ]
     .into_iter()
     .map(C::User)
@@ -234,6 +252,11 @@ fn controller_agrees_in_every_reachable_state() {
             Event::PresenceBlur,
             Event::ConnectionWarning,
             Event::ClearWarning,
+            // C-E31
+            Event::MessageReceived {
+                name: "note".into(),
+                map: Default::default(),
+            },
         ]
         .into_iter()
         .map(C::Event),
@@ -291,13 +314,15 @@ const SDK_CI_DEPTH: usize = 6;
 /// The SDK core alone, every sequence of up to `SDK_CI_DEPTH` letters of the testkit's
 /// `sdk_alphabet` (issue 14's calls and frames beside the ones they interact with, lifecycle,
 /// network, the next deadline), breadth first, states deduplicated, from two roots under each
-/// consent policy: a new core, and a core with presence connected for a visitor id whose
-/// settings say `agent_start`. On every input: the core follows the reference model (result,
+/// consent policy: a new core, a core with presence connected for a visitor id whose
+/// settings say `agent_start`, and that core with a one-click session running (issue 15). On every input: the core follows the reference model (result,
 /// outputs, state, rows) under its configuration, and the judges of INV-CONSENT-POLICY,
 /// INV-CONNECT-ATTEMPTS, INV-NOT-CONFIGURED and INV-PRESENCE-DATA find nothing.
 #[test]
 fn exhaustive_sdk_presence() {
-    use cobrowse_visitor_core::{ConsentPolicy, Input, Limits, Sdk};
+    use cobrowse_visitor_core::{
+        ApiCall, ConsentPolicy, Input, Limits, Sdk, ServerFrame, StartKey, TermsStatus,
+    };
     use cobrowse_visitor_testkit::explore::{explore_sdk, sdk_alphabet};
     use cobrowse_visitor_testkit::judge::PresenceJudge;
     use cobrowse_visitor_testkit::machines::connected_prefix;
@@ -316,7 +341,21 @@ fn exhaustive_sdk_presence() {
             consent_policy: policy,
             limits: Limits::Glance5,
         };
-        for prefix in [vec![], connected_prefix(true)] {
+        // a one-click session running (issue 15: pause, user messages and state, S-N02's
+        // re-sends, S-F30 within reach of every letter)
+        let mut running = connected_prefix(true);
+        running.extend([
+            Input::Frame(ServerFrame::PresenceShowTerms { request_id: 1 }),
+            Input::Api(ApiCall::terms(TermsStatus::Displayed)),
+            Input::Api(ApiCall::terms(TermsStatus::Accepted)),
+            Input::Api(ApiCall::StartSession {
+                key: StartKey::VisitorId,
+            }),
+            Input::Frame(ServerFrame::SessionStarted {
+                sessionkey: "cust-42".into(),
+            }),
+        ]);
+        for prefix in [vec![], connected_prefix(true), running] {
             let mut sdk = Sdk::new(cfg.sdk_config());
             let mut model = MSdk::with_config(cfg);
             let mut judge = PresenceJudge::new(policy);

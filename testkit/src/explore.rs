@@ -332,6 +332,25 @@ pub fn sdk_alphabet() -> Vec<SdkLetter> {
             map: page(&"v".repeat(256)),
         },
         ApiCall::PresenceSignalVisibility { visible: false },
+        // issue 15: S-A100/101, S-A110-112, S-A120-122 (S-N02 re-sends pause and state)
+        ApiCall::Pause { paused: true },
+        ApiCall::Pause { paused: false },
+        ApiCall::SendUserMessage {
+            name: "cart_opened".into(),
+            map: page("cart"),
+        },
+        ApiCall::SendUserMessage {
+            name: String::new(),
+            map: Default::default(),
+        },
+        ApiCall::SetUserState {
+            name: "step".into(),
+            value: "cart".into(),
+        },
+        ApiCall::SetUserState {
+            name: "step".into(),
+            value: "v".repeat(256),
+        },
     ];
     let frames = [
         ServerFrame::Settings {
@@ -361,6 +380,11 @@ pub fn sdk_alphabet() -> Vec<SdkLetter> {
         ServerFrame::PresenceBlur {},
         ServerFrame::SessionStarted {
             sessionkey: VID.into(),
+        },
+        // S-F30
+        ServerFrame::UserMessage {
+            name: "note".into(),
+            map: Default::default(),
         },
     ];
     api.into_iter()
