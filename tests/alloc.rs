@@ -168,3 +168,22 @@ fn issue_14_presence_inputs_in_steady_state() {
     // the whole map is copied into the frame (one node, two strings) and the frame boxed
     assert!(n <= 4, "presence_data: {n}");
 }
+
+/// Issue 15: `pause` is a string-free input (S-A100: a `pause(bool)` frame, kept inline by
+/// the queue): nothing allocates, paused and unpaused alike. Counts, not time.
+#[test]
+fn issue_15_pause_allocates_nothing() {
+    use cobrowse_visitor_core::ApiCall;
+    let mut m = Machine::initialised(None).with_session();
+    for _ in 0..3 {
+        for paused in [true, false] {
+            assert!(m.step(Input::Api(ApiCall::Pause { paused })).1, "warm-up");
+        }
+    }
+    for paused in [true, false] {
+        let input = Input::Api(ApiCall::Pause { paused });
+        let (n, (_, ok)) = allocations(|| m.step(input));
+        assert!(ok, "pause({paused}) refused");
+        assert_eq!(n, 0, "pause({paused})");
+    }
+}
