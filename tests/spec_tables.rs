@@ -1584,3 +1584,154 @@ fn invariant_table_matches_the_oracle() {
     };
     assert_eq!(v.to_string(), "12: INV-CONSENT: a one-click start");
 }
+
+/// §5.6's and §6.1's restore rows, exercised: from every SDK state within two inputs of a
+/// running session (and of a new core), the core's snapshot restored with away 0 and away
+/// past the grace names one S-R row, whose outputs column lists every output and whose
+/// unconditional outputs all happen, with the session its next column names; from every
+/// controller state reached breadth first (three levels), `Controller::restore` names C-R01
+/// and outputs only what C-R01 lists. Every S-R row and C-R01 is exercised.
+#[test]
+fn restore_follows_spec_rows() {
+    let table = restore_rows();
+    let mut exercised = BTreeSet::new();
+    let grace = SdkConfig::default().session_grace.as_millis() as u64;
+    let running = [
+        Input::Api(ApiCall::InitVisitor(InitParams::anonymous(GROUP))),
+        Input::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 6,
+            agent_start: false,
+        }),
+        Input::Api(ApiCall::StartSession {
+            key: StartKey::Random,
+        }),
+        Input::Frame(ServerFrame::SessionStarted {
+            sessionkey: "123456".into(),
+        }),
+        Input::Api(ApiCall::Pause { paused: true }),
+    ];
+    let inputs = sdk_inputs();
+    let mut restored_sdks = vec![];
+    for prefix in [&running[..], &running[..2]] {
+        let mut root = Sdk::new(SdkConfig::default());
+        for i in prefix {
+            let _ = root.handle_input(root.state().now, i.clone());
+        }
+        let mut frontier = vec![root];
+        for _ in 0..=2 {
+            let mut next = vec![];
+            for sdk in &frontier {
+                let mut sdk = sdk.clone();
+                while !matches!(sdk.poll_output(), Output::Timeout(_)) {}
+                if let Some(snap) = sdk.snapshot(1_000) {
+                    for away in [0, grace] {
+                        let mut r = Sdk::restore(
+                            SdkConfig::default(),
+                            snap.clone(),
+                            GROUP,
+                            sdk.state().now,
+                            1_000 + away,
+                        )
+                        .expect("a snapshot of the same group restores");
+                        let &[row] = r.last_rows() else {
+                            panic!("a restore names one row: {:?}", r.last_rows());
+                        };
+                        let spec = &table[&row];
+                        exercised.insert(row);
+                        let mut observed = vec![];
+                        loop {
+                            match r.poll_output() {
+                                Output::Timeout(_) => break,
+                                Output::Event(e) => observed.push(Atom::Event(e.code().to_owned())),
+                                Output::Connect => observed.push(Atom::Connect),
+                                Output::Transmit(f) => panic!("{row}: a restore sends {f:?}"),
+                            }
+                        }
+                        for (t, _) in r.state().timers.armed() {
+                            observed.push(Atom::Arm(timer_name(t)));
+                        }
+                        let listed = outputs(&spec.outputs).listed;
+                        for a in &observed {
+                            assert!(
+                                listed.iter().any(|(l, _)| l == a),
+                                "{row} does not list {a:?} (outputs {observed:?})"
+                            );
+                        }
+                        for (a, must) in &listed {
+                            assert!(!must || observed.contains(a), "{row} lists {a:?}, not seen");
+                        }
+                        let kind = match &r.state().phase {
+                            Phase::Ready(ready) => ready.session.kind().to_string(),
+                            p => panic!("{row}: restored {}", p.kind()),
+                        };
+                        assert!(
+                            spec.next.starts_with(&format!("session={kind}")),
+                            "{row}'s next `{}`, the session is {kind}",
+                            spec.next
+                        );
+                        restored_sdks.push(r);
+                    }
+                }
+                for i in &inputs {
+                    let mut c = sdk.clone();
+                    let _ = c.handle_input(c.state().now, i.clone());
+                    next.push(c);
+                }
+            }
+            frontier = next;
+        }
+    }
+    // the controller: every state three inputs deep, restored next to a restored core
+    let sdk = restored_sdks
+        .iter()
+        .find(|s| s.session_info().is_some())
+        .expect("a restored running session")
+        .clone();
+    let c_inputs = ctl_inputs();
+    let mut frontier = vec![Controller::new(ControllerConfig {
+        group_id: GROUP,
+        custom_ui: true,
+        ..ControllerConfig::default()
+    })];
+    let listed = outputs(&table[&Row::CR01].outputs);
+    for _ in 0..4 {
+        let mut next = vec![];
+        for c in &frontier {
+            if let Some(snap) = c.snapshot() {
+                let mut r = Controller::restore(c.config().clone(), snap, &sdk)
+                    .expect("a running controller restores");
+                assert_eq!(r.last_rows(), &[Row::CR01]);
+                exercised.insert(Row::CR01);
+                while let Some(o) = r.poll_output() {
+                    let a = match o {
+                        ControllerOutput::Call(call) => Atom::Call(call.name()),
+                        ControllerOutput::Ui(UiDirective::Show { element, .. }) => Atom::Show(
+                            serde_json::to_value(element)
+                                .expect("serializes")
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        ),
+                        o => panic!("C-R01 outputs {o:?}"),
+                    };
+                    assert!(
+                        listed.listed.iter().any(|(l, _)| *l == a)
+                            || (listed.offer && a == Atom::Show("cobrowse_button".into())),
+                        "C-R01 does not list {a:?}"
+                    );
+                }
+            }
+            for i in &c_inputs {
+                let (child, _) = ctl_step(c, i);
+                next.push(child);
+            }
+        }
+        frontier = next;
+    }
+    let missing: Vec<_> = table.keys().filter(|k| !exercised.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "restore rows never exercised: {missing:?}"
+    );
+}
