@@ -4488,3 +4488,45 @@ fn s_r03_without_a_running_session_the_restore_is_idle() {
         Err(RestoreError::GroupId { .. })
     ));
 }
+
+/// S-R01 after S-A04: a one-click session keeps running when the app re-inits with another
+/// visitor id (a logout: presence disconnected, then `init_visitor` anonymous); its snapshot
+/// is restored running, not refused as corrupt (found by the model suite's relaunch: the
+/// restore compared the key with the current visitor id).
+#[test]
+fn s_r01_a_one_click_session_after_a_reinit_with_another_visitor_id_is_restored() {
+    let mut h = H::terms_accepted(1);
+    h.api(start(StartKey::VisitorId));
+    h.recv(ServerFrame::SessionStarted {
+        sessionkey: VID.into(),
+    });
+    h.api(ApiCall::PresenceDisconnect);
+    h.api(init(InitParams::anonymous(GROUP)));
+    assert!(matches!(
+        h.session(),
+        Session::Running {
+            keytype: KeyType::VisitorId,
+            ..
+        }
+    ));
+    let mut sdk = restore_from(&h, 0, 5, h.now);
+    assert_eq!(sdk.last_rows(), &[Row::SR01]);
+    assert_eq!(
+        drain(&mut sdk),
+        vec![Output::Connect, ev(Event::ConnectionWarning)]
+    );
+    let Phase::Ready(r) = &sdk.state().phase else {
+        panic!("ready")
+    };
+    assert_eq!(
+        r.session,
+        Session::Running {
+            key: VID.into(),
+            keytype: KeyType::VisitorId,
+            guests: 0,
+            paused: false,
+            user_state: BTreeMap::new(),
+        }
+    );
+    assert_eq!(r.visitor, InitParams::anonymous(GROUP));
+}

@@ -190,7 +190,9 @@ impl Sdk {
         if let Some(s) = &snapshot.session {
             let key_ok = match s.keytype {
                 KeyType::Random => !s.key.is_empty() && s.key.bytes().all(|b| b.is_ascii_digit()),
-                KeyType::VisitorId => snapshot.visitor.visitor_id.as_deref() == Some(&s.key),
+                // a visitor id as §3.3 reads one, not necessarily the current visitor's: a
+                // re-init with another id (a logout) keeps the running session (S-A04)
+                KeyType::VisitorId => config.limits.validate_visitor_id(&s.key).is_ok(),
                 KeyType::Custom => crate::api::validate_session_key(&s.key).is_ok(),
             } && s.key.len()
                 <= crate::api::MAX_SESSION_KEY.max(crate::api::MAX_VISITOR_ID_CORE);
