@@ -427,6 +427,11 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
     let logged_in = app.is_some_and(|a| a.identity != CIdentity::Anonymous);
     let session = app.is_some_and(|a| a.session != CSession::None);
     let running = app.is_some_and(|a| matches!(a.session, CSession::Running(_)));
+    let relaunch_ok = match w.sdk.ready().map(|r| &r.session) {
+        Some(MSession::Running { .. }) => true,
+        Some(MSession::Starting(_) | MSession::Ending(_)) => false,
+        Some(MSession::Idle) | None => w.server.session.is_none(),
+    };
     let srv_session = w.server.session.is_some();
     let guests = w.server.session.as_ref().is_some_and(|s| s.guests > 0);
     let present = w.server.presence;
@@ -482,6 +487,22 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
         (pick(srv_session, 5, 1), agent(AgentAction::Join)),
         (pick(guests, 3, 1), agent(AgentAction::Leave)),
         (pick(srv_session, 2, 1), agent(AgentAction::EndSession)),
+        // §13.2 relaunch, only where the simulated service agrees with §5.6: not with a
+        // session starting or ending at the core (§5.6: the service forgets a start and
+        // completes an end; §13's service keeps either, and a later start is answered with
+        // the old session: LIVE-GUEST-COUNT, reported), nor a session the core does not know
+        (
+            if relaunch_ok { pick(running, 3, 1) } else { 0 },
+            prop_oneof![
+                3 => Just(0u64),
+                3 => Just(30_000u64),
+                1 => Just(59_999u64),
+                1 => Just(60_000u64),
+                1 => Just(600_000u64),
+            ]
+            .prop_map(|away_ms| WorldTransition::Step(Step::Relaunch { away_ms }))
+            .boxed(),
+        ),
         (pick(bg, 1, 4), step(Step::Lifecycle(Lifecycle::Background))),
         (pick(bg, 5, 1), step(Step::Lifecycle(Lifecycle::Foreground))),
         (pick(down, 1, 4), step(Step::Network(NetworkChange::Lost))),

@@ -17,6 +17,7 @@ use cobrowse_visitor_core::{ConsentPolicy, ErrorCode, InitParams, KeyType, Limit
 use std::collections::BTreeMap;
 
 mod controller;
+mod restore;
 mod sdk;
 mod service;
 mod world;

@@ -124,11 +124,7 @@ impl MWorld {
                     self.refuse(code);
                 }
             }
-            Step::Relaunch { .. } => {
-                // NOT MODELLED: §13.2's relaunch (snapshot, restore) is not in the reference
-                // world; the world generators do not produce it. Fail loudly if reached.
-                unimplemented!("the reference world does not model `relaunch` (§13.2)")
-            }
+            Step::Relaunch { away_ms } => self.relaunch(*away_ms),
             Step::AdvanceMs(ms) => {
                 let target = self.now.saturating_add(*ms);
                 self.settle();
@@ -146,6 +142,65 @@ impl MWorld {
             }
         }
         self.settle();
+    }
+
+    /// §13.2 `relaunch`: "the world takes `Sdk::snapshot` […] and `Controller::snapshot`;
+    /// the service sees the connection drop as on a network loss; `away_ms` pass for the
+    /// service only […]; then the app comes back with `Sdk::restore` and
+    /// `Controller::restore` (the config's group id) and the world settles". Without both
+    /// snapshots the app comes back new and unlaunched; a refused restore is an `error`
+    /// `restore_refused` when a snapshot or a session was lost; a new process with the
+    /// network down hears `Network(Lost)` at once.
+    fn relaunch(&mut self, away_ms: u64) {
+        self.settle();
+        let had_snapshots = self.sdk.has_snapshot() && self.ctl.has_snapshot();
+        let had_session = self
+            .sdk
+            .ready()
+            .is_some_and(|r| r.session != super::MSession::Idle);
+        self.pending.clear();
+        self.ctl_out.clear();
+        if self.network_up {
+            self.server.lost(self.now);
+        }
+        self.now = self.now.saturating_add(away_ms);
+        if self.network_up {
+            self.server.restored(self.now);
+        }
+        let restored = if had_snapshots {
+            self.sdk
+                .restored(self.ctl.group_id, self.now, away_ms)
+                .and_then(|(sdk, out)| {
+                    self.ctl
+                        .restored(&sdk)
+                        .map(|(ctl, ctl_out)| (sdk, out, ctl, ctl_out))
+                })
+        } else {
+            None
+        };
+        let new = restored.is_none();
+        match restored {
+            Some((sdk, out, ctl, ctl_out)) => {
+                self.sdk = sdk;
+                self.pending.extend(out);
+                self.ctl = ctl;
+                self.ctl_out.extend(ctl_out);
+            }
+            None => {
+                let cfg = self.sdk.cfg;
+                self.sdk = MSdk::with_config(cfg);
+                self.ctl = MCtl {
+                    phase: super::CPhase::NotLaunched,
+                    ..self.ctl.clone()
+                };
+            }
+        }
+        if new && (had_snapshots || had_session) {
+            self.refuse("restore_refused");
+        }
+        if new && !self.network_up {
+            self.sdk_input(Input::Network(NetworkChange::Lost));
+        }
     }
 
     fn settle(&mut self) {

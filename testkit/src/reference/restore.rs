@@ -1,0 +1,160 @@
+//! §5.6 and §6.1: what an app restart keeps, as the rows say. [`MSdk::restored`] is
+//! `Sdk::restore` of the core's own snapshot (S-R01–S-R03); [`MCtl::restored`] is
+//! `Controller::restore` (C-R01) next to it.
+
+use super::{
+    backoff, CApp, CIdentity, CPhase, CPresence, CSession, MCtl, MPhase, MPresence, MReady, MSdk,
+    MSession, RECONNECT_BACKOFF, SESSION_GRACE, T,
+};
+use cobrowse_visitor_core::{
+    ApiCall, ControllerOutput, Event, Output, UiDirective, UiElement, RESTART_EXPIRED,
+};
+
+impl MSdk {
+    /// `Sdk::snapshot` exists once `ready` (§5.6).
+    pub fn has_snapshot(&self) -> bool {
+        self.ready().is_some()
+    }
+
+    /// The core of the next launch from this core's snapshot, `away` ms after it was taken,
+    /// at `now`, with its outputs (S-R01–S-R03); `None` when there is no snapshot or `group_id`
+    /// is not the snapshot's (INV-RESTORE-GROUP: refused whole).
+    pub fn restored(&self, group_id: i32, now: u64, away: u64) -> Option<(MSdk, Vec<Output>)> {
+        let r = self.ready()?;
+        if r.visitor.group_id != group_id {
+            return None;
+        }
+        let mut timers = std::collections::BTreeMap::new();
+        // "connect; arm:reconnect(backoff(0))"
+        let mut out = vec![Output::Connect];
+        timers.insert(
+            T::Reconnect,
+            now.saturating_add(backoff(RECONNECT_BACKOFF, 0).max(1)),
+        );
+        let session = match &r.session {
+            // S-R01: "a running session, away < session_grace"
+            MSession::Running {
+                key,
+                keytype,
+                paused,
+                user_state,
+                ..
+            } if away < SESSION_GRACE => {
+                timers.insert(T::SessionGrace, now.saturating_add(SESSION_GRACE - away));
+                MSession::Running {
+                    key: key.clone(),
+                    keytype: *keytype,
+                    guests: 0,
+                    paused: *paused,
+                    user_state: user_state.clone(),
+                }
+            }
+            // S-R02
+            MSession::Running { .. } => {
+                out.push(Output::Event(Event::SessionEnded {
+                    reason: RESTART_EXPIRED.into(),
+                }));
+                MSession::Idle
+            }
+            // S-R03 (a starting or ending session is not kept)
+            _ => MSession::Idle,
+        };
+        out.push(Output::Event(Event::ConnectionWarning));
+        let next = MSdk {
+            phase: MPhase::Ready(MReady {
+                visitor: r.visitor.clone(),
+                key_length: r.key_length,
+                loaded: r.loaded,
+                lookup_pending: false,
+                reattaching: false,
+                session,
+                presence: MPresence::Off,
+                agent_start: r.agent_start,
+                max_attempts: None,
+                presence_data: r.presence_data.clone(),
+            }),
+            link_down: Some(0),
+            background: false,
+            default_ui: self.default_ui,
+            presence_default_ui: self.presence_default_ui,
+            timers,
+            now,
+            cfg: self.cfg,
+        };
+        Some((next, out))
+    }
+}
+
+impl MCtl {
+    /// `Controller::snapshot` exists while running (§6.1).
+    pub fn has_snapshot(&self) -> bool {
+        self.app().is_some()
+    }
+
+    /// C-R01: the controller of the next launch, next to the restored core `sdk` (whose
+    /// running session's key a key-showing origin shows again), with its outputs.
+    pub fn restored(&self, sdk: &MSdk) -> Option<(MCtl, Vec<ControllerOutput>)> {
+        let mut a: CApp = self.app()?.clone();
+        let mut out = vec![];
+        // "terms hidden, button hidden, a starting or ending session dropped (session=none,
+        // paused=false)" (and the user state with it, §4.2)
+        a.terms_shown = false;
+        a.button_shown = false;
+        if !matches!(a.session, CSession::Running(_)) {
+            a.session = CSession::None;
+            a.paused = false;
+            a.user_state.clear();
+        }
+        if let CSession::Running(origin) = a.session {
+            out.push(ControllerOutput::Ui(UiDirective::Show {
+                element: UiElement::SessionIndicator,
+                key: None,
+            }));
+            if a.paused {
+                out.push(ControllerOutput::Ui(UiDirective::Show {
+                    element: UiElement::SessionPaused,
+                    key: None,
+                }));
+            }
+            let key = sdk.ready().and_then(|r| match &r.session {
+                MSession::Running { key, .. } => Some(key.clone()),
+                _ => None,
+            });
+            if let (true, Some(key)) = (origin.shows_key(), key) {
+                out.push(ControllerOutput::Ui(UiDirective::Show {
+                    element: UiElement::SessionKey,
+                    key: Some(key),
+                }));
+            }
+        }
+        // "offer"
+        if a.initialized && !a.terms_shown && a.session == CSession::None {
+            a.button_shown = true;
+            out.push(ControllerOutput::Ui(UiDirective::Show {
+                element: UiElement::CobrowseButton,
+                key: None,
+            }));
+        }
+        // "identity logging_in(id) → logged_in(id); presence=connecting if logged in, else
+        // off"; "logged in: call:presence_connect, call:presence_set_default_ui(false) if
+        // custom_ui"
+        match a.identity.clone() {
+            CIdentity::LoggingIn(id) | CIdentity::LoggedIn(id) => {
+                a.identity = CIdentity::LoggedIn(id);
+                a.presence = CPresence::Connecting;
+                out.push(ControllerOutput::Call(ApiCall::presence_connect()));
+                if self.custom_ui {
+                    out.push(ControllerOutput::Call(ApiCall::PresenceSetDefaultUi {
+                        enabled: false,
+                    }));
+                }
+            }
+            CIdentity::Anonymous => a.presence = CPresence::Off,
+        }
+        let next = MCtl {
+            phase: CPhase::Running(a),
+            ..self.clone()
+        };
+        Some((next, out))
+    }
+}
