@@ -250,8 +250,10 @@ rows! {
     SR01 = "S-R01",
     /// A snapshot with a session gone longer than the grace.
     SR02 = "S-R02",
-    /// A snapshot without a running session.
+    /// A snapshot without a running or ending session.
     SR03 = "S-R03",
+    /// A snapshot with an ending session young enough to end.
+    SR04 = "S-R04",
     // §6 controller
     /// `launch`.
     CU01 = "C-U01",

@@ -563,6 +563,47 @@ fn s_r02_a_session_gone_longer_than_the_grace_is_ended_by_the_restore() {
 }
 
 #[test]
+fn s_r04_an_ending_session_is_ended_again_on_the_new_link() {
+    let mut sdk = running();
+    // the end is made offline: its end_session never reached the service
+    sdk.handle_input(ms(10), Input::Network(NetworkChange::Lost))
+        .unwrap();
+    drain(&mut sdk);
+    api(&mut sdk, 11, ApiCall::EndSession);
+    let snap = sdk.snapshot(0).unwrap();
+    assert!(snap.session.is_none());
+    assert_eq!(snap.ending, Some(KeyType::Random));
+    let snap = Snapshot::from_json(&snap.to_json()).unwrap();
+    let mut next = restored(snap.clone(), 0, 1_000);
+    assert_eq!(next.last_rows(), &[Row::SR04]);
+    assert!(next.is_session_active());
+    drain(&mut next);
+    next.handle_input(ms(20), Input::Network(NetworkChange::Restored))
+        .unwrap();
+    let frames = sent(&drain(&mut next));
+    assert_eq!(frames[1..], [ClientFrame::EndSession {}]);
+    let out = frame(
+        &mut next,
+        21,
+        ServerFrame::SessionEnded {
+            reason: "visitor_ended".into(),
+        },
+    );
+    assert_eq!(
+        events(&out),
+        vec![Event::SessionEnded {
+            reason: "visitor_ended".into()
+        }]
+    );
+    // gone longer than the grace: ended by the restore
+    let mut late = restored(snap, 0, 60_000);
+    assert_eq!(late.last_rows(), &[Row::SR02]);
+    assert!(events(&drain(&mut late)).contains(&Event::SessionEnded {
+        reason: RESTART_EXPIRED.into()
+    }));
+}
+
+#[test]
 fn s_r03_no_session_and_what_a_snapshot_keeps() {
     let mut sdk = Sdk::default();
     assert!(sdk.snapshot(0).is_none(), "nothing to continue before init");

@@ -214,9 +214,9 @@ impl ServiceView {
 
 /// Whether a `relaunch` inserted now is one LIVE-RESTART-TRANSPARENT judges (spec.md §10.4):
 /// the world has settled with the link up, the SDK core and the controller both give a
-/// snapshot (`ready`, launched and not exited), the lookup is done, no session is starting or
-/// ending and no terms request or dialog is open (the restart's documented effects drop
-/// those, §5.6, §6.1).
+/// snapshot (`ready`, launched and not exited), the lookup is done, no session is starting
+/// and no terms request or dialog is open (the restart's documented effects drop those,
+/// §5.6, §6.1; an ending session is kept and its end sent again, S-R04).
 pub fn relaunch_judged(w: &World) -> bool {
     let Phase::Ready(r) = &w.sdk().state().phase else {
         return false;
@@ -230,7 +230,10 @@ pub fn relaunch_judged(w: &World) -> bool {
     };
     w.network_up()
         && r.lookup == Lookup::Done
-        && matches!(r.session, Session::Idle | Session::Running { .. })
+        && matches!(
+            r.session,
+            Session::Idle | Session::Running { .. } | Session::Ending { .. }
+        )
         && !dialog
         && w.sdk().snapshot(0).is_some()
         && w.controller().snapshot().is_some()

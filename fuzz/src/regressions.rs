@@ -659,3 +659,24 @@ fn a_one_click_start_in_flight_is_gone_after_a_relaunch() {
         panic!("{f}");
     }
 }
+
+/// crash-e5b80c81 (drive_scenario, issue 15): the app's own `init_visitor` with group 139,
+/// then `launch` (its 19921 refused, S-A02), a relaunch whose restore refused the snapshot of
+/// group 139, and a `launch` in the new process with 19921: the app split the visitor across
+/// groups itself (GroupChoice excuses INV-GROUP-STABLE and INV-RESTORE-GROUP there).
+#[test]
+fn the_app_splits_its_visitor_across_a_relaunch_itself() {
+    let s = FuzzScenario {
+        relaunch_probe: 0,
+        config: None,
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(InitParams::anonymous(139))),
+            Step::User(UserIntent::Launch),
+            Step::Relaunch { away_ms: 0 },
+            Step::User(UserIntent::Launch),
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}

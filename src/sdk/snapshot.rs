@@ -45,6 +45,11 @@ pub struct Snapshot {
     /// The running session, if one was running (a starting or ending session is not kept:
     /// see spec.md §5.6).
     pub session: Option<SessionSnapshot>,
+    /// An ending session (`end_session` accepted, its end not confirmed): its key type. The
+    /// `end_session` frame may never have reached the service (the link was down), so the
+    /// restored core sends it again on the new link (S-R04), as S-N02 does after a loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<KeyType>,
     /// The visitor's presence data.
     pub presence_data: BTreeMap<String, String>,
     /// `set_default_ui`.
@@ -134,6 +139,10 @@ impl Sdk {
                     user_state: user_state.clone(),
                 }),
                 Session::Idle | Session::Starting { .. } | Session::Ending { .. } => None,
+            },
+            ending: match &r.session {
+                Session::Ending { keytype } => Some(*keytype),
+                _ => None,
             },
             presence_data: r.presence_data.clone(),
             default_ui: self.state.default_ui,
@@ -242,7 +251,24 @@ impl Sdk {
                 }));
                 (Row::SR02, Session::Idle)
             }
-            None => (Row::SR03, Session::Idle),
+            None => match snapshot.ending {
+                // an end that may not have reached the service: sent again on the new link
+                // (S-N02), within what is left of the grace
+                Some(keytype) if away < config.session_grace => {
+                    timers.arm(
+                        Timer::SessionGrace,
+                        now.saturating_add(config.session_grace - away),
+                    );
+                    (Row::SR04, Session::Ending { keytype })
+                }
+                Some(_) => {
+                    out.push_back(Queued::Event(Event::SessionEnded {
+                        reason: RESTART_EXPIRED.to_owned(),
+                    }));
+                    (Row::SR02, Session::Idle)
+                }
+                None => (Row::SR03, Session::Idle),
+            },
         };
         // the link is down until the IO layer connects: the app's banner says so, so that
         // S-N02's EventClearWarning on the new link has its pair (INV-WARNING-PAIRED)

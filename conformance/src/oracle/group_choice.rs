@@ -38,10 +38,12 @@ pub struct GroupChoice {
     /// The lines of `send init` records carrying the group of the first accepted init of
     /// their process.
     sent_first: Vec<usize>,
-    /// An earlier process's first accepted init carried another group than the config's.
+    /// An earlier process's first accepted init carried another group than the config's
+    /// (or there is no config line): that group.
     chose_before: bool,
-    /// The lines of accepted inits with the config's group in a later process, after such a
-    /// choice: the app split the visitor across groups itself.
+    earlier_first: Option<i32>,
+    /// The lines of accepted inits with another group than that choice's in a later process:
+    /// the app split the visitor across groups itself.
     back_to_config: Vec<usize>,
     /// A relaunch came, after which an accepted init carried another group than the config's
     /// (the line of the first such init): from there on, which process holds which group is
@@ -76,6 +78,7 @@ impl GroupChoice {
             // a new process chooses its group again
             if self.first.is_some() && self.first != self.config_group {
                 self.chose_before = true;
+                self.earlier_first = self.first;
             }
             self.first = None;
         }
@@ -124,7 +127,7 @@ impl GroupChoice {
             if group == first && self.config_group.is_some_and(|g| g != first) {
                 self.with_first.push(line);
             }
-            if self.chose_before && Some(group) == self.config_group {
+            if self.chose_before && Some(group) != self.earlier_first {
                 self.back_to_config.push(line);
             }
             if self.relaunched
@@ -154,7 +157,9 @@ impl GroupChoice {
                 now.with_first.contains(&v.line) || now.back_to_config.contains(&v.line)
             }
             Invariant::RestoreGroup => {
-                now.with_first.contains(&v.line) || now.sent_first.contains(&v.line)
+                now.with_first.contains(&v.line)
+                    || now.sent_first.contains(&v.line)
+                    || now.back_to_config.contains(&v.line)
             }
             _ => false,
         }

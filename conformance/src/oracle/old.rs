@@ -666,14 +666,7 @@ impl Oracle {
         }
         match &record.observed {
             Observed::Api(call) if refused => {
-                // issue 15 (after the cut): the controller's pass-through of the app's own
-                // messages and states is judged by the SDK, as a direct call is
-                let passed_through = matches!(
-                    call,
-                    ApiCall::SendUserMessage { .. } | ApiCall::SetUserState { .. }
-                );
-                if passed_through {
-                } else if self.refused_calls.len() < MAX_HELD_REFUSALS {
+                if self.refused_calls.len() < MAX_HELD_REFUSALS {
                     self.refused_calls.push(violation(
                         Invariant::ControllerCallsAccepted,
                         line,

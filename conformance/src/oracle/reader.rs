@@ -277,11 +277,9 @@ impl Reading {
             Step::Config(_) => {}
             _ => self.interleaved = true,
         }
-        // a relaunch (§13.2) keeps only a running session (§5.6): a starting or ending one is
-        // gone with the old process, without an event
-        if matches!(step, Step::Relaunch { .. })
-            && matches!(self.session, SessionPhase::Starting | SessionPhase::Ending)
-        {
+        // a relaunch (§13.2) keeps a running or ending session (§5.6, S-R01, S-R04): a
+        // starting one is gone with the old process, without an event
+        if matches!(step, Step::Relaunch { .. }) && self.session == SessionPhase::Starting {
             self.session = SessionPhase::Idle;
             self.connected = false;
         }

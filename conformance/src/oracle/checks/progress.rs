@@ -5,7 +5,7 @@
 //! that takes the trace's time to its deadline (the SDK's own timer fires within that step).
 
 use super::Check;
-use crate::oracle::reader::{Judged, Reading, Seen};
+use crate::oracle::reader::{Judged, Reading, Seen, SessionPhase};
 use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::{AgentAction, Step};
 use cobrowse_visitor_core::{
@@ -465,7 +465,15 @@ impl Check for GuestCountAgrees {
         }
     }
 
-    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
+        // the app's session is gone without an event (a relaunch that dropped it, §13.2):
+        // the service drops it too once the visitor stays away past the grace
+        if self.running && ctx.session() == SessionPhase::Idle {
+            self.running = false;
+            self.ending = false;
+            self.service = 0;
+            self.told = 0;
+        }
         match rec.seen {
             Seen::StepRefused => {
                 // the agent's action was refused: the count is as it was

@@ -5,7 +5,6 @@ use super::Check;
 use crate::oracle::reader::{Judged, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::Step;
-use cobrowse_visitor_core::CallName;
 
 /// `INV-REFUSED-NO-EFFECT`: no `send` after a refused call or frame, until the next `api` /
 /// `recv` record or step.
@@ -75,14 +74,6 @@ impl Check for ControllerCallsAccepted {
         let Seen::RefusedCall(call) = rec.seen else {
             return;
         };
-        // the app's own messages and states, passed through (C-U82, C-U83): the SDK judges
-        // them, as it would a direct call (spec.md §10.2)
-        if matches!(
-            call.name(),
-            CallName::SendUserMessage | CallName::SetUserState
-        ) {
-            return;
-        }
         if self.held.len() < MAX_HELD_REFUSALS {
             self.held.push(violation(
                 Invariant::ControllerCallsAccepted,
