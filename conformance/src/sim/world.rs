@@ -45,7 +45,8 @@ impl World {
         } = options;
         World {
             server: Server::new(config.group_id, config.seed, sdk_config.session_grace)
-                .with_group(config.agent_start, config.presence),
+                .with_group(config.agent_start, config.presence)
+                .with_presence_unavailable(config.presence_unavailable),
             // the app's consent policy and limits are the scenario's (§13.1)
             sdk: Sdk::new(SdkConfig {
                 consent_policy: config.consent_policy,

@@ -283,6 +283,8 @@ pub(super) struct PresenceConnects {
     link_up: bool,
     foreground: bool,
     configured: bool,
+    /// The service's presence is up (the config line's `presence_unavailable`, §13.1).
+    available: bool,
     up: bool,
     pending: Option<Pending>,
 }
@@ -298,6 +300,7 @@ impl Default for PresenceConnects {
             link_up: true,
             foreground: true,
             configured: true,
+            available: true,
             up: false,
             pending: None,
         }
@@ -311,6 +314,7 @@ impl PresenceConnects {
             && self.link_up
             && self.foreground
             && self.configured
+            && self.available
             && !self.up;
         owe(
             &mut self.pending,
@@ -350,6 +354,8 @@ impl Check for PresenceConnects {
             }
             Step::Network(n) => self.link_up = *n == NetworkChange::Restored,
             Step::Lifecycle(l) => self.foreground = *l == Lifecycle::Foreground,
+            // §13.1: the service's presence is down; nothing the SDK does can connect it
+            Step::Config(c) if c.presence_unavailable => self.available = false,
             _ => {}
         }
         self.update(line);
