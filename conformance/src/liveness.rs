@@ -330,7 +330,7 @@ pub fn healed(w: &World) -> Vec<Finding> {
     );
     // presence configured for the group: the SDK was not told otherwise since the latest
     // init (S-F27; a re-init looks again, S-A04)
-    let configured = r.presence != Presence::NotConfigured;
+    let configured = r.presence != Presence::NotConfigured && !w.server().presence_unavailable();
     if logged_in && id.is_some() && configured && !matches!(r.presence, Presence::Connected { .. })
     {
         out.push(finding(

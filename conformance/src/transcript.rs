@@ -201,6 +201,10 @@ pub struct ScenarioConfig {
     /// The SDK's limits profile (§3.3a); default `glance5`, not written then.
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: Limits,
+    /// The service's presence is down (§13.1): every `presence_connect` fails
+    /// (`unavailable`). Default `false`, not written then.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub presence_unavailable: bool,
 }
 
 impl ScenarioConfig {
@@ -214,6 +218,7 @@ impl ScenarioConfig {
             || self.agent_start != d.agent_start
             || self.presence != d.presence
             || self.limits != d.limits
+            || self.presence_unavailable != d.presence_unavailable
     }
 }
 
@@ -244,6 +249,7 @@ impl Default for ScenarioConfig {
             agent_start: false,
             presence: true,
             limits: Limits::default(),
+            presence_unavailable: false,
         }
     }
 }
@@ -339,6 +345,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ScenarioConfig {
             agent_start: u.arbitrary()?,
             presence: u.arbitrary()?,
             limits: u.arbitrary()?,
+            presence_unavailable: u.arbitrary()?,
         })
     }
 }

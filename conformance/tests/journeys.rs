@@ -257,11 +257,20 @@ fn group_without_presence() {
 
 /// `connect(maxAttempts)` by direct calls: 0 refused (S-A45), a bounded connect made offline
 /// waits for the link and connects on the restore (S-A43, S-N02), and a bound of 1 connects
-/// at the first attempt. (The simulated service answers every connect of a known visitor, so
-/// the attempts are never used up here; the exhausted path is `traces/clean/INV-CONNECT-ATTEMPTS.jsonl`.)
+/// at the first attempt. (The simulated service answers every connect of a known visitor;
+/// `connect_attempts_exhausted` is the path where the attempts are used up.)
 #[test]
 fn connect_max_attempts() {
     journey("connect_max_attempts");
+}
+
+/// `connect(maxAttempts)` used up (S-F21b): the service's presence is down (§13.1
+/// `presence_unavailable`), so two attempts fail, the second without `retry_ms`, presence is
+/// off (a signal is `EventInvalidState`, S-A51, not a send failure) and nothing more is sent
+/// (INV-CONNECT-ATTEMPTS); a new `presence_connect` starts a new round of one attempt.
+#[test]
+fn connect_attempts_exhausted() {
+    journey("connect_attempts_exhausted");
 }
 
 /// Presence data (S-A80, S-F20): set before the login (forgotten by the login's re-init with

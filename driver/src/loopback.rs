@@ -84,6 +84,8 @@ pub struct ServerConfig {
     pub agent_start: bool,
     /// Presence is enabled for the group (a scenario's `presence`, spec.md §13.1).
     pub presence: bool,
+    /// The service's presence is down (a scenario's `presence_unavailable`, spec.md §13.1).
+    pub presence_unavailable: bool,
 }
 
 impl ServerConfig {
@@ -99,6 +101,7 @@ impl ServerConfig {
             tls: None,
             agent_start: false,
             presence: true,
+            presence_unavailable: false,
         }
     }
 }
@@ -271,7 +274,8 @@ impl LoopbackServer {
         let task = ServerTask {
             tls: config.tls.map(tokio_rustls::TlsAcceptor::from),
             logic: sim::Server::new(config.group_id, config.seed, config.session_grace)
-                .with_group(config.agent_start, config.presence),
+                .with_group(config.agent_start, config.presence)
+                .with_presence_unavailable(config.presence_unavailable),
             clock: config.clock,
             lockstep: config.lockstep,
             listener,

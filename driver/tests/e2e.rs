@@ -143,6 +143,8 @@ scenario_tests! {
     group_without_presence => "scenarios/group_without_presence.jsonl",
     // issue 14: connect(maxAttempts) from a direct call
     connect_max_attempts => "scenarios/connect_max_attempts.jsonl",
+    // issue 14: connect(maxAttempts) used up against a service whose presence is down
+    connect_attempts_exhausted => "scenarios/connect_attempts_exhausted.jsonl",
     // issue 14: presence data before and after connect and across a network loss
     presence_data_across_loss => "scenarios/presence_data_across_loss.jsonl",
     // issue 14: a terms answer while offline is EventPresenceSendFail

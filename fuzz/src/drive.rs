@@ -272,7 +272,9 @@ fn op(u: &mut Unstructured<'_>) -> Op {
 impl CoreInput {
     /// Reads an input: a flags byte (bit 0 `custom_ui`, bit 1 server answers, bit 2 short
     /// timings, bit 3 `consent_policy: agent_may_start`, bit 4 the group's `agent_start`,
-    /// bit 5 `presence: false`, bits 6–7 the limits profile as [`input::config`] reads it),
+    /// bit 5 `presence: false`, bits 6–7 the limits profile: 0 `glance5`, 1 `glance_core`,
+    /// 2 `web_compatible`, 3 `glance5` with the service's presence down,
+    /// `presence_unavailable`),
     /// group id, seed, the timings if flagged, then ops until the input ends.
     pub fn read(data: &[u8]) -> CoreInput {
         let mut u = Unstructured::new(data);
@@ -293,6 +295,7 @@ impl CoreInput {
                 2 => Limits::WebCompatible,
                 _ => Limits::Glance5,
             },
+            presence_unavailable: flags >> 6 == 3,
         };
         let timings = (flags & 4 == 4).then(|| timings(&mut u));
         let mut ops = Vec::new();
@@ -311,6 +314,7 @@ impl CoreInput {
     pub fn write(&self) -> Vec<u8> {
         let mut w = Writer::default();
         let limits = match self.config.limits {
+            Limits::Glance5 if self.config.presence_unavailable => 3,
             Limits::Glance5 => 0,
             Limits::GlanceCore => 1,
             Limits::WebCompatible => 2,

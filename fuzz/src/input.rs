@@ -189,8 +189,8 @@ pub fn group_id(u: &mut Unstructured<'_>) -> i32 {
 
 /// A scenario config: flags (bit 0 `custom_ui`, bit 1 `consent_policy: agent_may_start`,
 /// bit 2 `agent_start`, bit 3 `presence: false`, bits 4–5 the limits profile: 0 and 3
-/// `glance5`, 1 `glance_core`, 2 `web_compatible`), group id, seed. A flags byte of 0 or 1
-/// is the contract's config of before spec.md §13.1.
+/// `glance5`, 1 `glance_core`, 2 `web_compatible`, bit 6 `presence_unavailable`), group id,
+/// seed. A flags byte of 0 or 1 is the contract's config of before spec.md §13.1.
 pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
     let flags = byte(u);
     ScenarioConfig {
@@ -209,6 +209,7 @@ pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
             2 => Limits::WebCompatible,
             _ => Limits::Glance5,
         },
+        presence_unavailable: flags & 64 == 64,
     }
 }
 
@@ -553,7 +554,8 @@ impl Writer {
                 | u8::from(c.consent_policy == ConsentPolicy::AgentMayStart) << 1
                 | u8::from(c.agent_start) << 2
                 | u8::from(!c.presence) << 3
-                | limits << 4,
+                | limits << 4
+                | u8::from(c.presence_unavailable) << 6,
         );
         self.group_id(c.group_id);
         self.small_u64(c.seed);

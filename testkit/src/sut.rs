@@ -189,6 +189,7 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
         // the group's settings are the model's (the config); the data is the server's getter
         agent_start: model.agent_start,
         presence_enabled: model.presence_enabled,
+        presence_unavailable: s.presence_unavailable(),
         presence_data: s.presence_data().clone(),
         // the pending request is not a getter of the server: the model's own
         request: model.request,

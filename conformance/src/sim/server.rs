@@ -55,6 +55,8 @@ pub struct Server {
     /// Presence is enabled for the group (§13.1): else `presence_connect` is answered with
     /// `presence_not_configured`.
     presence_enabled: bool,
+    /// §13.1 `presence_unavailable`: every `presence_connect` fails (`unavailable`).
+    presence_unavailable: bool,
     /// The visitor's presence data (the latest `presence_data` frame's map) and visibility,
     /// while presence is connected.
     presence_data: BTreeMap<String, String>,
@@ -92,6 +94,7 @@ impl Server {
             group_id,
             agent_start: false,
             presence_enabled: true,
+            presence_unavailable: false,
             presence_data: BTreeMap::new(),
             visible: None,
             request: None,
@@ -109,6 +112,19 @@ impl Server {
             user_messages: Vec::new(),
             out: VecDeque::new(),
         }
+    }
+
+    /// The service's presence is down (§13.1 `presence_unavailable`): every
+    /// `presence_connect` of a known visitor is answered `presence_connect_failed`
+    /// (`unavailable`), so that a bounded `connect(maxAttempts)` uses its attempts up.
+    pub fn with_presence_unavailable(mut self, unavailable: bool) -> Self {
+        self.presence_unavailable = unavailable;
+        self
+    }
+
+    /// Whether the service's presence is down (§13.1 `presence_unavailable`).
+    pub fn presence_unavailable(&self) -> bool {
+        self.presence_unavailable
     }
 
     /// This server with the group's settings of a scenario's config (§13.1): `agent_start`
@@ -339,6 +355,11 @@ impl Server {
             },
             ClientFrame::PresenceConnect { .. } if !self.presence_enabled => {
                 self.push(ServerFrame::PresenceNotConfigured {});
+            }
+            ClientFrame::PresenceConnect { .. } if self.presence_unavailable => {
+                self.push(ServerFrame::PresenceConnectFailed {
+                    reason: "unavailable".into(),
+                });
             }
             ClientFrame::PresenceConnect { visitor_id } => {
                 // presence is for the visitor this connection identified

@@ -62,7 +62,8 @@ impl World {
         };
         World {
             server: Server::new(config.group_id, config.seed, sdk_config.session_grace)
-                .with_group(config.agent_start, config.presence),
+                .with_group(config.agent_start, config.presence)
+                .with_presence_unavailable(config.presence_unavailable),
             sdk: Sdk::new(sdk_config.clone()),
             controller: Controller::new(controller_config.clone()),
             sdk_config,

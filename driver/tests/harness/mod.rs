@@ -272,6 +272,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
     server_config.lockstep = options.delivery == Delivery::Lockstep;
     server_config.agent_start = config.agent_start;
     server_config.presence = config.presence;
+    server_config.presence_unavailable = config.presence_unavailable;
     if options.tls {
         server_config.tls = Some(tls::loopback_server());
     }

@@ -46,6 +46,9 @@ pub struct MServer {
     pub agent_start: bool,
     /// §13.1 `presence`: presence is enabled for the group.
     pub presence_enabled: bool,
+    /// §13.1 `presence_unavailable`: "every presence_connect is answered
+    /// presence_connect_failed (unavailable)".
+    pub presence_unavailable: bool,
     /// §13.1: "keeps the visitor's presence data (each presence_data frame replaces it; it is
     /// forgotten with the presence connection)".
     pub presence_data: BTreeMap<String, String>,
@@ -71,6 +74,7 @@ impl MServer {
             out: VecDeque::new(),
             agent_start: false,
             presence_enabled: true,
+            presence_unavailable: false,
             presence_data: BTreeMap::new(),
             request: None,
             user_messages: vec![],
@@ -220,6 +224,12 @@ impl MServer {
                     // §13.1: "a group with presence: false answers presence_connect with
                     // presence_not_configured"
                     self.tell(ServerFrame::PresenceNotConfigured {});
+                } else if announced.as_deref() == Some(visitor_id.as_str())
+                    && self.presence_unavailable
+                {
+                    self.tell(ServerFrame::PresenceConnectFailed {
+                        reason: "unavailable".into(),
+                    });
                 } else if announced.as_deref() == Some(visitor_id.as_str()) {
                     self.presence = true;
                     self.tell(ServerFrame::PresenceConnected {});

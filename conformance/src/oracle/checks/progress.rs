@@ -289,6 +289,8 @@ pub(super) struct PresenceConnects {
     link_up: bool,
     foreground: bool,
     configured: bool,
+    /// The service's presence is up (the config line's `presence_unavailable`, §13.1).
+    available: bool,
     up: bool,
     pending: Option<Pending>,
 }
@@ -304,6 +306,7 @@ impl Default for PresenceConnects {
             link_up: true,
             foreground: true,
             configured: true,
+            available: true,
             up: false,
             pending: None,
         }
@@ -317,6 +320,7 @@ impl PresenceConnects {
             && self.link_up
             && self.foreground
             && self.configured
+            && self.available
             && !self.up;
         owe(
             &mut self.pending,
@@ -364,6 +368,8 @@ impl Check for PresenceConnects {
                 self.configured = true;
                 self.pending = None;
             }
+            // §13.1: the service's presence is down; nothing the SDK does can connect it
+            Step::Config(c) if c.presence_unavailable => self.available = false,
             _ => {}
         }
         self.update(line);
