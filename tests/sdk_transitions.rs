@@ -4463,11 +4463,7 @@ fn s_r02_a_running_session_past_the_grace_ends_with_restart_expired() {
 /// restored core is idle, `Connect` and `EventConnectionWarning`, no grace.
 #[test]
 fn s_r03_without_a_running_session_the_restore_is_idle() {
-    for h in [
-        H::ready_anonymous(),
-        H::starting_random(),
-        H::ending_random(),
-    ] {
+    for h in [H::ready_anonymous(), H::starting_random()] {
         let mut sdk = restore_from(&h, 0, 5, 0);
         assert_eq!(sdk.last_rows(), &[Row::SR03]);
         assert_eq!(
@@ -4487,6 +4483,43 @@ fn s_r03_without_a_running_session_the_restore_is_idle() {
         Sdk::restore(SdkConfig::default(), snap, OTHER_GROUP, t(0), 0),
         Err(RestoreError::GroupId { .. })
     ));
+}
+
+/// S-R04: an ending session is kept (its `end_session` may never have reached the service):
+/// the restored core is ending, with what is left of the grace; the new link's S-N02 sends
+/// `end_session` again and arms `session_end`. Past the grace it is S-R02.
+#[test]
+fn s_r04_an_ending_session_is_ended_again_on_the_new_link() {
+    let mut sdk = restore_from(&H::ending_random(), 0, 5, 1_000);
+    assert_eq!(sdk.last_rows(), &[Row::SR04]);
+    assert_eq!(
+        drain(&mut sdk),
+        vec![Output::Connect, ev(Event::ConnectionWarning)]
+    );
+    let Phase::Ready(r) = &sdk.state().phase else {
+        panic!("ready")
+    };
+    assert_eq!(
+        r.session,
+        Session::Ending {
+            keytype: KeyType::Random
+        }
+    );
+    // restored at 1 000 ms, 5 ms away: the rest of the grace
+    assert_eq!(
+        sdk.state().timers.deadline(Timer::SessionGrace),
+        Some(t(1_000 + 60_000 - 5))
+    );
+    sdk.handle_input(t(1_010), Input::Network(NetworkChange::Restored))
+        .unwrap();
+    let out = drain(&mut sdk);
+    assert!(
+        out.contains(&Output::Transmit(ClientFrame::EndSession {})),
+        "{out:?}"
+    );
+    assert!(sdk.state().timers.deadline(Timer::SessionEnd).is_some());
+    let late = restore_from(&H::ending_random(), 0, 60_000, 5);
+    assert_eq!(late.last_rows(), &[Row::SR02]);
 }
 
 /// S-R01 after S-A04: a one-click session keeps running when the app re-inits with another

@@ -1534,6 +1534,11 @@ fn live_restart_transparent_machine() {
                 let Some(before) = carried(&sdk) else {
                     continue;
                 };
+                // S-R04: an ending session is kept, its end sent again on the new link
+                let ending = matches!(
+                    &sdk.state().phase,
+                    Phase::Ready(r) if matches!(r.session, Session::Ending { .. })
+                );
                 let unix = 1_700_000_000_000 + *at;
                 let snap = sdk.snapshot(unix).ok_or("a ready core has a snapshot")?;
                 let snap = Snapshot::from_json(&snap.to_json()).map_err(|e| e.to_string())?;
@@ -1548,7 +1553,7 @@ fn live_restart_transparent_machine() {
                     )
                     .map_err(|e| format!("restore refused: {e:?} after input {n}"))?;
                     let queued = drain(&mut next);
-                    let expired = away >= grace && before.session.is_some();
+                    let expired = away >= grace && (before.session.is_some() || ending);
                     if expired
                         != queued.contains(&Output::Event(Event::SessionEnded {
                             reason: cobrowse_visitor_core::RESTART_EXPIRED.into(),
@@ -1591,8 +1596,12 @@ fn live_restart_transparent_machine() {
                             return Err(format!("restored guests {guests}, not 0"));
                         }
                     }
-                    // S-N02: init, then resume_session, the pause and the state
+                    // S-N02: init, then resume_session, the pause and the state, or an ending
+                    // session's end_session again (S-R04)
                     let mut want_sent = vec![];
+                    if ending && !expired {
+                        want_sent.push(ClientFrame::EndSession {});
+                    }
                     if let (Some((key, _, paused, state)), false) = (&want.session, expired) {
                         want_sent.push(ClientFrame::ResumeSession {
                             sessionkey: key.clone(),

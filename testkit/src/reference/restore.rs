@@ -1,5 +1,5 @@
 //! §5.6 and §6.1: what an app restart keeps, as the rows say. [`MSdk::restored`] is
-//! `Sdk::restore` of the core's own snapshot (S-R01–S-R03); [`MCtl::restored`] is
+//! `Sdk::restore` of the core's own snapshot (S-R01–S-R04); [`MCtl::restored`] is
 //! `Controller::restore` (C-R01) next to it.
 
 use super::{
@@ -17,7 +17,7 @@ impl MSdk {
     }
 
     /// The core of the next launch from this core's snapshot, `away` ms after it was taken,
-    /// at `now`, with its outputs (S-R01–S-R03); `None` when there is no snapshot or `group_id`
+    /// at `now`, with its outputs (S-R01–S-R04); `None` when there is no snapshot or `group_id`
     /// is not the snapshot's (INV-RESTORE-GROUP: refused whole).
     pub fn restored(&self, group_id: i32, now: u64, away: u64) -> Option<(MSdk, Vec<Output>)> {
         let r = self.ready()?;
@@ -49,14 +49,19 @@ impl MSdk {
                     user_state: user_state.clone(),
                 }
             }
-            // S-R02
-            MSession::Running { .. } => {
+            // S-R04: "an ending session, away < session_grace": session=ending{keytype}
+            MSession::Ending { .. } if away < SESSION_GRACE => {
+                timers.insert(T::SessionGrace, now.saturating_add(SESSION_GRACE - away));
+                r.session.clone()
+            }
+            // S-R02: "a running or ending session, away ≥ session_grace"
+            MSession::Running { .. } | MSession::Ending { .. } => {
                 out.push(Output::Event(Event::SessionEnded {
                     reason: RESTART_EXPIRED.into(),
                 }));
                 MSession::Idle
             }
-            // S-R03 (a starting or ending session is not kept)
+            // S-R03 (a starting session is not kept)
             _ => MSession::Idle,
         };
         out.push(Output::Event(Event::ConnectionWarning));
