@@ -1037,6 +1037,7 @@ mod tests {
                         ..ScenarioConfig::default()
                     };
                     let reader = crate::scenario::reader_refuses(&crate::scenario::FuzzScenario {
+                        relaunch_probe: 0,
                         config: Some(config.clone()),
                         steps: Vec::new(),
                     });
