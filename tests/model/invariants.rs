@@ -1228,14 +1228,14 @@ fn inv_consent_policy() {
         "proptest-regressions/inv_consent_policy_connected.txt",
         raw_connected_inputs(),
         |raw| judge_raw(raw, id).map(|j| j.reached.visitor_id_starts),
-        15.0,
+        10.0,
     );
     machine_property(
         id,
         "proptest-regressions/inv_consent_policy_agent.txt",
         raw_connected_inputs(),
         |raw| judge_raw(raw, id).map(|j| j.reached.agent_starts),
-        5.0,
+        2.0,
     );
     // whatever the service sends after presence is up
     machine_property(
@@ -1243,7 +1243,7 @@ fn inv_consent_policy() {
         "proptest-regressions/inv_consent_policy_arbitrary.txt",
         arbitrary_after_connect(),
         |raw| judge_raw(raw, id).map(|j| j.reached.agent_starts),
-        3.0,
+        2.0,
     );
 }
 
@@ -1258,7 +1258,7 @@ fn inv_connect_attempts() {
         "proptest-regressions/inv_connect_attempts.txt",
         raw_sdk_inputs(),
         |raw| judge_raw(raw, id).map(|j| j.reached.gave_up),
-        4.0,
+        3.0,
     );
     // from presence connected: rounds after a lost link, a blur, a suspension
     machine_property(
@@ -1266,7 +1266,7 @@ fn inv_connect_attempts() {
         "proptest-regressions/inv_connect_attempts_connected.txt",
         raw_connected_inputs(),
         |raw| judge_raw(raw, id).map(|j| j.reached.bounded_attempts),
-        8.0,
+        4.0,
     );
 }
 
@@ -1296,7 +1296,7 @@ fn inv_presence_data() {
         "proptest-regressions/inv_presence_data.txt",
         raw_sdk_inputs(),
         |raw| judge_raw(raw, id).map(|j| j.reached.data_sent),
-        5.0,
+        3.0,
     );
     machine_property(
         id,
