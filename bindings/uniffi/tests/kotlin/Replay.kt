@@ -70,6 +70,9 @@ fun apiCall(o: Obj): ApiCall = when (o["call"].str()) {
     "presence_disconnect" -> ApiCall.PresenceDisconnect
     "presence_data" -> ApiCall.PresenceData(((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
     "presence_signal_visibility" -> ApiCall.PresenceSignalVisibility(o["visible"] as Boolean)
+    "pause" -> ApiCall.Pause(o["paused"] as Boolean)
+    "send_user_message" -> ApiCall.SendUserMessage(o["name"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
+    "set_user_state" -> ApiCall.SetUserState(o["name"].str(), o["value"].str())
     else -> error("unknown call $o")
 }
 
@@ -88,6 +91,7 @@ fun serverFrame(o: Obj): ServerFrame = when (o["type"].str()) {
     "presence_signal" -> ServerFrame.PresenceSignal(o["event"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
     "presence_start_session" -> ServerFrame.PresenceStartSession(o["request_id"].long().toULong())
     "presence_not_configured" -> ServerFrame.PresenceNotConfigured
+    "user_message" -> ServerFrame.UserMessage(o["name"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
     else -> error("unknown frame $o")
 }
 
@@ -110,6 +114,7 @@ fun event(o: Obj): Event = when (o["type"].str()) {
     "presence_start_session" -> Event.PresenceStartSession(o["request_id"].long().toULong())
     "presence_not_configured" -> Event.PresenceNotConfigured
     "presence_send_fail" -> Event.PresenceSendFail(enumOf(CallName.values(), o["call"].str()), enumOf(ErrorCode.values(), o["code"].str()))
+    "message_received" -> Event.MessageReceived(o["name"].str(), ((o["map"] ?: emptyMap<String, Any?>()).obj()).mapValues { it.value.str() })
     else -> error("unknown event $o")
 }
 
@@ -117,9 +122,12 @@ fun userIntent(v: Any?): UserIntent = when (v) {
     "launch" -> UserIntent.Launch; "tap_cobrowse" -> UserIntent.TapCobrowse
     "accept_terms" -> UserIntent.AcceptTerms; "decline_terms" -> UserIntent.DeclineTerms
     "end_session" -> UserIntent.EndSession; "logout" -> UserIntent.Logout; "exit" -> UserIntent.Exit
+    "toggle_pause" -> UserIntent.TogglePause
     else -> v.obj().one().let { (name, fields) -> when (name) {
         "login" -> UserIntent.Login(fields.obj()["visitor_id"].str())
         "presence_data" -> UserIntent.PresenceData(fields.obj()["map"].obj().mapValues { it.value.str() })
+        "send_message" -> UserIntent.SendMessage(fields.obj()["name"].str(), fields.obj()["map"].obj().mapValues { it.value.str() })
+        "set_user_state" -> UserIntent.SetUserState(fields.obj()["name"].str(), fields.obj()["value"].str())
         else -> error("unknown intent $v") } }
 }
 
@@ -145,6 +153,7 @@ fun eventJson(e: Event): Obj = when (e) {
     is Event.PresenceStartSession -> mapOf("type" to "presence_start_session", "request_id" to e.requestId.toLong())
     is Event.PresenceNotConfigured -> mapOf("type" to "presence_not_configured")
     is Event.PresenceSendFail -> mapOf("type" to "presence_send_fail", "call" to snake(e.call.name), "code" to snake(e.code.name))
+    is Event.MessageReceived -> mapOf("type" to "message_received", "name" to e.name, "map" to e.map)
 }
 
 fun frameJson(f: ClientFrame): Obj = when (f) {
@@ -159,6 +168,9 @@ fun frameJson(f: ClientFrame): Obj = when (f) {
     is ClientFrame.AppState -> mapOf("type" to "app_state", "foreground" to f.foreground)
     is ClientFrame.PresenceData -> mapOf("type" to "presence_data", "map" to f.map)
     is ClientFrame.PresenceVisibility -> mapOf("type" to "presence_visibility", "visible" to f.visible)
+    is ClientFrame.Pause -> mapOf("type" to "pause", "paused" to f.paused)
+    is ClientFrame.UserMessage -> mapOf("type" to "user_message", "name" to f.name, "map" to f.map)
+    is ClientFrame.UserState -> mapOf("type" to "user_state", "state" to f.state)
 }
 
 fun apiJson(c: ApiCall): Obj = when (c) {
@@ -177,6 +189,9 @@ fun apiJson(c: ApiCall): Obj = when (c) {
     is ApiCall.PresenceDisconnect -> mapOf("call" to "presence_disconnect")
     is ApiCall.PresenceData -> mapOf("call" to "presence_data", "map" to c.map)
     is ApiCall.PresenceSignalVisibility -> mapOf("call" to "presence_signal_visibility", "visible" to c.visible)
+    is ApiCall.Pause -> mapOf("call" to "pause", "paused" to c.paused)
+    is ApiCall.SendUserMessage -> mapOf("call" to "send_user_message", "name" to c.name, "map" to c.map)
+    is ApiCall.SetUserState -> mapOf("call" to "set_user_state", "name" to c.name, "value" to c.value)
 }
 
 fun controllerOutputJson(o: ControllerOutput): Obj = when (o) {
@@ -186,16 +201,61 @@ fun controllerOutputJson(o: ControllerOutput): Obj = when (o) {
         is UiDirective.Hide -> mapOf("ui" to mapOf("hide" to snake(d.element.name)))
     }
     is ControllerOutput.AgentSignal -> mapOf("agent_signal" to mapOf("event" to o.event, "map" to o.map))
+    is ControllerOutput.AgentMessage -> mapOf("agent_message" to mapOf("name" to o.name, "map" to o.map))
 }
 
 // --- the replay
 
-fun sdkStep(sdk: Sdk, want: Obj): Obj {
+/** The vector's SDK configuration. */
+fun sdkConfig(v: Obj): SdkConfig {
+    val sc = v["sdk_config"].obj()
+    val ms = { k: String -> sc[k].long().toULong() }
+    return SdkConfig(ms("init_timeout_ms"), ms("start_timeout_ms"), ms("end_timeout_ms"), ms("session_grace_ms"),
+        ms("presence_connect_timeout_ms"), ms("presence_backoff_base_ms"), ms("presence_backoff_max_ms"),
+        ms("reconnect_backoff_base_ms"), ms("reconnect_backoff_max_ms"), ms("background_suspend_ms"),
+        sc["default_key_length"].long().toUByte(),
+        enumOf(ConsentPolicy.values(), (sc["consent_policy"] ?: "terms_required").str()),
+        enumOf(Limits.values(), (sc["limits"] ?: "glance5").str()))
+}
+
+fun groupId(v: Obj) = Math.toIntExact(v["controller_config"].obj()["group_id"].long())
+
+/** A new controller for the vector's configuration. */
+fun newController(v: Obj): Controller {
+    val cc = v["controller_config"].obj()
+    return Controller.withLimits(ControllerConfig(groupId(v), cc["custom_ui"] as Boolean),
+        enumOf(Limits.values(), (cc["limits"] ?: "glance5").str()))
+}
+
+/** The core after the app was killed and relaunched (spec.md §5.6, §13.2 `relaunch`):
+ *  restored from the snapshot the old core gave `away_ms` earlier, or new. */
+fun relaunchedSdk(v: Obj, old: Sdk, now: Long, r: Obj): Sdk {
+    if (r["restored"] != true) return Sdk(sdkConfig(v))
+    val snapshot = old.snapshot(maxOf(now - r["away_ms"].long(), 0L).toULong()) ?: error("relaunch: no snapshot to restore")
+    return Sdk.restore(sdkConfig(v), snapshot, groupId(v), now.toULong(), now.toULong())
+}
+
+/** The controller after a relaunch (spec.md §6.1): restored from its own snapshot next to
+ *  the core restored from `sdk_snapshot`, or new when there is none. */
+fun relaunchedController(v: Obj, old: Controller, r: Obj): Controller {
+    val mine = old.snapshot()
+    val sdkSnapshot = r["sdk_snapshot"] as String?
+    if (mine == null || sdkSnapshot == null) return newController(v)
+    val at = r["unix_ms"].long().toULong()
+    return Sdk.restore(sdkConfig(v), sdkSnapshot, groupId(v), at, at).use { sdk ->
+        Controller.restore(ControllerConfig(groupId(v), v["controller_config"].obj()["custom_ui"] as Boolean), mine, sdk)
+    }
+}
+
+/** One step as the vector writes it, and the core after it. */
+fun sdkStep(v: Obj, old: Sdk, want: Obj): Pair<Obj, Sdk> {
+    var sdk = old
     val now = want["now"].long()
     val (kind, arg) = want["input"].obj().one()
     val error = try {
         val at = now.toULong()
         when (kind) {
+            "relaunch" -> { sdk = relaunchedSdk(v, old, now, arg.obj()); old.close() }
             "bytes" -> sdk.handleBytes(at, arg.str().toByteArray())
             "api" -> sdk.handleInput(at, Input.Api(apiCall(arg.obj())))
             "frame" -> sdk.handleInput(at, Input.Frame(serverFrame(arg.obj())))
@@ -212,8 +272,8 @@ fun sdkStep(sdk: Sdk, want: Obj): Obj {
     val outputs = ArrayList<Any?>()
     while (true) {
         when (val o = sdk.pollOutput()) {
-            is Output.Timeout -> return mapOf("now" to now, "input" to want["input"], "error" to error, "outputs" to outputs,
-                "timeout" to o.atMs?.toLong(), "rows" to rows)
+            is Output.Timeout -> return Pair(mapOf("now" to now, "input" to want["input"], "error" to error, "outputs" to outputs,
+                "timeout" to o.atMs?.toLong(), "rows" to rows), sdk)
             is Output.Event -> outputs.add(mapOf("event" to eventJson(o.event)))
             is Output.Transmit -> outputs.add(mapOf("transmit" to frameJson(o.frame)))
             is Output.Connect -> outputs.add(mapOf("connect" to emptyMap<String, Any?>()))
@@ -221,10 +281,13 @@ fun sdkStep(sdk: Sdk, want: Obj): Obj {
     }
 }
 
-fun controllerStep(c: Controller, want: Obj): Obj {
+/** One step as the vector writes it, and the controller after it. */
+fun controllerStep(v: Obj, old: Controller, want: Obj): Pair<Obj, Controller> {
+    var c = old
     val (kind, arg) = want["input"].obj().one()
     val error = try {
-        c.handleInput(when (kind) {
+        if (kind == "relaunch") { c = relaunchedController(v, old, arg.obj()); old.close() }
+        else c.handleInput(when (kind) {
             "user" -> ControllerInput.User(userIntent(arg))
             "lifecycle" -> ControllerInput.Lifecycle(enumOf(Lifecycle.values(), arg.str()))
             "event" -> ControllerInput.Event(event(arg.obj()))
@@ -234,32 +297,28 @@ fun controllerStep(c: Controller, want: Obj): Obj {
     } catch (e: ControllerException.Refused) { snake(e.code.name) }
     val rows = c.lastRows()
     val outputs = generateSequence { c.pollOutput() }.map(::controllerOutputJson).toList()
-    return mapOf("input" to want["input"], "error" to error, "outputs" to outputs, "rows" to rows)
+    return Pair(mapOf("input" to want["input"], "error" to error, "outputs" to outputs, "rows" to rows), c)
 }
 
 /** The first mismatch as text, or null. */
 fun replay(v: Obj): String? {
-    val sc = v["sdk_config"].obj()
-    val ms = { k: String -> sc[k].long().toULong() }
-    Sdk(SdkConfig(ms("init_timeout_ms"), ms("start_timeout_ms"), ms("end_timeout_ms"), ms("session_grace_ms"),
-        ms("presence_connect_timeout_ms"), ms("presence_backoff_base_ms"), ms("presence_backoff_max_ms"),
-        ms("reconnect_backoff_base_ms"), ms("reconnect_backoff_max_ms"), ms("background_suspend_ms"),
-        sc["default_key_length"].long().toUByte(),
-        enumOf(ConsentPolicy.values(), (sc["consent_policy"] ?: "terms_required").str()),
-        enumOf(Limits.values(), (sc["limits"] ?: "glance5").str()))).use { sdk ->
+    // a relaunch replaces the machine (and closes the old one), so each loop owns the latest
+    var sdk = Sdk(sdkConfig(v))
+    try {
         for ((i, want) in v["sdk"].list().withIndex()) {
-            val got = sdkStep(sdk, want.obj())
+            val (got, next) = sdkStep(v, sdk, want.obj())
+            sdk = next
             if (got != want) return "sdk step $i: expected $want, got $got"
         }
-    }
-    val cc = v["controller_config"].obj()
-    Controller.withLimits(ControllerConfig(Math.toIntExact(cc["group_id"].long()), cc["custom_ui"] as Boolean),
-        enumOf(Limits.values(), (cc["limits"] ?: "glance5").str())).use { c ->
+    } finally { sdk.close() }
+    var c = newController(v)
+    try {
         for ((i, want) in v["controller"].list().withIndex()) {
-            val got = controllerStep(c, want.obj())
+            val (got, next) = controllerStep(v, c, want.obj())
+            c = next
             if (got != want) return "controller step $i: expected $want, got $got"
         }
-    }
+    } finally { c.close() }
     return null
 }
 
@@ -371,9 +430,9 @@ fun main(args: Array<String>) {
         try { body(); println("ok - $name") } catch (e: Throwable) { failed++; println("not ok - $name: ${e.message}") }
     }
     test("a vector per seed journey") { check(files.size >= 11) { "${files.size}" } }
-    // a vector with a relaunch (spec.md §14) needs snapshot and restore in the replayer: not
-    // replayed here yet (issue 15; the Rust replayer, vectors/src/lib.rs, replays them)
-    for (f in files.filter { !it.readText().contains("\"relaunch\"") }) test("replays ${f.name}") {
+    // the relaunch journeys are among them, so the restore path above is replayed
+    test("a vector with a relaunch") { check(files.any { it.readText().contains("\"relaunch\"") }) }
+    for (f in files) test("replays ${f.name}") {
         val v = Json(f.readText()).parse().obj()
         check(v["format"] == "cobrowse-replay/1")
         replay(v)?.let { error(it) }

@@ -116,6 +116,8 @@ def controller_output_json(o):
         return {"call": api_json(o.call)}
     if o.is_AGENT_SIGNAL():
         return {"agent_signal": {"event": o.event, "map": dict(o.map)}}
+    if o.is_AGENT_MESSAGE():
+        return {"agent_message": {"name": o.name, "map": dict(o.map)}}
     d = o.directive
     if d.is_SHOW():
         ui = {"show": plain(d.element)}
@@ -127,12 +129,52 @@ def controller_output_json(o):
 
 # --- the replay -------------------------------------------------------------------------
 
-def sdk_step(sdk, want):
+def sdk_config(v):
+    cfg = dict(v["sdk_config"])
+    cfg["consent_policy"] = cv.ConsentPolicy[cfg.get("consent_policy", "terms_required").upper()]
+    cfg["limits"] = cv.Limits[cfg.get("limits", "glance5").upper()]
+    return cv.SdkConfig(**cfg)
+
+
+def new_controller(v):
+    ccfg = dict(v["controller_config"])
+    limits = cv.Limits[ccfg.pop("limits", "glance5").upper()]
+    return cv.Controller.with_limits(cv.ControllerConfig(**ccfg), limits)
+
+
+def relaunched_sdk(v, sdk, now, relaunch):
+    """The core after the app was killed and relaunched (spec.md §5.6, §13.2 `relaunch`):
+    restored from the snapshot the old core gave `away_ms` earlier, or new."""
+    if not relaunch["restored"]:
+        return cv.Sdk(sdk_config(v))
+    snapshot = sdk.snapshot(max(now - relaunch["away_ms"], 0))
+    if snapshot is None:
+        raise AssertionError("relaunch: no snapshot to restore")
+    return cv.Sdk.restore(sdk_config(v), snapshot, v["controller_config"]["group_id"], now, now)
+
+
+def relaunched_controller(v, c, relaunch):
+    """The controller after a relaunch (spec.md §6.1): restored from its own snapshot next
+    to the core restored from `sdk_snapshot`, or new when there is none."""
+    mine = c.snapshot()
+    if relaunch["sdk_snapshot"] is None or mine is None:
+        return new_controller(v)
+    group_id = v["controller_config"]["group_id"]
+    at = relaunch["unix_ms"]
+    sdk = cv.Sdk.restore(sdk_config(v), relaunch["sdk_snapshot"], group_id, at, at)
+    return cv.Controller.restore(cv.ControllerConfig(group_id=group_id, custom_ui=v["controller_config"]["custom_ui"]),
+                                 mine, sdk)
+
+
+def sdk_step(v, sdk, want):
+    """One step; returns the step as the vector writes it and the core after it."""
     now, inp = want["now"], want["input"]
     (kind, arg), = inp.items()
     error = None
     try:
-        if kind == "bytes":
+        if kind == "relaunch":
+            sdk = relaunched_sdk(v, sdk, now, arg)
+        elif kind == "bytes":
             sdk.handle_bytes(now, arg.encode())
         else:
             sdk.handle_input(now, {
@@ -149,44 +191,43 @@ def sdk_step(sdk, want):
     while True:
         o = sdk.poll_output()
         if o.is_TIMEOUT():
-            return {"now": now, "input": inp, "error": error, "outputs": outputs, "timeout": o.at_ms, "rows": rows}
+            return {"now": now, "input": inp, "error": error, "outputs": outputs, "timeout": o.at_ms, "rows": rows}, sdk
         outputs.append(sdk_output_json(o))
 
 
-def controller_step(c, want):
+def controller_step(v, c, want):
+    """One step; returns the step as the vector writes it and the controller after it."""
     inp = want["input"]
     (kind, arg), = inp.items()
     error = None
     try:
-        c.handle_input({
-            "user": lambda: cv.ControllerInput.USER(intent=user_intent(arg)),
-            "lifecycle": lambda: cv.ControllerInput.LIFECYCLE(change=cv.Lifecycle[arg.upper()]),
-            "event": lambda: cv.ControllerInput.EVENT(event=tagged(cv.Event, arg)),
-        }[kind]())
+        if kind == "relaunch":
+            c = relaunched_controller(v, c, arg)
+        else:
+            c.handle_input({
+                "user": lambda: cv.ControllerInput.USER(intent=user_intent(arg)),
+                "lifecycle": lambda: cv.ControllerInput.LIFECYCLE(change=cv.Lifecycle[arg.upper()]),
+                "event": lambda: cv.ControllerInput.EVENT(event=tagged(cv.Event, arg)),
+            }[kind]())
     except cv.ControllerError.Refused as e:
         error = plain(e.code)
     rows = c.last_rows()
     outputs = []
     while (o := c.poll_output()) is not None:
         outputs.append(controller_output_json(o))
-    return {"input": inp, "error": error, "outputs": outputs, "rows": rows}
+    return {"input": inp, "error": error, "outputs": outputs, "rows": rows}, c
 
 
 def replay(v):
     """The first mismatch as text, or None."""
-    cfg = dict(v["sdk_config"])
-    cfg["consent_policy"] = cv.ConsentPolicy[cfg.get("consent_policy", "terms_required").upper()]
-    cfg["limits"] = cv.Limits[cfg.get("limits", "glance5").upper()]
-    sdk = cv.Sdk(cv.SdkConfig(**cfg))
+    sdk = cv.Sdk(sdk_config(v))
     for i, want in enumerate(v["sdk"]):
-        got = sdk_step(sdk, want)
+        got, sdk = sdk_step(v, sdk, want)
         if got != want:
             return f"sdk step {i}: expected {want}, got {got}"
-    ccfg = dict(v["controller_config"])
-    limits = cv.Limits[ccfg.pop("limits", "glance5").upper()]
-    c = cv.Controller.with_limits(cv.ControllerConfig(**ccfg), limits)
+    c = new_controller(v)
     for i, want in enumerate(v["controller"]):
-        got = controller_step(c, want)
+        got, c = controller_step(v, c, want)
         if got != want:
             return f"controller step {i}: expected {want}, got {got}"
     return None
@@ -195,13 +236,11 @@ def replay(v):
 class Replay(unittest.TestCase):
     def test_there_is_a_vector_per_seed_journey(self):
         self.assertGreaterEqual(len(VECTORS), 11)
+        # the relaunch journeys are among them, so the restore path above is replayed
+        self.assertTrue(any('"relaunch"' in p.read_text() for p in VECTORS))
 
     def test_every_vector_replays(self):
         for path in VECTORS:
-            # a vector with a relaunch (spec.md §14) needs snapshot and restore in the
-            # replayer: not replayed here yet (issue 15; the Rust replayer replays them)
-            if '"relaunch"' in path.read_text():
-                continue
             with self.subTest(path.name):
                 v = json.loads(path.read_text())
                 self.assertEqual(v["format"], "cobrowse-replay/1")
