@@ -344,7 +344,7 @@ fun preloginManualJourney() {
             when (val o = app.pollOutput() ?: break) {
                 is ControllerOutput.Ui -> screen.add(o.directive)
                 is ControllerOutput.Call -> { sdk.handleInput(now, Input.Api(o.call)); drainSdk() }
-                is ControllerOutput.AgentSignal -> {}
+                is ControllerOutput.AgentSignal, is ControllerOutput.AgentMessage -> {} // for the app's own code
             }
         }
     }
@@ -395,7 +395,7 @@ fun oneClickAcceptedJourney() {
             when (val o = app.pollOutput() ?: break) {
                 is ControllerOutput.Ui -> screen.add(o.directive)
                 is ControllerOutput.Call -> { sdk.handleInput(0uL, Input.Api(o.call)); drainSdk() }
-                is ControllerOutput.AgentSignal -> {}
+                is ControllerOutput.AgentSignal, is ControllerOutput.AgentMessage -> {} // for the app's own code
             }
         }
     }
