@@ -51,7 +51,11 @@ fn client_frame(kind: &str) -> ClientFrame {
             phone: String::new(),
             visitor_id: Some("cust-42".into()),
         },
-        "start_session" => ClientFrame::StartSession { key: None },
+        "start_session" => ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false,
+        },
         "app_state" => ClientFrame::AppState { foreground: false },
         "presence_signal" => ClientFrame::PresenceSignal {
             event: "terms".into(),

@@ -41,6 +41,9 @@ pub const MAX_SESSION_KEY: usize = 63;
 pub const MAX_SIGNAL_TEXT: usize = 255;
 /// Most entries in a presence signal map.
 pub const MAX_SIGNAL_ENTRIES: usize = 16;
+/// The largest `maxGuests` a session can be started with: `GlanceStartParams.maxGuests` is a
+/// `short` (spec.md §3.3).
+pub const MAX_GUESTS: i32 = i16::MAX as i32;
 
 /// The limits a visitor id is held to: the Glance SDK's have changed between versions, and an
 /// id shared with a web page must also be a valid web session key (spec.md §3.3a). Every
@@ -186,15 +189,141 @@ impl InitParams {
 }
 
 /// Which key `start_session` asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum StartKey {
     /// `startSession("GLANCE_KEYTYPE_RANDOM")`: the server picks a numeric key.
     Random,
     /// `startSession()`: the visitor id is the key (a random key when there is none).
+    #[default]
     VisitorId,
     /// `startSession(key)`: the app's own key.
     Custom(String),
+}
+
+/// How a session is started: `GlanceStartParams`' options besides the key (spec.md §3.3).
+///
+/// The default is a session any number of agents may join (the service's own limit), not
+/// paused, kept across an app restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct StartOptions {
+    /// `maxGuests`: at most this many agents may join (1 to [`MAX_GUESTS`]); `None` (absent in
+    /// JSON) leaves it to the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_guests: Option<i32>,
+    /// `paused`: the session starts paused (as if `pause(true)` came with its start).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+    /// `persist`: [`crate::Sdk::snapshot`] keeps the running session for the next app launch
+    /// (spec.md §5.6); `false` ends it at the service on that launch instead. The default is
+    /// `true` (absent in JSON), where the Glance SDK's zeroed `GlanceStartParams` has `false`:
+    /// a snapshot exists to continue sessions, and an app that does not want that says so.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub persist: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            max_guests: None,
+            paused: false,
+            persist: true,
+        }
+    }
+}
+
+impl StartOptions {
+    /// Whether these are the defaults (nothing to write in JSON).
+    pub fn is_default(&self) -> bool {
+        *self == StartOptions::default()
+    }
+
+    /// Checks the options against the SDK's rules: `max_guests` 1 to [`MAX_GUESTS`].
+    pub fn validate(&self) -> Result<(), ParameterError> {
+        match self.max_guests {
+            Some(n) if !(1..=MAX_GUESTS).contains(&n) => Err(ParameterError::MaxGuests),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `startSession(GlanceStartParams)`: the key and the options a session is started with. Its
+/// JSON is flat, as the contract's `api` record has it: `{"call": "start_session", "key": …,
+/// "max_guests": 2, "paused": true, "persist": false}`, each option absent at its default.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(from = "StartParamsJson", into = "StartParamsJson")]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct StartParams {
+    /// The key asked for.
+    pub key: StartKey,
+    /// The options.
+    pub options: StartOptions,
+}
+
+impl From<StartKey> for StartParams {
+    fn from(key: StartKey) -> Self {
+        StartParams {
+            key,
+            options: StartOptions::default(),
+        }
+    }
+}
+
+/// [`StartParams`] as its JSON has it: one flat record.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartParamsJson {
+    #[serde(
+        default = "start_key_default",
+        skip_serializing_if = "StartKey::is_visitor_id",
+        serialize_with = "ser_start_key",
+        deserialize_with = "de_start_key"
+    )]
+    key: StartKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_guests: Option<i32>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    paused: bool,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    persist: bool,
+}
+
+impl From<StartParamsJson> for StartParams {
+    fn from(j: StartParamsJson) -> Self {
+        StartParams {
+            key: j.key,
+            options: StartOptions {
+                max_guests: j.max_guests,
+                paused: j.paused,
+                persist: j.persist,
+            },
+        }
+    }
+}
+
+impl From<StartParams> for StartParamsJson {
+    fn from(p: StartParams) -> Self {
+        StartParamsJson {
+            key: p.key,
+            max_guests: p.options.max_guests,
+            paused: p.options.paused,
+            persist: p.options.persist,
+        }
+    }
 }
 
 /// One call into the SDK's API.
@@ -209,17 +338,9 @@ pub enum ApiCall {
         /// Whether the SDK draws its own UI.
         enabled: bool,
     },
-    /// `GlanceVisitor.startSession([key])`.
-    StartSession {
-        /// The key argument; absent in JSON for the no-argument form.
-        #[serde(
-            default = "start_key_default",
-            skip_serializing_if = "StartKey::is_visitor_id",
-            serialize_with = "ser_start_key",
-            deserialize_with = "de_start_key"
-        )]
-        key: StartKey,
-    },
+    /// `GlanceVisitor.startSession([key])` / `startSession(GlanceStartParams)`: the key
+    /// (absent in JSON for the no-argument form) and the options.
+    StartSession(StartParams),
     /// `GlanceVisitor.endSession()`.
     EndSession,
     /// `GlancePresenceVisitor.connect()` / `connect(maxAttempts)`: at most `max_attempts`
@@ -297,7 +418,7 @@ impl ApiCall {
         match self {
             ApiCall::InitVisitor(_) => CallName::InitVisitor,
             ApiCall::SetDefaultUi { .. } => CallName::SetDefaultUi,
-            ApiCall::StartSession { .. } => CallName::StartSession,
+            ApiCall::StartSession(_) => CallName::StartSession,
             ApiCall::EndSession => CallName::EndSession,
             ApiCall::PresenceConnect { .. } => CallName::PresenceConnect,
             ApiCall::PresenceSetDefaultUi { .. } => CallName::PresenceSetDefaultUi,
@@ -309,6 +430,11 @@ impl ApiCall {
             ApiCall::SendUserMessage { .. } => CallName::SendUserMessage,
             ApiCall::SetUserState { .. } => CallName::SetUserState,
         }
+    }
+
+    /// `start_session` with `key` and the default [`StartOptions`].
+    pub fn start_session(key: StartKey) -> ApiCall {
+        ApiCall::StartSession(key.into())
     }
 
     /// `presence_connect()`: connect, retrying forever.
@@ -536,6 +662,9 @@ pub enum ParameterError {
     /// A `terms` signal without a `status` of displayed, accepted or declined.
     #[error("terms signal needs status displayed, accepted or declined")]
     TermsStatus,
+    /// `maxGuests` below 1 or above [`MAX_GUESTS`].
+    #[error("max guests must be 1 to {}", MAX_GUESTS)]
+    MaxGuests,
     /// `connect(maxAttempts)` with 0 or a negative number other than -1.
     #[error("max attempts must be -1 (forever) or at least 1")]
     MaxAttempts,
@@ -693,19 +822,9 @@ mod tests {
         let random: ApiCall =
             serde_json::from_str(r#"{"call":"start_session","key":"GLANCE_KEYTYPE_RANDOM"}"#)
                 .unwrap();
-        assert_eq!(
-            random,
-            ApiCall::StartSession {
-                key: StartKey::Random
-            }
-        );
+        assert_eq!(random, ApiCall::start_session(StartKey::Random));
         let bare: ApiCall = serde_json::from_str(r#"{"call":"start_session"}"#).unwrap();
-        assert_eq!(
-            bare,
-            ApiCall::StartSession {
-                key: StartKey::VisitorId
-            }
-        );
+        assert_eq!(bare, ApiCall::start_session(StartKey::VisitorId));
         assert_eq!(
             serde_json::to_string(&bare).unwrap(),
             r#"{"call":"start_session"}"#
@@ -714,9 +833,7 @@ mod tests {
             serde_json::from_str(r#"{"call":"start_session","key":"abc"}"#).unwrap();
         assert_eq!(
             custom,
-            ApiCall::StartSession {
-                key: StartKey::Custom("abc".into())
-            }
+            ApiCall::start_session(StartKey::Custom("abc".into()))
         );
     }
 

@@ -9,7 +9,7 @@
 use crate::api::CallName;
 use crate::api::{
     validate_presence_data, validate_user_message, validate_user_state, ApiCall, InitParams,
-    Limits, ParameterError, StartKey, TermsStatus,
+    Limits, ParameterError, StartKey, StartOptions, StartParams, TermsStatus,
 };
 use crate::errors::ErrorCode;
 use crate::events::{Event, KeyType};
@@ -35,6 +35,10 @@ pub struct ControllerConfig {
     /// core refuses (C-U21).
     #[serde(default)]
     pub limits: Limits,
+    /// The options every session the controller starts is started with
+    /// (`GlanceStartParams`, [`StartOptions`]); the defaults when absent.
+    #[serde(default, skip_serializing_if = "StartOptions::is_default")]
+    pub start: StartOptions,
 }
 
 impl Default for ControllerConfig {
@@ -43,6 +47,7 @@ impl Default for ControllerConfig {
             group_id: SEED_GROUP_ID,
             custom_ui: true,
             limits: Limits::Glance5,
+            start: StartOptions::default(),
         }
     }
 }
@@ -490,6 +495,7 @@ impl Controller {
         out: &mut Vec<ControllerOutput>,
     ) -> Result<(), ControllerError> {
         let group_id = self.config.group_id;
+        let start = self.config.start;
         let app = match (&mut self.state, &intent) {
             (ControllerState::NotLaunched, UserIntent::Launch) => {
                 rows.push(Row::CU01);
@@ -533,9 +539,10 @@ impl Controller {
                 app.button_shown = false;
                 app.session = SessionView::Starting(Origin::Manual);
                 out.push(hide(UiElement::CobrowseButton));
-                out.push(call(ApiCall::StartSession {
+                out.push(call(ApiCall::StartSession(StartParams {
                     key: StartKey::Random,
-                }));
+                    options: self.config.start,
+                })));
             }
             UserIntent::Login { visitor_id } => {
                 if let Err(e) = self.config.limits.validate_visitor_id(&visitor_id) {
@@ -564,9 +571,10 @@ impl Controller {
                 app.session = SessionView::Starting(Origin::OneClick);
                 out.push(hide(UiElement::Terms));
                 out.push(call(ApiCall::terms(TermsStatus::Accepted)));
-                out.push(call(ApiCall::StartSession {
+                out.push(call(ApiCall::StartSession(StartParams {
                     key: StartKey::VisitorId,
-                }));
+                    options: start,
+                })));
             }
             UserIntent::DeclineTerms => {
                 rows.push(Row::CU31);
@@ -699,6 +707,7 @@ impl Controller {
 
     fn event(&mut self, event: &Event, rows: &mut Rows, out: &mut Vec<ControllerOutput>) {
         let custom_ui = self.config.custom_ui;
+        let start = self.config.start;
         let ControllerState::Running(app) = &mut self.state else {
             rows.push(Row::CE99); // no app to act on
             return;
@@ -749,6 +758,13 @@ impl Controller {
                 out.push(ControllerOutput::Ui(UiDirective::show(
                     UiElement::SessionIndicator,
                 )));
+                // a session this controller started paused is paused from its start (S-A20)
+                if start.paused && !matches!(origin, Origin::External(_)) && !app.paused {
+                    app.paused = true;
+                    out.push(ControllerOutput::Ui(UiDirective::show(
+                        UiElement::SessionPaused,
+                    )));
+                }
                 if origin.shows_key() {
                     out.push(ControllerOutput::Ui(UiDirective::Show {
                         element: UiElement::SessionKey,
@@ -788,9 +804,10 @@ impl Controller {
                     app.button_shown = false;
                     out.push(hide(UiElement::CobrowseButton));
                 }
-                out.push(call(ApiCall::StartSession {
+                out.push(call(ApiCall::StartSession(StartParams {
                     key: StartKey::VisitorId,
-                }));
+                    options: start,
+                })));
             }
             Event::MessageReceived { name, map } => {
                 rows.push(Row::CE31);
@@ -1011,6 +1028,18 @@ impl Controller {
         app.button_shown = false;
         if !matches!(app.session, SessionView::Running(_)) {
             app.session = SessionView::None;
+            app.paused = false;
+            app.user_state.clear();
+        }
+        // a session started without `persist` is ended by the restored core (S-R04): the
+        // screen waits for its EventSessionEnded with nothing shown
+        if let (SessionView::Running(origin), None, true) =
+            (app.session, sdk.session_info(), sdk.is_session_active())
+        {
+            app.session = SessionView::Ending {
+                origin,
+                connected: false,
+            };
             app.paused = false;
             app.user_state.clear();
         }

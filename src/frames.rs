@@ -47,6 +47,12 @@ pub enum ClientFrame {
     StartSession {
         /// The visitor id or custom key; `None` for a random key.
         key: Option<String>,
+        /// At most this many agents may join (`maxGuests`); absent: the service's limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_guests: Option<u16>,
+        /// The session starts paused; absent when not.
+        #[serde(default, skip_serializing_if = "is_false")]
+        paused: bool,
     },
     /// End the current session (or abandon one that is starting).
     EndSession {},
@@ -535,7 +541,11 @@ mod tests {
 
     #[test]
     fn client_frames_round_trip() {
-        let f = ClientFrame::StartSession { key: None };
+        let f = ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false,
+        };
         assert_eq!(
             f.encode(),
             br#"{"type":"start_session","key":null}"#.to_vec()

@@ -44,7 +44,7 @@
 //! );
 //!
 //! // The Cobrowse button: startSession("GLANCE_KEYTYPE_RANDOM")
-//! sdk.handle_input(now, Input::Api(ApiCall::StartSession { key: StartKey::Random }))
+//! sdk.handle_input(now, Input::Api(ApiCall::start_session(StartKey::Random)))
 //!     .unwrap();
 //! assert!(matches!(sdk.poll_output(), Output::Transmit(_)));
 //! // Nothing more to do until the start timeout, 15 s later.
@@ -90,9 +90,10 @@ mod timers;
 pub use api::{
     validate_max_attempts, validate_presence_data, validate_session_key, validate_signal,
     validate_visitor_id, ApiCall, CallName, InitParams, Limits, ParameterError, StartKey,
-    TermsStatus, ATTEMPTS_FOREVER, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL, MAX_GROUP_ID, MAX_NAME,
-    MAX_PHONE, MAX_PRESENCE_DATA_ENTRIES, MAX_SESSION_KEY, MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT,
-    MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE, MAX_VISITOR_ID_WEB, MIN_GROUP_ID, TERMS_EVENT,
+    StartOptions, StartParams, TermsStatus, ATTEMPTS_FOREVER, GLANCE_KEYTYPE_RANDOM, MAX_EMAIL,
+    MAX_GROUP_ID, MAX_GUESTS, MAX_NAME, MAX_PHONE, MAX_PRESENCE_DATA_ENTRIES, MAX_SESSION_KEY,
+    MAX_SIGNAL_ENTRIES, MAX_SIGNAL_TEXT, MAX_TOKEN, MAX_VISITOR_ID, MAX_VISITOR_ID_CORE,
+    MAX_VISITOR_ID_WEB, MIN_GROUP_ID, TERMS_EVENT,
 };
 pub use controller::{
     App, Controller, ControllerConfig, ControllerError, ControllerInput, ControllerOutput,

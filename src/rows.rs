@@ -65,6 +65,8 @@ rows! {
     SA21 = "S-A21",
     /// `start_session` with a bad custom key.
     SA25 = "S-A25",
+    /// `start_session` with options that break §3.3 (`max_guests`).
+    SA27 = "S-A27",
     /// `start_session()` without a visitor id: a random key.
     SA22 = "S-A22",
     /// `start_session()` with the visitor id after accepted terms (one-click).

@@ -66,7 +66,7 @@ fn init_id(id: &str) -> ControllerOutput {
 }
 
 fn start(key: StartKey) -> ControllerOutput {
-    call(ApiCall::StartSession { key })
+    call(ApiCall::start_session(key))
 }
 
 fn terms(status: TermsStatus) -> ControllerOutput {
@@ -480,10 +480,7 @@ fn c_u30_accept_signals_then_starts_without_key() {
     assert!(!h.app().button_shown);
     // the start has no key argument in the contract's terms
     assert_eq!(
-        serde_json::to_string(&ApiCall::StartSession {
-            key: StartKey::VisitorId
-        })
-        .unwrap(),
+        serde_json::to_string(&ApiCall::start_session(StartKey::VisitorId)).unwrap(),
         r#"{"call":"start_session"}"#
     );
 }
@@ -1286,7 +1283,11 @@ fn c_u10_journey_prelogin_manual_key_is_shown() {
     w.user(UserIntent::TapCobrowse);
     assert_eq!(
         w.sent.last(),
-        Some(&ClientFrame::StartSession { key: None })
+        Some(&ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        })
     );
     w.server(ServerFrame::SessionStarted {
         sessionkey: KEY.into(),
@@ -1297,9 +1298,7 @@ fn c_u10_journey_prelogin_manual_key_is_shown() {
         vec![
             ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
             ApiCall::SetDefaultUi { enabled: false },
-            ApiCall::StartSession {
-                key: StartKey::Random
-            },
+            ApiCall::start_session(StartKey::Random),
         ]
     );
 }
@@ -1331,9 +1330,7 @@ fn c_u30_journey_one_click_against_the_sdk() {
             ApiCall::PresenceSetDefaultUi { enabled: false },
             ApiCall::terms(TermsStatus::Displayed),
             ApiCall::terms(TermsStatus::Accepted),
-            ApiCall::StartSession {
-                key: StartKey::VisitorId
-            },
+            ApiCall::start_session(StartKey::VisitorId),
         ]
     );
     assert!(
@@ -1347,7 +1344,9 @@ fn c_u30_journey_one_click_against_the_sdk() {
     assert_eq!(
         w.sent.last(),
         Some(&ClientFrame::StartSession {
-            key: Some(VID.into())
+            key: Some(VID.into()),
+            max_guests: None,
+            paused: false
         })
     );
     assert!(
@@ -1533,9 +1532,7 @@ fn c_e26_agent_start_starts_a_one_click_session() {
         h.event(Event::PresenceStartSession { request_id: 3 }),
         vec![
             hide(UiElement::CobrowseButton),
-            call(ApiCall::StartSession {
-                key: StartKey::VisitorId
-            })
+            call(ApiCall::start_session(StartKey::VisitorId))
         ]
     );
     h.assert_rows(&[Row::CE26]);
@@ -1560,9 +1557,7 @@ fn c_e26_agent_start_starts_a_one_click_session() {
         h.event(Event::PresenceStartSession { request_id: 5 }),
         vec![
             hide(UiElement::Terms),
-            call(ApiCall::StartSession {
-                key: StartKey::VisitorId
-            })
+            call(ApiCall::start_session(StartKey::VisitorId))
         ]
     );
     h.assert_rows(&[Row::CE26]);
@@ -1926,13 +1921,8 @@ fn sdk_running() -> Sdk {
         }),
     )
     .unwrap();
-    sdk.handle_input(
-        at,
-        Input::Api(ApiCall::StartSession {
-            key: StartKey::Random,
-        }),
-    )
-    .unwrap();
+    sdk.handle_input(at, Input::Api(ApiCall::start_session(StartKey::Random)))
+        .unwrap();
     sdk.handle_input(
         at,
         Input::Frame(ServerFrame::SessionStarted {

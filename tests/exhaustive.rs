@@ -348,9 +348,7 @@ fn exhaustive_sdk_presence() {
             Input::Frame(ServerFrame::PresenceShowTerms { request_id: 1 }),
             Input::Api(ApiCall::terms(TermsStatus::Displayed)),
             Input::Api(ApiCall::terms(TermsStatus::Accepted)),
-            Input::Api(ApiCall::StartSession {
-                key: StartKey::VisitorId,
-            }),
+            Input::Api(ApiCall::start_session(StartKey::VisitorId)),
             Input::Frame(ServerFrame::SessionStarted {
                 sessionkey: "cust-42".into(),
             }),

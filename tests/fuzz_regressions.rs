@@ -39,9 +39,9 @@ fn custom_key_glance_keytype_random_is_not_a_custom_session() {
     let steps = [
         Step::Config(ScenarioConfig::default()),
         Step::User(UserIntent::Launch),
-        Step::Api(ApiCall::StartSession {
-            key: StartKey::Custom(GLANCE_KEYTYPE_RANDOM.to_owned()),
-        }),
+        Step::Api(ApiCall::start_session(StartKey::Custom(
+            GLANCE_KEYTYPE_RANDOM.to_owned(),
+        ))),
     ];
     assert_eq!(run_and_check(&steps), Vec::<String>::new());
 }

@@ -196,7 +196,7 @@ pub fn replay(steps: &[Step]) {
         Some(Step::Config(c)) => (c.custom_ui, c.seed),
         _ => (true, 7),
     };
-    let mut m = model::machines::world_start(custom_ui, seed, true);
+    let mut m = model::machines::world_start(custom_ui, seed, true, Default::default());
     let mut sut = WorldSut::new(&m.steps);
     for s in steps
         .iter()

@@ -19,7 +19,7 @@ use cobrowse_visitor_core::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Ready, Session, Settings, State,
     Terms,
 };
-use cobrowse_visitor_core::{ConsentPolicy, Limits};
+use cobrowse_visitor_core::{ConsentPolicy, Limits, StartOptions};
 use cobrowse_visitor_core::{PhaseKind, PresenceKind, ServerFrameKind, SessionKind, StateKind};
 use cobrowse_visitor_core::{RestoreError, Snapshot, RESTART_EXPIRED};
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ fn init(p: InitParams) -> ApiCall {
 }
 
 fn start(key: StartKey) -> ApiCall {
-    ApiCall::StartSession { key }
+    ApiCall::start_session(key)
 }
 
 fn terms(status: TermsStatus) -> ApiCall {
@@ -153,11 +153,11 @@ fn refusal_row(call: &ApiCall, err: &ApiError) -> Row {
         (ApiCall::SetUserState { .. }, ApiError::SessionNotRunning(_)) => Row::SA121,
         (ApiCall::SetUserState { .. }, ApiError::InvalidParameter(_)) => Row::SA122,
         (ApiCall::InitVisitor(_), ApiError::InvalidParameter(_)) => Row::SA06,
-        (ApiCall::StartSession { .. }, ApiError::InvalidParameter(_)) => Row::SA25,
+        (ApiCall::StartSession(_), ApiError::InvalidParameter(_)) => Row::SA25,
         (ApiCall::PresenceSignalAgent { .. }, ApiError::InvalidParameter(_)) => Row::SA57,
         (_, ApiError::GroupIdMismatch { .. }) => Row::SA02,
         (_, ApiError::VisitorIdChangeWithPresence) => Row::SA05,
-        (ApiCall::StartSession { .. }, ApiError::SessionActive(_)) => Row::SA21,
+        (ApiCall::StartSession(_), ApiError::SessionActive(_)) => Row::SA21,
         (ApiCall::EndSession, ApiError::SessionActive(_)) => Row::SA33,
         (_, ApiError::NoSession) => Row::SA32,
         (_, ApiError::ConsentRequired) => Row::SA24,
@@ -539,6 +539,7 @@ impl H {
             guests: 0,
             paused: false,
             user_state: BTreeMap::new(),
+            persist: true,
         }
     }
 }
@@ -972,13 +973,18 @@ fn s_a20_random_key_start() {
     h.now = 500;
     assert_eq!(
         h.api(start(StartKey::Random)),
-        vec![tx(ClientFrame::StartSession { key: None })]
+        vec![tx(ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        })]
     );
     h.assert_rows(&[Row::SA20]);
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::Random
+            request: KeyRequest::Random,
+            options: StartOptions::default()
         }
     );
     assert_eq!(h.deadline(Timer::SessionStart), Some(t(15_500)));
@@ -987,13 +993,18 @@ fn s_a20_random_key_start() {
     let mut h = H::terms_displayed(4);
     assert_eq!(
         h.api(start(StartKey::Random)),
-        vec![tx(ClientFrame::StartSession { key: None })]
+        vec![tx(ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        })]
     );
     h.assert_rows(&[Row::SA20]);
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::Random
+            request: KeyRequest::Random,
+            options: StartOptions::default()
         }
     );
     assert_eq!(
@@ -1012,14 +1023,17 @@ fn s_a20_custom_key_start() {
     assert_eq!(
         h.api(start(StartKey::Custom(k.into()))),
         vec![tx(ClientFrame::StartSession {
-            key: Some(k.into())
+            key: Some(k.into()),
+            max_guests: None,
+            paused: false
         })]
     );
     h.assert_rows(&[Row::SA20]);
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::Custom(k.into())
+            request: KeyRequest::Custom(k.into()),
+            options: StartOptions::default()
         }
     );
     let outs = h.recv(ServerFrame::SessionStarted {
@@ -1065,7 +1079,11 @@ fn s_a25_custom_key_must_be_base64url_up_to_63() {
     let longest = "k".repeat(63);
     assert_eq!(
         h.api(start(StartKey::Custom(longest.clone()))),
-        vec![tx(ClientFrame::StartSession { key: Some(longest) })]
+        vec![tx(ClientFrame::StartSession {
+            key: Some(longest),
+            max_guests: None,
+            paused: false
+        })]
     );
     h.assert_rows(&[Row::SA20]);
 }
@@ -1128,13 +1146,18 @@ fn s_a22_no_argument_without_visitor_id_is_a_random_key() {
     let mut h = H::ready_anonymous();
     assert_eq!(
         h.api(start(StartKey::VisitorId)),
-        vec![tx(ClientFrame::StartSession { key: None })]
+        vec![tx(ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        })]
     );
     h.assert_rows(&[Row::SA22, Row::SA20]);
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::Random
+            request: KeyRequest::Random,
+            options: StartOptions::default()
         }
     );
     assert_eq!(h.deadline(Timer::SessionStart), h.after(15_000));
@@ -1164,14 +1187,17 @@ fn s_a23_one_click_start_after_accepted_uses_the_visitor_id() {
     assert_eq!(
         h.api(start(StartKey::VisitorId)),
         vec![tx(ClientFrame::StartSession {
-            key: Some(VID.into())
+            key: Some(VID.into()),
+            max_guests: None,
+            paused: false
         })]
     );
     h.assert_rows(&[Row::SA23, Row::SA20]);
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::VisitorId(VID.into())
+            request: KeyRequest::VisitorId(VID.into()),
+            options: StartOptions::default()
         }
     );
     assert_eq!(h.presence(), &Presence::Connected { terms: Terms::None });
@@ -1765,7 +1791,11 @@ fn s_f02_init_failed_still_initializes_with_defaults() {
     // sessions are possible
     assert_eq!(
         h.api(start(StartKey::Random)),
-        vec![tx(ClientFrame::StartSession { key: None })]
+        vec![tx(ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        })]
     );
 }
 
@@ -2021,6 +2051,7 @@ fn s_f12_guest_count_while_running() {
             guests: 2,
             paused: false,
             user_state: BTreeMap::new(),
+            persist: true,
         }
     );
     assert_eq!(
@@ -2902,7 +2933,9 @@ fn s_n02_network_restored_resends_what_is_in_flight() {
             ev(Event::ClearWarning),
             h.reinit(),
             tx(ClientFrame::StartSession {
-                key: Some(VID.into())
+                key: Some(VID.into()),
+                max_guests: None,
+                paused: false
             }),
             tx(presence_connect_frame()),
         ]
@@ -3518,13 +3551,16 @@ fn s_a26_agent_start_grants_one_visitor_id_start() {
     assert_eq!(
         outs,
         vec![tx(ClientFrame::StartSession {
-            key: Some(VID.into())
+            key: Some(VID.into()),
+            max_guests: None,
+            paused: false
         })]
     );
     assert_eq!(
         h.session(),
         &Session::Starting {
-            request: KeyRequest::VisitorId(VID.into())
+            request: KeyRequest::VisitorId(VID.into()),
+            options: StartOptions::default()
         }
     );
     assert_eq!(
@@ -4415,6 +4451,7 @@ fn s_r01_a_running_session_within_the_grace_is_restored_running() {
             guests: 0,
             paused: true,
             user_state: state_map(&[("step", "cart")]),
+            persist: true,
         }
     );
     assert_eq!(r.presence, Presence::Off);
@@ -4559,6 +4596,7 @@ fn s_r01_a_one_click_session_after_a_reinit_with_another_visitor_id_is_restored(
             guests: 0,
             paused: false,
             user_state: BTreeMap::new(),
+            persist: true,
         }
     );
     assert_eq!(r.visitor, InitParams::anonymous(GROUP));

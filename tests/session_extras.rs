@@ -71,13 +71,7 @@ fn running() -> Sdk {
         ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
     );
     frame(&mut sdk, 1, settings());
-    api(
-        &mut sdk,
-        2,
-        ApiCall::StartSession {
-            key: StartKey::Random,
-        },
-    );
+    api(&mut sdk, 2, ApiCall::start_session(StartKey::Random));
     frame(
         &mut sdk,
         3,
@@ -368,13 +362,7 @@ fn queries_follow_the_state() {
     api(&mut sdk, 5, ApiCall::terms(TermsStatus::Displayed));
     assert!(sdk.are_terms_displayed());
     api(&mut sdk, 6, ApiCall::terms(TermsStatus::Accepted));
-    api(
-        &mut sdk,
-        7,
-        ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        },
-    );
+    api(&mut sdk, 7, ApiCall::start_session(StartKey::VisitorId));
     assert!(sdk.is_session_active());
     assert!(sdk.session_info().is_none());
     frame(

@@ -524,13 +524,13 @@ fn sdk_view(s: &State) -> View {
             v.insert("lookup", format!("{:?}", r.lookup).to_lowercase());
             let detail = match &r.session {
                 Session::Idle => String::new(),
-                Session::Starting { request } => format!("{{{request:?}}}"),
+                Session::Starting { request, .. } => format!("{{{request:?}}}"),
                 Session::Running { key, keytype, .. } => format!("{{{key},{keytype:?}}}"),
                 Session::Ending { keytype } => format!("{{{keytype:?}}}"),
             };
             v.insert("session", format!("{}{detail}", r.session.kind()));
             match &r.session {
-                Session::Starting { request } => {
+                Session::Starting { request, .. } => {
                     let req = format!("{request:?}");
                     v.insert(
                         "request",
@@ -893,18 +893,10 @@ fn sdk_inputs() -> Vec<Input> {
         ApiCall::InitVisitor(InitParams::anonymous(0)),
         ApiCall::SetDefaultUi { enabled: false },
         ApiCall::PresenceSetDefaultUi { enabled: false },
-        ApiCall::StartSession {
-            key: StartKey::Random,
-        },
-        ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        },
-        ApiCall::StartSession {
-            key: StartKey::Custom("abc-_1".into()),
-        },
-        ApiCall::StartSession {
-            key: StartKey::Custom("a b".into()),
-        },
+        ApiCall::start_session(StartKey::Random),
+        ApiCall::start_session(StartKey::VisitorId),
+        ApiCall::start_session(StartKey::Custom("abc-_1".into())),
+        ApiCall::start_session(StartKey::Custom("a b".into())),
         ApiCall::EndSession,
         ApiCall::presence_connect(),
         terms("displayed"),
@@ -1603,9 +1595,7 @@ fn restore_follows_spec_rows() {
             key_length: 6,
             agent_start: false,
         }),
-        Input::Api(ApiCall::StartSession {
-            key: StartKey::Random,
-        }),
+        Input::Api(ApiCall::start_session(StartKey::Random)),
         Input::Frame(ServerFrame::SessionStarted {
             sessionkey: "123456".into(),
         }),

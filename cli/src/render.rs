@@ -6,7 +6,7 @@ use cobrowse_visitor_conformance::transcript::{
     AgentAction, EventRecord, FrameType, Observed, Record, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
-use cobrowse_visitor_core::StartKey;
+use cobrowse_visitor_core::{StartKey, StartParams};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent, ATTEMPTS_FOREVER};
 use std::collections::BTreeMap;
@@ -126,12 +126,32 @@ fn call_words(call: &ApiCall) -> String {
         ApiCall::SetDefaultUi { enabled } | ApiCall::PresenceSetDefaultUi { enabled } => {
             enabled.to_string()
         }
-        ApiCall::StartSession { key } => match key {
-            StartKey::VisitorId => String::new(),
-            StartKey::Random => "GLANCE_KEYTYPE_RANDOM".to_owned(),
-            // quoted, so that the empty key is not the no-argument form
-            StartKey::Custom(k) => quoted(k),
-        },
+        ApiCall::StartSession(StartParams { key, options }) => {
+            let mut a = match key {
+                StartKey::VisitorId => String::new(),
+                StartKey::Random => "GLANCE_KEYTYPE_RANDOM".to_owned(),
+                // quoted, so that the empty key is not the no-argument form
+                StartKey::Custom(k) => quoted(k),
+            };
+            // the options that are not at their defaults, as the JSON writes them
+            let mut opts = Vec::new();
+            if let Some(n) = options.max_guests {
+                opts.push(format!("max_guests={n}"));
+            }
+            if options.paused {
+                opts.push("paused".to_owned());
+            }
+            if !options.persist {
+                opts.push("persist=false".to_owned());
+            }
+            for o in opts {
+                if !a.is_empty() {
+                    a.push_str(", ");
+                }
+                a.push_str(&o);
+            }
+            a
+        }
         ApiCall::PresenceSignalAgent { event, map } => {
             let mut a = one_line(event);
             for (k, v) in map {
@@ -372,12 +392,8 @@ mod tests {
 
     #[test]
     fn timeline_tells_the_empty_key_from_no_key_and_keeps_one_line_per_record() {
-        let empty = ApiCall::StartSession {
-            key: StartKey::Custom(String::new()),
-        };
-        let none = ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        };
+        let empty = ApiCall::start_session(StartKey::Custom(String::new()));
+        let none = ApiCall::start_session(StartKey::VisitorId);
         assert_eq!(call_words(&empty), "start_session(\"\")");
         assert_eq!(call_words(&none), "start_session()");
         let signal = ApiCall::PresenceSignalAgent {

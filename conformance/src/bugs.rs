@@ -16,8 +16,8 @@ use crate::sim::{Hooks, NotSettled, World, WorldOptions};
 use crate::transcript::{EventRecord, Observed, Record, ScenarioConfig, Step, WireFrame};
 use cobrowse_visitor_core::{
     ApiCall, CallName, ConsentPolicy, ControllerOutput, Event, InitParams, Lifecycle,
-    NetworkChange, ServerFrame, StartKey, TermsStatus, UiDirective, UiElement, UserIntent,
-    TERMS_EVENT,
+    NetworkChange, ServerFrame, StartKey, StartParams, TermsStatus, UiDirective, UiElement,
+    UserIntent, TERMS_EVENT,
 };
 use cobrowse_visitor_core::{ClientFrame, KeyType};
 use std::collections::{BTreeSet, VecDeque};
@@ -237,9 +237,10 @@ impl Bug {
             ),
             Bug::StartsOnShowTerms | Bug::StartsAfterDecline | Bug::ReusesConsent => matches!(
                 call,
-                ApiCall::StartSession {
-                    key: StartKey::VisitorId
-                }
+                ApiCall::StartSession(StartParams {
+                    key: StartKey::VisitorId,
+                    ..
+                })
             ),
             _ => false,
         }
@@ -558,7 +559,7 @@ fn terms_status(call: &ApiCall) -> Option<TermsStatus> {
 }
 
 fn start(key: StartKey) -> ApiCall {
-    ApiCall::StartSession { key }
+    ApiCall::start_session(key)
 }
 
 impl Hooks for BuggyApp {
@@ -705,23 +706,26 @@ impl Hooks for BuggyApp {
             }
             (
                 Bug::TapStartsOneClick,
-                ApiCall::StartSession {
+                ApiCall::StartSession(StartParams {
                     key: StartKey::Random,
-                },
+                    ..
+                }),
             ) if self.in_step(&UserIntent::TapCobrowse) => {
                 vec![ControllerOutput::Call(start(StartKey::VisitorId))]
             }
             (
                 Bug::TapIgnored,
-                ApiCall::StartSession {
+                ApiCall::StartSession(StartParams {
                     key: StartKey::Random,
-                },
+                    ..
+                }),
             ) if self.in_step(&UserIntent::TapCobrowse) => Vec::new(),
             (
                 Bug::VisitorIdShownAtStart,
-                ApiCall::StartSession {
+                ApiCall::StartSession(StartParams {
                     key: StartKey::VisitorId,
-                },
+                    ..
+                }),
             ) if self.visitor_id.is_some() => {
                 vec![
                     keep,
@@ -745,7 +749,7 @@ impl Hooks for BuggyApp {
                 self.own(start(StartKey::VisitorId));
                 vec![keep]
             }
-            (Bug::DoubleStart, c @ ApiCall::StartSession { .. }) => {
+            (Bug::DoubleStart, c @ ApiCall::StartSession(_)) => {
                 self.own(c);
                 vec![keep]
             }

@@ -4,7 +4,9 @@
 
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Event;
-use cobrowse_visitor_core::{ClientFrame, ConsentPolicy, KeyType, Limits, ServerFrame};
+use cobrowse_visitor_core::{
+    ClientFrame, ConsentPolicy, KeyType, Limits, ServerFrame, StartOptions,
+};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use cobrowse_visitor_core::{UiDirective, UserIntent};
 use serde::de::DeserializeOwned;
@@ -205,6 +207,10 @@ pub struct ScenarioConfig {
     /// (`unavailable`). Default `false`, not written then.
     #[serde(default, skip_serializing_if = "is_default")]
     pub presence_unavailable: bool,
+    /// The options the app's controller starts every session with (§13.1 `start_options`,
+    /// [`StartOptions`]: `max_guests`, `paused`, `persist`). Default: none, not written then.
+    #[serde(default, skip_serializing_if = "StartOptions::is_default")]
+    pub start_options: StartOptions,
 }
 
 impl ScenarioConfig {
@@ -219,6 +225,7 @@ impl ScenarioConfig {
             || self.presence != d.presence
             || self.limits != d.limits
             || self.presence_unavailable != d.presence_unavailable
+            || self.start_options != d.start_options
     }
 }
 
@@ -250,6 +257,7 @@ impl Default for ScenarioConfig {
             presence: true,
             limits: Limits::default(),
             presence_unavailable: false,
+            start_options: StartOptions::default(),
         }
     }
 }
@@ -346,6 +354,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ScenarioConfig {
             presence: u.arbitrary()?,
             limits: u.arbitrary()?,
             presence_unavailable: u.arbitrary()?,
+            start_options: u.arbitrary()?,
         })
     }
 }
@@ -426,9 +435,15 @@ impl Step {
                         ));
                     }
                 }
-                serde_json::from_value::<ScenarioConfig>(val.clone())
-                    .map(Step::Config)
-                    .map_err(|e| format!("bad config: {e}"))
+                let config = serde_json::from_value::<ScenarioConfig>(val.clone())
+                    .map_err(|e| format!("bad config: {e}"))?;
+                // the controller starts every session with these: options the SDK refuses
+                // (S-A27) would make no session startable
+                config
+                    .start_options
+                    .validate()
+                    .map_err(|e| format!("bad config: start_options: {e}"))?;
+                Ok(Step::Config(config))
             }
             "user" => {
                 let w = word()?;
@@ -697,6 +712,8 @@ struct ClientFields<'a> {
     map: Option<BTreeMap<String, String>>,
     request_id: Option<u64>,
     foreground: Option<bool>,
+    max_guests: Option<u16>,
+    paused: Option<bool>,
 }
 
 /// [`ClientFields`] for [`ServerFrame`].
@@ -747,8 +764,11 @@ impl FrameType for ClientFrame {
             ClientFrame::Init { .. } => 7,
             ClientFrame::PresenceSignal { .. } => 3,
             ClientFrame::UserMessage { .. } => 2,
-            ClientFrame::StartSession { .. }
-            | ClientFrame::ResumeSession { .. }
+            // the options are written only when not at their defaults
+            ClientFrame::StartSession {
+                max_guests, paused, ..
+            } => 1 + usize::from(max_guests.is_some()) + usize::from(*paused),
+            ClientFrame::ResumeSession { .. }
             | ClientFrame::PresenceConnect { .. }
             | ClientFrame::AppState { .. }
             | ClientFrame::PresenceData { .. }
@@ -773,7 +793,23 @@ impl FrameType for ClientFrame {
             } => sorted_map!(s, "email" => email, "group_id" => group_id, "name" => name,
                 "phone" => phone, "token" => token, "type" => ty, "v" => v,
                 "visitor_id" => visitor_id),
-            ClientFrame::StartSession { key } => sorted_map!(s, "key" => key, "type" => ty),
+            ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("key", key)?;
+                if let Some(n) = max_guests {
+                    m.serialize_entry("max_guests", n)?;
+                }
+                if *paused {
+                    m.serialize_entry("paused", paused)?;
+                }
+                m.serialize_entry("type", ty)?;
+                m.end()
+            }
             ClientFrame::EndSession {} | ClientFrame::PresenceDisconnect {} => {
                 sorted_map!(s, "type" => ty)
             }
@@ -816,7 +852,11 @@ impl FrameType for ClientFrame {
                 phone: f.phone?,
                 visitor_id: f.visitor_id,
             },
-            "start_session" => ClientFrame::StartSession { key: f.key },
+            "start_session" => ClientFrame::StartSession {
+                key: f.key,
+                max_guests: f.max_guests,
+                paused: f.paused.unwrap_or(false),
+            },
             "end_session" => ClientFrame::EndSession {},
             "resume_session" => ClientFrame::ResumeSession {
                 sessionkey: f.sessionkey?,
@@ -1563,9 +1603,9 @@ fn api_from_written(text: &str) -> Option<ApiCall> {
         "set_default_ui" => ApiCall::SetDefaultUi {
             enabled: f.enabled?,
         },
-        "start_session" => ApiCall::StartSession {
-            key: cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()),
-        },
+        "start_session" => {
+            ApiCall::start_session(cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()))
+        }
         "end_session" => ApiCall::EndSession,
         "presence_connect" => ApiCall::PresenceConnect {
             max_attempts: f
@@ -2039,9 +2079,15 @@ mod tests {
                 phone: "p".into(),
                 visitor_id: Some("cust-1".into()),
             },
-            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: None,
+                max_guests: None,
+                paused: false,
+            },
             ClientFrame::StartSession {
                 key: Some("k".into()),
+                max_guests: None,
+                paused: false,
             },
             ClientFrame::EndSession {},
             ClientFrame::ResumeSession {
@@ -2198,7 +2244,11 @@ mod tests {
         let sent = |t: &str| WireFrame::<ClientFrame>::from_json(serde_json::from_str(t).unwrap());
         assert!(matches!(
             sent(r#"{"type":"start_session","key":null}"#),
-            WireFrame::Typed(ClientFrame::StartSession { key: None })
+            WireFrame::Typed(ClientFrame::StartSession {
+                key: None,
+                max_guests: None,
+                paused: false
+            })
         ));
         // not exactly ours: an extra field, a float, a missing field, not an object
         for other in [
@@ -2627,15 +2677,9 @@ mod tests {
         let mut calls = vec![
             ApiCall::SetDefaultUi { enabled: true },
             ApiCall::SetDefaultUi { enabled: false },
-            ApiCall::StartSession {
-                key: StartKey::Random,
-            },
-            ApiCall::StartSession {
-                key: StartKey::VisitorId,
-            },
-            ApiCall::StartSession {
-                key: StartKey::Custom("k".into()),
-            },
+            ApiCall::start_session(StartKey::Random),
+            ApiCall::start_session(StartKey::VisitorId),
+            ApiCall::start_session(StartKey::Custom("k".into())),
             ApiCall::EndSession,
             ApiCall::presence_connect(),
             ApiCall::PresenceConnect { max_attempts: 3 },
@@ -2713,9 +2757,15 @@ mod tests {
                 phone: "p".into(),
                 visitor_id: Some("cust-1".into()),
             },
-            ClientFrame::StartSession { key: None },
+            ClientFrame::StartSession {
+                key: None,
+                max_guests: None,
+                paused: false,
+            },
             ClientFrame::StartSession {
                 key: Some("k".into()),
+                max_guests: None,
+                paused: false,
             },
             ClientFrame::EndSession {},
             ClientFrame::ResumeSession {

@@ -48,6 +48,7 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::ApiCall;
 use cobrowse_visitor_core::Instant;
 use cobrowse_visitor_core::ServerFrame;
+use cobrowse_visitor_core::StartOptions;
 use cobrowse_visitor_core::{ConsentPolicy, Limits};
 use cobrowse_visitor_core::{
     Controller, ControllerError, ControllerOutput, ControllerState, UserIntent,
@@ -296,6 +297,9 @@ impl CoreInput {
                 _ => Limits::Glance5,
             },
             presence_unavailable: flags >> 6 == 3,
+            // the controller's start options: the defaults (every flag bit is taken; the ops'
+            // own `start_session` calls carry options, and drive_scenario's configs do)
+            start_options: StartOptions::default(),
         };
         let timings = (flags & 4 == 4).then(|| timings(&mut u));
         let mut ops = Vec::new();

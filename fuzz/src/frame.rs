@@ -60,9 +60,7 @@ static CORES: LazyLock<Vec<(&'static str, Sdk)>> = LazyLock::new(|| {
     feed(
         &mut ready,
         50,
-        Input::Api(ApiCall::StartSession {
-            key: StartKey::Random,
-        }),
+        Input::Api(ApiCall::start_session(StartKey::Random)),
     );
     let mut running = ready.clone();
     feed(

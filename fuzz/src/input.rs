@@ -14,7 +14,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig};
 use cobrowse_visitor_core::UserIntent;
-use cobrowse_visitor_core::{ApiCall, InitParams, StartKey};
+use cobrowse_visitor_core::{ApiCall, InitParams, StartKey, StartOptions, StartParams};
 use cobrowse_visitor_core::{ConsentPolicy, Limits, ServerFrame};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
 use std::collections::BTreeMap;
@@ -187,16 +187,58 @@ pub fn group_id(u: &mut Unstructured<'_>) -> i32 {
     }
 }
 
+/// Start options (spec.md §3.3) from a code 0..=7 and two flags: code bit 0 `paused`, bit 1
+/// `persist: false`, bits 2–4 `max_guests`: 0–3 absent, 4 `1`, 5 `2`, 6 the refused `0`, 7
+/// the refused `32768` (S-A27). Code 0 is the defaults.
+pub fn start_options_of(code: u8) -> StartOptions {
+    StartOptions {
+        paused: code & 1 == 1,
+        persist: code & 2 == 0,
+        max_guests: match (code >> 2) & 7 {
+            4 => Some(1),
+            5 => Some(2),
+            6 => Some(0),
+            7 => Some(32768),
+            _ => None,
+        },
+    }
+}
+
+/// The code [`start_options_of`] reads back as `o`, when there is one.
+pub fn start_options_code(o: &StartOptions) -> Option<u8> {
+    let guests = match o.max_guests {
+        None => 0,
+        Some(1) => 4,
+        Some(2) => 5,
+        Some(0) => 6,
+        Some(32768) => 7,
+        Some(_) => return None,
+    };
+    Some(u8::from(o.paused) | u8::from(!o.persist) << 1 | guests << 2)
+}
+
 /// A scenario config: flags (bit 0 `custom_ui`, bit 1 `consent_policy: agent_may_start`,
 /// bit 2 `agent_start`, bit 3 `presence: false`, bits 4–5 the limits profile: 0 and 3
-/// `glance5`, 1 `glance_core`, 2 `web_compatible`, bit 6 `presence_unavailable`), group id,
-/// seed. A flags byte of 0 or 1 is the contract's config of before spec.md §13.1.
+/// `glance5`, 1 `glance_core`, 2 `web_compatible`, bit 6 `presence_unavailable`, bit 7: a
+/// byte of start options follows the seed, [`start_options_of`] its low 5 bits, refused
+/// `max_guests` read as absent: a config line with them is refused), group id, seed. A flags
+/// byte of 0 or 1 is the contract's config of before spec.md §13.1.
 pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
     let flags = byte(u);
+    let group_id = group_id(u);
+    let seed = small_u64(u);
+    let mut start_options = if flags & 128 == 128 {
+        start_options_of(byte(u) & 31)
+    } else {
+        StartOptions::default()
+    };
+    if start_options.validate().is_err() {
+        start_options.max_guests = None;
+    }
     ScenarioConfig {
         custom_ui: flags & 1 == 1,
-        group_id: group_id(u),
-        seed: small_u64(u),
+        group_id,
+        seed,
         consent_policy: if flags & 2 == 2 {
             ConsentPolicy::AgentMayStart
         } else {
@@ -210,6 +252,7 @@ pub fn config(u: &mut Unstructured<'_>) -> ScenarioConfig {
             _ => Limits::Glance5,
         },
         presence_unavailable: flags & 64 == 64,
+        start_options,
     }
 }
 
@@ -368,13 +411,19 @@ pub fn call(u: &mut Unstructured<'_>) -> ApiCall {
             1 => ApiCall::SetDefaultUi {
                 enabled: byte(u) % 2 == 1,
             },
-            2 => ApiCall::StartSession {
-                key: match byte(u) % 3 {
+            // one byte: the key's kind (modulo 3) and the options' code (the quotient)
+            2 => {
+                let b = byte(u);
+                let key = match b % 3 {
                     0 => StartKey::Random,
                     1 => StartKey::VisitorId,
                     _ => StartKey::Custom(text(u, &c.custom_keys)),
-                },
-            },
+                };
+                ApiCall::StartSession(StartParams {
+                    key,
+                    options: start_options_of((b / 3) & 31),
+                })
+            }
             3 => ApiCall::EndSession,
             4 => ApiCall::PresenceConnect {
                 max_attempts: max_attempts(u),
@@ -555,10 +604,14 @@ impl Writer {
                 | u8::from(c.agent_start) << 2
                 | u8::from(!c.presence) << 3
                 | limits << 4
-                | u8::from(c.presence_unavailable) << 6,
+                | u8::from(c.presence_unavailable) << 6
+                | u8::from(!c.start_options.is_default()) << 7,
         );
         self.group_id(c.group_id);
         self.small_u64(c.seed);
+        if !c.start_options.is_default() {
+            self.byte(start_options_code(&c.start_options).unwrap_or(0));
+        }
     }
 
     /// See [`intent`].
@@ -717,15 +770,18 @@ impl Writer {
                 self.byte(1);
                 self.byte(u8::from(*enabled));
             }
-            ApiCall::StartSession { key } => {
+            ApiCall::StartSession(StartParams { key, options }) => {
                 self.byte(2);
-                match key {
-                    StartKey::Random => self.byte(0),
-                    StartKey::VisitorId => self.byte(1),
-                    StartKey::Custom(k) => {
-                        self.byte(2);
-                        self.text(k, &c.custom_keys);
-                    }
+                // options without a code are written as the defaults (a seed approximates)
+                let code = start_options_code(options).unwrap_or(0);
+                let kind = match key {
+                    StartKey::Random => 0,
+                    StartKey::VisitorId => 1,
+                    StartKey::Custom(_) => 2,
+                };
+                self.byte(kind + 3 * code);
+                if let StartKey::Custom(k) = key {
+                    self.text(k, &c.custom_keys);
                 }
             }
             ApiCall::EndSession => self.byte(3),

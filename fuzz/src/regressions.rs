@@ -142,9 +142,9 @@ fn the_terminate_after_exit_is_not_judged_as_the_refusals_effect() {
             Step::User(UserIntent::Login {
                 visitor_id: "cust-42".into(),
             }),
-            Step::Api(ApiCall::StartSession {
-                key: cobrowse_visitor_core::StartKey::Random,
-            }),
+            Step::Api(ApiCall::start_session(
+                cobrowse_visitor_core::StartKey::Random,
+            )),
             Step::Api(ApiCall::InitVisitor(long)),
             Step::User(UserIntent::Exit),
             Step::User(UserIntent::EndSession),
@@ -617,14 +617,14 @@ fn a_refused_restore_is_recorded_and_ends_what_ran() {
         ops: vec![
             Op::Api(ApiCall::InitVisitor(InitParams::anonymous(6))),
             Op::User(UserIntent::Launch),
-            Op::Api(ApiCall::StartSession {
-                key: cobrowse_visitor_core::StartKey::Random,
-            }),
+            Op::Api(ApiCall::start_session(
+                cobrowse_visitor_core::StartKey::Random,
+            )),
             Op::Relaunch { away_ms: 1_160_000 },
             Op::User(UserIntent::Launch),
-            Op::Api(ApiCall::StartSession {
-                key: cobrowse_visitor_core::StartKey::Random,
-            }),
+            Op::Api(ApiCall::start_session(
+                cobrowse_visitor_core::StartKey::Random,
+            )),
         ],
     };
     if let Err(f) = drive::run(&input) {

@@ -122,10 +122,7 @@ mod tests {
                 .map(|l| format!("{}\n", trace_line_json(l)))
                 .collect();
             assert_eq!(trace_jsonl(&lines), each);
-            let each: String = steps
-                .iter()
-                .map(|s| format!("{}\n", s.to_json()))
-                .collect();
+            let each: String = steps.iter().map(|s| format!("{}\n", s.to_json())).collect();
             assert_eq!(scenario_jsonl(&steps), each);
             n += lines.len();
         }

@@ -195,8 +195,7 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     let direct_api = steps.iter().any(|s| matches!(s, Step::Api(_)));
     let records = World::run(&parsed).map_err(|e| fail(e.to_string()))?;
     // the second play is the one progress is judged on (below)
-    let (again, agreement) =
-        liveness::play_and_agree(&parsed).map_err(|e| fail(e.to_string()))?;
+    let (again, agreement) = liveness::play_and_agree(&parsed).map_err(|e| fail(e.to_string()))?;
     if let Some(v) = machine::deterministic(&records, again.transcript()) {
         return Err(fail(headline(&v)));
     }

@@ -20,7 +20,8 @@ pub use state::{
 
 use crate::api::{
     validate_max_attempts, validate_presence_data, validate_session_key, validate_signal,
-    validate_user_message, validate_user_state, ApiCall, InitParams, StartKey, TermsStatus,
+    validate_user_message, validate_user_state, ApiCall, InitParams, StartKey, StartOptions,
+    StartParams, TermsStatus,
 };
 use crate::errors::{ApiError, Error, ProtocolError};
 use crate::events::Event;
@@ -435,7 +436,7 @@ impl Sdk {
                 Ok(())
             }
             (_, Phase::Initializing { .. }) => cx.refuse(Row::SA92, ApiError::InitPending),
-            (ApiCall::StartSession { key }, Phase::Ready(r)) => api_start(r, &mut cx, key),
+            (ApiCall::StartSession(params), Phase::Ready(r)) => api_start(r, &mut cx, params),
             (ApiCall::EndSession, Phase::Ready(r)) => api_end(r, &mut cx),
             (ApiCall::PresenceConnect { max_attempts }, Phase::Ready(r)) => {
                 api_presence_connect(r, &mut cx, max_attempts)
@@ -552,7 +553,11 @@ impl Sdk {
                 cx.row(Row::SF06); // keep the settings we had
                 r.lookup = Lookup::Done;
             }
-            (ServerFrame::SessionStarted { sessionkey }, Session::Starting { request }, _) => {
+            (
+                ServerFrame::SessionStarted { sessionkey },
+                Session::Starting { request, options },
+                _,
+            ) => {
                 match request {
                     KeyRequest::Random => {
                         if !sessionkey.bytes().all(|b| b.is_ascii_digit()) {
@@ -574,8 +579,9 @@ impl Sdk {
                     key: sessionkey.clone(),
                     keytype,
                     guests: 0,
-                    paused: false,
+                    paused: options.paused, // as the start asked the service (S-A20)
                     user_state: BTreeMap::new(),
+                    persist: options.persist,
                 };
                 cx.emit(Event::ConnectedToSession {
                     sessionkey: sessionkey.clone(),
@@ -868,9 +874,9 @@ impl Sdk {
                         }
                         match &r.session {
                             Session::Idle => {}
-                            Session::Starting { request } => cx.send(ClientFrame::StartSession {
-                                key: request.wire_key(),
-                            }),
+                            Session::Starting { request, options } => {
+                                cx.send(start_frame(request, options))
+                            }
                             Session::Running {
                                 key,
                                 paused,
@@ -1136,18 +1142,23 @@ fn api_init(phase: &mut Phase, cx: &mut Ctx<'_>, p: InitParams) -> Result<(), Ap
     Ok(())
 }
 
-fn api_start(r: &mut Ready, cx: &mut Ctx<'_>, key: StartKey) -> Result<(), ApiError> {
+fn api_start(r: &mut Ready, cx: &mut Ctx<'_>, params: StartParams) -> Result<(), ApiError> {
     if r.session != Session::Idle {
         return cx.refuse(Row::SA21, ApiError::SessionActive(r.session.kind()));
     }
+    let StartParams { key, options } = params;
+    // in the order of §5's rows: the key (S-A25), the options (S-A27), then consent
+    if let StartKey::Custom(k) = &key {
+        if let Err(e) = validate_session_key(k) {
+            return cx.refuse(Row::SA25, e.into());
+        }
+    }
+    if let Err(e) = options.validate() {
+        return cx.refuse(Row::SA27, e.into());
+    }
     let request = match key {
         StartKey::Random => KeyRequest::Random,
-        StartKey::Custom(k) => {
-            if let Err(e) = validate_session_key(&k) {
-                return cx.refuse(Row::SA25, e.into());
-            }
-            KeyRequest::Custom(k)
-        }
+        StartKey::Custom(k) => KeyRequest::Custom(k),
         // no argument: the visitor id (S-A23, S-A24), or a random key without one (S-A22)
         StartKey::VisitorId => match (&r.visitor.visitor_id, &r.presence) {
             (None, _) => {
@@ -1184,12 +1195,21 @@ fn api_start(r: &mut Ready, cx: &mut Ctx<'_>, key: StartKey) -> Result<(), ApiEr
         r.presence = Presence::Connected { terms: Terms::None };
     }
     cx.row(Row::SA20);
-    cx.send(ClientFrame::StartSession {
-        key: request.wire_key(),
-    });
+    cx.send(start_frame(&request, &options));
     cx.arm(Timer::SessionStart, cx.cfg.start_timeout);
-    r.session = Session::Starting { request };
+    r.session = Session::Starting { request, options };
     Ok(())
+}
+
+/// The `start_session` frame for a start: the key and the options the service enforces
+/// (`persist` is the SDK's own, §5.6).
+fn start_frame(request: &KeyRequest, options: &StartOptions) -> ClientFrame {
+    ClientFrame::StartSession {
+        key: request.wire_key(),
+        // validated (S-A27): 1 to MAX_GUESTS, which fits
+        max_guests: options.max_guests.and_then(|n| u16::try_from(n).ok()),
+        paused: options.paused,
+    }
 }
 
 fn api_end(r: &mut Ready, cx: &mut Ctx<'_>) -> Result<(), ApiError> {
@@ -1198,7 +1218,7 @@ fn api_end(r: &mut Ready, cx: &mut Ctx<'_>) -> Result<(), ApiError> {
         Session::Ending { .. } => {
             return cx.refuse(Row::SA33, ApiError::SessionActive(SessionKind::Ending))
         }
-        Session::Starting { request } => {
+        Session::Starting { request, .. } => {
             cx.row(Row::SA31); // abandon the start
             cx.disarm(Timer::SessionStart);
             request.keytype()

@@ -22,7 +22,7 @@ pub(super) enum Queued {
 
 /// A [`ClientFrame`] in the output queue.
 pub(super) enum QueuedFrame {
-    StartSession(Option<String>),
+    StartSession(Option<String>, Option<u16>, bool),
     EndSession,
     ResumeSession(String),
     PresenceConnect(String),
@@ -38,7 +38,11 @@ impl Queued {
     #[inline(always)]
     pub(super) fn transmit(f: ClientFrame) -> Queued {
         Queued::Frame(match f {
-            ClientFrame::StartSession { key } => QueuedFrame::StartSession(key),
+            ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => QueuedFrame::StartSession(key, max_guests, paused),
             ClientFrame::EndSession {} => QueuedFrame::EndSession,
             ClientFrame::ResumeSession { sessionkey } => QueuedFrame::ResumeSession(sessionkey),
             ClientFrame::PresenceConnect { visitor_id } => QueuedFrame::PresenceConnect(visitor_id),
@@ -66,7 +70,11 @@ impl Queued {
 impl QueuedFrame {
     fn into_frame(self) -> ClientFrame {
         match self {
-            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key },
+            QueuedFrame::StartSession(key, max_guests, paused) => ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            },
             QueuedFrame::EndSession => ClientFrame::EndSession {},
             QueuedFrame::ResumeSession(sessionkey) => ClientFrame::ResumeSession { sessionkey },
             QueuedFrame::PresenceConnect(visitor_id) => ClientFrame::PresenceConnect { visitor_id },
@@ -92,7 +100,11 @@ impl Clone for Queued {
 impl QueuedFrame {
     fn to_frame(&self) -> ClientFrame {
         match self {
-            QueuedFrame::StartSession(key) => ClientFrame::StartSession { key: key.clone() },
+            QueuedFrame::StartSession(key, max_guests, paused) => ClientFrame::StartSession {
+                key: key.clone(),
+                max_guests: *max_guests,
+                paused: *paused,
+            },
             QueuedFrame::EndSession => ClientFrame::EndSession {},
             QueuedFrame::ResumeSession(k) => ClientFrame::ResumeSession {
                 sessionkey: k.clone(),

@@ -42,12 +42,13 @@ pub struct Snapshot {
     pub visitor: InitParams,
     /// The group's settings as they were.
     pub settings: Settings,
-    /// The running session, if one was running (a starting or ending session is not kept:
-    /// see spec.md §5.6).
+    /// The running session, if one was running and started with `persist` (a starting
+    /// session is not kept: see spec.md §5.6).
     pub session: Option<SessionSnapshot>,
-    /// An ending session (`end_session` accepted, its end not confirmed): its key type. The
-    /// `end_session` frame may never have reached the service (the link was down), so the
-    /// restored core sends it again on the new link (S-R04), as S-N02 does after a loss.
+    /// An ending session (`end_session` accepted, its end not confirmed), or a running one
+    /// started without `persist`: its key type. The restored core sends `end_session` on the
+    /// new link (S-R04): the earlier one may never have reached the service (the link was
+    /// down), as S-N02 does after a loss, and a session not persisted ends with its process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<KeyType>,
     /// The visitor's presence data.
@@ -131,6 +132,7 @@ impl Sdk {
                     keytype,
                     paused,
                     user_state,
+                    persist: true,
                     ..
                 } => Some(SessionSnapshot {
                     key: key.clone(),
@@ -138,10 +140,20 @@ impl Sdk {
                     paused: *paused,
                     user_state: user_state.clone(),
                 }),
-                Session::Idle | Session::Starting { .. } | Session::Ending { .. } => None,
+                Session::Idle
+                | Session::Starting { .. }
+                | Session::Running { persist: false, .. }
+                | Session::Ending { .. } => None,
             },
+            // a session started without `persist` is ended on the next launch, as an ending
+            // one is (S-R04 / S-R02): the service still has it, and its agent waits on it
             ending: match &r.session {
-                Session::Ending { keytype } => Some(*keytype),
+                Session::Ending { keytype }
+                | Session::Running {
+                    keytype,
+                    persist: false,
+                    ..
+                } => Some(*keytype),
                 _ => None,
             },
             presence_data: r.presence_data.clone(),
@@ -242,6 +254,7 @@ impl Sdk {
                         guests: 0,
                         paused: s.paused,
                         user_state: s.user_state,
+                        persist: true, // only a persisted session is kept
                     },
                 )
             }

@@ -1,7 +1,7 @@
 //! The SDK core's state (spec.md §4.1): one type per state, so that no session or presence
 //! state can be written down before the first `EventVisitorInitialized`.
 
-use crate::api::InitParams;
+use crate::api::{InitParams, StartOptions};
 use crate::events::KeyType;
 use crate::time::Instant;
 use crate::timers::Timers;
@@ -158,6 +158,8 @@ pub enum Session {
     Starting {
         /// The key asked for.
         request: KeyRequest,
+        /// The options it was started with (re-sent with a start sent again, S-N02).
+        options: StartOptions,
     },
     /// The session is up.
     Running {
@@ -172,6 +174,8 @@ pub enum Session {
         /// The user state set with `set_user_state`, merged (sent whole on each change and
         /// on every resume).
         user_state: BTreeMap<String, String>,
+        /// Started with `persist` ([`StartOptions::persist`]): a snapshot keeps it (§5.6).
+        persist: bool,
     },
     /// `end_session` sent; waiting for `session_ended`.
     Ending {

@@ -320,9 +320,7 @@ pub fn sdk_alphabet() -> Vec<SdkLetter> {
         ApiCall::presence_connect(),
         ApiCall::PresenceConnect { max_attempts: 1 },
         ApiCall::PresenceConnect { max_attempts: 0 },
-        ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        },
+        ApiCall::start_session(StartKey::VisitorId),
         ApiCall::EndSession,
         ApiCall::terms(TermsStatus::Displayed),
         ApiCall::terms(TermsStatus::Accepted),

@@ -13,7 +13,8 @@
 //! then every output of an input is that input's own.
 
 use cobrowse_visitor_core::{
-    ApiCall, ClientFrame, ConsentPolicy, Event, Input, Output, ServerFrame, StartKey, TERMS_EVENT,
+    ApiCall, ClientFrame, ConsentPolicy, Event, Input, Output, ServerFrame, StartKey, StartParams,
+    TERMS_EVENT,
 };
 use std::collections::BTreeMap;
 
@@ -143,7 +144,7 @@ impl PresenceJudge {
                     self.visitor_id = p.visitor_id.clone();
                     self.not_configured = false;
                 }
-                Input::Api(ApiCall::StartSession { key }) => {
+                Input::Api(ApiCall::StartSession(StartParams { key, .. })) => {
                     if *key == StartKey::VisitorId && self.visitor_id.is_some() {
                         self.reached.visitor_id_starts += 1;
                         match self.grant {
@@ -416,9 +417,7 @@ mod tests {
     }
 
     fn one_click() -> Input {
-        api(ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        })
+        api(ApiCall::start_session(StartKey::VisitorId))
     }
 
     #[test]

@@ -12,7 +12,7 @@ use cobrowse_visitor_conformance::transcript::{
     ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, WireFrame,
 };
 use cobrowse_visitor_core::{
-    Controller, ControllerConfig, ControllerOutput, Input, Instant, Output, Sdk,
+    Controller, ControllerConfig, ControllerOutput, Input, Instant, Output, Sdk, StartOptions,
 };
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
@@ -22,15 +22,19 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 pub struct WorldRef;
 
 /// A world model at the start of a case: a config line (custom UI in four cases of five, any
-/// seed) and whether direct `api` steps may appear (one case in three).
-pub fn world_start(custom_ui: bool, seed: u64, misuse: bool) -> WorldModel {
+/// seed, the controller's start options) and whether direct `api` steps may appear (one case
+/// in three).
+pub fn world_start(custom_ui: bool, seed: u64, misuse: bool, start: StartOptions) -> WorldModel {
     let step = Step::Config(ScenarioConfig {
         group_id: GROUP,
         custom_ui,
         seed,
+        start_options: start,
         ..ScenarioConfig::default()
     });
     let mut world = MWorld::new(GROUP, custom_ui);
+    // §13.1 `start_options`: the controller's `ControllerConfig::start`
+    world.ctl.start = start;
     world.apply(0, &step);
     WorldModel {
         world,
@@ -48,8 +52,11 @@ impl ReferenceStateMachine for WorldRef {
             prop_oneof![4 => Just(true), 1 => Just(false)],
             0u64..1_000,
             prop_oneof![2 => Just(false), 1 => Just(true)],
+            crate::strategies::valid_start_options(),
         )
-            .prop_map(|(custom_ui, seed, misuse)| world_start(custom_ui, seed, misuse))
+            .prop_map(|(custom_ui, seed, misuse, start)| {
+                world_start(custom_ui, seed, misuse, start)
+            })
             .boxed()
     }
 

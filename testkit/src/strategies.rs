@@ -16,7 +16,7 @@ use cobrowse_visitor_core::{
     ApiCall, Event, InitParams, Input, KeyType, Lifecycle, NetworkChange, ServerFrame, StartKey,
     ATTEMPTS_FOREVER,
 };
-use cobrowse_visitor_core::{CallName, ErrorCode, UserIntent};
+use cobrowse_visitor_core::{CallName, ErrorCode, StartOptions, StartParams, UserIntent};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use std::collections::BTreeMap;
@@ -160,6 +160,53 @@ pub fn start_key() -> BoxedStrategy<StartKey> {
     .boxed()
 }
 
+/// Start options (§3.3): mostly the defaults; small `max_guests`, the largest, and the refused
+/// 0, −1, 32768 and `i32::MIN` (S-A27); `paused`; `persist` off in one case in four.
+pub fn start_options() -> BoxedStrategy<StartOptions> {
+    (
+        prop_oneof![
+            6 => Just(None),
+            3 => (1i32..=3).prop_map(Some),
+            1 => Just(Some(32767)),
+            1 => prop_oneof![Just(0), Just(-1), Just(32768), Just(i32::MIN)].prop_map(Some),
+        ],
+        prop_oneof![3 => Just(false), 1 => Just(true)],
+        prop_oneof![3 => Just(true), 1 => Just(false)],
+    )
+        .prop_map(|(max_guests, paused, persist)| StartOptions {
+            max_guests,
+            paused,
+            persist,
+        })
+        .boxed()
+}
+
+/// Start options an app configures its controller with (§13.1 `start_options`: valid ones;
+/// the defaults in half the cases).
+pub fn valid_start_options() -> BoxedStrategy<StartOptions> {
+    prop_oneof![
+        1 => Just(StartOptions::default()),
+        1 => (
+            prop_oneof![Just(None), (1i32..=2).prop_map(Some)],
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(max_guests, paused, persist)| StartOptions {
+                max_guests,
+                paused,
+                persist,
+            }),
+    ]
+    .boxed()
+}
+
+/// `start_session` with any key and options.
+pub fn start_call() -> BoxedStrategy<ApiCall> {
+    (start_key(), start_options())
+        .prop_map(|(key, options)| ApiCall::StartSession(StartParams { key, options }))
+        .boxed()
+}
+
 /// `presence_connect(n)`: forever (`-1`, absent), small bounds, and the refused 0, −2 and
 /// `i32::MIN` (S-A45).
 pub fn connect_call() -> BoxedStrategy<ApiCall> {
@@ -278,7 +325,7 @@ pub fn api_call() -> BoxedStrategy<ApiCall> {
         3 => init_params().prop_map(ApiCall::InitVisitor),
         1 => any::<bool>().prop_map(|enabled| ApiCall::SetDefaultUi { enabled }),
         1 => any::<bool>().prop_map(|enabled| ApiCall::PresenceSetDefaultUi { enabled }),
-        3 => start_key().prop_map(|key| ApiCall::StartSession { key }),
+        3 => start_call(),
         2 => Just(ApiCall::EndSession),
         3 => connect_call(),
         3 => signal(),
@@ -395,11 +442,15 @@ fn deadline_delta() -> BoxedStrategy<i8> {
 /// by the typed API, S-A25) reads back as the random key, so a scenario step uses that.
 pub fn contract_call(c: ApiCall) -> ApiCall {
     match c {
-        ApiCall::StartSession {
+        ApiCall::StartSession(StartParams {
             key: StartKey::Custom(k),
-        } if k == cobrowse_visitor_core::GLANCE_KEYTYPE_RANDOM => ApiCall::StartSession {
-            key: StartKey::Random,
-        },
+            options,
+        }) if k == cobrowse_visitor_core::GLANCE_KEYTYPE_RANDOM => {
+            ApiCall::StartSession(StartParams {
+                key: StartKey::Random,
+                options,
+            })
+        }
         c => c,
     }
 }
@@ -429,7 +480,7 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
     let running = app.is_some_and(|a| matches!(a.session, CSession::Running(_)));
     let relaunch_ok = match w.sdk.ready().map(|r| &r.session) {
         Some(MSession::Running { .. }) => true,
-        Some(MSession::Starting(_) | MSession::Ending(_)) => false,
+        Some(MSession::Starting(..) | MSession::Ending(_)) => false,
         Some(MSession::Idle) | None => w.server.session.is_none(),
     };
     let srv_session = w.server.session.is_some();
@@ -681,14 +732,12 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                 MSession::Idle => {
                     v.push((
                         6,
-                        start_key()
-                            .prop_map(|key| {
-                                SdkTransition::Input(Input::Api(ApiCall::StartSession { key }))
-                            })
+                        start_call()
+                            .prop_map(|call| SdkTransition::Input(Input::Api(call)))
                             .boxed(),
                     ));
                 }
-                MSession::Starting(req) => {
+                MSession::Starting(req, _) => {
                     v.push((
                         10,
                         started_key(req, r.key_length)
@@ -832,12 +881,9 @@ pub fn sdk_transition(m: &SdkModel) -> BoxedStrategy<SdkTransition> {
                             v.push((20, api(terms_call("accepted"))));
                             v.push((4, api(terms_call("declined"))));
                         }
-                        MTerms::Accepted(_) | MTerms::AgentStart(_) => v.push((
-                            30,
-                            api(ApiCall::StartSession {
-                                key: StartKey::VisitorId,
-                            }),
-                        )),
+                        MTerms::Accepted(_) | MTerms::AgentStart(_) => {
+                            v.push((30, api(ApiCall::start_session(StartKey::VisitorId))))
+                        }
                         MTerms::None => {}
                     }
                 }

@@ -56,23 +56,28 @@ pub fn sdk_state_with(s: &State, cfg: MConfig) -> MSdk {
             reattaching: r.lookup == Lookup::Reattaching,
             session: match &r.session {
                 Session::Idle => MSession::Idle,
-                Session::Starting { request } => MSession::Starting(match request {
-                    KeyRequest::Random => MRequest::Random,
-                    KeyRequest::VisitorId(k) => MRequest::VisitorId(k.clone()),
-                    KeyRequest::Custom(k) => MRequest::Custom(k.clone()),
-                }),
+                Session::Starting { request, options } => MSession::Starting(
+                    match request {
+                        KeyRequest::Random => MRequest::Random,
+                        KeyRequest::VisitorId(k) => MRequest::VisitorId(k.clone()),
+                        KeyRequest::Custom(k) => MRequest::Custom(k.clone()),
+                    },
+                    *options,
+                ),
                 Session::Running {
                     key,
                     keytype,
                     guests,
                     paused,
                     user_state,
+                    persist,
                 } => MSession::Running {
                     key: key.clone(),
                     keytype: *keytype,
                     guests: *guests,
                     paused: *paused,
                     user_state: user_state.clone(),
+                    persist: *persist,
                 },
                 Session::Ending { keytype } => MSession::Ending(*keytype),
             },
@@ -163,6 +168,7 @@ pub fn ctl_state(c: &Controller) -> MCtl {
         group_id: c.config().group_id,
         custom_ui: c.config().custom_ui,
         limits: c.config().limits,
+        start: c.config().start,
     }
 }
 
@@ -178,6 +184,7 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
             told: model.session.as_ref().map_or(0, |m| m.told),
             paused: s.paused(),
             user_state: s.user_state().cloned().unwrap_or_default(),
+            max_guests: s.max_guests(),
         }),
         presence: s.presence(),
         last_request: s.last_request(),

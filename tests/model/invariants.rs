@@ -21,7 +21,7 @@ use cobrowse_visitor_conformance::transcript::{
 use cobrowse_visitor_core::UserIntent;
 use cobrowse_visitor_core::{
     ApiCall, Controller, ControllerConfig, InitParams, Input, Instant, Lifecycle, NetworkChange,
-    Output, Sdk, StartKey,
+    Output, Sdk, StartKey, StartParams,
 };
 use cobrowse_visitor_testkit::judge::PresenceJudge;
 use proptest::collection::vec;
@@ -287,12 +287,7 @@ fn inv_init_first() {
             vec![
                 (3, LOST),
                 (3, L),
-                (
-                    2,
-                    api(ApiCall::StartSession {
-                        key: StartKey::Random,
-                    }),
-                ),
+                (2, api(ApiCall::start_session(StartKey::Random))),
                 (2, api(ApiCall::presence_connect())),
                 (
                     2,
@@ -316,7 +311,7 @@ fn inv_init_first() {
                 i < first
                     && matches!(
                         c,
-                        ApiCall::StartSession { .. } | ApiCall::PresenceConnect { .. }
+                        ApiCall::StartSession(_) | ApiCall::PresenceConnect { .. }
                     )
             })
         },
@@ -394,9 +389,10 @@ fn inv_manual_random() {
             calls(r).any(|(_, c)| {
                 matches!(
                     c,
-                    ApiCall::StartSession {
-                        key: StartKey::Random
-                    }
+                    ApiCall::StartSession(StartParams {
+                        key: StartKey::Random,
+                        ..
+                    })
                 )
             }) && s.iter().skip(login).any(|x| *x == T)
         },
@@ -489,12 +485,7 @@ fn inv_terms_order() {
 #[test]
 fn inv_consent() {
     let mut letters = terms_letters();
-    letters.push((
-        2,
-        api(ApiCall::StartSession {
-            key: StartKey::VisitorId,
-        }),
-    ));
+    letters.push((2, api(ApiCall::start_session(StartKey::VisitorId))));
     letters.push((1, api(terms_call("accepted"))));
     transcript_property(
         "INV-CONSENT",
@@ -507,9 +498,10 @@ fn inv_consent() {
                 && calls(r).any(|(_, c)| {
                     matches!(
                         c,
-                        ApiCall::StartSession {
-                            key: StartKey::VisitorId
-                        }
+                        ApiCall::StartSession(StartParams {
+                            key: StartKey::VisitorId,
+                            ..
+                        })
                     )
                 })
         },
@@ -529,17 +521,10 @@ fn inv_one_session() {
                 (2, li()),
                 (2, SP),
                 (2, AC),
-                (
-                    2,
-                    api(ApiCall::StartSession {
-                        key: StartKey::Random,
-                    }),
-                ),
+                (2, api(ApiCall::start_session(StartKey::Random))),
                 (
                     1,
-                    api(ApiCall::StartSession {
-                        key: StartKey::Custom("abc-_1".into()),
-                    }),
+                    api(ApiCall::start_session(StartKey::Custom("abc-_1".into()))),
                 ),
                 (1, J),
                 (1, AE),
@@ -553,7 +538,7 @@ fn inv_one_session() {
         ),
         // a second start while a session was active was refused, or two sessions connected
         |_, r| {
-            calls(r).any(|(i, c)| matches!(c, ApiCall::StartSession { .. }) && refused(r, i))
+            calls(r).any(|(i, c)| matches!(c, ApiCall::StartSession(_)) && refused(r, i))
                 || r.iter()
                     .filter(|x| event(x, "EventConnectedToSession").is_some())
                     .count()
@@ -786,16 +771,9 @@ fn inv_key_matches_request() {
     let mut letters = session_letters();
     letters.push((
         3,
-        api(ApiCall::StartSession {
-            key: StartKey::Custom("abc-_1".into()),
-        }),
+        api(ApiCall::start_session(StartKey::Custom("abc-_1".into()))),
     ));
-    letters.push((
-        1,
-        api(ApiCall::StartSession {
-            key: StartKey::Random,
-        }),
-    ));
+    letters.push((1, api(ApiCall::start_session(StartKey::Random))));
     transcript_property(
         "INV-KEY-MATCHES-REQUEST",
         "proptest-regressions/inv_key_matches_request.txt",
@@ -1173,7 +1151,7 @@ fn arbitrary_after_connect() -> impl Strategy<Value = RawSdk> {
         2 => (1u64..6).prop_map(|request_id| Input::Frame(
             cobrowse_visitor_core::ServerFrame::PresenceStartSession { request_id }
         )),
-        2 => Just(Input::Api(ApiCall::StartSession { key: StartKey::VisitorId })),
+        2 => Just(Input::Api(ApiCall::start_session(StartKey::VisitorId))),
         1 => Just(Input::Network(NetworkChange::Lost)),
         1 => Just(Input::Network(NetworkChange::Restored)),
     ];

@@ -12,7 +12,7 @@ use cobrowse_visitor_core::CallName;
 use cobrowse_visitor_core::ErrorCode;
 use cobrowse_visitor_core::{
     ApiCall, ClientFrame, Event, InitParams, KeyType, Lifecycle, NetworkChange, ServerFrame,
-    StartKey, GLANCE_KEYTYPE_RANDOM,
+    StartKey, StartParams, GLANCE_KEYTYPE_RANDOM,
 };
 use cobrowse_visitor_core::{UiDirective, UiElement};
 use proptest::collection::{btree_map, vec};
@@ -75,7 +75,16 @@ fn any_client_frame() -> BoxedStrategy<ClientFrame> {
                     visitor_id,
                 }
             }),
-        proptest::option::of(text()).prop_map(|key| ClientFrame::StartSession { key }),
+        (
+            proptest::option::of(text()),
+            proptest::option::of(any::<u16>()),
+            any::<bool>()
+        )
+            .prop_map(|(key, max_guests, paused)| ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused
+            }),
         Just(ClientFrame::EndSession {}),
         text().prop_map(|sessionkey| ClientFrame::ResumeSession { sessionkey }),
         text().prop_map(|visitor_id| ClientFrame::PresenceConnect { visitor_id }),
@@ -119,9 +128,7 @@ fn any_api_call() -> BoxedStrategy<ApiCall> {
                 visitor_id,
             })
         ),
-        text().prop_map(|k| ApiCall::StartSession {
-            key: StartKey::Custom(k)
-        }),
+        text().prop_map(|k| ApiCall::start_session(StartKey::Custom(k))),
         (text(), btree_map(text(), text(), 0..4))
             .prop_map(|(event, map)| ApiCall::PresenceSignalAgent { event, map }),
     ]
@@ -240,11 +247,13 @@ fn json<T: serde::Serialize + serde::de::DeserializeOwned>(x: &T) -> Result<T, S
 /// by the core (S-A25), so it never has an effect a transcript would need to show.
 fn canonical(c: &ApiCall) -> ApiCall {
     match c {
-        ApiCall::StartSession {
+        ApiCall::StartSession(StartParams {
             key: StartKey::Custom(k),
-        } if k == GLANCE_KEYTYPE_RANDOM => ApiCall::StartSession {
+            options,
+        }) if k == GLANCE_KEYTYPE_RANDOM => ApiCall::StartSession(StartParams {
             key: StartKey::Random,
-        },
+            options: *options,
+        }),
         c => c.clone(),
     }
 }

@@ -225,6 +225,7 @@ pub fn vector(journey: &str, scenario: &str, text: &str) -> Result<Vector, GenEr
         group_id: config.group_id,
         custom_ui: config.custom_ui,
         limits: config.limits,
+        start: config.start_options,
     };
     let mut world = World::with_options(&config, options.clone());
     let mut rec = Recorder {

@@ -15,7 +15,7 @@
 use cobrowse_visitor_core::{
     ApiCall, CallName, ClientFrame, ConsentPolicy, Controller, ControllerConfig, ControllerInput,
     ControllerOutput, ErrorCode, Event, Input, Instant, KeyType, Lifecycle, Limits, NetworkChange,
-    Output, Sdk, SdkConfig, ServerFrame, UiDirective, UserIntent,
+    Output, Sdk, SdkConfig, ServerFrame, StartOptions, UiDirective, UserIntent,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -131,6 +131,10 @@ pub struct ControllerConfigJson {
     /// Absent for the default profile (`glance5`), so earlier vectors read the same.
     #[serde(default, skip_serializing_if = "is_default_limits")]
     pub limits: Limits,
+    /// The start options (`ControllerConfig::start`); absent at the defaults, so earlier
+    /// vectors read the same.
+    #[serde(default, skip_serializing_if = "StartOptions::is_default")]
+    pub start: StartOptions,
 }
 
 fn is_default_limits(l: &Limits) -> bool {
@@ -143,6 +147,7 @@ impl From<&ControllerConfig> for ControllerConfigJson {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
             limits: c.limits,
+            start: c.start,
         }
     }
 }
@@ -153,6 +158,7 @@ impl From<&ControllerConfigJson> for ControllerConfig {
             group_id: c.group_id,
             custom_ui: c.custom_ui,
             limits: c.limits,
+            start: c.start,
         }
     }
 }

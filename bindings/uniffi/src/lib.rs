@@ -285,6 +285,51 @@ pub struct ControllerConfig {
     pub group_id: i32,
     /// The app draws its own UI (the SDK's default UIs off).
     pub custom_ui: bool,
+    /// The options every session the controller starts is started with (the defaults when
+    /// left out).
+    #[uniffi(default)]
+    pub start: StartOptions,
+}
+
+/// How a session is started: `GlanceStartParams`' `maxGuests`, `paused`, `persist`
+/// (`StartOptions`, spec.md §3.3); each field has its default when left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StartOptions {
+    /// At most this many agents may join (1 to 32767); null leaves it to the service.
+    #[uniffi(default = None)]
+    pub max_guests: Option<i32>,
+    /// The session starts paused.
+    #[uniffi(default = false)]
+    pub paused: bool,
+    /// A snapshot keeps the running session for the next launch; `false` ends it there.
+    #[uniffi(default = true)]
+    pub persist: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        core::StartOptions::default().into()
+    }
+}
+
+impl From<core::StartOptions> for StartOptions {
+    fn from(o: core::StartOptions) -> Self {
+        StartOptions {
+            max_guests: o.max_guests,
+            paused: o.paused,
+            persist: o.persist,
+        }
+    }
+}
+
+impl From<StartOptions> for core::StartOptions {
+    fn from(o: StartOptions) -> Self {
+        core::StartOptions {
+            max_guests: o.max_guests,
+            paused: o.paused,
+            persist: o.persist,
+        }
+    }
 }
 
 /// The arguments of `init_visitor` (`InitParams`).
@@ -325,6 +370,9 @@ pub enum ApiCall {
     },
     StartSession {
         key: StartKey,
+        /// The start options (the defaults when left out).
+        #[uniffi(default)]
+        options: StartOptions,
     },
     EndSession,
     /// `max_attempts`: -1 retries forever (`ATTEMPTS_FOREVER`), else at least 1.
@@ -370,13 +418,16 @@ impl From<ApiCall> for core::ApiCall {
                 visitor_id: p.visitor_id,
             }),
             ApiCall::SetDefaultUi { enabled } => core::ApiCall::SetDefaultUi { enabled },
-            ApiCall::StartSession { key } => core::ApiCall::StartSession {
-                key: match key {
-                    StartKey::Random => core::StartKey::Random,
-                    StartKey::VisitorId => core::StartKey::VisitorId,
-                    StartKey::Custom { key } => core::StartKey::Custom(key),
-                },
-            },
+            ApiCall::StartSession { key, options } => {
+                core::ApiCall::StartSession(core::StartParams {
+                    key: match key {
+                        StartKey::Random => core::StartKey::Random,
+                        StartKey::VisitorId => core::StartKey::VisitorId,
+                        StartKey::Custom { key } => core::StartKey::Custom(key),
+                    },
+                    options: options.into(),
+                })
+            }
             ApiCall::EndSession => core::ApiCall::EndSession,
             ApiCall::PresenceConnect { max_attempts } => {
                 core::ApiCall::PresenceConnect { max_attempts }
@@ -419,13 +470,16 @@ impl From<core::ApiCall> for ApiCall {
                 },
             },
             core::ApiCall::SetDefaultUi { enabled } => ApiCall::SetDefaultUi { enabled },
-            core::ApiCall::StartSession { key } => ApiCall::StartSession {
-                key: match key {
-                    core::StartKey::Random => StartKey::Random,
-                    core::StartKey::VisitorId => StartKey::VisitorId,
-                    core::StartKey::Custom(key) => StartKey::Custom { key },
-                },
-            },
+            core::ApiCall::StartSession(core::StartParams { key, options }) => {
+                ApiCall::StartSession {
+                    key: match key {
+                        core::StartKey::Random => StartKey::Random,
+                        core::StartKey::VisitorId => StartKey::VisitorId,
+                        core::StartKey::Custom(key) => StartKey::Custom { key },
+                    },
+                    options: options.into(),
+                }
+            }
             core::ApiCall::EndSession => ApiCall::EndSession,
             core::ApiCall::PresenceConnect { max_attempts } => {
                 ApiCall::PresenceConnect { max_attempts }
@@ -554,6 +608,12 @@ pub enum ClientFrame {
     },
     StartSession {
         key: Option<String>,
+        /// `maxGuests`, when the start set it.
+        #[uniffi(default = None)]
+        max_guests: Option<u16>,
+        /// The session starts paused.
+        #[uniffi(default = false)]
+        paused: bool,
     },
     EndSession,
     ResumeSession {
@@ -610,7 +670,15 @@ impl From<core::ClientFrame> for ClientFrame {
                 phone,
                 visitor_id,
             },
-            C::StartSession { key } => ClientFrame::StartSession { key },
+            C::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            },
             C::EndSession {} => ClientFrame::EndSession,
             C::ResumeSession { sessionkey } => ClientFrame::ResumeSession { sessionkey },
             C::PresenceConnect { visitor_id } => ClientFrame::PresenceConnect { visitor_id },
@@ -662,7 +730,15 @@ impl From<ClientFrame> for core::ClientFrame {
                 phone,
                 visitor_id,
             },
-            ClientFrame::StartSession { key } => C::StartSession { key },
+            ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => C::StartSession {
+                key,
+                max_guests,
+                paused,
+            },
             ClientFrame::EndSession => C::EndSession {},
             ClientFrame::ResumeSession { sessionkey } => C::ResumeSession { sessionkey },
             ClientFrame::PresenceConnect { visitor_id } => C::PresenceConnect { visitor_id },
@@ -1390,6 +1466,7 @@ impl Controller {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
                 limits: core_limits(limits),
+                start: config.start.into(),
             })),
         })
     }
@@ -1416,6 +1493,7 @@ impl Controller {
                 group_id: config.group_id,
                 custom_ui: config.custom_ui,
                 limits,
+                start: config.start.into(),
             },
             snapshot,
             &core_sdk,
@@ -1627,6 +1705,7 @@ mod tests {
             Input::Api {
                 call: ApiCall::StartSession {
                     key: StartKey::VisitorId,
+                    options: StartOptions::default(),
                 },
             },
         );
@@ -1696,6 +1775,7 @@ mod tests {
                 Input::Api {
                     call: ApiCall::StartSession {
                         key: StartKey::Random,
+                        options: StartOptions::default(),
                     },
                 },
             )
@@ -1713,11 +1793,13 @@ mod tests {
         let c = Controller::new(ControllerConfig {
             group_id: 19921,
             custom_ui: true,
+            start: StartOptions::default(),
         });
         let web = Controller::with_limits(
             ControllerConfig {
                 group_id: 19921,
                 custom_ui: true,
+                start: StartOptions::default(),
             },
             Limits::WebCompatible,
         );

@@ -66,6 +66,8 @@ fn plain(v: &[Violation]) -> Vec<Plain> {
                     | super::Invariant::MessageInSession
                     | super::Invariant::RestoreKeyHidden
                     | super::Invariant::RestoreGroup
+                    | super::Invariant::MaxGuests
+                    | super::Invariant::Persist
             )
         })
         .filter(|v| compared(v.invariant.id()))

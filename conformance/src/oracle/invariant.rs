@@ -198,6 +198,16 @@ pub enum Invariant {
     /// running at the relaunch is resumed with its own key. Reason: a restore never changes
     /// the group id, nor the session it continues (§5.6).
     RestoreGroup,
+    /// `INV-MAX-GUESTS`: no `EventGuestCountChange` of a session tells more agents than the
+    /// `max_guests` of the accepted `start_session` that started it. Reason: a count over the
+    /// app's limit means the limit never reached the service, first or again after a loss
+    /// (S-A20, S-N02, §13.2).
+    MaxGuests,
+    /// `INV-PERSIST` (needs scenario lines): after a `relaunch` at which a session started
+    /// without `persist` ran, no `send resume_session` carries its key; with the crate's
+    /// controller, no `session_key`, `session_indicator` or `session_paused` is shown for it.
+    /// Reason: a session the app asked not to keep must not outlive its process (§5.6, C-R01).
+    Persist,
     /// `INV-REFUSED-UNCHANGED` (machine level): an input that returns `Err` leaves
     /// `Sdk::state()` exactly as it was, and a refused user intent leaves `Controller::state()`
     /// as it was. Reason: callers may retry or ignore a refusal only if it did nothing.
@@ -238,7 +248,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, contract IDs first, then spec-only, then machine-level.
-    pub const ALL: [Invariant; 39] = [
+    pub const ALL: [Invariant; 41] = [
         Invariant::GroupStable,
         Invariant::InitFirst,
         Invariant::PresenceNeedsId,
@@ -270,6 +280,8 @@ impl Invariant {
         Invariant::MessageInSession,
         Invariant::RestoreKeyHidden,
         Invariant::RestoreGroup,
+        Invariant::MaxGuests,
+        Invariant::Persist,
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
         Invariant::Deterministic,
@@ -314,6 +326,8 @@ impl Invariant {
             Invariant::MessageInSession => "INV-MESSAGE-IN-SESSION",
             Invariant::RestoreKeyHidden => "INV-RESTORE-KEY-HIDDEN",
             Invariant::RestoreGroup => "INV-RESTORE-GROUP",
+            Invariant::MaxGuests => "INV-MAX-GUESTS",
+            Invariant::Persist => "INV-PERSIST",
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
             Invariant::Deterministic => "INV-DETERMINISTIC",
@@ -363,7 +377,9 @@ impl Invariant {
             | Invariant::PauseShown
             | Invariant::MessageInSession
             | Invariant::RestoreKeyHidden
-            | Invariant::RestoreGroup => InvariantKind::Spec,
+            | Invariant::RestoreGroup
+            | Invariant::MaxGuests
+            | Invariant::Persist => InvariantKind::Spec,
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine
             }
@@ -390,6 +406,7 @@ impl Invariant {
                 | Invariant::PauseShown
                 | Invariant::RestoreKeyHidden
                 | Invariant::RestoreGroup
+                | Invariant::Persist
                 | Invariant::InitCompletes
                 | Invariant::PresenceConnects
                 | Invariant::SessionResolves

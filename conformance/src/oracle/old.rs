@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use crate::transcript::{Observed, Record, Step, TraceLine};
-use cobrowse_visitor_core::{ApiCall, StartKey, TermsStatus, TERMS_EVENT};
+use cobrowse_visitor_core::{ApiCall, StartKey, StartParams, TermsStatus, TERMS_EVENT};
 use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent};
 use std::fmt;
 
@@ -736,9 +736,10 @@ impl Oracle {
     /// What an `api` record shows whether or not it is refused: the controller asked for it.
     fn api_seen(&mut self, line: usize, step: usize, call: &ApiCall) {
         match call {
-            ApiCall::StartSession {
+            ApiCall::StartSession(StartParams {
                 key: StartKey::Random,
-            } => {
+                ..
+            }) => {
                 if matches!(self.manual_due, Some(d) if d.step == step) {
                     self.manual_due = None;
                 }
@@ -788,7 +789,7 @@ impl Oracle {
                 }
             }
             ApiCall::SetDefaultUi { enabled: true } => {}
-            ApiCall::StartSession { key } => self.start_accepted(line, key),
+            ApiCall::StartSession(StartParams { key, .. }) => self.start_accepted(line, key),
             ApiCall::EndSession => {
                 self.session = match self.session {
                     SessionPhase::Idle => SessionPhase::Idle,

@@ -24,7 +24,10 @@
 use super::checks::Checks;
 use super::Violation;
 use crate::transcript::{EventRecord, Observed, ReceivedFrame, Record, SentFrame, Step, TraceLine};
-use cobrowse_visitor_core::{ApiCall, CallName, ConsentPolicy, ServerFrame, StartKey, UiDirective};
+use cobrowse_visitor_core::{
+    ApiCall, CallName, ConsentPolicy, ServerFrame, StartKey, StartOptions, StartParams,
+    UiDirective,
+};
 
 /// The session as the transcript shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +145,8 @@ pub(super) struct Reading {
     connected: bool,
     /// The key the latest start asked for, until that session connects, ends or fails.
     asked: Option<KeyAsked>,
+    /// The options of the latest accepted `start_session` (§3.3): the session's.
+    start_options: StartOptions,
     /// The config's `consent_policy` (spec.md §3.3a; `terms_required` without one).
     consent_policy: ConsentPolicy,
     /// A `recv` record came (the trace records what the SDK received).
@@ -166,6 +171,7 @@ impl Default for Reading {
             session: SessionPhase::Idle,
             connected: false,
             asked: None,
+            start_options: StartOptions::default(),
             consent_policy: ConsentPolicy::TermsRequired,
             recv_seen: false,
             agent_start: false,
@@ -216,6 +222,11 @@ impl Reading {
     /// The session's phase.
     pub(super) fn session(&self) -> SessionPhase {
         self.session
+    }
+
+    /// The options of the latest accepted `start_session`: the current session's (§3.3).
+    pub(super) fn start_options(&self) -> StartOptions {
+        self.start_options
     }
 
     /// The session connected (`EventConnectedToSession`) and has not ended.
@@ -283,6 +294,14 @@ impl Reading {
             self.session = SessionPhase::Idle;
             self.connected = false;
         }
+        // a running session started without `persist` is kept as an ending one: the new
+        // process ends it (§5.6, S-R04)
+        if matches!(step, Step::Relaunch { .. })
+            && self.session == SessionPhase::Running
+            && !self.start_options.persist
+        {
+            self.session = SessionPhase::Ending;
+        }
         self.cur_step = Some((index, matches!(step, Step::Lifecycle(_))));
         index
     }
@@ -307,9 +326,10 @@ impl Reading {
             // a refused frame changed nothing
             Seen::RefusedFrame => self.agent_start = self.agent_start_before,
             Seen::Accepted(ApiCall::InitVisitor(p)) => self.visitor_id = p.visitor_id.clone(),
-            Seen::Accepted(ApiCall::StartSession { key }) => {
+            Seen::Accepted(ApiCall::StartSession(StartParams { key, options })) => {
                 self.asked = Some(self.key_asked(key));
                 self.session = SessionPhase::Starting;
+                self.start_options = *options;
             }
             Seen::Accepted(ApiCall::EndSession) => {
                 self.session = match self.session {

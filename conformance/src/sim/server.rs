@@ -33,6 +33,8 @@ struct ServerSession {
     paused: bool,
     /// The user state of the latest `user_state` frame (§13.2).
     user_state: BTreeMap<String, String>,
+    /// At most this many agents may join (the start's `max_guests`, §13.2).
+    max_guests: Option<u16>,
 }
 
 /// What the agent's latest request to a present visitor was (spec.md §13.1).
@@ -199,6 +201,11 @@ impl Server {
         self.out.pop_front()
     }
 
+    /// The running session's `max_guests` (its start's), if it has one.
+    pub fn max_guests(&self) -> Option<u16> {
+        self.session.as_ref().and_then(|s| s.max_guests)
+    }
+
     /// The running session's key and guest count.
     pub fn session(&self) -> Option<(&str, u32)> {
         self.session.as_ref().map(|s| (s.key.as_str(), s.guests))
@@ -291,7 +298,11 @@ impl Server {
         }
         match frame {
             ClientFrame::Init { .. } => {}
-            ClientFrame::StartSession { key } => {
+            ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => {
                 // the visitor id as key: a new one-click session needs the customer's consent
                 // (or the group's agent start) for the latest request (§13.1)
                 let one_click = self.session.is_none()
@@ -322,8 +333,9 @@ impl Server {
                             key: key.clone(),
                             guests: 0,
                             guests_sent: 0,
-                            paused: false,
+                            paused: *paused,
                             user_state: BTreeMap::new(),
+                            max_guests: *max_guests,
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -495,6 +507,10 @@ impl Server {
                     }
                     s.guests -= 1;
                 } else {
+                    // the start's `max_guests` is the service's to enforce (§13.2)
+                    if s.max_guests.is_some_and(|n| s.guests >= u32::from(n)) {
+                        return Err(AgentRefusal::SessionFull);
+                    }
                     s.guests += 1;
                 }
                 if online {
@@ -544,6 +560,8 @@ pub enum AgentRefusal {
     NoSession,
     /// `leave` with no agent in the session.
     NoAgentInSession,
+    /// `join` when the session has the `max_guests` it was started with.
+    SessionFull,
     /// `start_presence_session`, `start_without_terms` or `signal` while the visitor is not
     /// present.
     VisitorNotPresent,
@@ -555,6 +573,7 @@ impl AgentRefusal {
         match self {
             AgentRefusal::NoSession => "no_session",
             AgentRefusal::NoAgentInSession => "no_agent_in_session",
+            AgentRefusal::SessionFull => "session_full",
             AgentRefusal::VisitorNotPresent => "visitor_not_present",
         }
     }
@@ -603,6 +622,8 @@ mod tests {
     fn one_click(s: &mut Server) -> Option<ServerFrame> {
         s.receive(&ClientFrame::StartSession {
             key: Some(ID.into()),
+            max_guests: None,
+            paused: false,
         });
         s.poll()
     }

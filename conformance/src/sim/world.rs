@@ -59,6 +59,7 @@ impl World {
             group_id: config.group_id,
             custom_ui: config.custom_ui,
             limits: config.limits,
+            start: config.start_options,
         };
         World {
             server: Server::new(config.group_id, config.seed, sdk_config.session_grace)

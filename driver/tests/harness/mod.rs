@@ -309,6 +309,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
             group_id: config.group_id,
             custom_ui: config.custom_ui,
             limits: config.limits,
+            start: config.start_options,
         }),
         dstatus: driver.status(),
         driver,

@@ -6,8 +6,8 @@ use super::{
     visitor_id_ok_under, CApp, CIdentity, COrigin, CPhase, CPresence, CSession, CtlStep, MCtl, Rows,
 };
 use cobrowse_visitor_core::{
-    ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row, StartKey, TermsStatus,
-    UiDirective, UiElement, UserIntent,
+    ApiCall, CallName, ControllerOutput, ErrorCode, Event, InitParams, Row, StartKey, StartParams,
+    TermsStatus, UiDirective, UiElement, UserIntent,
 };
 
 /// One controller input under way.
@@ -27,6 +27,12 @@ impl Cx {
 
     fn call(&mut self, call: ApiCall) {
         self.out.push(ControllerOutput::Call(call));
+    }
+
+    /// §6: "every `call:start_session` of the controller carries `ControllerConfig::start`".
+    fn start(&mut self, key: StartKey) {
+        let options = self.c.start;
+        self.call(ApiCall::StartSession(StartParams { key, options }));
     }
 
     fn show(&mut self, element: UiElement) {
@@ -203,9 +209,7 @@ static USER: &[R<UserIntent>] = &[
             a.session = CSession::Starting(COrigin::Manual);
             a.button_shown = false;
             cx.hide(UiElement::CobrowseButton);
-            cx.call(ApiCall::StartSession {
-                key: StartKey::Random,
-            });
+            cx.start(StartKey::Random);
         }),
     },
     R {
@@ -255,9 +259,7 @@ static USER: &[R<UserIntent>] = &[
             a.session = CSession::Starting(COrigin::OneClick);
             cx.hide(UiElement::Terms);
             cx.call(ApiCall::terms(TermsStatus::Accepted));
-            cx.call(ApiCall::StartSession {
-                key: StartKey::VisitorId,
-            });
+            cx.start(StartKey::VisitorId);
         }),
     },
     R {
@@ -543,17 +545,28 @@ static EVENTS: &[R<Event>] = &[
                 keytype,
             } = e
             {
+                let start_paused = cx.c.start.paused;
                 let a = cx.a();
                 let origin = match a.session {
                     CSession::Starting(o) => o,
                     _ => COrigin::External(*keytype),
                 };
                 a.session = CSession::Running(origin);
+                // "paused=true if the controller started it with start.paused"
+                let own = !matches!(origin, COrigin::External(_));
+                let paused_now = own && start_paused && !a.paused;
+                if paused_now {
+                    a.paused = true;
+                }
                 if a.button_shown {
                     a.button_shown = false;
                     cx.hide(UiElement::CobrowseButton);
                 }
                 cx.show(UiElement::SessionIndicator);
+                // "ui:show session_paused if it became paused"
+                if paused_now {
+                    cx.show(UiElement::SessionPaused);
+                }
                 if origin.shows_key() {
                     cx.out.push(ControllerOutput::Ui(UiDirective::Show {
                         element: UiElement::SessionKey,
@@ -663,9 +676,7 @@ static EVENTS: &[R<Event>] = &[
                 a.button_shown = false;
                 cx.hide(UiElement::CobrowseButton);
             }
-            cx.call(ApiCall::StartSession {
-                key: StartKey::VisitorId,
-            });
+            cx.start(StartKey::VisitorId);
         }),
     },
     R {

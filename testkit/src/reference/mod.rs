@@ -13,7 +13,9 @@
 //! (inputs, outputs, frames, events, rows, error codes) and their field rules (§3.3, §8.3),
 //! which are data, not behaviour.
 
-use cobrowse_visitor_core::{ConsentPolicy, ErrorCode, InitParams, KeyType, Limits, Row};
+use cobrowse_visitor_core::{
+    ConsentPolicy, ErrorCode, InitParams, KeyType, Limits, Row, StartOptions,
+};
 use std::collections::BTreeMap;
 
 mod controller;
@@ -196,15 +198,18 @@ impl MRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MSession {
     Idle,
-    Starting(MRequest),
+    /// `starting{request, options}` (S-A20): the options are re-sent with the start (S-N02).
+    Starting(MRequest, StartOptions),
     Running {
         key: String,
         keytype: KeyType,
         guests: u32,
-        /// `paused` (S-A100; re-sent by S-N02).
+        /// `paused` (S-F10: the start's option; S-A100; re-sent by S-N02).
         paused: bool,
         /// `user_state`, merged (S-A120; re-sent whole by S-N02).
         user_state: BTreeMap<String, String>,
+        /// The start's `persist` (S-F10; §5.6 keeps only such a session).
+        persist: bool,
     },
     Ending(KeyType),
 }
@@ -384,6 +389,8 @@ pub struct MCtl {
     pub custom_ui: bool,
     /// `ControllerConfig::limits`: C-U21 judges a login id by them.
     pub limits: Limits,
+    /// `ControllerConfig::start`: every `call:start_session` carries them (§6).
+    pub start: StartOptions,
 }
 
 /// What one controller input must do.
@@ -402,6 +409,7 @@ impl MCtl {
             group_id,
             custom_ui,
             limits: Limits::Glance5,
+            start: StartOptions::default(),
         }
     }
 

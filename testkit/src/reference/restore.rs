@@ -32,12 +32,13 @@ impl MSdk {
             now.saturating_add(backoff(RECONNECT_BACKOFF, 0).max(1)),
         );
         let session = match &r.session {
-            // S-R01: "a running session, away < session_grace"
+            // S-R01: "a running session (started with persist), away < session_grace"
             MSession::Running {
                 key,
                 keytype,
                 paused,
                 user_state,
+                persist: true,
                 ..
             } if away < SESSION_GRACE => {
                 timers.insert(T::SessionGrace, now.saturating_add(SESSION_GRACE - away));
@@ -47,7 +48,17 @@ impl MSdk {
                     guests: 0,
                     paused: *paused,
                     user_state: user_state.clone(),
+                    persist: true,
                 }
+            }
+            // S-R04: "or a running one started without persist, kept as ending"
+            MSession::Running {
+                keytype,
+                persist: false,
+                ..
+            } if away < SESSION_GRACE => {
+                timers.insert(T::SessionGrace, now.saturating_add(SESSION_GRACE - away));
+                MSession::Ending(*keytype)
             }
             // S-R04: "an ending session, away < session_grace": session=ending{keytype}
             MSession::Ending { .. } if away < SESSION_GRACE => {
@@ -107,6 +118,15 @@ impl MCtl {
         a.button_shown = false;
         if !matches!(a.session, CSession::Running(_)) {
             a.session = CSession::None;
+            a.paused = false;
+            a.user_state.clear();
+        }
+        // "a running session the restored core has as ending (started without persist)
+        // becomes ending(origin, not connected), paused=false, ... nothing shown"
+        if let (CSession::Running(origin), Some(MSession::Ending(_))) =
+            (a.session, sdk.ready().map(|r| &r.session))
+        {
+            a.session = CSession::Ending(origin, false);
             a.paused = false;
             a.user_state.clear();
         }

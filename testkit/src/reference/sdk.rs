@@ -15,7 +15,7 @@ use super::{
 use cobrowse_visitor_core::{
     validate_session_key, validate_signal, ApiCall, ClientFrame, ConsentPolicy, ErrorCode, Event,
     FrameError, InitParams, Input, Lifecycle, NetworkChange, Output, Row, ServerFrame, StartKey,
-    TermsStatus, PROTOCOL_VERSION,
+    StartOptions, StartParams, TermsStatus, PROTOCOL_VERSION,
 };
 use std::collections::BTreeMap;
 
@@ -264,8 +264,30 @@ fn init(c: &ApiCall) -> Option<&InitParams> {
 
 fn start(c: &ApiCall) -> Option<&StartKey> {
     match c {
-        ApiCall::StartSession { key } => Some(key),
+        ApiCall::StartSession(StartParams { key, .. }) => Some(key),
         _ => None,
+    }
+}
+
+/// `start_session`'s options (§3.3); the defaults for another call.
+fn start_options(c: &ApiCall) -> StartOptions {
+    match c {
+        ApiCall::StartSession(StartParams { options, .. }) => *options,
+        _ => StartOptions::default(),
+    }
+}
+
+/// §3.3: `max_guests` absent, or 1..=32767 (`GlanceStartParams.maxGuests` is a `short`).
+fn start_options_ok(o: &StartOptions) -> bool {
+    o.max_guests.is_none_or(|n| (1..=32767).contains(&n))
+}
+
+/// §8.1: the `start_session` frame carries the key and the options the service enforces.
+fn start_frame(request: &MRequest, options: &StartOptions) -> ClientFrame {
+    ClientFrame::StartSession {
+        key: request.wire_key(),
+        max_guests: options.max_guests.map(|n| n as u16),
+        paused: options.paused,
     }
 }
 
@@ -311,7 +333,7 @@ fn default_ready(visitor: InitParams) -> MReady {
 // ---- §5.1 API calls ---------------------------------------------------------------------------
 
 /// S-A20's effect (also "as S-A20" of S-A22, S-A23).
-fn start_request(cx: &mut Cx, request: MRequest) {
+fn start_request(cx: &mut Cx, request: MRequest, options: StartOptions) {
     // S-A20 "terms accepted or agent_start → none": the start of any session voids a
     // consent, the customer's or the policy's
     if matches!(
@@ -320,9 +342,8 @@ fn start_request(cx: &mut Cx, request: MRequest) {
     ) {
         cx.r().presence = MPresence::Connected(MTerms::None);
     }
-    let key = request.wire_key();
-    cx.r().session = MSession::Starting(request);
-    cx.send(ClientFrame::StartSession { key });
+    cx.send(start_frame(&request, &options));
+    cx.r().session = MSession::Starting(request, options);
     cx.arm(T::SessionStart, START_TIMEOUT);
 }
 
@@ -495,7 +516,7 @@ static API: &[R<ApiCall>] = &[
             initializing(s)
                 && matches!(
                     c,
-                    ApiCall::StartSession { .. }
+                    ApiCall::StartSession(_)
                         | ApiCall::EndSession
                         | ApiCall::PresenceConnect { .. }
                         | ApiCall::PresenceSignalAgent { .. }
@@ -539,11 +560,16 @@ static API: &[R<ApiCall>] = &[
         then: Then::Refuse(ErrorCode::InvalidParameter),
     },
     R {
+        row: Row::SA27,
+        when: |_, c| start(c).is_some() && !start_options_ok(&start_options(c)),
+        then: Then::Refuse(ErrorCode::InvalidParameter),
+    },
+    R {
         row: Row::SA22,
         when: |s, c| start(c) == Some(&StartKey::VisitorId) && visitor_id(s).is_none(),
-        then: Then::Go(|cx, _| {
+        then: Then::Go(|cx, c| {
             cx.rows.push(Row::SA20);
-            start_request(cx, MRequest::Random);
+            start_request(cx, MRequest::Random, start_options(c));
         }),
     },
     R {
@@ -553,12 +579,12 @@ static API: &[R<ApiCall>] = &[
                 && visitor_id(s).is_some()
                 && matches!(terms(s), Some(MTerms::Accepted(_)))
         },
-        then: Then::Go(|cx, _| {
+        then: Then::Go(|cx, c| {
             let id = visitor_id(&cx.s).unwrap_or_default().to_owned();
             // the consent is for exactly one start (§4.1)
             cx.r().presence = MPresence::Connected(MTerms::None);
             cx.rows.push(Row::SA20);
-            start_request(cx, MRequest::VisitorId(id));
+            start_request(cx, MRequest::VisitorId(id), start_options(c));
         }),
     },
     R {
@@ -568,12 +594,12 @@ static API: &[R<ApiCall>] = &[
                 && visitor_id(s).is_some()
                 && matches!(terms(s), Some(MTerms::AgentStart(_)))
         },
-        then: Then::Go(|cx, _| {
+        then: Then::Go(|cx, c| {
             let id = visitor_id(&cx.s).unwrap_or_default().to_owned();
             // "terms=none": the policy's grant is for one start, as the customer's
             cx.r().presence = MPresence::Connected(MTerms::None);
             cx.rows.push(Row::SA20);
-            start_request(cx, MRequest::VisitorId(id));
+            start_request(cx, MRequest::VisitorId(id), start_options(c));
         }),
     },
     R {
@@ -589,7 +615,7 @@ static API: &[R<ApiCall>] = &[
                 Some(StartKey::Custom(k)) => MRequest::Custom(k.clone()),
                 _ => MRequest::Random,
             };
-            start_request(cx, request);
+            start_request(cx, request, start_options(c));
         }),
     },
     R {
@@ -607,9 +633,11 @@ static API: &[R<ApiCall>] = &[
     },
     R {
         row: Row::SA31,
-        when: |s, c| *c == ApiCall::EndSession && matches!(session(s), Some(MSession::Starting(_))),
+        when: |s, c| {
+            *c == ApiCall::EndSession && matches!(session(s), Some(MSession::Starting(..)))
+        },
         then: Then::Go(|cx, _| {
-            if let MSession::Starting(req) = &cx.r().session {
+            if let MSession::Starting(req, _) = &cx.r().session {
                 cx.r().session = MSession::Ending(req.keytype());
             }
             cx.send(ClientFrame::EndSession {});
@@ -1003,7 +1031,7 @@ fn last_attempt(s: &MSdk) -> bool {
 
 fn starting(s: &MSdk) -> Option<&MRequest> {
     match session(s) {
-        Some(MSession::Starting(req)) => Some(req),
+        Some(MSession::Starting(req, _)) => Some(req),
         _ => None,
     }
 }
@@ -1110,12 +1138,18 @@ static FRAMES: &[R<ServerFrame>] = &[
             let keytype = starting(&cx.s)
                 .map(MRequest::keytype)
                 .unwrap_or_else(|| unreachable!());
+            let options = match session(&cx.s) {
+                Some(MSession::Starting(_, o)) => *o,
+                _ => unreachable!(),
+            };
+            // "running{k, keytype, 0 guests, paused=options.paused, persist=options.persist}"
             cx.r().session = MSession::Running {
                 key: key.clone(),
                 keytype,
                 guests: 0,
-                paused: false,
+                paused: options.paused,
                 user_state: BTreeMap::new(),
+                persist: options.persist,
             };
             cx.disarm(T::SessionStart);
             cx.event(Event::ConnectedToSession {
@@ -1399,7 +1433,7 @@ static LIFECYCLE: &[R<Lifecycle>] = &[
             let r = ready(&cx.s).cloned().unwrap_or_else(|| unreachable!());
             match r.session {
                 MSession::Idle => {}
-                MSession::Starting(_) => {
+                MSession::Starting(..) => {
                     cx.send(ClientFrame::EndSession {});
                     cx.event(Event::StartSessionFailed {
                         reason: "terminated".into(),
@@ -1502,9 +1536,8 @@ static NETWORK: &[R<NetworkChange>] = &[
                 _ => {}
             }
             match session(&cx.s).cloned() {
-                Some(MSession::Starting(req)) => cx.send(ClientFrame::StartSession {
-                    key: req.wire_key(),
-                }),
+                // "the same key request and options"
+                Some(MSession::Starting(req, options)) => cx.send(start_frame(&req, &options)),
                 Some(MSession::Running {
                     key,
                     paused,

@@ -18,6 +18,8 @@ pub struct MSrvSession {
     pub paused: bool,
     /// §13.2: "and its user state (each `user_state` frame replaces it)".
     pub user_state: BTreeMap<String, String>,
+    /// §13.2: "at most `max_guests` agents" (the first start's).
+    pub max_guests: Option<u16>,
 }
 
 /// What the service believes.
@@ -152,7 +154,11 @@ impl MServer {
             return;
         };
         match f {
-            ClientFrame::StartSession { key } => {
+            ClientFrame::StartSession {
+                key,
+                max_guests,
+                paused,
+            } => {
                 // a new session with the visitor id as key needs consent (§13.1)
                 let one_click_unconsented = self.session.is_none()
                     && key.is_some()
@@ -182,8 +188,10 @@ impl MServer {
                             key: key.clone(),
                             guests: 0,
                             told: 0,
-                            paused: false,
+                            // §13.2 "paused when it says paused, and at most max_guests agents"
+                            paused: *paused,
                             user_state: BTreeMap::new(),
+                            max_guests: *max_guests,
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -356,6 +364,10 @@ impl MServer {
                     }
                     s.guests -= 1;
                 } else {
+                    // §13.1: "already has that many agents is refused (session_full)"
+                    if s.max_guests.is_some_and(|n| s.guests >= u32::from(n)) {
+                        return Err("session_full");
+                    }
                     s.guests += 1;
                 }
                 if online {

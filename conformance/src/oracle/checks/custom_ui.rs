@@ -84,7 +84,7 @@ impl Check for CustomUi {
             Seen::Accepted(ApiCall::SetDefaultUi { enabled: false }) if self.open() => {
                 self.default_ui = DefaultUiDuty::Settled;
             }
-            Seen::Accepted(ApiCall::StartSession { .. }) if self.open() => {
+            Seen::Accepted(ApiCall::StartSession(_)) if self.open() => {
                 self.default_ui = DefaultUiDuty::Settled;
                 out.push(violation(
                     Invariant::CustomUi,

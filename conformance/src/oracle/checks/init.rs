@@ -52,7 +52,7 @@ impl Check for InitFirst {
             Seen::Accepted(ApiCall::PresenceConnect { .. }) => {
                 "presence_connect was accepted before the first EventVisitorInitialized"
             }
-            Seen::Accepted(ApiCall::StartSession { .. }) => {
+            Seen::Accepted(ApiCall::StartSession(_)) => {
                 "start_session was accepted before the first EventVisitorInitialized"
             }
             Seen::Ui(UiDirective::Show {

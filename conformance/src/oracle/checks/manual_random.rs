@@ -5,7 +5,7 @@ use super::{Check, Due};
 use crate::oracle::reader::{Judged, Reading, Seen, SessionPhase};
 use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::Step;
-use cobrowse_visitor_core::{ApiCall, StartKey, UiDirective, UiElement, UserIntent};
+use cobrowse_visitor_core::{ApiCall, StartKey, StartParams, UiDirective, UiElement, UserIntent};
 
 /// `INV-MANUAL-RANDOM` (needs scenario lines).
 #[derive(Clone, Debug, Default)]
@@ -42,9 +42,10 @@ impl Check for ManualRandom {
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
         match rec.seen {
             // What the controller asked for counts, whether or not the SDK refused it.
-            Seen::Asked(ApiCall::StartSession {
+            Seen::Asked(ApiCall::StartSession(StartParams {
                 key: StartKey::Random,
-            }) => {
+                ..
+            })) => {
                 if matches!(self.due, Some(d) if d.step == rec.step) {
                     self.due = None;
                 }

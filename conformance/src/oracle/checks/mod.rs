@@ -34,6 +34,8 @@
 //! | `INV-MESSAGE-IN-SESSION` | [`session_extras::MessageInSession`] |
 //! | `INV-RESTORE-KEY-HIDDEN` | [`session_extras::RestoreKeyHidden`] |
 //! | `INV-RESTORE-GROUP` | [`session_extras::RestoreGroup`] |
+//! | `INV-MAX-GUESTS` | [`session_extras::MaxGuests`] |
+//! | `INV-PERSIST` | [`session_extras::Persist`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
 //! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
 //! | `LIVE-SESSION-RESOLVES` | [`progress::SessionResolves`] |
@@ -134,6 +136,8 @@ pub(super) struct Checks {
     message_in_session: session_extras::MessageInSession,
     restore_key_hidden: session_extras::RestoreKeyHidden,
     restore_group: session_extras::RestoreGroup,
+    max_guests: session_extras::MaxGuests,
+    persist: session_extras::Persist,
     init_completes: progress::InitCompletes,
     presence_connects: progress::PresenceConnects,
     session_resolves: progress::SessionResolves,
@@ -151,6 +155,7 @@ impl Checks {
                 replay::Replay::default()
             },
             pause_shown: session_extras::PauseShown::for_reference_controller(reference_controller),
+            persist: session_extras::Persist::for_reference_controller(reference_controller),
             ..Checks::default()
         }
     }
@@ -165,7 +170,7 @@ impl Checks {
     /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
     /// checks last, after the presence surface's (issue 14) and the rest of the session's
     /// (issue 15).
-    fn all(&mut self) -> [&mut dyn Check; 35] {
+    fn all(&mut self) -> [&mut dyn Check; 37] {
         [
             &mut self.group_stable,
             &mut self.init_first,
@@ -197,6 +202,8 @@ impl Checks {
             &mut self.message_in_session,
             &mut self.restore_key_hidden,
             &mut self.restore_group,
+            &mut self.max_guests,
+            &mut self.persist,
             &mut self.init_completes,
             &mut self.presence_connects,
             &mut self.session_resolves,

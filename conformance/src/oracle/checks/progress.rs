@@ -146,7 +146,7 @@ impl Check for SessionResolves {
         }
         let now = self.clock.now;
         match rec.seen {
-            Seen::Accepted(ApiCall::StartSession { .. }) => {
+            Seen::Accepted(ApiCall::StartSession(_)) => {
                 self.start = Some(Pending {
                     line: rec.line,
                     deadline: now.saturating_add(START_BOUND_MS),
@@ -611,7 +611,7 @@ impl Check for BackgroundSuspends {
                     None => {}
                 }
             }
-            Seen::Accepted(ApiCall::StartSession { .. }) if self.consent => {
+            Seen::Accepted(ApiCall::StartSession(_)) if self.consent => {
                 self.dialog = false;
                 self.consent = false;
             }

@@ -33,7 +33,8 @@ use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::{EventRecord, Step, WireFrame};
 use cobrowse_visitor_core::{
     ApiCall, Controller, ControllerConfig, ControllerOutput, Event, Input, Instant, Lifecycle,
-    NetworkChange, Output, Sdk, SdkConfig, StartKey, UserIntent, GLANCE_KEYTYPE_RANDOM,
+    NetworkChange, Output, Sdk, SdkConfig, StartKey, StartOptions, StartParams, UserIntent,
+    GLANCE_KEYTYPE_RANDOM,
 };
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -95,7 +96,8 @@ pub(super) struct Replay {
     /// The SDK before a `start_session {key: "GLANCE_KEYTYPE_RANDOM"}` record was fed, with
     /// the length of its output queue: the contract writes the custom key of that text (which
     /// the SDK refuses, S-A25) the same way, so a refusal there is the custom key's.
-    undo: Option<(Box<Sdk>, usize)>,
+    /// The call's options are kept for the custom key's reading of it.
+    undo: Option<(Box<Sdk>, usize, StartOptions)>,
     /// The machines' configurations (the config line's), for a relaunched process.
     sdk_config: SdkConfig,
     controller_config: ControllerConfig,
@@ -245,12 +247,15 @@ impl Replay {
             return;
         };
         let undo = self.undo.take();
-        if let (Some((sdk, len)), false, true) = (undo, a.refused, refused) {
+        if let (Some((sdk, len, options)), false, true) = (undo, a.refused, refused) {
             // the custom key `GLANCE_KEYTYPE_RANDOM`, which the SDK refuses
             self.sdk = *sdk;
             self.sdk_out.truncate(len);
             let key = StartKey::Custom(GLANCE_KEYTYPE_RANDOM.to_owned());
-            if self.feed(Input::Api(ApiCall::StartSession { key })) {
+            if self.feed(Input::Api(ApiCall::StartSession(StartParams {
+                key,
+                options,
+            }))) {
                 return;
             }
         }
@@ -439,6 +444,7 @@ impl Check for Replay {
                     group_id: c.group_id,
                     custom_ui: c.custom_ui,
                     limits: c.limits,
+                    start: c.start_options,
                 };
                 self.controller = Controller::new(self.controller_config.clone());
                 // the app's consent policy and limits are the SDK's configuration (§3.3a)
@@ -553,13 +559,13 @@ impl Check for Replay {
                 }
                 // (the call's name is written only into a violation)
                 if self.drained(rec.line, &format_args!("`{}`", call.name()), out) {
-                    self.undo = matches!(
-                        call,
-                        ApiCall::StartSession {
-                            key: StartKey::Random
-                        }
-                    )
-                    .then(|| (Box::new(self.sdk.clone()), self.sdk_out.len()));
+                    self.undo = match call {
+                        ApiCall::StartSession(StartParams {
+                            key: StartKey::Random,
+                            options,
+                        }) => Some((Box::new(self.sdk.clone()), self.sdk_out.len(), *options)),
+                        _ => None,
+                    };
                     let refused = self.feed(Input::Api(call.clone()));
                     self.awaiting = Some(Awaiting {
                         line: rec.line,

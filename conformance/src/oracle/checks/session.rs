@@ -15,7 +15,7 @@ pub(super) struct OneSession;
 impl Check for OneSession {
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
-            Seen::Accepted(ApiCall::StartSession { .. }) if ctx.session() != SessionPhase::Idle => {
+            Seen::Accepted(ApiCall::StartSession(_)) if ctx.session() != SessionPhase::Idle => {
                 out.push(violation(
                     Invariant::OneSession,
                     rec.line,

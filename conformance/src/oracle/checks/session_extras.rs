@@ -192,6 +192,12 @@ impl Check for PauseShown {
             Step::Relaunch { .. } => {
                 self.shown = false;
                 self.follow(ctx);
+                // the restored controller drops a session that does not run in the restored
+                // core (ending, or started without `persist`: C-R01), and its notice with it
+                if ctx.session() != SessionPhase::Running {
+                    self.running.session = None;
+                    self.paused = false;
+                }
             }
             _ => {}
         }
@@ -203,6 +209,11 @@ impl Check for PauseShown {
             Seen::Accepted(ApiCall::Pause { paused }) if self.running.runs(ctx) => {
                 self.paused = *paused;
             }
+            // a session started `paused` is paused from its start (S-F10, C-E10)
+            Seen::Event {
+                code: "EventConnectedToSession",
+                ..
+            } => self.paused = ctx.start_options().paused,
             Seen::Ui(UiDirective::Show {
                 element: UiElement::SessionPaused,
                 ..
@@ -224,6 +235,150 @@ impl Check for PauseShown {
                 self.step = None;
                 self.judge(line, out);
             }
+        }
+    }
+}
+
+/// `INV-MAX-GUESTS`: no `EventGuestCountChange` of a session tells more agents than the
+/// `max_guests` of the accepted `start_session` that started it (when it set one); a
+/// `relaunch` keeps the session and its limit.
+#[derive(Clone, Debug, Default)]
+pub(super) struct MaxGuests {
+    /// The limit of the session that runs (its start's), from its `EventConnectedToSession`.
+    limit: Option<i32>,
+}
+
+impl Check for MaxGuests {
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        match rec.seen {
+            Seen::Event {
+                code: "EventConnectedToSession",
+                ..
+            } => self.limit = ctx.start_options().max_guests,
+            Seen::Event {
+                code: "EventSessionEnded",
+                ..
+            } => self.limit = None,
+            Seen::Event {
+                code: "EventGuestCountChange",
+                event,
+                ..
+            } => {
+                let count = event
+                    .prop("guestcount")
+                    .and_then(|c| c.parse::<i64>().ok());
+                if let (Some(limit), Some(count)) = (self.limit, count) {
+                    if count > i64::from(limit) {
+                        out.push(violation(
+                            Invariant::MaxGuests,
+                            rec.line,
+                            format!("EventGuestCountChange told {count} agents in a session started with max_guests {limit}: the limit never reached the service (S-A20, S-N02, §13.2)"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `INV-PERSIST` (*steps*): after a `relaunch` at which a session started without `persist`
+/// ran, no `send resume_session` carries its key; with the crate's controller, no
+/// `session_key`, `session_indicator` or `session_paused` is shown for it, until its
+/// `EventSessionEnded` (the restored core ends it, S-R04).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Persist {
+    /// The screen is judged (the trace is the crate's controller's).
+    judged: bool,
+    running: Running,
+    /// The session was started without `persist` (from its `EventConnectedToSession`).
+    not_persisted: bool,
+    /// A session not persisted ran at a relaunch: its key and the relaunch's line.
+    dropped: Option<(String, usize)>,
+    /// An `api` step came (the app called the SDK itself: its screen is its own).
+    direct: bool,
+}
+
+impl Persist {
+    /// The screen is judged for the crate's controller only.
+    pub(super) fn for_reference_controller(judged: bool) -> Self {
+        Persist {
+            judged,
+            ..Persist::default()
+        }
+    }
+}
+
+impl Check for Persist {
+    fn on_step(
+        &mut self,
+        _ctx: &Reading,
+        line: usize,
+        _index: usize,
+        step: &Step,
+        _out: &mut Vec<Violation>,
+    ) {
+        match step {
+            Step::Api(_) => self.direct = true,
+            Step::Relaunch { .. } => {
+                if let (Some((key, _)), true, false) =
+                    (&self.running.session, self.not_persisted, self.running.ending)
+                {
+                    self.dropped = Some((key.clone(), line));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+        // the session is gone (a refused restore at the relaunch, §13.2)
+        if ctx.session() == SessionPhase::Idle {
+            self.dropped = None;
+        }
+        if let Some((key, at)) = &self.dropped {
+            let what = match rec.seen {
+                Seen::Send(frame)
+                    if frame.frame_type() == Some("resume_session")
+                        && sent_field(frame, "sessionkey").as_ref().and_then(Value::as_str)
+                            == Some(key.as_str()) =>
+                {
+                    Some("send resume_session carries its key")
+                }
+                Seen::Ui(UiDirective::Show { element, .. })
+                    if self.judged
+                        && !self.direct
+                        && matches!(
+                            element,
+                            UiElement::SessionKey
+                                | UiElement::SessionIndicator
+                                | UiElement::SessionPaused
+                        ) =>
+                {
+                    Some("the screen shows it")
+                }
+                _ => None,
+            };
+            if let Some(what) = what {
+                out.push(violation(
+                    Invariant::Persist,
+                    rec.line,
+                    format!("the session {key} was started without persist and ran at the relaunch at line {at}, but {what}: it must not outlive its process (§5.6, C-R01)"),
+                ));
+                self.dropped = None; // one violation per session is enough to read it
+            }
+        }
+        if let Seen::Event {
+            code: "EventConnectedToSession",
+            ..
+        } = rec.seen
+        {
+            self.not_persisted = !ctx.start_options().persist;
+        }
+        self.running.on(&rec.seen);
+        if self.running.session.is_none() {
+            self.not_persisted = false;
+            self.dropped = None;
         }
     }
 }

@@ -7,7 +7,7 @@ use super::Check;
 use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen, SessionPhase};
 use crate::oracle::{violation, Invariant, Violation};
 use crate::transcript::Step;
-use cobrowse_visitor_core::{ApiCall, UiDirective, UiElement};
+use cobrowse_visitor_core::{ApiCall, StartParams, UiDirective, UiElement};
 
 /// `INV-KEY-MATCHES-REQUEST`: `EventConnectedToSession`'s `sessionkey` is the one the start
 /// asked for.
@@ -149,7 +149,7 @@ impl Check for KeyHiddenPresence {
 
     fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
-            Seen::Accepted(ApiCall::StartSession { key }) => {
+            Seen::Accepted(ApiCall::StartSession(StartParams { key, .. })) => {
                 if matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
                     self.oneclick = true;
                     self.connected = false;

@@ -3,7 +3,7 @@
 use super::Check;
 use crate::oracle::reader::{Judged, KeyAsked, Reading, Seen};
 use crate::oracle::{violation, Invariant, Violation};
-use cobrowse_visitor_core::{ApiCall, TermsStatus, TERMS_EVENT};
+use cobrowse_visitor_core::{ApiCall, StartParams, TermsStatus, TERMS_EVENT};
 
 /// The terms status a non-refused call signals, if it is `presence_signal_agent("terms", …)`
 /// with a known status.
@@ -130,7 +130,7 @@ impl Check for Consent {
                 self.consent = ctx.agent_start_allowed();
                 return;
             }
-            Seen::Accepted(ApiCall::StartSession { key }) => {
+            Seen::Accepted(ApiCall::StartSession(StartParams { key, .. })) => {
                 if !matches!(ctx.key_asked(key), KeyAsked::VisitorId(_)) {
                     // any session's start voids the consent (not a request still unanswered)
                     self.consent = false;
