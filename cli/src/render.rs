@@ -6,8 +6,8 @@ use cobrowse_visitor_conformance::transcript::{
     AgentAction, EventRecord, FrameType, Observed, Record, Step, TraceLine, WireFrame,
 };
 use cobrowse_visitor_core::ApiCall;
-use cobrowse_visitor_core::{StartKey, StartParams};
 use cobrowse_visitor_core::{Lifecycle, NetworkChange};
+use cobrowse_visitor_core::{StartKey, StartParams};
 use cobrowse_visitor_core::{UiDirective, UiElement, UserIntent, ATTEMPTS_FOREVER};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

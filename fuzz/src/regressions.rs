@@ -680,3 +680,26 @@ fn the_app_splits_its_visitor_across_a_relaunch_itself() {
         panic!("{f}");
     }
 }
+
+/// crash-fee968d5 (drive_scenario, issue 15): as crash-e5b80c81, then one more relaunch, which
+/// restores the new app (group 19921): its `send init` carries 19921, and INV-RESTORE-GROUP
+/// took the first app's 139 as the reference. A relaunch that came back new (`restore_refused`)
+/// begins a new app; the reference is now its own first group (the checker, spec.md
+/// INV-RESTORE-GROUP).
+#[test]
+fn a_new_app_after_a_refused_restore_is_restored_with_its_own_group() {
+    let s = FuzzScenario {
+        relaunch_probe: 0,
+        config: None,
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(InitParams::anonymous(139))),
+            Step::User(UserIntent::Launch),
+            Step::Relaunch { away_ms: 0 },
+            Step::User(UserIntent::Launch),
+            Step::Relaunch { away_ms: 2_510_000 },
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}

@@ -25,8 +25,7 @@ use super::checks::Checks;
 use super::Violation;
 use crate::transcript::{EventRecord, Observed, ReceivedFrame, Record, SentFrame, Step, TraceLine};
 use cobrowse_visitor_core::{
-    ApiCall, CallName, ConsentPolicy, ServerFrame, StartKey, StartOptions, StartParams,
-    UiDirective,
+    ApiCall, CallName, ConsentPolicy, ServerFrame, StartKey, StartOptions, StartParams, UiDirective,
 };
 
 /// The session as the transcript shows it.
@@ -147,6 +146,9 @@ pub(super) struct Reading {
     asked: Option<KeyAsked>,
     /// The options of the latest accepted `start_session` (§3.3): the session's.
     start_options: StartOptions,
+    /// Relaunches whose snapshots were refused (`restore_refused`, §13.2): each began a new
+    /// app, whose group is its own first accepted `init_visitor`'s when there is no config.
+    new_apps: u32,
     /// The config's `consent_policy` (spec.md §3.3a; `terms_required` without one).
     consent_policy: ConsentPolicy,
     /// A `recv` record came (the trace records what the SDK received).
@@ -172,6 +174,7 @@ impl Default for Reading {
             connected: false,
             asked: None,
             start_options: StartOptions::default(),
+            new_apps: 0,
             consent_policy: ConsentPolicy::TermsRequired,
             recv_seen: false,
             agent_start: false,
@@ -222,6 +225,11 @@ impl Reading {
     /// The session's phase.
     pub(super) fn session(&self) -> SessionPhase {
         self.session
+    }
+
+    /// How many relaunches came back as a new app (their snapshots refused, §13.2).
+    pub(super) fn new_apps(&self) -> u32 {
+        self.new_apps
     }
 
     /// The options of the latest accepted `start_session`: the current session's (§3.3).
@@ -461,6 +469,7 @@ impl Reader {
             Observed::Error(e) if e.code == crate::sim::RESTORE_REFUSED => {
                 self.reading.session = SessionPhase::Idle;
                 self.reading.connected = false;
+                self.reading.new_apps = self.reading.new_apps.saturating_add(1);
             }
             // The lookahead of the record before it, or the refusal of the step itself.
             Observed::Error(_) if !had_pending && first_of_step => {

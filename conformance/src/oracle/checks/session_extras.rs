@@ -264,9 +264,7 @@ impl Check for MaxGuests {
                 event,
                 ..
             } => {
-                let count = event
-                    .prop("guestcount")
-                    .and_then(|c| c.parse::<i64>().ok());
+                let count = event.prop("guestcount").and_then(|c| c.parse::<i64>().ok());
                 if let (Some(limit), Some(count)) = (self.limit, count) {
                     if count > i64::from(limit) {
                         out.push(violation(
@@ -321,9 +319,11 @@ impl Check for Persist {
         match step {
             Step::Api(_) => self.direct = true,
             Step::Relaunch { .. } => {
-                if let (Some((key, _)), true, false) =
-                    (&self.running.session, self.not_persisted, self.running.ending)
-                {
+                if let (Some((key, _)), true, false) = (
+                    &self.running.session,
+                    self.not_persisted,
+                    self.running.ending,
+                ) {
                     self.dropped = Some((key.clone(), line));
                 }
             }
@@ -340,7 +340,9 @@ impl Check for Persist {
             let what = match rec.seen {
                 Seen::Send(frame)
                     if frame.frame_type() == Some("resume_session")
-                        && sent_field(frame, "sessionkey").as_ref().and_then(Value::as_str)
+                        && sent_field(frame, "sessionkey")
+                            .as_ref()
+                            .and_then(Value::as_str)
                             == Some(key.as_str()) =>
                 {
                     Some("send resume_session carries its key")
@@ -443,8 +445,10 @@ impl Check for RestoreKeyHidden {
 /// `send resume_session` with another `sessionkey` is a violation).
 #[derive(Clone, Debug, Default)]
 pub(super) struct RestoreGroup {
-    /// The first accepted `init_visitor`'s group id.
+    /// The first accepted `init_visitor`'s group id in the current app (since the latest
+    /// relaunch that came back new, `restore_refused`), with that app's number.
     first_group: Option<i32>,
+    app: u32,
     running: Running,
     /// A relaunch came.
     relaunched: bool,
@@ -495,6 +499,11 @@ impl Check for RestoreGroup {
         // the session is gone (a refused restore at the relaunch, §13.2)
         if ctx.session() == SessionPhase::Idle {
             self.resume_key = None;
+        }
+        // a relaunch that came back new is a new app: no restore carried a group into it
+        if ctx.new_apps() != self.app {
+            self.app = ctx.new_apps();
+            self.first_group = None;
         }
         match rec.seen {
             Seen::Accepted(ApiCall::InitVisitor(p)) => {
