@@ -1,12 +1,14 @@
 //! Issue 15 in the SDK core and the controller: pause (S-A100, S-A101), user messages and
 //! state (S-A110–S-A122, S-F30), the resume that re-sends them (S-N02), the queries, the
-//! event type and message, and continuing after an app restart (S-R01–S-R03, C-R01).
+//! event type and message, the start options (S-A27, S-A20, S-F10, S-N02, C-E10) and
+//! continuing after an app restart (S-R01–S-R04, C-R01).
 
 use cobrowse_visitor_core::{
     ApiCall, CallName, ClientFrame, Controller, ControllerConfig, ControllerInput,
     ControllerOutput, ControllerSnapshot, ErrorCode, Event, EventType, InitParams, Input, Instant,
     KeyType, NetworkChange, Output, RestoreError, Row, Sdk, SdkConfig, ServerFrame, Snapshot,
-    StartKey, TermsStatus, UiDirective, UiElement, UserIntent, RESTART_EXPIRED,
+    StartKey, StartOptions, StartParams, TermsStatus, UiDirective, UiElement, UserIntent,
+    MAX_GUESTS, RESTART_EXPIRED,
 };
 use std::collections::BTreeMap;
 
@@ -480,6 +482,293 @@ fn every_event_has_a_type_and_a_message() {
         }
         .message(),
         "presence connect failed (timeout); no attempts left"
+    );
+}
+
+fn start_with(options: StartOptions) -> ApiCall {
+    ApiCall::StartSession(StartParams {
+        key: StartKey::Random,
+        options,
+    })
+}
+
+/// A ready core (no session) at 1 ms.
+fn ready() -> Sdk {
+    let mut sdk = Sdk::default();
+    api(
+        &mut sdk,
+        0,
+        ApiCall::InitVisitor(InitParams::anonymous(GROUP)),
+    );
+    frame(&mut sdk, 1, settings());
+    sdk
+}
+
+#[test]
+fn s_a27_start_options_outside_the_rules_are_refused_and_change_nothing() {
+    for bad in [0, -1, MAX_GUESTS + 1, i32::MIN] {
+        let mut sdk = ready();
+        let before = sdk.state().clone();
+        let err = sdk
+            .handle_input(
+                ms(2),
+                Input::Api(start_with(StartOptions {
+                    max_guests: Some(bad),
+                    ..StartOptions::default()
+                })),
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidParameter, "{bad}");
+        assert_eq!(sdk.last_rows(), &[Row::SA27]);
+        assert_eq!(
+            events(&drain(&mut sdk)),
+            vec![Event::InvalidParameter {
+                call: CallName::StartSession,
+                code: ErrorCode::InvalidParameter
+            }]
+        );
+        assert_eq!(sdk.state(), &before, "{bad}: refused, unchanged");
+    }
+    // a bad custom key is S-A25 before the options are judged (the rows' order)
+    let mut sdk = ready();
+    let err = sdk.handle_input(
+        ms(2),
+        Input::Api(ApiCall::StartSession(StartParams {
+            key: StartKey::Custom(String::new()),
+            options: StartOptions {
+                max_guests: Some(0),
+                ..StartOptions::default()
+            },
+        })),
+    );
+    assert!(err.is_err());
+    assert_eq!(sdk.last_rows(), &[Row::SA25]);
+    // the bounds are valid
+    for good in [1, MAX_GUESTS] {
+        let mut sdk = ready();
+        api(
+            &mut sdk,
+            2,
+            start_with(StartOptions {
+                max_guests: Some(good),
+                ..StartOptions::default()
+            }),
+        );
+        assert_eq!(sdk.last_rows(), &[Row::SA20], "{good}");
+    }
+}
+
+#[test]
+fn s_a20_s_f10_s_n02_the_options_reach_the_service_and_the_session() {
+    let options = StartOptions {
+        max_guests: Some(2),
+        paused: true,
+        persist: true,
+    };
+    let mut sdk = ready();
+    let out = api(&mut sdk, 2, start_with(options));
+    let start = ClientFrame::StartSession {
+        key: None,
+        max_guests: Some(2),
+        paused: true,
+    };
+    assert_eq!(sent(&out), vec![start.clone()]);
+    assert_eq!(
+        String::from_utf8(start.encode()).unwrap(),
+        r#"{"type":"start_session","key":null,"max_guests":2,"paused":true}"#
+    );
+    // a start sent again after a loss carries the same options (S-N02)
+    sdk.handle_input(ms(3), Input::Network(NetworkChange::Lost))
+        .unwrap();
+    drain(&mut sdk);
+    sdk.handle_input(ms(4), Input::Network(NetworkChange::Restored))
+        .unwrap();
+    let again = sent(&drain(&mut sdk));
+    assert_eq!(again.last(), Some(&start), "{again:?}");
+    // the session starts paused (S-F10)
+    frame(
+        &mut sdk,
+        5,
+        ServerFrame::SessionStarted {
+            sessionkey: "4821".into(),
+        },
+    );
+    assert!(sdk.is_paused());
+    assert_eq!(sdk.session_info(), Some(("4821", 0, true)));
+    // the defaults write the frame as before (earlier transcripts unchanged)
+    let mut plain = ready();
+    let out = api(&mut plain, 2, ApiCall::start_session(StartKey::Random));
+    assert_eq!(
+        sent(&out),
+        vec![ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false
+        }]
+    );
+    assert_eq!(
+        serde_json::to_string(&ApiCall::start_session(StartKey::Random)).unwrap(),
+        r#"{"call":"start_session","key":"GLANCE_KEYTYPE_RANDOM"}"#
+    );
+    // the api record's JSON is flat, each option absent at its default
+    let call: ApiCall = serde_json::from_str(
+        r#"{"call":"start_session","max_guests":2,"paused":true,"persist":false}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        call,
+        ApiCall::StartSession(StartParams {
+            key: StartKey::VisitorId,
+            options: StartOptions {
+                max_guests: Some(2),
+                paused: true,
+                persist: false
+            }
+        })
+    );
+    assert!(serde_json::from_str::<ApiCall>(r#"{"call":"start_session","options":{}}"#).is_err());
+}
+
+#[test]
+fn s_r04_a_session_started_without_persist_is_ended_by_the_next_launch() {
+    let mut sdk = ready();
+    api(
+        &mut sdk,
+        2,
+        start_with(StartOptions {
+            persist: false,
+            ..StartOptions::default()
+        }),
+    );
+    frame(
+        &mut sdk,
+        3,
+        ServerFrame::SessionStarted {
+            sessionkey: "4821".into(),
+        },
+    );
+    let snap = sdk.snapshot(1_000).expect("ready");
+    assert_eq!(snap.session, None, "not kept as running");
+    assert_eq!(snap.ending, Some(KeyType::Random), "kept as ending");
+    let mut next = restored(snap, 5, 1_005);
+    assert_eq!(next.last_rows(), &[Row::SR04]);
+    assert_eq!(next.session_info(), None);
+    assert!(next.is_session_active());
+    drain(&mut next);
+    next.handle_input(ms(50), Input::Network(NetworkChange::Restored))
+        .unwrap();
+    let frames = sent(&drain(&mut next));
+    assert!(
+        frames.contains(&ClientFrame::EndSession {}),
+        "ended on the new link: {frames:?}"
+    );
+    assert!(!frames
+        .iter()
+        .any(|f| matches!(f, ClientFrame::ResumeSession { .. })));
+    // a persisted one is resumed (S-R01)
+    let mut kept = running();
+    let snap = kept.snapshot(1_000).unwrap();
+    assert!(snap.session.is_some());
+    drain(&mut kept);
+}
+
+#[test]
+fn c_e10_c_r01_the_controllers_start_options() {
+    let start = StartOptions {
+        max_guests: Some(1),
+        paused: true,
+        persist: false,
+    };
+    let config = ControllerConfig {
+        start,
+        ..ControllerConfig::default()
+    };
+    let mut c = Controller::new(config.clone());
+    drive(&mut c, ControllerInput::User(UserIntent::Launch));
+    drive(
+        &mut c,
+        ControllerInput::Event(Event::VisitorInitialized {
+            settings_loaded: true,
+        }),
+    );
+    let out = drive(&mut c, ControllerInput::User(UserIntent::TapCobrowse));
+    assert!(
+        out.contains(&ControllerOutput::Call(ApiCall::StartSession(StartParams {
+            key: StartKey::Random,
+            options: start
+        }))),
+        "{out:?}"
+    );
+    let out = drive(
+        &mut c,
+        ControllerInput::Event(Event::ConnectedToSession {
+            sessionkey: "4821".into(),
+            keytype: KeyType::Random,
+        }),
+    );
+    // C-E10: paused from its start, the notice with the indicator
+    assert!(
+        out.contains(&ControllerOutput::Ui(UiDirective::Show {
+            element: UiElement::SessionPaused,
+            key: None
+        })),
+        "{out:?}"
+    );
+    // a session another start made is not the controller's to call paused
+    let mut other = Controller::new(config.clone());
+    drive(&mut other, ControllerInput::User(UserIntent::Launch));
+    let out = drive(
+        &mut other,
+        ControllerInput::Event(Event::ConnectedToSession {
+            sessionkey: "77".into(),
+            keytype: KeyType::Custom,
+        }),
+    );
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        ControllerOutput::Ui(UiDirective::Show {
+            element: UiElement::SessionPaused,
+            ..
+        })
+    )));
+    // C-R01: next to a core that ends the not-persisted session, nothing of it is shown
+    let mut sdk = ready();
+    api(&mut sdk, 2, start_with(start));
+    frame(
+        &mut sdk,
+        3,
+        ServerFrame::SessionStarted {
+            sessionkey: "4821".into(),
+        },
+    );
+    let core = restored(sdk.snapshot(1_000).unwrap(), 5, 1_005);
+    let mut next = Controller::restore(config, c.snapshot().unwrap(), &core).unwrap();
+    let out: Vec<_> = std::iter::from_fn(|| next.poll_output()).collect();
+    assert!(
+        !out.iter().any(|o| matches!(
+            o,
+            ControllerOutput::Ui(UiDirective::Show {
+                element: UiElement::SessionIndicator
+                    | UiElement::SessionPaused
+                    | UiElement::SessionKey,
+                ..
+            })
+        )),
+        "{out:?}"
+    );
+    // its end offers the button again
+    let out = drive(
+        &mut next,
+        ControllerInput::Event(Event::SessionEnded {
+            reason: "visitor_ended".into(),
+        }),
+    );
+    assert!(
+        out.contains(&ControllerOutput::Ui(UiDirective::Show {
+            element: UiElement::CobrowseButton,
+            key: None
+        })),
+        "{out:?}"
     );
 }
 
@@ -960,6 +1249,43 @@ mod by_id {
         holds("INV-RESTORE-KEY-HIDDEN", &["relaunch_oneclick_session"]);
         // INV-KEY-HIDDEN-PRESENCE carries the session across the relaunch too
         assert!(flagged("traces/INV-RESTORE-KEY-HIDDEN.jsonl").contains("INV-KEY-HIDDEN-PRESENCE"));
+    }
+
+    #[test]
+    fn inv_max_guests() {
+        holds("INV-MAX-GUESTS", &["start_options_paused_limit"]);
+    }
+
+    #[test]
+    fn inv_persist() {
+        holds(
+            "INV-PERSIST",
+            &["relaunch_not_persisted", "relaunch_manual_session"],
+        );
+        // the screen part, for the crate's controller: the restored app shows the session
+        let clean = std::fs::read_to_string(root().join("traces/clean/INV-PERSIST.jsonl"))
+            .expect("the clean trace");
+        let mut lines: Vec<&str> = clean.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains(r#""relaunch""#))
+            .expect("a relaunch")
+            + 1;
+        lines.insert(at, r#"{"step":7,"ui":{"show":"session_indicator"}}"#);
+        let text = lines.join("\n");
+        let parsed = parse_trace(&text).expect("parses");
+        let found: BTreeSet<_> = read_trace_with(&parsed, options())
+            .expect("usable")
+            .iter()
+            .map(|v| v.invariant.id())
+            .collect();
+        assert!(found.contains("INV-PERSIST"), "{found:?}");
+    }
+
+    #[test]
+    fn inv_pause_shown_with_a_paused_start() {
+        let found = journey("start_options_paused_limit");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn api_fields(call: &str) -> Option<(&'static [&'static str], &'static [&'static
             &["group_id"],
         ),
         "set_default_ui" | "presence_set_default_ui" => (&["enabled"], &["enabled"]),
-        "start_session" => (&["key"], &[]),
+        "start_session" => (&["key", "max_guests", "paused", "persist"], &[]),
         "presence_signal_agent" => (&["event", "map"], &["event"]),
         "presence_connect" => (&["max_attempts"], &[]),
         "presence_data" => (&["map"], &["map"]),
@@ -1584,6 +1584,9 @@ struct ApiFields<'a> {
     event: Option<String>,
     map: Option<BTreeMap<String, String>>,
     max_attempts: Option<i32>,
+    max_guests: Option<i32>,
+    paused: Option<bool>,
+    persist: Option<bool>,
 }
 
 /// An `api` call read from JSON `text` as this crate writes it, by a reader that need not be
@@ -1603,9 +1606,14 @@ fn api_from_written(text: &str) -> Option<ApiCall> {
         "set_default_ui" => ApiCall::SetDefaultUi {
             enabled: f.enabled?,
         },
-        "start_session" => {
-            ApiCall::start_session(cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()))
-        }
+        "start_session" => ApiCall::StartSession(cobrowse_visitor_core::StartParams {
+            key: cobrowse_visitor_core::StartKey::from_arg(f.key.as_deref()),
+            options: StartOptions {
+                max_guests: f.max_guests,
+                paused: f.paused.unwrap_or(false),
+                persist: f.persist.unwrap_or(true),
+            },
+        }),
         "end_session" => ApiCall::EndSession,
         "presence_connect" => ApiCall::PresenceConnect {
             max_attempts: f

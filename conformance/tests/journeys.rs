@@ -324,3 +324,20 @@ fn relaunch_manual_session() {
 fn relaunch_oneclick_session() {
     journey("relaunch_oneclick_session");
 }
+
+/// Issue 15, start options: a manual session started paused with `max_guests: 1` (the
+/// controller's `start_options`): the notice shows at once, a second agent's join is refused
+/// by the service, before and after a loss (the resume re-sends the pause), and once the first
+/// agent leaves another may join.
+#[test]
+fn start_options_paused_limit() {
+    journey("start_options_paused_limit");
+}
+
+/// Issue 15, `persist: false`: a one-click session the app asked not to keep is ended by the
+/// relaunched core (`send end_session`, not `resume_session`), nothing of it is shown, and the
+/// app offers the button again.
+#[test]
+fn relaunch_not_persisted() {
+    journey("relaunch_not_persisted");
+}

@@ -155,15 +155,18 @@ scenario_tests! {
     pause_oneclick_across_loss => "scenarios/pause_oneclick_across_loss.jsonl",
     // issue 15: the agent's message, the app's message and user state
     agent_message_and_user_state => "scenarios/agent_message_and_user_state.jsonl",
+    // issue 15: a session started paused with max_guests 1: the service refuses a second agent
+    start_options_paused_limit => "scenarios/start_options_paused_limit.jsonl",
 }
 
 /// Journeys with a `relaunch` step (spec.md §13.2): not played over the sockets yet. The
 /// driver builds its core with `Sdk::new` and the harness has no way to kill the app's
 /// process and give a new driver a restored core (`Sdk::restore`); the simulator plays them
 /// (conformance/tests/journeys.rs, the vectors and the fuzzers).
-const NOT_OVER_SOCKETS: [&str; 2] = [
+const NOT_OVER_SOCKETS: [&str; 3] = [
     "scenarios/relaunch_manual_session.jsonl",
     "scenarios/relaunch_oneclick_session.jsonl",
+    "scenarios/relaunch_not_persisted.jsonl",
 ];
 
 /// Every journey in `scenarios/` is played over the sockets above (ws:// and wss://,
