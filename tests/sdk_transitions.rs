@@ -19,7 +19,7 @@ use cobrowse_visitor_core::{
     AppVisibility, KeyRequest, Link, Lookup, Phase, Presence, Ready, Session, Settings, State,
     Terms,
 };
-use cobrowse_visitor_core::{ConsentPolicy, Limits, StartOptions};
+use cobrowse_visitor_core::{ConsentPolicy, Limits, StartOptions, StartParams};
 use cobrowse_visitor_core::{PhaseKind, PresenceKind, ServerFrameKind, SessionKind, StateKind};
 use cobrowse_visitor_core::{RestoreError, Snapshot, RESTART_EXPIRED};
 use std::collections::BTreeMap;
@@ -153,6 +153,9 @@ fn refusal_row(call: &ApiCall, err: &ApiError) -> Row {
         (ApiCall::SetUserState { .. }, ApiError::SessionNotRunning(_)) => Row::SA121,
         (ApiCall::SetUserState { .. }, ApiError::InvalidParameter(_)) => Row::SA122,
         (ApiCall::InitVisitor(_), ApiError::InvalidParameter(_)) => Row::SA06,
+        (ApiCall::StartSession(_), ApiError::InvalidParameter(ParameterError::MaxGuests)) => {
+            Row::SA27
+        }
         (ApiCall::StartSession(_), ApiError::InvalidParameter(_)) => Row::SA25,
         (ApiCall::PresenceSignalAgent { .. }, ApiError::InvalidParameter(_)) => Row::SA57,
         (_, ApiError::GroupIdMismatch { .. }) => Row::SA02,
@@ -1086,6 +1089,48 @@ fn s_a25_custom_key_must_be_base64url_up_to_63() {
         })]
     );
     h.assert_rows(&[Row::SA20]);
+}
+
+/// S-A27: `max_guests` outside 1..=32767 (`GlanceStartParams.maxGuests` is a `short`) is
+/// `EventInvalidParameter`, whatever the key; the bounds are accepted and sent (S-A20).
+#[test]
+fn s_a27_start_options_must_follow_the_rules() {
+    for mut h in [H::ready_anonymous(), H::terms_accepted(1)] {
+        for bad in [0, -1, 32_768, i32::MIN, i32::MAX] {
+            for key in [StartKey::Random, StartKey::Custom("k1".into())] {
+                h.refuse_param(
+                    ApiCall::StartSession(StartParams {
+                        key,
+                        options: StartOptions {
+                            max_guests: Some(bad),
+                            ..StartOptions::default()
+                        },
+                    }),
+                    ApiError::InvalidParameter(ParameterError::MaxGuests),
+                    ErrorCode::InvalidParameter,
+                );
+            }
+        }
+    }
+    for good in [1u16, 32_767] {
+        let mut h = H::ready_anonymous();
+        assert_eq!(
+            h.api(ApiCall::StartSession(StartParams {
+                key: StartKey::Random,
+                options: StartOptions {
+                    max_guests: Some(i32::from(good)),
+                    paused: true,
+                    persist: false,
+                },
+            })),
+            vec![tx(ClientFrame::StartSession {
+                key: None,
+                max_guests: Some(good),
+                paused: true
+            })]
+        );
+        h.assert_rows(&[Row::SA20]);
+    }
 }
 
 /// S-A21: start while a session is starting, running or ending is `EventInvalidState`

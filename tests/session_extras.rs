@@ -693,10 +693,12 @@ fn c_e10_c_r01_the_controllers_start_options() {
     );
     let out = drive(&mut c, ControllerInput::User(UserIntent::TapCobrowse));
     assert!(
-        out.contains(&ControllerOutput::Call(ApiCall::StartSession(StartParams {
-            key: StartKey::Random,
-            options: start
-        }))),
+        out.contains(&ControllerOutput::Call(ApiCall::StartSession(
+            StartParams {
+                key: StartKey::Random,
+                options: start
+            }
+        ))),
         "{out:?}"
     );
     let out = drive(
@@ -1252,8 +1254,8 @@ mod by_id {
     }
 
     #[test]
-    fn inv_max_guests() {
-        holds("INV-MAX-GUESTS", &["start_options_paused_limit"]);
+    fn inv_start_options() {
+        holds("INV-START-OPTIONS", &["start_options_paused_limit"]);
     }
 
     #[test]

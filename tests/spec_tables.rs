@@ -23,7 +23,7 @@ use cobrowse_visitor_core::{
     KeyType, Lifecycle, NetworkChange, Output, Sdk, SdkConfig, ServerFrame, StartKey, UiDirective,
     UserIntent,
 };
-use cobrowse_visitor_core::{CallName, ErrorCode, Row, Timer};
+use cobrowse_visitor_core::{CallName, ErrorCode, Row, StartOptions, StartParams, Timer};
 use cobrowse_visitor_core::{ControllerState, Identity, Origin, PresenceView, SessionView};
 use cobrowse_visitor_core::{Link, Phase, Presence, Session, State, Terms};
 use std::collections::hash_map::DefaultHasher;
@@ -897,6 +897,22 @@ fn sdk_inputs() -> Vec<Input> {
         ApiCall::start_session(StartKey::VisitorId),
         ApiCall::start_session(StartKey::Custom("abc-_1".into())),
         ApiCall::start_session(StartKey::Custom("a b".into())),
+        // start options (§3.3): refused (S-A27), and every option set
+        ApiCall::StartSession(StartParams {
+            key: StartKey::Random,
+            options: StartOptions {
+                max_guests: Some(0),
+                ..StartOptions::default()
+            },
+        }),
+        ApiCall::StartSession(StartParams {
+            key: StartKey::Random,
+            options: StartOptions {
+                max_guests: Some(2),
+                paused: true,
+                persist: false,
+            },
+        }),
         ApiCall::EndSession,
         ApiCall::presence_connect(),
         terms("displayed"),

@@ -216,7 +216,8 @@ impl ServiceView {
 /// the world has settled with the link up, the SDK core and the controller both give a
 /// snapshot (`ready`, launched and not exited), the lookup is done, no session is starting
 /// and no terms request or dialog is open (the restart's documented effects drop those,
-/// §5.6, §6.1; an ending session is kept and its end sent again, S-R04).
+/// §5.6, §6.1; an ending session is kept and its end sent again, S-R04), and no session
+/// started without `persist` runs (the restore ends it, S-R04: INV-PERSIST judges that).
 pub fn relaunch_judged(w: &World) -> bool {
     let Phase::Ready(r) = &w.sdk().state().phase else {
         return false;
@@ -232,7 +233,7 @@ pub fn relaunch_judged(w: &World) -> bool {
         && r.lookup == Lookup::Done
         && matches!(
             r.session,
-            Session::Idle | Session::Running { .. } | Session::Ending { .. }
+            Session::Idle | Session::Running { persist: true, .. } | Session::Ending { .. }
         )
         && !dialog
         && w.sdk().snapshot(0).is_some()

@@ -1289,7 +1289,8 @@ fn inv_presence_data() {
 
 /// `INV-PAUSE-RUNNING` at the machine level: the core accepts `pause` only while its session
 /// is `running` (S-A100 / S-A101), a session is running whenever `Sdk::is_paused` says
-/// paused, and a new running session starts unpaused with no user state (S-F10); the
+/// paused, and a new running session starts with no user state, paused exactly when the
+/// accepted start that made it asked for `paused` (S-F10); the
 /// controller accepts `toggle_pause` only with a running session (C-U81) and its `paused`
 /// equals whether `session_paused` is on screen (§4.2; C-U80, C-E12, C-U60).
 #[test]
@@ -1305,6 +1306,8 @@ fn inv_pause_running_machine() {
         |raw| {
             let mut sdk = raw.sdk();
             let mut pauses = 0;
+            // the latest accepted start's `paused` (§3.3 start options)
+            let mut start_paused = false;
             for (at, input) in &raw.inputs {
                 let running_before = matches!(
                     &sdk.state().phase,
@@ -1312,6 +1315,9 @@ fn inv_pause_running_machine() {
                 );
                 let result = sdk.handle_input(Instant::from_millis(*at), input.clone());
                 drain(&mut sdk);
+                if let (Input::Api(ApiCall::StartSession(p)), true) = (input, result.is_ok()) {
+                    start_paused = p.options.paused;
+                }
                 if matches!(input, Input::Api(ApiCall::Pause { .. })) && result.is_ok() {
                     if !running_before {
                         return Err(format!(
@@ -1335,7 +1341,7 @@ fn inv_pause_running_machine() {
                             paused, user_state, ..
                         } = &r.session
                         {
-                            if *paused || !user_state.is_empty() {
+                            if *paused != start_paused || !user_state.is_empty() {
                                 return Err(format!(
                                     "a new running session is paused={paused} with state {user_state:?}"
                                 ));
@@ -1446,7 +1452,8 @@ fn inv_pause_running_machine() {
 }
 
 /// What a restart must carry over (§5.6): the visitor, the settings, a running session's
-/// key, keytype, pause and user state, the presence data and the two default-UI flags.
+/// key, keytype, pause and user state (one started with `persist`: another is kept as ending,
+/// S-R04), the presence data and the two default-UI flags.
 #[derive(Debug, PartialEq)]
 struct Carried {
     visitor: InitParams,
@@ -1476,6 +1483,7 @@ fn carried(sdk: &Sdk) -> Option<Carried> {
                 keytype,
                 paused,
                 user_state,
+                persist: true,
                 ..
             } => Some((key.clone(), *keytype, *paused, user_state.clone())),
             _ => None,
@@ -1512,10 +1520,14 @@ fn live_restart_transparent_machine() {
                 let Some(before) = carried(&sdk) else {
                     continue;
                 };
-                // S-R04: an ending session is kept, its end sent again on the new link
+                // S-R04: an ending session is kept, its end sent again on the new link; so is
+                // a running one started without `persist` (§5.6)
                 let ending = matches!(
                     &sdk.state().phase,
-                    Phase::Ready(r) if matches!(r.session, Session::Ending { .. })
+                    Phase::Ready(r) if matches!(
+                        r.session,
+                        Session::Ending { .. } | Session::Running { persist: false, .. }
+                    )
                 );
                 let unix = 1_700_000_000_000 + *at;
                 let snap = sdk.snapshot(unix).ok_or("a ready core has a snapshot")?;

@@ -66,7 +66,7 @@ fn plain(v: &[Violation]) -> Vec<Plain> {
                     | super::Invariant::MessageInSession
                     | super::Invariant::RestoreKeyHidden
                     | super::Invariant::RestoreGroup
-                    | super::Invariant::MaxGuests
+                    | super::Invariant::StartOptions
                     | super::Invariant::Persist
             )
         })

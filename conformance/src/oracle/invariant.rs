@@ -198,11 +198,11 @@ pub enum Invariant {
     /// running at the relaunch is resumed with its own key. Reason: a restore never changes
     /// the group id, nor the session it continues (§5.6).
     RestoreGroup,
-    /// `INV-MAX-GUESTS`: no `EventGuestCountChange` of a session tells more agents than the
-    /// `max_guests` of the accepted `start_session` that started it. Reason: a count over the
-    /// app's limit means the limit never reached the service, first or again after a loss
-    /// (S-A20, S-N02, §13.2).
-    MaxGuests,
+    /// `INV-START-OPTIONS`: every `send start_session` for an accepted `start_session` (the
+    /// first, and one sent again after a loss) carries that call's `max_guests` and `paused`.
+    /// Reason: the service enforces them (§13.2); a start without them lets more agents in
+    /// than the app allowed, or shows the screen the app wanted paused (S-A20, S-N02).
+    StartOptions,
     /// `INV-PERSIST` (needs scenario lines): after a `relaunch` at which a session started
     /// without `persist` ran, no `send resume_session` carries its key; with the crate's
     /// controller, no `session_key`, `session_indicator` or `session_paused` is shown for it.
@@ -280,7 +280,7 @@ impl Invariant {
         Invariant::MessageInSession,
         Invariant::RestoreKeyHidden,
         Invariant::RestoreGroup,
-        Invariant::MaxGuests,
+        Invariant::StartOptions,
         Invariant::Persist,
         Invariant::RefusedUnchanged,
         Invariant::TimerNotEarly,
@@ -326,7 +326,7 @@ impl Invariant {
             Invariant::MessageInSession => "INV-MESSAGE-IN-SESSION",
             Invariant::RestoreKeyHidden => "INV-RESTORE-KEY-HIDDEN",
             Invariant::RestoreGroup => "INV-RESTORE-GROUP",
-            Invariant::MaxGuests => "INV-MAX-GUESTS",
+            Invariant::StartOptions => "INV-START-OPTIONS",
             Invariant::Persist => "INV-PERSIST",
             Invariant::RefusedUnchanged => "INV-REFUSED-UNCHANGED",
             Invariant::TimerNotEarly => "INV-TIMER-NOT-EARLY",
@@ -378,7 +378,7 @@ impl Invariant {
             | Invariant::MessageInSession
             | Invariant::RestoreKeyHidden
             | Invariant::RestoreGroup
-            | Invariant::MaxGuests
+            | Invariant::StartOptions
             | Invariant::Persist => InvariantKind::Spec,
             Invariant::RefusedUnchanged | Invariant::TimerNotEarly | Invariant::Deterministic => {
                 InvariantKind::Machine

@@ -56,12 +56,22 @@ fun <E : Enum<E>> enumOf(values: Array<E>, name: String): E = values.single { it
 
 // --- vector JSON -> binding values
 
+/** The start options of a `start_session` record or a controller config (each absent at its
+ *  default, spec.md §3.3). */
+fun startOptions(o: Obj) = StartOptions((o["max_guests"] as Long?)?.let { Math.toIntExact(it) },
+    (o["paused"] ?: false) as Boolean, (o["persist"] ?: true) as Boolean)
+
+/** StartOptions -> the JSON fields that are not at their defaults. */
+fun startOptionsJson(o: StartOptions): Obj = (o.maxGuests?.let { mapOf("max_guests" to it.toLong()) } ?: emptyMap()) +
+    (if (o.paused) mapOf("paused" to true) else emptyMap()) + (if (!o.persist) mapOf("persist" to false) else emptyMap())
+
 fun apiCall(o: Obj): ApiCall = when (o["call"].str()) {
     "init_visitor" -> ApiCall.InitVisitor(InitParams(Math.toIntExact(o["group_id"].long()), (o["token"] ?: "").str(),
         (o["name"] ?: "").str(), (o["email"] ?: "").str(), (o["phone"] ?: "").str(), o["visitor_id"] as String?))
     "set_default_ui" -> ApiCall.SetDefaultUi(o["enabled"] as Boolean)
     "start_session" -> ApiCall.StartSession(when (val k = o["key"]) {
-        null -> StartKey.VisitorId; "GLANCE_KEYTYPE_RANDOM" -> StartKey.Random; else -> StartKey.Custom(k.str()) })
+        null -> StartKey.VisitorId; "GLANCE_KEYTYPE_RANDOM" -> StartKey.Random; else -> StartKey.Custom(k.str()) },
+        startOptions(o))
     "end_session" -> ApiCall.EndSession
     "presence_connect" -> ApiCall.PresenceConnect(Math.toIntExact((o["max_attempts"] ?: -1L).long()))
     "presence_set_default_ui" -> ApiCall.PresenceSetDefaultUi(o["enabled"] as Boolean)
@@ -159,7 +169,8 @@ fun eventJson(e: Event): Obj = when (e) {
 fun frameJson(f: ClientFrame): Obj = when (f) {
     is ClientFrame.Init -> mapOf("type" to "init", "v" to f.v.toLong(), "group_id" to f.groupId.toLong(), "token" to f.token,
         "name" to f.name, "email" to f.email, "phone" to f.phone, "visitor_id" to f.visitorId)
-    is ClientFrame.StartSession -> mapOf("type" to "start_session", "key" to f.key)
+    is ClientFrame.StartSession -> mapOf("type" to "start_session", "key" to f.key) +
+        (f.maxGuests?.let { mapOf("max_guests" to it.toLong()) } ?: emptyMap()) + (if (f.paused) mapOf("paused" to true) else emptyMap())
     is ClientFrame.EndSession -> mapOf("type" to "end_session")
     is ClientFrame.ResumeSession -> mapOf("type" to "resume_session", "sessionkey" to f.sessionkey)
     is ClientFrame.PresenceConnect -> mapOf("type" to "presence_connect", "visitor_id" to f.visitorId)
@@ -180,7 +191,7 @@ fun apiJson(c: ApiCall): Obj = when (c) {
     is ApiCall.StartSession -> when (val k = c.key) {
         is StartKey.VisitorId -> mapOf("call" to "start_session")
         is StartKey.Random -> mapOf("call" to "start_session", "key" to "GLANCE_KEYTYPE_RANDOM")
-        is StartKey.Custom -> mapOf("call" to "start_session", "key" to k.key) }
+        is StartKey.Custom -> mapOf("call" to "start_session", "key" to k.key) } + startOptionsJson(c.options)
     is ApiCall.EndSession -> mapOf("call" to "end_session")
     is ApiCall.PresenceConnect -> if (c.maxAttempts == -1) mapOf("call" to "presence_connect")
         else mapOf("call" to "presence_connect", "max_attempts" to c.maxAttempts.toLong())
@@ -220,11 +231,16 @@ fun sdkConfig(v: Obj): SdkConfig {
 
 fun groupId(v: Obj) = Math.toIntExact(v["controller_config"].obj()["group_id"].long())
 
+/** The vector's controller configuration. */
+fun controllerConfig(v: Obj): ControllerConfig {
+    val cc = v["controller_config"].obj()
+    return ControllerConfig(groupId(v), cc["custom_ui"] as Boolean, startOptions((cc["start"] ?: emptyMap<String, Any?>()).obj()))
+}
+
 /** A new controller for the vector's configuration. */
 fun newController(v: Obj): Controller {
     val cc = v["controller_config"].obj()
-    return Controller.withLimits(ControllerConfig(groupId(v), cc["custom_ui"] as Boolean),
-        enumOf(Limits.values(), (cc["limits"] ?: "glance5").str()))
+    return Controller.withLimits(controllerConfig(v), enumOf(Limits.values(), (cc["limits"] ?: "glance5").str()))
 }
 
 /** The core after the app was killed and relaunched (spec.md §5.6, §13.2 `relaunch`):
@@ -243,7 +259,7 @@ fun relaunchedController(v: Obj, old: Controller, r: Obj): Controller {
     if (mine == null || sdkSnapshot == null) return newController(v)
     val at = r["unix_ms"].long().toULong()
     return Sdk.restore(sdkConfig(v), sdkSnapshot, groupId(v), at, at).use { sdk ->
-        Controller.restore(ControllerConfig(groupId(v), v["controller_config"].obj()["custom_ui"] as Boolean), mine, sdk)
+        Controller.restore(controllerConfig(v), mine, sdk)
     }
 }
 

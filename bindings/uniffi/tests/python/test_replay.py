@@ -35,6 +35,25 @@ def tagged(enum_cls, obj):
     return variant(enum_cls, obj["type"], **fields)
 
 
+def start_options(obj):
+    """The start options of a `start_session` record or a controller config (each absent at
+    its default, spec.md §3.3)."""
+    return cv.StartOptions(max_guests=obj.get("max_guests"), paused=obj.get("paused", False),
+                           persist=obj.get("persist", True))
+
+
+def start_options_json(o):
+    """StartOptions -> the JSON fields that are not at their defaults."""
+    out = {}
+    if o.max_guests is not None:
+        out["max_guests"] = o.max_guests
+    if o.paused:
+        out["paused"] = True
+    if not o.persist:
+        out["persist"] = False
+    return out
+
+
 def api_call(obj):
     """The contract's `api` record -> ApiCall."""
     call = obj["call"]
@@ -49,7 +68,7 @@ def api_call(obj):
             key = cv.StartKey.RANDOM()
         else:
             key = cv.StartKey.CUSTOM(key=obj["key"])
-        return cv.ApiCall.START_SESSION(key=key)
+        return cv.ApiCall.START_SESSION(key=key, options=start_options(obj))
     if call == "presence_signal_agent":
         return cv.ApiCall.PRESENCE_SIGNAL_AGENT(event=obj["event"], map=dict(obj.get("map", {})))
     if call == "presence_connect":
@@ -84,6 +103,12 @@ def untagged(obj):
     fields = {k: plain(v) for k, v in vars(obj).items()}
     if vname(obj) == "presence_connect_fail" and fields.get("retry_ms") is None:
         fields.pop("retry_ms", None)
+    # a start's options are written only when not at their defaults (§8.1)
+    if vname(obj) == "start_session" and "max_guests" in fields:
+        if fields["max_guests"] is None:
+            fields.pop("max_guests")
+        if not fields.get("paused"):
+            fields.pop("paused", None)
     return {"type": vname(obj), **fields}
 
 
@@ -93,11 +118,12 @@ def api_json(call):
         return {"call": name, **vars(call.params)}
     if name == "start_session":
         key = call.key
+        options = start_options_json(call.options)
         if key.is_RANDOM():
-            return {"call": name, "key": RANDOM}
+            return {"call": name, "key": RANDOM, **options}
         if key.is_CUSTOM():
-            return {"call": name, "key": key.key}
-        return {"call": name}
+            return {"call": name, "key": key.key, **options}
+        return {"call": name, **options}
     if name == "presence_connect" and call.max_attempts == -1:
         return {"call": name}
     return {"call": name, **{k: plain(v) for k, v in vars(call).items()}}
@@ -136,10 +162,15 @@ def sdk_config(v):
     return cv.SdkConfig(**cfg)
 
 
+def controller_config(v):
+    ccfg = v["controller_config"]
+    return cv.ControllerConfig(group_id=ccfg["group_id"], custom_ui=ccfg["custom_ui"],
+                               start=start_options(ccfg.get("start", {})))
+
+
 def new_controller(v):
-    ccfg = dict(v["controller_config"])
-    limits = cv.Limits[ccfg.pop("limits", "glance5").upper()]
-    return cv.Controller.with_limits(cv.ControllerConfig(**ccfg), limits)
+    limits = cv.Limits[v["controller_config"].get("limits", "glance5").upper()]
+    return cv.Controller.with_limits(controller_config(v), limits)
 
 
 def relaunched_sdk(v, sdk, now, relaunch):
@@ -162,8 +193,7 @@ def relaunched_controller(v, c, relaunch):
     group_id = v["controller_config"]["group_id"]
     at = relaunch["unix_ms"]
     sdk = cv.Sdk.restore(sdk_config(v), relaunch["sdk_snapshot"], group_id, at, at)
-    return cv.Controller.restore(cv.ControllerConfig(group_id=group_id, custom_ui=v["controller_config"]["custom_ui"]),
-                                 mine, sdk)
+    return cv.Controller.restore(controller_config(v), mine, sdk)
 
 
 def sdk_step(v, sdk, want):

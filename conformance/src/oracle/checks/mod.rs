@@ -34,7 +34,7 @@
 //! | `INV-MESSAGE-IN-SESSION` | [`session_extras::MessageInSession`] |
 //! | `INV-RESTORE-KEY-HIDDEN` | [`session_extras::RestoreKeyHidden`] |
 //! | `INV-RESTORE-GROUP` | [`session_extras::RestoreGroup`] |
-//! | `INV-MAX-GUESTS` | [`session_extras::MaxGuests`] |
+//! | `INV-START-OPTIONS` | [`session_extras::StartOptionsSent`] |
 //! | `INV-PERSIST` | [`session_extras::Persist`] |
 //! | `LIVE-INIT` | [`progress::InitCompletes`] |
 //! | `LIVE-PRESENCE` | [`progress::PresenceConnects`] |
@@ -136,7 +136,7 @@ pub(super) struct Checks {
     message_in_session: session_extras::MessageInSession,
     restore_key_hidden: session_extras::RestoreKeyHidden,
     restore_group: session_extras::RestoreGroup,
-    max_guests: session_extras::MaxGuests,
+    start_options: session_extras::StartOptionsSent,
     persist: session_extras::Persist,
     init_completes: progress::InitCompletes,
     presence_connects: progress::PresenceConnects,
@@ -202,7 +202,7 @@ impl Checks {
             &mut self.message_in_session,
             &mut self.restore_key_hidden,
             &mut self.restore_group,
-            &mut self.max_guests,
+            &mut self.start_options,
             &mut self.persist,
             &mut self.init_completes,
             &mut self.presence_connects,

@@ -239,38 +239,59 @@ impl Check for PauseShown {
     }
 }
 
-/// `INV-MAX-GUESTS`: no `EventGuestCountChange` of a session tells more agents than the
-/// `max_guests` of the accepted `start_session` that started it (when it set one); a
-/// `relaunch` keeps the session and its limit.
+/// `INV-START-OPTIONS`: every `send start_session` for an accepted `start_session` (the
+/// first, and one sent again after a loss, S-N02) carries that call's `max_guests` and
+/// `paused` (§8.1: `max_guests` present only when set, `paused` only when `true`).
 #[derive(Clone, Debug, Default)]
-pub(super) struct MaxGuests {
-    /// The limit of the session that runs (its start's), from its `EventConnectedToSession`.
-    limit: Option<i32>,
+pub(super) struct StartOptionsSent {
+    /// The accepted start's `max_guests` and `paused`, until its session connects, fails or
+    /// ends (no start is sent for it after that).
+    owed: Option<(Option<i32>, bool)>,
 }
 
-impl Check for MaxGuests {
-    fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
+/// A sent `start_session`'s `max_guests` and `paused`, typed or as written (absent: none and
+/// `false`; a field of another type reads as a value no call has).
+fn sent_start_options(frame: &SentFrame) -> (Option<i64>, bool) {
+    match frame {
+        SentFrame::Typed(ClientFrame::StartSession {
+            max_guests, paused, ..
+        }) => (max_guests.map(i64::from), *paused),
+        SentFrame::Typed(_) => (None, false),
+        SentFrame::Json(v) => (
+            v.get("max_guests").map(|m| m.as_i64().unwrap_or(i64::MIN)),
+            v.get("paused").is_some_and(|p| p.as_bool() != Some(false)),
+        ),
+    }
+}
+
+impl Check for StartOptionsSent {
+    fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
         match rec.seen {
+            Seen::Accepted(ApiCall::StartSession(p)) => {
+                self.owed = Some((p.options.max_guests, p.options.paused));
+            }
             Seen::Event {
-                code: "EventConnectedToSession",
+                code: "EventConnectedToSession" | "EventStartSessionFailed" | "EventSessionEnded",
                 ..
-            } => self.limit = ctx.start_options().max_guests,
-            Seen::Event {
-                code: "EventSessionEnded",
-                ..
-            } => self.limit = None,
-            Seen::Event {
-                code: "EventGuestCountChange",
-                event,
-                ..
-            } => {
-                let count = event.prop("guestcount").and_then(|c| c.parse::<i64>().ok());
-                if let (Some(limit), Some(count)) = (self.limit, count) {
-                    if count > i64::from(limit) {
+            } => self.owed = None,
+            Seen::Send(frame) if rec.seen.sent_type() == Some("start_session") => {
+                if let Some((max_guests, paused)) = self.owed {
+                    let sent = sent_start_options(frame);
+                    if sent != (max_guests.map(i64::from), paused) {
+                        let shown = |(m, p): (Option<i64>, bool)| {
+                            format!(
+                                "max_guests {}, paused {p}",
+                                m.map_or("absent".to_owned(), |m| m.to_string())
+                            )
+                        };
                         out.push(violation(
-                            Invariant::MaxGuests,
+                            Invariant::StartOptions,
                             rec.line,
-                            format!("EventGuestCountChange told {count} agents in a session started with max_guests {limit}: the limit never reached the service (S-A20, S-N02, §13.2)"),
+                            format!(
+                                "send start_session carries {}, but the accepted start_session asked for {}: the service enforces the start's options (S-A20, S-N02, §13.2)",
+                                shown(sent),
+                                shown((max_guests.map(i64::from), paused))
+                            ),
                         ));
                     }
                 }
