@@ -32,7 +32,7 @@ use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind};
 /// (`LIVE-*`): `drive_core` wakes the core late on purpose (spec.md §2 allows any `t' ≥ t`),
 /// and those bounds assume a core woken at its deadlines; nor the replay ([`replayed`]).
 /// `drive_scenario` judges them.
-pub const DRIVE_CORE_CHECKS: [&str; 32] = [
+pub const DRIVE_CORE_CHECKS: [&str; 34] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -62,6 +62,8 @@ pub const DRIVE_CORE_CHECKS: [&str; 32] = [
     "INV-MESSAGE-IN-SESSION",
     "INV-RESTORE-KEY-HIDDEN",
     "INV-RESTORE-GROUP",
+    "INV-START-OPTIONS",
+    "INV-PERSIST",
     "INV-REFUSED-UNCHANGED",
     "INV-TIMER-NOT-EARLY",
     "INV-DETERMINISTIC",
@@ -70,7 +72,7 @@ pub const DRIVE_CORE_CHECKS: [&str; 32] = [
 /// The invariant IDs `drive_scenario` checks: every transcript invariant and trace-time
 /// progress property on the simulator's interleaved transcript, and `INV-DETERMINISTIC` on two
 /// runs of the same scenario.
-pub const DRIVE_SCENARIO_CHECKS: [&str; 37] = [
+pub const DRIVE_SCENARIO_CHECKS: [&str; 39] = [
     "INV-GROUP-STABLE",
     "INV-INIT-FIRST",
     "INV-PRESENCE-NEEDS-ID",
@@ -102,6 +104,8 @@ pub const DRIVE_SCENARIO_CHECKS: [&str; 37] = [
     "INV-MESSAGE-IN-SESSION",
     "INV-RESTORE-KEY-HIDDEN",
     "INV-RESTORE-GROUP",
+    "INV-START-OPTIONS",
+    "INV-PERSIST",
     "LIVE-INIT",
     "LIVE-PRESENCE",
     "LIVE-SESSION-RESOLVES",
