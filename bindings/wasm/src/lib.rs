@@ -280,7 +280,7 @@ impl Sdk {
     #[wasm_bindgen(js_name = handleInput)]
     pub fn handle_input(
         &mut self,
-        now_ms: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
         #[wasm_bindgen(unchecked_param_type = "SdkInput")] input: JsValue,
     ) -> Result<(), JsValue> {
         let at = instant(now_ms)?;
@@ -304,7 +304,11 @@ impl Sdk {
 
     /// Decodes server bytes (a `Uint8Array` from the socket) and handles the frame.
     #[wasm_bindgen(js_name = handleBytes)]
-    pub fn handle_bytes(&mut self, now_ms: f64, bytes: &[u8]) -> Result<(), JsValue> {
+    pub fn handle_bytes(
+        &mut self,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+        bytes: &[u8],
+    ) -> Result<(), JsValue> {
         self.inner
             .handle_bytes(instant(now_ms)?, bytes)
             .map_err(|e| refusal(e.code().as_str(), &e.to_string()))
