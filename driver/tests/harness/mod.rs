@@ -593,9 +593,12 @@ impl App {
         self.settle_driver().await;
     }
 
-    /// Kills the running process's driver as the OS kills an app: every handle dropped, its
-    /// task ends and its socket closes. Returns once the driver has stopped and the server
-    /// has seen the connection go.
+    /// Kills the running process's driver: every handle dropped, so its task ends and its
+    /// socket closes, and nothing of it is left. (A dropped driver still sends the courtesy
+    /// close frame a killed process would not; the server takes a close frame and a vanished
+    /// connection alike, as a lost connection.) Returns once the driver has stopped and the
+    /// server has seen the connection go, so that the server hears the loss at the kill's
+    /// time, before the clock moves.
     async fn kill(&mut self) {
         let mut dstatus = self.dstatus.clone();
         let status = *dstatus.borrow();
