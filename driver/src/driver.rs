@@ -27,15 +27,16 @@
 //! means for a session are the core's decisions. A failed reconnect attempt is not an input:
 //! the core already has its next reconnect deadline armed. A new core believes the link is
 //! up, so the first socket is opened at once and the core hears nothing unless that fails
-//! (see [`spawn`]).
+//! (see [`spawn`]); a core restored after an app restart ([`Sdk::restore`], spec.md §5.6)
+//! knows its link is down and asks for the socket itself (see [`spawn_with`]).
 
 use crate::clock::Clock;
 use crate::connect::{self, ConnectError, ConnectPhase, Deadlines, Roots, Socket, Target};
 use crate::redact::{redact_url, Redaction};
 use cobrowse_visitor_core::MAX_FRAME_BYTES;
 use cobrowse_visitor_core::{
-    ApiCall, ClientFrame, Error, Event, Input, Instant, Lifecycle, NetworkChange, Output,
-    ProtocolError, Sdk, SdkConfig, ServerFrame,
+    ApiCall, ClientFrame, Error, Event, Input, Instant, Lifecycle, Link, NetworkChange, Output,
+    ProtocolError, Sdk, SdkConfig, ServerFrame, Snapshot,
 };
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
@@ -300,6 +301,8 @@ enum Command {
     Api(ApiCall, oneshot::Sender<Result<(), Error>>),
     Lifecycle(Lifecycle, oneshot::Sender<Result<(), Error>>),
     Reachability(Reachability, oneshot::Sender<()>),
+    /// Runs on the core between two inputs; the closure replies itself.
+    Inspect(Box<dyn FnOnce(&Sdk) + Send>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -335,6 +338,31 @@ impl DriverHandle {
         rx.await.map_err(|_| DriverError::Stopped)
     }
 
+    /// A snapshot of what must survive an app restart (spec.md §5.6, [`Sdk::snapshot`]), at
+    /// wall-clock `unix_ms`; `None` before the first `EventVisitorInitialized` and after
+    /// terminate. The OS kills an app without warning, so an app keeps the latest one in its
+    /// storage (taken after each event, or when it goes to the background) and on its next
+    /// launch gives [`spawn_with`] the core [`Sdk::restore`] makes of it.
+    pub async fn snapshot(&self, unix_ms: u64) -> Result<Option<Snapshot>, DriverError> {
+        self.inspect(move |sdk| sdk.snapshot(unix_ms)).await
+    }
+
+    /// Runs `f` on the core between two inputs and returns what it returns: a read of the
+    /// core's state ([`Sdk::state`], [`Sdk::is_session_active`], …) that no input can
+    /// interleave with. The core cannot be changed through it. `f` runs on the driver's task,
+    /// which waits for it: keep it short.
+    pub async fn inspect<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Sdk) -> R + Send + 'static,
+    ) -> Result<R, DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Inspect(Box::new(move |sdk| {
+            // a caller that stopped waiting does not want the answer
+            let _ = tx.send(f(sdk));
+        })))?;
+        rx.await.map_err(|_| DriverError::Stopped)
+    }
+
     /// Closes the WebSocket (with a close frame) and ends the driver task. Events already
     /// notified stay in the channel.
     pub async fn shutdown(&self) -> Result<(), DriverError> {
@@ -365,6 +393,28 @@ impl DriverHandle {
 /// decides when to try again, and resends what must survive an outage when the link is back.
 /// The task ends on [`DriverHandle::shutdown`] or when every handle is dropped.
 pub fn spawn(config: DriverConfig) -> (DriverHandle, mpsc::UnboundedReceiver<Notification>) {
+    let sdk = Sdk::new(config.sdk.clone());
+    spawn_with(config, sdk)
+}
+
+/// [`spawn`] around a given core instead of a new one: on an app's next launch, the core
+/// [`Sdk::restore`] made of the snapshot the previous process kept ([`DriverHandle::snapshot`],
+/// spec.md §5.6). [`DriverConfig::sdk`] is not used: the core has its configuration.
+///
+/// What the core queued is handed on before this returns, as after any input: its events are
+/// in the channel, and its [`Output::Connect`] opens the first socket. A restored core knows
+/// its link is down (S-R01–S-R04): it is told [`NetworkChange::Restored`] when that socket is
+/// open, and its new link sends `init` and resumes a running session (`resume_session`). If
+/// that attempt fails, the core is told nothing: its reconnect deadline is armed. A core whose
+/// link is up (a new one) gets its first socket as in [`spawn`].
+///
+/// The integration controller is the app's, not the driver's: the app restores it next to
+/// the core with `Controller::restore(config, snapshot, &sdk)` before handing the core over,
+/// and drains it after the core's first events.
+pub fn spawn_with(
+    config: DriverConfig,
+    sdk: Sdk,
+) -> (DriverHandle, mpsc::UnboundedReceiver<Notification>) {
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (notes_tx, notes) = mpsc::unbounded_channel();
     let (status_tx, status) = watch::channel(DriverStatus::default());
@@ -375,9 +425,12 @@ pub fn spawn(config: DriverConfig) -> (DriverHandle, mpsc::UnboundedReceiver<Not
         Ok(t) if t.is_tls() => Some(config.roots.client_config()),
         _ => None,
     };
+    let link_up = sdk.state().link == Link::Up;
+    // a restored core was made at its own `now`: never feed it an earlier one
+    let last_now = now.max(sdk.state().now);
     let mut task = Task {
-        sdk: Sdk::new(config.sdk.clone()),
-        last_now: now,
+        sdk,
+        last_now,
         clock: config.clock.clone(),
         target,
         tls,
@@ -385,7 +438,9 @@ pub fn spawn(config: DriverConfig) -> (DriverHandle, mpsc::UnboundedReceiver<Not
         socket: None,
         connecting: None,
         phase: None,
-        first: Some(Vec::new()),
+        // a core whose link is up believes frames flow from the start; one whose link is
+        // down asks for a socket and hears `Restored` when it is open
+        first: link_up.then(Vec::new),
         broken: None,
         deadline: None,
         last_heard: now,
@@ -457,10 +512,19 @@ enum Wake {
 }
 
 impl Task {
-    /// Before the task runs: open the first socket. Done before [`spawn`] returns, so that
-    /// the first status already says "connecting".
+    /// Before the task runs: open the first socket (a core whose link is up), and hand on
+    /// what the core queued (a restored core's events and its `Connect`; frames wait for the
+    /// first socket while the core believes the link is up, and a core whose link is down
+    /// sends none). Done before [`spawn`] returns, so that the first status already says
+    /// "connecting" and the core's first events are in the channel.
     fn prime(&mut self) {
-        self.start_connect();
+        if self.first.is_some() {
+            self.start_connect();
+        }
+        let frames = self.collect();
+        if let Some(waiting) = self.first.as_mut() {
+            waiting.extend(frames);
+        }
         self.publish(false);
     }
 
@@ -537,6 +601,7 @@ impl Task {
                 self.publish(false);
                 let _ = reply.send(());
             }
+            Command::Inspect(f) => f(&self.sdk),
             Command::Shutdown(reply) => {
                 self.close().await;
                 self.publish(true);

@@ -8,7 +8,9 @@
 //! - [`spawn`] (`driver`): one task that owns the socket, the clock and the core's timer, feeds
 //!   frames, lifecycle and network changes and deadlines into [`cobrowse_visitor_core::Sdk`],
 //!   writes what it polls out, reconnects when the core says [`Output::Connect`], and hands
-//!   events to the app through a channel. No protocol rule lives in it.
+//!   events to the app through a channel. No protocol rule lives in it. After an app
+//!   restart, [`spawn_with`] drives the core `Sdk::restore` made of the snapshot the previous
+//!   process kept ([`DriverHandle::snapshot`], spec.md §5.6).
 //! - [`Clock`] (`clock`): where the core's time comes from: tokio's clock, or a manual clock that tests
 //!   wind.
 //! - [`ConnectError`] (`connect`): `wss://` through rustls, the plain-`ws://` policy, the connect phases and
@@ -48,8 +50,8 @@ mod redact;
 pub use clock::{Clock, ManualClock};
 pub use connect::{CertificateProblem, ConnectError, ConnectPhase, Roots};
 pub use driver::{
-    spawn, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError, Notification,
-    Reachability,
+    spawn, spawn_with, DriverConfig, DriverError, DriverHandle, DriverStatus, LinkError,
+    Notification, Reachability,
 };
 #[cfg(feature = "loopback")]
 pub use loopback::{

@@ -155,19 +155,17 @@ scenario_tests! {
     pause_oneclick_across_loss => "scenarios/pause_oneclick_across_loss.jsonl",
     // issue 15: the agent's message, the app's message and user state
     agent_message_and_user_state => "scenarios/agent_message_and_user_state.jsonl",
+    // issue 15: the app killed and relaunched mid-session: restored, the session resumed on
+    // the new process's connection with its pause and user state
+    relaunch_manual_session => "scenarios/relaunch_manual_session.jsonl",
+    // issue 15: a one-click session across a relaunch within the grace (resumed), one past
+    // it (ended, restart_expired), and a relaunch after exit (a new, unlaunched app)
+    relaunch_oneclick_session => "scenarios/relaunch_oneclick_session.jsonl",
     // issue 15: a session started paused with max_guests 1: the service refuses a second agent
     start_options_paused_limit => "scenarios/start_options_paused_limit.jsonl",
+    // issue 15: a session started without persist is ended by the relaunched process
+    relaunch_not_persisted => "scenarios/relaunch_not_persisted.jsonl",
 }
-
-/// Journeys with a `relaunch` step (spec.md §13.2): not played over the sockets yet. The
-/// driver builds its core with `Sdk::new` and the harness has no way to kill the app's
-/// process and give a new driver a restored core (`Sdk::restore`); the simulator plays them
-/// (conformance/tests/journeys.rs, the vectors and the fuzzers).
-const NOT_OVER_SOCKETS: [&str; 3] = [
-    "scenarios/relaunch_manual_session.jsonl",
-    "scenarios/relaunch_oneclick_session.jsonl",
-    "scenarios/relaunch_not_persisted.jsonl",
-];
 
 /// Every journey in `scenarios/` is played over the sockets above (ws:// and wss://,
 /// lockstep and free-running).
@@ -179,10 +177,6 @@ fn every_scenario_is_played_over_the_sockets() {
         let name = entry.expect("entry").file_name();
         let name = name.to_string_lossy();
         if name.ends_with(".jsonl") {
-            let path = format!("scenarios/{name}");
-            if NOT_OVER_SOCKETS.contains(&path.as_str()) {
-                continue;
-            }
             assert!(
                 this.contains(&format!("\"scenarios/{name}\" =>"))
                     || this.contains(&format!("=> \"scenarios/{name}\"")),

@@ -8,6 +8,13 @@
 //! `{connect: {}}`, `{timeout: 15040}`. A refusal is thrown as an `Error` whose `code` is the
 //! spec's (`not_initialized`, …). Time stays an input (`nowMs`); nothing here reads a clock
 //! or opens a socket. No `unsafe` is written here (wasm-bindgen generates its glue).
+//!
+//! Across an app restart (spec.md §5.6, §6.1): `sdk.snapshot(unixMs)` and
+//! `controller.snapshot()` give JSON text for the app's storage (`undefined` when there is
+//! nothing to continue); on the next launch `Sdk.restore(config, snapshotJson, groupId, nowMs,
+//! unixMs)` and `Controller.restore(config, snapshotJson, sdk)` build the machines again, or
+//! throw a `RestoreError` whose `kind` is the core's (`version`, `group_id`, `corrupt`), having
+//! built nothing.
 #![forbid(unsafe_code)]
 
 use cobrowse_visitor_core as core;
@@ -109,7 +116,8 @@ export type SdkEvent =
   | { type: "presence_not_configured" }
   | { type: "presence_send_fail"; call: string; code: string }
   | { type: "message_received"; name: string; map: Record<string, string> };
-/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it. */
+/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it
+ * (a replay builds the next core with `Sdk.restore`, or `new Sdk` when not `restored`). */
 export type SdkInput =
   | { api: ApiCall } | { frame: ServerFrame } | { bytes: string }
   | { lifecycle: Lifecycle } | { network: NetworkChange } | { timeout: {} }
@@ -126,7 +134,8 @@ export type UserIntent =
 export type UiElement =
   | "cobrowse_button" | "session_key" | "terms" | "session_indicator" | "session_paused";
 export type UiDirective = { show: UiElement; key?: string } | { hide: UiElement };
-/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it. */
+/** `relaunch` is a replay vector's step (spec.md §14), not an input: `handleInput` refuses it
+ * (a replay builds the next controller with `Controller.restore`, or `new Controller`). */
 export type ControllerInput =
   | { user: UserIntent } | { lifecycle: Lifecycle } | { event: SdkEvent }
   | { relaunch: { sdk_snapshot: string | null; unix_ms: number } };
@@ -136,6 +145,13 @@ export type ControllerOutput =
   | { agent_message: { name: string; map: Record<string, string> } };
 /** What is thrown: an Error with the spec's refusal code (spec.md §9). */
 export interface CobrowseError extends Error { code: string; }
+/** What `Sdk.restore` and `Controller.restore` throw for a snapshot they refuse whole
+ * (spec.md §5.6): written by another format or crate version, of another group than the
+ * app's, or not a snapshot (truncated, edited). Nothing was restored. */
+export interface RestoreError extends Error {
+  name: "RestoreError";
+  kind: "version" | "group_id" | "corrupt";
+}
 "#;
 
 /// An output with the drain's end.
@@ -164,6 +180,22 @@ fn refusal(code: &str, message: &str) -> JsValue {
     // setting a property on a fresh Error cannot fail
     let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
     e.into()
+}
+
+/// An `Error` named `RestoreError` with `kind` set to the core's [`core::RestoreError`]:
+/// `version`, `group_id` or `corrupt`.
+fn restore_error(e: &core::RestoreError) -> JsValue {
+    let kind = match e {
+        core::RestoreError::Version { .. } => "version",
+        core::RestoreError::GroupId { .. } => "group_id",
+        // `Corrupt`, and whatever a later core adds (the enum is non-exhaustive): refused
+        _ => "corrupt",
+    };
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name("RestoreError");
+    // setting a property on a fresh Error cannot fail
+    let _ = js_sys::Reflect::set(&error, &"kind".into(), &kind.into());
+    error.into()
 }
 
 fn unknown(e: cobrowse_visitor_vectors::Unknown) -> JsValue {
@@ -198,21 +230,57 @@ impl Sdk {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SdkConfig | undefined")] config: JsValue,
     ) -> Result<Sdk, JsValue> {
-        let config = if config.is_undefined() || config.is_null() {
-            core::SdkConfig::default()
-        } else {
-            core::SdkConfig::from(&from_js::<SdkConfigJson>(config)?)
-        };
         Ok(Sdk {
-            inner: core::Sdk::new(config),
+            inner: core::Sdk::new(sdk_config(config)?),
         })
+    }
+
+    /// A snapshot of what must survive an app restart (spec.md §5.6), as JSON text for the
+    /// app's storage, at wall-clock `unixMs` (e.g. `Date.now()`); `undefined` before the first
+    /// `visitor_initialized` and after `terminate` (nothing to continue). Throws a
+    /// `CobrowseError` (`invalid_value`) when `unixMs` is not a non-negative safe integer.
+    #[wasm_bindgen]
+    pub fn snapshot(
+        &self,
+        #[wasm_bindgen(js_name = unixMs)] unix_ms: f64,
+    ) -> Result<Option<String>, JsValue> {
+        let unix_ms = millis(unix_ms, "unixMs")?;
+        Ok(self.inner.snapshot(unix_ms).map(|s| s.to_json()))
+    }
+
+    /// The core for the next app launch from a `snapshot`'s JSON text (spec.md §5.6, rows
+    /// S-R01–S-R04), for the app's `groupId`, at the new process's `nowMs` and wall-clock
+    /// `unixMs`; the spec's timer durations when `config` is omitted. Drain `pollOutput()` at
+    /// once: it asks for a connection (`{connect: {}}`) and says the link is not up yet.
+    ///
+    /// Throws a `RestoreError` whose `kind` is `version` (another format or crate version),
+    /// `group_id` (another group than `groupId`) or `corrupt` (not a snapshot: truncated,
+    /// edited); nothing is restored then. Throws a `CobrowseError` (`invalid_value`) for an
+    /// unusable argument (a config that is not one, `groupId` not an Int32, a time that is not
+    /// a non-negative safe integer).
+    #[wasm_bindgen]
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "SdkConfig | undefined")] config: JsValue,
+        #[wasm_bindgen(js_name = snapshotJson)] snapshot_json: &str,
+        #[wasm_bindgen(js_name = groupId)] group_id: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+        #[wasm_bindgen(js_name = unixMs)] unix_ms: f64,
+    ) -> Result<Sdk, JsValue> {
+        let config = sdk_config(config)?;
+        let group_id = int32(group_id, "groupId")?;
+        let now = instant(now_ms)?;
+        let unix_ms = millis(unix_ms, "unixMs")?;
+        let snapshot = core::Snapshot::from_json(snapshot_json).map_err(|e| restore_error(&e))?;
+        let inner = core::Sdk::restore(config, snapshot, group_id, now, unix_ms)
+            .map_err(|e| restore_error(&e))?;
+        Ok(Sdk { inner })
     }
 
     /// Handles one input at `nowMs`; throws a `CobrowseError` when refused.
     #[wasm_bindgen(js_name = handleInput)]
     pub fn handle_input(
         &mut self,
-        now_ms: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
         #[wasm_bindgen(unchecked_param_type = "SdkInput")] input: JsValue,
     ) -> Result<(), JsValue> {
         let at = instant(now_ms)?;
@@ -236,7 +304,11 @@ impl Sdk {
 
     /// Decodes server bytes (a `Uint8Array` from the socket) and handles the frame.
     #[wasm_bindgen(js_name = handleBytes)]
-    pub fn handle_bytes(&mut self, now_ms: f64, bytes: &[u8]) -> Result<(), JsValue> {
+    pub fn handle_bytes(
+        &mut self,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+        bytes: &[u8],
+    ) -> Result<(), JsValue> {
         self.inner
             .handle_bytes(instant(now_ms)?, bytes)
             .map_err(|e| refusal(e.code().as_str(), &e.to_string()))
@@ -278,13 +350,50 @@ impl Sdk {
 }
 
 fn instant(now_ms: f64) -> Result<Instant, JsValue> {
-    if (0.0..=9_007_199_254_740_991.0).contains(&now_ms) {
-        Ok(Instant::from_millis(now_ms as u64))
+    millis(now_ms, "nowMs").map(Instant::from_millis)
+}
+
+/// `ms` as milliseconds: a non-negative safe integer (a fraction is cut, as before).
+fn millis(ms: f64, name: &str) -> Result<u64, JsValue> {
+    if (0.0..=9_007_199_254_740_991.0).contains(&ms) {
+        Ok(ms as u64)
     } else {
         Err(refusal(
             "invalid_value",
-            "nowMs must be a non-negative safe integer",
+            &format!("{name} must be a non-negative safe integer"),
         ))
+    }
+}
+
+/// `n` as an Int32 (a group id, as the seed's): an integer in −2147483648..=2147483647.
+fn int32(n: f64, name: &str) -> Result<i32, JsValue> {
+    if n.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&n) {
+        Ok(n as i32)
+    } else {
+        Err(refusal(
+            "invalid_value",
+            &format!("{name} must be an integer in -2147483648..=2147483647"),
+        ))
+    }
+}
+
+/// The SDK configuration a JS caller gave, or the spec's when omitted.
+fn sdk_config(config: JsValue) -> Result<core::SdkConfig, JsValue> {
+    if config.is_undefined() || config.is_null() {
+        Ok(core::SdkConfig::default())
+    } else {
+        Ok(core::SdkConfig::from(&from_js::<SdkConfigJson>(config)?))
+    }
+}
+
+/// The controller configuration a JS caller gave, or the seed's when omitted.
+fn controller_config(config: JsValue) -> Result<core::ControllerConfig, JsValue> {
+    if config.is_undefined() || config.is_null() {
+        Ok(core::ControllerConfig::default())
+    } else {
+        Ok(core::ControllerConfig::from(&from_js::<
+            ControllerConfigJson,
+        >(config)?))
     }
 }
 
@@ -301,14 +410,39 @@ impl Controller {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ControllerConfig | undefined")] config: JsValue,
     ) -> Result<Controller, JsValue> {
-        let config = if config.is_undefined() || config.is_null() {
-            core::ControllerConfig::default()
-        } else {
-            core::ControllerConfig::from(&from_js::<ControllerConfigJson>(config)?)
-        };
         Ok(Controller {
-            inner: core::Controller::new(config),
+            inner: core::Controller::new(controller_config(config)?),
         })
+    }
+
+    /// A snapshot of the controller for the next app launch (spec.md §6.1), as JSON text;
+    /// `undefined` before `launch` and after `exit` (the next launch starts anew).
+    #[wasm_bindgen]
+    pub fn snapshot(&self) -> Option<String> {
+        self.inner.snapshot().map(|s| s.to_json())
+    }
+
+    /// The controller for the next app launch, in place of `launch` (spec.md §6.1, row
+    /// C-R01), from its `snapshot`'s JSON text, next to `sdk`, the core `Sdk.restore` gave
+    /// (a manual session's key is shown again from it); the seed's group and custom UI when
+    /// `config` is omitted. Drain `pollOutput()` at once: it draws the screen again and
+    /// connects presence when the customer is logged in. `sdk` stays the caller's.
+    ///
+    /// Throws a `RestoreError` whose `kind` is `version`, `group_id` (another group than
+    /// `config`'s) or `corrupt` (not a snapshot, or one not taken while running); nothing is
+    /// restored then. Throws a `CobrowseError` (`invalid_value`) for a config that is not one.
+    #[wasm_bindgen]
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "ControllerConfig | undefined")] config: JsValue,
+        #[wasm_bindgen(js_name = snapshotJson)] snapshot_json: &str,
+        sdk: &Sdk,
+    ) -> Result<Controller, JsValue> {
+        let config = controller_config(config)?;
+        let snapshot =
+            core::ControllerSnapshot::from_json(snapshot_json).map_err(|e| restore_error(&e))?;
+        let inner = core::Controller::restore(config, snapshot, &sdk.inner)
+            .map_err(|e| restore_error(&e))?;
+        Ok(Controller { inner })
     }
 
     /// Handles one input; throws a `CobrowseError` when a user intent is refused.

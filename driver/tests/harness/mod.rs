@@ -23,21 +23,29 @@
 //! one core deadline to the next, as the simulator does, so every timer fires at the very
 //! instant it would in the simulator, however loaded the machine is. No assertion depends on
 //! wall-clock time; wall-clock time only bounds how long a test may wait.
+//!
+//! **Relaunch** (spec.md §13.2). The app process is killed: the harness takes the core's
+//! snapshot from the driver ([`DriverHandle::snapshot`], the manual clock as the wall clock)
+//! and the controller's, drops the driver (its task ends and its socket closes; the server
+//! sees the connection drop, at the kill's time), lets `away_ms` pass on the clock with no
+//! driver running (the dead process's timers do not fire), and starts a new driver
+//! ([`spawn_with`]) around `Sdk::restore` of the snapshot, next to `Controller::restore`
+//! (or around a new core and controller, as the simulator does), on the same server.
 #![allow(dead_code)] // each test binary uses a part
 
 pub mod proxy;
 pub mod tls;
 
 use cobrowse_visitor_conformance::oracle;
-use cobrowse_visitor_conformance::sim::World;
+use cobrowse_visitor_conformance::sim::{World, RESTORE_REFUSED};
 use cobrowse_visitor_conformance::transcript::{
     parse_scenario, ErrorRecord, EventRecord, Observed, Record, ScenarioConfig, Step, TraceLine,
     WireFrame,
 };
-use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, SdkConfig};
+use cobrowse_visitor_core::{ApiCall, Instant, Lifecycle, NetworkChange, Sdk, SdkConfig};
 use cobrowse_visitor_core::{Controller, ControllerConfig, ControllerOutput, UserIntent};
 use cobrowse_visitor_driver::{
-    spawn, Clock, ConnectPhase, DriverConfig, DriverError, DriverHandle, DriverStatus,
+    spawn, spawn_with, Clock, ConnectPhase, DriverConfig, DriverError, DriverHandle, DriverStatus,
     LoopbackServer, ManualClock, Notification, Reachability, Redaction, ServerConfig,
     ServerControl, ServerStatus,
 };
@@ -298,22 +306,28 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
     driver_config.sdk = sdk;
     driver_config.clock = clock.clone();
     driver_config.trace = true;
-    let (driver, notes) = spawn(driver_config);
+    let (driver, notes) = spawn(driver_config.clone());
 
     let control = server.control();
+    let controller_config = ControllerConfig {
+        group_id: config.group_id,
+        custom_ui: config.custom_ui,
+        limits: config.limits,
+        start: config.start_options,
+    };
     let mut app = App {
         options,
         manual,
         clock,
-        controller: Controller::new(ControllerConfig {
-            group_id: config.group_id,
-            custom_ui: config.custom_ui,
-            limits: config.limits,
-            start: config.start_options,
-        }),
+        controller: Controller::new(controller_config.clone()),
+        controller_config,
+        driver_config,
         dstatus: driver.status(),
-        driver,
+        driver: Some(driver),
         notes,
+        network_up: true,
+        connections_before: 0,
+        tcp_connects_before: 0,
         sstatus: control.status(),
         server: control,
         proxy,
@@ -331,7 +345,7 @@ async fn play_unbounded(lines: &[Line], options: Options) -> (Vec<Record>, Vec<T
         app.apply(i, &line.real).await;
     }
 
-    within("the driver to stop", app.driver.shutdown())
+    within("the driver to stop", app.driver().shutdown())
         .await
         .expect("the driver runs until shut down");
     within("the server to stop", app.server.shutdown())
@@ -348,9 +362,21 @@ struct App {
     manual: ManualClock,
     clock: Clock,
     controller: Controller,
-    driver: DriverHandle,
+    /// The app's controller configuration, for a relaunched process.
+    controller_config: ControllerConfig,
+    /// The driver's configuration (its `sdk` is the core's), for a relaunched process.
+    driver_config: DriverConfig,
+    /// The running process's driver; `None` only while a relaunch has killed it.
+    driver: Option<DriverHandle>,
     notes: mpsc::UnboundedReceiver<Notification>,
     dstatus: watch::Receiver<DriverStatus>,
+    /// The network as the scenario left it (`network lost` / `restored`).
+    network_up: bool,
+    /// Connections the server accepted from the drivers of earlier processes (a driver counts
+    /// its own from 0).
+    connections_before: u64,
+    /// TCP connections the drivers of earlier processes made.
+    tcp_connects_before: u64,
     server: ServerControl,
     sstatus: watch::Receiver<ServerStatus>,
     proxy: Option<FaultProxy>,
@@ -404,6 +430,7 @@ impl App {
                 self.controller.handle_lifecycle(*change);
             }
             Act::Step(Step::Network(NetworkChange::Lost)) => {
+                self.network_up = false;
                 if self.options.loss == Loss::DeviceOffline {
                     self.reachability(Reachability::Offline).await;
                 }
@@ -412,6 +439,7 @@ impl App {
                     .expect("server running");
             }
             Act::Step(Step::Network(NetworkChange::Restored)) => {
+                self.network_up = true;
                 within("the server", self.server.set_network(true))
                     .await
                     .expect("server running");
@@ -447,9 +475,7 @@ impl App {
                     self.refuse(code, "the agent cannot send a message now".to_owned());
                 }
             }
-            Act::Step(Step::Relaunch { .. }) => {
-                panic!("a relaunch is not played over the sockets (see e2e.rs)")
-            }
+            Act::Step(Step::Relaunch { away_ms }) => self.relaunch(*away_ms).await,
             Act::Step(Step::AdvanceMs(ms)) => self.advance(*ms).await,
             Act::Step(Step::Api(call)) => self.call_sdk(call.clone()).await,
             Act::Fault(fault) => {
@@ -469,7 +495,7 @@ impl App {
                     Fault::Heal => {
                         // Every TCP connection the driver made is the proxy's, and known
                         // to be born frozen, before the network heals.
-                        let made = self.dstatus.borrow().tcp_connects;
+                        let made = self.tcp_connects_before + self.dstatus.borrow().tcp_connects;
                         within("the proxy's accepts", self.proxy().accepted(made)).await;
                         self.proxy().heal();
                         self.frozen = false;
@@ -484,6 +510,117 @@ impl App {
             }
         }
         self.settle().await;
+    }
+
+    fn driver(&self) -> &DriverHandle {
+        self.driver
+            .as_ref()
+            .expect("a driver runs except inside a relaunch")
+    }
+
+    /// `relaunch` (spec.md §13.2), after the previous step settled: the process is killed
+    /// (its driver, its socket and its controller are gone; the server sees the connection
+    /// drop now), `away_ms` pass for the server only, and the app comes back with
+    /// `Sdk::restore` and `Controller::restore` of the snapshots taken at the kill, or new
+    /// and unlaunched without both (the simulator's `World::relaunch`, record for record).
+    async fn relaunch(&mut self, away_ms: u64) {
+        assert_eq!(
+            self.options.time,
+            Time::Manual,
+            "a relaunch needs the manual clock"
+        );
+        self.settle().await;
+        let killed_at = self.clock.now().as_millis();
+        let (sdk_snapshot, had_session) = within(
+            "the driver",
+            self.driver()
+                .inspect(move |sdk| (sdk.snapshot(killed_at), sdk.is_session_active())),
+        )
+        .await
+        .expect("driver running");
+        let controller_snapshot = self.controller.snapshot();
+        self.kill().await;
+
+        // the dead process's timers do not fire: no driver runs while the clock moves
+        self.manual.set(
+            self.manual
+                .now()
+                .saturating_add(Duration::from_millis(away_ms)),
+        );
+        let now = self.clock.now();
+        let sdk_config = self.driver_config.sdk.clone();
+        let had_snapshots = sdk_snapshot.is_some() && controller_snapshot.is_some();
+        let restored = match (sdk_snapshot, controller_snapshot) {
+            (Some(s), Some(c)) => Sdk::restore(
+                sdk_config.clone(),
+                s,
+                self.controller_config.group_id,
+                now,
+                now.as_millis(),
+            )
+            .ok()
+            .and_then(|sdk| {
+                Controller::restore(self.controller_config.clone(), c, &sdk)
+                    .ok()
+                    .map(|controller| (sdk, controller))
+            }),
+            _ => None,
+        };
+        let new = restored.is_none();
+        let (sdk, controller) = restored.unwrap_or_else(|| {
+            (
+                Sdk::new(sdk_config),
+                Controller::new(self.controller_config.clone()),
+            )
+        });
+        if new && (had_snapshots || had_session) {
+            self.refuse(
+                RESTORE_REFUSED,
+                "no snapshot restored; the app comes back new and its session is gone".to_owned(),
+            );
+        }
+        self.controller = controller;
+        let (driver, notes) = spawn_with(self.driver_config.clone(), sdk);
+        self.dstatus = driver.status();
+        self.driver = Some(driver);
+        self.notes = notes;
+        self.consumed = 0;
+        // a new process's platform says at once that the network is down
+        if new && !self.network_up && self.options.loss == Loss::DeviceOffline {
+            self.reachability(Reachability::Offline).await;
+        }
+        // The new core's queued outputs and its first connection come before the restored
+        // controller's outputs (the simulator hands the core's queue on first).
+        self.settle_driver().await;
+    }
+
+    /// Kills the running process's driver: every handle dropped, so its task ends and its
+    /// socket closes, and nothing of it is left. (A dropped driver still sends the courtesy
+    /// close frame a killed process would not; the server takes a close frame and a vanished
+    /// connection alike, as a lost connection.) Returns once the driver has stopped and the
+    /// server has seen the connection go, so that the server hears the loss at the kill's
+    /// time, before the clock moves.
+    async fn kill(&mut self) {
+        let mut dstatus = self.dstatus.clone();
+        let status = *dstatus.borrow();
+        self.connections_before += status.connections;
+        self.tcp_connects_before += status.tcp_connects;
+        drop(self.driver.take());
+        within("the killed driver to stop", async {
+            while !dstatus.borrow_and_update().stopped {
+                if dstatus.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        let mut sstatus = self.sstatus.clone();
+        within("the server to see the connection drop", async {
+            while sstatus.borrow_and_update().open {
+                sstatus.changed().await.expect("server running");
+            }
+        })
+        .await;
     }
 
     fn proxy(&self) -> &FaultProxy {
@@ -518,7 +655,7 @@ impl App {
     }
 
     async fn lifecycle(&mut self, change: Lifecycle) {
-        match within("the driver", self.driver.lifecycle(change)).await {
+        match within("the driver", self.driver().lifecycle(change)).await {
             Ok(()) => {}
             Err(DriverError::Refused(e)) => self.refuse(e.code().as_str(), e.to_string()),
             Err(e) => panic!("lifecycle {change:?}: {e}"),
@@ -526,14 +663,14 @@ impl App {
     }
 
     async fn reachability(&mut self, change: Reachability) {
-        within("the driver", self.driver.reachability(change))
+        within("the driver", self.driver().reachability(change))
             .await
             .expect("driver running");
     }
 
     async fn call_sdk(&mut self, call: ApiCall) {
         self.record(Observed::Api(REDACTION.redact_call(&call)));
-        match within("the driver", self.driver.call(call)).await {
+        match within("the driver", self.driver().call(call)).await {
             Ok(()) => {}
             Err(DriverError::Refused(e)) => self.refuse(e.code().as_str(), e.to_string()),
             Err(e) => panic!("api call: {e}"),
@@ -563,6 +700,20 @@ impl App {
     /// (as published by the driver), then one controller output, then — when nothing else
     /// moves — one server frame (lockstep), until the world is quiet.
     async fn settle(&mut self) {
+        self.settle_moving(true).await;
+    }
+
+    /// Lets the driver settle alone: its published outputs taken (events handed to the
+    /// controller, whose outputs wait), its connect attempt ended and the server agreeing,
+    /// no held server frame released. A relaunched process's core hands on its queue (and
+    /// its first connection's frames) before the restored controller's outputs, as in the
+    /// simulator.
+    async fn settle_driver(&mut self) {
+        self.settle_moving(false).await;
+    }
+
+    /// [`App::settle`], or with `app: false` [`App::settle_driver`].
+    async fn settle_moving(&mut self, app: bool) {
         let give_up = tokio::time::Instant::now() + WAIT;
         loop {
             // One snapshot of each side per turn, marked seen: every decision below is taken
@@ -580,7 +731,7 @@ impl App {
                 continue;
             }
             // 2. One controller output.
-            if let Some(out) = self.controller.poll_output() {
+            if let Some(out) = app.then(|| self.controller.poll_output()).flatten() {
                 match out {
                     ControllerOutput::Call(call) => self.call_sdk(call).await,
                     ControllerOutput::Ui(ui) => self.record(Observed::Ui(ui)),
@@ -594,10 +745,10 @@ impl App {
             let settled = if self.frozen {
                 quiet_frozen(&d, self.clock.now())
             } else {
-                quiet(&d, &s, self.clock.now())
+                quiet(&d, &s, self.clock.now(), self.connections_before)
             };
             if settled {
-                if s.held > 0 {
+                if app && s.held > 0 {
                     let released = within("the server", self.server.release())
                         .await
                         .expect("server running");
@@ -626,13 +777,14 @@ impl App {
     }
 }
 
-/// Driver and server agree that nothing is in flight and nothing is due.
-fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant) -> bool {
+/// Driver and server agree that nothing is in flight and nothing is due; `before`: the
+/// connections the server accepted from earlier processes' drivers.
+fn quiet(d: &DriverStatus, s: &ServerStatus, now: Instant, before: u64) -> bool {
     !d.connecting
         && d.next_deadline.is_none_or(|t| t > now)
         && d.transport_deadline.is_none_or(|t| t > now)
         && !d.awaiting_pong
-        && d.connections == s.accepted
+        && before + d.connections == s.accepted
         && d.connected == s.open
         && (!d.connected || (d.sent == s.received && s.sent == d.received))
 }
