@@ -40,17 +40,29 @@ export interface SdkConfig {
   /** spec.md §3.3a; "glance5" when absent. */
   limits?: "glance5" | "glance_core" | "web_compatible";
 }
+/** `GlanceStartParams`' options (spec.md §3.3), each at its default when absent. */
+export interface StartOptions {
+  /** At most this many agents may join: 1..=32767; absent leaves it to the service. */
+  max_guests?: number;
+  /** The session starts paused; default false. */
+  paused?: boolean;
+  /** A snapshot keeps the running session for the next launch; default true. */
+  persist?: boolean;
+}
+
 /** `group_id`: an Int32, as the seed's; the core refuses zero and negative ones. */
 export interface ControllerConfig {
   group_id: number; custom_ui: boolean;
   /** The SDK core's limits (spec.md §3.3a): login ids are judged by them; "glance5" when absent. */
   limits?: "glance5" | "glance_core" | "web_compatible";
+  /** The options every session the controller starts is started with (spec.md §3.3). */
+  start?: StartOptions;
 }
 /** An API call, as the contract's `api` record. `key`: absent (the visitor id), "GLANCE_KEYTYPE_RANDOM" or a custom key. */
 export type ApiCall =
   | { call: "init_visitor"; group_id: number; token?: string; name?: string; email?: string; phone?: string; visitor_id?: string | null }
   | { call: "set_default_ui"; enabled: boolean }
-  | { call: "start_session"; key?: string }
+  | ({ call: "start_session"; key?: string } & StartOptions)
   | { call: "end_session" }
   | { call: "presence_connect"; max_attempts?: number }
   | { call: "presence_set_default_ui"; enabled: boolean }
@@ -80,7 +92,7 @@ export type ServerFrame =
 /** A client frame (spec.md §8.1); send `JSON.stringify(frame)`. */
 export type ClientFrame =
   | { type: "init"; v: number; group_id: number; token: string; name: string; email: string; phone: string; visitor_id: string | null }
-  | { type: "start_session"; key: string | null }
+  | { type: "start_session"; key: string | null; max_guests?: number; paused?: boolean }
   | { type: "end_session" }
   | { type: "resume_session"; sessionkey: string }
   | { type: "presence_connect"; visitor_id: string }
