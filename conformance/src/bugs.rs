@@ -115,18 +115,26 @@ pub enum Bug {
     /// A restored core announces itself with the test build's group id (§5.6)
     /// (INV-RESTORE-GROUP).
     RestoreWithTestGroup,
+    /// An SDK core that sends `start_session` without the call's `max_guests` and `paused`
+    /// (S-A20) (INV-START-OPTIONS).
+    StartOptionsDropped,
+    /// An SDK core whose snapshot keeps every running session, so the relaunched core
+    /// resumes one started without `persist` (§5.6) (INV-PERSIST).
+    ResumesNotPersisted,
 }
 
 impl Bug {
     /// Issue 15's bugs, one per invariant of the rest of a session (spec.md §10.2), measured
     /// by `conformance/tests/session_extras_accuracy.rs` on worlds that pause, message and
     /// relaunch. Not in [`Bug::ALL`].
-    pub const SESSION_EXTRAS: [Bug; 5] = [
+    pub const SESSION_EXTRAS: [Bug; 7] = [
         Bug::PauseWithoutSession,
         Bug::PausedNoticeKept,
         Bug::MessageWithoutSession,
         Bug::KeyShownAfterRestore,
         Bug::RestoreWithTestGroup,
+        Bug::StartOptionsDropped,
+        Bug::ResumesNotPersisted,
     ];
 
     /// Issue 14's bugs, one per invariant of the wider presence surface (spec.md §10.2), measured
@@ -203,6 +211,8 @@ impl Bug {
             Bug::MessageWithoutSession => Invariant::MessageInSession,
             Bug::KeyShownAfterRestore => Invariant::RestoreKeyHidden,
             Bug::RestoreWithTestGroup => Invariant::RestoreGroup,
+            Bug::StartOptionsDropped => Invariant::StartOptions,
+            Bug::ResumesNotPersisted => Invariant::Persist,
         }
     }
 
@@ -441,8 +451,19 @@ fn session_extras(bug: Bug, records: Vec<Record>, steps: &[Step]) -> Vec<Record>
     let mut out: Vec<Record> = Vec::with_capacity(records.len());
     // the running session's key and whether it is one-click
     let mut session: Option<(String, bool)> = None;
+    // the latest accepted start's `persist`; the session running now was started so, and
+    // is not ending (no accepted `end_session`)
+    let mut persist = true;
+    let mut session_persist = true;
+    let mut ending = false;
     let mut skip_refusal = false;
     for r in records {
+        if let Observed::Api(ApiCall::StartSession(p)) = &r.observed {
+            persist = p.options.persist;
+        }
+        if let Observed::Api(ApiCall::EndSession) = &r.observed {
+            ending = session.is_some();
+        }
         let step = steps.get(r.step);
         let refusal = match &r.observed {
             Observed::Error(_) => true,
@@ -458,8 +479,15 @@ fn session_extras(bug: Bug, records: Vec<Record>, steps: &[Step]) -> Vec<Record>
                 Event::ConnectedToSession {
                     sessionkey,
                     keytype,
-                } => session = Some((sessionkey.clone(), *keytype == KeyType::VisitorId)),
-                Event::SessionEnded { .. } => session = None,
+                } => {
+                    session = Some((sessionkey.clone(), *keytype == KeyType::VisitorId));
+                    session_persist = persist;
+                    ending = false;
+                }
+                Event::SessionEnded { .. } => {
+                    session = None;
+                    ending = false;
+                }
                 _ => {}
             }
         }
@@ -526,6 +554,33 @@ fn session_extras(bug: Bug, records: Vec<Record>, steps: &[Step]) -> Vec<Record>
                     });
                 }
                 continue;
+            }
+            (Bug::StartOptionsDropped, Observed::Send(f), _) => {
+                if let Some(ClientFrame::StartSession { key, .. }) = f.typed() {
+                    out.push(Record {
+                        step: r.step,
+                        observed: Observed::Send(WireFrame::Typed(ClientFrame::StartSession {
+                            key: key.clone(),
+                            max_guests: None,
+                            paused: false,
+                        })),
+                    });
+                    continue;
+                }
+            }
+            // the restored core resumes the session (its end is never sent)
+            (Bug::ResumesNotPersisted, Observed::Send(f), Some(Step::Relaunch { .. }))
+                if !session_persist && !ending =>
+            {
+                if let (Some(ClientFrame::EndSession {}), Some((key, _))) = (f.typed(), &session) {
+                    out.push(Record {
+                        step: r.step,
+                        observed: Observed::Send(WireFrame::Typed(ClientFrame::ResumeSession {
+                            sessionkey: key.clone(),
+                        })),
+                    });
+                    continue;
+                }
             }
             (Bug::RestoreWithTestGroup, Observed::Send(f), Some(Step::Relaunch { .. })) => {
                 if let Some(ClientFrame::Init { .. }) = f.typed() {

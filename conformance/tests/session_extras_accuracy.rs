@@ -1,5 +1,6 @@
 //! Recall and precision of issue 15's invariants (spec.md §10.2: INV-PAUSE-RUNNING,
-//! INV-PAUSE-SHOWN, INV-MESSAGE-IN-SESSION, INV-RESTORE-KEY-HIDDEN, INV-RESTORE-GROUP): each
+//! INV-PAUSE-SHOWN, INV-MESSAGE-IN-SESSION, INV-RESTORE-KEY-HIDDEN, INV-RESTORE-GROUP,
+//! INV-START-OPTIONS, INV-PERSIST): each
 //! buggy integration of `Bug::SESSION_EXTRAS` is played on generated worlds that pause,
 //! message, set user state and relaunch; a world where the bug changed the transcript must be
 //! flagged with the bug's invariant (recall), and the correct integration never with any of
@@ -9,7 +10,7 @@ use cobrowse_visitor_conformance::bugs::Bug;
 use cobrowse_visitor_conformance::oracle::{interleave, read_trace_with, CheckOptions, Invariant};
 use cobrowse_visitor_conformance::sim::World;
 use cobrowse_visitor_conformance::transcript::{AgentAction, ScenarioConfig, Step};
-use cobrowse_visitor_core::{ApiCall, Lifecycle, NetworkChange, UserIntent};
+use cobrowse_visitor_core::{ApiCall, Lifecycle, NetworkChange, StartOptions, UserIntent};
 use std::collections::{BTreeMap, BTreeSet};
 
 const WORLDS: u64 = 400;
@@ -77,8 +78,29 @@ fn chunk(rng: &mut Rng) -> Vec<Step> {
 }
 
 fn world(rng: &mut Rng) -> Vec<Step> {
+    // the controller's start options (§13.1 `start_options`): the defaults in half the worlds
+    let start_options = match rng.below(6) {
+        0 => StartOptions {
+            max_guests: Some(1),
+            paused: true,
+            persist: true,
+        },
+        1 => StartOptions {
+            persist: false,
+            ..StartOptions::default()
+        },
+        2 => StartOptions {
+            max_guests: Some(2),
+            paused: rng.below(2) == 1,
+            persist: false,
+        },
+        _ => StartOptions::default(),
+    };
     let mut steps = vec![
-        Step::Config(ScenarioConfig::default()),
+        Step::Config(ScenarioConfig {
+            start_options,
+            ..ScenarioConfig::default()
+        }),
         Step::User(UserIntent::Launch),
     ];
     for _ in 0..rng.below(20) + 1 {
