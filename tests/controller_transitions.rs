@@ -1569,6 +1569,28 @@ fn c_e26_agent_start_starts_a_one_click_session() {
     assert!(!h.app().terms_shown);
 }
 
+/// C-E26 over displayed terms, then the customer's answer (fuzz crash-52efccd3): the agent's
+/// start replaced the request (S-F25) and took the dialog down, so `decline_terms` is the
+/// controller's own refusal (C-U32) and no terms answer reaches the core, which has no
+/// request to answer (S-A56 would refuse it: INV-CONTROLLER-CALLS-ACCEPTED). Before, C-E26
+/// left the dialog up and C-U31 called `presence_signal_agent(terms, declined)`.
+#[test]
+fn c_e26_then_decline_terms_is_refused_by_the_controller() {
+    for answer in [UserIntent::DeclineTerms, UserIntent::AcceptTerms] {
+        let mut h = H::terms_shown();
+        h.event(Event::PresenceStartSession { request_id: 2 });
+        h.assert_rows(&[Row::CE26]);
+        h.refuse(answer, ControllerError::NoTermsShown);
+        h.assert_rows(&[Row::CU32]);
+        // the session it started connects without the dialog coming back
+        assert_eq!(
+            h.event(connected(VID, KeyType::VisitorId)),
+            vec![show(UiElement::SessionIndicator)]
+        );
+        assert!(!h.app().terms_shown);
+    }
+}
+
 /// C-E27: the agent's signal is handed to the app (`AgentSignal`), nothing else.
 #[test]
 fn c_e27_agent_signal_is_handed_to_the_app() {

@@ -680,3 +680,45 @@ fn the_app_splits_its_visitor_across_a_relaunch_itself() {
         panic!("{f}");
     }
 }
+
+/// crash-52efccd3 (drive_core, issue 15, recorded at 5d5871f as "a terms answer refused after
+/// hostile frames and a relaunch"): under `agent_may_start` with the group's `agent_start`,
+/// the agent's one-click request put the terms on screen (C-E22, `displayed`), then the
+/// agent's start without terms replaced the request (S-F25) and started the session (C-E26,
+/// S-A26 consumed the grant); C-E26 left the dialog on screen, so `decline_terms` answered a
+/// request the core no longer had: S-A56 refused the controller's
+/// `presence_signal_agent(terms, declined)` (INV-CONTROLLER-CALLS-ACCEPTED). A defect of the
+/// core (the controller against S-F25), fixed on main before this finding was analysed: C-E26
+/// hides the terms it replaces (spec.md §6, 1497bbd), and the decline is the controller's
+/// own refusal (C-U32). Minimised from the artifact's 55 ops (a relaunch and a hostile
+/// `presence_start_session` kept from it; neither is needed); the row test is
+/// `c_e26_then_decline_terms_is_refused_by_the_controller` in `tests/controller_transitions.rs`,
+/// the journey `agent_start_over_displayed_terms_then_decline` in `tests/fuzz_regressions.rs`.
+#[test]
+fn an_agent_start_over_displayed_terms_takes_the_dialog_down() {
+    use cobrowse_visitor_core::ConsentPolicy;
+    let input = CoreInput {
+        config: ScenarioConfig {
+            consent_policy: ConsentPolicy::AgentMayStart,
+            agent_start: true,
+            ..ScenarioConfig::default()
+        },
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::TapCobrowse),
+            Op::Relaunch { away_ms: 970_000 },
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::Agent(AgentAction::StartWithoutTerms),
+            Op::Frame(ServerFrame::PresenceStartSession { request_id: 1 }),
+            Op::User(UserIntent::DeclineTerms),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
