@@ -924,7 +924,12 @@ mod by_id {
         let file = format!("scenarios/{name}.jsonl");
         let text =
             std::fs::read_to_string(root().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let steps = parse_scenario(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        played(&text)
+    }
+
+    /// What check finds in the interleaved transcript of the scenario `text`.
+    fn played(text: &str) -> BTreeSet<&'static str> {
+        let steps = parse_scenario(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let records = World::run(&steps).expect("the world settles");
         let lines: Vec<_> = interleave(&steps, &records)
             .into_iter()
@@ -960,6 +965,25 @@ mod by_id {
             "INV-PAUSE-SHOWN",
             &["pause_oneclick_across_loss", "relaunch_manual_session"],
         );
+    }
+
+    /// A paused session ended offline and then relaunched: S-R04 keeps it ending without its
+    /// pause, C-R01 draws nothing of it, so no notice is owed in the new process (it was,
+    /// until the relaunch line dropped the ending session's pause).
+    #[test]
+    fn inv_pause_shown_a_paused_session_ending_at_a_relaunch() {
+        let found = played(
+            r#"{"config":{"group_id":19921,"custom_ui":true,"seed":7}}
+{"user":"launch"}
+{"user":"tap_cobrowse"}
+{"user":"toggle_pause"}
+{"network":"lost"}
+{"user":"end_session"}
+{"relaunch":{"away_ms":0}}
+{"network":"restored"}
+"#,
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
