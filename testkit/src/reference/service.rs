@@ -89,12 +89,17 @@ impl MServer {
     }
 
     /// §13.1: "a start_session with the visitor id as key is accepted only after terms
-    /// accepted for its latest request or after its own presence_start_session": consumed.
+    /// accepted for its latest request or after its own presence_start_session": consumed by
+    /// the start it allows (a refused start leaves the latest request as it was).
     fn consent(&mut self) -> bool {
-        match self.request.take() {
+        let granted = match self.request {
             Some((_, agent_start, consented)) => (agent_start && self.agent_start) || consented,
             None => false,
+        };
+        if granted {
+            self.request = None;
         }
+        granted
     }
 
     /// "What it says while the visitor is offline is lost, as on a real network."
