@@ -986,6 +986,43 @@ mod by_id {
         assert!(found.is_empty(), "{found:?}");
     }
 
+    /// The app called `init_visitor` itself and never launched the controller, then was
+    /// relaunched: the world restores its core from the core's snapshot next to a new,
+    /// unlaunched controller (§13.2), as INV-SDK-REPLAY reads any app's relaunch (it keeps
+    /// its SDK's snapshot). The world came back new, and the replay restored the core: the
+    /// restored core's EventConnectionWarning was flagged as missing (found by the model
+    /// suite).
+    #[test]
+    fn inv_sdk_replay_a_core_restored_without_its_controller() {
+        let text = r#"{"config":{"group_id":19921,"custom_ui":false,"seed":7}}
+{"api":{"call":"init_visitor","group_id":19921,"token":"","name":"","email":"","phone":"","visitor_id":"cust-42"}}
+{"relaunch":{"away_ms":0}}
+{"user":"launch"}
+"#;
+        assert!(played(text).is_empty(), "{:?}", played(text));
+        let steps = parse_scenario(text).unwrap();
+        let records = World::run(&steps).unwrap();
+        let at_relaunch: Vec<String> = records
+            .iter()
+            .filter(|r| r.step == 2)
+            .map(|r| format!("{:?}", r.observed))
+            .collect();
+        assert!(
+            at_relaunch
+                .first()
+                .is_some_and(|r| r.contains("ConnectionWarning")),
+            "the core is restored: {at_relaunch:?}"
+        );
+        // the plain reading (an app's own integration) agrees
+        let lines: Vec<_> = interleave(&steps, &records)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        let found = read_trace_with(&lines, CheckOptions::default()).expect("usable");
+        assert!(found.is_empty(), "{found:?}");
+    }
+
     #[test]
     fn inv_message_in_session() {
         holds("INV-MESSAGE-IN-SESSION", &["agent_message_and_user_state"]);
