@@ -669,6 +669,8 @@ impl World {
             if self.network_up {
                 self.record_with(hooks, Observed::Recv(WireFrame::Typed(frame.clone())))?;
                 self.sdk_input(hooks, Input::Frame(frame))?;
+            } else {
+                self.server.not_delivered(&frame);
             }
             return Ok(true);
         }

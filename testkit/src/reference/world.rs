@@ -252,6 +252,7 @@ impl MWorld {
         }
         if let Some(f) = self.server.out.pop_front() {
             if self.network_up {
+                self.server.delivered(&f);
                 self.record(Observed::Recv(WireFrame::Typed(f.clone())));
                 self.sdk_input(Input::Frame(f));
             }
