@@ -1,5 +1,6 @@
 //! Agreement and progress (spec.md §10.4), judged on generated worlds: every generated
-//! scenario (user intents, lifecycle, network, agent, time; no direct `api` misuse) is played
+//! scenario (user intents, lifecycle, network, agent, time, relaunches in any session state;
+//! no direct `api` misuse) is played
 //! through the simulator; after every step that leaves the world settled with the link up,
 //! INV-AGREEMENT must hold; then the heal suffix (link restored, foreground, 130 s) and every
 //! liveness property must have delivered — LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES,
@@ -36,6 +37,12 @@ fn step() -> impl Strategy<Value = Step> {
         3 => Just(Step::Agent(AgentAction::StartPresenceSession)),
         1 => Just(Step::Agent(AgentAction::EndSession)),
         2 => prop_oneof![Just(1_000u64), Just(5_000), Just(11_000), Just(61_000)].prop_map(Step::AdvanceMs),
+        // §13.2: the app killed and relaunched in whatever state the session is (running,
+        // starting, ending, or only the service's after an exit offline), within and past the
+        // grace; and an exit with a later launch
+        2 => prop_oneof![Just(0u64), Just(30_000), Just(61_000)].prop_map(|away_ms| Step::Relaunch { away_ms }),
+        1 => Just(Step::User(UserIntent::Exit)),
+        1 => Just(Step::User(UserIntent::Launch)),
     ]
 }
 
