@@ -70,3 +70,34 @@ fn answers_without_a_request_count_for_nothing() {
         consent[0].message
     );
 }
+
+/// INV-DISCONNECT-ON-LOGOUT across a `relaunch` (spec.md §13.2): the new process keeps no
+/// presence (§5.6); until its own `EventPresenceConnected`, an `exit` owes no disconnect (here
+/// the service said presence is not configured). Found by `drive_core` (a restored app whose
+/// presence a hostile service refused). In the old process the same exit is flagged.
+#[test]
+fn a_relaunch_leaves_no_presence_to_disconnect() {
+    let relaunched = format!(
+        "{PRESENT}{}",
+        r#"{"relaunch":{"away_ms":0}}
+{"step":2,"api":{"call":"presence_connect"}}
+{"step":2,"api":{"call":"presence_set_default_ui","enabled":false}}
+{"step":2,"event":{"code":"EventPresenceNotConfigured","properties":{}}}
+{"user":"exit"}
+"#
+    );
+    assert!(
+        !flagged(&relaunched, Invariant::DisconnectOnLogout),
+        "{:?}",
+        violations(&relaunched)
+    );
+    let same_process = format!(
+        "{PRESENT}{}",
+        r#"{"user":"exit"}
+"#
+    );
+    assert!(flagged(&same_process, Invariant::DisconnectOnLogout));
+    // connected again in the new process: the exit owes the disconnect again
+    let reconnected = relaunched.replace("EventPresenceNotConfigured", "EventPresenceConnected");
+    assert!(flagged(&reconnected, Invariant::DisconnectOnLogout));
+}

@@ -722,3 +722,36 @@ fn an_agent_start_over_displayed_terms_takes_the_dialog_down() {
         panic!("{f}");
     }
 }
+
+/// crash-6f5bd54a (drive_core, issue 15, in a 4-minute run after the relaunch work): logged
+/// in with presence connected, relaunched; the restored app connected presence again and a
+/// hostile service said it is not configured; then `exit`. INV-DISCONNECT-ON-LOGOUT still
+/// held the old process's presence as connected and owed a disconnect the new process had no
+/// presence for (C-U60 calls it only for presence connecting or connected). A misreading of
+/// the check: a `relaunch` line starts a new process without presence (§5.6, §13.2).
+#[test]
+fn a_relaunch_leaves_no_presence_to_disconnect_on_exit() {
+    let settings = || {
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: false,
+        })
+    };
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            settings(),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            settings(),
+            Op::Frame(ServerFrame::PresenceConnected {}),
+            Op::Relaunch { away_ms: 10_000 },
+            Op::Frame(ServerFrame::PresenceNotConfigured {}),
+            Op::User(UserIntent::Exit),
+        ],
+    );
+}

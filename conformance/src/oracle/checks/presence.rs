@@ -33,7 +33,8 @@ impl Check for NoDisconnectOnBackground {
 }
 
 /// `INV-DISCONNECT-ON-LOGOUT` (needs scenario lines): a `logout` or `exit` step while presence
-/// is connected leads, within that step, to a `presence_disconnect` the SDK accepted.
+/// is connected leads, within that step, to a `presence_disconnect` the SDK accepted. A
+/// `relaunch` line starts a new process, whose presence is off until it connects again.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DisconnectOnLogout {
     /// `EventPresenceConnected` came, and neither `EventPresenceDisconnected` nor a
@@ -56,6 +57,11 @@ impl Check for DisconnectOnLogout {
             && self.presence_connected
         {
             self.due = Some(Due { step: index, line });
+        }
+        // a new process keeps no presence (§5.6, §13.2): connected again only by its own
+        // EventPresenceConnected
+        if let Step::Relaunch { .. } = step {
+            self.presence_connected = false;
         }
     }
 
