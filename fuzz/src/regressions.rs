@@ -755,3 +755,42 @@ fn a_relaunch_leaves_no_presence_to_disconnect_on_exit() {
         ],
     );
 }
+
+/// crash-786a1cf1 (drive_core, issue 15, the next 4-minute run): presence connected, the app
+/// backgrounded until the SDK suspended presence (S-T07), brought to the front (S-L02b
+/// connects again), the service said presence is not configured (S-F27, C-E28), then
+/// `logout`: C-U50 calls no disconnect for presence not configured, and the SDK would refuse
+/// one (S-A61). INV-DISCONNECT-ON-LOGOUT still held presence as connected; it now reads
+/// `EventPresenceNotConfigured` and a final `EventPresenceConnectFail` as presence going off
+/// (spec.md §10.1).
+#[test]
+fn presence_not_configured_after_a_suspension_owes_no_disconnect() {
+    let settings = || {
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: false,
+        })
+    };
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            settings(),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            settings(),
+            Op::Frame(ServerFrame::PresenceConnected {}),
+            Op::Lifecycle(Lifecycle::Background),
+            Op::Advance {
+                ms: 90_000,
+                exact: true,
+            },
+            Op::Lifecycle(Lifecycle::Foreground),
+            Op::Frame(ServerFrame::PresenceNotConfigured {}),
+            Op::User(UserIntent::Logout),
+        ],
+    );
+}

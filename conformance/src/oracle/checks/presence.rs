@@ -33,8 +33,10 @@ impl Check for NoDisconnectOnBackground {
 }
 
 /// `INV-DISCONNECT-ON-LOGOUT` (needs scenario lines): a `logout` or `exit` step while presence
-/// is connected leads, within that step, to a `presence_disconnect` the SDK accepted. A
-/// `relaunch` line starts a new process, whose presence is off until it connects again.
+/// is connected leads, within that step, to a `presence_disconnect` the SDK accepted.
+/// Presence goes off without a disconnect when the service says it is not configured, or the
+/// last attempt of `connect(maxAttempts)` fails; a `relaunch` line starts a new process, whose
+/// presence is off until it connects again.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DisconnectOnLogout {
     /// `EventPresenceConnected` came, and neither `EventPresenceDisconnected` nor a
@@ -75,9 +77,16 @@ impl Check for DisconnectOnLogout {
                 }
                 self.presence_connected = false;
             }
-            Seen::Event { code, .. } => match code {
+            Seen::Event { code, event, .. } => match code {
                 "EventPresenceConnected" => self.presence_connected = true,
-                "EventPresenceDisconnected" => self.presence_connected = false,
+                // presence off: disconnected, not configured (S-F27), or the last attempt of
+                // connect(maxAttempts) failed (S-F21b, S-T06c: no retry_ms)
+                "EventPresenceDisconnected" | "EventPresenceNotConfigured" => {
+                    self.presence_connected = false;
+                }
+                "EventPresenceConnectFail" if event.prop("retry_ms").is_none() => {
+                    self.presence_connected = false;
+                }
                 _ => {}
             },
             _ => {}
