@@ -374,7 +374,8 @@ pub enum SessionView {
     Ending {
         /// Who started it.
         origin: Origin,
-        /// Whether `EventConnectedToSession` had been seen.
+        /// Whether `EventConnectedToSession` had been seen in this process (an ending
+        /// session restored by C-R01 has nothing on the new screen: `false`).
         connected: bool,
     },
 }
@@ -989,8 +990,10 @@ impl Controller {
     /// is empty, so the restored controller's outputs draw again what its state says is on
     /// screen: the cobrowse button, or a running session's indicator (its key only if its
     /// origin shows keys, its paused notice if paused). What did not survive is dropped: a
-    /// starting or ending session (the SDK core keeps only a running one) and the terms
-    /// dialog (its presence connection is gone). A logged-in customer's presence is connected
+    /// starting session (the SDK core keeps none) and the terms dialog (its presence
+    /// connection is gone). An ending session is kept as ending while the restored core
+    /// keeps it (S-R04), with nothing of it on the new screen, until its
+    /// `EventSessionEnded` (C-E12); else it is dropped too. A logged-in customer's presence is connected
     /// again, as C-E02 would. `sdk` is the restored core, whose running session's key a
     /// manual session shows again.
     pub fn restore(
@@ -1026,10 +1029,28 @@ impl Controller {
         c.rows.push(Row::CR01);
         app.terms_shown = false;
         app.button_shown = false;
-        if !matches!(app.session, SessionView::Running(_)) {
-            app.session = SessionView::None;
-            app.paused = false;
-            app.user_state.clear();
+        let core_ending = matches!(
+            &sdk.state().phase,
+            crate::Phase::Ready(r) if matches!(r.session, crate::Session::Ending { .. })
+        );
+        match app.session {
+            SessionView::Running(_) => {}
+            // S-R04: the core keeps an ending session and sends its end again; nothing of it
+            // is on the new screen (its pause and state went with the old process), and its
+            // EventSessionEnded offers the button (C-E12)
+            SessionView::Ending { origin, .. } if core_ending => {
+                app.session = SessionView::Ending {
+                    origin,
+                    connected: false,
+                };
+                app.paused = false;
+                app.user_state.clear();
+            }
+            SessionView::None | SessionView::Starting(_) | SessionView::Ending { .. } => {
+                app.session = SessionView::None;
+                app.paused = false;
+                app.user_state.clear();
+            }
         }
         // a session started without `persist` is ended by the restored core (S-R04): the
         // screen waits for its EventSessionEnded with nothing shown

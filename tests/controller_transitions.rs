@@ -1564,6 +1564,28 @@ fn c_e26_agent_start_starts_a_one_click_session() {
     assert!(!h.app().terms_shown);
 }
 
+/// C-E26 over displayed terms, then the customer's answer (fuzz crash-52efccd3): the agent's
+/// start replaced the request (S-F25) and took the dialog down, so `decline_terms` is the
+/// controller's own refusal (C-U32) and no terms answer reaches the core, which has no
+/// request to answer (S-A56 would refuse it: INV-CONTROLLER-CALLS-ACCEPTED). Before, C-E26
+/// left the dialog up and C-U31 called `presence_signal_agent(terms, declined)`.
+#[test]
+fn c_e26_then_decline_terms_is_refused_by_the_controller() {
+    for answer in [UserIntent::DeclineTerms, UserIntent::AcceptTerms] {
+        let mut h = H::terms_shown();
+        h.event(Event::PresenceStartSession { request_id: 2 });
+        h.assert_rows(&[Row::CE26]);
+        h.refuse(answer, ControllerError::NoTermsShown);
+        h.assert_rows(&[Row::CU32]);
+        // the session it started connects without the dialog coming back
+        assert_eq!(
+            h.event(connected(VID, KeyType::VisitorId)),
+            vec![show(UiElement::SessionIndicator)]
+        );
+        assert!(!h.app().terms_shown);
+    }
+}
+
 /// C-E27: the agent's signal is handed to the app (`AgentSignal`), nothing else.
 #[test]
 fn c_e27_agent_signal_is_handed_to_the_app() {
@@ -1934,10 +1956,84 @@ fn sdk_running() -> Sdk {
     sdk
 }
 
+/// C-R01 with an ending session: kept as ending while the restored core keeps it (S-R04),
+/// with nothing of it on the new screen (no indicator, key or paused notice; its pause and
+/// state went with the old process) and no button until its `EventSessionEnded` (C-E12, which
+/// then hides nothing); past the grace the core ended it (S-R02) and C-R01 drops it. Before,
+/// C-R01 dropped it and offered the button, whose tap the core refused (`session_active`,
+/// INV-CONTROLLER-CALLS-ACCEPTED; found by the model suite relaunching while ending).
+#[test]
+fn c_r01_keeps_an_ending_session_the_core_keeps() {
+    let mut h = H::manual_running();
+    h.user(UserIntent::TogglePause);
+    h.user(set_state("step", "cart"));
+    h.user(UserIntent::EndSession);
+    assert_eq!(
+        h.app().session,
+        SessionView::Ending {
+            origin: Origin::Manual,
+            connected: true
+        }
+    );
+    let snap = h.c.snapshot().expect("running");
+    // the core: the end made offline, so it never reached the service
+    let mut old = sdk_running();
+    let at = Instant::from_millis(1_000);
+    old.handle_input(at, Input::Network(NetworkChange::Lost))
+        .unwrap();
+    old.handle_input(at, Input::Api(ApiCall::EndSession))
+        .unwrap();
+    while !matches!(old.poll_output(), Output::Timeout(_)) {}
+    let core_snap = old.snapshot(1_000).expect("ready");
+    let restore = |away: u64| {
+        Sdk::restore(
+            SdkConfig::default(),
+            core_snap.clone(),
+            GROUP,
+            Instant::from_millis(0),
+            1_000 + away,
+        )
+        .expect("restores")
+    };
+    let sdk = restore(30_000);
+    assert!(sdk.is_session_active(), "S-R04 keeps the ending session");
+    let mut c = Controller::restore(cfg(true), snap.clone(), &sdk).expect("restores");
+    assert_eq!(c.last_rows(), &[Row::CR01]);
+    assert_eq!(
+        drain(&mut c),
+        vec![],
+        "nothing of the ending session, no button"
+    );
+    let ControllerState::Running(a) = c.state() else {
+        panic!("running")
+    };
+    assert_eq!(
+        a.session,
+        SessionView::Ending {
+            origin: Origin::Manual,
+            connected: false
+        }
+    );
+    assert!(!a.paused && a.user_state.is_empty() && !a.button_shown);
+    let mut h = H { c };
+    h.refuse(UserIntent::TapCobrowse, ControllerError::ButtonNotShown);
+    h.refuse(UserIntent::EndSession, ControllerError::NoSession);
+    // its end: nothing to hide on the new screen, the button offered
+    assert_eq!(
+        h.event(ended("visitor_ended")),
+        vec![show(UiElement::CobrowseButton)]
+    );
+    h.assert_rows(&[Row::CE12]);
+    // past the grace the core ended it (S-R02): dropped, the button offered
+    let sdk = restore(60_000);
+    assert!(!sdk.is_session_active());
+    let mut c = Controller::restore(cfg(true), snap, &sdk).expect("restores");
+    assert_eq!(drain(&mut c), vec![show(UiElement::CobrowseButton)]);
+}
+
 /// C-R01: the restored controller draws again what its state says is on screen — a running
 /// manual session's indicator, its paused notice, its key (the restored core's) — drops the
-/// terms and a starting or ending session, and connects presence again for a logged-in
-/// customer.
+/// terms and a starting session, and connects presence again for a logged-in customer.
 #[test]
 fn c_r01_restore_draws_the_running_session_again() {
     let mut h = H::manual_running();

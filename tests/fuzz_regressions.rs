@@ -99,3 +99,34 @@ fn huge_advance_while_offline_is_refused_or_finishes() {
         "the simulator did not finish the scenario within 10 s"
     );
 }
+
+/// drive_core, crash-52efccd3 (issue 15): with the app's `agent_may_start` and the group's
+/// `agent_start`, the agent's one-click request is on screen (terms displayed) when the agent
+/// starts a session without terms (S-F25, C-E26); the customer then declines. The controller
+/// left the dialog up and called `presence_signal_agent(terms, declined)`, which the SDK
+/// refused (S-A56: no request left to answer), INV-CONTROLLER-CALLS-ACCEPTED. C-E26 takes the
+/// dialog down; the decline is the controller's own refusal (`no_terms_shown`, C-U32), and
+/// the journey checks clean.
+#[test]
+fn agent_start_over_displayed_terms_then_decline() {
+    let text = r#"{"config":{"agent_start":true,"consent_policy":"agent_may_start","custom_ui":true,"group_id":19921,"seed":7}}
+{"user":"launch"}
+{"user":"login","visitor_id":"cust-42"}
+{"agent":"start_presence_session"}
+{"agent":"start_without_terms"}
+{"user":"decline_terms"}
+"#;
+    let steps = parse_scenario(text).unwrap();
+    assert_eq!(run_and_check(&steps), Vec::<String>::new());
+    let records = World::run(&steps).unwrap();
+    use cobrowse_visitor_conformance::transcript::Observed;
+    let last: Vec<&Observed> = records
+        .iter()
+        .filter(|r| r.step == 5)
+        .map(|r| &r.observed)
+        .collect();
+    assert!(
+        matches!(last.as_slice(), [Observed::Error(e)] if e.code == "no_terms_shown"),
+        "{last:?}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Agreement and progress (spec.md §10.4), judged on generated worlds: every generated
-//! scenario (user intents, lifecycle, network, agent, time; no direct `api` misuse) is played
+//! scenario (user intents, lifecycle, network, agent, time, relaunches in any session state;
+//! no direct `api` misuse) is played
 //! through the simulator; after every step that leaves the world settled with the link up,
 //! INV-AGREEMENT must hold; then the heal suffix (link restored, foreground, 130 s) and every
 //! liveness property must have delivered — LIVE-INIT, LIVE-PRESENCE, LIVE-SESSION-RESOLVES,
@@ -36,6 +37,12 @@ fn step() -> impl Strategy<Value = Step> {
         3 => Just(Step::Agent(AgentAction::StartPresenceSession)),
         1 => Just(Step::Agent(AgentAction::EndSession)),
         2 => prop_oneof![Just(1_000u64), Just(5_000), Just(11_000), Just(61_000)].prop_map(Step::AdvanceMs),
+        // §13.2: the app killed and relaunched in whatever state the session is (running,
+        // starting, ending, or only the service's after an exit offline), within and past the
+        // grace; and an exit with a later launch
+        2 => prop_oneof![Just(0u64), Just(30_000), Just(61_000)].prop_map(|away_ms| Step::Relaunch { away_ms }),
+        1 => Just(Step::User(UserIntent::Exit)),
+        1 => Just(Step::User(UserIntent::Launch)),
     ]
 }
 
@@ -209,6 +216,54 @@ fn ignored_request_is_suspended() {
         "../scenarios/ignored_oneclick_then_background.jsonl"
     ));
     assert_eq!(judge(&steps), vec![]);
+}
+
+/// A relaunch while a session is starting, ending, or only the service's (spec.md §5.6,
+/// §13): the healed world agrees and makes progress. The service forgets a session the new
+/// process does not take up after its `init` (§13): before it did, the app that exited
+/// offline came back new, and its next start was answered with the old session and its
+/// agent (INV-AGREEMENT after the launch, LIVE-GUEST-COUNT after the heal).
+#[test]
+fn relaunches_in_flight_heal() {
+    for text in [
+        // exited offline with an agent in the session; a new process, a new start
+        r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"agent": "join"}
+{"network": "lost"}
+{"user": "exit"}
+{"relaunch": {"away_ms": 0}}
+{"network": "restored"}
+{"user": "launch"}
+{"user": "tap_cobrowse"}"#,
+        // a start made offline, the process killed before the link came back (§5.6)
+        r#"{"user": "launch"}
+{"network": "lost"}
+{"user": "tap_cobrowse"}
+{"relaunch": {"away_ms": 0}}
+{"network": "restored"}
+{"user": "tap_cobrowse"}"#,
+        // an end made offline, the process killed (S-R04)
+        r#"{"user": "launch"}
+{"user": "tap_cobrowse"}
+{"agent": "join"}
+{"network": "lost"}
+{"user": "end_session"}
+{"relaunch": {"away_ms": 20000}}
+{"network": "restored"}
+{"user": "tap_cobrowse"}"#,
+    ] {
+        let mut steps = vec![Step::Config(ScenarioConfig::default())];
+        steps.extend(repro(text));
+        assert_eq!(judge(&steps), vec![], "{text}");
+        let records = World::run(&steps).expect("the world settles");
+        let lines: Vec<(usize, TraceLine)> = interleave(&steps, &records)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        assert_eq!(check_trace(&lines), vec![], "{text}");
+    }
 }
 
 /// The properties can fail: a world judged before it healed (a start still in flight, the

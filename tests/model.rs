@@ -135,19 +135,51 @@ const REACH_MIN: [f64; 11] = [
     85.0, 60.0, 55.0, 35.0, 60.0, 15.0, 12.0, 60.0, 55.0, 7.0, 18.0,
 ];
 
-/// Prints the share of generated world cases that reach each deep state (cases drawn from a
-/// fixed seed, as many as the model test runs, at least 256) and asserts the minimum shares.
+/// Relaunches (spec.md §13.2) a world case can make, by what the core's session was at the
+/// relaunch: §5.6 drops a starting session, S-R04 keeps an ending one, S-R01 a running one;
+/// and one where only the service still had a session (the app exited offline, §13).
+const RELAUNCH_REACH: [&str; 4] = [
+    "relaunched while running",
+    "relaunched while starting",
+    "relaunched while ending",
+    "relaunched, service only",
+];
+
+/// Minimum shares (percent of cases) of [`RELAUNCH_REACH`].
+const RELAUNCH_REACH_MIN: [f64; 4] = [20.0, 1.5, 2.0, 0.4];
+
+fn relaunch_reached(m: &WorldModel, t: &model::transition::WorldTransition) -> [bool; 4] {
+    if !matches!(m.resolve(t), Step::Relaunch { .. }) {
+        return [false; 4];
+    }
+    let session = m.world.sdk.ready().map(|r| &r.session);
+    [
+        matches!(session, Some(MSession::Running { .. })),
+        matches!(session, Some(MSession::Starting(..))),
+        matches!(session, Some(MSession::Ending(_))),
+        matches!(session, Some(MSession::Idle) | None) && m.world.server.session.is_some(),
+    ]
+}
+
+/// Prints the share of generated world cases that reach each deep state, and that relaunch
+/// in each session state (cases drawn from a fixed seed, as many as the model test runs, at
+/// least 256), and asserts the minimum shares.
 #[test]
 fn reach_report() {
     // the model alone, from a fixed seed: cheap, so never fewer than 256 cases
     let n = cases().max(256);
     let strategy = WorldRef::sequential_strategy(1..=WORLD_LEN);
     let mut counts = [0u32; 11];
+    let mut relaunch_counts = [0u32; 4];
     let mut steps = 0usize;
     for (init, transitions, _) in sample(&strategy, n) {
         let mut m = init;
         let mut seen = reached(&m);
+        let mut relaunched = [false; 4];
         for t in &transitions {
+            for (s, r) in relaunched.iter_mut().zip(relaunch_reached(&m, t)) {
+                *s |= r;
+            }
             m = m.apply(t);
             for (s, r) in seen.iter_mut().zip(reached(&m)) {
                 *s |= r;
@@ -157,12 +189,23 @@ fn reach_report() {
         for (c, s) in counts.iter_mut().zip(seen) {
             *c += u32::from(s);
         }
+        for (c, s) in relaunch_counts.iter_mut().zip(relaunched) {
+            *c += u32::from(s);
+        }
     }
     println!("reach report: {n} world cases, {steps} steps");
-    for ((name, c), min) in REACH.iter().zip(counts).zip(REACH_MIN) {
+    let all = || {
+        REACH.iter().zip(counts).zip(REACH_MIN).chain(
+            RELAUNCH_REACH
+                .iter()
+                .zip(relaunch_counts)
+                .zip(RELAUNCH_REACH_MIN),
+        )
+    };
+    for ((name, c), min) in all() {
         println!("  {name:<28} {}  (min {min} %)", pct(c, n));
     }
-    for ((name, c), min) in REACH.iter().zip(counts).zip(REACH_MIN) {
+    for ((name, c), min) in all() {
         let share = f64::from(c) * 100.0 / f64::from(n.max(1));
         assert!(
             share >= min,

@@ -1203,7 +1203,12 @@ mod by_id {
         let file = format!("scenarios/{name}.jsonl");
         let text =
             std::fs::read_to_string(root().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let steps = parse_scenario(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        played(&text)
+    }
+
+    /// What check finds in the interleaved transcript of the scenario `text`.
+    fn played(text: &str) -> BTreeSet<&'static str> {
+        let steps = parse_scenario(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let records = World::run(&steps).expect("the world settles");
         let lines: Vec<_> = interleave(&steps, &records)
             .into_iter()
@@ -1239,6 +1244,62 @@ mod by_id {
             "INV-PAUSE-SHOWN",
             &["pause_oneclick_across_loss", "relaunch_manual_session"],
         );
+    }
+
+    /// A paused session ended offline and then relaunched: S-R04 keeps it ending without its
+    /// pause, C-R01 draws nothing of it, so no notice is owed in the new process (it was,
+    /// until the relaunch line dropped the ending session's pause).
+    #[test]
+    fn inv_pause_shown_a_paused_session_ending_at_a_relaunch() {
+        let found = played(
+            r#"{"config":{"group_id":19921,"custom_ui":true,"seed":7}}
+{"user":"launch"}
+{"user":"tap_cobrowse"}
+{"user":"toggle_pause"}
+{"network":"lost"}
+{"user":"end_session"}
+{"relaunch":{"away_ms":0}}
+{"network":"restored"}
+"#,
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    /// The app called `init_visitor` itself and never launched the controller, then was
+    /// relaunched: the world restores its core from the core's snapshot next to a new,
+    /// unlaunched controller (§13.2), as INV-SDK-REPLAY reads any app's relaunch (it keeps
+    /// its SDK's snapshot). The world came back new, and the replay restored the core: the
+    /// restored core's EventConnectionWarning was flagged as missing (found by the model
+    /// suite).
+    #[test]
+    fn inv_sdk_replay_a_core_restored_without_its_controller() {
+        let text = r#"{"config":{"group_id":19921,"custom_ui":false,"seed":7}}
+{"api":{"call":"init_visitor","group_id":19921,"token":"","name":"","email":"","phone":"","visitor_id":"cust-42"}}
+{"relaunch":{"away_ms":0}}
+{"user":"launch"}
+"#;
+        assert!(played(text).is_empty(), "{:?}", played(text));
+        let steps = parse_scenario(text).unwrap();
+        let records = World::run(&steps).unwrap();
+        let at_relaunch: Vec<String> = records
+            .iter()
+            .filter(|r| r.step == 2)
+            .map(|r| format!("{:?}", r.observed))
+            .collect();
+        assert!(
+            at_relaunch
+                .first()
+                .is_some_and(|r| r.contains("ConnectionWarning")),
+            "the core is restored: {at_relaunch:?}"
+        );
+        // the plain reading (an app's own integration) agrees
+        let lines: Vec<_> = interleave(&steps, &records)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        let found = read_trace_with(&lines, CheckOptions::default()).expect("usable");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -70,3 +70,64 @@ fn answers_without_a_request_count_for_nothing() {
         consent[0].message
     );
 }
+
+/// INV-DISCONNECT-ON-LOGOUT across a `relaunch` (spec.md §13.2): the new process keeps no
+/// presence (§5.6); until its own `EventPresenceConnected`, an `exit` owes no disconnect (here
+/// the service said presence is not configured). Found by `drive_core` (a restored app whose
+/// presence a hostile service refused). In the old process the same exit is flagged.
+#[test]
+fn a_relaunch_leaves_no_presence_to_disconnect() {
+    let relaunched = format!(
+        "{PRESENT}{}",
+        r#"{"relaunch":{"away_ms":0}}
+{"step":2,"api":{"call":"presence_connect"}}
+{"step":2,"api":{"call":"presence_set_default_ui","enabled":false}}
+{"step":2,"event":{"code":"EventPresenceNotConfigured","properties":{}}}
+{"user":"exit"}
+"#
+    );
+    assert!(
+        !flagged(&relaunched, Invariant::DisconnectOnLogout),
+        "{:?}",
+        violations(&relaunched)
+    );
+    let same_process = format!(
+        "{PRESENT}{}",
+        r#"{"user":"exit"}
+"#
+    );
+    assert!(flagged(&same_process, Invariant::DisconnectOnLogout));
+    // connected again in the new process: the exit owes the disconnect again
+    let reconnected = relaunched.replace("EventPresenceNotConfigured", "EventPresenceConnected");
+    assert!(flagged(&reconnected, Invariant::DisconnectOnLogout));
+}
+
+/// INV-DISCONNECT-ON-LOGOUT when presence went off without a disconnect: the service said it
+/// is not configured (S-F27, after the SDK reconnected it), or the last attempt of
+/// `connect(maxAttempts)` failed (S-F21b: no `retry_ms`); the controller then calls no
+/// disconnect (C-E28, C-E29) and the SDK would refuse one (S-A61). Found by `drive_core`
+/// (crash-786a1cf1: suspended in the background, reconnected in front, not configured, then
+/// logout). A failure with `retry_ms` leaves presence wanted, and the logout owes it.
+#[test]
+fn presence_gone_off_owes_no_disconnect() {
+    let off = |event: &str| {
+        format!(
+            "{PRESENT}{{\"network\":\"lost\"}}\n{{\"step\":2,\"event\":{{\"code\":\"EventConnectionWarning\",\"properties\":{{}}}}}}\n{{\"network\":\"restored\"}}\n{{\"step\":3,\"event\":{{\"code\":\"EventClearWarning\",\"properties\":{{}}}}}}\n{{\"step\":3,\"event\":{event}}}\n{{\"user\":\"logout\"}}\n{{\"step\":4,\"api\":{{\"call\":\"init_visitor\",\"group_id\":19921,\"visitor_id\":null}}}}\n"
+        )
+    };
+    for gone in [
+        r#"{"code":"EventPresenceNotConfigured","properties":{}}"#,
+        r#"{"code":"EventPresenceConnectFail","properties":{"reason":"unavailable"}}"#,
+    ] {
+        let trace = off(gone);
+        assert!(
+            !flagged(&trace, Invariant::DisconnectOnLogout),
+            "{gone}: {:?}",
+            violations(&trace)
+        );
+    }
+    let retrying = off(
+        r#"{"code":"EventPresenceConnectFail","properties":{"reason":"unavailable","retry_ms":"1000"}}"#,
+    );
+    assert!(flagged(&retrying, Invariant::DisconnectOnLogout));
+}

@@ -265,6 +265,29 @@ fn a_refused_login_after_exit_owes_nothing() {
 /// its login never connects presence. That is the app's misuse, not the SDK's: a direct `api`
 /// step anywhere before the login means presence is not owed (spec.md §10.4), and the same
 /// journey without it is still judged.
+/// A relaunch before the process's first `EventVisitorInitialized` brings the app back new and
+/// unlaunched (§13.2): the old login is no longer wanted (the model suite found LIVE-PRESENCE
+/// owed there). A relaunch after it restores the logged-in app, which owes presence again.
+#[test]
+fn a_relaunch_that_comes_back_new_owes_no_presence() {
+    let offline_login = r#"{"network": "lost"}
+{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"relaunch": {"away_ms": 0}}
+{"network": "restored"}
+{"advance_ms": 60000}"#;
+    assert_eq!(live(offline_login, |_| {}), ids(&[]));
+    let restored = r#"{"user": "launch"}
+{"user": "login", "visitor_id": "cust-42"}
+{"relaunch": {"away_ms": 0}}
+{"advance_ms": 45000}"#;
+    assert_eq!(live(restored, |_| {}), ids(&[]));
+    assert_eq!(
+        live(restored, |r| refuse_presence(r, "unknown_visitor")),
+        ids(&["LIVE-PRESENCE"])
+    );
+}
+
 #[test]
 fn a_direct_call_before_the_login_owes_nothing() {
     let misused = r#"{"api": {"call": "init_visitor", "group_id": 15, "token": "", "name": "", "email": "", "phone": "", "visitor_id": "a"}}

@@ -51,6 +51,12 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Lifecycle(Lifecycle::Background)),
         Just(Step::Lifecycle(Lifecycle::Foreground)),
         prop_oneof![Just(1_000u64), Just(20_000), Just(70_000)].prop_map(Step::AdvanceMs),
+        // relaunches of the scenario itself, in whatever state its session is (running,
+        // starting or ending: §5.6, S-R04; only the service's after an exit offline, §13),
+        // and an exit with a later launch
+        prop_oneof![Just(0u64), Just(30_000), Just(61_000)]
+            .prop_map(|away_ms| Step::Relaunch { away_ms }),
+        Just(Step::User(UserIntent::Exit)),
     ]
 }
 
@@ -109,6 +115,45 @@ fn a_paused_one_click_session_continues_unseen() {
     }
     // launched, logged in, running: most steps are judged (not the open terms dialog)
     assert!(judged >= 6, "{judged}");
+}
+
+/// An ending session at a settled point with the link up (a start and its end both made
+/// offline: the new link's `end_session` finds no session and waits for its timeout) is
+/// judged: S-R04 keeps it, and the healed service sees what it sees without the relaunch. A
+/// starting one with the link down is the documented effect (the start is forgotten, §5.6).
+#[test]
+fn an_ending_session_is_judged_and_a_start_in_flight_is_not() {
+    let s = steps(
+        r#"{"config": {"group_id": 19921, "custom_ui": true, "seed": 7}}
+{"user": "launch"}
+{"network": "lost"}
+{"user": "tap_cobrowse"}
+{"user": "end_session"}
+{"network": "restored"}
+"#,
+    );
+    let mut w = World::new(&ScenarioConfig::default());
+    for (i, step) in s.iter().enumerate() {
+        w.apply(i, step).unwrap();
+        let phase = match &w.sdk().state().phase {
+            cobrowse_visitor_core::Phase::Ready(r) => Some(r.session.kind()),
+            _ => None,
+        };
+        let judged = relaunch_judged(&w);
+        match i {
+            // starting offline
+            3 => assert!(!judged, "a start in flight is a documented effect"),
+            5 => {
+                assert_eq!(phase, Some(cobrowse_visitor_core::SessionKind::Ending));
+                assert!(judged, "an ending session with the link up is judged");
+            }
+            _ => {}
+        }
+    }
+    for away in [0, 4_000, 59_999] {
+        assert_eq!(restart_transparent(&s, 5, away).unwrap(), None);
+        assert_eq!(restart_transparent(&s, 3, away).unwrap(), None);
+    }
 }
 
 /// The restart's documented effects are not judged: an open terms dialog, a relaunch at or

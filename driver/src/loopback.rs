@@ -8,7 +8,10 @@
 //! [`sim::Server::connection_lost`], and when the next one opens
 //! [`sim::Server::connection_restored`], both at the server's [`Clock`]. Frames the server
 //! logic produces while no connection is open are dropped, as the simulator drops them while
-//! its network is down.
+//! its network is down; the server logic hears of every frame that never left
+//! ([`sim::Server::not_delivered`]: dropped, held in lockstep when the connection closed, or
+//! a failed write), so that a start whose answer never reached the visitor is one its next
+//! connection may send again, as in the simulator (spec.md §13).
 //!
 //! With [`ServerConfig::tls`] it speaks `wss://` (rustls, `ring`), with a certificate the
 //! test made (e.g. with `rcgen`, see [`tls_server_config`]).
@@ -542,7 +545,9 @@ impl ServerTask {
 
     async fn queue(&mut self, out: Outgoing) {
         if self.conn.is_none() {
-            return; // no connection: lost, as in the simulator while its network is down
+            // no connection: lost, as in the simulator while its network is down
+            self.not_delivered(&out);
+            return;
         }
         if self.lockstep {
             self.held.push_back(out);
@@ -557,16 +562,30 @@ impl ServerTask {
         };
         match conn.send(Message::text(out.text())).await {
             Ok(()) => self.sent += 1,
-            Err(_) => self.close_conn(),
+            Err(_) => {
+                self.not_delivered(out);
+                self.close_conn();
+            }
         }
     }
 
-    /// Drops the connection, if any (no close frame), and what was in flight on it.
+    /// Tells the server logic that a frame it produced never left (spec.md §13: a start whose
+    /// `session_started` never reached the visitor may be sent again on the next connection).
+    fn not_delivered(&mut self, out: &Outgoing) {
+        if let Outgoing::Frame(frame) = out {
+            self.logic.not_delivered(frame);
+        }
+    }
+
+    /// Drops the connection, if any (no close frame), and what was in flight on it (held
+    /// frames never left: the server logic hears so before the loss).
     fn close_conn(&mut self) {
+        for out in std::mem::take(&mut self.held) {
+            self.not_delivered(&out);
+        }
         if self.conn.take().is_some() {
             self.logic.connection_lost(self.clock.now());
         }
-        self.held.clear();
     }
 
     fn publish(&self, stopped: bool) {

@@ -703,3 +703,116 @@ fn a_new_app_after_a_refused_restore_is_restored_with_its_own_group() {
         panic!("{f}");
     }
 }
+/// crash-52efccd3 (drive_core, issue 15, recorded at 5d5871f as "a terms answer refused after
+/// hostile frames and a relaunch"): under `agent_may_start` with the group's `agent_start`,
+/// the agent's one-click request put the terms on screen (C-E22, `displayed`), then the
+/// agent's start without terms replaced the request (S-F25) and started the session (C-E26,
+/// S-A26 consumed the grant); C-E26 left the dialog on screen, so `decline_terms` answered a
+/// request the core no longer had: S-A56 refused the controller's
+/// `presence_signal_agent(terms, declined)` (INV-CONTROLLER-CALLS-ACCEPTED). A defect of the
+/// core (the controller against S-F25), fixed on main before this finding was analysed: C-E26
+/// hides the terms it replaces (spec.md §6, 1497bbd), and the decline is the controller's
+/// own refusal (C-U32). Minimised from the artifact's 55 ops (a relaunch and a hostile
+/// `presence_start_session` kept from it; neither is needed); the row test is
+/// `c_e26_then_decline_terms_is_refused_by_the_controller` in `tests/controller_transitions.rs`,
+/// the journey `agent_start_over_displayed_terms_then_decline` in `tests/fuzz_regressions.rs`.
+#[test]
+fn an_agent_start_over_displayed_terms_takes_the_dialog_down() {
+    use cobrowse_visitor_core::ConsentPolicy;
+    let input = CoreInput {
+        config: ScenarioConfig {
+            consent_policy: ConsentPolicy::AgentMayStart,
+            agent_start: true,
+            ..ScenarioConfig::default()
+        },
+        auto_server: true,
+        timings: None,
+        ops: vec![
+            Op::User(UserIntent::Launch),
+            Op::User(UserIntent::TapCobrowse),
+            Op::Relaunch { away_ms: 970_000 },
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            Op::Agent(AgentAction::StartPresenceSession),
+            Op::Agent(AgentAction::StartWithoutTerms),
+            Op::Frame(ServerFrame::PresenceStartSession { request_id: 1 }),
+            Op::User(UserIntent::DeclineTerms),
+        ],
+    };
+    if let Err(f) = drive::run(&input) {
+        panic!("{f}");
+    }
+}
+
+/// crash-6f5bd54a (drive_core, issue 15, in a 4-minute run after the relaunch work): logged
+/// in with presence connected, relaunched; the restored app connected presence again and a
+/// hostile service said it is not configured; then `exit`. INV-DISCONNECT-ON-LOGOUT still
+/// held the old process's presence as connected and owed a disconnect the new process had no
+/// presence for (C-U60 calls it only for presence connecting or connected). A misreading of
+/// the check: a `relaunch` line starts a new process without presence (§5.6, §13.2).
+#[test]
+fn a_relaunch_leaves_no_presence_to_disconnect_on_exit() {
+    let settings = || {
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: false,
+        })
+    };
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            settings(),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            settings(),
+            Op::Frame(ServerFrame::PresenceConnected {}),
+            Op::Relaunch { away_ms: 10_000 },
+            Op::Frame(ServerFrame::PresenceNotConfigured {}),
+            Op::User(UserIntent::Exit),
+        ],
+    );
+}
+
+/// crash-786a1cf1 (drive_core, issue 15, the next 4-minute run): presence connected, the app
+/// backgrounded until the SDK suspended presence (S-T07), brought to the front (S-L02b
+/// connects again), the service said presence is not configured (S-F27, C-E28), then
+/// `logout`: C-U50 calls no disconnect for presence not configured, and the SDK would refuse
+/// one (S-A61). INV-DISCONNECT-ON-LOGOUT still held presence as connected; it now reads
+/// `EventPresenceNotConfigured` and a final `EventPresenceConnectFail` as presence going off
+/// (spec.md §10.1).
+#[test]
+fn presence_not_configured_after_a_suspension_owes_no_disconnect() {
+    let settings = || {
+        Op::Frame(ServerFrame::Settings {
+            v: 1,
+            key_length: 4,
+            agent_start: false,
+        })
+    };
+    core(
+        ScenarioConfig::default(),
+        None,
+        vec![
+            Op::User(UserIntent::Launch),
+            settings(),
+            Op::User(UserIntent::Login {
+                visitor_id: "cust-42".into(),
+            }),
+            settings(),
+            Op::Frame(ServerFrame::PresenceConnected {}),
+            Op::Lifecycle(Lifecycle::Background),
+            Op::Advance {
+                ms: 90_000,
+                exact: true,
+            },
+            Op::Lifecycle(Lifecycle::Foreground),
+            Op::Frame(ServerFrame::PresenceNotConfigured {}),
+            Op::User(UserIntent::Logout),
+        ],
+    );
+}

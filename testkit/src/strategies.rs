@@ -478,13 +478,20 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
     let logged_in = app.is_some_and(|a| a.identity != CIdentity::Anonymous);
     let session = app.is_some_and(|a| a.session != CSession::None);
     let running = app.is_some_and(|a| matches!(a.session, CSession::Running(_)));
-    let relaunch_ok = match w.sdk.ready().map(|r| &r.session) {
-        Some(MSession::Running { .. }) => true,
-        Some(MSession::Starting(..) | MSession::Ending(_)) => false,
-        Some(MSession::Idle) | None => w.server.session.is_none(),
-    };
-    let srv_session = w.server.session.is_some();
-    let guests = w.server.session.as_ref().is_some_and(|s| s.guests > 0);
+    // a session starting or ending at the core: a relaunch there is weighted up (§5.6 drops
+    // a start, S-R04 keeps an end; §13's service forgets what the new process does not take up)
+    let in_flight = matches!(
+        w.sdk.ready().map(|r| &r.session),
+        Some(MSession::Starting(..) | MSession::Ending(_))
+    );
+    let srv_session = w.server.visible().is_some();
+    // a session only the service still has (the app exited or came back new offline)
+    let srv_only = w.server.session.is_some()
+        && matches!(
+            w.sdk.ready().map(|r| &r.session),
+            Some(MSession::Idle) | None
+        );
+    let guests = w.server.visible().is_some_and(|s| s.guests > 0);
     let present = w.server.presence;
     let down = !w.network_up;
     let bg = w.sdk.background;
@@ -538,12 +545,10 @@ pub fn world_transition(m: &WorldModel) -> BoxedStrategy<WorldTransition> {
         (pick(srv_session, 5, 1), agent(AgentAction::Join)),
         (pick(guests, 3, 1), agent(AgentAction::Leave)),
         (pick(srv_session, 2, 1), agent(AgentAction::EndSession)),
-        // §13.2 relaunch, only where the simulated service agrees with §5.6: not with a
-        // session starting or ending at the core (§5.6: the service forgets a start and
-        // completes an end; §13's service keeps either, and a later start is answered with
-        // the old session: LIVE-GUEST-COUNT, reported), nor a session the core does not know
+        // §13.2 relaunch in every state: a session running, starting or ending at the core,
+        // none, or one only the service still has (the app exited offline)
         (
-            if relaunch_ok { pick(running, 3, 1) } else { 0 },
+            pick(running || in_flight || srv_only, 3, 1),
             prop_oneof![
                 3 => Just(0u64),
                 3 => Just(30_000u64),

@@ -177,20 +177,29 @@ pub fn server_state(s: &Server, model: &MServer) -> MServer {
     MServer {
         group_id: model.group_id,
         visitor_id: s.visitor_id().map(str::to_owned),
-        session: s.session().map(|(key, guests)| MSrvSession {
-            key: key.to_owned(),
-            guests,
-            // what the visitor was told is not a getter of the server: the model's own
-            told: model.session.as_ref().map_or(0, |m| m.told),
-            paused: s.paused(),
-            user_state: s.user_state().cloned().unwrap_or_default(),
-            max_guests: s.max_guests(),
+        // the session the visitor is in (none while a new connection has not taken up the one
+        // its last connection left, §13); what the visitor was told, the key its start asked
+        // for and whether its answer reached it are not getters of the server: the model's own
+        session: s.session().map(|(key, guests)| {
+            let m = model.session.as_ref();
+            MSrvSession {
+                key: key.to_owned(),
+                guests,
+                told: m.map_or(0, |m| m.told),
+                paused: s.paused(),
+                user_state: s.user_state().cloned().unwrap_or_default(),
+                asked: m.and_then(|m| m.asked.clone()),
+                answered: m.is_some_and(|m| m.answered),
+                left: m.is_some_and(|m| m.left),
+                max_guests: s.max_guests(),
+            }
         }),
         presence: s.presence(),
         last_request: s.last_request(),
         offline_since: s.offline_since().map(|i| i.as_millis()),
         keys_issued: model.keys_issued,
         announced: s.announced().map(|a| a.map(str::to_owned)),
+        awaiting_claim: s.awaiting_claim(),
         ended_offline: model.ended_offline.clone(),
         out: model.out.clone(),
         // the group's settings are the model's (the config); the data is the server's getter
@@ -229,6 +238,10 @@ pub fn norm_sdk(mut m: MSdk) -> MSdk {
 }
 
 pub fn norm_server(mut s: MServer) -> MServer {
+    // the session the visitor is in: the real server shows no other (§13)
+    if s.awaiting_claim {
+        s.session = None;
+    }
     if let Some(sess) = &mut s.session {
         norm_key(&mut sess.key);
     }

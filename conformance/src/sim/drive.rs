@@ -40,8 +40,8 @@ pub struct NotSettled {
 }
 
 /// The `error` code of a `relaunch` that brought the app back new although its core had a
-/// snapshot or a session (§13.2: a restore refused the snapshots, or the controller had
-/// none): a session that ran is gone.
+/// snapshot or a session (§13.2: a restore refused the core's snapshot): a session that ran
+/// is gone.
 pub const RESTORE_REFUSED: &str = "restore_refused";
 
 /// Why a drive with hooks stopped early.
@@ -249,9 +249,9 @@ pub trait Hooks {
     }
 
     /// The app process is killed and relaunched (a `relaunch` step, §13.2): `snapshot` is
-    /// the SDK core's snapshot the world restores from (`None`: the app comes back new, or
-    /// the controller had none), taken at wall-clock `unix_ms`; called before the new core's
-    /// outputs are fed on ([`FedKind::Restore`]).
+    /// the SDK core's snapshot the world restores from (`None`: the app comes back new),
+    /// taken at wall-clock `unix_ms`; called before the new core's outputs are fed on
+    /// ([`FedKind::Restore`]).
     fn relaunched(&mut self, snapshot: Option<&cobrowse_visitor_core::Snapshot>, unix_ms: u64) {
         let _ = (snapshot, unix_ms);
     }
@@ -381,9 +381,10 @@ impl World {
     /// `relaunch` (§13.2): the app process is killed (the world has settled after the
     /// previous step), the service sees its connection drop, `away_ms` pass for the service
     /// only (the dead process's timers do not fire), then the app comes back: with
-    /// `Sdk::restore` and `Controller::restore` of the snapshots taken at the kill (the wall
-    /// clock is the simulated one), or new and unlaunched when there is no snapshot (before
-    /// the first `EventVisitorInitialized`, after `exit`).
+    /// `Sdk::restore` of the core's snapshot taken at the kill (the wall clock is the
+    /// simulated one) and `Controller::restore` of the controller's (a new, unlaunched
+    /// controller without one), or new and unlaunched when the core has no snapshot (before
+    /// the first `EventVisitorInitialized`, after `exit`) or its restore is refused.
     fn relaunch<H: Hooks>(&mut self, hooks: &mut H, away_ms: u64) -> Driven<(), H::Stop> {
         self.settle_with(hooks)?;
         self.relaunches = self.relaunches.saturating_add(1);
@@ -398,16 +399,14 @@ impl World {
             // the new process's connection (answered below when the core asks for one)
             self.server.connection_restored(self.now);
         }
-        let kept = match (&sdk_snapshot, &controller_snapshot) {
-            (Some(s), Some(_)) => Some(s),
-            _ => None,
-        };
-        hooks.relaunched(kept, self.now.as_millis());
-        let had_snapshots = sdk_snapshot.is_some() && controller_snapshot.is_some();
+        hooks.relaunched(sdk_snapshot.as_ref(), self.now.as_millis());
+        let had_snapshot = sdk_snapshot.is_some();
         // a session the old core had (the app coming back new loses it without an event)
         let had_session = self.sdk.is_session_active();
-        let restored = match (sdk_snapshot, controller_snapshot) {
-            (Some(s), Some(c)) => Sdk::restore(
+        // the app keeps its core's snapshot whenever there is one; its controller comes back
+        // from its own, or new and unlaunched without one (the app had called the SDK itself)
+        let restored = sdk_snapshot.and_then(|s| {
+            Sdk::restore(
                 self.sdk_config.clone(),
                 s,
                 self.controller_config.group_id,
@@ -415,21 +414,21 @@ impl World {
                 self.now.as_millis(),
             )
             .ok()
-            .and_then(|sdk| {
-                Controller::restore(self.controller_config.clone(), c, &sdk)
-                    .ok()
-                    .map(|controller| (sdk, controller))
-            }),
-            _ => None,
-        };
-        let (sdk, controller) = restored.clone().unwrap_or_else(|| {
-            (
-                Sdk::new(self.sdk_config.clone()),
-                Controller::new(self.controller_config.clone()),
-            )
         });
         let new = restored.is_none();
-        if new && (had_snapshots || had_session) {
+        let (sdk, controller) = match restored {
+            Some(sdk) => {
+                let controller = controller_snapshot
+                    .and_then(|c| Controller::restore(self.controller_config.clone(), c, &sdk).ok())
+                    .unwrap_or_else(|| Controller::new(self.controller_config.clone()));
+                (sdk, controller)
+            }
+            None => (
+                Sdk::new(self.sdk_config.clone()),
+                Controller::new(self.controller_config.clone()),
+            ),
+        };
+        if new && (had_snapshot || had_session) {
             // the app's own misuse (a direct init with another group than the config's): the
             // snapshot is refused whole (§5.6) and the app comes back new
             self.refuse(
@@ -670,6 +669,8 @@ impl World {
             if self.network_up {
                 self.record_with(hooks, Observed::Recv(WireFrame::Typed(frame.clone())))?;
                 self.sdk_input(hooks, Input::Frame(frame))?;
+            } else {
+                self.server.not_delivered(&frame);
             }
             return Ok(true);
         }

@@ -35,6 +35,14 @@ struct ServerSession {
     user_state: BTreeMap<String, String>,
     /// At most this many agents may join (the start's `max_guests`, §13.2).
     max_guests: Option<u16>,
+    /// The key its `start_session` asked for (`None`: a random key).
+    asked: Option<String>,
+    /// Its `session_started` reached the visitor (left the service while the visitor was
+    /// connected, and no transport said it was lost, [`Server::not_delivered`]).
+    answered: bool,
+    /// The visitor connection it belonged to died: the visitor's next connection must take it
+    /// up again (§13).
+    left: bool,
 }
 
 /// What the agent's latest request to a present visitor was (spec.md §13.1).
@@ -79,6 +87,10 @@ pub struct Server {
     /// (every connection starts with `init`; a frame before it is refused), else its
     /// visitor id.
     announced: Option<Option<String>>,
+    /// The current connection has sent its `init` and the session its last connection left
+    /// waits for the connection's next frame to take it up (§13); meanwhile it is not the
+    /// visitor's.
+    awaiting_claim: bool,
     /// Why the session ended while the visitor was offline (told on `resume_session`).
     ended_offline: Option<(String, String)>,
     /// Frames the service refused because the connection had not identified itself, or
@@ -109,6 +121,7 @@ impl Server {
             next_request: 0,
             offline_since: None,
             announced: None,
+            awaiting_claim: false,
             ended_offline: None,
             refusals: 0,
             user_messages: Vec::new(),
@@ -196,19 +209,53 @@ impl Server {
         }
     }
 
-    /// The next frame for the SDK.
+    /// The next frame for the SDK, taken to reach it (a `session_started` answers its start);
+    /// a transport that then loses it says so with [`Server::not_delivered`].
     pub fn poll(&mut self) -> Option<ServerFrame> {
-        self.out.pop_front()
+        let frame = self.out.pop_front()?;
+        self.answer_reached(&frame, true);
+        Some(frame)
+    }
+
+    /// A frame [`Server::poll`] gave that never reached the visitor (a transport that held it
+    /// and lost its connection first): a `session_started` among them leaves its start
+    /// unanswered, so that the visitor's next connection may send the start again (§13).
+    pub fn not_delivered(&mut self, frame: &ServerFrame) {
+        self.answer_reached(frame, false);
+    }
+
+    fn answer_reached(&mut self, frame: &ServerFrame, reached: bool) {
+        if let (ServerFrame::SessionStarted { sessionkey }, Some(s)) = (frame, &mut self.session) {
+            if s.key == *sessionkey {
+                s.answered = reached;
+            }
+        }
+    }
+
+    /// The session the visitor is in: none while a new connection has not yet taken up the
+    /// one its last connection left (§13).
+    fn current(&self) -> Option<&ServerSession> {
+        self.session.as_ref().filter(|_| !self.awaiting_claim)
+    }
+
+    fn current_mut(&mut self) -> Option<&mut ServerSession> {
+        self.session.as_mut().filter(|_| !self.awaiting_claim)
+    }
+
+    /// Whether the visitor's current connection has sent its `init` but not yet taken up the
+    /// session its last connection left (§13): its next frame decides.
+    pub fn awaiting_claim(&self) -> bool {
+        self.awaiting_claim
     }
 
     /// The running session's `max_guests` (its start's), if it has one.
     pub fn max_guests(&self) -> Option<u16> {
-        self.session.as_ref().and_then(|s| s.max_guests)
+        self.current().and_then(|s| s.max_guests)
     }
 
     /// The running session's key and guest count.
     pub fn session(&self) -> Option<(&str, u32)> {
-        self.session.as_ref().map(|s| (s.key.as_str(), s.guests))
+        self.current().map(|s| (s.key.as_str(), s.guests))
     }
 
     /// The visitor id of the latest `init` frame.
@@ -219,13 +266,13 @@ impl Server {
     /// Whether the running session is paused, as the visitor's latest `pause` frame said
     /// (`false` without a session).
     pub fn paused(&self) -> bool {
-        self.session.as_ref().is_some_and(|s| s.paused)
+        self.current().is_some_and(|s| s.paused)
     }
 
     /// The running session's user state, as the latest `user_state` frame said (`None`
     /// without a session).
     pub fn user_state(&self) -> Option<&BTreeMap<String, String>> {
-        self.session.as_ref().map(|s| &s.user_state)
+        self.current().map(|s| &s.user_state)
     }
 
     /// The `user_message`s the visitor sent in a session, oldest first.
@@ -256,14 +303,23 @@ impl Server {
 
     /// Handles a frame from the SDK. Every connection starts with `init`; any other frame
     /// before it is refused as a real service would (a failure answer where the frame has
-    /// one), and counted in [`Server::refusals`].
+    /// one), and counted in [`Server::refusals`]. The frame after a new connection's `init`
+    /// takes up the session the visitor's last connection left, or the service forgets it
+    /// (§13).
     pub fn receive(&mut self, frame: &ClientFrame) {
+        if self.awaiting_claim {
+            self.claim(frame);
+        }
         if let ClientFrame::Init {
             group_id,
             visitor_id,
             ..
         } = frame
         {
+            // a new connection's `init`: the session the last one left waits for its next frame
+            if self.announced.is_none() && self.session.as_ref().is_some_and(|s| s.left) {
+                self.awaiting_claim = true;
+            }
             self.visitor_id = visitor_id.clone();
             self.announced = Some(visitor_id.clone());
             let answer = if *group_id == self.group_id {
@@ -336,6 +392,9 @@ impl Server {
                             paused: *paused,
                             user_state: BTreeMap::new(),
                             max_guests: *max_guests,
+                            asked: k.clone(),
+                            answered: false,
+                            left: false,
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -433,16 +492,39 @@ impl Server {
         }
     }
 
+    /// The first frame after a new connection's `init` (§13): S-N02 sends a session's frame
+    /// first, so `resume_session` with its key (a running session), `end_session` (an ending
+    /// one) or, for a start whose `session_started` never reached the visitor, `start_session`
+    /// again with the key it asked for take the session up; any other frame says the visitor
+    /// came back without it (a new process: §5.6 keeps no starting session), and the service
+    /// forgets it, its agents with it, without a word to the visitor.
+    fn claim(&mut self, frame: &ClientFrame) {
+        self.awaiting_claim = false;
+        let taken_up = match (frame, &self.session) {
+            (ClientFrame::ResumeSession { sessionkey }, Some(s)) => *sessionkey == s.key,
+            (ClientFrame::EndSession {}, Some(_)) => true,
+            (ClientFrame::StartSession { key, .. }, Some(s)) => !s.answered && *key == s.asked,
+            _ => false,
+        };
+        match &mut self.session {
+            Some(s) if taken_up => s.left = false,
+            _ => self.session = None,
+        }
+    }
+
     /// The visitor's connection dropped: presence goes with it, and the next connection
-    /// must identify itself again.
+    /// must identify itself again and take up the session (§13).
     pub fn connection_lost(&mut self, now: Instant) {
         self.presence_gone();
         self.announced = None;
+        self.awaiting_claim = false;
         // the pause and the user state are told on each connection (S-N02 sends them again
-        // after `resume_session`): they go with the connection, the session stays
+        // after `resume_session`): they go with the connection, the session stays for the
+        // visitor's next connection to take up
         if let Some(session) = &mut self.session {
             session.paused = false;
             session.user_state.clear();
+            session.left = true;
         }
         if self.offline_since.is_none() {
             self.offline_since = Some(now);
@@ -453,6 +535,7 @@ impl Server {
     /// gone.
     pub fn connection_restored(&mut self, now: Instant) {
         self.announced = None;
+        self.awaiting_claim = false;
         if let Some(since) = self.offline_since.take() {
             if now.saturating_since(since) >= self.session_grace {
                 self.session = None;
@@ -484,7 +567,7 @@ impl Server {
         name: &str,
         map: &BTreeMap<String, String>,
     ) -> Result<(), AgentRefusal> {
-        if self.session.is_none() {
+        if self.current().is_none() {
             return Err(AgentRefusal::NoSession);
         }
         self.push(ServerFrame::UserMessage {
@@ -500,7 +583,7 @@ impl Server {
         let online = self.online();
         match action {
             AgentAction::Join | AgentAction::Leave => {
-                let s = self.session.as_mut().ok_or(AgentRefusal::NoSession)?;
+                let s = self.current_mut().ok_or(AgentRefusal::NoSession)?;
                 if action == AgentAction::Leave {
                     if s.guests == 0 {
                         return Err(AgentRefusal::NoAgentInSession);
@@ -538,6 +621,7 @@ impl Server {
                 self.push(ServerFrame::PresenceStartSession { request_id });
             }
             AgentAction::EndSession => {
+                self.current().ok_or(AgentRefusal::NoSession)?;
                 let s = self.session.take().ok_or(AgentRefusal::NoSession)?;
                 if online {
                     self.push(ServerFrame::SessionEnded {
@@ -722,6 +806,157 @@ mod tests {
         let _ = s.poll();
         s.receive(&ClientFrame::PresenceDisconnect {});
         assert_eq!(one_click(&mut s), refused);
+    }
+
+    fn init(s: &mut Server) {
+        s.receive(&ClientFrame::Init {
+            v: PROTOCOL_VERSION,
+            group_id: 19921,
+            token: String::new(),
+            name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            visitor_id: Some(ID.into()),
+        });
+        assert!(matches!(s.poll(), Some(ServerFrame::Settings { .. })));
+    }
+
+    /// A random-key session with one agent whose connection died (`answered`: its
+    /// `session_started` reached the visitor), and the visitor's next connection up with its
+    /// `init` sent: the session waits for the next frame.
+    fn left_behind(answered: bool) -> (Server, String) {
+        let mut s = announced(false, true);
+        s.receive(&ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false,
+        });
+        let Some(started @ ServerFrame::SessionStarted { .. }) = s.poll() else {
+            panic!("no session_started")
+        };
+        if !answered {
+            s.not_delivered(&started);
+        }
+        let ServerFrame::SessionStarted { sessionkey } = started else {
+            unreachable!()
+        };
+        s.agent(AgentAction::Join).unwrap();
+        let _ = s.poll();
+        s.connection_lost(Instant::from_millis(1_000));
+        // offline, the session is still the visitor's: an agent may join it
+        assert_eq!(s.session(), Some((sessionkey.as_str(), 1)));
+        s.connection_restored(Instant::from_millis(2_000));
+        assert!(!s.awaiting_claim());
+        init(&mut s);
+        assert!(s.awaiting_claim());
+        assert_eq!(s.session(), None, "not the visitor's until it takes it up");
+        assert_eq!(s.agent(AgentAction::Join), Err(AgentRefusal::NoSession));
+        (s, sessionkey)
+    }
+
+    /// §13: S-N02's first frame after `init` takes the session up: `resume_session` with its
+    /// key (told the agent count), `end_session`, or the start sent again for a start whose
+    /// answer never reached the visitor.
+    #[test]
+    fn the_next_connection_takes_the_session_up() {
+        let (mut s, key) = left_behind(true);
+        s.receive(&ClientFrame::ResumeSession {
+            sessionkey: key.clone(),
+        });
+        assert_eq!(s.poll(), Some(ServerFrame::GuestCount { guestcount: 1 }));
+        assert_eq!(s.session(), Some((key.as_str(), 1)));
+        assert!(!s.awaiting_claim());
+        // taken up, it is an ordinary session again: a later frame does not decide anything
+        s.receive(&ClientFrame::PresenceConnect {
+            visitor_id: ID.into(),
+        });
+        assert_eq!(s.session(), Some((key.as_str(), 1)));
+
+        let (mut s, _) = left_behind(true);
+        s.receive(&ClientFrame::EndSession {});
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::SessionEnded {
+                reason: "visitor_ended".into()
+            })
+        );
+        assert_eq!(s.session(), None);
+
+        let (mut s, key) = left_behind(false);
+        s.receive(&ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false,
+        });
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::SessionStarted {
+                sessionkey: key.clone()
+            })
+        );
+        assert_eq!(s.session(), Some((key.as_str(), 1)));
+    }
+
+    /// §13: any other first frame after `init` says the visitor came back without the
+    /// session (a new process: §5.6 keeps no starting session): the service forgets it and
+    /// its agents, without a word; a start is then a new session.
+    #[test]
+    fn a_visitor_back_without_its_session_has_it_forgotten() {
+        // a start whose answer reached the visitor is not taken up by a start: a new process
+        let (mut s, key) = left_behind(true);
+        s.receive(&ClientFrame::StartSession {
+            key: None,
+            max_guests: None,
+            paused: false,
+        });
+        let Some(ServerFrame::SessionStarted { sessionkey }) = s.poll() else {
+            panic!("a new session")
+        };
+        assert_ne!(sessionkey, key);
+        assert_eq!(s.session(), Some((sessionkey.as_str(), 0)));
+        // a start in flight is taken up only by the start that asked for it
+        let (mut s, _) = left_behind(false);
+        s.receive(&ClientFrame::StartSession {
+            key: Some("other".into()),
+            max_guests: None,
+            paused: false,
+        });
+        assert_eq!(
+            s.poll(),
+            Some(ServerFrame::SessionStarted {
+                sessionkey: "other".into()
+            })
+        );
+        assert_eq!(s.session(), Some(("other", 0)));
+        // presence first, another init, another key's resume: forgotten
+        for frame in [
+            ClientFrame::PresenceConnect {
+                visitor_id: ID.into(),
+            },
+            ClientFrame::Init {
+                v: PROTOCOL_VERSION,
+                group_id: 19921,
+                token: String::new(),
+                name: String::new(),
+                email: String::new(),
+                phone: String::new(),
+                visitor_id: None,
+            },
+            ClientFrame::ResumeSession {
+                sessionkey: "9999".into(),
+            },
+        ] {
+            let (mut s, _) = left_behind(false);
+            s.receive(&frame);
+            assert_eq!(s.session(), None, "{frame:?}");
+            assert!(!s.awaiting_claim());
+            while s.poll().is_some() {}
+            // the next connection has nothing to take up
+            s.connection_lost(Instant::from_millis(3_000));
+            s.connection_restored(Instant::from_millis(3_000));
+            init(&mut s);
+            assert!(!s.awaiting_claim());
+        }
     }
 
     #[test]

@@ -112,14 +112,27 @@ impl MCtl {
     pub fn restored(&self, sdk: &MSdk) -> Option<(MCtl, Vec<ControllerOutput>)> {
         let mut a: CApp = self.app()?.clone();
         let mut out = vec![];
-        // "terms hidden, button hidden, a starting or ending session dropped (session=none,
-        // paused=false)" (and the user state with it, §4.2)
+        // "terms hidden, button hidden, a starting session dropped (session=none,
+        // paused=false; the core keeps none)" (and the user state with it, §4.2); "an ending
+        // session kept as ending{origin, connected=false} when the restored core's session is
+        // ending (S-R04 […] paused=false […]), else dropped as a starting one"
         a.terms_shown = false;
         a.button_shown = false;
-        if !matches!(a.session, CSession::Running(_)) {
-            a.session = CSession::None;
-            a.paused = false;
-            a.user_state.clear();
+        let core_ending = sdk
+            .ready()
+            .is_some_and(|r| matches!(r.session, MSession::Ending(_)));
+        match a.session {
+            CSession::Running(_) => {}
+            CSession::Ending(origin, _) if core_ending => {
+                a.session = CSession::Ending(origin, false);
+                a.paused = false;
+                a.user_state.clear();
+            }
+            CSession::None | CSession::Starting(_) | CSession::Ending(..) => {
+                a.session = CSession::None;
+                a.paused = false;
+                a.user_state.clear();
+            }
         }
         // "a running session the restored core has as ending (started without persist)
         // becomes ending(origin, not connected), paused=false, ... nothing shown"

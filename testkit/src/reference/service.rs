@@ -20,6 +20,15 @@ pub struct MSrvSession {
     pub user_state: BTreeMap<String, String>,
     /// §13.2: "at most `max_guests` agents" (the first start's).
     pub max_guests: Option<u16>,
+    /// The key its `start_session` asked for (`None`: a random key), for §13's "`start_session`
+    /// again with the key it asked for".
+    pub asked: Option<String>,
+    /// Its `session_started` reached the visitor (§13: "a start whose `session_started` never
+    /// reached the visitor").
+    pub answered: bool,
+    /// §13: "when the connection dies, the service keeps the session for the visitor's next
+    /// connection to take up".
+    pub left: bool,
 }
 
 /// What the service believes.
@@ -40,6 +49,9 @@ pub struct MServer {
     pub keys_issued: u64,
     /// What the current connection said in its `init`: `None` before it has sent one.
     pub announced: Option<Option<String>>,
+    /// §13: the current connection sent its `init` and has not yet taken up the session its
+    /// last connection left: "until that frame the session is not the visitor's".
+    pub awaiting_claim: bool,
     /// (key, reason) of a session the agent ended while the visitor was offline.
     pub ended_offline: Option<(String, String)>,
     /// Frames on their way to the visitor.
@@ -72,6 +84,7 @@ impl MServer {
             offline_since: None,
             keys_issued: 0,
             announced: None,
+            awaiting_claim: false,
             ended_offline: None,
             out: VecDeque::new(),
             agent_start: false,
@@ -91,12 +104,17 @@ impl MServer {
     }
 
     /// §13.1: "a start_session with the visitor id as key is accepted only after terms
-    /// accepted for its latest request or after its own presence_start_session": consumed.
+    /// accepted for its latest request or after its own presence_start_session": consumed by
+    /// the start it allows (a refused start leaves the latest request as it was).
     fn consent(&mut self) -> bool {
-        match self.request.take() {
+        let granted = match self.request {
             Some((_, agent_start, consented)) => (agent_start && self.agent_start) || consented,
             None => false,
+        };
+        if granted {
+            self.request = None;
         }
+        granted
     }
 
     /// "What it says while the visitor is offline is lost, as on a real network."
@@ -112,8 +130,45 @@ impl MServer {
         format!("{n:0width$}", width = usize::from(SIM_KEY_LENGTH))
     }
 
+    /// The session the visitor is in (§13: "until that frame the session is not the
+    /// visitor's").
+    pub fn visible(&self) -> Option<&MSrvSession> {
+        if self.awaiting_claim {
+            None
+        } else {
+            self.session.as_ref()
+        }
+    }
+
+    /// The world delivered `f` to the visitor: a `session_started` reached it.
+    pub fn delivered(&mut self, f: &ServerFrame) {
+        if let (ServerFrame::SessionStarted { sessionkey }, Some(s)) = (f, &mut self.session) {
+            if s.key == *sessionkey {
+                s.answered = true;
+            }
+        }
+    }
+
     /// A frame from the visitor.
     pub fn receive(&mut self, f: &ClientFrame) {
+        // §13: "the visitor's next connection [takes the session up] with its first frame
+        // after its init […]: resume_session with the session's key (a running session),
+        // end_session (an ending one), or start_session again with the key it asked for, for
+        // a start whose session_started never reached the visitor"; "any other first frame
+        // […] the service forgets the session and its agents, without a word to the visitor"
+        if self.awaiting_claim {
+            self.awaiting_claim = false;
+            let taken_up = match (f, &self.session) {
+                (ClientFrame::ResumeSession { sessionkey }, Some(s)) => *sessionkey == s.key,
+                (ClientFrame::EndSession {}, Some(_)) => true,
+                (ClientFrame::StartSession { key, .. }, Some(s)) => !s.answered && *key == s.asked,
+                _ => false,
+            };
+            match &mut self.session {
+                Some(s) if taken_up => s.left = false,
+                _ => self.session = None,
+            }
+        }
         // "every connection must start with `init`"
         if let ClientFrame::Init {
             group_id,
@@ -121,6 +176,11 @@ impl MServer {
             ..
         } = f
         {
+            // a new connection's init: "keeps the session for the visitor's next connection to
+            // take up with its first frame after its init"
+            if self.announced.is_none() && self.session.as_ref().is_some_and(|s| s.left) {
+                self.awaiting_claim = true;
+            }
             self.visitor_id = visitor_id.clone();
             self.announced = Some(visitor_id.clone());
             // "knows the configured group (any other group's lookup fails with init_failed)"
@@ -192,6 +252,9 @@ impl MServer {
                             paused: *paused,
                             user_state: BTreeMap::new(),
                             max_guests: *max_guests,
+                            asked: k.clone(),
+                            answered: false,
+                            left: false,
                         });
                         ServerFrame::SessionStarted { sessionkey: key }
                     }
@@ -300,10 +363,14 @@ impl MServer {
     pub fn lost(&mut self, now: u64) {
         self.presence_gone();
         self.announced = None;
-        // §13.2: "a lost connection forgets both" (the pause and the user state)
+        self.awaiting_claim = false;
+        // §13.2: "a lost connection forgets both" (the pause and the user state); §13: "when
+        // the connection dies, the service keeps the session for the visitor's next
+        // connection to take up"
         if let Some(s) = &mut self.session {
             s.paused = false;
             s.user_state.clear();
+            s.left = true;
         }
         self.offline_since.get_or_insert(now);
     }
@@ -312,6 +379,7 @@ impl MServer {
     /// grace".
     pub fn restored(&mut self, now: u64) {
         self.announced = None;
+        self.awaiting_claim = false;
         if let Some(since) = self.offline_since.take() {
             if now.saturating_sub(since) >= SESSION_GRACE {
                 self.session = None;
@@ -342,7 +410,8 @@ impl MServer {
         name: &str,
         map: &BTreeMap<String, String>,
     ) -> Result<(), &'static str> {
-        if self.session.is_none() {
+        // "an agent step finds no session" until the visitor takes it up
+        if self.visible().is_none() {
             return Err("no_session");
         }
         self.tell(ServerFrame::UserMessage {
@@ -357,6 +426,7 @@ impl MServer {
         let online = self.offline_since.is_none();
         match a {
             AgentAction::Join | AgentAction::Leave => {
+                self.visible().ok_or("no_session")?;
                 let s = self.session.as_mut().ok_or("no_session")?;
                 if a == AgentAction::Leave {
                     if s.guests == 0 {
@@ -397,6 +467,7 @@ impl MServer {
                 self.tell(ServerFrame::PresenceStartSession { request_id });
             }
             AgentAction::EndSession => {
+                self.visible().ok_or("no_session")?;
                 let s = self.session.take().ok_or("no_session")?;
                 if online {
                     self.tell(ServerFrame::SessionEnded {

@@ -147,13 +147,14 @@ impl MWorld {
     /// §13.2 `relaunch`: "the world takes `Sdk::snapshot` […] and `Controller::snapshot`;
     /// the service sees the connection drop as on a network loss; `away_ms` pass for the
     /// service only […]; then the app comes back with `Sdk::restore` and
-    /// `Controller::restore` (the config's group id) and the world settles". Without both
-    /// snapshots the app comes back new and unlaunched; a refused restore is an `error`
-    /// `restore_refused` when a snapshot or a session was lost; a new process with the
-    /// network down hears `Network(Lost)` at once.
+    /// `Controller::restore` (the config's group id) and the world settles". "Without the
+    /// core's snapshot […] the relaunched app is new and unlaunched"; "a core's snapshot
+    /// without the controller's […] restores the core next to a new, unlaunched controller";
+    /// a refused restore is an `error` `restore_refused` when a snapshot or a session was
+    /// lost; a new process with the network down hears `Network(Lost)` at once.
     fn relaunch(&mut self, away_ms: u64) {
         self.settle();
-        let had_snapshots = self.sdk.has_snapshot() && self.ctl.has_snapshot();
+        let had_snapshot = self.sdk.has_snapshot();
         let had_session = self
             .sdk
             .ready()
@@ -167,35 +168,31 @@ impl MWorld {
         if self.network_up {
             self.server.restored(self.now);
         }
-        let restored = if had_snapshots {
-            self.sdk
-                .restored(self.ctl.group_id, self.now, away_ms)
-                .and_then(|(sdk, out)| {
-                    self.ctl
-                        .restored(&sdk)
-                        .map(|(ctl, ctl_out)| (sdk, out, ctl, ctl_out))
-                })
-        } else {
-            None
-        };
+        let restored = self.sdk.restored(self.ctl.group_id, self.now, away_ms);
         let new = restored.is_none();
+        let unlaunched = MCtl {
+            phase: super::CPhase::NotLaunched,
+            ..self.ctl.clone()
+        };
         match restored {
-            Some((sdk, out, ctl, ctl_out)) => {
+            Some((sdk, out)) => {
+                match self.ctl.restored(&sdk) {
+                    Some((ctl, ctl_out)) => {
+                        self.ctl = ctl;
+                        self.ctl_out.extend(ctl_out);
+                    }
+                    None => self.ctl = unlaunched,
+                }
                 self.sdk = sdk;
                 self.pending.extend(out);
-                self.ctl = ctl;
-                self.ctl_out.extend(ctl_out);
             }
             None => {
                 let cfg = self.sdk.cfg;
                 self.sdk = MSdk::with_config(cfg);
-                self.ctl = MCtl {
-                    phase: super::CPhase::NotLaunched,
-                    ..self.ctl.clone()
-                };
+                self.ctl = unlaunched;
             }
         }
-        if new && (had_snapshots || had_session) {
+        if new && (had_snapshot || had_session) {
             self.refuse("restore_refused");
         }
         if new && !self.network_up {
@@ -255,6 +252,7 @@ impl MWorld {
         }
         if let Some(f) = self.server.out.pop_front() {
             if self.network_up {
+                self.server.delivered(&f);
                 self.record(Observed::Recv(WireFrame::Typed(f.clone())));
                 self.sdk_input(Input::Frame(f));
             }

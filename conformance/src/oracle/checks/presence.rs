@@ -34,6 +34,9 @@ impl Check for NoDisconnectOnBackground {
 
 /// `INV-DISCONNECT-ON-LOGOUT` (needs scenario lines): a `logout` or `exit` step while presence
 /// is connected leads, within that step, to a `presence_disconnect` the SDK accepted.
+/// Presence goes off without a disconnect when the service says it is not configured, or the
+/// last attempt of `connect(maxAttempts)` fails; a `relaunch` line starts a new process, whose
+/// presence is off until it connects again.
 #[derive(Clone, Debug, Default)]
 pub(super) struct DisconnectOnLogout {
     /// `EventPresenceConnected` came, and neither `EventPresenceDisconnected` nor a
@@ -57,6 +60,11 @@ impl Check for DisconnectOnLogout {
         {
             self.due = Some(Due { step: index, line });
         }
+        // a new process keeps no presence (§5.6, §13.2): connected again only by its own
+        // EventPresenceConnected
+        if let Step::Relaunch { .. } = step {
+            self.presence_connected = false;
+        }
     }
 
     fn on_record(&mut self, _ctx: &Reading, rec: &Judged<'_>, _out: &mut Vec<Violation>) {
@@ -69,9 +77,16 @@ impl Check for DisconnectOnLogout {
                 }
                 self.presence_connected = false;
             }
-            Seen::Event { code, .. } => match code {
+            Seen::Event { code, event, .. } => match code {
                 "EventPresenceConnected" => self.presence_connected = true,
-                "EventPresenceDisconnected" => self.presence_connected = false,
+                // presence off: disconnected, not configured (S-F27), or the last attempt of
+                // connect(maxAttempts) failed (S-F21b, S-T06c: no retry_ms)
+                "EventPresenceDisconnected" | "EventPresenceNotConfigured" => {
+                    self.presence_connected = false;
+                }
+                "EventPresenceConnectFail" if event.prop("retry_ms").is_none() => {
+                    self.presence_connected = false;
+                }
                 _ => {}
             },
             _ => {}

@@ -267,7 +267,8 @@ fn owe(pending: &mut Option<Pending>, owed: bool, now: u64, bound: u64, line: us
 
 /// `LIVE-PRESENCE`: with a visitor id (on the latest accepted `init_visitor`, and no `exit`
 /// since), presence wanted (a `user login` step the trace did not refuse, no `logout` or
-/// `exit` since, and no direct `api` step anywhere before: an app that calls the SDK itself
+/// `exit` since, no `relaunch` since that brought the app back new — one before the process's
+/// first `EventVisitorInitialized`, §13.2 —, and no direct `api` step anywhere before: an app that calls the SDK itself
 /// may keep presence off, also by a call made before the login, such as an `init_visitor`
 /// with another group id that makes the login's own refused), the link up and the app in front (per the `network`
 /// and `lifecycle` steps) and presence configured for the group (no `EventPresenceNotConfigured`,
@@ -292,6 +293,10 @@ pub(super) struct PresenceConnects {
     /// The service's presence is up (the config line's `presence_unavailable`, §13.1).
     available: bool,
     up: bool,
+    /// The current process has an `EventVisitorInitialized` (its own, or its restored
+    /// core's) and no `exit` since: a `relaunch` restores it; else the app comes back new
+    /// and unlaunched (§13.2), and nothing of the old process is wanted any more.
+    restorable: bool,
     pending: Option<Pending>,
 }
 
@@ -308,6 +313,7 @@ impl Default for PresenceConnects {
             configured: true,
             available: true,
             up: false,
+            restorable: false,
             pending: None,
         }
     }
@@ -352,6 +358,7 @@ impl Check for PresenceConnects {
             Step::User(UserIntent::Exit) => {
                 self.wanted = false;
                 self.visitor_id = false;
+                self.restorable = false;
             }
             Step::User(UserIntent::Logout) => self.wanted = false,
             Step::Api(_) => {
@@ -367,6 +374,12 @@ impl Check for PresenceConnects {
                 self.up = false;
                 self.configured = true;
                 self.pending = None;
+                // without snapshots (before the process's first EventVisitorInitialized) the
+                // app comes back new and unlaunched: no visitor id, no login (§13.2)
+                if !self.restorable {
+                    self.wanted = false;
+                    self.visitor_id = false;
+                }
             }
             // §13.1: the service's presence is down; nothing the SDK does can connect it
             Step::Config(c) if c.presence_unavailable => self.available = false,
@@ -401,6 +414,10 @@ impl Check for PresenceConnects {
                 code: "EventPresenceNotConfigured",
                 ..
             } => self.configured = false,
+            Seen::Event {
+                code: "EventVisitorInitialized",
+                ..
+            } => self.restorable = true,
             _ => {}
         }
         if let Some(up) = presence_moves(&rec.seen) {

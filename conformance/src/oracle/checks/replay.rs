@@ -374,15 +374,10 @@ impl Replay {
         self.sdk_out.clear();
         self.controller_out.clear();
         self.now = self.now.saturating_add(Duration::from_millis(away_ms));
-        // the world restores when both machines have a snapshot; an app's own integration is
-        // taken to keep its SDK's whenever there is one
-        let controller_snapshot = match controller_snapshot {
-            Some(c) => Some(Some(c)),
-            None if !self.reference_controller => Some(None),
-            None => None,
-        };
-        let restored = match (sdk_snapshot, controller_snapshot) {
-            (Some(s), Some(c)) => Sdk::restore(
+        // the app keeps its SDK's snapshot whenever there is one (the world does, §13.2); the
+        // controller comes back from its own, or new and unlaunched without one
+        let restored = sdk_snapshot.and_then(|s| {
+            Sdk::restore(
                 self.sdk_config.clone(),
                 s,
                 self.controller_config.group_id,
@@ -390,21 +385,20 @@ impl Replay {
                 self.now.as_millis(),
             )
             .ok()
-            .and_then(|sdk| match c {
-                Some(c) => Controller::restore(self.controller_config.clone(), c, &sdk)
-                    .ok()
-                    .map(|c| (sdk, c)),
-                None => Some((sdk, Controller::new(self.controller_config.clone()))),
-            }),
-            _ => None,
-        };
+        });
         let new = restored.is_none();
-        let (sdk, controller) = restored.unwrap_or_else(|| {
-            (
+        let (sdk, controller) = match restored {
+            Some(sdk) => {
+                let controller = controller_snapshot
+                    .and_then(|c| Controller::restore(self.controller_config.clone(), c, &sdk).ok())
+                    .unwrap_or_else(|| Controller::new(self.controller_config.clone()));
+                (sdk, controller)
+            }
+            None => (
                 Sdk::new(self.sdk_config.clone()),
                 Controller::new(self.controller_config.clone()),
-            )
-        });
+            ),
+        };
         self.sdk = sdk;
         self.controller = controller;
         self.drain();

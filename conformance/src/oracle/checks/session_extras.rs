@@ -122,7 +122,8 @@ impl Check for MessageInSession {
 /// `EventConnectedToSession` until its `EventSessionEnded`, an accepted `end_session` not
 /// ending it here; a `relaunch` that drops it, §5.6, does) and the latest accepted `pause` in
 /// it said `true`; a `relaunch` empties the screen (a new process), whose controller draws
-/// again what it shows.
+/// again what it shows (a session ending at the relaunch has no notice any more: S-R04
+/// keeps no pause).
 #[derive(Clone, Debug, Default)]
 pub(super) struct PauseShown {
     /// Judged (the trace is the crate's controller's).
@@ -191,6 +192,11 @@ impl Check for PauseShown {
             Step::Api(_) => self.direct = true,
             Step::Relaunch { .. } => {
                 self.shown = false;
+                // a session ending at the relaunch continues without its pause (S-R04 keeps
+                // only its key type; C-R01 draws nothing of it)
+                if self.running.ending {
+                    self.paused = false;
+                }
                 self.follow(ctx);
                 // the restored controller drops a session that does not run in the restored
                 // core (ending, or started without `persist`: C-R01), and its notice with it
