@@ -267,7 +267,25 @@ impl ServerFrame {
     }
 
     /// Checks the ranges that serde's types do not.
+    // Inlined so that the frames with nothing to check (every string-free input the core
+    // takes on its hot path) cost one comparison, not a call (BENCHMARKS.md, issue 13
+    // round 3); the checks themselves stay out of line.
+    #[inline]
     pub fn validate(&self) -> Result<(), FrameError> {
+        match self {
+            ServerFrame::GuestCount { .. }
+            | ServerFrame::PresenceConnected {}
+            | ServerFrame::PresenceShowTerms { .. }
+            | ServerFrame::PresenceBlur {}
+            | ServerFrame::PresenceStartSession { .. }
+            | ServerFrame::PresenceNotConfigured {} => Ok(()),
+            _ => self.validate_fields(),
+        }
+    }
+
+    /// [`ServerFrame::validate`] of a frame with fields to check.
+    #[inline(never)]
+    fn validate_fields(&self) -> Result<(), FrameError> {
         match self {
             ServerFrame::Settings { v, key_length, .. } => {
                 if *v != PROTOCOL_VERSION {

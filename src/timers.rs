@@ -91,12 +91,18 @@ impl Timers {
 
     /// The first timer due at `now` (earliest deadline; ties in [`Timer::ALL`] order).
     pub fn due(&self, now: Instant) -> Option<Timer> {
-        Timer::ALL
-            .iter()
-            .filter_map(|t| self.deadline(*t).map(|d| (d, *t)))
-            .filter(|(d, _)| *d <= now)
-            .min()
-            .map(|(_, t)| t)
+        // One pass over the table, in `Timer::ALL` order (a timer's slot is its place there),
+        // keeping the first of the earliest: the minimum of `(deadline, timer)`, without the
+        // iterator chain's tuples (BENCHMARKS.md, issue 13 round 3).
+        let mut first: Option<(Instant, Timer)> = None;
+        for (timer, deadline) in Timer::ALL.iter().zip(&self.deadlines) {
+            if let Some(d) = *deadline {
+                if d <= now && first.is_none_or(|(f, _)| d < f) {
+                    first = Some((d, *timer));
+                }
+            }
+        }
+        first.map(|(_, t)| t)
     }
 
     /// The armed timers, in [`Timer::ALL`] order.
@@ -128,6 +134,24 @@ mod tests {
         assert_eq!(t.due(Instant::from_millis(20)), Some(Timer::SessionStart));
         t.disarm(Timer::SessionStart);
         assert_eq!(t.due(Instant::from_millis(60)), Some(Timer::Reconnect));
+    }
+
+    #[test]
+    fn slots_follow_all_and_ties_fire_in_its_order() {
+        for (i, t) in Timer::ALL.iter().enumerate() {
+            assert_eq!(t.slot(), i);
+        }
+        let mut t = Timers::default();
+        let at = Instant::from_millis(10);
+        t.arm(Timer::Reconnect, at);
+        t.arm(Timer::PresenceRetry, at);
+        t.arm(Timer::SessionGrace, Instant::from_millis(11));
+        assert_eq!(t.due(Instant::from_millis(9)), None);
+        assert_eq!(t.due(Instant::from_millis(20)), Some(Timer::PresenceRetry));
+        t.disarm(Timer::PresenceRetry);
+        assert_eq!(t.due(Instant::from_millis(20)), Some(Timer::Reconnect));
+        t.disarm(Timer::Reconnect);
+        assert_eq!(t.due(Instant::from_millis(20)), Some(Timer::SessionGrace));
     }
 
     #[test]

@@ -212,6 +212,23 @@ fn init_frame(p: &InitParams) -> ClientFrame {
     }
 }
 
+/// Drops a handled frame. The frames without strings or maps own nothing: they are forgotten
+/// instead of going through the enum's drop glue, an out-of-line call on every string-free
+/// input (BENCHMARKS.md, issue 13 round 3).
+#[inline(always)]
+fn drop_frame(frame: ServerFrame) {
+    match frame {
+        f @ (ServerFrame::Settings { .. }
+        | ServerFrame::GuestCount { .. }
+        | ServerFrame::PresenceConnected {}
+        | ServerFrame::PresenceShowTerms { .. }
+        | ServerFrame::PresenceBlur {}
+        | ServerFrame::PresenceStartSession { .. }
+        | ServerFrame::PresenceNotConfigured {}) => std::mem::forget(f),
+        f => drop(f),
+    }
+}
+
 fn unexpected(frame: &ServerFrame, state: StateKind) -> ProtocolError {
     ProtocolError::UnexpectedFrame {
         frame: frame.kind(),
@@ -370,7 +387,11 @@ impl Sdk {
                     Error::Api(e)
                 })
             }
-            Input::Frame(frame) => self.on_frame(now, frame).map_err(Error::Protocol),
+            Input::Frame(frame) => {
+                let result = self.on_frame(now, &frame).map_err(Error::Protocol);
+                drop_frame(frame);
+                result
+            }
             Input::Lifecycle(l) => {
                 self.on_lifecycle(now, l);
                 Ok(())
@@ -461,7 +482,7 @@ impl Sdk {
 
     // ---- Server frames: spec.md §5.2 --------------------------------------------------
 
-    fn on_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), ProtocolError> {
+    fn on_frame(&mut self, now: Instant, frame: &ServerFrame) -> Result<(), ProtocolError> {
         let default_len = self.config.default_key_length;
         let agent_may_start = self.config.consent_policy == ConsentPolicy::AgentMayStart;
         let (phase, mut cx) = self.ctx(now);

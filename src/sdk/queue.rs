@@ -62,27 +62,42 @@ impl Queued {
         match self {
             Queued::Event(e) => Output::Event(e),
             Queued::Connect => Output::Connect,
-            Queued::Frame(f) => Output::Transmit(f.into_frame()),
+            Queued::Frame(f) => f.into_output(),
         }
     }
 }
 
 impl QueuedFrame {
-    fn into_frame(self) -> ClientFrame {
+    /// `Output::Transmit` of the frame, built in place in each arm: a frame made first and
+    /// then wrapped is copied whole (128 bytes) into the `Output` (BENCHMARKS.md, issue 13
+    /// round 3). Not inlined, so that an event's way through [`Queued::into_output`] stays
+    /// short.
+    #[inline(never)]
+    fn into_output(self) -> Output {
         match self {
-            QueuedFrame::StartSession(key, max_guests, paused) => ClientFrame::StartSession {
-                key,
-                max_guests,
-                paused,
-            },
-            QueuedFrame::EndSession => ClientFrame::EndSession {},
-            QueuedFrame::ResumeSession(sessionkey) => ClientFrame::ResumeSession { sessionkey },
-            QueuedFrame::PresenceConnect(visitor_id) => ClientFrame::PresenceConnect { visitor_id },
-            QueuedFrame::PresenceDisconnect => ClientFrame::PresenceDisconnect {},
-            QueuedFrame::AppState(foreground) => ClientFrame::AppState { foreground },
-            QueuedFrame::PresenceVisibility(visible) => ClientFrame::PresenceVisibility { visible },
-            QueuedFrame::Pause(paused) => ClientFrame::Pause { paused },
-            QueuedFrame::Boxed(f) => *f,
+            QueuedFrame::StartSession(key, max_guests, paused) => {
+                Output::Transmit(ClientFrame::StartSession {
+                    key,
+                    max_guests,
+                    paused,
+                })
+            }
+            QueuedFrame::EndSession => Output::Transmit(ClientFrame::EndSession {}),
+            QueuedFrame::ResumeSession(sessionkey) => {
+                Output::Transmit(ClientFrame::ResumeSession { sessionkey })
+            }
+            QueuedFrame::PresenceConnect(visitor_id) => {
+                Output::Transmit(ClientFrame::PresenceConnect { visitor_id })
+            }
+            QueuedFrame::PresenceDisconnect => Output::Transmit(ClientFrame::PresenceDisconnect {}),
+            QueuedFrame::AppState(foreground) => {
+                Output::Transmit(ClientFrame::AppState { foreground })
+            }
+            QueuedFrame::PresenceVisibility(visible) => {
+                Output::Transmit(ClientFrame::PresenceVisibility { visible })
+            }
+            QueuedFrame::Pause(paused) => Output::Transmit(ClientFrame::Pause { paused }),
+            QueuedFrame::Boxed(f) => Output::Transmit(*f),
         }
     }
 }
