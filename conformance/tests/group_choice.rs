@@ -89,3 +89,54 @@ fn no_config_or_the_configs_group_first_excuses_nothing() {
     .join("\n");
     assert_eq!(judged(&text), [(5, false)]);
 }
+
+/// The INV-RESTORE-GROUP lines of `text`, and whether each is excused.
+fn judged_restore(text: &str) -> Vec<(usize, bool)> {
+    let lines = parse_trace(text).expect("readable");
+    let choice = GroupChoice::of(&lines);
+    check_trace(&lines)
+        .into_iter()
+        .filter(|v| v.invariant == Invariant::RestoreGroup)
+        .map(|v| (v.line, choice.excused(&v)))
+        .collect()
+}
+
+/// Without a config line the reference is the trace's first accepted group: a later process
+/// (after a relaunch) whose accepted init chose another one is the app's split, and so is
+/// what a process restored from it sends (fuzz crash-6c180fe3); a restored process that sends
+/// another group without any accepted init choosing it is not excused.
+#[test]
+fn without_a_config_line_a_choice_after_a_relaunch_is_the_apps() {
+    let send_init = |step: usize, group: i32| {
+        format!(
+            r#"{{"step":{step},"send":{{"type":"init","v":1,"group_id":{group},"token":"","name":"","email":"","phone":"","visitor_id":null}}}}"#
+        )
+    };
+    let chosen = [
+        r#"{"api":{"call":"init_visitor","group_id":169,"visitor_id":null}}"#.to_owned(),
+        init(0, 169),
+        r#"{"relaunch":{"away_ms":0}}"#.to_owned(),
+        r#"{"step":1,"error":{"code":"restore_refused","message":""}}"#.to_owned(),
+        r#"{"api":{"call":"init_visitor","group_id":19921,"visitor_id":null}}"#.to_owned(),
+        init(2, 19921),
+        r#"{"relaunch":{"away_ms":0}}"#.to_owned(),
+        send_init(3, 19921),
+    ]
+    .join("\n");
+    let found = judged_restore(&chosen);
+    assert!(!found.is_empty(), "INV-RESTORE-GROUP is flagged");
+    assert!(found.iter().all(|(_, excused)| *excused), "{found:?}");
+    // no accepted init chose 19921: the restored process's own doing
+    let unchosen = [
+        r#"{"api":{"call":"init_visitor","group_id":169,"visitor_id":null}}"#.to_owned(),
+        init(0, 169),
+        r#"{"relaunch":{"away_ms":0}}"#.to_owned(),
+        send_init(1, 19921),
+    ]
+    .join("\n");
+    let found = judged_restore(&unchosen);
+    assert!(
+        !found.is_empty() && found.iter().all(|(_, excused)| !excused),
+        "{found:?}"
+    );
+}

@@ -816,3 +816,29 @@ fn presence_not_configured_after_a_suspension_owes_no_disconnect() {
         ],
     );
 }
+
+/// crash-6c180fe3 (drive_scenario, issue 15; it fails at this branch's base too): no config
+/// line, the app's own `init_visitor` with group 169 (the reference, the first accepted one),
+/// then `launch` (its 19921 refused, S-A02); a relaunch whose restore refused the snapshot of
+/// group 169 brought the app back new, whose `launch` chose 19921; a second relaunch restored
+/// that process, whose new link sent `init` with 19921 (S-N02). GroupChoice excused a choice
+/// made after a relaunch only against a config line's group; without one it is the first
+/// accepted init's group, and the restored process's `send init` carries the app's own
+/// choice (INV-RESTORE-GROUP).
+#[test]
+fn a_choice_after_a_relaunch_is_the_apps_without_a_config_line() {
+    let s = FuzzScenario {
+        relaunch_probe: 0,
+        config: None,
+        steps: vec![
+            Step::Api(ApiCall::InitVisitor(InitParams::anonymous(169))),
+            Step::User(UserIntent::Launch),
+            Step::Relaunch { away_ms: 0 },
+            Step::User(UserIntent::Launch),
+            Step::Relaunch { away_ms: 10_000 },
+        ],
+    };
+    if let Err(f) = scenario::run(&s) {
+        panic!("{f}");
+    }
+}

@@ -30,8 +30,11 @@ pub struct GroupChoice {
     /// The latest `init_visitor` record, until the next line says whether it was refused:
     /// its line, step and group id.
     pending: Option<(usize, usize, i32)>,
-    /// The group id of the first accepted `init_visitor`.
+    /// The group id of the first accepted `init_visitor` of the current process.
     first: Option<i32>,
+    /// The group id of the first accepted `init_visitor` of the trace: the reference group
+    /// without a config line (INV-GROUP-STABLE, INV-RESTORE-GROUP).
+    first_ever: Option<i32>,
     /// The lines of accepted `init_visitor` records carrying `first`, when that is not the
     /// config's group.
     with_first: Vec<usize>,
@@ -45,9 +48,10 @@ pub struct GroupChoice {
     /// The lines of accepted inits with another group than that choice's in a later process:
     /// the app split the visitor across groups itself.
     back_to_config: Vec<usize>,
-    /// A relaunch came, after which an accepted init carried another group than the config's
-    /// (the line of the first such init): from there on, which process holds which group is
-    /// the app's doing, and group violations are its own.
+    /// A relaunch came, after which an accepted init carried another group than the reference
+    /// (the config's, else the trace's first accepted init's; the line of the first such
+    /// init): from there on, which process holds which group is the app's doing, and group
+    /// violations are its own.
     chose_after_relaunch: Option<usize>,
     relaunched: bool,
 }
@@ -123,6 +127,8 @@ impl GroupChoice {
     fn settle(&mut self) {
         if let Some((line, _, group)) = self.pending.take() {
             let first = *self.first.get_or_insert(group);
+            let first_ever = *self.first_ever.get_or_insert(group);
+            let reference = self.config_group.unwrap_or(first_ever);
             // the app's choice: its process's first group, which is not the config's
             if group == first && self.config_group.is_some_and(|g| g != first) {
                 self.with_first.push(line);
@@ -130,10 +136,7 @@ impl GroupChoice {
             if self.chose_before && Some(group) != self.earlier_first {
                 self.back_to_config.push(line);
             }
-            if self.relaunched
-                && self.config_group.is_some_and(|g| g != group)
-                && self.chose_after_relaunch.is_none()
-            {
+            if self.relaunched && reference != group && self.chose_after_relaunch.is_none() {
                 self.chose_after_relaunch = Some(line);
             }
         }
