@@ -168,8 +168,8 @@ fn measure(cases: u32) -> (BTreeMap<Invariant, Tally>, Vec<String>) {
 
 /// Why a bug that showed in a world is, by the contract's own wording, no violation of its
 /// invariant there (decided from the transcripts, never from the verdict):
-/// - `NoDisplayed` with no terms answer in the buggy trace: INV-TERMS-ORDER orders
-///   `displayed` before an answer; with no answer it asks nothing;
+/// - `NoDisplayed` with no terms answer in the buggy trace (none the SDK accepted):
+///   INV-TERMS-ORDER orders `displayed` before an answer; with no answer it asks nothing;
 /// - `NoDisconnectOnLogout` / `NoDisconnectOnExit` where presence was not connected at that
 ///   step in the correct trace (no `EventPresenceConnected` since the last
 ///   `EventPresenceDisconnected` / `presence_disconnect`): INV-DISCONNECT-ON-LOGOUT asks for a
@@ -183,7 +183,22 @@ fn contract_silent(
 ) -> Option<&'static str> {
     match bug {
         Bug::NoDisplayed => {
-            let answered = buggy.iter().any(|r| matches!(&r.observed, Observed::Api(cobrowse_visitor_core::ApiCall::PresenceSignalAgent { map, .. }) if map.get("status").is_some_and(|s| s == "accepted" || s == "declined")));
+            // an answer the SDK refused (an `error` record right after it: presence went down,
+            // suspended in the background, say) is no answer either
+            let answered = buggy.iter().enumerate().any(|(i, r)| {
+                matches!(&r.observed, Observed::Api(cobrowse_visitor_core::ApiCall::PresenceSignalAgent { map, .. }) if map.get("status").is_some_and(|s| s == "accepted" || s == "declined"))
+                    && !buggy.get(i + 1).is_some_and(|n| {
+                        n.step == r.step
+                            && match &n.observed {
+                                Observed::Error(_) => true,
+                                Observed::Event(e) => {
+                                    e.code() == "EventPresenceSendFail"
+                                        || e.code() == "EventInvalidState"
+                                }
+                                _ => false,
+                            }
+                    })
+            });
             (!answered).then_some("no terms answer")
         }
         Bug::NoDisconnectOnLogout | Bug::NoDisconnectOnExit => {
@@ -617,4 +632,41 @@ fn a_record_of_each_kind_can_be_flagged() {
     };
     let line = serde_json::to_string(&r).unwrap();
     assert!(cobrowse_visitor_conformance::transcript::parse_trace(&line).is_ok());
+}
+
+/// A world the measure once drew (`NoDisplayed` named only INV-CONTROLLER-CALLS-ACCEPTED): in
+/// the background past the suspension, the customer's accept is refused by the SDK, so the
+/// buggy app never answered the terms and INV-TERMS-ORDER asks nothing (`contract_silent`).
+#[test]
+fn a_refused_terms_answer_is_no_answer() {
+    let login = || {
+        Step::User(UserIntent::Login {
+            visitor_id: "cust-7".into(),
+        })
+    };
+    let steps = vec![
+        Step::Config(ScenarioConfig {
+            custom_ui: false,
+            seed: 131,
+            ..ScenarioConfig::default()
+        }),
+        Step::User(UserIntent::Launch),
+        login(),
+        Step::Lifecycle(cobrowse_visitor_core::Lifecycle::Background),
+        Step::Agent(cobrowse_visitor_conformance::transcript::AgentAction::StartPresenceSession),
+        Step::Network(cobrowse_visitor_core::NetworkChange::Restored),
+        Step::AdvanceMs(61_000),
+        login(),
+        Step::User(UserIntent::EndSession),
+        Step::User(UserIntent::AcceptTerms),
+        login(),
+    ];
+    let correct = World::run(&steps).expect("settles");
+    let buggy = Bug::NoDisplayed.run(&steps).expect("settles");
+    let got = verdict(&steps, &buggy).unwrap_or_default();
+    assert!(
+        got.contains(&Invariant::TermsOrder)
+            || contract_silent(Bug::NoDisplayed, &steps, &correct, &buggy).is_some(),
+        "{got:?}"
+    );
 }

@@ -128,7 +128,10 @@ fn without_a_config_line_a_choice_after_a_relaunch_is_the_apps() {
     // group is the checker's reference (spec.md INV-RESTORE-GROUP): nothing to excuse
     let found = judged_restore(&chosen);
     assert!(found.iter().all(|(_, excused)| *excused), "{found:?}");
-    assert!(found.is_empty(), "the new app's group is its own: {found:?}");
+    assert!(
+        found.is_empty(),
+        "the new app's group is its own: {found:?}"
+    );
     // no accepted init chose 19921: the restored process's own doing
     let unchosen = [
         r#"{"api":{"call":"init_visitor","group_id":169,"visitor_id":null}}"#.to_owned(),

@@ -474,6 +474,9 @@ impl Check for GuestCountAgrees {
         if !ctx.has_scenario() {
             return;
         }
+        if self.running && ctx.session() == SessionPhase::Ending {
+            self.ending = true;
+        }
         let before = matches!(step, Step::Agent(_)).then_some(self.service);
         self.open = Some((index, line, before));
         if !self.running {
@@ -496,6 +499,11 @@ impl Check for GuestCountAgrees {
             self.ending = false;
             self.service = 0;
             self.told = 0;
+        }
+        // a running session the relaunch keeps as ending (started without `persist`, §5.6,
+        // S-R04): its end is on its way, the count is no longer judged
+        if self.running && ctx.session() == SessionPhase::Ending {
+            self.ending = true;
         }
         match rec.seen {
             Seen::StepRefused => {
