@@ -391,3 +391,22 @@ fn only_the_terms_event_and_an_open_request_hold_presence() {
         ids(&["LIVE-BACKGROUND-SUSPEND"])
     );
 }
+
+/// LIVE-GUEST-COUNT across a relaunch that came back new (`restore_refused`): the old
+/// session's agent count goes with it, also when the next thing the checker reads is the
+/// refusal of an agent's step (the refusal once restored the old count after the reset, and
+/// the new app's session was flagged with the old agent). The scenario is the fuzz
+/// drive_scenario finding of the CI run on 6259958, as it was found.
+#[test]
+fn a_refused_agent_step_after_a_new_app_brings_no_old_count_back() {
+    let scenario = include_str!("fixtures/live_guest_count_new_app.jsonl");
+    let steps = parse_scenario(scenario).expect("scenario parses");
+    let records = World::run(&steps).expect("the world settles");
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(&r.observed, Observed::Error(e) if e.code == "restore_refused")),
+        "a relaunch came back new"
+    );
+    assert_eq!(live(scenario, |_| {}), ids(&[]));
+}

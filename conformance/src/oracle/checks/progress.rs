@@ -499,6 +499,11 @@ impl Check for GuestCountAgrees {
             self.ending = false;
             self.service = 0;
             self.told = 0;
+            // a refusal later in this step must not bring back the count of the session
+            // that is gone (the agent acted on none)
+            if let Some((step, line, Some(_))) = self.open {
+                self.open = Some((step, line, None));
+            }
         }
         // a running session the relaunch keeps as ending (started without `persist`, §5.6,
         // S-R04): its end is on its way, the count is no longer judged
