@@ -216,8 +216,11 @@ impl ServiceView {
 /// the world has settled with the link up, the SDK core and the controller both give a
 /// snapshot (`ready`, launched and not exited), the lookup is done, no session is starting
 /// and no terms request or dialog is open (the restart's documented effects drop those,
-/// §5.6, §6.1; an ending session is kept and its end sent again, S-R04), and no session
-/// started without `persist` runs (the restore ends it, S-R04: INV-PERSIST judges that).
+/// §5.6, §6.1; an ending session is kept and its end sent again, S-R04), no session
+/// started without `persist` runs (the restore ends it, S-R04: INV-PERSIST judges that), and
+/// the app is in the foreground (a relaunched app comes back in the foreground, §5.6: from
+/// then on its presence and app state are not the backgrounded world's, so an agent's later
+/// step can find the visitor present in one world and suspended in the other).
 pub fn relaunch_judged(w: &World) -> bool {
     let Phase::Ready(r) = &w.sdk().state().phase else {
         return false;
@@ -230,6 +233,7 @@ pub fn relaunch_judged(w: &World) -> bool {
         _ => return false,
     };
     w.network_up()
+        && w.sdk().state().app == cobrowse_visitor_core::AppVisibility::Foreground
         && r.lookup == Lookup::Done
         && matches!(
             r.session,

@@ -200,3 +200,16 @@ fn the_view_tells_a_lost_session() {
         "LIVE-RESTART-TRANSPARENT"
     );
 }
+
+/// A relaunch while the app is in the background is not judged (spec.md §10.4): the app comes
+/// back in the foreground, so its presence is up again where the plain world's stayed
+/// suspended, and the agent's later `start_without_terms` finds the visitor present in one
+/// world only (fuzz drive_scenario, the CI run on c9363e9: the scenario as it was found, the
+/// relaunch 55 s after its line 7, a minute into the background).
+#[test]
+fn a_relaunch_in_the_background_is_a_documented_effect() {
+    let text = include_str!("fixtures/restart_in_background.jsonl");
+    let steps = cobrowse_visitor_conformance::transcript::parse_scenario(text).expect("parses");
+    let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, 7, 55_433);
+    assert!(matches!(judged, Ok(None)), "{judged:?}");
+}
