@@ -161,3 +161,48 @@ fn every_scenario_checks_clean_with_and_without_its_scenario_lines() {
         }
     }
 }
+
+/// `CheckOptions::skipping`: on every trace of `traces/` (each names at least one
+/// violation), read as a plain app's and as the reference controller's, skipping one
+/// invariant reports exactly what the full check reports without that invariant, in the same
+/// order; skipping every invariant but one reports exactly that one's.
+#[test]
+fn skipping_an_invariant_drops_its_verdict_and_nothing_else() {
+    let files = jsonl_files("traces");
+    let mut dropped = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = parse_trace(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for reference in [false, true] {
+            let options = CheckOptions::default().with_reference_controller(reference);
+            let full = read_trace_with(&lines, options).expect("usable");
+            for skip in Invariant::ALL {
+                assert!(options.judges(skip));
+                let skipping = options.skipping(skip);
+                assert!(!skipping.judges(skip));
+                let got = read_trace_with(&lines, skipping).expect("usable");
+                let want: Vec<_> = full
+                    .iter()
+                    .filter(|v| v.invariant != skip)
+                    .cloned()
+                    .collect();
+                dropped += full.len() - want.len();
+                assert_eq!(got, want, "{}, skipping {}", path.display(), skip.id());
+                // every invariant but `skip`
+                let only = Invariant::ALL
+                    .iter()
+                    .filter(|i| **i != skip)
+                    .fold(options, |o, i| o.skipping(*i));
+                let got = read_trace_with(&lines, only).expect("usable");
+                let want: Vec<_> = full
+                    .iter()
+                    .filter(|v| v.invariant == skip)
+                    .cloned()
+                    .collect();
+                assert_eq!(got, want, "{}, only {}", path.display(), skip.id());
+            }
+        }
+    }
+    // the traces do name violations, so something was dropped
+    assert!(dropped > files.len(), "{dropped}");
+}

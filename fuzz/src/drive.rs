@@ -31,7 +31,9 @@
 //! - the streaming `Oracle` has seen the op's scenario line and records and reports nothing.
 //!
 //! At the end the oracle's `finish()` must report nothing, and a second run of the same ops
-//! must give the same trace and states (`oracle::machine::deterministic`).
+//! must give the same trace and states (`oracle::machine::deterministic`). The second run
+//! drives the world exactly as the first and judges nothing else: a check that fails only
+//! there fails because a line or a state differs, which the comparison reports.
 
 use crate::input::{self, Writer};
 use crate::report::{numbered_tail, scenario_jsonl, trace_line_json, Failure};
@@ -503,14 +505,32 @@ struct Watch {
     /// Where in `obs.lines` the records judged but not yet taken from the world go
     /// ([`Watch::take_records`]).
     pending: Vec<usize>,
+    /// The determinism run's hooks: the world is driven exactly as in the judged run (the
+    /// same wake-ups, the same split lines), and the lines and states are kept, but nothing is
+    /// judged (no oracle, no state before each input): a finding there that the judged run
+    /// did not make would be a difference in the lines or states, which the comparison
+    /// reports.
+    lean: bool,
 }
 
 impl Watch {
+    /// The judged run's hooks: the oracle judges what `drive_core` judges
+    /// ([`crate::drive_core_options`]).
+    fn judging() -> Watch {
+        Watch {
+            oracle: Oracle::with_options(crate::drive_core_options()),
+            ..Watch::default()
+        }
+    }
+
     /// One trace line: to the observation and the streaming oracle, which must have nothing
     /// to report.
     fn line(&mut self, line: TraceLine) -> Result<(), Finding> {
         self.obs.lines.push(line);
         self.obs.bypassed.push(self.bypassed);
+        if self.lean {
+            return Ok(());
+        }
         let n = self.obs.lines.len();
         if let Some(l) = self.obs.lines.last() {
             self.oracle.observe(n, l);
@@ -527,6 +547,9 @@ impl Watch {
         // a stand-in, until the record itself comes
         self.obs.lines.push(TraceLine::Step(Step::AdvanceMs(0)));
         self.obs.bypassed.push(self.bypassed);
+        if self.lean {
+            return Ok(());
+        }
         let n = self.obs.lines.len();
         self.oracle.observe_record(n, record);
         self.group_choice.observe_record(n, record);
@@ -589,7 +612,9 @@ impl Hooks for Watch {
     }
 
     fn before_sdk_input(&mut self, sdk: &Sdk) {
-        self.sdk_before = Some(sdk.state().clone());
+        if !self.lean {
+            self.sdk_before = Some(sdk.state().clone());
+        }
     }
 
     fn sdk_input(&mut self, fed: SdkFed<'_>) -> Result<(), Finding> {
@@ -609,7 +634,9 @@ impl Hooks for Watch {
     }
 
     fn before_user(&mut self, controller: &Controller) {
-        self.ctl_before = Some(controller.state().clone());
+        if !self.lean {
+            self.ctl_before = Some(controller.state().clone());
+        }
     }
 
     fn user(
@@ -661,7 +688,24 @@ struct Run {
 }
 
 impl Run {
+    /// The judged run: every check of the module's doc.
     fn new(input: &CoreInput) -> Run {
+        Run::with_watch(input, Watch::judging())
+    }
+
+    /// The determinism run: the same world, driven the same way, judged by nothing but the
+    /// comparison of its lines and states with the judged run's ([`Watch::lean`]).
+    fn lean(input: &CoreInput) -> Run {
+        Run::with_watch(
+            input,
+            Watch {
+                lean: true,
+                ..Watch::default()
+            },
+        )
+    }
+
+    fn with_watch(input: &CoreInput, watch: Watch) -> Run {
         let options = WorldOptions {
             sdk: input.timings.clone().unwrap_or_default(),
             server_answers: input.auto_server,
@@ -669,7 +713,7 @@ impl Run {
         };
         Run {
             world: World::with_options(&input.config, options),
-            watch: Watch::default(),
+            watch,
         }
     }
 
@@ -691,6 +735,9 @@ impl Run {
                 self.world.sdk().state().clone(),
                 self.world.controller().state().clone(),
             ));
+        }
+        if self.watch.lean {
+            return Ok(());
         }
         let oracle = std::mem::take(&mut self.watch.oracle);
         if let Some(v) = oracle.finish().into_iter().find(|v| self.watch.judged(v)) {
@@ -809,6 +856,10 @@ impl Run {
 /// it must read back as the very records the oracle judged. A record that reads back as
 /// another one (a value the contract cannot tell from another) must at least write the same
 /// line again, and then the oracle judges what was read back, as `cobrowse check` would.
+///
+/// A line proven to read back as its record earlier in the process is not read again
+/// ([`crate::memo`]: the reader reads line by line, so the whole text reads back as the
+/// records exactly when each line does).
 fn round_trip(obs: &Observation) -> Result<(), Finding> {
     let lines = &obs.lines;
     let records: Vec<&Record> = lines
@@ -818,6 +869,9 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
             TraceLine::Step(_) => None,
         })
         .collect();
+    if every_line_reads_back(lines)? {
+        return Ok(());
+    }
     // each record written as its line, straight into one buffer
     let mut bytes = Vec::with_capacity(records.len() * 128);
     for r in &records {
@@ -860,7 +914,7 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
     }
     // the oracle on what was read back, the scenario lines where they were
     let mut back = read.into_iter().map(|(_, l)| l);
-    let mut watch = Watch::default();
+    let mut watch = Watch::judging();
     for (l, bypassed) in lines.iter().zip(&obs.bypassed) {
         watch.bypassed = *bypassed;
         let line = match l {
@@ -877,6 +931,26 @@ fn round_trip(obs: &Observation) -> Result<(), Finding> {
         Some(v) => Err(v.into()),
         None => Ok(()),
     }
+}
+
+/// Whether every record of `lines` writes a line that reads back as itself (through
+/// [`crate::memo`]); `false` sends [`round_trip`] the long way, which says what differs.
+fn every_line_reads_back(lines: &[TraceLine]) -> Result<bool, Finding> {
+    let mut buf = Vec::with_capacity(256);
+    for l in lines {
+        if let TraceLine::Record(r) = l {
+            buf.clear();
+            serde_json::to_writer(&mut buf, r)
+                .map_err(|e| Finding::Property(format!("a record does not serialize: {e}")))?;
+            let Ok(text) = std::str::from_utf8(&buf) else {
+                return Ok(false);
+            };
+            if !crate::memo::reads_back_as(text, l) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Whether `drive_core` judges agreement and progress on `input` (see [`Run::play_all`]).
@@ -913,7 +987,7 @@ pub fn run(input: &CoreInput) -> Result<(), Failure> {
     if let Err(finding) = result.and_then(|()| round_trip(&first)) {
         return Err(failure(input, &first, finding));
     }
-    let (second, result) = Run::new(input).play(input);
+    let (second, result) = Run::lean(input).play(input);
     let differs = match result {
         Err(finding) => Some(finding),
         Ok(()) => machine::deterministic(&first.lines, &second.lines)

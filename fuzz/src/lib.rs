@@ -17,6 +17,7 @@
 pub mod drive;
 pub mod frame;
 pub mod input;
+pub mod memo;
 pub mod memory;
 #[cfg(test)]
 mod regressions;
@@ -24,7 +25,7 @@ pub mod report;
 pub mod scenario;
 pub mod trace;
 
-use cobrowse_visitor_conformance::oracle::{Invariant, InvariantKind};
+use cobrowse_visitor_conformance::oracle::{CheckOptions, Invariant, InvariantKind};
 
 /// The invariant IDs `drive_core` checks: the oracle's transcript invariants on the trace it
 /// builds (with a scenario line per op, so the per-step ones are judged too), and the three
@@ -174,6 +175,16 @@ pub fn replayed(invariant: Invariant) -> bool {
     )
 }
 
+/// The oracle's options for `drive_core`: every invariant it never judges
+/// ([`judged_by_drive_core`] with or without the controller) skipped, so that its checker does
+/// not run at all (`CheckOptions::skipping`).
+pub fn drive_core_options() -> CheckOptions {
+    Invariant::ALL
+        .iter()
+        .filter(|i| !judged_by_drive_core(**i, false) && !judged_by_drive_core(**i, true))
+        .fold(CheckOptions::default(), |o, i| o.skipping(*i))
+}
+
 /// Whether `drive_core` judges `invariant` (see [`DRIVE_CORE_CHECKS`]).
 pub fn judged_by_drive_core(invariant: Invariant, bypassed: bool) -> bool {
     invariant.kind() != InvariantKind::Liveness
@@ -193,6 +204,21 @@ mod tests {
             .map(|i| i.id())
             .collect();
         assert_eq!(DRIVE_CORE_CHECKS.to_vec(), all);
+    }
+
+    #[test]
+    fn drive_core_skips_exactly_what_it_never_judges() {
+        let options = drive_core_options();
+        for i in Invariant::ALL {
+            let never = !DRIVE_CORE_CHECKS.contains(&i.id());
+            assert_eq!(!options.judges(i), never, "{}", i.id());
+        }
+        // the replay and the five trace-time progress properties
+        let skipped = Invariant::ALL
+            .iter()
+            .filter(|i| !options.judges(**i))
+            .count();
+        assert_eq!(skipped, 7);
     }
 
     #[test]

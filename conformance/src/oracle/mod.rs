@@ -89,6 +89,9 @@ pub struct CheckOptions {
     /// call the controller makes must be the one §6 gives. Off by default: the contract leaves
     /// an app's own integration free in its UI and in the order of its calls.
     pub reference_controller: bool,
+    /// The invariants not judged ([`CheckOptions::skipping`]): bit `k` for the `k`-th of
+    /// [`Invariant::ALL`]. None by default.
+    skipped: u64,
 }
 
 impl CheckOptions {
@@ -96,6 +99,32 @@ impl CheckOptions {
     pub fn with_reference_controller(mut self, on: bool) -> Self {
         self.reference_controller = on;
         self
+    }
+
+    /// These options with `invariant` not judged: its checker does not run and no violation
+    /// of it is reported; every other invariant is judged exactly as before (each checker
+    /// keeps only its own state). For a caller that sets some verdicts aside anyway, which
+    /// then need not cost anything: the fuzz target `drive_core` does not judge the replay
+    /// or the trace-time progress properties (it wakes the core late and feeds it what no
+    /// trace shows, on purpose). An invariant no checker judges (`INV-REFUSED-UNCHANGED`,
+    /// say) changes nothing.
+    pub fn skipping(mut self, invariant: Invariant) -> Self {
+        self.skipped |= Self::bit(invariant);
+        self
+    }
+
+    /// Whether these options judge `invariant` (all do but those [`CheckOptions::skipping`]
+    /// names).
+    pub fn judges(&self, invariant: Invariant) -> bool {
+        self.skipped & Self::bit(invariant) == 0
+    }
+
+    fn bit(invariant: Invariant) -> u64 {
+        const _: () = assert!(Invariant::ALL.len() <= 64, "one bit per invariant");
+        Invariant::ALL
+            .iter()
+            .position(|i| *i == invariant)
+            .map_or(0, |k| 1 << k)
     }
 }
 
@@ -108,7 +137,7 @@ impl Oracle {
     /// A checker before the first line that judges with `options`.
     pub fn with_options(options: CheckOptions) -> Self {
         Oracle {
-            checks: Checks::new(options.reference_controller),
+            checks: Checks::new(options),
             ..Oracle::default()
         }
     }

@@ -57,7 +57,7 @@ mod session_key;
 mod terms;
 
 use super::reader::{Judged, Reading};
-use super::Violation;
+use super::{CheckOptions, Invariant, Violation};
 use crate::transcript::Step;
 
 /// A per-step obligation: something that must happen before the step `step` ends; `line` is
@@ -103,6 +103,215 @@ pub(super) trait Check {
     fn finish(&mut self, _ctx: &Reading, _out: &mut Vec<Violation>) {}
 }
 
+/// Runs `$body` with `$c` bound to every checker of `$checks` in turn, statically (each
+/// call is direct and may be inlined; a checker's empty default costs nothing).
+///
+/// The checkers are called in the order of this list. Violations found at one line are
+/// listed in the order they were found, so this order is part of the output: `INV-INIT-FIRST`,
+/// then `INV-CUSTOM-UI`, `INV-ONE-SESSION` and `INV-CONSENT` for an accepted
+/// `start_session`; `INV-MANUAL-RANDOM`, `INV-DISCONNECT-ON-LOGOUT`, then `INV-CUSTOM-UI`
+/// at the end of a step; `INV-ONE-SESSION` before `INV-KEY-MATCHES-REQUEST` at
+/// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
+/// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
+/// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
+/// checks last, after the presence surface's (issue 14) and the rest of the session's
+/// (issue 15).
+macro_rules! each_check {
+    ($checks:expr, $c:ident => $body:expr) => {{
+        let checks = $checks;
+        if checks.off & (1 << 0) == 0 {
+            let $c = &mut checks.group_stable;
+            $body;
+        }
+        if checks.off & (1 << 1) == 0 {
+            let $c = &mut checks.init_first;
+            $body;
+        }
+        if checks.off & (1 << 2) == 0 {
+            let $c = &mut checks.presence_needs_id;
+            $body;
+        }
+        if checks.off & (1 << 3) == 0 {
+            let $c = &mut checks.manual_random;
+            $body;
+        }
+        if checks.off & (1 << 4) == 0 {
+            let $c = &mut checks.disconnect_on_logout;
+            $body;
+        }
+        if checks.off & (1 << 5) == 0 {
+            let $c = &mut checks.custom_ui;
+            $body;
+        }
+        if checks.off & (1 << 6) == 0 {
+            let $c = &mut checks.one_session;
+            $body;
+        }
+        if checks.off & (1 << 7) == 0 {
+            let $c = &mut checks.consent;
+            $body;
+        }
+        if checks.off & (1 << 8) == 0 {
+            let $c = &mut checks.terms_order;
+            $body;
+        }
+        if checks.off & (1 << 9) == 0 {
+            let $c = &mut checks.no_disconnect_on_background;
+            $body;
+        }
+        if checks.off & (1 << 10) == 0 {
+            let $c = &mut checks.key_matches_request;
+            $body;
+        }
+        if checks.off & (1 << 11) == 0 {
+            let $c = &mut checks.session_ended_paired;
+            $body;
+        }
+        if checks.off & (1 << 12) == 0 {
+            let $c = &mut checks.key_shown_manual;
+            $body;
+        }
+        if checks.off & (1 << 13) == 0 {
+            let $c = &mut checks.key_hidden_presence;
+            $body;
+        }
+        if checks.off & (1 << 14) == 0 {
+            let $c = &mut checks.guests_in_session;
+            $body;
+        }
+        if checks.off & (1 << 15) == 0 {
+            let $c = &mut checks.warning_paired;
+            $body;
+        }
+        if checks.off & (1 << 16) == 0 {
+            let $c = &mut checks.no_send_offline;
+            $body;
+        }
+        if checks.off & (1 << 17) == 0 {
+            let $c = &mut checks.refused_no_effect;
+            $body;
+        }
+        if checks.off & (1 << 18) == 0 {
+            let $c = &mut checks.controller_calls_accepted;
+            $body;
+        }
+        if checks.off & (1 << 19) == 0 {
+            let $c = &mut checks.replay;
+            $body;
+        }
+        if checks.off & (1 << 20) == 0 {
+            let $c = &mut checks.consent_policy;
+            $body;
+        }
+        if checks.off & (1 << 21) == 0 {
+            let $c = &mut checks.connect_attempts;
+            $body;
+        }
+        if checks.off & (1 << 22) == 0 {
+            let $c = &mut checks.not_configured;
+            $body;
+        }
+        if checks.off & (1 << 23) == 0 {
+            let $c = &mut checks.presence_data;
+            $body;
+        }
+        if checks.off & (1 << 24) == 0 {
+            let $c = &mut checks.send_fail_refuses;
+            $body;
+        }
+        if checks.off & (1 << 25) == 0 {
+            let $c = &mut checks.pause_running;
+            $body;
+        }
+        if checks.off & (1 << 26) == 0 {
+            let $c = &mut checks.pause_shown;
+            $body;
+        }
+        if checks.off & (1 << 27) == 0 {
+            let $c = &mut checks.message_in_session;
+            $body;
+        }
+        if checks.off & (1 << 28) == 0 {
+            let $c = &mut checks.restore_key_hidden;
+            $body;
+        }
+        if checks.off & (1 << 29) == 0 {
+            let $c = &mut checks.restore_group;
+            $body;
+        }
+        if checks.off & (1 << 30) == 0 {
+            let $c = &mut checks.start_options;
+            $body;
+        }
+        if checks.off & (1 << 31) == 0 {
+            let $c = &mut checks.persist;
+            $body;
+        }
+        if checks.off & (1 << 32) == 0 {
+            let $c = &mut checks.init_completes;
+            $body;
+        }
+        if checks.off & (1 << 33) == 0 {
+            let $c = &mut checks.presence_connects;
+            $body;
+        }
+        if checks.off & (1 << 34) == 0 {
+            let $c = &mut checks.session_resolves;
+            $body;
+        }
+        if checks.off & (1 << 35) == 0 {
+            let $c = &mut checks.guest_count_agrees;
+            $body;
+        }
+        if checks.off & (1 << 36) == 0 {
+            let $c = &mut checks.background_suspends;
+            $body;
+        }
+    }};
+}
+
+/// Each checker's bit in [`Checks::off`] (in the order of [`each_check!`]) and the
+/// invariants it judges: a checker runs when one of them is judged.
+const CHECKERS: [(u32, &[Invariant]); 37] = [
+    (0, &[Invariant::GroupStable]),
+    (1, &[Invariant::InitFirst]),
+    (2, &[Invariant::PresenceNeedsId]),
+    (3, &[Invariant::ManualRandom]),
+    (4, &[Invariant::DisconnectOnLogout]),
+    (5, &[Invariant::CustomUi]),
+    (6, &[Invariant::OneSession]),
+    (7, &[Invariant::Consent]),
+    (8, &[Invariant::TermsOrder]),
+    (9, &[Invariant::NoDisconnectOnBackground]),
+    (10, &[Invariant::KeyMatchesRequest]),
+    (11, &[Invariant::SessionEndedPaired]),
+    (12, &[Invariant::KeyShownManual]),
+    (13, &[Invariant::KeyHiddenPresence]),
+    (14, &[Invariant::GuestsInSession]),
+    (15, &[Invariant::WarningPaired]),
+    (16, &[Invariant::NoSendOffline]),
+    (17, &[Invariant::RefusedNoEffect]),
+    (18, &[Invariant::ControllerCallsAccepted]),
+    (19, &[Invariant::SdkReplay, Invariant::ControllerReplay]),
+    (20, &[Invariant::ConsentPolicy]),
+    (21, &[Invariant::ConnectAttempts]),
+    (22, &[Invariant::NotConfigured]),
+    (23, &[Invariant::PresenceData]),
+    (24, &[Invariant::SendFailRefuses]),
+    (25, &[Invariant::PauseRunning]),
+    (26, &[Invariant::PauseShown]),
+    (27, &[Invariant::MessageInSession]),
+    (28, &[Invariant::RestoreKeyHidden]),
+    (29, &[Invariant::RestoreGroup]),
+    (30, &[Invariant::StartOptions]),
+    (31, &[Invariant::Persist]),
+    (32, &[Invariant::InitCompletes]),
+    (33, &[Invariant::PresenceConnects]),
+    (34, &[Invariant::SessionResolves]),
+    (35, &[Invariant::GuestCountAgrees]),
+    (36, &[Invariant::BackgroundSuspends]),
+];
+
 /// Every checker.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Checks {
@@ -143,12 +352,33 @@ pub(super) struct Checks {
     session_resolves: progress::SessionResolves,
     guest_count_agrees: progress::GuestCountAgrees,
     background_suspends: progress::BackgroundSuspends,
+    /// Which checkers do not run (none by default): bit `k` for the `k`-th of
+    /// [`each_check!`] ([`CHECKERS`]).
+    off: u64,
+    /// The options, when a checker that runs judges an invariant they skip (the replay
+    /// judges two): its verdicts on that one are dropped as they come.
+    partial: Option<CheckOptions>,
 }
 
 impl Checks {
-    /// Every checker, the controller's replay on or off (`INV-CONTROLLER-REPLAY`).
-    pub(super) fn new(reference_controller: bool) -> Self {
+    /// The checkers of the invariants `options` judges, the controller's replay on or off
+    /// (`INV-CONTROLLER-REPLAY`).
+    pub(super) fn new(options: CheckOptions) -> Self {
+        let reference_controller = options.reference_controller;
+        let off = CHECKERS
+            .iter()
+            .filter(|(_, judges)| !judges.iter().any(|i| options.judges(*i)))
+            .fold(0, |off, (bit, _)| off | 1 << bit);
+        let partial = CHECKERS
+            .iter()
+            .any(|(_, judges)| {
+                judges.iter().any(|i| options.judges(*i))
+                    && !judges.iter().all(|i| options.judges(*i))
+            })
+            .then_some(options);
         Checks {
+            off,
+            partial,
             replay: if reference_controller {
                 replay::Replay::with_reference_controller()
             } else {
@@ -160,58 +390,6 @@ impl Checks {
         }
     }
 
-    /// Every checker, in the order they are called. Violations found at one line are listed
-    /// in the order they were found, so this order is part of the output: `INV-INIT-FIRST`,
-    /// then `INV-CUSTOM-UI`, `INV-ONE-SESSION` and `INV-CONSENT` for an accepted
-    /// `start_session`; `INV-MANUAL-RANDOM`, `INV-DISCONNECT-ON-LOGOUT`, then `INV-CUSTOM-UI`
-    /// at the end of a step; `INV-ONE-SESSION` before `INV-KEY-MATCHES-REQUEST` at
-    /// `EventConnectedToSession`; `INV-SESSION-ENDED-PAIRED` before `INV-KEY-SHOWN-MANUAL` at
-    /// `EventSessionEnded`; `INV-NO-SEND-OFFLINE` before `INV-REFUSED-NO-EFFECT` at a `send`;
-    /// `INV-KEY-SHOWN-MANUAL` before `INV-CONTROLLER-CALLS-ACCEPTED` at the end; the progress
-    /// checks last, after the presence surface's (issue 14) and the rest of the session's
-    /// (issue 15).
-    fn all(&mut self) -> [&mut dyn Check; 37] {
-        [
-            &mut self.group_stable,
-            &mut self.init_first,
-            &mut self.presence_needs_id,
-            &mut self.manual_random,
-            &mut self.disconnect_on_logout,
-            &mut self.custom_ui,
-            &mut self.one_session,
-            &mut self.consent,
-            &mut self.terms_order,
-            &mut self.no_disconnect_on_background,
-            &mut self.key_matches_request,
-            &mut self.session_ended_paired,
-            &mut self.key_shown_manual,
-            &mut self.key_hidden_presence,
-            &mut self.guests_in_session,
-            &mut self.warning_paired,
-            &mut self.no_send_offline,
-            &mut self.refused_no_effect,
-            &mut self.controller_calls_accepted,
-            &mut self.replay,
-            &mut self.consent_policy,
-            &mut self.connect_attempts,
-            &mut self.not_configured,
-            &mut self.presence_data,
-            &mut self.send_fail_refuses,
-            &mut self.pause_running,
-            &mut self.pause_shown,
-            &mut self.message_in_session,
-            &mut self.restore_key_hidden,
-            &mut self.restore_group,
-            &mut self.start_options,
-            &mut self.persist,
-            &mut self.init_completes,
-            &mut self.presence_connects,
-            &mut self.session_resolves,
-            &mut self.guest_count_agrees,
-            &mut self.background_suspends,
-        ]
-    }
-
     /// [`Check::on_step`] for every checker.
     pub(super) fn on_step(
         &mut self,
@@ -221,29 +399,69 @@ impl Checks {
         step: &Step,
         out: &mut Vec<Violation>,
     ) {
-        for c in self.all() {
-            c.on_step(ctx, line, index, step, out);
-        }
+        let from = out.len();
+        each_check!(&mut *self, c => c.on_step(ctx, line, index, step, out));
+        self.drop_skipped(from, out);
     }
 
     /// [`Check::on_record`] for every checker.
     pub(super) fn on_record(&mut self, ctx: &Reading, rec: &Judged<'_>, out: &mut Vec<Violation>) {
-        for c in self.all() {
-            c.on_record(ctx, rec, out);
-        }
+        let from = out.len();
+        each_check!(&mut *self, c => c.on_record(ctx, rec, out));
+        self.drop_skipped(from, out);
     }
 
     /// [`Check::on_step_end`] for every checker.
     pub(super) fn on_step_end(&mut self, current: Option<usize>, out: &mut Vec<Violation>) {
-        for c in self.all() {
-            c.on_step_end(current, out);
-        }
+        let from = out.len();
+        each_check!(&mut *self, c => c.on_step_end(current, out));
+        self.drop_skipped(from, out);
     }
 
     /// [`Check::finish`] for every checker.
     pub(super) fn finish(&mut self, ctx: &Reading, out: &mut Vec<Violation>) {
-        for c in self.all() {
-            c.finish(ctx, out);
+        let from = out.len();
+        each_check!(&mut *self, c => c.finish(ctx, out));
+        self.drop_skipped(from, out);
+    }
+
+    /// Drops what the checkers just added (`out[from..]`) about an invariant the options
+    /// skip ([`Checks::partial`]).
+    fn drop_skipped(&self, from: usize, out: &mut Vec<Violation>) {
+        if let Some(options) = &self.partial {
+            let mut k = 0;
+            out.retain(|v| {
+                k += 1;
+                k <= from || options.judges(v.invariant)
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::InvariantKind;
+
+    /// Every invariant a transcript can show has exactly one checker in [`CHECKERS`], each
+    /// checker its own bit, in the order of [`each_check!`].
+    #[test]
+    fn checkers_cover_each_transcript_invariant_once() {
+        assert!(CHECKERS.len() <= 64);
+        for (k, (bit, _)) in CHECKERS.iter().enumerate() {
+            assert_eq!(*bit as usize, k);
+        }
+        let mut judged: Vec<Invariant> = CHECKERS
+            .iter()
+            .flat_map(|(_, i)| i.iter().copied())
+            .collect();
+        judged.sort();
+        let mut want: Vec<Invariant> = Invariant::ALL
+            .iter()
+            .copied()
+            .filter(|i| i.kind() != InvariantKind::Machine)
+            .collect();
+        want.sort();
+        assert_eq!(judged, want);
     }
 }
