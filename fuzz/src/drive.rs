@@ -304,7 +304,7 @@ impl CoreInput {
             start_options: StartOptions::default(),
         };
         let timings = (flags & 4 == 4).then(|| timings(&mut u));
-        let mut ops = Vec::new();
+        let mut ops = Vec::with_capacity(MAX_OPS.min(u.len()));
         while !u.is_empty() && ops.len() < MAX_OPS {
             ops.push(op(&mut u));
         }
@@ -705,7 +705,13 @@ impl Run {
         )
     }
 
-    fn with_watch(input: &CoreInput, watch: Watch) -> Run {
+    fn with_watch(input: &CoreInput, mut watch: Watch) -> Run {
+        // room for the run's lines (a scenario line and a few records per op) and states,
+        // so that the observation does not grow by copying
+        let lines = input.ops.len() * 6 + 16;
+        watch.obs.lines.reserve(lines);
+        watch.obs.bypassed.reserve(lines);
+        watch.obs.states.reserve(input.ops.len());
         let options = WorldOptions {
             sdk: input.timings.clone().unwrap_or_default(),
             server_answers: input.auto_server,

@@ -14,7 +14,7 @@
 //! holds (the remembered reading is the reading): only the cost does. The readers themselves
 //! are fuzzed on arbitrary text by `check_trace` and `decode_frame`, memo or not.
 
-use cobrowse_visitor_conformance::transcript::{parse_trace, TraceLine};
+use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace, Step, TraceLine};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -49,24 +49,27 @@ impl Hasher for LineHasher {
 }
 
 /// Lines proven to read back, with what they read as; at most `capacity` of them.
-struct Memo {
-    proven: HashMap<Box<str>, TraceLine, BuildHasherDefault<LineHasher>>,
+struct Memo<T> {
+    proven: HashMap<Box<str>, T, BuildHasherDefault<LineHasher>>,
     capacity: usize,
+    /// The reader: what one line reads as, if it reads as exactly one value.
+    read: fn(&str) -> Option<T>,
 }
 
-impl Memo {
-    fn with_capacity(capacity: usize) -> Memo {
+impl<T: PartialEq + Clone> Memo<T> {
+    fn new(capacity: usize, read: fn(&str) -> Option<T>) -> Memo<T> {
         Memo {
             proven: HashMap::default(),
             capacity,
+            read,
         }
     }
 
-    fn reads_back_as(&mut self, line: &str, original: &TraceLine) -> bool {
+    fn reads_back_as(&mut self, line: &str, original: &T) -> bool {
         if let Some(known) = self.proven.get(line) {
             return known == original;
         }
-        let back = matches!(parse_trace(line).as_deref(), Ok([(1, read)]) if read == original);
+        let back = (self.read)(line).is_some_and(|read| read == *original);
         if back {
             if self.proven.len() >= self.capacity {
                 self.proven.clear();
@@ -77,21 +80,45 @@ impl Memo {
     }
 }
 
+/// A trace line as `cobrowse check` reads it.
+fn read_trace_line(line: &str) -> Option<TraceLine> {
+    match parse_trace(line) {
+        Ok(mut lines) if lines.len() == 1 && lines[0].0 == 1 => lines.pop().map(|(_, l)| l),
+        _ => None,
+    }
+}
+
+/// A scenario line as `cobrowse run` reads it.
+fn read_scenario_line(line: &str) -> Option<Step> {
+    match parse_scenario(line) {
+        Ok(mut steps) if steps.len() == 1 => steps.pop(),
+        _ => None,
+    }
+}
+
 thread_local! {
-    static PROVEN: RefCell<Memo> = RefCell::new(Memo::with_capacity(CAPACITY));
+    static TRACE: RefCell<Memo<TraceLine>> = RefCell::new(Memo::new(CAPACITY, read_trace_line));
+    static SCENARIO: RefCell<Memo<Step>> = RefCell::new(Memo::new(CAPACITY, read_scenario_line));
 }
 
 /// Whether `line` (one line of JSON, without its newline) reads back through `parse_trace`
 /// as exactly `original`, and as nothing else: the answer of
 /// `parse_trace(line) == Ok(vec![(1, original)])`, remembered for lines that read back.
 pub fn reads_back_as(line: &str, original: &TraceLine) -> bool {
-    PROVEN.with(|memo| memo.borrow_mut().reads_back_as(line, original))
+    TRACE.with(|memo| memo.borrow_mut().reads_back_as(line, original))
+}
+
+/// Whether `line` reads back through `parse_scenario` as exactly `[original]`, remembered
+/// in the same way. (Where a `config` line may stand is the caller's to judge: that depends
+/// on the lines before it.)
+pub fn scenario_line_reads_back_as(line: &str, original: &Step) -> bool {
+    SCENARIO.with(|memo| memo.borrow_mut().reads_back_as(line, original))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cobrowse_visitor_conformance::transcript::{Observed, Record, Step};
+    use cobrowse_visitor_conformance::transcript::{Observed, Record};
     use cobrowse_visitor_core::ApiCall;
 
     fn record(step: usize) -> TraceLine {
@@ -107,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_line_reads_back_as_what_wrote_it_and_as_nothing_else() {
-        let mut memo = Memo::with_capacity(CAPACITY);
+        let mut memo = Memo::new(CAPACITY, read_trace_line);
         let mut reads_back_as =
             |line: &str, original: &TraceLine| memo.reads_back_as(line, original);
         let a = record(3);
@@ -127,7 +154,7 @@ mod tests {
 
     #[test]
     fn lines_that_do_not_read_back_are_never_remembered() {
-        let mut memo = Memo::with_capacity(CAPACITY);
+        let mut memo = Memo::new(CAPACITY, read_trace_line);
         let a = record(9);
         for bad in [
             "",
@@ -147,8 +174,22 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_line_reads_back_as_its_step() {
+        let step = Step::AdvanceMs(5);
+        let text = step.to_json().to_string();
+        for _ in 0..2 {
+            assert!(scenario_line_reads_back_as(&text, &step));
+            assert!(!scenario_line_reads_back_as(&text, &Step::AdvanceMs(6)));
+        }
+        // a record is not a scenario line
+        let r = record(1);
+        assert!(!scenario_line_reads_back_as(&json(&r), &step));
+        assert!(!scenario_line_reads_back_as("", &step));
+    }
+
+    #[test]
     fn the_memo_stays_bounded() {
-        let mut memo = Memo::with_capacity(8);
+        let mut memo = Memo::new(8, read_trace_line);
         for step in 0..20 {
             let r = record(step);
             assert!(memo.reads_back_as(&json(&r), &r));

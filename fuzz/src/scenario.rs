@@ -167,42 +167,51 @@ impl FuzzScenario {
 /// Plays the scenario and judges it; `Err` is the finding, ready to print.
 pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     let steps = scenario.lines();
-    let text = scenario_jsonl(&steps);
     let fail = |headline: String| {
         Failure::new(TARGET, headline).section(
             "the scenario (replay with `cobrowse run --interleave`, then `cobrowse check`)",
-            text.clone(),
+            scenario_jsonl(&steps),
         )
     };
     // what `cobrowse run` reads is what was generated, or at least means the same: it writes
-    // the same text again (the contract cannot tell some values apart; they run as read)
-    let parsed = match parse_scenario(&text) {
-        Ok(parsed) => parsed,
-        // a line the reader refuses on its own (`cobrowse run` exits 2): nothing runs
-        Err(_) if reader_refuses(scenario) => return Ok(()),
-        Err(e) => {
+    // the same text again (the contract cannot tell some values apart; they run as read).
+    // Each line reads back as its step (`memo`), and a config line comes first only: then the
+    // text reads back as the steps. Else the text is read whole, to say what it reads as.
+    let read_back;
+    let parsed: &[Step] = if every_step_reads_back(&steps) {
+        &steps
+    } else {
+        let text = scenario_jsonl(&steps);
+        let parsed = match parse_scenario(&text) {
+            Ok(parsed) => parsed,
+            // a line the reader refuses on its own (`cobrowse run` exits 2): nothing runs
+            Err(_) if reader_refuses(scenario) => return Ok(()),
+            Err(e) => {
+                return Err(fail(format!(
+                    "the scenario does not read back from JSON: {e}"
+                )))
+            }
+        };
+        if scenario_jsonl(&parsed) != text {
             return Err(fail(format!(
-                "the scenario does not read back from JSON: {e}"
-            )))
+                "the scenario does not read back as itself: {steps:?} reads as {parsed:?}"
+            )));
         }
+        read_back = parsed;
+        &read_back
     };
-    if scenario_jsonl(&parsed) != text {
-        return Err(fail(format!(
-            "the scenario does not read back as itself: {steps:?} reads as {parsed:?}"
-        )));
-    }
     // a world that does not settle is a finding (`cobrowse run` exits 1 on it)
     let direct_api = steps.iter().any(|s| matches!(s, Step::Api(_)));
-    let records = World::run(&parsed).map_err(|e| fail(e.to_string()))?;
+    let records = World::run(parsed).map_err(|e| fail(e.to_string()))?;
     // the second play is the one progress is judged on (below)
-    let (again, agreement) = liveness::play_and_agree(&parsed).map_err(|e| fail(e.to_string()))?;
+    let (again, agreement) = liveness::play_and_agree(parsed).map_err(|e| fail(e.to_string()))?;
     if let Some(v) = machine::deterministic(&records, again.transcript()) {
         return Err(fail(headline(&v)));
     }
     // what `cobrowse check` reads must be what was recorded: each line, written as JSON,
     // reads back as itself (`memo`: a line proven earlier in the process is not read again);
     // only when one does not is the whole trace written and read, to say where
-    let lines = interleave(&parsed, &records);
+    let lines = interleave(parsed, &records);
     let with_trace = |f: Failure| {
         f.section(
             "the interleaved transcript (numbered as the oracle numbers it)",
@@ -266,7 +275,7 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
     }
     // records only, as `cobrowse run` prints them: after the config line when it sets a key
     // of spec.md §13.1 (the consent policy is judged by it)
-    let bare_lines: Vec<(usize, TraceLine)> = plain(&parsed, &records)
+    let bare_lines: Vec<(usize, TraceLine)> = plain(parsed, &records)
         .into_iter()
         .enumerate()
         .map(|(i, l)| (i + 1, l))
@@ -318,13 +327,27 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
             let k = usize::from(p) % parsed.len();
             let away = u64::from(scenario.relaunch_probe) * 7_919 % 59_999;
             if let Some(f) =
-                liveness::restart_transparent(&parsed, k, away).map_err(|e| fail(e.to_string()))?
+                liveness::restart_transparent(parsed, k, away).map_err(|e| fail(e.to_string()))?
             {
                 return Err(fail(format!("{f} (spec.md §10.4)")));
             }
         }
     }
     Ok(())
+}
+
+/// Whether every step, written as [`scenario_jsonl`] writes it, reads back as itself
+/// ([`crate::memo`]) and only the first is a `config` line: exactly when
+/// `parse_scenario(&scenario_jsonl(steps))` gives `steps` back.
+fn every_step_reads_back(steps: &[Step]) -> bool {
+    let mut buf = Vec::with_capacity(128);
+    steps.iter().enumerate().all(|(i, s)| {
+        buf.clear();
+        (i == 0 || !matches!(s, Step::Config(_)))
+            && serde_json::to_writer(&mut buf, &s.to_json()).is_ok()
+            && std::str::from_utf8(&buf)
+                .is_ok_and(|text| crate::memo::scenario_line_reads_back_as(text, s))
+    })
 }
 
 /// Whether every line of `lines`, written as [`trace_jsonl`] writes it, reads back as
