@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use thiserror::Error;
 
 /// Longest line the parsers read, in bytes (a guard against unbounded input).
@@ -668,6 +669,18 @@ pub enum WireFrame<T> {
     Typed(T),
     /// JSON that is not exactly one of the core's frames.
     Json(Value),
+}
+
+/// A typed frame hashes as its frame; JSON (which `serde_json::Value` cannot hash) by its kind
+/// alone, which agrees with `Eq` (equal frames hash alike) at the cost of collisions among
+/// foreign frames, which are rare.
+impl<T: Hash> Hash for WireFrame<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        if let WireFrame::Typed(frame) = self {
+            frame.hash(state);
+        }
+    }
 }
 
 /// A frame the SDK sent, as a `send` record holds it.
@@ -1397,6 +1410,18 @@ impl Serialize for TypedProperties<'_> {
     }
 }
 
+/// A typed event hashes as its event; one kept as written by its code alone (its JSON
+/// properties cannot hash), which agrees with `Eq`.
+impl Hash for EventRecord {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            EventRecord::Typed(event) => event.hash(state),
+            EventRecord::Json { code, .. } => code.hash(state),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for EventRecord {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         EventJson::deserialize(d).map(|e| EventRecord::from_parts(e.code, e.properties))
@@ -1404,7 +1429,7 @@ impl<'de> Deserialize<'de> for EventRecord {
 }
 
 /// A refusal as a transcript shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRecord {
     /// snake_case code, e.g. `group_id_mismatch`.
@@ -1414,7 +1439,7 @@ pub struct ErrorRecord {
 }
 
 /// What one record observed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Observed {
     /// A call into the SDK.
@@ -1433,7 +1458,7 @@ pub enum Observed {
 }
 
 /// One transcript line: `{"step": n, "<kind>": ...}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Record {
     /// 0-based index of the scenario line that caused it.
     pub step: usize,
@@ -1443,7 +1468,7 @@ pub struct Record {
 }
 
 /// A line of a trace: a scenario step or a record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TraceLine {
     /// A scenario line interleaved in the trace.
     Step(Step),

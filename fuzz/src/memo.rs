@@ -1,125 +1,155 @@
 //! The JSON round trip of one trace line, remembered for the process.
 //!
-//! Reading a trace line (`transcript::parse_trace`) is a function of the line's text alone:
-//! the reader takes the text line by line and no line's reading depends on another's. So once
-//! a line is known to read back as a value, it reads back as that value every time, and a
-//! fuzz target that meets the same line again (a mutated input replays most of its parent's
-//! records) need not read it again to prove its round trip: [`reads_back_as`] remembers the
-//! lines it has proven, with what they read as. A line not proven before is read in full;
-//! a line that reads as something else than the record that wrote it is never remembered, so
-//! the caller's full path (which reads the whole trace and reports) sees it every time.
+//! Writing a trace line (`serde_json` on the record, `Step::to_json` on a scenario line) is a
+//! function of the value, and reading it back (`transcript::parse_trace`, `parse_scenario`) a
+//! function of the line's text alone: both readers take their text line by line and no line's
+//! reading depends on another's (bar where a scenario's `config` line may stand, which the
+//! caller judges). So once a value is known to write a line that reads back as the value, it
+//! does so every time, and a fuzz target that meets the same value again (a mutated input
+//! replays most of its parent's records) need not write and read it again to prove its round
+//! trip: [`trace_line_reads_back`] and [`scenario_step_reads_back`] remember the values they
+//! have proven. A value not proven before is written and read in full; one that does not read
+//! back as itself is never remembered, so the caller's full path (which reads the whole trace
+//! and reports) sees it every time.
 //!
-//! The memo is per thread and bounded ([`CAPACITY`] lines, then it starts afresh), so memory
+//! The memo is per thread and bounded ([`CAPACITY`] values, then it starts afresh), so memory
 //! stays flat over a long fuzzing run. The verdict on an input never depends on what the memo
-//! holds (the remembered reading is the reading): only the cost does. The readers themselves
-//! are fuzzed on arbitrary text by `check_trace` and `decode_frame`, memo or not.
+//! holds, only the cost does. The writers and readers themselves are fuzzed on arbitrary text
+//! by `check_trace` and `decode_frame`, memo or not.
 
 use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace, Step, TraceLine};
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// Most lines remembered before the memo starts afresh.
+/// Most values remembered before the memo starts afresh.
 pub const CAPACITY: usize = 1 << 16;
 
-/// A fast, non-cryptographic hash of a line's bytes, eight at a time (the keys are the fuzz
-/// target's own lines; a collision costs a comparison, never a wrong verdict).
+/// A fast, non-cryptographic hasher (the keys are the fuzz target's own values; a collision
+/// costs a comparison, never a wrong verdict).
 #[derive(Default)]
-struct LineHasher(u64);
+struct FastHasher(u64);
 
-impl Hasher for LineHasher {
+impl FastHasher {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h = self.0;
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let mut w = [0u8; 8];
             w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+            self.add(u64::from_le_bytes(w));
         }
         for b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(*b)).wrapping_mul(K);
+            self.add(u64::from(*b));
         }
-        self.0 = h;
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
     }
 }
 
-/// Lines proven to read back, with what they read as; at most `capacity` of them.
+/// Values proven to read back as themselves; at most `capacity` of them.
 struct Memo<T> {
-    proven: HashMap<Box<str>, T, BuildHasherDefault<LineHasher>>,
+    proven: HashSet<T, BuildHasherDefault<FastHasher>>,
     capacity: usize,
-    /// The reader: what one line reads as, if it reads as exactly one value.
-    read: fn(&str) -> Option<T>,
+    /// The round trip itself: whether the value writes a line that reads back as the value.
+    round_trip: fn(&T) -> bool,
 }
 
-impl<T: PartialEq + Clone> Memo<T> {
-    fn new(capacity: usize, read: fn(&str) -> Option<T>) -> Memo<T> {
+impl<T: Eq + Hash + Clone> Memo<T> {
+    fn new(capacity: usize, round_trip: fn(&T) -> bool) -> Memo<T> {
         Memo {
-            proven: HashMap::default(),
+            proven: HashSet::default(),
             capacity,
-            read,
+            round_trip,
         }
     }
 
-    fn reads_back_as(&mut self, line: &str, original: &T) -> bool {
-        if let Some(known) = self.proven.get(line) {
-            return known == original;
+    fn reads_back(&mut self, value: &T) -> bool {
+        if self.proven.contains(value) {
+            return true;
         }
-        let back = (self.read)(line).is_some_and(|read| read == *original);
+        let back = (self.round_trip)(value);
         if back {
             if self.proven.len() >= self.capacity {
                 self.proven.clear();
             }
-            self.proven.insert(line.into(), original.clone());
+            self.proven.insert(value.clone());
         }
         back
     }
 }
 
-/// A trace line as `cobrowse check` reads it.
-fn read_trace_line(line: &str) -> Option<TraceLine> {
-    match parse_trace(line) {
-        Ok(mut lines) if lines.len() == 1 && lines[0].0 == 1 => lines.pop().map(|(_, l)| l),
-        _ => None,
+/// A trace line written as `cobrowse run --interleave` writes it (a scenario line as
+/// `Step::to_json`, a record by serde), if it writes.
+fn trace_line_json(line: &TraceLine) -> Option<String> {
+    match line {
+        TraceLine::Step(s) => serde_json::to_string(&s.to_json()).ok(),
+        TraceLine::Record(r) => serde_json::to_string(r).ok(),
     }
 }
 
-/// A scenario line as `cobrowse run` reads it.
-fn read_scenario_line(line: &str) -> Option<Step> {
-    match parse_scenario(line) {
-        Ok(mut steps) if steps.len() == 1 => steps.pop(),
-        _ => None,
-    }
+/// Whether `line` writes one line of text that `parse_trace` reads back as exactly
+/// `[(1, line)]`.
+fn trace_round_trip(line: &TraceLine) -> bool {
+    trace_line_json(line).is_some_and(
+        |text| matches!(parse_trace(&text).as_deref(), Ok([(1, read)]) if read == line),
+    )
+}
+
+/// Whether `step` writes one line that `parse_scenario` reads back as exactly `[step]`.
+fn scenario_round_trip(step: &Step) -> bool {
+    serde_json::to_string(&step.to_json())
+        .is_ok_and(|text| matches!(parse_scenario(&text).as_deref(), Ok([read]) if read == step))
 }
 
 thread_local! {
-    static TRACE: RefCell<Memo<TraceLine>> = RefCell::new(Memo::new(CAPACITY, read_trace_line));
-    static SCENARIO: RefCell<Memo<Step>> = RefCell::new(Memo::new(CAPACITY, read_scenario_line));
+    static TRACE: RefCell<Memo<TraceLine>> = RefCell::new(Memo::new(CAPACITY, trace_round_trip));
+    static SCENARIO: RefCell<Memo<Step>> = RefCell::new(Memo::new(CAPACITY, scenario_round_trip));
 }
 
-/// Whether `line` (one line of JSON, without its newline) reads back through `parse_trace`
-/// as exactly `original`, and as nothing else: the answer of
-/// `parse_trace(line) == Ok(vec![(1, original)])`, remembered for lines that read back.
-pub fn reads_back_as(line: &str, original: &TraceLine) -> bool {
-    TRACE.with(|memo| memo.borrow_mut().reads_back_as(line, original))
+/// Whether `line`, written as JSON ([`trace_line_json`]), reads back through `parse_trace` as
+/// exactly itself, and as one line: remembered for the lines that do.
+pub fn trace_line_reads_back(line: &TraceLine) -> bool {
+    TRACE.with(|memo| memo.borrow_mut().reads_back(line))
 }
 
-/// Whether `line` reads back through `parse_scenario` as exactly `[original]`, remembered
-/// in the same way. (Where a `config` line may stand is the caller's to judge: that depends
-/// on the lines before it.)
-pub fn scenario_line_reads_back_as(line: &str, original: &Step) -> bool {
-    SCENARIO.with(|memo| memo.borrow_mut().reads_back_as(line, original))
+/// Whether `step`, written as its scenario line, reads back through `parse_scenario` as
+/// exactly itself: remembered likewise. (Where a `config` line may stand is the caller's to
+/// judge: that depends on the lines before it.)
+pub fn scenario_step_reads_back(step: &Step) -> bool {
+    SCENARIO.with(|memo| memo.borrow_mut().reads_back(step))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cobrowse_visitor_conformance::transcript::{Observed, Record};
-    use cobrowse_visitor_core::ApiCall;
+    use cobrowse_visitor_conformance::transcript::{Observed, Record, WireFrame};
+    use cobrowse_visitor_core::{ApiCall, ServerFrame};
 
     fn record(step: usize) -> TraceLine {
         TraceLine::Record(Record {
@@ -128,82 +158,57 @@ mod tests {
         })
     }
 
-    fn json(line: &TraceLine) -> String {
-        crate::report::trace_line_json(line)
-    }
-
     #[test]
-    fn a_line_reads_back_as_what_wrote_it_and_as_nothing_else() {
-        let mut memo = Memo::new(CAPACITY, read_trace_line);
-        let mut reads_back_as =
-            |line: &str, original: &TraceLine| memo.reads_back_as(line, original);
+    fn a_line_reads_back_and_is_remembered() {
+        let mut memo = Memo::new(CAPACITY, trace_round_trip);
         let a = record(3);
-        let text = json(&a);
-        // first read in full, then remembered: the same answers both times
         for _ in 0..2 {
-            assert!(reads_back_as(&text, &a));
-            assert!(
-                !reads_back_as(&text, &record(4)),
-                "another record, the same text"
-            );
+            assert!(memo.reads_back(&a));
+            assert!(memo.proven.contains(&a));
         }
         let step = TraceLine::Step(Step::AdvanceMs(5));
-        assert!(reads_back_as(&json(&step), &step));
-        assert!(!reads_back_as(&json(&step), &a));
+        assert!(memo.reads_back(&step));
+        // the public entry is the same round trip
+        assert!(trace_line_reads_back(&a));
+        assert!(scenario_step_reads_back(&Step::AdvanceMs(5)));
     }
 
     #[test]
-    fn lines_that_do_not_read_back_are_never_remembered() {
-        let mut memo = Memo::new(CAPACITY, read_trace_line);
-        let a = record(9);
-        for bad in [
-            "",
-            "not json",
-            "{\"step\": 9}",
-            "{\"step\":9,\"api\":{\"call\":\"nope\"}}",
-        ] {
-            assert!(!memo.reads_back_as(bad, &a), "{bad:?}");
-        }
-        // two lines of text are not one line
-        let two = format!("{}\n{}", json(&a), json(&a));
-        assert!(!memo.reads_back_as(&two, &a));
-        assert!(memo.proven.is_empty());
-        // the public entry is the same reading
-        assert!(reads_back_as(&json(&a), &a));
-        assert!(!reads_back_as(&two, &a));
-    }
-
-    #[test]
-    fn a_scenario_line_reads_back_as_its_step() {
-        let step = Step::AdvanceMs(5);
-        let text = step.to_json().to_string();
+    fn a_value_that_does_not_read_back_is_never_remembered() {
+        // a frame kept as JSON that is exactly one of the core's frames reads back typed:
+        // not as itself
+        let typed = ServerFrame::PresenceBlur {};
+        let json = serde_json::to_value(&typed).unwrap();
+        let line = TraceLine::Record(Record {
+            step: 0,
+            observed: Observed::Recv(WireFrame::Json(json)),
+        });
+        let mut memo = Memo::new(CAPACITY, trace_round_trip);
         for _ in 0..2 {
-            assert!(scenario_line_reads_back_as(&text, &step));
-            assert!(!scenario_line_reads_back_as(&text, &Step::AdvanceMs(6)));
+            assert!(!memo.reads_back(&line));
         }
-        // a record is not a scenario line
-        let r = record(1);
-        assert!(!scenario_line_reads_back_as(&json(&r), &step));
-        assert!(!scenario_line_reads_back_as("", &step));
+        assert!(memo.proven.is_empty());
+        // and the round trip that refuses is the one asked
+        let mut never = Memo::new(CAPACITY, |_: &TraceLine| false);
+        assert!(!never.reads_back(&record(1)));
+        assert!(never.proven.is_empty());
     }
 
     #[test]
     fn the_memo_stays_bounded() {
-        let mut memo = Memo::new(8, read_trace_line);
+        let mut memo = Memo::new(8, trace_round_trip);
         for step in 0..20 {
             let r = record(step);
-            assert!(memo.reads_back_as(&json(&r), &r));
+            assert!(memo.reads_back(&r));
             assert!(memo.proven.len() <= 8);
-            // remembered now: the same answer, from the memo
-            assert!(memo.proven.contains_key(json(&r).as_str()));
-            assert!(memo.reads_back_as(&json(&r), &r));
+            assert!(memo.proven.contains(&r));
         }
     }
 
     #[test]
     fn the_hash_reads_every_byte() {
         let hash = |b: &[u8]| {
-            let mut h = LineHasher::default();
+            let mut h = FastHasher::default();
             h.write(b);
             h.finish()
         };

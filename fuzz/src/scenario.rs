@@ -209,7 +209,7 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
         return Err(fail(headline(&v)));
     }
     // what `cobrowse check` reads must be what was recorded: each line, written as JSON,
-    // reads back as itself (`memo`: a line proven earlier in the process is not read again);
+    // reads back as itself (`memo`: a line proven earlier in the process is not written and read again);
     // only when one does not is the whole trace written and read, to say where
     let lines = interleave(parsed, &records);
     let with_trace = |f: Failure| {
@@ -340,13 +340,8 @@ pub fn run(scenario: &FuzzScenario) -> Result<(), Failure> {
 /// ([`crate::memo`]) and only the first is a `config` line: exactly when
 /// `parse_scenario(&scenario_jsonl(steps))` gives `steps` back.
 fn every_step_reads_back(steps: &[Step]) -> bool {
-    let mut buf = Vec::with_capacity(128);
     steps.iter().enumerate().all(|(i, s)| {
-        buf.clear();
-        (i == 0 || !matches!(s, Step::Config(_)))
-            && serde_json::to_writer(&mut buf, &s.to_json()).is_ok()
-            && std::str::from_utf8(&buf)
-                .is_ok_and(|text| crate::memo::scenario_line_reads_back_as(text, s))
+        (i == 0 || !matches!(s, Step::Config(_))) && crate::memo::scenario_step_reads_back(s)
     })
 }
 
@@ -354,16 +349,7 @@ fn every_step_reads_back(steps: &[Step]) -> bool {
 /// itself ([`crate::memo`]). The reader reads line by line, so this is exactly whether
 /// `parse_trace(&trace_jsonl(lines))` gives `lines` back, numbered from 1.
 fn every_line_reads_back(lines: &[TraceLine]) -> bool {
-    let mut buf = Vec::with_capacity(256);
-    lines.iter().all(|l| {
-        buf.clear();
-        let written = match l {
-            TraceLine::Step(s) => serde_json::to_writer(&mut buf, &s.to_json()),
-            TraceLine::Record(r) => serde_json::to_writer(&mut buf, r),
-        };
-        written.is_ok()
-            && std::str::from_utf8(&buf).is_ok_and(|text| crate::memo::reads_back_as(text, l))
-    })
+    lines.iter().all(crate::memo::trace_line_reads_back)
 }
 
 /// Whether `sim::World` feeds the SDK, under this one scenario line, an input the transcript
