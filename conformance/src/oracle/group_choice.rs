@@ -3,7 +3,7 @@
 
 use super::{Invariant, Violation};
 use crate::transcript::{Observed, Record, Step, TraceLine};
-use cobrowse_visitor_core::ApiCall;
+use cobrowse_visitor_core::{ApiCall, ClientFrame};
 
 /// The group the app itself chose. With direct `api` steps an app can make the first accepted
 /// `init_visitor` carry another group id than the config's (the SDK cannot know the config).
@@ -109,10 +109,13 @@ impl GroupChoice {
         self.settle();
         if let Observed::Send(f) = &r.observed {
             if let (Some("init"), Some(first)) = (f.frame_type(), self.first) {
-                let group = f
-                    .to_json()
-                    .get("group_id")
-                    .and_then(serde_json::Value::as_i64);
+                let group = match f.typed() {
+                    Some(ClientFrame::Init { group_id, .. }) => Some(i64::from(*group_id)),
+                    _ => f
+                        .to_json()
+                        .get("group_id")
+                        .and_then(serde_json::Value::as_i64),
+                };
                 if group == Some(i64::from(first)) && self.config_group != Some(first) {
                     self.sent_first.push(line);
                 }
