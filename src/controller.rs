@@ -1020,8 +1020,12 @@ impl Controller {
                 "a controller snapshot is taken while running".to_owned(),
             ));
         };
+        // under the limits this launch's core is configured with, as `login` checks it (C-U21):
+        // a 63–100 character id that `glance_core` allows is not corrupt
         if let Identity::LoggingIn(id) | Identity::LoggedIn(id) = &app.identity {
-            crate::api::validate_visitor_id(id)
+            config
+                .limits
+                .validate_visitor_id(id)
                 .map_err(|e| crate::RestoreError::Corrupt(format!("visitor id: {e}")))?;
         }
         let mut c = Controller::new(config);

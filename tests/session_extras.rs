@@ -6,8 +6,8 @@
 use cobrowse_visitor_core::{
     ApiCall, CallName, ClientFrame, Controller, ControllerConfig, ControllerInput,
     ControllerOutput, ControllerSnapshot, ErrorCode, Event, EventType, InitParams, Input, Instant,
-    KeyType, NetworkChange, Output, RestoreError, Row, Sdk, SdkConfig, ServerFrame, Snapshot,
-    StartKey, StartOptions, StartParams, TermsStatus, UiDirective, UiElement, UserIntent,
+    KeyType, Limits, NetworkChange, Output, RestoreError, Row, Sdk, SdkConfig, ServerFrame,
+    Snapshot, StartKey, StartOptions, StartParams, TermsStatus, UiDirective, UiElement, UserIntent,
     MAX_GUESTS, RESTART_EXPIRED,
 };
 use std::collections::BTreeMap;
@@ -1043,6 +1043,36 @@ fn one_click_app() -> (Controller, Sdk) {
     );
     assert!(sdk.session_info().is_some(), "the one-click session runs");
     (c, sdk)
+}
+
+/// C-R01 with C-U21: a logged-in visitor id is checked under the configuration's limits, as
+/// `login` checks it: a 63-character id is restored under `glance_core` and refused as corrupt
+/// under `glance5` (62 at most).
+#[test]
+fn c_r01_a_logged_in_id_is_checked_under_the_configs_limits() {
+    let id = "v".repeat(63);
+    let core_config = ControllerConfig {
+        limits: Limits::GlanceCore,
+        ..ControllerConfig::default()
+    };
+    let mut c = Controller::new(core_config.clone());
+    drive(&mut c, ControllerInput::User(UserIntent::Launch));
+    c.handle_user(UserIntent::Login {
+        visitor_id: id.clone(),
+    })
+    .expect("glance_core takes a 63-character id");
+    let snapshot = c.snapshot().expect("running");
+    let sdk = Sdk::default();
+    let next = Controller::restore(core_config, snapshot.clone(), &sdk).expect("restored");
+    assert!(
+        format!("{:?}", next.state()).contains(&id),
+        "{:?}",
+        next.state()
+    );
+    assert!(matches!(
+        Controller::restore(ControllerConfig::default(), snapshot, &sdk),
+        Err(RestoreError::Corrupt(_))
+    ));
 }
 
 #[test]

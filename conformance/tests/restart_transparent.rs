@@ -213,3 +213,17 @@ fn a_relaunch_in_the_background_is_a_documented_effect() {
     let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, 7, 55_433);
     assert!(matches!(judged, Ok(None)), "{judged:?}");
 }
+
+/// A customer logged in with a 63-character visitor id, which `glance_core` limits allow
+/// (up to 100): the controller's restore checked the id under the default `glance5` limits
+/// (62), refused its own snapshot as corrupt, and the app came back unlaunched next to a
+/// restored core, so its next `launch` initialised an anonymous visitor and the service lost
+/// the customer (fuzz drive_scenario, the CI run on a09a7d5: the scenario as it was found,
+/// the relaunch 7,347 ms after its line 33). C-R01 now checks the id under the config's limits.
+#[test]
+fn a_visitor_id_the_limits_allow_survives_a_relaunch() {
+    let text = include_str!("fixtures/restart_long_visitor_id.jsonl");
+    let steps = cobrowse_visitor_conformance::transcript::parse_scenario(text).expect("parses");
+    let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, 33, 7_347);
+    assert!(matches!(judged, Ok(None)), "{judged:?}");
+}
