@@ -208,10 +208,11 @@ fn the_view_tells_a_lost_session() {
 /// relaunch 55 s after its line 7, a minute into the background).
 #[test]
 fn a_relaunch_in_the_background_is_a_documented_effect() {
-    let text = include_str!("fixtures/restart_in_background.jsonl");
-    let steps = cobrowse_visitor_conformance::transcript::parse_scenario(text).expect("parses");
-    let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, 7, 55_433);
-    assert!(matches!(judged, Ok(None)), "{judged:?}");
+    transparent_as_found(
+        include_str!("fixtures/restart_in_background.jsonl"),
+        7,
+        55_433,
+    );
 }
 
 /// A customer logged in with a 63-character visitor id, which `glance_core` limits allow
@@ -222,8 +223,17 @@ fn a_relaunch_in_the_background_is_a_documented_effect() {
 /// the relaunch 7,347 ms after its line 33). C-R01 now checks the id under the config's limits.
 #[test]
 fn a_visitor_id_the_limits_allow_survives_a_relaunch() {
-    let text = include_str!("fixtures/restart_long_visitor_id.jsonl");
+    transparent_as_found(
+        include_str!("fixtures/restart_long_visitor_id.jsonl"),
+        33,
+        7_347,
+    );
+}
+
+/// A scenario a fuzz run found, relaunched `away` ms after its line `k` as the run did: the
+/// two worlds settle and agree.
+fn transparent_as_found(text: &str, k: usize, away: u64) {
     let steps = cobrowse_visitor_conformance::transcript::parse_scenario(text).expect("parses");
-    let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, 33, 7_347);
+    let judged = cobrowse_visitor_conformance::liveness::restart_transparent(&steps, k, away);
     assert!(matches!(judged, Ok(None)), "{judged:?}");
 }

@@ -14,7 +14,7 @@
 //!
 //! The memo is per thread and bounded ([`CAPACITY`] values, then it starts afresh), so memory
 //! stays flat over a long fuzzing run. The verdict on an input never depends on what the memo
-//! holds, only the cost does. The writers and readers themselves are fuzzed on arbitrary text
+//! holds, only the cost does. The readers themselves are fuzzed on arbitrary text
 //! by `check_trace` and `decode_frame`, memo or not.
 
 use cobrowse_visitor_conformance::transcript::{parse_scenario, parse_trace, Step, TraceLine};
